@@ -1,0 +1,40 @@
+//! Device helpers libcryptsetup uses: `dm_is_dm_major`, `dm_device_get_name`,
+//! `dm_device_has_holders`, `dm_device_has_mounted_fs`.
+
+use super::{copy_out, guard};
+use crate::devices;
+use std::ffi::{c_char, c_int};
+
+#[no_mangle]
+pub extern "C" fn dm_is_dm_major(major: u32) -> c_int {
+    guard("dm_is_dm_major", 0, || devices::is_dm_major(major) as c_int)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dm_device_get_name(
+    major: u32,
+    minor: u32,
+    prefer_kernel_name: c_int,
+    buf: *mut c_char,
+    buf_size: usize,
+) -> c_int {
+    guard("dm_device_get_name", 0, || {
+        if buf.is_null() || buf_size == 0 {
+            return 0;
+        }
+        match devices::device_get_name(major, minor, prefer_kernel_name != 0) {
+            Some(n) => (unsafe { copy_out(n.as_bytes(), buf, buf_size) }) as c_int,
+            None => 0,
+        }
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn dm_device_has_holders(major: u32, minor: u32) -> c_int {
+    guard("dm_device_has_holders", 0, || devices::device_has_holders(major, minor) as c_int)
+}
+
+#[no_mangle]
+pub extern "C" fn dm_device_has_mounted_fs(major: u32, minor: u32) -> c_int {
+    guard("dm_device_has_mounted_fs", 0, || devices::device_has_mounted_fs(major, minor) as c_int)
+}

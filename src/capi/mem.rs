@@ -1,0 +1,125 @@
+//! The memory functions the header's `dm_malloc`/`dm_free`/… macros expand
+//! to. All memory comes from libc, so `dm_free` and `free` are interchangeable.
+
+use std::ffi::{c_char, c_int, c_uint, c_void};
+
+/// libdevmapper refuses single allocations above this size.
+const HUGE: usize = 50_000_000;
+
+fn too_big(s: usize) -> bool {
+    if s > HUGE {
+        crate::dm_error!("Huge memory allocation (size {}) rejected - metadata corruption?", s);
+        return true;
+    }
+    false
+}
+
+#[no_mangle]
+pub extern "C" fn dm_malloc_wrapper(s: usize, _file: *const c_char, _line: c_int) -> *mut c_void {
+    if too_big(s) {
+        return std::ptr::null_mut();
+    }
+    // SAFETY: malloc has no preconditions.
+    unsafe { libc::malloc(s) }
+}
+
+#[no_mangle]
+pub extern "C" fn dm_zalloc_wrapper(s: usize, _file: *const c_char, _line: c_int) -> *mut c_void {
+    if too_big(s) {
+        return std::ptr::null_mut();
+    }
+    // SAFETY: calloc has no preconditions.
+    unsafe { libc::calloc(1, s) }
+}
+
+#[no_mangle]
+pub extern "C" fn dm_malloc_aligned_wrapper(s: usize, a: usize, _file: *const c_char, _line: c_int) -> *mut c_void {
+    if too_big(s) {
+        return std::ptr::null_mut();
+    }
+    let a = if a == 0 { 8 } else { a.max(std::mem::size_of::<*mut c_void>()) };
+    let mut p: *mut c_void = std::ptr::null_mut();
+    // SAFETY: `p` is a valid out-pointer; posix_memalign validates `a`.
+    if unsafe { libc::posix_memalign(&mut p, a, s) } != 0 {
+        crate::dm_error!("Failed to allocate {} bytes aligned to {}.", s, a);
+        return std::ptr::null_mut();
+    }
+    p
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dm_realloc_wrapper(p: *mut c_void, s: c_uint, _file: *const c_char, _line: c_int) -> *mut c_void {
+    if too_big(s as usize) {
+        return std::ptr::null_mut();
+    }
+    // SAFETY: `p` is NULL or came from this allocator (C contract).
+    unsafe { libc::realloc(p, s as usize) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dm_strdup_wrapper(s: *const c_char, _file: *const c_char, _line: c_int) -> *mut c_char {
+    if s.is_null() {
+        return std::ptr::null_mut();
+    }
+    // SAFETY: `s` is a NUL-terminated string (C contract).
+    unsafe { libc::strdup(s) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dm_free_wrapper(p: *mut c_void) {
+    // SAFETY: `p` is NULL or came from this allocator (C contract).
+    unsafe { libc::free(p) }
+}
+
+#[no_mangle]
+pub extern "C" fn dm_dump_memory_wrapper() -> c_int {
+    1
+}
+
+#[no_mangle]
+pub extern "C" fn dm_bounds_check_wrapper() {}
+
+// The Base-versioned names of the same functions (exported, not declared).
+
+#[no_mangle]
+pub extern "C" fn dm_malloc_aux(s: usize, file: *const c_char, line: c_int) -> *mut c_void {
+    dm_malloc_wrapper(s, file, line)
+}
+
+#[no_mangle]
+pub extern "C" fn dm_malloc_aux_debug(s: usize, file: *const c_char, line: c_int) -> *mut c_void {
+    dm_malloc_wrapper(s, file, line)
+}
+
+#[no_mangle]
+pub extern "C" fn dm_zalloc_aux(s: usize, file: *const c_char, line: c_int) -> *mut c_void {
+    dm_zalloc_wrapper(s, file, line)
+}
+
+#[no_mangle]
+pub extern "C" fn dm_zalloc_aux_debug(s: usize, file: *const c_char, line: c_int) -> *mut c_void {
+    dm_zalloc_wrapper(s, file, line)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dm_realloc_aux(p: *mut c_void, s: c_uint, file: *const c_char, line: c_int) -> *mut c_void {
+    unsafe { dm_realloc_wrapper(p, s, file, line) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dm_strdup_aux(s: *const c_char, file: *const c_char, line: c_int) -> *mut c_char {
+    unsafe { dm_strdup_wrapper(s, file, line) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dm_free_aux(p: *mut c_void) {
+    unsafe { dm_free_wrapper(p) }
+}
+
+#[no_mangle]
+pub extern "C" fn dm_dump_memory_debug() -> c_int {
+    1
+}
+
+#[no_mangle]
+pub extern "C" fn dm_bounds_check_debug() {}

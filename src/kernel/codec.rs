@@ -1,0 +1,578 @@
+//! Pure encoding and decoding of dm ioctl buffers.
+//!
+//! Everything here works on byte slices: no syscalls, no `unsafe`, no casts of
+//! possibly unaligned pointers. A malformed or truncated kernel reply is a
+//! [`DecodeError`], never a panic.
+
+use super::abi::*;
+use std::fmt;
+
+/// Round `n` up to the next multiple of 8.
+pub const fn align8(n: usize) -> usize {
+    (n + 7) & !7
+}
+
+/// A reply that does not have the shape the kernel promises.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecodeError(pub &'static str);
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "malformed reply from the kernel: {}", self.0)
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// Why a request could not be encoded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EncodeError {
+    /// A device name is empty where one is required, or too long.
+    NameTooLong(usize),
+    UuidTooLong(usize),
+    TypeTooLong(String),
+    EmptyType,
+    /// A NUL byte inside a string that is sent NUL-terminated.
+    EmbeddedNul(&'static str),
+    /// The buffer would exceed the 32-bit `data_size` field.
+    TooLarge,
+}
+
+impl fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EncodeError::NameTooLong(n) => write!(f, "name of {n} bytes is too long (maximum {})", DM_NAME_LEN - 1),
+            EncodeError::UuidTooLong(n) => write!(f, "uuid of {n} bytes is too long (maximum {})", DM_UUID_LEN - 1),
+            EncodeError::TypeTooLong(t) => write!(f, "Target type name {t} is too long."),
+            EncodeError::EmptyType => write!(f, "empty target type name"),
+            EncodeError::EmbeddedNul(what) => write!(f, "{what} contains a NUL byte"),
+            EncodeError::TooLarge => write!(f, "ioctl buffer would exceed 4 GiB"),
+        }
+    }
+}
+
+impl std::error::Error for EncodeError {}
+
+fn rd_u32(b: &[u8], off: usize) -> Option<u32> {
+    b.get(off..off.checked_add(4)?).map(|s| u32::from_ne_bytes(s.try_into().unwrap_or([0; 4])))
+}
+
+fn rd_u64(b: &[u8], off: usize) -> Option<u64> {
+    b.get(off..off.checked_add(8)?).map(|s| u64::from_ne_bytes(s.try_into().unwrap_or([0; 8])))
+}
+
+fn rd_i32(b: &[u8], off: usize) -> Option<i32> {
+    rd_u32(b, off).map(|v| v as i32)
+}
+
+/// The bytes of a NUL-terminated string starting at `off`, bounded by `end`.
+fn rd_cstr(b: &[u8], off: usize, end: usize) -> Option<&[u8]> {
+    let s = b.get(off..end.min(b.len()))?;
+    let n = s.iter().position(|&c| c == 0)?;
+    Some(&s[..n])
+}
+
+/// Copy `src` into a fixed-size, NUL-terminated field.
+pub fn put_fixed(field: &mut [u8], src: &[u8], what: &'static str) -> Result<(), EncodeError> {
+    if src.contains(&0) {
+        return Err(EncodeError::EmbeddedNul(what));
+    }
+    if src.len() >= field.len() {
+        return Err(if field.len() == DM_UUID_LEN {
+            EncodeError::UuidTooLong(src.len())
+        } else {
+            EncodeError::NameTooLong(src.len())
+        });
+    }
+    field.fill(0);
+    field[..src.len()].copy_from_slice(src);
+    Ok(())
+}
+
+/// The string stored in a fixed-size field (up to the first NUL).
+pub fn fixed_str(field: &[u8]) -> &[u8] {
+    let n = field.iter().position(|&c| c == 0).unwrap_or(field.len());
+    &field[..n]
+}
+
+/// Serialise a header into the first 312 bytes of `out`.
+pub fn write_header(out: &mut [u8], h: &DmIoctl) {
+    let b = &mut out[..DATA_START];
+    for (i, v) in h.version.iter().enumerate() {
+        b[i * 4..i * 4 + 4].copy_from_slice(&v.to_ne_bytes());
+    }
+    b[12..16].copy_from_slice(&h.data_size.to_ne_bytes());
+    b[16..20].copy_from_slice(&h.data_start.to_ne_bytes());
+    b[20..24].copy_from_slice(&h.target_count.to_ne_bytes());
+    b[24..28].copy_from_slice(&h.open_count.to_ne_bytes());
+    b[28..32].copy_from_slice(&h.flags.to_ne_bytes());
+    b[32..36].copy_from_slice(&h.event_nr.to_ne_bytes());
+    b[36..40].copy_from_slice(&h.padding.to_ne_bytes());
+    b[40..48].copy_from_slice(&h.dev.to_ne_bytes());
+    b[48..176].copy_from_slice(&h.name);
+    b[176..305].copy_from_slice(&h.uuid);
+    b[305..312].copy_from_slice(&h.data);
+}
+
+/// Parse a header from the first 312 bytes of a buffer.
+pub fn read_header(b: &[u8]) -> Result<DmIoctl, DecodeError> {
+    if b.len() < DATA_START {
+        return Err(DecodeError("buffer shorter than struct dm_ioctl"));
+    }
+    let u = |o| rd_u32(b, o).unwrap_or(0);
+    let mut h = DmIoctl {
+        version: [u(0), u(4), u(8)],
+        data_size: u(12),
+        data_start: u(16),
+        target_count: u(20),
+        open_count: rd_i32(b, 24).unwrap_or(0),
+        flags: u(28),
+        event_nr: u(32),
+        padding: u(36),
+        dev: rd_u64(b, 40).unwrap_or(0),
+        ..DmIoctl::default()
+    };
+    h.name.copy_from_slice(&b[48..176]);
+    h.uuid.copy_from_slice(&b[176..305]);
+    h.data.copy_from_slice(&b[305..312]);
+    Ok(h)
+}
+
+/// The payload of a successful reply: `buf[data_start..data_size]`, checked.
+pub fn reply_payload<'a>(buf: &'a [u8], h: &DmIoctl) -> Result<&'a [u8], DecodeError> {
+    let start = h.data_start as usize;
+    let end = h.data_size as usize;
+    if start < DATA_START - 7 || end > buf.len() {
+        return Err(DecodeError("data_start/data_size outside the buffer"));
+    }
+    if end < start {
+        return Ok(&[]);
+    }
+    Ok(&buf[start..end])
+}
+
+/// One target of a table to load.
+#[derive(Clone, Copy, Debug)]
+pub struct TargetRef<'a> {
+    pub start: u64,
+    pub length: u64,
+    pub target_type: &'a [u8],
+    pub params: &'a [u8],
+}
+
+/// Bytes one target occupies in a TABLE_LOAD payload.
+pub fn target_encoded_len(t: &TargetRef<'_>) -> usize {
+    let escaped = t.params.len() + t.params.iter().filter(|&&c| c == b'\\').count();
+    std::mem::size_of::<DmTargetSpec>() + align8(escaped + 1)
+}
+
+/// Check a target type the way the kernel and libdevmapper require.
+pub fn check_target_type(t: &[u8]) -> Result<(), EncodeError> {
+    if t.is_empty() {
+        return Err(EncodeError::EmptyType);
+    }
+    if t.contains(&0) {
+        return Err(EncodeError::EmbeddedNul("target type"));
+    }
+    if t.len() >= DM_MAX_TYPE_NAME {
+        return Err(EncodeError::TypeTooLong(String::from_utf8_lossy(t).into_owned()));
+    }
+    Ok(())
+}
+
+/// Append a table's target specs to `out` (which starts at `data_start`, an
+/// 8-aligned offset). Each spec's `next` is the distance from that spec to the
+/// following one, as the kernel expects on load; every spec starts 8-aligned.
+/// Backslashes in params are doubled because the kernel's argument splitter
+/// treats backslash as an escape character (libdevmapper does the same).
+pub fn encode_targets<'a, I>(out: &mut Vec<u8>, targets: I) -> Result<u32, EncodeError>
+where
+    I: IntoIterator<Item = TargetRef<'a>>,
+{
+    let mut count: u32 = 0;
+    for t in targets {
+        check_target_type(t.target_type)?;
+        if t.params.contains(&0) {
+            return Err(EncodeError::EmbeddedNul("target parameters"));
+        }
+        let at = out.len();
+        debug_assert_eq!(at % 8, 0);
+        let len = target_encoded_len(&t);
+        let next = u32::try_from(len).map_err(|_| EncodeError::TooLarge)?;
+        out.resize(at + len, 0);
+        let spec = &mut out[at..at + len];
+        spec[0..8].copy_from_slice(&t.start.to_ne_bytes());
+        spec[8..16].copy_from_slice(&t.length.to_ne_bytes());
+        spec[16..20].copy_from_slice(&0i32.to_ne_bytes());
+        spec[20..24].copy_from_slice(&next.to_ne_bytes());
+        spec[24..24 + t.target_type.len()].copy_from_slice(t.target_type);
+        let mut p = 40;
+        for &c in t.params {
+            if c == b'\\' {
+                spec[p] = b'\\';
+                p += 1;
+            }
+            spec[p] = c;
+            p += 1;
+        }
+        count = count.checked_add(1).ok_or(EncodeError::TooLarge)?;
+    }
+    if out.len() > u32::MAX as usize - DATA_START {
+        return Err(EncodeError::TooLarge);
+    }
+    Ok(count)
+}
+
+/// Append a NUL-terminated string payload (rename target, geometry).
+pub fn encode_string(out: &mut Vec<u8>, s: &[u8], what: &'static str) -> Result<(), EncodeError> {
+    if s.contains(&0) {
+        return Err(EncodeError::EmbeddedNul(what));
+    }
+    out.extend_from_slice(s);
+    out.push(0);
+    Ok(())
+}
+
+/// Append a `dm_target_msg` payload: the sector, then the NUL-terminated text.
+pub fn encode_message(out: &mut Vec<u8>, sector: u64, msg: &[u8]) -> Result<(), EncodeError> {
+    if msg.contains(&0) {
+        return Err(EncodeError::EmbeddedNul("message"));
+    }
+    out.extend_from_slice(&sector.to_ne_bytes());
+    out.extend_from_slice(msg);
+    out.push(0);
+    Ok(())
+}
+
+/// Build the geometry string the kernel parses: "cyl heads sectors start".
+pub fn geometry_string(cylinders: &str, heads: &str, sectors: &str, start: &str) -> String {
+    format!("{cylinders} {heads} {sectors} {start}")
+}
+
+/// One entry of a LIST_DEVICES reply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NameEntry<'a> {
+    /// Offset of the record inside the payload.
+    pub offset: usize,
+    pub dev: u64,
+    pub name: &'a [u8],
+    /// Present on kernels with interface 4.37+.
+    pub event_nr: Option<u32>,
+    pub flags: Option<u32>,
+    /// Present when requested with `DM_UUID_FLAG` on 4.45+ kernels.
+    pub uuid: Option<&'a [u8]>,
+}
+
+/// Walk a LIST_DEVICES payload. An empty list is a single record with dev 0.
+pub fn decode_names(p: &[u8]) -> Result<Vec<NameEntry<'_>>, DecodeError> {
+    let mut out = Vec::new();
+    if p.is_empty() || rd_u64(p, 0) == Some(0) {
+        return Ok(out);
+    }
+    let mut off = 0usize;
+    loop {
+        let dev = rd_u64(p, off).ok_or(DecodeError("truncated name-list record"))?;
+        let next = rd_u32(p, off + 8).ok_or(DecodeError("truncated name-list record"))? as usize;
+        if next != 0 && (next < 16 || next % 8 != 0) {
+            return Err(DecodeError("bad name-list next offset"));
+        }
+        let end = if next == 0 { p.len() } else { off.checked_add(next).ok_or(DecodeError("name-list overflow"))? };
+        if end > p.len() {
+            return Err(DecodeError("name-list record runs past the reply"));
+        }
+        let name_at = off + NAME_LIST_NAME_OFFSET;
+        let name = rd_cstr(p, name_at, end).ok_or(DecodeError("unterminated name in name list"))?;
+        let trailer = off + align8(NAME_LIST_NAME_OFFSET + name.len() + 1);
+        let (mut event_nr, mut flags, mut uuid) = (None, None, None);
+        if trailer + 8 <= end {
+            event_nr = rd_u32(p, trailer);
+            let f = rd_u32(p, trailer + 4);
+            flags = f;
+            if f.unwrap_or(0) & DM_NAME_LIST_FLAG_HAS_UUID != 0 {
+                let u = rd_cstr(p, trailer + 8, end).ok_or(DecodeError("unterminated uuid in name list"))?;
+                uuid = Some(u);
+            }
+        }
+        out.push(NameEntry { offset: off, dev, name, event_nr, flags, uuid });
+        if next == 0 {
+            break;
+        }
+        off = end;
+    }
+    Ok(out)
+}
+
+/// One entry of a LIST_VERSIONS / GET_TARGET_VERSION reply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VersionEntry<'a> {
+    pub offset: usize,
+    pub name: &'a [u8],
+    pub version: [u32; 3],
+}
+
+/// Walk a target-versions payload.
+pub fn decode_versions(p: &[u8]) -> Result<Vec<VersionEntry<'_>>, DecodeError> {
+    let mut out = Vec::new();
+    if p.is_empty() {
+        return Ok(out);
+    }
+    let mut off = 0usize;
+    loop {
+        let next = rd_u32(p, off).ok_or(DecodeError("truncated versions record"))? as usize;
+        let v = |i: usize| rd_u32(p, off + 4 + 4 * i).ok_or(DecodeError("truncated versions record"));
+        let version = [v(0)?, v(1)?, v(2)?];
+        if next != 0 && (next < 17 || next % 8 != 0) {
+            return Err(DecodeError("bad versions next offset"));
+        }
+        let end = if next == 0 { p.len() } else { off.checked_add(next).ok_or(DecodeError("versions overflow"))? };
+        if end > p.len() {
+            return Err(DecodeError("versions record runs past the reply"));
+        }
+        let name = rd_cstr(p, off + VERSIONS_NAME_OFFSET, end).ok_or(DecodeError("unterminated target name"))?;
+        out.push(VersionEntry { offset: off, name, version });
+        if next == 0 {
+            break;
+        }
+        off = end;
+    }
+    Ok(out)
+}
+
+/// Device numbers of a TABLE_DEPS payload.
+pub fn decode_deps(p: &[u8]) -> Result<Vec<u64>, DecodeError> {
+    let count = rd_u32(p, 0).ok_or(DecodeError("truncated deps header"))? as usize;
+    let need = count.checked_mul(8).and_then(|n| n.checked_add(8)).ok_or(DecodeError("deps count overflow"))?;
+    if need > p.len() {
+        return Err(DecodeError("deps list runs past the reply"));
+    }
+    Ok((0..count).map(|i| rd_u64(p, 8 + 8 * i).unwrap_or(0)).collect())
+}
+
+/// One target of a TABLE_STATUS / DEV_WAIT reply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpecEntry<'a> {
+    pub start: u64,
+    pub length: u64,
+    pub status: i32,
+    pub target_type: &'a [u8],
+    pub params: &'a [u8],
+}
+
+/// Walk `count` target specs of a status/table reply. Here `next` is the
+/// offset of the following spec from the *first* spec (the payload start).
+pub fn decode_specs(p: &[u8], count: u32) -> Result<Vec<SpecEntry<'_>>, DecodeError> {
+    let mut out = Vec::with_capacity((count as usize).min(p.len() / 40));
+    let mut off = 0usize;
+    for i in 0..count {
+        if off + 40 > p.len() {
+            return Err(DecodeError("target spec runs past the reply"));
+        }
+        let start = rd_u64(p, off).unwrap_or(0);
+        let length = rd_u64(p, off + 8).unwrap_or(0);
+        let status = rd_i32(p, off + 16).unwrap_or(0);
+        let next = rd_u32(p, off + 20).unwrap_or(0) as usize;
+        let target_type = fixed_str(&p[off + 24..off + 40]);
+        let params = rd_cstr(p, off + 40, p.len()).ok_or(DecodeError("unterminated target parameters"))?;
+        out.push(SpecEntry { start, length, status, target_type, params });
+        if i + 1 < count {
+            if next <= off || next % 8 != 0 {
+                return Err(DecodeError("target spec offsets do not advance"));
+            }
+            off = next;
+        }
+    }
+    Ok(out)
+}
+
+/// The response text of a TARGET_MSG reply: NUL-terminated inside the payload.
+pub fn decode_message(p: &[u8]) -> Result<&[u8], DecodeError> {
+    rd_cstr(p, 0, p.len()).ok_or(DecodeError("message response is not NUL-terminated"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t<'a>(start: u64, length: u64, ty: &'a str, params: &'a str) -> TargetRef<'a> {
+        TargetRef { start, length, target_type: ty.as_bytes(), params: params.as_bytes() }
+    }
+
+    #[test]
+    fn header_round_trips() {
+        let mut h = DmIoctl { version: [4, 2, 0], data_size: 999, data_start: 312, flags: 0x4004, dev: 0xfe03, ..Default::default() };
+        put_fixed(&mut h.name, b"vol", "name").unwrap();
+        let mut b = vec![0u8; 312];
+        write_header(&mut b, &h);
+        let r = read_header(&b).unwrap();
+        assert_eq!(r.version, [4, 2, 0]);
+        assert_eq!(r.data_size, 999);
+        assert_eq!(r.flags, 0x4004);
+        assert_eq!(r.dev, 0xfe03);
+        assert_eq!(fixed_str(&r.name), b"vol");
+        assert!(read_header(&b[..311]).is_err());
+    }
+
+    #[test]
+    fn fixed_fields_reject_overlong_and_nul() {
+        let mut name = [0u8; DM_NAME_LEN];
+        assert!(put_fixed(&mut name, &[b'a'; 127], "name").is_ok());
+        assert_eq!(put_fixed(&mut name, &[b'a'; 128], "name"), Err(EncodeError::NameTooLong(128)));
+        let mut uuid = [0u8; DM_UUID_LEN];
+        assert!(put_fixed(&mut uuid, &[b'u'; 128], "uuid").is_ok());
+        assert_eq!(put_fixed(&mut uuid, &[b'u'; 129], "uuid"), Err(EncodeError::UuidTooLong(129)));
+        assert_eq!(put_fixed(&mut name, b"a\0b", "name"), Err(EncodeError::EmbeddedNul("name")));
+    }
+
+    #[test]
+    fn targets_are_packed_aligned_with_relative_next() {
+        let mut out = Vec::new();
+        let n = encode_targets(&mut out, [t(0, 8, "linear", "/dev/loop0 0"), t(8, 8, "zero", ""), t(16, 1, "error", "a\\b")]).unwrap();
+        assert_eq!(n, 3);
+        // first: 40 + align8(12 + 1) = 56
+        assert_eq!(u32::from_ne_bytes(out[20..24].try_into().unwrap()), 56);
+        assert_eq!(&out[24..30], b"linear");
+        assert_eq!(&out[40..53], b"/dev/loop0 0\0");
+        // second at 56: 40 + align8(1) = 48
+        assert_eq!(u64::from_ne_bytes(out[56..64].try_into().unwrap()), 8);
+        assert_eq!(u32::from_ne_bytes(out[76..80].try_into().unwrap()), 48);
+        // third at 104: backslash doubled
+        assert_eq!(&out[144..149], b"a\\\\b\0");
+        assert_eq!(out.len(), 104 + 48);
+        assert_eq!(out.len() % 8, 0);
+    }
+
+    #[test]
+    fn target_type_limits() {
+        let mut out = Vec::new();
+        assert!(encode_targets(&mut out, [t(0, 1, "0123456789abcde", "")]).is_ok());
+        assert_eq!(
+            encode_targets(&mut out, [t(0, 1, "nonexistent_target", "")]),
+            Err(EncodeError::TypeTooLong("nonexistent_target".into()))
+        );
+        assert_eq!(encode_targets(&mut out, [t(0, 1, "", "")]), Err(EncodeError::EmptyType));
+        assert!(encode_targets(&mut out, [t(0, 1, "zero", "a\0")]).is_err());
+    }
+
+    #[test]
+    fn message_payload() {
+        let mut out = Vec::new();
+        encode_message(&mut out, 7, b"@stats_list").unwrap();
+        assert_eq!(u64::from_ne_bytes(out[0..8].try_into().unwrap()), 7);
+        assert_eq!(&out[8..], b"@stats_list\0");
+    }
+
+    fn name_record(dev: u64, name: &str, trailer: Option<(u32, u32, Option<&str>)>, last: bool) -> Vec<u8> {
+        let mut r = Vec::new();
+        r.extend_from_slice(&dev.to_ne_bytes());
+        r.extend_from_slice(&0u32.to_ne_bytes());
+        r.extend_from_slice(name.as_bytes());
+        r.push(0);
+        r.resize(align8(r.len()), 0);
+        if let Some((ev, fl, uuid)) = trailer {
+            r.extend_from_slice(&ev.to_ne_bytes());
+            r.extend_from_slice(&fl.to_ne_bytes());
+            if let Some(u) = uuid {
+                r.extend_from_slice(u.as_bytes());
+                r.push(0);
+                r.resize(align8(r.len()), 0);
+            }
+        }
+        let next = if last { 0 } else { r.len() as u32 };
+        r[8..12].copy_from_slice(&next.to_ne_bytes());
+        r
+    }
+
+    #[test]
+    fn names_with_and_without_trailers() {
+        let mut p = name_record(encode_dev(254, 0), "a", None, false);
+        p.extend(name_record(encode_dev(254, 1), "bee", None, true));
+        let v = decode_names(&p).unwrap();
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[1].name, b"bee");
+        assert_eq!(v[1].event_nr, None);
+
+        let mut p = name_record(encode_dev(254, 0), "a", Some((3, 1, Some("UUID-1"))), false);
+        p.extend(name_record(encode_dev(254, 1), "b", Some((4, 2, None)), true));
+        let v = decode_names(&p).unwrap();
+        assert_eq!(v[0].event_nr, Some(3));
+        assert_eq!(v[0].uuid, Some(&b"UUID-1"[..]));
+        assert_eq!(v[1].event_nr, Some(4));
+        assert_eq!(v[1].uuid, None);
+
+        // empty list
+        assert!(decode_names(&[0u8; 16]).unwrap().is_empty());
+        // truncated / unterminated
+        assert!(decode_names(&p[..10]).is_err());
+        let mut bad = name_record(1, "abc", None, true);
+        bad.truncate(14);
+        assert!(decode_names(&bad).is_err());
+        // next pointing past the end
+        let mut bad = name_record(1, "abc", None, false);
+        bad[8..12].copy_from_slice(&4096u32.to_ne_bytes());
+        assert!(decode_names(&bad).is_err());
+    }
+
+    #[test]
+    fn versions_and_deps() {
+        let mut p = Vec::new();
+        for (i, n) in ["linear", "striped"].iter().enumerate() {
+            let at = p.len();
+            p.extend_from_slice(&0u32.to_ne_bytes());
+            for v in [1u32, 4 + i as u32, 0] {
+                p.extend_from_slice(&v.to_ne_bytes());
+            }
+            p.extend_from_slice(n.as_bytes());
+            p.push(0);
+            p.resize(align8(p.len()), 0);
+            if i == 0 {
+                let next = (p.len() - at) as u32;
+                p[at..at + 4].copy_from_slice(&next.to_ne_bytes());
+            }
+        }
+        let v = decode_versions(&p).unwrap();
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[1].name, b"striped");
+        assert_eq!(v[1].version, [1, 5, 0]);
+        assert!(decode_versions(&p[..20]).is_err());
+
+        let mut d = Vec::new();
+        d.extend_from_slice(&2u32.to_ne_bytes());
+        d.extend_from_slice(&0u32.to_ne_bytes());
+        d.extend_from_slice(&encode_dev(7, 0).to_ne_bytes());
+        d.extend_from_slice(&encode_dev(254, 2).to_ne_bytes());
+        assert_eq!(decode_deps(&d).unwrap(), vec![encode_dev(7, 0), encode_dev(254, 2)]);
+        assert!(decode_deps(&d[..20]).is_err());
+        assert!(decode_deps(&[]).is_err());
+    }
+
+    #[test]
+    fn specs_use_offsets_from_the_first_spec() {
+        let mut p = Vec::new();
+        let push = |start: u64, ty: &str, params: &str, p: &mut Vec<u8>| {
+            let at = p.len();
+            p.resize(at + 40, 0);
+            p[at..at + 8].copy_from_slice(&start.to_ne_bytes());
+            p[at + 8..at + 16].copy_from_slice(&8u64.to_ne_bytes());
+            p[at + 24..at + 24 + ty.len()].copy_from_slice(ty.as_bytes());
+            p.extend_from_slice(params.as_bytes());
+            p.push(0);
+            p.resize(align8(p.len()), 0);
+            let next = p.len() as u32;
+            p[at + 20..at + 24].copy_from_slice(&next.to_ne_bytes());
+        };
+        push(0, "linear", "7:0 0", &mut p);
+        push(8, "zero", "", &mut p);
+        let v = decode_specs(&p, 2).unwrap();
+        assert_eq!(v[0].params, b"7:0 0");
+        assert_eq!(v[1].start, 8);
+        assert_eq!(v[1].target_type, b"zero");
+        assert!(decode_specs(&p, 3).is_err());
+        assert!(decode_specs(&p[..30], 1).is_err());
+    }
+
+    #[test]
+    fn message_response_must_be_terminated() {
+        assert_eq!(decode_message(b"World!\0junk").unwrap(), b"World!");
+        assert!(decode_message(b"World!").is_err());
+    }
+}
