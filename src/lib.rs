@@ -14,6 +14,7 @@ pub mod kernel;
 
 pub use kernel::abi;
 pub mod devices;
+pub mod dm;
 pub mod mangle;
 pub mod nodes;
 pub mod secret;

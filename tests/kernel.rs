@@ -1,0 +1,327 @@
+//! Integration tests of the safe Rust API against a real kernel.
+//!
+//! They need root and a kernel with device-mapper, so they run inside the
+//! test VM (`vm/tests.sh`) with `DM_KERNEL_TESTS=1`; elsewhere each test
+//! returns early. Every device name starts with `rstest-` and is removed at
+//! the end of its test, also on failure.
+
+use devmapper::dm::{DevId, DeviceMapper, ErrorKind, RemoveOptions, SuspendOptions, Target};
+use std::process::Command;
+use std::sync::Mutex;
+
+fn enabled() -> bool {
+    std::env::var("DM_KERNEL_TESTS").as_deref() == Ok("1")
+}
+
+macro_rules! kernel_test {
+    () => {
+        if !enabled() {
+            eprintln!("skipped: set DM_KERNEL_TESTS=1 (runs in the VM)");
+            return;
+        }
+    };
+}
+
+/// Removes the named devices (in order) when dropped.
+struct Cleanup(Vec<String>);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if let Ok(dm) = DeviceMapper::new() {
+            for n in self.0.iter().rev() {
+                let _ = dm.remove(&DevId::name(n.as_str()), RemoveOptions { deferred: false, retry: true });
+            }
+        }
+    }
+}
+
+static LOOP_LOCK: Mutex<()> = Mutex::new(());
+
+/// A sparse file attached to a loop device; detached when dropped.
+struct Loop {
+    dev: String,
+    file: String,
+}
+
+impl Loop {
+    fn new(tag: &str, mib: u64) -> Loop {
+        let _g = LOOP_LOCK.lock().unwrap();
+        let file = format!("/tmp/rstest-{tag}-{}.img", std::process::id());
+        let f = std::fs::File::create(&file).unwrap();
+        f.set_len(mib << 20).unwrap();
+        let out = Command::new("losetup").args(["-f", "--show", &file]).output().expect("losetup");
+        assert!(out.status.success(), "losetup: {}", String::from_utf8_lossy(&out.stderr));
+        Loop { dev: String::from_utf8(out.stdout).unwrap().trim().to_string(), file }
+    }
+
+    fn sectors(&self) -> u64 {
+        std::fs::metadata(&self.file).unwrap().len() / 512
+    }
+}
+
+impl Drop for Loop {
+    fn drop(&mut self) {
+        let _ = Command::new("losetup").args(["-d", &self.dev]).status();
+        let _ = std::fs::remove_file(&self.file);
+    }
+}
+
+fn name(t: &str) -> String {
+    format!("rstest-{t}-{}", std::process::id())
+}
+
+#[test]
+fn version_and_targets() {
+    kernel_test!();
+    let dm = DeviceMapper::new().unwrap();
+    let v = dm.version().unwrap();
+    assert_eq!(v[0], 4);
+    let t = dm.target_versions().unwrap();
+    assert!(t.iter().any(|t| t.name == "linear"), "{t:?}");
+    let z = dm.target_version("zero").unwrap();
+    assert_eq!(z.name, "zero");
+    let e = dm.target_version("no-such-target").unwrap_err();
+    assert!(e.errno.is_some());
+}
+
+#[test]
+fn zero_device_lifecycle() {
+    kernel_test!();
+    let dm = DeviceMapper::new().unwrap();
+    let n = name("zero");
+    let _c = Cleanup(vec![n.clone()]);
+    let id = DevId::name(n.as_str());
+    let uuid = format!("RSTEST-{}", n);
+    let info = dm.create_with_table(&n, Some(&uuid), &[Target::new(0, 2048, "zero", "")], false).unwrap();
+    assert!(info.live_table && !info.suspended);
+    let i = dm.info(&id).unwrap();
+    assert_eq!(i.name, n);
+    assert_eq!(i.uuid, uuid);
+    assert_eq!(i.target_count, 1);
+    assert_eq!(dm.table(&id, false).unwrap(), vec![Target::new(0, 2048, "zero", "")]);
+    let st = dm.status(&id, false).unwrap();
+    assert_eq!(st[0].target_type, "zero");
+    let by_uuid = dm.info(&DevId::uuid(uuid.as_str())).unwrap();
+    assert_eq!(by_uuid.minor, i.minor);
+    let by_dev = dm.info(&DevId::Dev(i.major, i.minor)).unwrap();
+    assert_eq!(by_dev.name, n);
+    let listed = dm.list_devices().unwrap();
+    let me = listed.iter().find(|d| d.name == n).expect("listed");
+    assert_eq!((me.major, me.minor), (i.major, i.minor));
+    if dm.version().unwrap()[1] >= 45 {
+        assert_eq!(me.uuid.as_deref(), Some(uuid.as_str()));
+    }
+    // suspend / resume
+    let s = dm.suspend(&id, SuspendOptions { noflush: true, skip_lockfs: true }).unwrap();
+    assert!(s.suspended);
+    assert!(!dm.resume(&id).unwrap().suspended);
+    // inactive table, then clear it
+    dm.load_table(&id, &[Target::new(0, 1024, "error", "")], false).unwrap();
+    assert!(dm.info(&id).unwrap().inactive_table);
+    assert_eq!(dm.table(&id, true).unwrap()[0].target_type, "error");
+    dm.clear_table(&id).unwrap();
+    assert!(!dm.info(&id).unwrap().inactive_table);
+    // rename and back
+    let n2 = format!("{n}-renamed");
+    dm.rename(&id, &n2).unwrap();
+    assert!(dm.info(&DevId::name(n2.as_str())).is_ok());
+    dm.rename(&DevId::name(n2.as_str()), &n).unwrap();
+    // geometry
+    dm.set_geometry(&id, 1, 64, 32, 0).unwrap();
+    // message (dm-stats is in dm core for every target)
+    dm.target_message(&id, 0, "@stats_create - /1").unwrap();
+    let r = dm.target_message(&id, 0, "@stats_list").unwrap();
+    assert!(r.unwrap_or_default().contains("0: "), "stats list");
+    dm.remove(&id, RemoveOptions::default()).unwrap();
+    let e = dm.info(&id).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::NotFound);
+    assert_eq!(e.errno, Some(libc::ENXIO));
+}
+
+#[test]
+fn linear_striped_error_on_loop() {
+    kernel_test!();
+    let dm = DeviceMapper::new().unwrap();
+    let a = Loop::new("lin-a", 8);
+    let b = Loop::new("lin-b", 8);
+    let (lin, st, err) = (name("linear"), name("striped"), name("error"));
+    let _c = Cleanup(vec![lin.clone(), st.clone(), err.clone()]);
+    let half = a.sectors() / 2;
+    dm.create_with_table(
+        &lin,
+        None,
+        &[Target::new(0, half, "linear", format!("{} 0", a.dev)), Target::new(half, half, "linear", format!("{} {half}", b.dev))],
+        false,
+    )
+    .unwrap();
+    let t = dm.table(&DevId::name(lin.as_str()), false).unwrap();
+    assert_eq!(t.len(), 2);
+    let deps = dm.deps(&DevId::name(lin.as_str()), false).unwrap();
+    assert_eq!(deps.len(), 2);
+    dm.create_with_table(&st, None, &[Target::new(0, 2 * 4096, "striped", format!("2 128 {} 0 {} 0", a.dev, b.dev))], false)
+        .unwrap();
+    assert_eq!(dm.table(&DevId::name(st.as_str()), false).unwrap()[0].target_type, "striped");
+    dm.create_with_table(&err, None, &[Target::new(0, 100, "error", "")], true).unwrap();
+    assert!(dm.info(&DevId::name(err.as_str())).unwrap().read_only);
+    // reading the error device fails with EIO
+    let mut f = std::fs::File::open(format!("/dev/mapper/{err}")).or_else(|_| {
+        let i = dm.info(&DevId::name(err.as_str())).unwrap();
+        std::fs::File::open(format!("/dev/dm-{}", i.minor))
+    });
+    if let Ok(f) = f.as_mut() {
+        use std::io::Read;
+        let mut buf = [0u8; 512];
+        assert!(f.read(&mut buf).is_err());
+    }
+}
+
+#[test]
+fn failed_load_rolls_back_create() {
+    kernel_test!();
+    let dm = DeviceMapper::new().unwrap();
+    let n = name("rollback");
+    let _c = Cleanup(vec![n.clone()]);
+    let e = dm.create_with_table(&n, None, &[Target::new(0, 8, "linear", "/dev/does-not-exist 0")], false).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Kernel);
+    assert_eq!(dm.info(&DevId::name(n.as_str())).unwrap_err().kind, ErrorKind::NotFound);
+}
+
+#[test]
+fn crypt_table_and_key_message() {
+    kernel_test!();
+    let dm = DeviceMapper::new().unwrap();
+    let l = Loop::new("crypt", 4);
+    let n = name("crypt");
+    let _c = Cleanup(vec![n.clone()]);
+    let key = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    dm.create_with_table(&n, None, &[Target::new(0, l.sectors(), "crypt", format!("aes-xts-plain64 {key} 0 {} 0", l.dev))], false)
+        .unwrap();
+    let id = DevId::name(n.as_str());
+    let t = dm.table(&id, false).unwrap();
+    assert_eq!(t[0].target_type, "crypt");
+    assert!(t[0].params.contains(key));
+    dm.suspend(&id, SuspendOptions::default()).unwrap();
+    dm.target_message(&id, 0, "key wipe").unwrap();
+    dm.target_message(&id, 0, &format!("key set {key}")).unwrap();
+    dm.resume(&id).unwrap();
+}
+
+#[test]
+fn snapshot_of_linear() {
+    kernel_test!();
+    let dm = DeviceMapper::new().unwrap();
+    let origin_dev = Loop::new("snap-o", 4);
+    let cow = Loop::new("snap-c", 4);
+    let (o, s) = (name("origin"), name("snap"));
+    let _c = Cleanup(vec![o.clone(), s.clone()]);
+    let len = origin_dev.sectors();
+    dm.create_with_table(&o, None, &[Target::new(0, len, "snapshot-origin", origin_dev.dev.clone())], false).unwrap();
+    dm.create_with_table(&s, None, &[Target::new(0, len, "snapshot", format!("{} {} P 8", origin_dev.dev, cow.dev))], false)
+        .unwrap();
+    let st = dm.status(&DevId::name(s.as_str()), false).unwrap();
+    assert_eq!(st[0].target_type, "snapshot");
+    assert!(st[0].status.contains('/'), "snapshot usage: {}", st[0].status);
+}
+
+#[test]
+fn thin_pool_and_thin() {
+    kernel_test!();
+    let dm = DeviceMapper::new().unwrap();
+    let meta = Loop::new("tmeta", 8);
+    let data = Loop::new("tdata", 16);
+    let (p, t) = (name("pool"), name("thin"));
+    let _c = Cleanup(vec![p.clone(), t.clone()]);
+    // zero the metadata device's first block
+    std::fs::write(&meta.dev, vec![0u8; 4096]).unwrap();
+    dm.create_with_table(&p, None, &[Target::new(0, data.sectors(), "thin-pool", format!("{} {} 128 0", meta.dev, data.dev))], false)
+        .unwrap();
+    let pid = DevId::name(p.as_str());
+    dm.target_message(&pid, 0, "create_thin 0").unwrap();
+    let pi = dm.info(&pid).unwrap();
+    dm.create_with_table(&t, None, &[Target::new(0, 8192, "thin", format!("{}:{} 0", pi.major, pi.minor))], false).unwrap();
+    let st = dm.status(&pid, false).unwrap();
+    assert_eq!(st[0].target_type, "thin-pool");
+    assert_eq!(dm.status(&DevId::name(t.as_str()), false).unwrap()[0].target_type, "thin");
+    // a thin-pool message the kernel rejects reports its errno
+    let e = dm.target_message(&pid, 0, "create_thin 0").unwrap_err();
+    assert_eq!(e.errno, Some(libc::EEXIST));
+}
+
+#[test]
+fn mirror_with_core_log() {
+    kernel_test!();
+    let dm = DeviceMapper::new().unwrap();
+    let a = Loop::new("mir-a", 4);
+    let b = Loop::new("mir-b", 4);
+    let m = name("mirror");
+    let _c = Cleanup(vec![m.clone()]);
+    let len = a.sectors();
+    dm.create_with_table(&m, None, &[Target::new(0, len, "mirror", format!("core 1 1024 2 {} 0 {} 0", a.dev, b.dev))], false)
+        .unwrap();
+    let st = dm.status(&DevId::name(m.as_str()), false).unwrap();
+    assert_eq!(st[0].target_type, "mirror");
+}
+
+#[test]
+fn wait_event_returns_after_an_event() {
+    kernel_test!();
+    let dm = DeviceMapper::new().unwrap();
+    let n = name("wait");
+    let _c = Cleanup(vec![n.clone()]);
+    let id = DevId::name(n.as_str());
+    dm.create_with_table(&n, None, &[Target::new(0, 8, "zero", "")], false).unwrap();
+    let ev = dm.info(&id).unwrap().event_nr;
+    // An already-different event number returns at once.
+    let (i, _) = dm.wait_event(&id, ev.wrapping_add(1000)).unwrap();
+    assert_eq!(i.event_nr, ev);
+    assert_eq!(i.name, n);
+}
+
+#[test]
+fn bad_input_is_rejected_before_the_kernel() {
+    kernel_test!();
+    let dm = DeviceMapper::new().unwrap();
+    assert_eq!(dm.create(&"x".repeat(128), None, None).unwrap_err().kind, ErrorKind::InvalidArgument);
+    assert_eq!(dm.create("rstest-uuid", Some(&"u".repeat(129)), None).unwrap_err().kind, ErrorKind::InvalidArgument);
+    let e = dm.load_table(&DevId::name("rstest-none"), &[Target::new(0, 8, "a-very-long-target-type", "")], false).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::InvalidArgument);
+    // A tiny buffer cap makes a normal reply "too large", with no state left.
+    let small = DeviceMapper::new().unwrap().with_buffer_cap(400);
+    assert_eq!(small.target_versions().unwrap_err().kind, ErrorKind::ReplyTooLarge);
+}
+
+#[test]
+fn deviceless_message_on_stock_kernel_is_reported() {
+    kernel_test!();
+    let dm = DeviceMapper::new().unwrap();
+    match dm.deviceless_message("linear", "%Hello") {
+        Ok(r) => assert_eq!(r.as_deref(), Some("World!")),
+        Err(e) => {
+            assert_eq!(e.kind, ErrorKind::DevicelessUnsupported, "{e}");
+            assert!(e.to_string().contains("does not support deviceless messages"));
+        }
+    }
+}
+
+#[test]
+fn threads_share_the_control_device() {
+    kernel_test!();
+    let dm = DeviceMapper::new().unwrap();
+    let handles: Vec<_> = (0..4)
+        .map(|i| {
+            let dm = dm.clone();
+            std::thread::spawn(move || {
+                let n = name(&format!("thr{i}"));
+                let _c = Cleanup(vec![n.clone()]);
+                for _ in 0..5 {
+                    dm.create_with_table(&n, None, &[Target::new(0, 8, "zero", "")], false).unwrap();
+                    assert_eq!(dm.info(&DevId::name(n.as_str())).unwrap().name, n);
+                    dm.remove(&DevId::name(n.as_str()), RemoveOptions { deferred: false, retry: true }).unwrap();
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+}
