@@ -22,8 +22,8 @@ pub unsafe extern "C" fn dm_device_get_name(
         if buf.is_null() || buf_size == 0 {
             return 0;
         }
-        match devices::device_get_name(major, minor, prefer_kernel_name != 0) {
-            Some(n) => (unsafe { copy_out(n.as_bytes(), buf, buf_size) }) as c_int,
+        match devices::device_get_name_into(major, minor, prefer_kernel_name != 0, buf_size) {
+            Some(n) => (unsafe { copy_out(&n, buf, buf_size) }) as c_int,
             None => 0,
         }
     })

@@ -333,7 +333,7 @@ pub unsafe extern "C" fn dm_task_set_cookie(dmt: *mut dm_task, cookie: *mut u32,
         let c = unsafe { &mut *cookie };
         let supported = super::udev::cookie_supported_now();
         let sync = udev::get_sync_support(|| supported);
-        match udev::set_cookie(c, flags, sync, supported) {
+        match udev::set_cookie_for(c, flags, sync, supported, t.task.raw_type) {
             Ok(event_nr) => {
                 t.task.event_nr = event_nr;
                 t.task.cookie_set = true;
@@ -467,12 +467,8 @@ fn mangled_copy(t: &dm_task, uuid: bool) -> *mut c_char {
         dm_error!("Internal error: no {} available: the task has not run.", if uuid { "uuid" } else { "name" });
         return null_mut();
     };
-    let mode = match mangle::mode() {
-        ManglingMode::None => ManglingMode::Auto,
-        m => m,
-    };
-    let (kind, max) = if uuid { ("UUID", crate::abi::DM_UUID_LEN) } else { ("device name", crate::abi::DM_NAME_LEN) };
-    match mangle::mangle(&s, mode, kind, max) {
+    let (kind, max) = if uuid { ("UUID", crate::abi::DM_UUID_LEN) } else { ("name", crate::abi::DM_NAME_LEN) };
+    match mangle::mangle_unchecked(&s, mangle::mode(), kind, max) {
         Ok(Some(m)) => malloc_cstring(&m),
         Ok(None) => malloc_cstring(&s),
         Err(e) => {
@@ -491,7 +487,7 @@ fn unmangled_copy(t: &dm_task, uuid: bool) -> *mut c_char {
     if mangle::mode() != ManglingMode::None {
         return malloc_cstring(&s);
     }
-    match mangle::unmangle(&s, ManglingMode::None) {
+    match mangle::unmangle_as(&s, ManglingMode::None, if uuid { "UUID" } else { "name" }) {
         Ok(Some(u)) => malloc_cstring(&u),
         Ok(None) => malloc_cstring(&s),
         Err(e) => {

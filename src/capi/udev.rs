@@ -93,8 +93,9 @@ pub unsafe extern "C" fn dm_udev_wait_immediate(cookie: u32, ready: *mut c_int) 
                 1
             }
             Err(_) => {
+                // libdevmapper reports "ready" after a failed wait too.
                 nodes::update_devs();
-                unsafe { *ready = 0 };
+                unsafe { *ready = 1 };
                 0
             }
         }

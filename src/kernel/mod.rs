@@ -4,3 +4,4 @@
 pub mod abi;
 pub mod codec;
 pub mod control;
+pub mod sys;

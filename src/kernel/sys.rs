@@ -1,0 +1,186 @@
+//! Thin wrappers for the few system calls that neither std nor our other
+//! dependencies expose safely: SysV semaphores (the udev cookie protocol),
+//! `mknod` for block nodes, and the `BLKRAGET`/`BLKRASET` read-ahead ioctls.
+//!
+//! Every wrapper is a safe function. Failures come back as the raw `errno`
+//! value (`Err(errno)`), which is what the libdm-style messages need; nothing
+//! here logs.
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use libc::{c_int, c_long, c_ulong, c_void};
+
+/// `IPC_CREAT` for [`semget`].
+pub const IPC_CREAT: i32 = libc::IPC_CREAT;
+/// `IPC_EXCL` for [`semget`].
+pub const IPC_EXCL: i32 = libc::IPC_EXCL;
+/// `IPC_NOWAIT` for [`semop_one`].
+pub const IPC_NOWAIT: i16 = libc::IPC_NOWAIT as i16;
+
+/// `_IO(0x12, 99)`: get the read-ahead of a block device (in 512-byte sectors).
+const BLKRAGET: c_ulong = 0x1263;
+/// `_IO(0x12, 98)`: set the read-ahead of a block device (in 512-byte sectors).
+const BLKRASET: c_ulong = 0x1262;
+
+/// The calling thread's current `errno`.
+pub fn errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+/// `strerror(errno)`: the plain C library text, without Rust's
+/// " (os error N)" suffix.
+pub fn strerror(errno: i32) -> String {
+    let s = std::io::Error::from_raw_os_error(errno).to_string();
+    let suffix = format!(" (os error {errno})");
+    match s.strip_suffix(&suffix) {
+        Some(t) => t.to_string(),
+        None => s,
+    }
+}
+
+/// `makedev(major, minor)` as glibc encodes it (what `st_rdev` holds).
+pub fn makedev(major: u32, minor: u32) -> u64 {
+    libc::makedev(major, minor)
+}
+
+/// The argument union of `semctl` (`union semun`).
+#[repr(C)]
+#[derive(Clone, Copy)]
+union SemUn {
+    val: c_int,
+    ptr: *mut c_void,
+}
+
+fn ret_unit(r: c_int) -> Result<(), i32> {
+    if r < 0 {
+        Err(errno())
+    } else {
+        Ok(())
+    }
+}
+
+/// Whether the kernel supports SysV semaphores: `semctl(0, 0, SEM_INFO)`
+/// succeeds.
+pub fn sem_info_supported() -> bool {
+    // SAFETY: all-zero is a valid `seminfo` (plain integers).
+    let mut info: libc::seminfo = unsafe { std::mem::zeroed() };
+    let arg = SemUn { ptr: &mut info as *mut libc::seminfo as *mut c_void };
+    // SAFETY: SEM_INFO writes one `struct seminfo` through the pointer in the
+    // union, which points at a live, writable local of that type.
+    let r = unsafe { libc::semctl(0, 0, libc::SEM_INFO, arg) };
+    r >= 0
+}
+
+/// `semget(key, nsems, flags)`: the semaphore set id.
+pub fn semget(key: i32, nsems: i32, flags: i32) -> Result<i32, i32> {
+    // SAFETY: plain system call with integer arguments.
+    let r = unsafe { libc::semget(key, nsems, flags) };
+    if r < 0 {
+        Err(errno())
+    } else {
+        Ok(r)
+    }
+}
+
+/// `semctl(semid, 0, GETVAL)`.
+pub fn sem_getval(semid: i32) -> Result<i32, i32> {
+    // SAFETY: GETVAL takes no fourth argument.
+    let r = unsafe { libc::semctl(semid, 0, libc::GETVAL) };
+    if r < 0 {
+        Err(errno())
+    } else {
+        Ok(r)
+    }
+}
+
+/// `semctl(semid, 0, SETVAL, val)`.
+pub fn sem_setval(semid: i32, val: i32) -> Result<(), i32> {
+    let arg = SemUn { val };
+    // SAFETY: SETVAL reads `val` from the union passed by value.
+    ret_unit(unsafe { libc::semctl(semid, 0, libc::SETVAL, arg) })
+}
+
+/// `semctl(semid, 0, IPC_RMID)`: remove the semaphore set.
+pub fn sem_remove(semid: i32) -> Result<(), i32> {
+    // SAFETY: IPC_RMID ignores the fourth argument.
+    ret_unit(unsafe { libc::semctl(semid, 0, libc::IPC_RMID, 0 as c_int) })
+}
+
+/// `semop` with one operation on semaphore 0 of the set: `op` is added to the
+/// value (0 = wait for zero); `flags` may hold [`IPC_NOWAIT`].
+pub fn semop_one(semid: i32, op: i16, flags: i16) -> Result<(), i32> {
+    let mut sb = libc::sembuf { sem_num: 0, sem_op: op, sem_flg: flags };
+    // SAFETY: one valid `sembuf` is passed with nsops = 1.
+    ret_unit(unsafe { libc::semop(semid, &mut sb, 1) })
+}
+
+fn cpath(path: &Path) -> Result<CString, i32> {
+    CString::new(path.as_os_str().as_bytes()).map_err(|_| libc::EINVAL)
+}
+
+/// `mknod(path, mode, dev)` (mode includes the file type, e.g. `S_IFBLK`).
+/// The process umask applies, as for the C call.
+pub fn mknod(path: &Path, mode: u32, dev: u64) -> Result<(), i32> {
+    let c = cpath(path)?;
+    // SAFETY: `c` is a valid NUL-terminated path for the duration of the call.
+    ret_unit(unsafe { libc::mknod(c.as_ptr(), mode as libc::mode_t, dev as libc::dev_t) })
+}
+
+/// `ioctl(fd, BLKRAGET, &long)`: read-ahead in 512-byte sectors.
+pub fn blkraget(fd: BorrowedFd<'_>) -> Result<i64, i32> {
+    let mut v: c_long = 0;
+    // SAFETY: BLKRAGET writes one `long` through the pointer, which points at
+    // a live local; the fd is borrowed and therefore open.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), BLKRAGET as _, &mut v as *mut c_long) };
+    if r < 0 {
+        Err(errno())
+    } else {
+        Ok(v as i64)
+    }
+}
+
+/// `ioctl(fd, BLKRASET, value)`: set read-ahead in 512-byte sectors (the
+/// value is passed directly, not through a pointer).
+pub fn blkraset(fd: BorrowedFd<'_>, sectors: u64) -> Result<(), i32> {
+    // SAFETY: BLKRASET takes its argument by value; no memory is accessed.
+    ret_unit(unsafe { libc::ioctl(fd.as_raw_fd(), BLKRASET as _, sectors as c_ulong) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strerror_is_plain() {
+        assert_eq!(strerror(libc::ENOENT), "No such file or directory");
+        assert_eq!(strerror(libc::EBUSY), "Device or resource busy");
+    }
+
+    #[test]
+    fn semaphore_roundtrip() {
+        if !sem_info_supported() {
+            return;
+        }
+        // A private (IPC_PRIVATE) set so no key can collide.
+        let id = semget(libc::IPC_PRIVATE, 1, 0o600 | IPC_CREAT).expect("semget");
+        sem_setval(id, 1).expect("setval");
+        assert_eq!(sem_getval(id), Ok(1));
+        semop_one(id, 1, 0).expect("inc");
+        assert_eq!(sem_getval(id), Ok(2));
+        semop_one(id, -2, IPC_NOWAIT).expect("dec");
+        assert_eq!(sem_getval(id), Ok(0));
+        assert_eq!(semop_one(id, -1, IPC_NOWAIT), Err(libc::EAGAIN));
+        semop_one(id, 0, 0).expect("wait for zero returns at once");
+        sem_remove(id).expect("rmid");
+        assert_eq!(sem_getval(id).err(), Some(libc::EINVAL));
+    }
+
+    #[test]
+    fn makedev_matches_glibc() {
+        assert_eq!(makedev(253, 0), 0xfd00);
+        assert_eq!(makedev(8, 16), 0x810);
+    }
+}

@@ -1,0 +1,523 @@
+//! udev-compatible mangling of device names and uuids, as libdevmapper does it.
+//!
+//! Device-mapper accepts any byte in a name, but udev only copes with a
+//! whitelist (`0-9 A-Z a-z # + - . : = @ _`). libdm therefore encodes every
+//! other byte as `\xNN` (two lowercase hex digits) before handing a name or
+//! uuid to the kernel, and decodes results coming back. The global mode
+//! decides how:
+//!
+//! * `None`: nothing is mangled; results are decoded only on request.
+//! * `Auto`: existing `\xNN` sequences are kept, other blacklisted bytes are
+//!   encoded; a mixture of both is an error, and so is `\x5cx` (mangled twice).
+//! * `Hex`: every blacklisted byte is encoded, including the `\` of existing
+//!   sequences.
+//!
+//! The functions here are pure: they neither log nor touch global state
+//! except the mode. Callers log `MangleError`'s `Display` text with
+//! `dm_error!` (it is libdm's wording) followed by their own line, e.g.
+//! `Failed to mangle device name "%s".`.
+//!
+//! The `kind` argument is the noun libdm prints: `"name"`, `"new name"`,
+//! `"UUID"` or `"new UUID"`.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Maximum buffer for a device name, including the NUL (`DM_NAME_LEN`).
+pub const NAME_LEN: usize = 128;
+/// Maximum buffer for a uuid, including the NUL (`DM_UUID_LEN`).
+pub const UUID_LEN: usize = 129;
+
+/// `dm_string_mangling_t`.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ManglingMode {
+    None = 0,
+    Auto = 1,
+    Hex = 2,
+}
+
+impl ManglingMode {
+    /// From the C enum value.
+    pub fn from_u32(v: u32) -> Option<Self> {
+        match v {
+            0 => Some(Self::None),
+            1 => Some(Self::Auto),
+            2 => Some(Self::Hex),
+            _ => None,
+        }
+    }
+
+    /// `none`, `auto` or `hex` (case-insensitive), as accepted in
+    /// `DM_DEFAULT_NAME_MANGLING_MODE`.
+    pub fn parse(s: &str) -> Option<Self> {
+        if s.eq_ignore_ascii_case("none") {
+            Some(Self::None)
+        } else if s.eq_ignore_ascii_case("auto") {
+            Some(Self::Auto)
+        } else if s.eq_ignore_ascii_case("hex") {
+            Some(Self::Hex)
+        } else {
+            None
+        }
+    }
+
+    /// The word libdm uses in its debug lines (`auto` / `hex`; `none`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Auto => "auto",
+            Self::Hex => "hex",
+        }
+    }
+}
+
+/// Build-time default (`DEFAULT_DM_NAME_MANGLING`).
+pub const DEFAULT_MODE: ManglingMode = ManglingMode::Auto;
+
+const MODE_UNSET: u32 = u32::MAX;
+static MODE: AtomicU32 = AtomicU32::new(MODE_UNSET);
+
+fn initial_mode() -> ManglingMode {
+    std::env::var("DM_DEFAULT_NAME_MANGLING_MODE")
+        .ok()
+        .and_then(|v| ManglingMode::parse(&v))
+        .unwrap_or(DEFAULT_MODE)
+}
+
+/// The process-wide mangling mode (`dm_get_name_mangling_mode`). The first
+/// call reads `DM_DEFAULT_NAME_MANGLING_MODE`, unless [`set_mode`] came first.
+pub fn mode() -> ManglingMode {
+    let v = MODE.load(Ordering::Acquire);
+    if let Some(m) = ManglingMode::from_u32(v) {
+        return m;
+    }
+    let m = initial_mode();
+    match MODE.compare_exchange(MODE_UNSET, m as u32, Ordering::AcqRel, Ordering::Acquire) {
+        Ok(_) => m,
+        Err(current) => ManglingMode::from_u32(current).unwrap_or(m),
+    }
+}
+
+/// `dm_set_name_mangling_mode`.
+pub fn set_mode(m: ManglingMode) {
+    MODE.store(m as u32, Ordering::Release);
+}
+
+/// Why a string could not be (un)mangled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MangleFailure {
+    /// Raw blacklisted bytes next to `\xNN` sequences (AUTO), or a truncated
+    /// `\x` sequence.
+    Mixed,
+    /// Contains `\x5cx` (AUTO).
+    MangledMoreThanOnce,
+    /// The mangled form does not fit the kernel field.
+    TooLong,
+    /// Strict unmangling met a raw blacklisted byte.
+    Blacklisted,
+}
+
+/// A mangling error carrying what libdm prints.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MangleError {
+    pub failure: MangleFailure,
+    /// The noun libdm prints ("name", "UUID", ...).
+    pub kind: String,
+    /// The offending input.
+    pub value: Vec<u8>,
+}
+
+impl MangleError {
+    fn new(failure: MangleFailure, kind: &str, value: &[u8]) -> Self {
+        MangleError { failure, kind: kind.to_string(), value: value.to_vec() }
+    }
+}
+
+impl fmt::Display for MangleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let v = String::from_utf8_lossy(&self.value);
+        let k = &self.kind;
+        match self.failure {
+            MangleFailure::Mixed => write!(
+                f,
+                "The {k} \"{v}\" contains mixed mangled and unmangled characters or it's already mangled improperly."
+            ),
+            MangleFailure::MangledMoreThanOnce => write!(
+                f,
+                "The {k} \"{v}\" seems to be mangled more than once. This is not allowed in auto mode."
+            ),
+            MangleFailure::TooLong => write!(f, "Mangled form of the {k} too long for \"{v}\"."),
+            MangleFailure::Blacklisted => write!(
+                f,
+                "The {k} \"{v}\" should be mangled but it contains blacklisted characters."
+            ),
+        }
+    }
+}
+
+impl std::error::Error for MangleError {}
+
+const WHITE: u8 = 0;
+const BACKSLASH: u8 = 1;
+const BLACK: u8 = 2;
+
+const fn build_class() -> [u8; 256] {
+    let mut t = [BLACK; 256];
+    let mut c = 0usize;
+    while c < 256 {
+        let b = c as u8;
+        if b.is_ascii_alphanumeric() || matches!(b, b'#' | b'+' | b'-' | b'.' | b':' | b'=' | b'@' | b'_') {
+            t[c] = WHITE;
+        }
+        c += 1;
+    }
+    t[b'\\' as usize] = BACKSLASH;
+    t
+}
+
+/// Byte classes: whitelisted, backslash, blacklisted.
+static CLASS: [u8; 256] = build_class();
+
+/// Whether `b` is on udev's whitelist.
+#[inline]
+pub fn is_whitelisted(b: u8) -> bool {
+    CLASS[b as usize] == WHITE
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// `check_multiple_mangled_string_allowed`: in AUTO mode a string containing
+/// `\x5cx` is rejected as mangled more than once.
+pub fn check_multiple_mangled(s: &[u8], mode: ManglingMode, kind: &str) -> Result<(), MangleError> {
+    if mode == ManglingMode::Auto && contains(s, b"\\x5cx") {
+        return Err(MangleError::new(MangleFailure::MangledMoreThanOnce, kind, s));
+    }
+    Ok(())
+}
+
+/// Mangle `s` for the kernel the way `dm_task_set_name`/`dm_task_set_uuid`
+/// do: NONE returns `Ok(None)` (no mangling), AUTO first rejects `\x5cx`,
+/// then [`mangle_unchecked`] runs. `max_len` is the kernel field size
+/// including the NUL ([`NAME_LEN`] or [`UUID_LEN`]).
+///
+/// `Ok(None)` means the string goes to the kernel unchanged; `Ok(Some(v))`
+/// is the mangled copy.
+pub fn mangle(s: &[u8], mode: ManglingMode, kind: &str, max_len: usize) -> Result<Option<Vec<u8>>, MangleError> {
+    if mode == ManglingMode::None {
+        return Ok(None);
+    }
+    check_multiple_mangled(s, mode, kind)?;
+    mangle_unchecked(s, mode, kind, max_len)
+}
+
+/// libdm's `mangle_string` proper (no `\x5cx` check; NONE is treated as
+/// AUTO, as `dm_task_get_name_mangled` does).
+pub fn mangle_unchecked(
+    s: &[u8],
+    mode: ManglingMode,
+    kind: &str,
+    max_len: usize,
+) -> Result<Option<Vec<u8>>, MangleError> {
+    if s.is_empty() {
+        return Ok(None);
+    }
+    let mode = if mode == ManglingMode::None { ManglingMode::Auto } else { mode };
+
+    // Fast path: nothing outside the whitelist, nothing to encode.
+    if s.iter().all(|&b| CLASS[b as usize] == WHITE) {
+        if s.len() >= max_len {
+            return Err(MangleError::new(MangleFailure::TooLong, kind, s));
+        }
+        return Ok(None);
+    }
+
+    let too_long = || MangleError::new(MangleFailure::TooLong, kind, s);
+    let mixed = || MangleError::new(MangleFailure::Mixed, kind, s);
+    // -1: don't know yet, 0: already mangled parts only, 1: we encoded bytes.
+    let mut need: i8 = -1;
+    let mut out: Vec<u8> = Vec::with_capacity(s.len() * 2);
+    let n = s.len();
+    let mut i = 0;
+    while i < n {
+        let c = s[i];
+        if mode == ManglingMode::Auto && c == b'\\' && s.get(i + 1) == Some(&b'x') {
+            if n - i < 4 || need == 1 {
+                return Err(mixed());
+            }
+            if out.len() + 4 > max_len {
+                return Err(too_long());
+            }
+            out.extend_from_slice(&s[i..i + 4]);
+            i += 4;
+            need = 0;
+            continue;
+        }
+        if CLASS[c as usize] == WHITE {
+            if out.len() + 1 > max_len {
+                return Err(too_long());
+            }
+            out.push(c);
+        } else {
+            if mode != ManglingMode::Hex && need == 0 {
+                return Err(mixed());
+            }
+            if out.len() + 4 > max_len {
+                return Err(too_long());
+            }
+            out.extend_from_slice(&[b'\\', b'x', HEX[(c >> 4) as usize], HEX[(c & 0xf) as usize]]);
+            need = 1;
+        }
+        i += 1;
+    }
+    // Room for the terminating NUL.
+    if out.len() + 1 > max_len {
+        return Err(too_long());
+    }
+    Ok(if need == 1 { Some(out) } else { None })
+}
+
+fn hex_val(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Decode `\xNN` sequences (`unmangle_string`); `kind` is the noun for
+/// error messages ("name", "UUID"). In AUTO and HEX mode a raw
+/// blacklisted byte is an error ("should be mangled but it contains
+/// blacklisted characters"); NONE decodes without checking.
+///
+/// `Ok(None)`: nothing was decoded, use the input as is (no allocation on
+/// this path when the string has no backslash). `Ok(Some(v))`: the decoded
+/// bytes.
+///
+/// libdm quirks kept: each `\x` sequence consumes four input bytes even when
+/// only one hex digit follows; a `\x` not followed by a hex digit stops the
+/// decoding there (a debug line is logged) and the output is cut at that
+/// point if anything had been decoded before.
+pub fn unmangle_as(s: &[u8], mode: ManglingMode, kind: &str) -> Result<Option<Vec<u8>>, MangleError> {
+    let strict = mode != ManglingMode::None;
+
+    // Fast path: one table lookup per byte, no allocation.
+    let mut seen = 0u8;
+    for &b in s {
+        seen |= 1 << CLASS[b as usize];
+    }
+    if seen & (1 << BACKSLASH) == 0 {
+        if strict && seen & (1 << BLACK) != 0 {
+            return Err(MangleError::new(MangleFailure::Blacklisted, kind, s));
+        }
+        return Ok(None);
+    }
+
+    let n = s.len();
+    let mut out: Vec<u8> = Vec::with_capacity(n);
+    let mut decoded = false;
+    let mut i = 0;
+    while i < n {
+        let c = s[i];
+        if strict && CLASS[c as usize] == BLACK {
+            return Err(MangleError::new(MangleFailure::Blacklisted, kind, s));
+        }
+        if c == b'\\' && s.get(i + 1) == Some(&b'x') {
+            let d1 = s.get(i + 2).copied().and_then(hex_val);
+            let Some(d1) = d1 else {
+                crate::dm_log_at!(
+                    crate::log::Level::Debug,
+                    0,
+                    4,
+                    "Hex encoding mismatch detected in {} \"{}\" while trying to unmangle it.",
+                    kind,
+                    String::from_utf8_lossy(s)
+                );
+                break;
+            };
+            let code = match s.get(i + 3).copied().and_then(hex_val) {
+                Some(d2) => (d1 << 4) | d2,
+                None => d1,
+            };
+            out.push(code);
+            i += 4;
+            decoded = true;
+        } else {
+            out.push(c);
+            i += 1;
+        }
+    }
+    Ok(if decoded { Some(out) } else { None })
+}
+
+/// [`unmangle_as`] for a device name (errors say "The name ...").
+pub fn unmangle(s: &[u8], mode: ManglingMode) -> Result<Option<Vec<u8>>, MangleError> {
+    unmangle_as(s, mode, "name")
+}
+
+/// Unmangle in place of a borrowed string: the decoded copy, or the input.
+pub fn unmangled_or_same<'a>(
+    s: &'a [u8],
+    mode: ManglingMode,
+    kind: &str,
+) -> Result<std::borrow::Cow<'a, [u8]>, MangleError> {
+    Ok(match unmangle_as(s, mode, kind)? {
+        Some(v) => std::borrow::Cow::Owned(v),
+        None => std::borrow::Cow::Borrowed(s),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ManglingMode::{Auto, Hex, None as NoneMode};
+    use super::*;
+
+    fn m(s: &str, mode: ManglingMode) -> Result<Option<Vec<u8>>, MangleError> {
+        mangle(s.as_bytes(), mode, "name", NAME_LEN)
+    }
+    fn u(s: &str, mode: ManglingMode) -> Result<Option<Vec<u8>>, MangleError> {
+        unmangle(s.as_bytes(), mode)
+    }
+    fn some(s: &str) -> Option<Vec<u8>> {
+        Some(s.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn whitelist() {
+        for b in 0u8..=255 {
+            let expect = b.is_ascii_alphanumeric() || b"#+-.:=@_".contains(&b);
+            assert_eq!(is_whitelisted(b), expect, "byte {b}");
+        }
+    }
+
+    #[test]
+    fn fast_paths_return_none() {
+        assert_eq!(m("vg-lv_0#+.:=@", Auto), Ok(None));
+        assert_eq!(m("vg-lv", Hex), Ok(None));
+        assert_eq!(m("a b", NoneMode), Ok(None));
+        assert_eq!(m("", Auto), Ok(None));
+        assert_eq!(u("vg-lv", Auto), Ok(None));
+        assert_eq!(u("a b", NoneMode), Ok(None));
+        assert_eq!(u("", Hex), Ok(None));
+    }
+
+    #[test]
+    fn mangle_basic() {
+        assert_eq!(m("a b", Auto), Ok(some("a\\x20b")));
+        assert_eq!(m("a b", Hex), Ok(some("a\\x20b")));
+        assert_eq!(m("a/b\u{e9}", Auto), Ok(some("a\\x2fb\\xc3\\xa9")));
+        assert_eq!(m("x\\y", Auto), Ok(some("x\\x5cy")));
+    }
+
+    #[test]
+    fn auto_keeps_existing_sequences() {
+        assert_eq!(m("a\\x20b", Auto), Ok(None));
+        // HEX re-mangles the backslash.
+        assert_eq!(m("a\\x20b", Hex), Ok(some("a\\x5cx20b")));
+    }
+
+    #[test]
+    fn mixed_is_error() {
+        for s in ["a b\\x20c", "a\\x20b c", "ab\\x2"] {
+            let e = m(s, Auto).unwrap_err();
+            assert_eq!(e.failure, MangleFailure::Mixed, "{s}");
+            assert_eq!(
+                e.to_string(),
+                format!("The name \"{s}\" contains mixed mangled and unmangled characters or it's already mangled improperly.")
+            );
+        }
+        // HEX never complains about mixtures.
+        assert!(m("a b\\x20c", Hex).unwrap().is_some());
+    }
+
+    #[test]
+    fn mangled_twice() {
+        let e = m("a\\x5cx20", Auto).unwrap_err();
+        assert_eq!(e.failure, MangleFailure::MangledMoreThanOnce);
+        assert_eq!(
+            e.to_string(),
+            "The name \"a\\x5cx20\" seems to be mangled more than once. This is not allowed in auto mode."
+        );
+        // Only AUTO checks; the unchecked variant keeps the sequence.
+        assert_eq!(mangle_unchecked(b"a\\x5cx20", Auto, "name", NAME_LEN), Ok(None));
+        assert!(m("a\\x5cx20", Hex).unwrap().is_some());
+    }
+
+    #[test]
+    fn too_long() {
+        let ok = "a".repeat(127);
+        assert_eq!(m(&ok, Auto), Ok(None));
+        let long = "a".repeat(128);
+        let e = m(&long, Auto).unwrap_err();
+        assert_eq!(e.failure, MangleFailure::TooLong);
+        assert_eq!(e.to_string(), format!("Mangled form of the name too long for \"{long}\"."));
+        // 31 spaces -> 124 bytes fits, 32 -> 128 does not.
+        assert_eq!(m(&" ".repeat(31), Auto).unwrap().map(|v| v.len()), Some(124));
+        assert_eq!(m(&" ".repeat(32), Auto).unwrap_err().failure, MangleFailure::TooLong);
+        let e = mangle(" x".repeat(40).as_bytes(), Auto, "UUID", UUID_LEN).unwrap_err();
+        assert!(e.to_string().starts_with("Mangled form of the UUID too long for"));
+    }
+
+    #[test]
+    fn unmangle_basic() {
+        assert_eq!(u("a\\x20b", Auto), Ok(some("a b")));
+        assert_eq!(u("a\\x20b", NoneMode), Ok(some("a b")));
+        assert_eq!(u("a\\x2Fb", Hex), Ok(some("a/b")));
+        // A backslash without x is kept as is.
+        assert_eq!(u("a\\b", Auto), Ok(None));
+    }
+
+    #[test]
+    fn unmangle_blacklisted() {
+        let e = u("a b", Auto).unwrap_err();
+        assert_eq!(e.failure, MangleFailure::Blacklisted);
+        assert_eq!(e.to_string(), "The name \"a b\" should be mangled but it contains blacklisted characters.");
+        assert_eq!(u("a\\x20b c", Hex).unwrap_err().failure, MangleFailure::Blacklisted);
+        assert_eq!(u("a\\x20b c", NoneMode), Ok(some("a b c")));
+        let e = unmangle_as(b"x y", Auto, "UUID").unwrap_err();
+        assert_eq!(e.to_string(), "The UUID \"x y\" should be mangled but it contains blacklisted characters.");
+    }
+
+    #[test]
+    fn unmangle_quirks() {
+        // A single hex digit still consumes four bytes.
+        assert_eq!(u("a\\x5gh", Auto), Ok(some("a\u{5}h")));
+        // Mismatch with nothing decoded yet: keep the input.
+        assert_eq!(u("a\\xzz", Auto), Ok(None));
+        // Mismatch after a decoded sequence: output is cut there.
+        assert_eq!(u("a\\x20b\\xzzc", Auto), Ok(some("a b")));
+    }
+
+    #[test]
+    fn round_trips() {
+        let samples: [&[u8]; 6] = [b"a b", b"tab\there", b"\\", b"x/y/z", b"\xff\x01", b"plain-name"];
+        for s in samples {
+            for mode in [Auto, Hex] {
+                let mangled = mangle(s, mode, "name", NAME_LEN).unwrap().unwrap_or_else(|| s.to_vec());
+                assert!(mangled.iter().all(|&b| is_whitelisted(b) || b == b'\\'));
+                let back = unmangle(&mangled, mode).unwrap().unwrap_or_else(|| mangled.clone());
+                assert_eq!(back, s, "{:?} {:?}", String::from_utf8_lossy(s), mode);
+            }
+        }
+    }
+
+    #[test]
+    fn mode_parse_and_set() {
+        assert_eq!(ManglingMode::parse("NONE"), Some(NoneMode));
+        assert_eq!(ManglingMode::parse("Auto"), Some(Auto));
+        assert_eq!(ManglingMode::parse("hex"), Some(Hex));
+        assert_eq!(ManglingMode::parse("bogus"), None);
+        assert_eq!(ManglingMode::from_u32(2), Some(Hex));
+        assert_eq!(ManglingMode::from_u32(3), None);
+        // Reading and re-storing the global does not change it (tests must
+        // not flip the process-wide mode under concurrently running tests).
+        let current = mode();
+        set_mode(current);
+        assert_eq!(mode(), current);
+    }
+}

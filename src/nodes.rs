@@ -1,0 +1,978 @@
+//! The `/dev/mapper` node-operation stack, run the way libdevmapper runs it.
+//!
+//! Tasks do not touch device nodes when their ioctl succeeds: they *stack*
+//! an operation ([`stack`]); the stack is executed, in FIFO order, by
+//! [`update_devs`] — which libdm calls from `dm_task_update_nodes`,
+//! `dm_udev_wait`, `dm_udev_wait_immediate` (when ready) and
+//! `dm_lib_release`. Operations that udev is trusted to perform
+//! (`rely_on_udev`) are only logged as skipped.
+//!
+//! The stack is process-wide, behind a mutex; execution happens after the
+//! pending operations were taken out, without holding the lock.
+//!
+//! Also here: reading a device's read-ahead ([`get_read_ahead`], behind
+//! `dm_task_get_read_ahead`) and directory creation ([`create_dir`]).
+
+use std::cell::OnceCell;
+use std::ffi::OsStr;
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::fd::AsFd;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use parking_lot::Mutex;
+
+use crate::kernel::sys;
+
+/// `DM_READ_AHEAD_AUTO`: leave the kernel's read-ahead alone.
+pub const READ_AHEAD_AUTO: u32 = u32::MAX;
+/// `DM_READ_AHEAD_NONE`: no read-ahead.
+pub const READ_AHEAD_NONE: u32 = 0;
+/// `DM_READ_AHEAD_MINIMUM_FLAG`: only ever increase the read-ahead.
+pub const READ_AHEAD_MINIMUM_FLAG: u32 = 0x1;
+
+/// `LOG_CLASS_ACTIVATION`: libdm's `log_debug_activation` class.
+const LOG_CLASS_ACTIVATION: i32 = 4;
+
+macro_rules! debug_act {
+    ($($arg:tt)*) => {
+        $crate::dm_log_at!($crate::log::Level::Debug, 0, LOG_CLASS_ACTIVATION, $($arg)*)
+    };
+}
+
+/// A stacked node operation. A name containing `/` is used as a path as is.
+///
+/// Names are `String`s (the contract the task layer codes against); the
+/// execution works on their bytes, so switching to `Vec<u8>` for names that
+/// are not UTF-8 would only touch this type and its constructors.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NodeOp {
+    /// `NODE_ADD`: make `dm_dir()/name` a block node `major:minor`.
+    Add { name: String, major: u32, minor: u32, uid: u32, gid: u32, mode: u32, check_udev: bool },
+    /// `NODE_DEL`: remove `dm_dir()/name`.
+    Del { name: String, check_udev: bool },
+    /// `NODE_RENAME`: rename `dm_dir()/old` to `dm_dir()/new`.
+    Rename { old: String, new: String, check_udev: bool },
+    /// `NODE_READ_AHEAD`: set the device's read-ahead (in sectors).
+    ReadAhead { name: String, major: u32, minor: u32, read_ahead: u32, flags: u32 },
+}
+
+impl NodeOp {
+    /// `add_dev_node`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn add(
+        name: impl Into<String>,
+        major: u32,
+        minor: u32,
+        uid: u32,
+        gid: u32,
+        mode: u32,
+        check_udev: bool,
+    ) -> Self {
+        NodeOp::Add { name: name.into(), major, minor, uid, gid, mode, check_udev }
+    }
+
+    /// `rm_dev_node`.
+    pub fn del(name: impl Into<String>, check_udev: bool) -> Self {
+        NodeOp::Del { name: name.into(), check_udev }
+    }
+
+    /// `rename_dev_node`.
+    pub fn rename(old: impl Into<String>, new: impl Into<String>, check_udev: bool) -> Self {
+        NodeOp::Rename { old: old.into(), new: new.into(), check_udev }
+    }
+
+    /// `set_dev_node_read_ahead`.
+    pub fn read_ahead(name: impl Into<String>, major: u32, minor: u32, read_ahead: u32, flags: u32) -> Self {
+        NodeOp::ReadAhead { name: name.into(), major, minor, read_ahead, flags }
+    }
+
+    fn kind(&self) -> Kind {
+        match self {
+            NodeOp::Add { .. } => Kind::Add,
+            NodeOp::Del { .. } => Kind::Del,
+            NodeOp::Rename { .. } => Kind::Rename,
+            NodeOp::ReadAhead { .. } => Kind::ReadAhead,
+        }
+    }
+
+    /// libdm's `dev_name` of the op (the *new* name for a rename).
+    fn dev_name(&self) -> &[u8] {
+        match self {
+            NodeOp::Add { name, .. } | NodeOp::Del { name, .. } | NodeOp::ReadAhead { name, .. } => name.as_bytes(),
+            NodeOp::Rename { new, .. } => new.as_bytes(),
+        }
+    }
+
+    fn check_udev(&self) -> bool {
+        match self {
+            NodeOp::Add { check_udev, .. } | NodeOp::Del { check_udev, .. } | NodeOp::Rename { check_udev, .. } => {
+                *check_udev
+            }
+            NodeOp::ReadAhead { .. } => false,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Add,
+    Del,
+    Rename,
+    ReadAhead,
+}
+
+#[derive(Clone, Debug)]
+struct Entry {
+    op: NodeOp,
+    rely_on_udev: bool,
+    warn_if_udev_failed: bool,
+}
+
+static STACK: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
+
+fn lossy(b: &[u8]) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(b)
+}
+
+/// `_log_node_op`'s text.
+fn describe(action: &str, e: &Entry) -> String {
+    let rely = if e.rely_on_udev { " [trust_udev]" } else { "" };
+    let verify = if e.warn_if_udev_failed { " [verify_udev]" } else { "" };
+    match &e.op {
+        NodeOp::Add { name, major, minor, uid, gid, mode, .. } => {
+            format!("{name}: {action} NODE_ADD ({major},{minor}) {uid}:{gid} 0{mode:o}{rely}{verify}")
+        }
+        NodeOp::Del { name, .. } => format!("{name}: {action} NODE_DEL{rely}{verify}"),
+        NodeOp::Rename { old, new, .. } => format!("{old}: {action} NODE_RENAME to {new}{rely}{verify}"),
+        NodeOp::ReadAhead { name, read_ahead, flags, .. } => {
+            format!("{name}: {action} NODE_READ_AHEAD {read_ahead} (flags={flags}){rely}{verify}")
+        }
+    }
+}
+
+fn log_op(action: &str, e: &Entry) {
+    if crate::log::enabled(crate::log::Level::Debug) {
+        debug_act!("{}", describe(action, e));
+    }
+}
+
+fn other_ops(stack: &[Entry], kind: Kind) -> bool {
+    stack.iter().any(|e| e.op.kind() != kind)
+}
+
+/// Stack a node operation, applying libdm's rules:
+///
+/// * DEL drops pending operations on the same name (while other kinds of
+///   operation are pending);
+/// * ADD drops the first pending DEL of the same name;
+/// * RENAME drops every pending operation on the old name;
+/// * READ_AHEAD never relies on udev and never warns; `READ_AHEAD_AUTO` is
+///   not stacked at all.
+///
+/// `rely_on_udev` (cookie set with `DM_UDEV_DISABLE_LIBRARY_FALLBACK`) makes
+/// [`update_devs`] skip the operation; otherwise, with `check_udev` (cookie
+/// set without `DISABLE_DM_RULES`), it warns when udev evidently did not do
+/// the job.
+pub fn stack(op: NodeOp, rely_on_udev: bool) {
+    if let NodeOp::ReadAhead { read_ahead: READ_AHEAD_AUTO, .. } = op {
+        return;
+    }
+    let kind = op.kind();
+    let mut rely = rely_on_udev;
+    let mut warn = op.check_udev();
+
+    let mut st = STACK.lock();
+    match kind {
+        Kind::Del if other_ops(&st, Kind::Del) => {
+            let mut i = 0;
+            while i < st.len() {
+                if st[i].op.dev_name() == op.dev_name() {
+                    let removed = st.remove(i);
+                    log_op("Unstacking", &removed);
+                    if !other_ops(&st, Kind::Del) {
+                        break;
+                    }
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        Kind::Add => {
+            if let Some(i) = st.iter().position(|e| e.op.kind() == Kind::Del && e.op.dev_name() == op.dev_name()) {
+                let removed = st.remove(i);
+                log_op("Unstacking", &removed);
+            }
+        }
+        Kind::Rename => {
+            if let NodeOp::Rename { old, .. } = &op {
+                let mut i = 0;
+                while i < st.len() {
+                    if st[i].op.dev_name() == old.as_bytes() {
+                        let removed = st.remove(i);
+                        log_op("Unstacking", &removed);
+                    } else {
+                        i += 1;
+                    }
+                }
+            }
+        }
+        Kind::ReadAhead => {
+            // udev does not handle read-ahead.
+            rely = false;
+            warn = false;
+        }
+        Kind::Del => {}
+    }
+
+    let entry = Entry { op, rely_on_udev: rely, warn_if_udev_failed: if rely { false } else { warn } };
+    log_op("Stacking", &entry);
+    st.push(entry);
+}
+
+/// Number of stacked operations.
+pub fn pending() -> usize {
+    STACK.lock().len()
+}
+
+/// Where and how operations run: a snapshot of the library settings.
+#[derive(Clone, Debug)]
+struct Ctx {
+    dm_dir: String,
+    sysfs_dir: String,
+    /// `dm_udev_get_sync_support() && dm_udev_get_checking()`, asked only
+    /// when an operation wants to verify udev's work (as libdm does).
+    udev_checks: OnceCell<bool>,
+}
+
+impl Ctx {
+    fn current() -> Self {
+        Ctx {
+            dm_dir: crate::config::dm_dir(),
+            sysfs_dir: crate::config::sysfs_dir(),
+            udev_checks: OnceCell::new(),
+        }
+    }
+
+    /// `_build_dev_path`: a name containing '/' is taken as a path.
+    fn dev_path(&self, name: &[u8]) -> PathBuf {
+        if name.contains(&b'/') {
+            PathBuf::from(OsStr::from_bytes(name))
+        } else {
+            let mut p = self.dm_dir.as_bytes().to_vec();
+            p.push(b'/');
+            p.extend_from_slice(name);
+            PathBuf::from(OsStr::from_bytes(&p))
+        }
+    }
+
+    /// `_warn_if_op_needed`.
+    fn warn_needed(&self, warn_if_udev_failed: bool) -> bool {
+        warn_if_udev_failed
+            && *self
+                .udev_checks
+                .get_or_init(|| crate::udev::get_sync_support_cached() && crate::udev::get_checking())
+    }
+
+    fn read_ahead_kb_path(&self, major: u32, minor: u32) -> Option<PathBuf> {
+        if self.sysfs_dir.is_empty() || major == 0 {
+            None
+        } else {
+            Some(PathBuf::from(format!("{}dev/block/{major}:{minor}/bdi/read_ahead_kb", self.sysfs_dir)))
+        }
+    }
+}
+
+/// `update_devs()`: run every stacked operation in FIFO order and clear the
+/// stack. Failures are logged; they do not stop later operations.
+pub fn update_devs() {
+    let ctx = Ctx::current();
+    run(&ctx);
+}
+
+fn run(ctx: &Ctx) {
+    let ops = std::mem::take(&mut *STACK.lock());
+    for e in ops {
+        if e.rely_on_udev {
+            log_op("Skipping", &e);
+        } else {
+            log_op("Processing", &e);
+            let _ = execute(ctx, &e);
+        }
+    }
+}
+
+fn execute(ctx: &Ctx, e: &Entry) -> bool {
+    match &e.op {
+        NodeOp::Add { name, major, minor, uid, gid, mode, .. } => {
+            add_dev_node(ctx, name.as_bytes(), *major, *minor, *uid, *gid, *mode, e.warn_if_udev_failed)
+        }
+        NodeOp::Del { name, .. } => rm_dev_node(ctx, name.as_bytes(), e.warn_if_udev_failed),
+        NodeOp::Rename { old, new, .. } => {
+            rename_dev_node(ctx, old.as_bytes(), new.as_bytes(), e.warn_if_udev_failed)
+        }
+        NodeOp::ReadAhead { name, major, minor, read_ahead, flags } => {
+            set_dev_node_read_ahead(ctx, name.as_bytes(), *major, *minor, *read_ahead, *flags)
+        }
+    }
+}
+
+fn io_errno(e: &std::io::Error) -> i32 {
+    e.raw_os_error().unwrap_or(0)
+}
+
+/// libdm's `log_sys_error` / `log_sys_debug` text.
+fn sys_msg(call: &str, obj: &str, errno: i32) -> String {
+    if obj.is_empty() {
+        format!("{call} failed: {}", sys::strerror(errno))
+    } else {
+        format!("{obj}: {call} failed: {}", sys::strerror(errno))
+    }
+}
+
+fn disp(p: &Path) -> std::borrow::Cow<'_, str> {
+    p.to_string_lossy()
+}
+
+/// `dm_create_dir` (mkdir -p). With `fixed_mode`, each directory created is
+/// given exactly that mode, as if made under the matching umask (libdm
+/// creates the device directory under umask 0022, i.e. 0755); without it
+/// the process umask applies to 0777.
+pub fn create_dir(dir: &Path, fixed_mode: Option<u32>) -> bool {
+    if dir.as_os_str().is_empty() {
+        return true;
+    }
+    if dir.is_dir() {
+        return true;
+    }
+    let mut cur = PathBuf::new();
+    for comp in dir.components() {
+        cur.push(comp);
+        if cur.is_dir() {
+            continue;
+        }
+        let mut b = fs::DirBuilder::new();
+        std::os::unix::fs::DirBuilderExt::mode(&mut b, fixed_mode.unwrap_or(0o777));
+        match b.create(&cur) {
+            Ok(()) => {
+                if let Some(m) = fixed_mode {
+                    let _ = fs::set_permissions(&cur, fs::Permissions::from_mode(m));
+                }
+            }
+            Err(err) => {
+                let errno = io_errno(&err);
+                if errno == libc::EEXIST && cur.is_dir() {
+                    continue;
+                }
+                if errno != libc::EROFS {
+                    crate::dm_error!("{}", sys_msg("mkdir", &disp(dir), errno));
+                }
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// `_add_dev_node`.
+#[allow(clippy::too_many_arguments)]
+fn add_dev_node(ctx: &Ctx, name: &[u8], major: u32, minor: u32, uid: u32, gid: u32, mode: u32, warn: bool) -> bool {
+    let path = ctx.dev_path(name);
+    let dev = sys::makedev(major, minor);
+
+    match fs::metadata(&path) {
+        Ok(md) => {
+            if !md.file_type().is_block_device() {
+                crate::dm_error!("A non-block device file at '{}' is already present", disp(&path));
+                return false;
+            }
+            // The right node exists: leave it (and its owner/mode) alone.
+            if md.rdev() == dev {
+                return true;
+            }
+            if fs::remove_file(&path).is_err() {
+                crate::dm_error!("Unable to unlink device node for '{}'", lossy(name));
+                return false;
+            }
+        }
+        Err(_) => {
+            if ctx.warn_needed(warn) {
+                crate::dm_warn!("{} not set up by udev: Falling back to direct node creation.", disp(&path));
+            }
+        }
+    }
+
+    // The device directory normally exists already (the control node lives
+    // there); create it like libdm creates it for the control node.
+    if !name.contains(&b'/') {
+        let dir = Path::new(&ctx.dm_dir);
+        if !dir.is_dir() && !create_dir(dir, Some(0o755)) {
+            return false;
+        }
+    }
+
+    // libdm runs mknod under umask 0; setting the mode afterwards gives the
+    // same node without touching the process-wide umask.
+    match sys::mknod(&path, libc::S_IFBLK | (mode & 0o7777), dev) {
+        Ok(()) => {
+            let _ = fs::set_permissions(&path, fs::Permissions::from_mode(mode & 0o7777));
+        }
+        // The node may already have been created by udev.
+        Err(libc::EEXIST) => {}
+        Err(e) => {
+            crate::dm_error!("{}: mknod for {} failed: {}", disp(&path), lossy(name), sys::strerror(e));
+            return false;
+        }
+    }
+
+    if let Err(err) = std::os::unix::fs::chown(&path, Some(uid), Some(gid)) {
+        crate::dm_error!("{}", sys_msg("chown", &disp(&path), io_errno(&err)));
+        return false;
+    }
+
+    debug_act!("Created {}", disp(&path));
+    true
+}
+
+/// `_rm_dev_node`.
+fn rm_dev_node(ctx: &Ctx, name: &[u8], warn: bool) -> bool {
+    let path = ctx.dev_path(name);
+    if fs::symlink_metadata(&path).is_err() {
+        return true;
+    }
+    if ctx.warn_needed(warn) {
+        crate::dm_warn!("Node {} was not removed by udev. Falling back to direct node removal.", disp(&path));
+    }
+    // udev may already have deleted the node.
+    if let Err(err) = fs::remove_file(&path) {
+        if io_errno(&err) != libc::ENOENT {
+            crate::dm_error!("Unable to unlink device node for '{}'", lossy(name));
+            return false;
+        }
+    }
+    debug_act!("Removed {}", disp(&path));
+    true
+}
+
+/// `_rename_dev_node`.
+fn rename_dev_node(ctx: &Ctx, old_name: &[u8], new_name: &[u8], warn: bool) -> bool {
+    let oldpath = ctx.dev_path(old_name);
+    let newpath = ctx.dev_path(new_name);
+
+    match fs::symlink_metadata(&newpath) {
+        Ok(lmd) => {
+            let md = if lmd.file_type().is_symlink() {
+                match fs::metadata(&newpath) {
+                    Ok(m) => m,
+                    Err(err) => {
+                        crate::dm_error!("{}", sys_msg("stat", &disp(&newpath), io_errno(&err)));
+                        return false;
+                    }
+                }
+            } else {
+                lmd
+            };
+            if !md.file_type().is_block_device() {
+                crate::dm_error!("A non-block device file at '{}' is already present", disp(&newpath));
+                return false;
+            }
+            if ctx.warn_needed(warn) {
+                if let Err(err) = fs::symlink_metadata(&oldpath) {
+                    if io_errno(&err) == libc::ENOENT {
+                        // udev already did the rename.
+                        return true;
+                    }
+                }
+                crate::dm_warn!(
+                    "The node {} should have been renamed to {} by udev but old node is still present. Falling back to direct old node removal.",
+                    disp(&oldpath),
+                    disp(&newpath)
+                );
+                return rm_dev_node(ctx, old_name, false);
+            }
+            if let Err(err) = fs::remove_file(&newpath) {
+                if io_errno(&err) == libc::EPERM {
+                    // devfs: the entry has already been renamed.
+                    return true;
+                }
+                crate::dm_error!("Unable to unlink device node for '{}'", lossy(new_name));
+                return false;
+            }
+        }
+        Err(_) => {
+            if ctx.warn_needed(warn) {
+                crate::dm_warn!(
+                    "The node {} should have been renamed to {} by udev but new node is not present. Falling back to direct node rename.",
+                    disp(&oldpath),
+                    disp(&newpath)
+                );
+            }
+        }
+    }
+
+    // udev may already have renamed the node.
+    if let Err(err) = fs::rename(&oldpath, &newpath) {
+        if io_errno(&err) != libc::ENOENT {
+            crate::dm_error!(
+                "Unable to rename device node from '{}' to '{}'",
+                lossy(old_name),
+                lossy(new_name)
+            );
+            return false;
+        }
+    }
+    debug_act!("Renamed {} to {}", disp(&oldpath), disp(&newpath));
+    true
+}
+
+/// C `atoi`: optional whitespace and sign, then digits; anything else ends
+/// the number (0 if none).
+fn atoi(b: &[u8]) -> i32 {
+    let mut i = 0;
+    while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r' | b'\x0b' | b'\x0c') {
+        i += 1;
+    }
+    let neg = match b.get(i) {
+        Some(b'-') => {
+            i += 1;
+            true
+        }
+        Some(b'+') => {
+            i += 1;
+            false
+        }
+        _ => false,
+    };
+    let mut v: i64 = 0;
+    while let Some(d) = b.get(i).filter(|c| c.is_ascii_digit()) {
+        v = (v * 10 + (d - b'0') as i64).min(i64::from(i32::MAX) + 1);
+        i += 1;
+    }
+    let v = if neg { -v } else { v };
+    v.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
+}
+
+/// `_open_dev_node`: open the node read-only (for both read-ahead ioctls).
+fn open_dev_node(ctx: &Ctx, name: &[u8]) -> Option<File> {
+    let path = ctx.dev_path(name);
+    match File::open(&path) {
+        Ok(f) => Some(f),
+        Err(err) => {
+            crate::dm_error!("{}", sys_msg("open", &disp(&path), io_errno(&err)));
+            None
+        }
+    }
+}
+
+/// `get_dev_node_read_ahead`.
+fn read_ahead_of(ctx: &Ctx, name: &[u8], major: u32, minor: u32) -> Option<u32> {
+    if let Some(path) = ctx.read_ahead_kb_path(major, minor) {
+        match File::open(&path) {
+            Ok(mut f) => {
+                // Expecting "number\n".
+                let mut buf = [0u8; 23];
+                return match f.read(&mut buf) {
+                    Ok(n) if n >= 1 => {
+                        let ra = (atoi(&buf[..n]) as u32).wrapping_mul(2);
+                        debug_act!(
+                            "{} ({}:{}): read ahead is {}",
+                            lossy(name),
+                            major as i32,
+                            minor as i32,
+                            ra
+                        );
+                        Some(ra)
+                    }
+                    Ok(_) => {
+                        crate::dm_error!("{}", sys_msg("read", &disp(&path), 0));
+                        None
+                    }
+                    Err(err) => {
+                        crate::dm_error!("{}", sys_msg("read", &disp(&path), io_errno(&err)));
+                        None
+                    }
+                };
+            }
+            Err(err) => {
+                crate::dm_debug!("{}", sys_msg("open", &disp(&path), io_errno(&err)));
+                // Fall back to the device node.
+            }
+        }
+    }
+
+    if name.is_empty() {
+        crate::dm_error!("Empty device name passed to BLKRAGET");
+        return None;
+    }
+    let f = open_dev_node(ctx, name)?;
+    match sys::blkraget(f.as_fd()) {
+        Ok(v) => {
+            let ra = v as u32;
+            debug_act!("{}: read ahead is {}", lossy(name), ra);
+            Some(ra)
+        }
+        Err(e) => {
+            crate::dm_error!("{}", sys_msg("BLKRAGET", &lossy(name), e));
+            None
+        }
+    }
+}
+
+/// The read-ahead (in 512-byte sectors) of device `major:minor` named
+/// `name`: from `<sysfs>/dev/block/M:m/bdi/read_ahead_kb` (×2) when sysfs is
+/// configured and the major is known, otherwise `BLKRAGET` on the node.
+/// `None` on failure (logged). Behind `dm_task_get_read_ahead`.
+pub fn get_read_ahead(name: impl AsRef<[u8]>, major: u32, minor: u32) -> Option<u32> {
+    read_ahead_of(&Ctx::current(), name.as_ref(), major, minor)
+}
+
+/// `_set_read_ahead`.
+fn write_read_ahead(ctx: &Ctx, name: &[u8], major: u32, minor: u32, read_ahead: u32) -> bool {
+    debug_act!(
+        "{} ({}:{}): Setting read ahead to {}",
+        lossy(name),
+        major as i32,
+        minor as i32,
+        read_ahead
+    );
+
+    if let Some(path) = ctx.read_ahead_kb_path(major, minor) {
+        // sysfs counts kB: round the sector count up.
+        let kb = u64::from(read_ahead).div_ceil(2).to_string();
+        match OpenOptions::new().write(true).open(&path) {
+            Ok(mut f) => {
+                return match f.write(kb.as_bytes()) {
+                    Ok(n) if n == kb.len() => true,
+                    Ok(_) => {
+                        crate::dm_error!("{}", sys_msg("write", &disp(&path), 0));
+                        false
+                    }
+                    Err(err) => {
+                        crate::dm_error!("{}", sys_msg("write", &disp(&path), io_errno(&err)));
+                        false
+                    }
+                };
+            }
+            Err(err) => {
+                crate::dm_debug!("{}", sys_msg("open", &disp(&path), io_errno(&err)));
+                // Fall back to the device node.
+            }
+        }
+    }
+
+    if name.is_empty() {
+        // libdm 1.02.185 names the wrong ioctl here too.
+        crate::dm_error!("Empty device name passed to BLKRAGET");
+        return false;
+    }
+    let Some(f) = open_dev_node(ctx, name) else {
+        return false;
+    };
+    if let Err(e) = sys::blkraset(f.as_fd(), u64::from(read_ahead)) {
+        crate::dm_error!("{}", sys_msg("BLKRASET", &lossy(name), e));
+        return false;
+    }
+    true
+}
+
+/// `_set_dev_node_read_ahead`.
+fn set_dev_node_read_ahead(ctx: &Ctx, name: &[u8], major: u32, minor: u32, read_ahead: u32, flags: u32) -> bool {
+    if read_ahead == READ_AHEAD_AUTO {
+        return true;
+    }
+    let read_ahead = if read_ahead == READ_AHEAD_NONE { 0 } else { read_ahead };
+    if flags & READ_AHEAD_MINIMUM_FLAG != 0 {
+        let Some(current) = read_ahead_of(ctx, name, major, minor) else {
+            return false;
+        };
+        if current >= read_ahead {
+            debug_act!(
+                "{}: retaining kernel read ahead of {} (requested {})",
+                lossy(name),
+                current,
+                read_ahead
+            );
+            return true;
+        }
+    }
+    write_read_ahead(ctx, name, major, minor, read_ahead)
+}
+
+/// Apply a read-ahead setting right away (what a stacked `NODE_READ_AHEAD`
+/// does when processed). `false` on failure (logged).
+pub fn set_read_ahead(name: impl AsRef<[u8]>, major: u32, minor: u32, read_ahead: u32, flags: u32) -> bool {
+    set_dev_node_read_ahead(&Ctx::current(), name.as_ref(), major, minor, read_ahead, flags)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// The stack is process-wide: tests touching it run one at a time.
+    static LOCK: Mutex<()> = Mutex::new(());
+
+    struct TmpDir(PathBuf);
+    impl TmpDir {
+        fn new(tag: &str) -> Self {
+            static N: AtomicUsize = AtomicUsize::new(0);
+            let p = std::env::temp_dir().join(format!(
+                "dmrs-nodes-{tag}-{}-{}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::Relaxed)
+            ));
+            let _ = fs::remove_dir_all(&p);
+            fs::create_dir_all(&p).expect("tmpdir");
+            TmpDir(p)
+        }
+        fn ctx(&self) -> Ctx {
+            Ctx {
+                dm_dir: self.0.join("dev/mapper").to_string_lossy().into_owned(),
+                sysfs_dir: format!("{}/sys/", self.0.display()),
+                udev_checks: OnceCell::from(false),
+            }
+        }
+    }
+    impl Drop for TmpDir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn root() -> bool {
+        // mknod of block nodes needs root (CAP_MKNOD).
+        std::fs::read_to_string("/proc/self/status")
+            .map(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0")))
+            .unwrap_or(false)
+    }
+
+    fn node(ctx: &Ctx, name: &str) -> PathBuf {
+        ctx.dev_path(name.as_bytes())
+    }
+
+    fn snapshot() -> Vec<NodeOp> {
+        STACK.lock().iter().map(|e| e.op.clone()).collect()
+    }
+
+    fn clear() {
+        STACK.lock().clear();
+    }
+
+    #[test]
+    fn log_texts() {
+        let e = Entry { op: NodeOp::add("vg-lv", 253, 3, 0, 6, 0o660, true), rely_on_udev: false, warn_if_udev_failed: true };
+        assert_eq!(describe("Stacking", &e), "vg-lv: Stacking NODE_ADD (253,3) 0:6 0660 [verify_udev]");
+        let e = Entry { op: NodeOp::del("x", false), rely_on_udev: true, warn_if_udev_failed: false };
+        assert_eq!(describe("Skipping", &e), "x: Skipping NODE_DEL [trust_udev]");
+        let e = Entry { op: NodeOp::rename("a", "b", false), rely_on_udev: false, warn_if_udev_failed: false };
+        assert_eq!(describe("Processing", &e), "a: Processing NODE_RENAME to b");
+        let e = Entry { op: NodeOp::read_ahead("a", 253, 0, 256, 1), rely_on_udev: false, warn_if_udev_failed: false };
+        assert_eq!(describe("Stacking", &e), "a: Stacking NODE_READ_AHEAD 256 (flags=1)");
+    }
+
+    #[test]
+    fn stacking_rules() {
+        let _l = LOCK.lock();
+        clear();
+
+        // DEL drops pending ops on the same name.
+        stack(NodeOp::add("a", 253, 0, 0, 0, 0o600, false), false);
+        stack(NodeOp::read_ahead("a", 253, 0, 256, 0), false);
+        stack(NodeOp::add("b", 253, 1, 0, 0, 0o600, false), false);
+        stack(NodeOp::del("a", false), false);
+        assert_eq!(snapshot(), vec![NodeOp::add("b", 253, 1, 0, 0, 0o600, false), NodeOp::del("a", false)]);
+
+        // ADD drops a pending DEL of the same name.
+        stack(NodeOp::add("a", 253, 2, 0, 0, 0o600, false), false);
+        assert_eq!(
+            snapshot(),
+            vec![NodeOp::add("b", 253, 1, 0, 0, 0o600, false), NodeOp::add("a", 253, 2, 0, 0, 0o600, false)]
+        );
+
+        // RENAME drops every pending op on the old name.
+        stack(NodeOp::read_ahead("a", 253, 2, 512, 0), false);
+        stack(NodeOp::rename("a", "c", false), false);
+        assert_eq!(snapshot(), vec![NodeOp::add("b", 253, 1, 0, 0, 0o600, false), NodeOp::rename("a", "c", false)]);
+
+        // DEL of the new name drops the rename (its dev_name is the new name).
+        stack(NodeOp::del("c", false), false);
+        assert_eq!(snapshot(), vec![NodeOp::add("b", 253, 1, 0, 0, 0o600, false), NodeOp::del("c", false)]);
+
+        // AUTO read-ahead is never stacked; READ_AHEAD never relies on udev.
+        stack(NodeOp::read_ahead("b", 253, 1, READ_AHEAD_AUTO, 0), false);
+        assert_eq!(pending(), 2);
+        stack(NodeOp::read_ahead("b", 253, 1, 128, 0), true);
+        assert!(!STACK.lock().last().map(|e| e.rely_on_udev).unwrap_or(true));
+
+        // warn flag is cleared when relying on udev.
+        stack(NodeOp::add("d", 253, 4, 0, 0, 0o600, true), true);
+        let last = STACK.lock().last().cloned().unwrap();
+        assert!(last.rely_on_udev && !last.warn_if_udev_failed);
+        stack(NodeOp::add("e", 253, 5, 0, 0, 0o600, true), false);
+        assert!(STACK.lock().last().map(|e| e.warn_if_udev_failed).unwrap_or(false));
+
+        // A DEL with only DELs pending keeps them.
+        clear();
+        stack(NodeOp::del("x", false), false);
+        stack(NodeOp::del("x", false), false);
+        assert_eq!(pending(), 2);
+        clear();
+    }
+
+    #[test]
+    fn execute_in_fifo_order() {
+        if !root() {
+            return;
+        }
+        let _l = LOCK.lock();
+        clear();
+        let t = TmpDir::new("fifo");
+        let ctx = t.ctx();
+
+        stack(NodeOp::add("one", 7, 200, 0, 0, 0o640, false), false);
+        stack(NodeOp::add("two", 7, 201, 0, 0, 0o600, false), false);
+        stack(NodeOp::add("skipped", 7, 202, 0, 0, 0o600, false), true);
+        stack(NodeOp::add("gone", 7, 203, 0, 0, 0o600, false), false);
+        run(&ctx);
+        assert_eq!(pending(), 0);
+
+        let md = fs::metadata(node(&ctx, "one")).expect("one created");
+        assert!(md.file_type().is_block_device());
+        assert_eq!(md.rdev(), sys::makedev(7, 200));
+        // Exact mode, whatever the umask (libdm uses umask 0).
+        assert_eq!(md.mode() & 0o7777, 0o640);
+        // The device directory was created 0755.
+        assert_eq!(fs::metadata(&ctx.dm_dir).unwrap().mode() & 0o777, 0o755);
+        assert!(fs::metadata(node(&ctx, "two")).is_ok());
+        assert!(fs::symlink_metadata(node(&ctx, "skipped")).is_err(), "relied on udev");
+
+        // FIFO: rename then delete of the new name in one batch, and a
+        // delete of a node that is not there.
+        stack(NodeOp::rename("one", "uno", false), false);
+        stack(NodeOp::del("gone", false), false);
+        stack(NodeOp::del("missing", false), false);
+        run(&ctx);
+        assert!(fs::symlink_metadata(node(&ctx, "one")).is_err());
+        assert_eq!(fs::metadata(node(&ctx, "uno")).unwrap().rdev(), sys::makedev(7, 200));
+        assert!(fs::symlink_metadata(node(&ctx, "gone")).is_err());
+
+        // Renaming a node that does not exist is not an error.
+        assert!(rename_dev_node(&ctx, b"nothere", b"nowhere", false));
+        clear();
+    }
+
+    #[test]
+    fn existing_nodes() {
+        if !root() {
+            return;
+        }
+        let t = TmpDir::new("existing");
+        let ctx = t.ctx();
+        assert!(create_dir(Path::new(&ctx.dm_dir), Some(0o755)));
+
+        // Same rdev: left alone, mode and owner untouched.
+        assert!(add_dev_node(&ctx, b"same", 7, 210, 0, 0, 0o600, false));
+        let p = node(&ctx, "same");
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
+        let ino = fs::metadata(&p).unwrap().ino();
+        assert!(add_dev_node(&ctx, b"same", 7, 210, 0, 0, 0o600, false));
+        let md = fs::metadata(&p).unwrap();
+        assert_eq!(md.mode() & 0o7777, 0o644);
+        assert_eq!(md.ino(), ino);
+
+        // Different rdev: replaced.
+        assert!(add_dev_node(&ctx, b"same", 7, 211, 0, 0, 0o600, false));
+        let md = fs::metadata(&p).unwrap();
+        assert_eq!(md.rdev(), sys::makedev(7, 211));
+        assert_eq!(md.mode() & 0o7777, 0o600);
+
+        // A regular file is not replaced.
+        let f = node(&ctx, "file");
+        fs::write(&f, b"x").unwrap();
+        assert!(!add_dev_node(&ctx, b"file", 7, 212, 0, 0, 0o600, false));
+        assert!(fs::metadata(&f).unwrap().is_file());
+
+        // Rename onto an existing block node replaces it; onto a file fails.
+        assert!(add_dev_node(&ctx, b"src", 7, 213, 0, 0, 0o600, false));
+        assert!(rename_dev_node(&ctx, b"src", b"same", false));
+        assert_eq!(fs::metadata(&p).unwrap().rdev(), sys::makedev(7, 213));
+        assert!(add_dev_node(&ctx, b"src2", 7, 214, 0, 0, 0o600, false));
+        assert!(!rename_dev_node(&ctx, b"src2", b"file", false));
+
+        // uid/gid are applied.
+        assert!(add_dev_node(&ctx, b"owned", 7, 215, 12, 34, 0o660, false));
+        let md = fs::metadata(node(&ctx, "owned")).unwrap();
+        assert_eq!((md.uid(), md.gid()), (12, 34));
+
+        // Absolute names are used as paths.
+        let abs = t.0.join("elsewhere");
+        assert!(add_dev_node(&ctx, abs.as_os_str().as_bytes(), 7, 216, 0, 0, 0o600, false));
+        assert!(fs::metadata(&abs).unwrap().file_type().is_block_device());
+        assert!(rm_dev_node(&ctx, abs.as_os_str().as_bytes(), false));
+        assert!(fs::symlink_metadata(&abs).is_err());
+    }
+
+    #[test]
+    fn read_ahead_via_sysfs() {
+        let t = TmpDir::new("ra");
+        let ctx = t.ctx();
+        let dir = t.0.join("sys/dev/block/253:4/bdi");
+        fs::create_dir_all(&dir).unwrap();
+        let kb = dir.join("read_ahead_kb");
+        fs::write(&kb, b"128\n").unwrap();
+
+        assert_eq!(read_ahead_of(&ctx, b"vol", 253, 4), Some(256));
+
+        // Plain set: (ra + 1) / 2 kB. (sysfs attributes need no truncation,
+        // so the test file is emptied first.)
+        fs::write(&kb, b"").unwrap();
+        assert!(set_dev_node_read_ahead(&ctx, b"vol", 253, 4, 1001, 0));
+        assert_eq!(fs::read_to_string(&kb).unwrap(), "501");
+
+        // MINIMUM: only increase.
+        fs::write(&kb, b"128\n").unwrap();
+        assert!(set_dev_node_read_ahead(&ctx, b"vol", 253, 4, 200, READ_AHEAD_MINIMUM_FLAG));
+        assert_eq!(fs::read_to_string(&kb).unwrap(), "128\n");
+        assert!(set_dev_node_read_ahead(&ctx, b"vol", 253, 4, 300, READ_AHEAD_MINIMUM_FLAG));
+        assert_eq!(fs::read_to_string(&kb).unwrap(), "150\n");
+
+        // NONE sets 0; AUTO does nothing.
+        fs::write(&kb, b"").unwrap();
+        assert!(set_dev_node_read_ahead(&ctx, b"vol", 253, 4, READ_AHEAD_NONE, 0));
+        assert_eq!(fs::read_to_string(&kb).unwrap(), "0");
+        fs::write(&kb, b"64\n").unwrap();
+        assert!(set_dev_node_read_ahead(&ctx, b"vol", 253, 4, READ_AHEAD_AUTO, 0));
+        assert_eq!(fs::read_to_string(&kb).unwrap(), "64\n");
+
+        // No sysfs entry and no node: failure, no panic.
+        assert_eq!(read_ahead_of(&ctx, b"nonode", 253, 9), None);
+        assert_eq!(read_ahead_of(&ctx, b"", 253, 9), None);
+        let mut no_sysfs = ctx.clone();
+        no_sysfs.sysfs_dir.clear();
+        assert_eq!(read_ahead_of(&no_sysfs, b"vol", 253, 4), None);
+    }
+
+    #[test]
+    fn atoi_like_c() {
+        assert_eq!(atoi(b"128\n"), 128);
+        assert_eq!(atoi(b"  -5x"), -5);
+        assert_eq!(atoi(b"x"), 0);
+        assert_eq!(atoi(b""), 0);
+        assert_eq!(atoi(b"99999999999"), i32::MAX);
+    }
+
+    #[test]
+    fn create_dir_nested() {
+        let t = TmpDir::new("mkdir");
+        let d = t.0.join("a/b/c");
+        assert!(create_dir(&d, Some(0o755)));
+        assert!(d.is_dir());
+        assert_eq!(fs::metadata(&d).unwrap().mode() & 0o777, 0o755);
+        assert!(create_dir(&d, None));
+        let f = t.0.join("file");
+        fs::write(&f, b"").unwrap();
+        assert!(!create_dir(&f.join("sub"), None));
+    }
+}

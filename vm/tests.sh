@@ -1,0 +1,62 @@
+#!/bin/bash
+# Host side of the real-kernel tests (`make test-vm`): boots the test VM and
+# runs, as root inside it, the Rust kernel tests, the C suite against stock
+# and our libdevmapper, the cryptsetup/veritysetup/integritysetup sequences
+# on both libraries, and the Python kernel tests; then the Rust tests and the
+# C suite again on Debian sid's kernel, and the deviceless-message tests on a
+# 6.1 kernel with our patched dm-mod.
+#
+#   vm/tests.sh [--quick]      (--quick: 6.1 kernel only, no sid, no patched)
+set -euo pipefail
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+cd "$REPO"
+QUICK=0
+[ "${1:-}" = --quick ] && QUICK=1
+
+vm/setup.sh >/dev/null
+[ $QUICK = 1 ] || vm/setup.sh --kernel sid >/dev/null
+
+# Build everything the guest runs on the host (the guest sees the host's
+# filesystem read-only through virtiofs).
+[ -f build/lib/libdevmapper.so.1.02.1 ] || make -s build
+RUST_TESTS=$(cargo test --release --test kernel --no-run --message-format=json 2>/dev/null |
+    python3 -c 'import sys,json
+for l in sys.stdin:
+    try: m=json.loads(l)
+    except Exception: continue
+    if m.get("reason")=="compiler-artifact" and m.get("executable") and m["target"]["name"]=="kernel": print(m["executable"])' | tail -1)
+[ -x "$RUST_TESTS" ] || { echo "vm/tests.sh: could not build the Rust kernel tests" >&2; exit 1; }
+[ ! -x capi-tests/run.sh ] || capi-tests/run.sh --build-only >/dev/null
+
+status=0
+suite() { # suite NAME VM-ARGS... -- COMMAND...
+    local name=$1; shift
+    echo "=== $name"
+    if vm/run.sh --timeout 900 "$@"; then
+        echo "=== $name: PASS"
+    else
+        echo "=== $name: FAIL"
+        status=1
+    fi
+}
+
+suite "6.1: Rust API kernel tests" --env DM_KERNEL_TESTS=1 -- "$RUST_TESTS" --test-threads=2
+if [ -x capi-tests/run.sh ]; then
+    suite "6.1: C suite, stock vs ours" -- capi-tests/run.sh --lib both --kernel
+fi
+suite "6.1: cryptsetup sequences, stock vs ours (LD_LIBRARY_PATH, LD_PRELOAD)" -- vm/tests/cryptsetup-compare.sh "$REPO"
+if [ -x python/run-tests.sh ]; then
+    suite "6.1: Python kernel tests, stock and ours" -- python/run-tests.sh --kernel
+fi
+if [ $QUICK = 0 ]; then
+    suite "sid: Rust API kernel tests" --kernel sid --env DM_KERNEL_TESTS=1 -- "$RUST_TESTS" --test-threads=2
+    if [ -x capi-tests/run.sh ]; then
+        suite "sid: C suite, stock vs ours" --kernel sid -- capi-tests/run.sh --lib both --kernel
+    fi
+    if [ -x vm/tests/deviceless.sh ]; then
+        DM_MOD=$(kernel-patch/build.sh | tail -1)
+        suite "6.1 + patched dm-mod: deviceless messages (C, Rust, Python)" --dm-mod "$DM_MOD" \
+            --env DM_KERNEL_TESTS=1 --env DM_DEVICELESS=1 -- vm/tests/deviceless.sh "$REPO" "$RUST_TESTS"
+    fi
+fi
+exit $status
