@@ -17,7 +17,10 @@ pub const DEFAULT_UUID_PREFIX: &str = "LVM-";
 
 /// The directory holding the control node and device nodes (`dm_dir()`).
 pub fn dm_dir() -> String {
-    DEV_DIR.read().clone().unwrap_or_else(|| DEFAULT_DM_DIR.to_string())
+    DEV_DIR
+        .read()
+        .clone()
+        .unwrap_or_else(|| DEFAULT_DM_DIR.to_string())
 }
 
 /// `dm_set_dev_dir(dir)`: nodes live in `<dir>/mapper`.
@@ -33,18 +36,28 @@ pub fn control_path() -> String {
 
 /// The sysfs mount point (with a trailing slash), or empty when disabled.
 pub fn sysfs_dir() -> String {
-    SYSFS_DIR.read().clone().unwrap_or_else(|| DEFAULT_SYSFS_DIR.to_string())
+    SYSFS_DIR
+        .read()
+        .clone()
+        .unwrap_or_else(|| DEFAULT_SYSFS_DIR.to_string())
 }
 
 /// `dm_set_sysfs_dir`: an empty string disables sysfs use.
 pub fn set_sysfs_dir(dir: &str) {
-    let v = if dir.is_empty() || dir.ends_with('/') { dir.to_string() } else { format!("{dir}/") };
+    let v = if dir.is_empty() || dir.ends_with('/') {
+        dir.to_string()
+    } else {
+        format!("{dir}/")
+    };
     *SYSFS_DIR.write() = Some(v);
 }
 
 /// `dm_uuid_prefix()`.
 pub fn uuid_prefix() -> String {
-    UUID_PREFIX.read().clone().unwrap_or_else(|| DEFAULT_UUID_PREFIX.to_string())
+    UUID_PREFIX
+        .read()
+        .clone()
+        .unwrap_or_else(|| DEFAULT_UUID_PREFIX.to_string())
 }
 
 /// `dm_set_uuid_prefix`: at most 15 characters.

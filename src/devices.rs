@@ -118,7 +118,11 @@ fn sysfs_dm_name(sysfs: &str, major: u32, minor: u32, buf_size: usize) -> Option
     };
     // fgets into a PATH_MAX buffer: the first line, newline included.
     let mut data = Vec::new();
-    if let Err(err) = f.by_ref().take((PATH_MAX - 1) as u64).read_to_end(&mut data) {
+    if let Err(err) = f
+        .by_ref()
+        .take((PATH_MAX - 1) as u64)
+        .read_to_end(&mut data)
+    {
         crate::dm_error!("{}", sys_msg("fgets", &disp(&path), io_errno(&err)));
         return None;
     }
@@ -153,8 +157,22 @@ fn dev_file_matches(path: &Path, major: u32, minor: u32) -> bool {
 
 /// Entries `_sysfs_find_kernel_name` does not descend into.
 const SKIP: [&str; 16] = [
-    "bdi", "dev", "device", "holders", "integrity", "loop", "queue", "md", "mq", "power", "removable", "slave",
-    "slaves", "subsystem", "trace", "uevent",
+    "bdi",
+    "dev",
+    "device",
+    "holders",
+    "integrity",
+    "loop",
+    "queue",
+    "md",
+    "mq",
+    "power",
+    "removable",
+    "slave",
+    "slaves",
+    "subsystem",
+    "trace",
+    "uevent",
 ];
 
 /// `_sysfs_find_kernel_name`: scan `<sysfs>block/*/dev` and one level of
@@ -227,7 +245,10 @@ fn sysfs_kernel_name(sysfs: &str, major: u32, minor: u32, buf_size: usize) -> Op
     };
     let bytes = target.as_os_str().as_bytes();
     let Some(slash) = bytes.iter().rposition(|&b| b == b'/') else {
-        crate::dm_error!("Could not locate device kernel name in sysfs path {}", disp(&target));
+        crate::dm_error!(
+            "Could not locate device kernel name in sysfs path {}",
+            disp(&target)
+        );
         return None;
     };
     let name = &bytes[slash + 1..];
@@ -266,8 +287,20 @@ fn get_name_in(
 /// is the caller's buffer (libdm fails, with its messages, when the name
 /// and its NUL do not fit); pass `usize::MAX` for no limit. `None` when
 /// sysfs is disabled or nothing was found.
-pub fn device_get_name_into(major: u32, minor: u32, prefer_kernel_name: bool, buf_size: usize) -> Option<Vec<u8>> {
-    get_name_in(&crate::config::sysfs_dir(), major, minor, prefer_kernel_name, is_dm_major, buf_size)
+pub fn device_get_name_into(
+    major: u32,
+    minor: u32,
+    prefer_kernel_name: bool,
+    buf_size: usize,
+) -> Option<Vec<u8>> {
+    get_name_in(
+        &crate::config::sysfs_dir(),
+        major,
+        minor,
+        prefer_kernel_name,
+        is_dm_major,
+        buf_size,
+    )
 }
 
 /// [`device_get_name_into`] without a size limit, as a `String` (lossy for
@@ -337,8 +370,13 @@ struct MountLine {
 /// `_mountinfo_parse_line`: "%*u %*u %u:%u %s %s". A major of 0 with a
 /// `/dev/mapper/<name>` in the line (btrfs) is replaced through `resolve`.
 fn parse_mountinfo_line(line: &[u8], resolve: &DmNameResolver) -> Option<MountLine> {
-    let mut f = line.split(|b| b.is_ascii_whitespace()).filter(|w| !w.is_empty());
-    let num = |w: Option<&[u8]>| w.and_then(|w| std::str::from_utf8(w).ok()).and_then(|s| s.parse::<u32>().ok());
+    let mut f = line
+        .split(|b| b.is_ascii_whitespace())
+        .filter(|w| !w.is_empty());
+    let num = |w: Option<&[u8]>| {
+        w.and_then(|w| std::str::from_utf8(w).ok())
+            .and_then(|s| s.parse::<u32>().ok())
+    };
     num(f.next())?;
     num(f.next())?;
     let devno = f.next()?;
@@ -352,7 +390,10 @@ fn parse_mountinfo_line(line: &[u8], resolve: &DmNameResolver) -> Option<MountLi
     if major == 0 {
         if let Some(pos) = line.windows(PREFIX.len()).position(|w| w == PREFIX) {
             let rest = &line[pos + PREFIX.len()..];
-            let end = rest.iter().position(|&b| b == b' ' || b == b'\n').unwrap_or(rest.len());
+            let end = rest
+                .iter()
+                .position(|&b| b == b' ' || b == b'\n')
+                .unwrap_or(rest.len());
             let mut name = unmangle_mountinfo(&rest[..end.min(PATH_MAX)]);
             name.truncate(DM_NAME_LEN);
             if let Some((ma, mi)) = resolve(&name) {
@@ -369,7 +410,11 @@ fn parse_mountinfo_line(line: &[u8], resolve: &DmNameResolver) -> Option<MountLi
             }
         }
     }
-    Some(MountLine { major, minor, target: unmangle_mountinfo(target) })
+    Some(MountLine {
+        major,
+        minor,
+        target: unmangle_mountinfo(target),
+    })
 }
 
 /// `_mounted_fs_on_device`: `<sysfs>fs/<type>/<kernel name>` exists for
@@ -416,7 +461,11 @@ fn has_mounted_fs_in(
     let mut mounted = false;
     if let Some(text) = mountinfo {
         // fgets with a 2*PATH_MAX buffer: longer lines arrive in pieces.
-        for line in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()).flat_map(|l| l.chunks(2 * PATH_MAX - 1)) {
+        for line in text
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .flat_map(|l| l.chunks(2 * PATH_MAX - 1))
+        {
             let Some(ml) = parse_mountinfo_line(line, resolve) else {
                 crate::dm_error!("Failed to parse mountinfo line.");
                 break;
@@ -472,7 +521,14 @@ pub fn device_has_mounted_fs_with(
     resolve_dm_name: &DmNameResolver,
 ) -> bool {
     let text = read_mountinfo();
-    has_mounted_fs_in(&crate::config::sysfs_dir(), text.as_deref(), major, minor, &is_dm_major, resolve_dm_name)
+    has_mounted_fs_in(
+        &crate::config::sysfs_dir(),
+        text.as_deref(),
+        major,
+        minor,
+        &is_dm_major,
+        resolve_dm_name,
+    )
 }
 
 /// `dm_device_has_mounted_fs` without the btrfs name resolution.
@@ -525,8 +581,11 @@ mod tests {
                 self.0.join(format!("dev/block/{major}:{minor}")),
             )
             .unwrap();
-            std::os::unix::fs::symlink(format!("../devices/virtual/block/{kname}"), self.0.join(format!("block/{kname}")))
-                .unwrap();
+            std::os::unix::fs::symlink(
+                format!("../devices/virtual/block/{kname}"),
+                self.0.join(format!("block/{kname}")),
+            )
+            .unwrap();
             d
         }
     }
@@ -543,7 +602,10 @@ mod tests {
         assert_eq!(parse_proc_devices(PROC, "device-mapper"), Some(252));
         assert_eq!(parse_proc_devices(PROC, "loop"), Some(7));
         assert_eq!(parse_proc_devices(PROC, "misc"), None);
-        assert_eq!(parse_proc_devices("Block devices:\n  7 loop\n", "device-mapper"), None);
+        assert_eq!(
+            parse_proc_devices("Block devices:\n  7 loop\n", "device-mapper"),
+            None
+        );
         assert_eq!(parse_proc_devices("", "device-mapper"), None);
         // The real file parses without panicking, whatever it holds.
         let _ = dm_major();
@@ -560,22 +622,43 @@ mod tests {
         t.dev("sda", 8, 0);
 
         let dm = |m: u32| m == 252;
-        assert_eq!(get_name_in(&s, 252, 3, false, dm, usize::MAX), Some(b"vg-lv".to_vec()));
-        assert_eq!(get_name_in(&s, 252, 3, true, dm, usize::MAX), Some(b"dm-3".to_vec()));
-        assert_eq!(get_name_in(&s, 252, 3, false, |_| false, usize::MAX), Some(b"dm-3".to_vec()));
-        assert_eq!(get_name_in(&s, 8, 0, false, dm, usize::MAX), Some(b"sda".to_vec()));
+        assert_eq!(
+            get_name_in(&s, 252, 3, false, dm, usize::MAX),
+            Some(b"vg-lv".to_vec())
+        );
+        assert_eq!(
+            get_name_in(&s, 252, 3, true, dm, usize::MAX),
+            Some(b"dm-3".to_vec())
+        );
+        assert_eq!(
+            get_name_in(&s, 252, 3, false, |_| false, usize::MAX),
+            Some(b"dm-3".to_vec())
+        );
+        assert_eq!(
+            get_name_in(&s, 8, 0, false, dm, usize::MAX),
+            Some(b"sda".to_vec())
+        );
         assert_eq!(get_name_in(&s, 8, 9, false, dm, usize::MAX), None);
         assert_eq!(get_name_in("", 252, 3, false, dm, usize::MAX), None);
 
         // Buffer limits: name + NUL must fit.
-        assert_eq!(get_name_in(&s, 252, 3, false, dm, 6), Some(b"vg-lv".to_vec()));
+        assert_eq!(
+            get_name_in(&s, 252, 3, false, dm, 6),
+            Some(b"vg-lv".to_vec())
+        );
         // dm name does not fit in 5 bytes, kernel name "dm-3" does.
-        assert_eq!(get_name_in(&s, 252, 3, false, dm, 5), Some(b"dm-3".to_vec()));
+        assert_eq!(
+            get_name_in(&s, 252, 3, false, dm, 5),
+            Some(b"dm-3".to_vec())
+        );
         assert_eq!(get_name_in(&s, 252, 3, true, dm, 4), None);
 
         // Missing dm/name falls back to the kernel name.
         fs::remove_file(d.join("dm/name")).unwrap();
-        assert_eq!(get_name_in(&s, 252, 3, false, dm, usize::MAX), Some(b"dm-3".to_vec()));
+        assert_eq!(
+            get_name_in(&s, 252, 3, false, dm, usize::MAX),
+            Some(b"dm-3".to_vec())
+        );
     }
 
     #[test]
@@ -587,8 +670,14 @@ mod tests {
         t.write("block/sdb/sdb1/dev", "8:17\n");
         t.write("block/sdb/holders/dm-9/dev", "8:18\n");
         t.mkdir("dev/block");
-        assert_eq!(get_name_in(&s, 8, 16, true, |_| false, usize::MAX), Some(b"sdb".to_vec()));
-        assert_eq!(get_name_in(&s, 8, 17, true, |_| false, usize::MAX), Some(b"sdb1".to_vec()));
+        assert_eq!(
+            get_name_in(&s, 8, 16, true, |_| false, usize::MAX),
+            Some(b"sdb".to_vec())
+        );
+        assert_eq!(
+            get_name_in(&s, 8, 17, true, |_| false, usize::MAX),
+            Some(b"sdb1".to_vec())
+        );
         assert_eq!(get_name_in(&s, 8, 18, true, |_| false, usize::MAX), None);
     }
 
@@ -610,8 +699,11 @@ mod tests {
     fn mountinfo_unescape() {
         assert_eq!(unmangle_mountinfo(br"/mnt/a\040b"), b"/mnt/a b");
         assert_eq!(unmangle_mountinfo(br"/x\\y\08"), br"/x\\y\08");
-        let ml = parse_mountinfo_line(b"36 35 252:0 / /mnt/my\\040disk rw,relatime shared:1 - ext4 /dev/mapper/x rw", &|_| None)
-            .unwrap();
+        let ml = parse_mountinfo_line(
+            b"36 35 252:0 / /mnt/my\\040disk rw,relatime shared:1 - ext4 /dev/mapper/x rw",
+            &|_| None,
+        )
+        .unwrap();
         assert_eq!((ml.major, ml.minor), (252, 0));
         assert_eq!(ml.target, b"/mnt/my disk");
         assert!(parse_mountinfo_line(b"garbage", &|_| None).is_none());

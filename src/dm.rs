@@ -112,8 +112,14 @@ impl Error {
             IoctlError::Decode(_) => ErrorKind::Protocol,
         };
         let errno = Some(e.errno());
-        let detail = e.to_string().split(" (os error").next().unwrap_or_default().to_string();
-        Error { kind, command: Some(cmd), device: dev.map(|d| d.to_string()), errno, detail }
+        let detail = e.to_string();
+        Error {
+            kind,
+            command: Some(cmd),
+            device: dev.map(|d| d.to_string()),
+            errno,
+            detail,
+        }
     }
 
     fn protocol(cmd: Command, dev: Option<&DevId>, e: codec::DecodeError) -> Error {
@@ -193,14 +199,32 @@ pub struct Target {
 impl fmt::Debug for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Crypt tables carry keys: never print their parameters.
-        let params = if self.target_type == "crypt" { "<hidden>" } else { &self.params };
-        write!(f, "{} {} {} {}", self.start, self.length, self.target_type, params)
+        let params = if self.target_type == "crypt" {
+            "<hidden>"
+        } else {
+            &self.params
+        };
+        write!(
+            f,
+            "{} {} {} {}",
+            self.start, self.length, self.target_type, params
+        )
     }
 }
 
 impl Target {
-    pub fn new(start: u64, length: u64, target_type: impl Into<String>, params: impl Into<String>) -> Target {
-        Target { start, length, target_type: target_type.into(), params: params.into() }
+    pub fn new(
+        start: u64,
+        length: u64,
+        target_type: impl Into<String>,
+        params: impl Into<String>,
+    ) -> Target {
+        Target {
+            start,
+            length,
+            target_type: target_type.into(),
+            params: params.into(),
+        }
     }
 
     /// Parse a `dmsetup`-style table line.
@@ -208,19 +232,38 @@ impl Target {
         let mut it = line.trim().splitn(4, char::is_whitespace);
         let bad = || Error::invalid(None, None, format!("invalid table line: {line:?}"));
         let start = it.next().and_then(|s| s.parse().ok()).ok_or_else(bad)?;
-        let length = it.next().and_then(|s| s.trim().parse().ok()).ok_or_else(bad)?;
-        let ty = it.next().map(str::trim).filter(|s| !s.is_empty()).ok_or_else(bad)?;
+        let length = it
+            .next()
+            .and_then(|s| s.trim().parse().ok())
+            .ok_or_else(bad)?;
+        let ty = it
+            .next()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(bad)?;
         let params = it.next().unwrap_or("").trim().to_string();
         Ok(Target::new(start, length, ty, params))
     }
 
     fn check(&self) -> Result<()> {
-        codec::check_target_type(self.target_type.as_bytes()).map_err(|e| Error::invalid(Some(Command::TableLoad), None, e.to_string()))?;
+        codec::check_target_type(self.target_type.as_bytes())
+            .map_err(|e| Error::invalid(Some(Command::TableLoad), None, e.to_string()))?;
         if self.length == 0 {
-            return Err(Error::invalid(Some(Command::TableLoad), None, format!("zero-length {} target at sector {}", self.target_type, self.start)));
+            return Err(Error::invalid(
+                Some(Command::TableLoad),
+                None,
+                format!(
+                    "zero-length {} target at sector {}",
+                    self.target_type, self.start
+                ),
+            ));
         }
         if self.params.contains('\0') {
-            return Err(Error::invalid(Some(Command::TableLoad), None, "target parameters contain a NUL byte"));
+            return Err(Error::invalid(
+                Some(Command::TableLoad),
+                None,
+                "target parameters contain a NUL byte",
+            ));
         }
         Ok(())
     }
@@ -268,7 +311,9 @@ pub struct DeviceMapper {
 impl DeviceMapper {
     /// Open the control device and check the driver's interface version.
     pub fn new() -> Result<DeviceMapper> {
-        let dm = DeviceMapper { cap: DEFAULT_BUFFER_CAP };
+        let dm = DeviceMapper {
+            cap: DEFAULT_BUFFER_CAP,
+        };
         dm.version()?;
         Ok(dm)
     }
@@ -284,10 +329,12 @@ impl DeviceMapper {
         match id {
             None => {}
             Some(DevId::Name(n)) => {
-                codec::put_fixed(&mut h.name, n.as_bytes(), "name").map_err(|e| Error::invalid(Some(cmd), id, e.to_string()))?;
+                codec::put_fixed(&mut h.name, n.as_bytes(), "name")
+                    .map_err(|e| Error::invalid(Some(cmd), id, e.to_string()))?;
             }
             Some(DevId::Uuid(u)) => {
-                codec::put_fixed(&mut h.uuid, u.as_bytes(), "uuid").map_err(|e| Error::invalid(Some(cmd), id, e.to_string()))?;
+                codec::put_fixed(&mut h.uuid, u.as_bytes(), "uuid")
+                    .map_err(|e| Error::invalid(Some(cmd), id, e.to_string()))?;
             }
             Some(DevId::Dev(a, b)) => h.dev = abi::encode_dev(*a, *b),
         }
@@ -296,7 +343,12 @@ impl DeviceMapper {
 
     fn call(&self, cmd: Command, id: Option<&DevId>, h: DmIoctl, payload: &[u8]) -> Result<Reply> {
         Control::global()
-            .ioctl(&Request { cmd, header: h, payload, cap: self.cap })
+            .ioctl(&Request {
+                cmd,
+                header: h,
+                payload,
+                cap: self.cap,
+            })
             .map_err(|e| Error::from_ioctl(cmd, id, e))
     }
 
@@ -309,7 +361,9 @@ impl DeviceMapper {
 
     /// The driver's interface version.
     pub fn version(&self) -> Result<[u32; 3]> {
-        Control::global().driver_version().map_err(|e| Error::from_ioctl(Command::Version, None, e))
+        Control::global()
+            .driver_version()
+            .map_err(|e| Error::from_ioctl(Command::Version, None, e))
     }
 
     /// All devices, with event numbers and uuids where the kernel provides them.
@@ -324,23 +378,39 @@ impl DeviceMapper {
             .map(|e| {
                 let (major, minor) = abi::decode_dev(e.dev);
                 let uuid = match e.flags {
-                    Some(f) if f & abi::DM_NAME_LIST_FLAG_HAS_UUID != 0 => e.uuid.map(|u| String::from_utf8_lossy(u).into_owned()),
-                    Some(f) if f & abi::DM_NAME_LIST_FLAG_DOESNT_HAVE_UUID != 0 => Some(String::new()),
+                    Some(f) if f & abi::DM_NAME_LIST_FLAG_HAS_UUID != 0 => {
+                        e.uuid.map(|u| String::from_utf8_lossy(u).into_owned())
+                    }
+                    Some(f) if f & abi::DM_NAME_LIST_FLAG_DOESNT_HAVE_UUID != 0 => {
+                        Some(String::new())
+                    }
                     _ => None,
                 };
-                ListedDevice { name: String::from_utf8_lossy(e.name).into_owned(), major, minor, event_nr: e.event_nr, uuid }
+                ListedDevice {
+                    name: String::from_utf8_lossy(e.name).into_owned(),
+                    major,
+                    minor,
+                    event_nr: e.event_nr,
+                    uuid,
+                }
             })
             .collect())
     }
 
     /// Create a device with no table (it starts suspended).
-    pub fn create(&self, name: &str, uuid: Option<&str>, dev: Option<(u32, u32)>) -> Result<DeviceInfo> {
+    pub fn create(
+        &self,
+        name: &str,
+        uuid: Option<&str>,
+        dev: Option<(u32, u32)>,
+    ) -> Result<DeviceInfo> {
         let cmd = Command::DevCreate;
         let id = DevId::name(name);
         check_name(name).map_err(|d| Error::invalid(Some(cmd), Some(&id), d))?;
         let mut h = self.header(cmd, Some(&id))?;
         if let Some(u) = uuid {
-            codec::put_fixed(&mut h.uuid, u.as_bytes(), "uuid").map_err(|e| Error::invalid(Some(cmd), Some(&id), e.to_string()))?;
+            codec::put_fixed(&mut h.uuid, u.as_bytes(), "uuid")
+                .map_err(|e| Error::invalid(Some(cmd), Some(&id), e.to_string()))?;
         }
         if let Some((a, b)) = dev {
             h.dev = abi::encode_dev(a, b);
@@ -352,11 +422,19 @@ impl DeviceMapper {
 
     /// Create, load and resume in one go; the device is removed again if the
     /// load or the resume fails.
-    pub fn create_with_table(&self, name: &str, uuid: Option<&str>, table: &[Target], read_only: bool) -> Result<DeviceInfo> {
+    pub fn create_with_table(
+        &self,
+        name: &str,
+        uuid: Option<&str>,
+        table: &[Target],
+        read_only: bool,
+    ) -> Result<DeviceInfo> {
         check_table(table)?;
         let info = self.create(name, uuid, None)?;
         let id = DevId::Dev(info.major, info.minor);
-        let r = self.load_table(&id, table, read_only).and_then(|_| self.resume(&id));
+        let r = self
+            .load_table(&id, table, read_only)
+            .and_then(|_| self.resume(&id));
         match r {
             Ok(i) => Ok(i),
             Err(e) => {
@@ -368,12 +446,20 @@ impl DeviceMapper {
 
     /// Remove a device.
     pub fn remove(&self, id: &DevId, opts: RemoveOptions) -> Result<DeviceInfo> {
-        let flags = if opts.deferred { DmFlags::DEFERRED_REMOVE } else { DmFlags::empty() };
+        let flags = if opts.deferred {
+            DmFlags::DEFERRED_REMOVE
+        } else {
+            DmFlags::empty()
+        };
         let mut attempt = 0;
         loop {
             attempt += 1;
             match self.simple(Command::DevRemove, id, flags) {
-                Err(e) if opts.retry && e.errno == Some(libc::EBUSY) && attempt < crate::task::REMOVE_RETRIES => {
+                Err(e)
+                    if opts.retry
+                        && e.errno == Some(libc::EBUSY)
+                        && attempt < crate::task::REMOVE_RETRIES =>
+                {
                     std::thread::sleep(crate::task::REMOVE_RETRY_DELAY);
                 }
                 other => return other,
@@ -396,7 +482,8 @@ impl DeviceMapper {
         check_name(new_name).map_err(|d| Error::invalid(Some(cmd), Some(id), d))?;
         let h = self.header(cmd, Some(id))?;
         let mut p = Vec::new();
-        codec::encode_string(&mut p, new_name.as_bytes(), "new name").map_err(|e| Error::invalid(Some(cmd), Some(id), e.to_string()))?;
+        codec::encode_string(&mut p, new_name.as_bytes(), "new name")
+            .map_err(|e| Error::invalid(Some(cmd), Some(id), e.to_string()))?;
         let r = self.call(cmd, Some(id), h, &p)?;
         Ok(DeviceInfo::from_header(&r.header))
     }
@@ -405,12 +492,17 @@ impl DeviceMapper {
     pub fn set_uuid(&self, id: &DevId, uuid: &str) -> Result<DeviceInfo> {
         let cmd = Command::DevRename;
         if uuid.is_empty() || uuid.len() >= abi::DM_UUID_LEN || uuid.contains('\0') {
-            return Err(Error::invalid(Some(cmd), Some(id), "uuid must be 1 to 128 bytes without NUL"));
+            return Err(Error::invalid(
+                Some(cmd),
+                Some(id),
+                "uuid must be 1 to 128 bytes without NUL",
+            ));
         }
         let mut h = self.header(cmd, Some(id))?;
         h.flags = DmFlags::UUID.bits();
         let mut p = Vec::new();
-        codec::encode_string(&mut p, uuid.as_bytes(), "uuid").map_err(|e| Error::invalid(Some(cmd), Some(id), e.to_string()))?;
+        codec::encode_string(&mut p, uuid.as_bytes(), "uuid")
+            .map_err(|e| Error::invalid(Some(cmd), Some(id), e.to_string()))?;
         let r = self.call(cmd, Some(id), h, &p)?;
         Ok(DeviceInfo::from_header(&r.header))
     }
@@ -483,16 +575,27 @@ impl DeviceMapper {
         }
         let r = self.call(cmd, Some(id), h, &[])?;
         let p = r.payload().map_err(|e| Error::protocol(cmd, Some(id), e))?;
-        Ok(codec::decode_deps(p).map_err(|e| Error::protocol(cmd, Some(id), e))?.into_iter().map(abi::decode_dev).collect())
+        Ok(codec::decode_deps(p)
+            .map_err(|e| Error::protocol(cmd, Some(id), e))?
+            .into_iter()
+            .map(abi::decode_dev)
+            .collect())
     }
 
-    fn table_status(&self, id: &DevId, flags: DmFlags, cmd: Command, event_nr: u32) -> Result<(DeviceInfo, Vec<(u64, u64, String, String)>)> {
+    fn table_status(
+        &self,
+        id: &DevId,
+        flags: DmFlags,
+        cmd: Command,
+        event_nr: u32,
+    ) -> Result<(DeviceInfo, Vec<SpecLine>)> {
         let mut h = self.header(cmd, Some(id))?;
         h.flags = flags.bits();
         h.event_nr = event_nr;
         let r = self.call(cmd, Some(id), h, &[])?;
         let p = r.payload().map_err(|e| Error::protocol(cmd, Some(id), e))?;
-        let specs = codec::decode_specs(p, r.header.target_count).map_err(|e| Error::protocol(cmd, Some(id), e))?;
+        let specs = codec::decode_specs(p, r.header.target_count)
+            .map_err(|e| Error::protocol(cmd, Some(id), e))?;
         let v = specs
             .into_iter()
             .map(|s| {
@@ -514,21 +617,49 @@ impl DeviceMapper {
             f |= DmFlags::QUERY_INACTIVE_TABLE;
         }
         let (_, v) = self.table_status(id, f, Command::TableStatus, 0)?;
-        Ok(v.into_iter().map(|(start, length, target_type, params)| Target { start, length, target_type, params }).collect())
+        Ok(v.into_iter()
+            .map(|(start, length, target_type, params)| Target {
+                start,
+                length,
+                target_type,
+                params,
+            })
+            .collect())
     }
 
     /// Status lines of the live (or inactive) table.
     pub fn status(&self, id: &DevId, inactive: bool) -> Result<Vec<TargetStatus>> {
-        let f = if inactive { DmFlags::QUERY_INACTIVE_TABLE } else { DmFlags::empty() };
+        let f = if inactive {
+            DmFlags::QUERY_INACTIVE_TABLE
+        } else {
+            DmFlags::empty()
+        };
         let (_, v) = self.table_status(id, f, Command::TableStatus, 0)?;
-        Ok(v.into_iter().map(|(start, length, target_type, status)| TargetStatus { start, length, target_type, status }).collect())
+        Ok(v.into_iter()
+            .map(|(start, length, target_type, status)| TargetStatus {
+                start,
+                length,
+                target_type,
+                status,
+            })
+            .collect())
     }
 
     /// Wait until the device's event number differs from `event_nr`, then
     /// return its state and status.
     pub fn wait_event(&self, id: &DevId, event_nr: u32) -> Result<(DeviceInfo, Vec<TargetStatus>)> {
         let (i, v) = self.table_status(id, DmFlags::empty(), Command::DevWait, event_nr)?;
-        Ok((i, v.into_iter().map(|(start, length, target_type, status)| TargetStatus { start, length, target_type, status }).collect()))
+        Ok((
+            i,
+            v.into_iter()
+                .map(|(start, length, target_type, status)| TargetStatus {
+                    start,
+                    length,
+                    target_type,
+                    status,
+                })
+                .collect(),
+        ))
     }
 
     /// Every loaded target type.
@@ -542,24 +673,40 @@ impl DeviceMapper {
     pub fn target_version(&self, target_type: &str) -> Result<TargetVersion> {
         let cmd = Command::GetTargetVersion;
         let mut h = DmIoctl::default();
-        codec::put_fixed(&mut h.name, target_type.as_bytes(), "target type").map_err(|e| Error::invalid(Some(cmd), None, e.to_string()))?;
+        codec::put_fixed(&mut h.name, target_type.as_bytes(), "target type")
+            .map_err(|e| Error::invalid(Some(cmd), None, e.to_string()))?;
         let r = self.call(cmd, None, h, &[])?;
-        parse_versions(cmd, &r)?.into_iter().next().ok_or_else(|| Error::protocol(cmd, None, codec::DecodeError("empty versions reply")))
+        parse_versions(cmd, &r)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::protocol(cmd, None, codec::DecodeError("empty versions reply")))
     }
 
-    fn message(&self, cmd_id: Option<&DevId>, h: DmIoctl, sector: u64, msg: &str) -> Result<(Option<String>, Reply)> {
+    fn message(
+        &self,
+        cmd_id: Option<&DevId>,
+        h: DmIoctl,
+        sector: u64,
+        msg: &str,
+    ) -> Result<(Option<String>, Reply)> {
         let cmd = Command::TargetMsg;
         if msg.is_empty() {
             return Err(Error::invalid(Some(cmd), cmd_id, "empty message"));
         }
         let mut p = Vec::new();
-        codec::encode_message(&mut p, sector, msg.as_bytes()).map_err(|e| Error::invalid(Some(cmd), cmd_id, e.to_string()))?;
+        codec::encode_message(&mut p, sector, msg.as_bytes())
+            .map_err(|e| Error::invalid(Some(cmd), cmd_id, e.to_string()))?;
         let r = self.call(cmd, cmd_id, h, &p);
         crate::secret::wipe(&mut p);
         let r = r?;
         let resp = if r.flags().contains(DmFlags::DATA_OUT) {
             let p = r.payload().map_err(|e| Error::protocol(cmd, cmd_id, e))?;
-            Some(String::from_utf8_lossy(codec::decode_message(p).map_err(|e| Error::protocol(cmd, cmd_id, e))?).into_owned())
+            Some(
+                String::from_utf8_lossy(
+                    codec::decode_message(p).map_err(|e| Error::protocol(cmd, cmd_id, e))?,
+                )
+                .into_owned(),
+            )
         } else {
             None
         };
@@ -581,11 +728,17 @@ impl DeviceMapper {
     pub fn deviceless_message(&self, target_type: &str, msg: &str) -> Result<Option<String>> {
         let cmd = Command::TargetMsg;
         if !msg.starts_with('%') {
-            return Err(Error::invalid(Some(cmd), None, "a deviceless message must start with '%'"));
+            return Err(Error::invalid(
+                Some(cmd),
+                None,
+                "a deviceless message must start with '%'",
+            ));
         }
         let mut h = DmIoctl::default();
-        codec::check_target_type(target_type.as_bytes()).map_err(|e| Error::invalid(Some(cmd), None, e.to_string()))?;
-        codec::put_fixed(&mut h.name, target_type.as_bytes(), "target type").map_err(|e| Error::invalid(Some(cmd), None, e.to_string()))?;
+        codec::check_target_type(target_type.as_bytes())
+            .map_err(|e| Error::invalid(Some(cmd), None, e.to_string()))?;
+        codec::put_fixed(&mut h.name, target_type.as_bytes(), "target type")
+            .map_err(|e| Error::invalid(Some(cmd), None, e.to_string()))?;
         match self.message(None, h, 0, msg) {
             Ok((r, _)) => Ok(r),
             Err(e) if e.errno == Some(libc::ENXIO) => Err(Error {
@@ -593,7 +746,9 @@ impl DeviceMapper {
                 command: Some(cmd),
                 device: Some(format!("target type {target_type}")),
                 errno: Some(libc::ENXIO),
-                detail: format!("kernel does not support deviceless messages (target '{target_type}')"),
+                detail: format!(
+                    "kernel does not support deviceless messages (target '{target_type}')"
+                ),
             }),
             Err(mut e) => {
                 e.device = Some(format!("target type {target_type}"));
@@ -603,27 +758,42 @@ impl DeviceMapper {
     }
 
     /// Set the device's geometry.
-    pub fn set_geometry(&self, id: &DevId, cylinders: u32, heads: u32, sectors: u32, start: u64) -> Result<()> {
+    pub fn set_geometry(
+        &self,
+        id: &DevId,
+        cylinders: u32,
+        heads: u32,
+        sectors: u32,
+        start: u64,
+    ) -> Result<()> {
         let cmd = Command::DevSetGeometry;
         let h = self.header(cmd, Some(id))?;
         let mut p = Vec::new();
         let g = format!("{cylinders} {heads} {sectors} {start}");
-        codec::encode_string(&mut p, g.as_bytes(), "geometry").map_err(|e| Error::invalid(Some(cmd), Some(id), e.to_string()))?;
+        codec::encode_string(&mut p, g.as_bytes(), "geometry")
+            .map_err(|e| Error::invalid(Some(cmd), Some(id), e.to_string()))?;
         self.call(cmd, Some(id), h, &p).map(|_| ())
     }
 
     /// Re-arm the control fd's event for `poll()` (`DM_DEV_ARM_POLL`).
     pub fn arm_poll(&self) -> Result<()> {
-        self.call(Command::DevArmPoll, None, DmIoctl::default(), &[]).map(|_| ())
+        self.call(Command::DevArmPoll, None, DmIoctl::default(), &[])
+            .map(|_| ())
     }
 }
+
+/// start, length, type, params-or-status of one returned target.
+type SpecLine = (u64, u64, String, String);
 
 fn parse_versions(cmd: Command, r: &Reply) -> Result<Vec<TargetVersion>> {
     let p = r.payload().map_err(|e| Error::protocol(cmd, None, e))?;
     Ok(codec::decode_versions(p)
         .map_err(|e| Error::protocol(cmd, None, e))?
         .into_iter()
-        .map(|v| TargetVersion { name: String::from_utf8_lossy(v.name).into_owned(), version: v.version })
+        .map(|v| TargetVersion {
+            name: String::from_utf8_lossy(v.name).into_owned(),
+            version: v.version,
+        })
         .collect())
 }
 
@@ -633,9 +803,14 @@ pub fn check_name(name: &str) -> std::result::Result<(), String> {
         return Err("device name is empty".into());
     }
     if name.len() >= abi::DM_NAME_LEN {
-        return Err(format!("device name of {} bytes is too long (maximum {})", name.len(), abi::DM_NAME_LEN - 1));
+        return Err(format!(
+            "device name of {} bytes is too long (maximum {})",
+            name.len(),
+            abi::DM_NAME_LEN - 1
+        ));
     }
-    if name.contains('/') || name.contains('\0') || name == "." || name == ".." || name == "control" {
+    if name.contains('/') || name.contains('\0') || name == "." || name == ".." || name == "control"
+    {
         return Err(format!("invalid device name {name:?}"));
     }
     Ok(())
@@ -650,7 +825,10 @@ pub fn check_table(table: &[Target]) -> Result<()> {
             return Err(Error::invalid(
                 Some(Command::TableLoad),
                 None,
-                format!("target {} {} starts at {} but the previous one ends at {}", t.target_type, t.length, t.start, next),
+                format!(
+                    "target {} {} starts at {} but the previous one ends at {}",
+                    t.target_type, t.length, t.start, next
+                ),
             ));
         }
         next = t.start.saturating_add(t.length);
@@ -673,8 +851,12 @@ mod tests {
 
     #[test]
     fn tables_are_checked() {
-        assert!(check_table(&[Target::new(0, 8, "zero", ""), Target::new(8, 8, "zero", "")]).is_ok());
-        assert!(check_table(&[Target::new(0, 8, "zero", ""), Target::new(4, 8, "zero", "")]).is_err());
+        assert!(
+            check_table(&[Target::new(0, 8, "zero", ""), Target::new(8, 8, "zero", "")]).is_ok()
+        );
+        assert!(
+            check_table(&[Target::new(0, 8, "zero", ""), Target::new(4, 8, "zero", "")]).is_err()
+        );
         assert!(check_table(&[Target::new(0, 0, "zero", "")]).is_err());
         let e = check_table(&[Target::new(0, 1, "nonexistent_target", "")]).unwrap_err();
         assert_eq!(e.kind, ErrorKind::InvalidArgument);
@@ -698,7 +880,9 @@ mod tests {
 
     #[test]
     fn deviceless_requires_percent() {
-        let dm = DeviceMapper { cap: DEFAULT_BUFFER_CAP };
+        let dm = DeviceMapper {
+            cap: DEFAULT_BUFFER_CAP,
+        };
         let e = dm.deviceless_message("linear", "Hello").unwrap_err();
         assert_eq!(e.kind, ErrorKind::InvalidArgument);
     }

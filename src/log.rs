@@ -31,7 +31,10 @@ pub struct Sink {
     pub emit: fn(level: i32, file: &str, line: u32, errno_or_class: i32, msg: &str),
 }
 
-static NOOP: Sink = Sink { wants: |_| false, emit: |_, _, _, _, _| {} };
+static NOOP: Sink = Sink {
+    wants: |_| false,
+    emit: |_, _, _, _, _| {},
+};
 static SINK: parking_lot::RwLock<&'static Sink> = parking_lot::RwLock::new(&NOOP);
 
 /// Install the process-wide sink (the C ABI does this at load time).
@@ -45,14 +48,27 @@ pub fn enabled(level: Level) -> bool {
 }
 
 /// Emit a message (used by the `dm_*!` macros).
-pub fn emit(level: Level, flags: i32, file: &str, line: u32, errno_or_class: i32, args: fmt::Arguments<'_>) {
+pub fn emit(
+    level: Level,
+    flags: i32,
+    file: &str,
+    line: u32,
+    errno_or_class: i32,
+    args: fmt::Arguments<'_>,
+) {
     let s: &'static Sink = *SINK.read();
     if !(s.wants)(level) {
         return;
     }
     match args.as_str() {
         Some(m) => (s.emit)(level as i32 | flags, file, line, errno_or_class, m),
-        None => (s.emit)(level as i32 | flags, file, line, errno_or_class, &args.to_string()),
+        None => (s.emit)(
+            level as i32 | flags,
+            file,
+            line,
+            errno_or_class,
+            &args.to_string(),
+        ),
     }
 }
 

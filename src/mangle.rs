@@ -130,7 +130,11 @@ pub struct MangleError {
 
 impl MangleError {
     fn new(failure: MangleFailure, kind: &str, value: &[u8]) -> Self {
-        MangleError { failure, kind: kind.to_string(), value: value.to_vec() }
+        MangleError {
+            failure,
+            kind: kind.to_string(),
+            value: value.to_vec(),
+        }
     }
 }
 
@@ -167,7 +171,9 @@ const fn build_class() -> [u8; 256] {
     let mut c = 0usize;
     while c < 256 {
         let b = c as u8;
-        if b.is_ascii_alphanumeric() || matches!(b, b'#' | b'+' | b'-' | b'.' | b':' | b'=' | b'@' | b'_') {
+        if b.is_ascii_alphanumeric()
+            || matches!(b, b'#' | b'+' | b'-' | b'.' | b':' | b'=' | b'@' | b'_')
+        {
             t[c] = WHITE;
         }
         c += 1;
@@ -195,7 +201,11 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 /// `\x5cx` is rejected as mangled more than once.
 pub fn check_multiple_mangled(s: &[u8], mode: ManglingMode, kind: &str) -> Result<(), MangleError> {
     if mode == ManglingMode::Auto && contains(s, b"\\x5cx") {
-        return Err(MangleError::new(MangleFailure::MangledMoreThanOnce, kind, s));
+        return Err(MangleError::new(
+            MangleFailure::MangledMoreThanOnce,
+            kind,
+            s,
+        ));
     }
     Ok(())
 }
@@ -207,7 +217,12 @@ pub fn check_multiple_mangled(s: &[u8], mode: ManglingMode, kind: &str) -> Resul
 ///
 /// `Ok(None)` means the string goes to the kernel unchanged; `Ok(Some(v))`
 /// is the mangled copy.
-pub fn mangle(s: &[u8], mode: ManglingMode, kind: &str, max_len: usize) -> Result<Option<Vec<u8>>, MangleError> {
+pub fn mangle(
+    s: &[u8],
+    mode: ManglingMode,
+    kind: &str,
+    max_len: usize,
+) -> Result<Option<Vec<u8>>, MangleError> {
     if mode == ManglingMode::None {
         return Ok(None);
     }
@@ -226,7 +241,11 @@ pub fn mangle_unchecked(
     if s.is_empty() {
         return Ok(None);
     }
-    let mode = if mode == ManglingMode::None { ManglingMode::Auto } else { mode };
+    let mode = if mode == ManglingMode::None {
+        ManglingMode::Auto
+    } else {
+        mode
+    };
 
     // Fast path: nothing outside the whitelist, nothing to encode.
     if s.iter().all(|&b| CLASS[b as usize] == WHITE) {
@@ -303,7 +322,11 @@ fn hex_val(b: u8) -> Option<u8> {
 /// only one hex digit follows; a `\x` not followed by a hex digit stops the
 /// decoding there (a debug line is logged) and the output is cut at that
 /// point if anything had been decoded before.
-pub fn unmangle_as(s: &[u8], mode: ManglingMode, kind: &str) -> Result<Option<Vec<u8>>, MangleError> {
+pub fn unmangle_as(
+    s: &[u8],
+    mode: ManglingMode,
+    kind: &str,
+) -> Result<Option<Vec<u8>>, MangleError> {
     let strict = mode != ManglingMode::None;
 
     // Fast path: one table lookup per byte, no allocation.
@@ -444,7 +467,10 @@ mod tests {
             "The name \"a\\x5cx20\" seems to be mangled more than once. This is not allowed in auto mode."
         );
         // Only AUTO checks; the unchecked variant keeps the sequence.
-        assert_eq!(mangle_unchecked(b"a\\x5cx20", Auto, "name", NAME_LEN), Ok(None));
+        assert_eq!(
+            mangle_unchecked(b"a\\x5cx20", Auto, "name", NAME_LEN),
+            Ok(None)
+        );
         assert!(m("a\\x5cx20", Hex).unwrap().is_some());
     }
 
@@ -455,12 +481,23 @@ mod tests {
         let long = "a".repeat(128);
         let e = m(&long, Auto).unwrap_err();
         assert_eq!(e.failure, MangleFailure::TooLong);
-        assert_eq!(e.to_string(), format!("Mangled form of the name too long for \"{long}\"."));
+        assert_eq!(
+            e.to_string(),
+            format!("Mangled form of the name too long for \"{long}\".")
+        );
         // 31 spaces -> 124 bytes fits, 32 -> 128 does not.
-        assert_eq!(m(&" ".repeat(31), Auto).unwrap().map(|v| v.len()), Some(124));
-        assert_eq!(m(&" ".repeat(32), Auto).unwrap_err().failure, MangleFailure::TooLong);
+        assert_eq!(
+            m(&" ".repeat(31), Auto).unwrap().map(|v| v.len()),
+            Some(124)
+        );
+        assert_eq!(
+            m(&" ".repeat(32), Auto).unwrap_err().failure,
+            MangleFailure::TooLong
+        );
         let e = mangle(" x".repeat(40).as_bytes(), Auto, "UUID", UUID_LEN).unwrap_err();
-        assert!(e.to_string().starts_with("Mangled form of the UUID too long for"));
+        assert!(e
+            .to_string()
+            .starts_with("Mangled form of the UUID too long for"));
     }
 
     #[test]
@@ -476,11 +513,20 @@ mod tests {
     fn unmangle_blacklisted() {
         let e = u("a b", Auto).unwrap_err();
         assert_eq!(e.failure, MangleFailure::Blacklisted);
-        assert_eq!(e.to_string(), "The name \"a b\" should be mangled but it contains blacklisted characters.");
-        assert_eq!(u("a\\x20b c", Hex).unwrap_err().failure, MangleFailure::Blacklisted);
+        assert_eq!(
+            e.to_string(),
+            "The name \"a b\" should be mangled but it contains blacklisted characters."
+        );
+        assert_eq!(
+            u("a\\x20b c", Hex).unwrap_err().failure,
+            MangleFailure::Blacklisted
+        );
         assert_eq!(u("a\\x20b c", NoneMode), Ok(some("a b c")));
         let e = unmangle_as(b"x y", Auto, "UUID").unwrap_err();
-        assert_eq!(e.to_string(), "The UUID \"x y\" should be mangled but it contains blacklisted characters.");
+        assert_eq!(
+            e.to_string(),
+            "The UUID \"x y\" should be mangled but it contains blacklisted characters."
+        );
     }
 
     #[test]
@@ -495,12 +541,23 @@ mod tests {
 
     #[test]
     fn round_trips() {
-        let samples: [&[u8]; 6] = [b"a b", b"tab\there", b"\\", b"x/y/z", b"\xff\x01", b"plain-name"];
+        let samples: [&[u8]; 6] = [
+            b"a b",
+            b"tab\there",
+            b"\\",
+            b"x/y/z",
+            b"\xff\x01",
+            b"plain-name",
+        ];
         for s in samples {
             for mode in [Auto, Hex] {
-                let mangled = mangle(s, mode, "name", NAME_LEN).unwrap().unwrap_or_else(|| s.to_vec());
+                let mangled = mangle(s, mode, "name", NAME_LEN)
+                    .unwrap()
+                    .unwrap_or_else(|| s.to_vec());
                 assert!(mangled.iter().all(|&b| is_whitelisted(b) || b == b'\\'));
-                let back = unmangle(&mangled, mode).unwrap().unwrap_or_else(|| mangled.clone());
+                let back = unmangle(&mangled, mode)
+                    .unwrap()
+                    .unwrap_or_else(|| mangled.clone());
                 assert_eq!(back, s, "{:?} {:?}", String::from_utf8_lossy(s), mode);
             }
         }

@@ -50,13 +50,31 @@ macro_rules! debug_act {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NodeOp {
     /// `NODE_ADD`: make `dm_dir()/name` a block node `major:minor`.
-    Add { name: String, major: u32, minor: u32, uid: u32, gid: u32, mode: u32, check_udev: bool },
+    Add {
+        name: String,
+        major: u32,
+        minor: u32,
+        uid: u32,
+        gid: u32,
+        mode: u32,
+        check_udev: bool,
+    },
     /// `NODE_DEL`: remove `dm_dir()/name`.
     Del { name: String, check_udev: bool },
     /// `NODE_RENAME`: rename `dm_dir()/old` to `dm_dir()/new`.
-    Rename { old: String, new: String, check_udev: bool },
+    Rename {
+        old: String,
+        new: String,
+        check_udev: bool,
+    },
     /// `NODE_READ_AHEAD`: set the device's read-ahead (in sectors).
-    ReadAhead { name: String, major: u32, minor: u32, read_ahead: u32, flags: u32 },
+    ReadAhead {
+        name: String,
+        major: u32,
+        minor: u32,
+        read_ahead: u32,
+        flags: u32,
+    },
 }
 
 impl NodeOp {
@@ -71,22 +89,49 @@ impl NodeOp {
         mode: u32,
         check_udev: bool,
     ) -> Self {
-        NodeOp::Add { name: name.into(), major, minor, uid, gid, mode, check_udev }
+        NodeOp::Add {
+            name: name.into(),
+            major,
+            minor,
+            uid,
+            gid,
+            mode,
+            check_udev,
+        }
     }
 
     /// `rm_dev_node`.
     pub fn del(name: impl Into<String>, check_udev: bool) -> Self {
-        NodeOp::Del { name: name.into(), check_udev }
+        NodeOp::Del {
+            name: name.into(),
+            check_udev,
+        }
     }
 
     /// `rename_dev_node`.
     pub fn rename(old: impl Into<String>, new: impl Into<String>, check_udev: bool) -> Self {
-        NodeOp::Rename { old: old.into(), new: new.into(), check_udev }
+        NodeOp::Rename {
+            old: old.into(),
+            new: new.into(),
+            check_udev,
+        }
     }
 
     /// `set_dev_node_read_ahead`.
-    pub fn read_ahead(name: impl Into<String>, major: u32, minor: u32, read_ahead: u32, flags: u32) -> Self {
-        NodeOp::ReadAhead { name: name.into(), major, minor, read_ahead, flags }
+    pub fn read_ahead(
+        name: impl Into<String>,
+        major: u32,
+        minor: u32,
+        read_ahead: u32,
+        flags: u32,
+    ) -> Self {
+        NodeOp::ReadAhead {
+            name: name.into(),
+            major,
+            minor,
+            read_ahead,
+            flags,
+        }
     }
 
     fn kind(&self) -> Kind {
@@ -101,16 +146,18 @@ impl NodeOp {
     /// libdm's `dev_name` of the op (the *new* name for a rename).
     fn dev_name(&self) -> &[u8] {
         match self {
-            NodeOp::Add { name, .. } | NodeOp::Del { name, .. } | NodeOp::ReadAhead { name, .. } => name.as_bytes(),
+            NodeOp::Add { name, .. }
+            | NodeOp::Del { name, .. }
+            | NodeOp::ReadAhead { name, .. } => name.as_bytes(),
             NodeOp::Rename { new, .. } => new.as_bytes(),
         }
     }
 
     fn check_udev(&self) -> bool {
         match self {
-            NodeOp::Add { check_udev, .. } | NodeOp::Del { check_udev, .. } | NodeOp::Rename { check_udev, .. } => {
-                *check_udev
-            }
+            NodeOp::Add { check_udev, .. }
+            | NodeOp::Del { check_udev, .. }
+            | NodeOp::Rename { check_udev, .. } => *check_udev,
             NodeOp::ReadAhead { .. } => false,
         }
     }
@@ -140,14 +187,35 @@ fn lossy(b: &[u8]) -> std::borrow::Cow<'_, str> {
 /// `_log_node_op`'s text.
 fn describe(action: &str, e: &Entry) -> String {
     let rely = if e.rely_on_udev { " [trust_udev]" } else { "" };
-    let verify = if e.warn_if_udev_failed { " [verify_udev]" } else { "" };
+    let verify = if e.warn_if_udev_failed {
+        " [verify_udev]"
+    } else {
+        ""
+    };
     match &e.op {
-        NodeOp::Add { name, major, minor, uid, gid, mode, .. } => {
-            format!("{name}: {action} NODE_ADD ({major},{minor}) {uid}:{gid} 0{mode:o}{rely}{verify}")
+        NodeOp::Add {
+            name,
+            major,
+            minor,
+            uid,
+            gid,
+            mode,
+            ..
+        } => {
+            format!(
+                "{name}: {action} NODE_ADD ({major},{minor}) {uid}:{gid} 0{mode:o}{rely}{verify}"
+            )
         }
         NodeOp::Del { name, .. } => format!("{name}: {action} NODE_DEL{rely}{verify}"),
-        NodeOp::Rename { old, new, .. } => format!("{old}: {action} NODE_RENAME to {new}{rely}{verify}"),
-        NodeOp::ReadAhead { name, read_ahead, flags, .. } => {
+        NodeOp::Rename { old, new, .. } => {
+            format!("{old}: {action} NODE_RENAME to {new}{rely}{verify}")
+        }
+        NodeOp::ReadAhead {
+            name,
+            read_ahead,
+            flags,
+            ..
+        } => {
             format!("{name}: {action} NODE_READ_AHEAD {read_ahead} (flags={flags}){rely}{verify}")
         }
     }
@@ -177,7 +245,11 @@ fn other_ops(stack: &[Entry], kind: Kind) -> bool {
 /// set without `DISABLE_DM_RULES`), it warns when udev evidently did not do
 /// the job.
 pub fn stack(op: NodeOp, rely_on_udev: bool) {
-    if let NodeOp::ReadAhead { read_ahead: READ_AHEAD_AUTO, .. } = op {
+    if let NodeOp::ReadAhead {
+        read_ahead: READ_AHEAD_AUTO,
+        ..
+    } = op
+    {
         return;
     }
     let kind = op.kind();
@@ -201,7 +273,10 @@ pub fn stack(op: NodeOp, rely_on_udev: bool) {
             }
         }
         Kind::Add => {
-            if let Some(i) = st.iter().position(|e| e.op.kind() == Kind::Del && e.op.dev_name() == op.dev_name()) {
+            if let Some(i) = st
+                .iter()
+                .position(|e| e.op.kind() == Kind::Del && e.op.dev_name() == op.dev_name())
+            {
                 let removed = st.remove(i);
                 log_op("Unstacking", &removed);
             }
@@ -227,7 +302,11 @@ pub fn stack(op: NodeOp, rely_on_udev: bool) {
         Kind::Del => {}
     }
 
-    let entry = Entry { op, rely_on_udev: rely, warn_if_udev_failed: if rely { false } else { warn } };
+    let entry = Entry {
+        op,
+        rely_on_udev: rely,
+        warn_if_udev_failed: if rely { false } else { warn },
+    };
     log_op("Stacking", &entry);
     st.push(entry);
 }
@@ -271,16 +350,19 @@ impl Ctx {
     /// `_warn_if_op_needed`.
     fn warn_needed(&self, warn_if_udev_failed: bool) -> bool {
         warn_if_udev_failed
-            && *self
-                .udev_checks
-                .get_or_init(|| crate::udev::get_sync_support_cached() && crate::udev::get_checking())
+            && *self.udev_checks.get_or_init(|| {
+                crate::udev::get_sync_support_cached() && crate::udev::get_checking()
+            })
     }
 
     fn read_ahead_kb_path(&self, major: u32, minor: u32) -> Option<PathBuf> {
         if self.sysfs_dir.is_empty() || major == 0 {
             None
         } else {
-            Some(PathBuf::from(format!("{}dev/block/{major}:{minor}/bdi/read_ahead_kb", self.sysfs_dir)))
+            Some(PathBuf::from(format!(
+                "{}dev/block/{major}:{minor}/bdi/read_ahead_kb",
+                self.sysfs_dir
+            )))
         }
     }
 }
@@ -306,16 +388,35 @@ fn run(ctx: &Ctx) {
 
 fn execute(ctx: &Ctx, e: &Entry) -> bool {
     match &e.op {
-        NodeOp::Add { name, major, minor, uid, gid, mode, .. } => {
-            add_dev_node(ctx, name.as_bytes(), *major, *minor, *uid, *gid, *mode, e.warn_if_udev_failed)
-        }
+        NodeOp::Add {
+            name,
+            major,
+            minor,
+            uid,
+            gid,
+            mode,
+            ..
+        } => add_dev_node(
+            ctx,
+            name.as_bytes(),
+            *major,
+            *minor,
+            *uid,
+            *gid,
+            *mode,
+            e.warn_if_udev_failed,
+        ),
         NodeOp::Del { name, .. } => rm_dev_node(ctx, name.as_bytes(), e.warn_if_udev_failed),
         NodeOp::Rename { old, new, .. } => {
             rename_dev_node(ctx, old.as_bytes(), new.as_bytes(), e.warn_if_udev_failed)
         }
-        NodeOp::ReadAhead { name, major, minor, read_ahead, flags } => {
-            set_dev_node_read_ahead(ctx, name.as_bytes(), *major, *minor, *read_ahead, *flags)
-        }
+        NodeOp::ReadAhead {
+            name,
+            major,
+            minor,
+            read_ahead,
+            flags,
+        } => set_dev_node_read_ahead(ctx, name.as_bytes(), *major, *minor, *read_ahead, *flags),
     }
 }
 
@@ -378,14 +479,26 @@ pub fn create_dir(dir: &Path, fixed_mode: Option<u32>) -> bool {
 
 /// `_add_dev_node`.
 #[allow(clippy::too_many_arguments)]
-fn add_dev_node(ctx: &Ctx, name: &[u8], major: u32, minor: u32, uid: u32, gid: u32, mode: u32, warn: bool) -> bool {
+fn add_dev_node(
+    ctx: &Ctx,
+    name: &[u8],
+    major: u32,
+    minor: u32,
+    uid: u32,
+    gid: u32,
+    mode: u32,
+    warn: bool,
+) -> bool {
     let path = ctx.dev_path(name);
     let dev = sys::makedev(major, minor);
 
     match fs::metadata(&path) {
         Ok(md) => {
             if !md.file_type().is_block_device() {
-                crate::dm_error!("A non-block device file at '{}' is already present", disp(&path));
+                crate::dm_error!(
+                    "A non-block device file at '{}' is already present",
+                    disp(&path)
+                );
                 return false;
             }
             // The right node exists: leave it (and its owner/mode) alone.
@@ -399,7 +512,10 @@ fn add_dev_node(ctx: &Ctx, name: &[u8], major: u32, minor: u32, uid: u32, gid: u
         }
         Err(_) => {
             if ctx.warn_needed(warn) {
-                crate::dm_warn!("{} not set up by udev: Falling back to direct node creation.", disp(&path));
+                crate::dm_warn!(
+                    "{} not set up by udev: Falling back to direct node creation.",
+                    disp(&path)
+                );
             }
         }
     }
@@ -422,7 +538,12 @@ fn add_dev_node(ctx: &Ctx, name: &[u8], major: u32, minor: u32, uid: u32, gid: u
         // The node may already have been created by udev.
         Err(libc::EEXIST) => {}
         Err(e) => {
-            crate::dm_error!("{}: mknod for {} failed: {}", disp(&path), lossy(name), sys::strerror(e));
+            crate::dm_error!(
+                "{}: mknod for {} failed: {}",
+                disp(&path),
+                lossy(name),
+                sys::strerror(e)
+            );
             return false;
         }
     }
@@ -443,7 +564,10 @@ fn rm_dev_node(ctx: &Ctx, name: &[u8], warn: bool) -> bool {
         return true;
     }
     if ctx.warn_needed(warn) {
-        crate::dm_warn!("Node {} was not removed by udev. Falling back to direct node removal.", disp(&path));
+        crate::dm_warn!(
+            "Node {} was not removed by udev. Falling back to direct node removal.",
+            disp(&path)
+        );
     }
     // udev may already have deleted the node.
     if let Err(err) = fs::remove_file(&path) {
@@ -475,7 +599,10 @@ fn rename_dev_node(ctx: &Ctx, old_name: &[u8], new_name: &[u8], warn: bool) -> b
                 lmd
             };
             if !md.file_type().is_block_device() {
-                crate::dm_error!("A non-block device file at '{}' is already present", disp(&newpath));
+                crate::dm_error!(
+                    "A non-block device file at '{}' is already present",
+                    disp(&newpath)
+                );
                 return false;
             }
             if ctx.warn_needed(warn) {
@@ -678,11 +805,22 @@ fn write_read_ahead(ctx: &Ctx, name: &[u8], major: u32, minor: u32, read_ahead: 
 }
 
 /// `_set_dev_node_read_ahead`.
-fn set_dev_node_read_ahead(ctx: &Ctx, name: &[u8], major: u32, minor: u32, read_ahead: u32, flags: u32) -> bool {
+fn set_dev_node_read_ahead(
+    ctx: &Ctx,
+    name: &[u8],
+    major: u32,
+    minor: u32,
+    read_ahead: u32,
+    flags: u32,
+) -> bool {
     if read_ahead == READ_AHEAD_AUTO {
         return true;
     }
-    let read_ahead = if read_ahead == READ_AHEAD_NONE { 0 } else { read_ahead };
+    let read_ahead = if read_ahead == READ_AHEAD_NONE {
+        0
+    } else {
+        read_ahead
+    };
     if flags & READ_AHEAD_MINIMUM_FLAG != 0 {
         let Some(current) = read_ahead_of(ctx, name, major, minor) else {
             return false;
@@ -702,8 +840,21 @@ fn set_dev_node_read_ahead(ctx: &Ctx, name: &[u8], major: u32, minor: u32, read_
 
 /// Apply a read-ahead setting right away (what a stacked `NODE_READ_AHEAD`
 /// does when processed). `false` on failure (logged).
-pub fn set_read_ahead(name: impl AsRef<[u8]>, major: u32, minor: u32, read_ahead: u32, flags: u32) -> bool {
-    set_dev_node_read_ahead(&Ctx::current(), name.as_ref(), major, minor, read_ahead, flags)
+pub fn set_read_ahead(
+    name: impl AsRef<[u8]>,
+    major: u32,
+    minor: u32,
+    read_ahead: u32,
+    flags: u32,
+) -> bool {
+    set_dev_node_read_ahead(
+        &Ctx::current(),
+        name.as_ref(),
+        major,
+        minor,
+        read_ahead,
+        flags,
+    )
 }
 
 #[cfg(test)]
@@ -744,7 +895,10 @@ mod tests {
     fn root() -> bool {
         // mknod of block nodes needs root (CAP_MKNOD).
         std::fs::read_to_string("/proc/self/status")
-            .map(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0")))
+            .map(|s| {
+                s.lines()
+                    .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
+            })
             .unwrap_or(false)
     }
 
@@ -762,14 +916,39 @@ mod tests {
 
     #[test]
     fn log_texts() {
-        let e = Entry { op: NodeOp::add("vg-lv", 253, 3, 0, 6, 0o660, true), rely_on_udev: false, warn_if_udev_failed: true };
-        assert_eq!(describe("Stacking", &e), "vg-lv: Stacking NODE_ADD (253,3) 0:6 0660 [verify_udev]");
-        let e = Entry { op: NodeOp::del("x", false), rely_on_udev: true, warn_if_udev_failed: false };
-        assert_eq!(describe("Skipping", &e), "x: Skipping NODE_DEL [trust_udev]");
-        let e = Entry { op: NodeOp::rename("a", "b", false), rely_on_udev: false, warn_if_udev_failed: false };
+        let e = Entry {
+            op: NodeOp::add("vg-lv", 253, 3, 0, 6, 0o660, true),
+            rely_on_udev: false,
+            warn_if_udev_failed: true,
+        };
+        assert_eq!(
+            describe("Stacking", &e),
+            "vg-lv: Stacking NODE_ADD (253,3) 0:6 0660 [verify_udev]"
+        );
+        let e = Entry {
+            op: NodeOp::del("x", false),
+            rely_on_udev: true,
+            warn_if_udev_failed: false,
+        };
+        assert_eq!(
+            describe("Skipping", &e),
+            "x: Skipping NODE_DEL [trust_udev]"
+        );
+        let e = Entry {
+            op: NodeOp::rename("a", "b", false),
+            rely_on_udev: false,
+            warn_if_udev_failed: false,
+        };
         assert_eq!(describe("Processing", &e), "a: Processing NODE_RENAME to b");
-        let e = Entry { op: NodeOp::read_ahead("a", 253, 0, 256, 1), rely_on_udev: false, warn_if_udev_failed: false };
-        assert_eq!(describe("Stacking", &e), "a: Stacking NODE_READ_AHEAD 256 (flags=1)");
+        let e = Entry {
+            op: NodeOp::read_ahead("a", 253, 0, 256, 1),
+            rely_on_udev: false,
+            warn_if_udev_failed: false,
+        };
+        assert_eq!(
+            describe("Stacking", &e),
+            "a: Stacking NODE_READ_AHEAD 256 (flags=1)"
+        );
     }
 
     #[test]
@@ -782,23 +961,44 @@ mod tests {
         stack(NodeOp::read_ahead("a", 253, 0, 256, 0), false);
         stack(NodeOp::add("b", 253, 1, 0, 0, 0o600, false), false);
         stack(NodeOp::del("a", false), false);
-        assert_eq!(snapshot(), vec![NodeOp::add("b", 253, 1, 0, 0, 0o600, false), NodeOp::del("a", false)]);
+        assert_eq!(
+            snapshot(),
+            vec![
+                NodeOp::add("b", 253, 1, 0, 0, 0o600, false),
+                NodeOp::del("a", false)
+            ]
+        );
 
         // ADD drops a pending DEL of the same name.
         stack(NodeOp::add("a", 253, 2, 0, 0, 0o600, false), false);
         assert_eq!(
             snapshot(),
-            vec![NodeOp::add("b", 253, 1, 0, 0, 0o600, false), NodeOp::add("a", 253, 2, 0, 0, 0o600, false)]
+            vec![
+                NodeOp::add("b", 253, 1, 0, 0, 0o600, false),
+                NodeOp::add("a", 253, 2, 0, 0, 0o600, false)
+            ]
         );
 
         // RENAME drops every pending op on the old name.
         stack(NodeOp::read_ahead("a", 253, 2, 512, 0), false);
         stack(NodeOp::rename("a", "c", false), false);
-        assert_eq!(snapshot(), vec![NodeOp::add("b", 253, 1, 0, 0, 0o600, false), NodeOp::rename("a", "c", false)]);
+        assert_eq!(
+            snapshot(),
+            vec![
+                NodeOp::add("b", 253, 1, 0, 0, 0o600, false),
+                NodeOp::rename("a", "c", false)
+            ]
+        );
 
         // DEL of the new name drops the rename (its dev_name is the new name).
         stack(NodeOp::del("c", false), false);
-        assert_eq!(snapshot(), vec![NodeOp::add("b", 253, 1, 0, 0, 0o600, false), NodeOp::del("c", false)]);
+        assert_eq!(
+            snapshot(),
+            vec![
+                NodeOp::add("b", 253, 1, 0, 0, 0o600, false),
+                NodeOp::del("c", false)
+            ]
+        );
 
         // AUTO read-ahead is never stacked; READ_AHEAD never relies on udev.
         stack(NodeOp::read_ahead("b", 253, 1, READ_AHEAD_AUTO, 0), false);
@@ -811,7 +1011,11 @@ mod tests {
         let last = STACK.lock().last().cloned().unwrap();
         assert!(last.rely_on_udev && !last.warn_if_udev_failed);
         stack(NodeOp::add("e", 253, 5, 0, 0, 0o600, true), false);
-        assert!(STACK.lock().last().map(|e| e.warn_if_udev_failed).unwrap_or(false));
+        assert!(STACK
+            .lock()
+            .last()
+            .map(|e| e.warn_if_udev_failed)
+            .unwrap_or(false));
 
         // A DEL with only DELs pending keeps them.
         clear();
@@ -846,7 +1050,10 @@ mod tests {
         // The device directory was created 0755.
         assert_eq!(fs::metadata(&ctx.dm_dir).unwrap().mode() & 0o777, 0o755);
         assert!(fs::metadata(node(&ctx, "two")).is_ok());
-        assert!(fs::symlink_metadata(node(&ctx, "skipped")).is_err(), "relied on udev");
+        assert!(
+            fs::symlink_metadata(node(&ctx, "skipped")).is_err(),
+            "relied on udev"
+        );
 
         // FIFO: rename then delete of the new name in one batch, and a
         // delete of a node that is not there.
@@ -855,7 +1062,10 @@ mod tests {
         stack(NodeOp::del("missing", false), false);
         run(&ctx);
         assert!(fs::symlink_metadata(node(&ctx, "one")).is_err());
-        assert_eq!(fs::metadata(node(&ctx, "uno")).unwrap().rdev(), sys::makedev(7, 200));
+        assert_eq!(
+            fs::metadata(node(&ctx, "uno")).unwrap().rdev(),
+            sys::makedev(7, 200)
+        );
         assert!(fs::symlink_metadata(node(&ctx, "gone")).is_err());
 
         // Renaming a node that does not exist is not an error.
@@ -908,7 +1118,16 @@ mod tests {
 
         // Absolute names are used as paths.
         let abs = t.0.join("elsewhere");
-        assert!(add_dev_node(&ctx, abs.as_os_str().as_bytes(), 7, 216, 0, 0, 0o600, false));
+        assert!(add_dev_node(
+            &ctx,
+            abs.as_os_str().as_bytes(),
+            7,
+            216,
+            0,
+            0,
+            0o600,
+            false
+        ));
         assert!(fs::metadata(&abs).unwrap().file_type().is_block_device());
         assert!(rm_dev_node(&ctx, abs.as_os_str().as_bytes(), false));
         assert!(fs::symlink_metadata(&abs).is_err());
@@ -933,17 +1152,45 @@ mod tests {
 
         // MINIMUM: only increase.
         fs::write(&kb, b"128\n").unwrap();
-        assert!(set_dev_node_read_ahead(&ctx, b"vol", 253, 4, 200, READ_AHEAD_MINIMUM_FLAG));
+        assert!(set_dev_node_read_ahead(
+            &ctx,
+            b"vol",
+            253,
+            4,
+            200,
+            READ_AHEAD_MINIMUM_FLAG
+        ));
         assert_eq!(fs::read_to_string(&kb).unwrap(), "128\n");
-        assert!(set_dev_node_read_ahead(&ctx, b"vol", 253, 4, 300, READ_AHEAD_MINIMUM_FLAG));
+        assert!(set_dev_node_read_ahead(
+            &ctx,
+            b"vol",
+            253,
+            4,
+            300,
+            READ_AHEAD_MINIMUM_FLAG
+        ));
         assert_eq!(fs::read_to_string(&kb).unwrap(), "150\n");
 
         // NONE sets 0; AUTO does nothing.
         fs::write(&kb, b"").unwrap();
-        assert!(set_dev_node_read_ahead(&ctx, b"vol", 253, 4, READ_AHEAD_NONE, 0));
+        assert!(set_dev_node_read_ahead(
+            &ctx,
+            b"vol",
+            253,
+            4,
+            READ_AHEAD_NONE,
+            0
+        ));
         assert_eq!(fs::read_to_string(&kb).unwrap(), "0");
         fs::write(&kb, b"64\n").unwrap();
-        assert!(set_dev_node_read_ahead(&ctx, b"vol", 253, 4, READ_AHEAD_AUTO, 0));
+        assert!(set_dev_node_read_ahead(
+            &ctx,
+            b"vol",
+            253,
+            4,
+            READ_AHEAD_AUTO,
+            0
+        ));
         assert_eq!(fs::read_to_string(&kb).unwrap(), "64\n");
 
         // No sysfs entry and no node: failure, no panic.

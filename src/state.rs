@@ -24,7 +24,10 @@ pub fn dec_suspended() {
 fn monotonic_now() -> libc::timespec {
     match nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC) {
         Ok(t) => *t.as_ref(),
-        Err(_) => libc::timespec { tv_sec: 0, tv_nsec: 0 },
+        Err(_) => libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        },
     }
 }
 

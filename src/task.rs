@@ -45,8 +45,27 @@ impl TaskType {
     pub fn from_raw(v: i32) -> Option<TaskType> {
         use TaskType::*;
         const ALL: [TaskType; 21] = [
-            Create, Reload, Remove, RemoveAll, Suspend, Resume, Info, Deps, Rename, Version, Status, Table,
-            WaitEvent, List, Clear, MkNodes, ListVersions, TargetMsg, SetGeometry, ArmPoll, GetTargetVersion,
+            Create,
+            Reload,
+            Remove,
+            RemoveAll,
+            Suspend,
+            Resume,
+            Info,
+            Deps,
+            Rename,
+            Version,
+            Status,
+            Table,
+            WaitEvent,
+            List,
+            Clear,
+            MkNodes,
+            ListVersions,
+            TargetMsg,
+            SetGeometry,
+            ArmPoll,
+            GetTargetVersion,
         ];
         usize::try_from(v).ok().and_then(|i| ALL.get(i).copied())
     }
@@ -107,7 +126,10 @@ impl TaskType {
     /// Types whose ioctl never carries target specs.
     fn carries_no_targets(self) -> bool {
         use TaskType::*;
-        matches!(self, RemoveAll | Create | Remove | Suspend | Status | Clear | ArmPoll)
+        matches!(
+            self,
+            RemoveAll | Create | Remove | Suspend | Status | Clear | ArmPoll
+        )
     }
 
     /// Types that make the kernel emit a uevent carrying the cookie.
@@ -258,7 +280,10 @@ impl Task {
         let mut name = name.to_vec();
         if name.contains(&b'/') {
             if self.task_type() == Some(TaskType::Create) {
-                dm_error!("Name \"{}\" invalid. It contains \"/\".", String::from_utf8_lossy(&name));
+                dm_error!(
+                    "Name \"{}\" invalid. It contains \"/\".",
+                    String::from_utf8_lossy(&name)
+                );
                 return false;
             }
             match resolve_path_name(&name) {
@@ -283,7 +308,7 @@ impl Task {
         }
         let mode = mangle::mode();
         if mode != ManglingMode::None {
-            match mangle::mangle(&name, mode, "device name", abi::DM_NAME_LEN) {
+            match mangle::mangle(&name, mode, "name", abi::DM_NAME_LEN) {
                 Ok(m) => self.mangled_name = m,
                 Err(e) => {
                     dm_error!("{e}");
@@ -320,7 +345,10 @@ impl Task {
     /// `dm_task_set_newname`.
     pub fn set_newname(&mut self, newname: &[u8]) -> bool {
         if newname.contains(&b'/') {
-            dm_error!("Name \"{}\" invalid. It contains \"/\".", String::from_utf8_lossy(newname));
+            dm_error!(
+                "Name \"{}\" invalid. It contains \"/\".",
+                String::from_utf8_lossy(newname)
+            );
             return false;
         }
         if newname.len() >= abi::DM_NAME_LEN {
@@ -333,7 +361,7 @@ impl Task {
         }
         let mode = mangle::mode();
         let v = if mode != ManglingMode::None {
-            match mangle::mangle(newname, mode, "new device name", abi::DM_NAME_LEN) {
+            match mangle::mangle(newname, mode, "new name", abi::DM_NAME_LEN) {
                 Ok(Some(m)) => m,
                 Ok(None) => newname.to_vec(),
                 Err(e) => {
@@ -376,14 +404,22 @@ impl Task {
     /// `dm_task_add_target`.
     pub fn add_target(&mut self, start: u64, length: u64, ttype: &[u8], params: &[u8]) -> bool {
         if ttype.len() >= abi::DM_MAX_TYPE_NAME {
-            dm_error!("Target type name {} is too long.", String::from_utf8_lossy(ttype));
+            dm_error!(
+                "Target type name {} is too long.",
+                String::from_utf8_lossy(ttype)
+            );
             return false;
         }
         if ttype.is_empty() {
             dm_error!("Target type name is empty.");
             return false;
         }
-        self.targets.push(TargetSpec { start, length, target_type: ttype.to_vec(), params: Secret::from(params) });
+        self.targets.push(TargetSpec {
+            start,
+            length,
+            target_type: ttype.to_vec(),
+            params: Secret::from(params),
+        });
         true
     }
 
@@ -450,13 +486,19 @@ impl Task {
     pub fn run(&mut self) -> Result<(), RunError> {
         self.runs += 1;
         let Some(ty) = self.task_type() else {
-            dm_error!("Internal error: unknown device-mapper task {}", self.raw_type);
-            return Err(RunError { errno: libc::EINVAL });
+            dm_error!(
+                "Internal error: unknown device-mapper task {}",
+                self.raw_type
+            );
+            return Err(RunError {
+                errno: libc::EINVAL,
+            });
         };
         if ty == TaskType::Create && !self.targets.is_empty() {
             return self.create_and_load();
         }
-        if ty == TaskType::MkNodes && self.name.is_none() && self.uuid.is_none() && self.major <= 0 {
+        if ty == TaskType::MkNodes && self.name.is_none() && self.uuid.is_none() && self.major <= 0
+        {
             return mknodes_all();
         }
         if ty == TaskType::Reload && self.suppress_identical_reload {
@@ -505,11 +547,16 @@ impl Task {
     fn flatten(&self, ty: TaskType, driver_minor: u32) -> Result<(DmIoctl, Vec<u8>), RunError> {
         let fail = |msg: &str| {
             dm_error!("{msg}");
-            Err(RunError { errno: libc::EINVAL })
+            Err(RunError {
+                errno: libc::EINVAL,
+            })
         };
         let has_targets = !self.targets.is_empty() && !ty.carries_no_targets();
         if !self.targets.is_empty() && ty.carries_no_targets() {
-            dm_debug!("Internal error: targets ignored: {} does not take a table", ty.name());
+            dm_debug!(
+                "Internal error: targets ignored: {} does not take a table",
+                ty.name()
+            );
         }
         if has_targets && self.message.is_some() {
             return fail("targets and message are incompatible");
@@ -540,7 +587,11 @@ impl Task {
             if let Some(dmm) = dm_major {
                 if self.allow_default_major_fallback && major != dmm as i32 {
                     if major > 0 {
-                        dm_verbose!("Overriding major number of {} with {} for persistent device.", major, dmm);
+                        dm_verbose!(
+                            "Overriding major number of {} with {} for persistent device.",
+                            major,
+                            dmm
+                        );
                     }
                     major = dmm as i32;
                 }
@@ -552,18 +603,24 @@ impl Task {
             h.dev = abi::encode_dev(major as u32, self.minor as u32);
         }
         if let Some(n) = self.dev_name() {
-            let by_devno = matches!(ty, TaskType::Resume | TaskType::Reload) && self.minor >= 0 && self.major >= 0;
+            let by_devno = matches!(ty, TaskType::Resume | TaskType::Reload)
+                && self.minor >= 0
+                && self.major >= 0;
             if !by_devno {
                 codec::put_fixed(&mut h.name, n, "name").map_err(|e| {
                     dm_error!("{e}");
-                    RunError { errno: libc::EINVAL }
+                    RunError {
+                        errno: libc::EINVAL,
+                    }
                 })?;
             }
         }
         if let Some(u) = self.dev_uuid() {
             codec::put_fixed(&mut h.uuid, u, "uuid").map_err(|e| {
                 dm_error!("{e}");
-                RunError { errno: libc::EINVAL }
+                RunError {
+                    errno: libc::EINVAL,
+                }
             })?;
         }
         if ty == TaskType::Suspend {
@@ -583,13 +640,17 @@ impl Task {
         }
         if self.secure_data {
             if driver_minor < 20 {
-                dm_verbose!("Secure data flag unsupported by kernel. Buffers will not be wiped after use.");
+                dm_verbose!(
+                    "Secure data flag unsupported by kernel. Buffers will not be wiped after use."
+                );
             }
             flags |= DmFlags::SECURE_DATA;
         }
         if self.query_inactive_table {
             if driver_minor < 16 {
-                dm_warn!("WARNING: Inactive table query unsupported by kernel. It will use live table.");
+                dm_warn!(
+                    "WARNING: Inactive table query unsupported by kernel. It will use live table."
+                );
             }
             flags |= DmFlags::QUERY_INACTIVE_TABLE;
         }
@@ -631,19 +692,27 @@ impl Task {
         if let Some(n) = &self.newname {
             codec::encode_string(&mut payload, n, "new name").map_err(|e| {
                 dm_error!("{e}");
-                RunError { errno: libc::EINVAL }
+                RunError {
+                    errno: libc::EINVAL,
+                }
             })?;
         }
         if let Some(m) = &self.message {
-            codec::encode_message(&mut payload, self.sector.unwrap_or(0), m.as_bytes()).map_err(|e| {
-                dm_error!("{e}");
-                RunError { errno: libc::EINVAL }
-            })?;
+            codec::encode_message(&mut payload, self.sector.unwrap_or(0), m.as_bytes()).map_err(
+                |e| {
+                    dm_error!("{e}");
+                    RunError {
+                        errno: libc::EINVAL,
+                    }
+                },
+            )?;
         }
         if let Some(g) = &self.geometry {
             codec::encode_string(&mut payload, g, "geometry").map_err(|e| {
                 dm_error!("{e}");
-                RunError { errno: libc::EINVAL }
+                RunError {
+                    errno: libc::EINVAL,
+                }
             })?;
         }
         h.flags = flags.bits();
@@ -655,13 +724,33 @@ impl Task {
         let mut next = 0u64;
         for (i, t) in self.targets.iter().enumerate() {
             if t.length == 0 {
-                dm_error!("Target {} (type {}) at sector {} has zero length.", i, String::from_utf8_lossy(&t.target_type), t.start);
-                return Err(RunError { errno: libc::EINVAL });
+                dm_error!(
+                    "Target {} (type {}) at sector {} has zero length.",
+                    i,
+                    String::from_utf8_lossy(&t.target_type),
+                    t.start
+                );
+                return Err(RunError {
+                    errno: libc::EINVAL,
+                });
             }
             if t.start != next {
-                let what = if t.start < next { "overlaps the previous one" } else { "leaves a gap after the previous one" };
-                dm_error!("Target {} (type {}) starting at sector {} {} (expected start {}).", i, String::from_utf8_lossy(&t.target_type), t.start, what, next);
-                return Err(RunError { errno: libc::EINVAL });
+                let what = if t.start < next {
+                    "overlaps the previous one"
+                } else {
+                    "leaves a gap after the previous one"
+                };
+                dm_error!(
+                    "Target {} (type {}) starting at sector {} {} (expected start {}).",
+                    i,
+                    String::from_utf8_lossy(&t.target_type),
+                    t.start,
+                    what,
+                    next
+                );
+                return Err(RunError {
+                    errno: libc::EINVAL,
+                });
             }
             next = t.start.saturating_add(t.length);
         }
@@ -694,7 +783,8 @@ impl Task {
             let mut f = (udev::PRIMARY_SOURCE_FLAG as u32) << udev::UDEV_FLAGS_SHIFT;
             if !self.cookie_set && sync {
                 dm_debug!("Cookie value is not set while trying to call {} ioctl. Please, consider using libdevmapper's udev synchronisation interface or disable it explicitly by calling dm_udev_set_sync_support(0).", ty.name());
-                f |= ((udev::DISABLE_DM_RULES_FLAG | udev::DISABLE_SUBSYSTEM_RULES_FLAG) as u32) << udev::UDEV_FLAGS_SHIFT;
+                f |= ((udev::DISABLE_DM_RULES_FLAG | udev::DISABLE_SUBSYSTEM_RULES_FLAG) as u32)
+                    << udev::UDEV_FLAGS_SHIFT;
             }
             h.event_nr |= f;
         }
@@ -703,14 +793,22 @@ impl Task {
         let mut attempt = 0;
         let result = loop {
             attempt += 1;
-            let req = Request { cmd, header: h, payload: &payload, cap: self.buffer_cap };
+            let req = Request {
+                cmd,
+                header: h,
+                payload: &payload,
+                cap: self.buffer_cap,
+            };
             let r = control.ioctl(&req);
             if self.record_timestamp {
                 crate::state::record_ioctl_timestamp();
             }
             match r {
                 Err(IoctlError::Kernel(e))
-                    if e == libc::EBUSY && ty == TaskType::Remove && self.retry_remove && attempt < REMOVE_RETRIES =>
+                    if e == libc::EBUSY
+                        && ty == TaskType::Remove
+                        && self.retry_remove
+                        && attempt < REMOVE_RETRIES =>
                 {
                     dm_debug!("device-mapper: remove ioctl on {} failed: Device or resource busy (retrying)", self.display_name());
                     std::thread::sleep(REMOVE_RETRY_DELAY);
@@ -722,7 +820,10 @@ impl Task {
         secret::wipe(&mut payload);
         let mut reply = match result {
             Ok(r) => r,
-            Err(IoctlError::Kernel(e)) if e == libc::ENXIO && matches!(ty, TaskType::Info | TaskType::MkNodes | TaskType::Status) => {
+            Err(IoctlError::Kernel(e))
+                if e == libc::ENXIO
+                    && matches!(ty, TaskType::Info | TaskType::MkNodes | TaskType::Status) =>
+            {
                 // Not an error: the device does not exist.
                 self.ioctl_errno = e;
                 let mut hh = h;
@@ -732,7 +833,11 @@ impl Task {
                 hh.data_start = DATA_START as u32;
                 let mut buf = crate::kernel::control::Buffer::zeroed(DATA_START);
                 codec::write_header(buf.as_bytes_mut(), &hh);
-                Reply { header: hh, buf, attempts: attempt }
+                Reply {
+                    header: hh,
+                    buf,
+                    attempts: attempt,
+                }
             }
             Err(e) => {
                 self.ioctl_errno = e.errno();
@@ -742,7 +847,7 @@ impl Task {
                             "device-mapper: {} ioctl on {} failed: {}",
                             ty.name(),
                             self.display_name(),
-                            std::io::Error::from_raw_os_error(*errno).to_string().split(" (os error").next().unwrap_or("")
+                            crate::kernel::sys::strerror(*errno)
                         );
                         if *errno == libc::EINTR {
                             dm_verbose!("{msg}");
@@ -757,7 +862,11 @@ impl Task {
             }
         };
         if reply.attempts > 1 {
-            dm_debug!("dm {}: reply needed {} ioctls to fit", ty.name(), reply.attempts);
+            dm_debug!(
+                "dm {}: reply needed {} ioctls to fit",
+                ty.name(),
+                reply.attempts
+            );
         }
         let flags = reply.flags();
         if flags.contains(DmFlags::BUFFER_FULL) && !ty.command().has_output() {
@@ -765,7 +874,8 @@ impl Task {
         }
         // Unmangle names in the reply, in place.
         unmangle_reply(ty, &mut reply)?;
-        if ty.with_uevent() && sync && driver[1] >= 17 && !flags.contains(DmFlags::UEVENT_GENERATED) {
+        if ty.with_uevent() && sync && driver[1] >= 17 && !flags.contains(DmFlags::UEVENT_GENERATED)
+        {
             self.udev_complete();
         }
         self.reply_targets.clear();
@@ -774,7 +884,9 @@ impl Task {
                 Ok(v) => self.reply_targets = v,
                 Err(e) => {
                     dm_error!("{e}");
-                    return Err(RunError { errno: libc::EPROTO });
+                    return Err(RunError {
+                        errno: libc::EPROTO,
+                    });
                 }
             }
         }
@@ -788,7 +900,11 @@ impl Task {
             return;
         }
         let mut opts = String::new();
-        opts.push_str(if self.no_open_count { "noopencount " } else { "opencount " });
+        opts.push_str(if self.no_open_count {
+            "noopencount "
+        } else {
+            "opencount "
+        });
         opts.push_str(if self.no_flush { "noflush " } else { "flush " });
         for (on, word) in [
             (self.read_only, "readonly "),
@@ -804,14 +920,26 @@ impl Task {
                 opts.push_str(word);
             }
         }
-        let msg = self.message.as_ref().map(|m| secret::loggable_message(m.as_bytes())).unwrap_or_default();
-        let sector = if self.message.is_some() { self.sector.unwrap_or(0).to_string() } else { String::new() };
+        let msg = self
+            .message
+            .as_ref()
+            .map(|m| secret::loggable_message(m.as_bytes()))
+            .unwrap_or_default();
+        let sector = if self.message.is_some() {
+            self.sector.unwrap_or(0).to_string()
+        } else {
+            String::new()
+        };
         dm_debug!(
             "dm {} {} {} {}[ {}] {} {} [{}]",
             ty.name(),
             String::from_utf8_lossy(codec::fixed_str(&h.name)),
             String::from_utf8_lossy(codec::fixed_str(&h.uuid)),
-            if self.major > 0 && self.minor >= 0 { format!("({}:{}) ", self.major, self.minor) } else { String::new() },
+            if self.major > 0 && self.minor >= 0 {
+                format!("({}:{}) ", self.major, self.minor)
+            } else {
+                String::new()
+            },
             opts.trim_end(),
             sector,
             msg,
@@ -820,47 +948,81 @@ impl Task {
     }
 
     fn post_process(&mut self, ty: TaskType, sync: bool) {
-        let Some(h) = self.reply_header().copied() else { return };
+        let Some(h) = self.reply_header().copied() else {
+            return;
+        };
         let flags = self.event_nr >> udev::UDEV_FLAGS_SHIFT;
         let rely_on_udev = self.cookie_set && (flags & udev::DISABLE_LIBRARY_FALLBACK as u32) != 0;
-        let check_udev = self.cookie_set && (flags & udev::DISABLE_DM_RULES_FLAG as u32) == 0 && sync;
+        let check_udev =
+            self.cookie_set && (flags & udev::DISABLE_DM_RULES_FLAG as u32) == 0 && sync;
         let (major, minor) = abi::decode_dev(h.dev);
         let name = self.name.clone();
         match ty {
-            TaskType::Create => {
-                if self.add_node == ADD_NODE_ON_CREATE && !rely_on_udev {
-                    if let Some(n) = name.filter(|n| !n.is_empty()) {
-                        nodes::stack(
-                            NodeOp::Add { name: lossy(&n), major, minor, uid: self.uid, gid: self.gid, mode: self.mode, check_udev },
-                            rely_on_udev,
-                        );
-                    }
+            TaskType::Create if self.add_node == ADD_NODE_ON_CREATE && !rely_on_udev => {
+                if let Some(n) = name.filter(|n| !n.is_empty()) {
+                    nodes::stack(
+                        NodeOp::Add {
+                            name: lossy(&n),
+                            major,
+                            minor,
+                            uid: self.uid,
+                            gid: self.gid,
+                            mode: self.mode,
+                            check_udev,
+                        },
+                        rely_on_udev,
+                    );
                 }
             }
             TaskType::Remove => {
                 if let Some(n) = name {
                     if !rely_on_udev {
-                        nodes::stack(NodeOp::Del { name: lossy(&n), check_udev }, rely_on_udev);
+                        nodes::stack(
+                            NodeOp::Del {
+                                name: lossy(&n),
+                                check_udev,
+                            },
+                            rely_on_udev,
+                        );
                     }
                 }
             }
-            TaskType::Rename => {
-                if !self.new_uuid {
-                    if let (Some(old), Some(new)) = (name, self.newname.clone()) {
-                        nodes::stack(NodeOp::Rename { old: lossy(&old), new: lossy(&new), check_udev }, rely_on_udev);
-                    }
+            TaskType::Rename if !self.new_uuid => {
+                if let (Some(old), Some(new)) = (name, self.newname.clone()) {
+                    nodes::stack(
+                        NodeOp::Rename {
+                            old: lossy(&old),
+                            new: lossy(&new),
+                            check_udev,
+                        },
+                        rely_on_udev,
+                    );
                 }
             }
             TaskType::Resume => {
                 if let Some(n) = name {
                     if self.add_node == ADD_NODE_ON_RESUME {
                         nodes::stack(
-                            NodeOp::Add { name: lossy(&n), major, minor, uid: self.uid, gid: self.gid, mode: self.mode, check_udev },
+                            NodeOp::Add {
+                                name: lossy(&n),
+                                major,
+                                minor,
+                                uid: self.uid,
+                                gid: self.gid,
+                                mode: self.mode,
+                                check_udev,
+                            },
                             rely_on_udev,
                         );
                     }
                     nodes::stack(
-                        NodeOp::ReadAhead { name: lossy(&n), major, minor, read_ahead: self.read_ahead, flags: self.read_ahead_flags },
+                        NodeOp::ReadAhead {
+                            name: lossy(&n),
+                            major,
+                            minor,
+                            read_ahead: self.read_ahead,
+                            flags: self.read_ahead_flags,
+                        },
                         false,
                     );
                 }
@@ -869,11 +1031,25 @@ impl Task {
                 if DmFlags::from_bits_retain(h.flags).contains(DmFlags::EXISTS) {
                     let kname = lossy(codec::fixed_str(&h.name));
                     nodes::stack(
-                        NodeOp::Add { name: kname, major, minor, uid: self.uid, gid: self.gid, mode: self.mode, check_udev: false },
+                        NodeOp::Add {
+                            name: kname,
+                            major,
+                            minor,
+                            uid: self.uid,
+                            gid: self.gid,
+                            mode: self.mode,
+                            check_udev: false,
+                        },
                         false,
                     );
                 } else if let Some(n) = name {
-                    nodes::stack(NodeOp::Del { name: lossy(&n), check_udev: false }, false);
+                    nodes::stack(
+                        NodeOp::Del {
+                            name: lossy(&n),
+                            check_udev: false,
+                        },
+                        false,
+                    );
                 }
             }
             _ => {}
@@ -891,7 +1067,11 @@ impl Task {
             return;
         }
         let cookie = (udev::COOKIE_MAGIC << udev::UDEV_FLAGS_SHIFT) | base;
-        let sync = udev::get_sync_support(|| Control::global().cached_version().is_some_and(cookie_supported));
+        let sync = udev::get_sync_support(|| {
+            Control::global()
+                .cached_version()
+                .is_some_and(cookie_supported)
+        });
         let _ = udev::complete(cookie, sync);
     }
 
@@ -996,7 +1176,9 @@ impl Task {
             self.ioctl_errno = t.ioctl_errno;
             return Err(e);
         }
-        let Some(reply) = t.reply.as_ref() else { return Ok(false) };
+        let Some(reply) = t.reply.as_ref() else {
+            return Ok(false);
+        };
         let buf = reply.buf.as_bytes();
         let ro = reply.flags().contains(DmFlags::READONLY);
         let same = ro == self.read_only
@@ -1085,7 +1267,12 @@ fn parse_reply_targets(reply: &Reply) -> Result<Vec<ReplyTarget>, codec::DecodeE
             return Err(codec::DecodeError("target type not NUL-terminated"));
         }
         let params_off = s.params.as_ptr() as usize - pstart;
-        out.push(ReplyTarget { start: s.start, length: s.length, type_off: base + type_off, params_off: base + params_off });
+        out.push(ReplyTarget {
+            start: s.start,
+            length: s.length,
+            type_off: base + type_off,
+            params_off: base + params_off,
+        });
     }
     Ok(out)
 }
@@ -1098,7 +1285,9 @@ fn unmangle_reply(ty: TaskType, reply: &mut Reply) -> Result<(), RunError> {
     }
     let fail = |e: mangle::MangleError| {
         dm_error!("{e}");
-        RunError { errno: libc::EINVAL }
+        RunError {
+            errno: libc::EINVAL,
+        }
     };
     // Header name and uuid (not the uuid of REMOVE, like libdm).
     let mut h = reply.header;
@@ -1122,11 +1311,15 @@ fn unmangle_reply(ty: TaskType, reply: &mut Reply) -> Result<(), RunError> {
         let edits: Vec<(usize, Vec<u8>, usize)> = {
             let p = reply.payload().map_err(|e| {
                 dm_error!("{e}");
-                RunError { errno: libc::EPROTO }
+                RunError {
+                    errno: libc::EPROTO,
+                }
             })?;
             let entries = codec::decode_names(p).map_err(|e| {
                 dm_error!("{e}");
-                RunError { errno: libc::EPROTO }
+                RunError {
+                    errno: libc::EPROTO,
+                }
             })?;
             let pstart = p.as_ptr() as usize;
             let mut edits = Vec::new();
@@ -1161,15 +1354,18 @@ fn resolve_path_name(path: &[u8]) -> Option<Vec<u8>> {
     let dm_dir = crate::config::dm_dir();
     if let Some(base) = p.file_name() {
         let cand = std::path::Path::new(&dm_dir).join(base);
-        if std::fs::metadata(&cand).ok().is_some_and(|m| m.rdev() == md.rdev()) {
+        if std::fs::metadata(&cand)
+            .ok()
+            .is_some_and(|m| m.rdev() == md.rdev())
+        {
             return Some(base.as_encoded_bytes().to_vec());
         }
     }
     for e in std::fs::read_dir(&dm_dir).ok()?.flatten() {
-        if e.metadata().ok().is_some_and(|m| m.rdev() == md.rdev() && m.file_type().is_symlink() == false) {
-            return Some(e.file_name().as_encoded_bytes().to_vec());
-        }
-        if std::fs::metadata(e.path()).ok().is_some_and(|m| m.rdev() == md.rdev()) {
+        if std::fs::metadata(e.path())
+            .ok()
+            .is_some_and(|m| m.rdev() == md.rdev())
+        {
             return Some(e.file_name().as_encoded_bytes().to_vec());
         }
     }
@@ -1225,7 +1421,10 @@ mod tests {
     fn types_map_to_commands() {
         assert_eq!(TaskType::from_raw(21), None);
         assert_eq!(TaskType::from_raw(-1), None);
-        assert_eq!(TaskType::from_raw(11).unwrap().command(), Command::TableStatus);
+        assert_eq!(
+            TaskType::from_raw(11).unwrap().command(),
+            Command::TableStatus
+        );
         assert_eq!(TaskType::Resume.command(), Command::DevSuspend);
         assert_eq!(TaskType::MkNodes.command(), Command::DevStatus);
         assert_eq!(TaskType::GetTargetVersion.name(), "target-version");
@@ -1258,7 +1457,12 @@ mod tests {
         let (h, p) = t.flatten(TaskType::TargetMsg, 47).unwrap();
         assert_eq!(&p[8..], b"@stats_list\0");
         assert!(DmFlags::from_bits_retain(h.flags).contains(DmFlags::EXISTS));
-        t.targets.push(TargetSpec { start: 0, length: 1, target_type: b"zero".to_vec(), params: Secret::default() });
+        t.targets.push(TargetSpec {
+            start: 0,
+            length: 1,
+            target_type: b"zero".to_vec(),
+            params: Secret::default(),
+        });
         assert!(t.flatten(TaskType::TargetMsg, 47).is_err());
     }
 
@@ -1271,7 +1475,12 @@ mod tests {
         t.secure_data = true;
         let (h, p) = t.flatten(TaskType::Table, 47).unwrap();
         let f = DmFlags::from_bits_retain(h.flags);
-        assert!(f.contains(DmFlags::STATUS_TABLE | DmFlags::NOFLUSH | DmFlags::QUERY_INACTIVE_TABLE | DmFlags::SECURE_DATA));
+        assert!(f.contains(
+            DmFlags::STATUS_TABLE
+                | DmFlags::NOFLUSH
+                | DmFlags::QUERY_INACTIVE_TABLE
+                | DmFlags::SECURE_DATA
+        ));
         assert!(p.is_empty());
         let mut r = Task::new(TaskType::Remove as i32);
         r.deferred_remove = true;

@@ -307,16 +307,33 @@ fn get_cookie_sem(cookie: u32) -> Result<i32, UdevError> {
 }
 
 fn getval_error(semid: i32, cookie: u32, e: i32) -> UdevError {
-    fail(e, format!("semid {semid}: sem_ctl GETVAL failed for cookie 0x{cookie:x}: {}", sys::strerror(e)))
+    fail(
+        e,
+        format!(
+            "semid {semid}: sem_ctl GETVAL failed for cookie 0x{cookie:x}: {}",
+            sys::strerror(e)
+        ),
+    )
 }
 
 /// `_udev_notify_sem_inc`.
 fn sem_inc(cookie: u32, semid: i32) -> Result<(), UdevError> {
     if let Err(e) = sys::semop_one(semid, 1, 0) {
-        return Err(fail(e, format!("semid {semid}: semop failed for cookie 0x{cookie:x}: {}", sys::strerror(e))));
+        return Err(fail(
+            e,
+            format!(
+                "semid {semid}: semop failed for cookie 0x{cookie:x}: {}",
+                sys::strerror(e)
+            ),
+        ));
     }
     let val = sys::sem_getval(semid).map_err(|e| getval_error(semid, cookie, e))?;
-    debug_act!("Udev cookie 0x{:x} (semid {}) incremented to {}", cookie, semid, val);
+    debug_act!(
+        "Udev cookie 0x{:x} (semid {}) incremented to {}",
+        cookie,
+        semid,
+        val
+    );
     Ok(())
 }
 
@@ -325,13 +342,23 @@ fn sem_dec(cookie: u32, semid: i32) -> Result<(), UdevError> {
     let val = sys::sem_getval(semid).map_err(|e| getval_error(semid, cookie, e))?;
     if let Err(e) = sys::semop_one(semid, -1, sys::IPC_NOWAIT) {
         let msg = if e == libc::EAGAIN {
-            format!("semid {semid}: semop failed for cookie 0x{cookie:x}: incorrect semaphore state")
+            format!(
+                "semid {semid}: semop failed for cookie 0x{cookie:x}: incorrect semaphore state"
+            )
         } else {
-            format!("semid {semid}: semop failed for cookie 0x{cookie:x}: {}", sys::strerror(e))
+            format!(
+                "semid {semid}: semop failed for cookie 0x{cookie:x}: {}",
+                sys::strerror(e)
+            )
         };
         return Err(fail(e, msg));
     }
-    debug_act!("Udev cookie 0x{:x} (semid {}) decremented to {}", cookie, semid, val - 1);
+    debug_act!(
+        "Udev cookie 0x{:x} (semid {}) decremented to {}",
+        cookie,
+        semid,
+        val - 1
+    );
     Ok(())
 }
 
@@ -362,7 +389,10 @@ fn sem_create() -> Result<(u32, i32), UdevError> {
     let (cookie, semid) = loop {
         let mut b = [0u8; 2];
         if let Err(e) = f.read_exact(&mut b) {
-            return Err(fail(e.raw_os_error().unwrap_or(0), "Failed to initialize notification cookie".to_string()));
+            return Err(fail(
+                e.raw_os_error().unwrap_or(0),
+                "Failed to initialize notification cookie".to_string(),
+            ));
         }
         let base = u16::from_ne_bytes(b);
         if base == 0 {
@@ -391,7 +421,10 @@ fn sem_create() -> Result<(u32, i32), UdevError> {
     debug_act!("Udev cookie 0x{:x} (semid {}) created", cookie, semid);
 
     if let Err(e) = sys::sem_setval(semid, 1) {
-        let err = fail(e, format!("semid {semid}: semctl failed: {}", sys::strerror(e)));
+        let err = fail(
+            e,
+            format!("semid {semid}: semctl failed: {}", sys::strerror(e)),
+        );
         // Do not leave the just-created semaphore behind.
         let _ = sem_destroy(cookie, semid);
         return Err(err);
@@ -404,7 +437,12 @@ fn sem_create() -> Result<(u32, i32), UdevError> {
             return Err(err);
         }
     };
-    debug_act!("Udev cookie 0x{:x} (semid {}) incremented to {}", cookie, semid, val);
+    debug_act!(
+        "Udev cookie 0x{:x} (semid {}) incremented to {}",
+        cookie,
+        semid,
+        val
+    );
     Ok((cookie, semid))
 }
 
@@ -419,7 +457,12 @@ pub fn create_cookie(sync: bool) -> Result<u32, UdevError> {
 
 /// `dm_task_set_cookie` for a task whose type is unknown to the caller (the
 /// debug line then says "unknown task(-1)"). See [`set_cookie_for`].
-pub fn set_cookie(cookie: &mut u32, flags: u16, sync: bool, cookie_supported: bool) -> Result<u32, UdevError> {
+pub fn set_cookie(
+    cookie: &mut u32,
+    flags: u16,
+    sync: bool,
+    cookie_supported: bool,
+) -> Result<u32, UdevError> {
     set_cookie_for(cookie, flags, sync, cookie_supported, -1)
 }
 
@@ -477,7 +520,9 @@ pub fn set_cookie_for(
         let c = *cookie;
         let err = fail(
             e.errno,
-            format!("Could not set notification semaphore identified by cookie value {c} (0x{c:x})"),
+            format!(
+                "Could not set notification semaphore identified by cookie value {c} (0x{c:x})"
+            ),
         );
         if created {
             let _ = sem_destroy(c, semid);
@@ -540,7 +585,10 @@ fn udev_wait(cookie: u32, sync: bool, nowait: bool) -> Result<WaitOutcome, UdevE
             Err(e) => {
                 return Err(fail(
                     e,
-                    format!("semid {semid}: sem_ctl GETVAL failed for cookie 0x{cookie:x}: {}", sys::strerror(e)),
+                    format!(
+                        "semid {semid}: sem_ctl GETVAL failed for cookie 0x{cookie:x}: {}",
+                        sys::strerror(e)
+                    ),
                 ))
             }
         };
@@ -561,7 +609,11 @@ fn udev_wait(cookie: u32, sync: bool, nowait: bool) -> Result<WaitOutcome, UdevE
         return Err(err);
     }
 
-    debug_act!("Udev cookie 0x{:x} (semid {}) waiting for zero", cookie, semid);
+    debug_act!(
+        "Udev cookie 0x{:x} (semid {}) waiting for zero",
+        cookie,
+        semid
+    );
 
     loop {
         match sys::semop_one(semid, 0, 0) {
@@ -650,14 +702,22 @@ mod tests {
     fn flags_rewrite_when_udev_disabled() {
         let f = DISABLE_LIBRARY_FALLBACK | LOW_PRIORITY;
         assert_eq!(effective_flags(f, false), f);
-        assert_eq!(effective_flags(f, true), LOW_PRIORITY | DISABLE_DM_RULES | DISABLE_SUBSYSTEM_RULES);
+        assert_eq!(
+            effective_flags(f, true),
+            LOW_PRIORITY | DISABLE_DM_RULES | DISABLE_SUBSYSTEM_RULES
+        );
     }
 
     #[test]
     fn flags_text() {
         assert_eq!(flags_description(0), "        ");
         assert_eq!(
-            flags_description(DISABLE_DM_RULES | DISABLE_LIBRARY_FALLBACK | SUBSYSTEM_UDEV_FLAG0 | SUBSYSTEM_UDEV_FLAG2),
+            flags_description(
+                DISABLE_DM_RULES
+                    | DISABLE_LIBRARY_FALLBACK
+                    | SUBSYSTEM_UDEV_FLAG0
+                    | SUBSYSTEM_UDEV_FLAG2
+            ),
             " DISABLE_DM_RULES DISABLE_LIBRARY_FALLBACK SUBSYSTEM_0  SUBSYSTEM_2     "
         );
         assert_eq!(task_type_name(5), "RESUME");
@@ -671,7 +731,10 @@ mod tests {
         let mut cookie = 0x0D4D_1234;
         let ev = set_cookie(&mut cookie, PRIMARY_SOURCE, false, true).unwrap();
         assert_eq!(cookie, 0);
-        assert_eq!(ev, (effective_flags(PRIMARY_SOURCE, udev_disabled()) as u32) << 16);
+        assert_eq!(
+            ev,
+            (effective_flags(PRIMARY_SOURCE, udev_disabled()) as u32) << 16
+        );
         let mut cookie = 0;
         assert_eq!(set_cookie(&mut cookie, PRIMARY_SOURCE, false, false), Ok(0));
         assert_eq!(complete(0x0D4D_1234, false), Ok(()));
@@ -741,7 +804,12 @@ mod tests {
         }
         // Wrong prefix.
         let e = complete(0x1234_5678, true).unwrap_err();
-        assert!(e.message.ends_with("(0x12345678). Incorrect cookie prefix."), "{}", e.message);
+        assert!(
+            e.message
+                .ends_with("(0x12345678). Incorrect cookie prefix."),
+            "{}",
+            e.message
+        );
         // Missing semaphore: pick a key nobody uses.
         let cookie = create_cookie(true).unwrap();
         let id = sys::semget(cookie as i32, 1, 0).unwrap();

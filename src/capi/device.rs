@@ -31,10 +31,14 @@ pub unsafe extern "C" fn dm_device_get_name(
 
 #[no_mangle]
 pub extern "C" fn dm_device_has_holders(major: u32, minor: u32) -> c_int {
-    guard("dm_device_has_holders", 0, || devices::device_has_holders(major, minor) as c_int)
+    guard("dm_device_has_holders", 0, || {
+        devices::device_has_holders(major, minor) as c_int
+    })
 }
 
 #[no_mangle]
 pub extern "C" fn dm_device_has_mounted_fs(major: u32, minor: u32) -> c_int {
-    guard("dm_device_has_mounted_fs", 0, || devices::device_has_mounted_fs(major, minor) as c_int)
+    guard("dm_device_has_mounted_fs", 0, || {
+        devices::device_has_mounted_fs(major, minor) as c_int
+    })
 }

@@ -2,10 +2,10 @@
 //! mode, the suspended counter.
 
 use super::{copy_out, cstr, guard};
+use crate::config;
 use crate::kernel::control::Control;
 use crate::mangle::{self, ManglingMode};
 use crate::task::{Task, TaskType};
-use crate::config;
 use parking_lot::Mutex;
 use std::ffi::{c_char, c_int, CString};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,7 +34,13 @@ fn stable_cstr(s: String) -> *const c_char {
 
 #[no_mangle]
 pub unsafe extern "C" fn dm_get_library_version(version: *mut c_char, size: usize) -> c_int {
-    guard("dm_get_library_version", 0, || unsafe { copy_out(LIBRARY_VERSION.as_bytes(), version, size) } as c_int)
+    guard("dm_get_library_version", 0, || {
+        if version.is_null() {
+            dm_error!("Internal error: dm_get_library_version called with a NULL buffer.");
+            return 0;
+        }
+        (unsafe { copy_out(LIBRARY_VERSION.as_bytes(), version, size) }) as c_int
+    })
 }
 
 #[no_mangle]
@@ -62,6 +68,10 @@ pub unsafe extern "C" fn dm_set_dev_dir(dir: *const c_char) -> c_int {
             return 0;
         };
         let d = String::from_utf8_lossy(d);
+        if !d.starts_with('/') {
+            crate::dm_debug!("Invalid directory value, {}: not an absolute name.", d);
+            return 0;
+        }
         if d.len() + "/mapper".len() >= libc::PATH_MAX as usize {
             dm_error!("Invalid dev_dir value, {}: name too long.", d);
             return 0;
@@ -79,7 +89,13 @@ pub extern "C" fn dm_dir() -> *const c_char {
 #[no_mangle]
 pub unsafe extern "C" fn dm_set_sysfs_dir(dir: *const c_char) -> c_int {
     guard("dm_set_sysfs_dir", 0, || {
-        let d = unsafe { cstr(dir) }.map(|d| String::from_utf8_lossy(d).into_owned()).unwrap_or_default();
+        let d = unsafe { cstr(dir) }
+            .map(|d| String::from_utf8_lossy(d).into_owned())
+            .unwrap_or_default();
+        if !d.is_empty() && !d.starts_with('/') {
+            crate::dm_debug!("Invalid directory value, {}: not an absolute name.", d);
+            return 0;
+        }
         config::set_sysfs_dir(&d);
         1
     })
@@ -88,19 +104,16 @@ pub unsafe extern "C" fn dm_set_sysfs_dir(dir: *const c_char) -> c_int {
 #[no_mangle]
 pub extern "C" fn dm_sysfs_dir() -> *const c_char {
     guard("dm_sysfs_dir", std::ptr::null(), || {
-        let d = config::sysfs_dir();
-        if d.is_empty() {
-            std::ptr::null()
-        } else {
-            stable_cstr(d)
-        }
+        stable_cstr(config::sysfs_dir())
     })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn dm_set_uuid_prefix(prefix: *const c_char) -> c_int {
     guard("dm_set_uuid_prefix", 0, || {
-        let Some(p) = (unsafe { cstr(prefix) }) else { return 0 };
+        let Some(p) = (unsafe { cstr(prefix) }) else {
+            return 0;
+        };
         let p = String::from_utf8_lossy(p);
         if !config::set_uuid_prefix(&p) {
             dm_error!("New uuid prefix {} too long.", p);
@@ -112,11 +125,13 @@ pub unsafe extern "C" fn dm_set_uuid_prefix(prefix: *const c_char) -> c_int {
 
 #[no_mangle]
 pub extern "C" fn dm_uuid_prefix() -> *const c_char {
-    guard("dm_uuid_prefix", std::ptr::null(), || stable_cstr(config::uuid_prefix()))
+    guard("dm_uuid_prefix", std::ptr::null(), || {
+        stable_cstr(config::uuid_prefix())
+    })
 }
 
 #[no_mangle]
-pub extern "C" fn dm_set_name_mangling_mode(mode: c_int) -> c_int {
+pub extern "C" fn dm_set_name_mangling_mode(mode: super::consts::dm_string_mangling_t) -> c_int {
     guard("dm_set_name_mangling_mode", 0, || {
         let m = match mode {
             0 => ManglingMode::None,
@@ -133,7 +148,7 @@ pub extern "C" fn dm_set_name_mangling_mode(mode: c_int) -> c_int {
 }
 
 #[no_mangle]
-pub extern "C" fn dm_get_name_mangling_mode() -> c_int {
+pub extern "C" fn dm_get_name_mangling_mode() -> super::consts::dm_string_mangling_t {
     guard("dm_get_name_mangling_mode", 1, || mangle::mode() as c_int)
 }
 
@@ -145,7 +160,10 @@ pub extern "C" fn dm_get_suspended_counter() -> c_int {
 #[no_mangle]
 pub extern "C" fn dm_hold_control_dev(hold_open: c_int) {
     HOLD_CONTROL.store(hold_open != 0, Ordering::Relaxed);
-    crate::dm_debug!("{}aking control device open.", if hold_open != 0 { "M" } else { "Not m" });
+    crate::dm_debug!(
+        "{}aking control device open.",
+        if hold_open != 0 { "M" } else { "Not m" }
+    );
 }
 
 #[no_mangle]
@@ -201,6 +219,7 @@ pub extern "C" fn dm_lib_exit() {
             dm_error!("libdevmapper exiting with {} device(s) still suspended.", n);
         }
         dm_lib_release();
+        super::task::VERSION_FAILED.store(false, Ordering::Relaxed);
         EXITED.store(false, Ordering::Release);
     })
 }

@@ -15,7 +15,13 @@ use std::sync::LazyLock;
 static VERBOSE: AtomicI32 = AtomicI32::new(0);
 
 extern "C" {
-    fn dmrs_log_emit(level: c_int, file: *const c_char, line: c_int, dm_errno_or_class: c_int, msg: *const c_char);
+    fn dmrs_log_emit(
+        level: c_int,
+        file: *const c_char,
+        line: c_int,
+        dm_errno_or_class: c_int,
+        msg: *const c_char,
+    );
     fn dmrs_log_is_default() -> c_int;
 }
 
@@ -41,11 +47,14 @@ pub extern "C" fn dm_log_init_verbose(level: c_int) {
 }
 
 fn env_flag(name: &str) -> bool {
-    std::env::var(name).map(|v| !v.is_empty() && v != "0").unwrap_or(false)
+    std::env::var(name)
+        .map(|v| !v.is_empty() && v != "0")
+        .unwrap_or(false)
 }
 
 static LINE_NUMBERS: LazyLock<bool> = LazyLock::new(|| env_flag("DM_DEBUG_WITH_LINE_NUMBERS"));
-static ABORT_ON_INTERNAL: LazyLock<bool> = LazyLock::new(|| env_flag("DM_ABORT_ON_INTERNAL_ERRORS"));
+static ABORT_ON_INTERNAL: LazyLock<bool> =
+    LazyLock::new(|| env_flag("DM_ABORT_ON_INTERNAL_ERRORS"));
 
 /// The default logger's output step (called by the shim's variadic default
 /// loggers with the formatted message): warnings and errors to stderr,

@@ -8,7 +8,10 @@ const HUGE: usize = 50_000_000;
 
 fn too_big(s: usize) -> bool {
     if s > HUGE {
-        crate::dm_error!("Huge memory allocation (size {}) rejected - metadata corruption?", s);
+        crate::dm_error!(
+            "Huge memory allocation (size {}) rejected - metadata corruption?",
+            s
+        );
         return true;
     }
     false
@@ -33,11 +36,20 @@ pub extern "C" fn dm_zalloc_wrapper(s: usize, _file: *const c_char, _line: c_int
 }
 
 #[no_mangle]
-pub extern "C" fn dm_malloc_aligned_wrapper(s: usize, a: usize, _file: *const c_char, _line: c_int) -> *mut c_void {
+pub extern "C" fn dm_malloc_aligned_wrapper(
+    s: usize,
+    a: usize,
+    _file: *const c_char,
+    _line: c_int,
+) -> *mut c_void {
     if too_big(s) {
         return std::ptr::null_mut();
     }
-    let a = if a == 0 { 8 } else { a.max(std::mem::size_of::<*mut c_void>()) };
+    let a = if a == 0 {
+        8
+    } else {
+        a.max(std::mem::size_of::<*mut c_void>())
+    };
     let mut p: *mut c_void = std::ptr::null_mut();
     // SAFETY: `p` is a valid out-pointer; posix_memalign validates `a`.
     if unsafe { libc::posix_memalign(&mut p, a, s) } != 0 {
@@ -48,7 +60,12 @@ pub extern "C" fn dm_malloc_aligned_wrapper(s: usize, a: usize, _file: *const c_
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn dm_realloc_wrapper(p: *mut c_void, s: c_uint, _file: *const c_char, _line: c_int) -> *mut c_void {
+pub unsafe extern "C" fn dm_realloc_wrapper(
+    p: *mut c_void,
+    s: c_uint,
+    _file: *const c_char,
+    _line: c_int,
+) -> *mut c_void {
     if too_big(s as usize) {
         return std::ptr::null_mut();
     }
@@ -57,7 +74,11 @@ pub unsafe extern "C" fn dm_realloc_wrapper(p: *mut c_void, s: c_uint, _file: *c
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn dm_strdup_wrapper(s: *const c_char, _file: *const c_char, _line: c_int) -> *mut c_char {
+pub unsafe extern "C" fn dm_strdup_wrapper(
+    s: *const c_char,
+    _file: *const c_char,
+    _line: c_int,
+) -> *mut c_char {
     if s.is_null() {
         return std::ptr::null_mut();
     }
@@ -102,12 +123,21 @@ pub extern "C" fn dm_zalloc_aux_debug(s: usize, file: *const c_char, line: c_int
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn dm_realloc_aux(p: *mut c_void, s: c_uint, file: *const c_char, line: c_int) -> *mut c_void {
+pub unsafe extern "C" fn dm_realloc_aux(
+    p: *mut c_void,
+    s: c_uint,
+    file: *const c_char,
+    line: c_int,
+) -> *mut c_void {
     unsafe { dm_realloc_wrapper(p, s, file, line) }
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn dm_strdup_aux(s: *const c_char, file: *const c_char, line: c_int) -> *mut c_char {
+pub unsafe extern "C" fn dm_strdup_aux(
+    s: *const c_char,
+    file: *const c_char,
+    line: c_int,
+) -> *mut c_char {
     unsafe { dm_strdup_wrapper(s, file, line) }
 }
 

@@ -11,6 +11,7 @@
 use std::ffi::{c_char, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+pub mod consts;
 pub mod device;
 pub mod lib_state;
 pub mod log;
@@ -23,7 +24,9 @@ pub(crate) fn guard<T>(what: &'static str, fail: T, f: impl FnOnce() -> T) -> T 
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(v) => v,
         Err(_) => {
-            crate::dm_error!("Internal error: {what} failed unexpectedly (Rust panic caught at the C boundary).");
+            crate::dm_error!(
+                "Internal error: {what} failed unexpectedly (Rust panic caught at the C boundary)."
+            );
             fail
         }
     }

@@ -1,7 +1,7 @@
 //! `dm_task_*` and `dm_get_next_target`.
 
 use super::{copy_out, cstr, guard, malloc_cstring};
-use crate::kernel::abi::{DmFlags, DATA_START};
+use crate::kernel::abi::DmFlags;
 use crate::kernel::codec;
 use crate::kernel::control::Control;
 use crate::mangle::{self, ManglingMode};
@@ -124,11 +124,21 @@ unsafe fn task_ref<'a>(dmt: *const dm_task, what: &str) -> Option<&'a dm_task> {
     Some(unsafe { &*dmt })
 }
 
+/// Set when the version check failed; like libdevmapper, later task
+/// creations then fail silently until `dm_lib_exit` resets it.
+pub(crate) static VERSION_FAILED: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
 /// The version check libdevmapper runs when the first task is created.
 pub(crate) fn check_version() -> bool {
+    use std::sync::atomic::Ordering;
+    if VERSION_FAILED.load(Ordering::Relaxed) {
+        return false;
+    }
     match Control::global().driver_version() {
         Ok(_) => true,
         Err(e) => {
+            VERSION_FAILED.store(true, Ordering::Relaxed);
             crate::task::log_open_failure(&e);
             dm_error!(
                 "Incompatible libdevmapper {} and kernel driver (unknown version).",
@@ -139,13 +149,48 @@ pub(crate) fn check_version() -> bool {
     }
 }
 
+/// Shared body of the setters that only record a value.
+unsafe fn set_flag(dmt: *mut dm_task, what: &'static str, f: impl FnOnce(&mut Task)) -> c_int {
+    guard(what, 0, || {
+        let Some(t) = (unsafe { task_mut(dmt, what) }) else {
+            return 0;
+        };
+        f(&mut t.task);
+        1
+    })
+}
+
+/// Shared body of the string setters.
+unsafe fn set_string(
+    dmt: *mut dm_task,
+    s: *const c_char,
+    what: &'static str,
+    arg: &str,
+    f: fn(&mut Task, &[u8]) -> bool,
+) -> c_int {
+    guard(what, 0, || {
+        let Some(t) = (unsafe { task_mut(dmt, what) }) else {
+            return 0;
+        };
+        let Some(s) = (unsafe { cstr(s) }) else {
+            dm_error!("Internal error: {what} called with a NULL {arg}.");
+            return 0;
+        };
+        f(&mut t.task, s) as c_int
+    })
+}
+
 #[no_mangle]
 pub extern "C" fn dm_task_create(type_: c_int) -> *mut dm_task {
     guard("dm_task_create", null_mut(), || {
         if !check_version() {
             return null_mut();
         }
-        Box::into_raw(Box::new(dm_task { task: Task::new(type_), input_strings: Vec::new(), timestamp: None }))
+        Box::into_raw(Box::new(dm_task {
+            task: Task::new(type_),
+            input_strings: Vec::new(),
+            timestamp: None,
+        }))
     })
 }
 
@@ -162,63 +207,109 @@ pub unsafe extern "C" fn dm_task_destroy(dmt: *mut dm_task) {
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_run(dmt: *mut dm_task) -> c_int {
     guard("dm_task_run", 0, || {
-        let Some(t) = (unsafe { task_mut(dmt, "dm_task_run") }) else { return 0 };
+        let Some(t) = (unsafe { task_mut(dmt, "dm_task_run") }) else {
+            return 0;
+        };
         t.task.run().is_ok() as c_int
     })
 }
 
-macro_rules! task_flag_setter {
-    ($(#[$m:meta])* $name:ident, $field:ident) => {
-        $(#[$m])*
-        #[no_mangle]
-        pub unsafe extern "C" fn $name(dmt: *mut dm_task) -> c_int {
-            guard(stringify!($name), 0, || {
-                let Some(t) = (unsafe { task_mut(dmt, stringify!($name)) }) else { return 0 };
-                t.task.$field = true;
-                1
-            })
-        }
-    };
+/// Load the table read-only.
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_set_ro(dmt: *mut dm_task) -> c_int {
+    unsafe { set_flag(dmt, "dm_task_set_ro", |t| t.read_only = true) }
+}
+/// Suspend without flushing queued I/O.
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_no_flush(dmt: *mut dm_task) -> c_int {
+    unsafe { set_flag(dmt, "dm_task_no_flush", |t| t.no_flush = true) }
+}
+/// Skip the open count (ignored by current kernels).
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_no_open_count(dmt: *mut dm_task) -> c_int {
+    unsafe { set_flag(dmt, "dm_task_no_open_count", |t| t.no_open_count = true) }
+}
+/// Do not freeze the filesystem on suspend.
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_skip_lockfs(dmt: *mut dm_task) -> c_int {
+    unsafe { set_flag(dmt, "dm_task_skip_lockfs", |t| t.skip_lockfs = true) }
+}
+/// Report on the inactive table.
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_query_inactive_table(dmt: *mut dm_task) -> c_int {
+    unsafe {
+        set_flag(dmt, "dm_task_query_inactive_table", |t| {
+            t.query_inactive_table = true
+        })
+    }
+}
+/// Skip a reload whose table equals the live one.
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_suppress_identical_reload(dmt: *mut dm_task) -> c_int {
+    unsafe {
+        set_flag(dmt, "dm_task_suppress_identical_reload", |t| {
+            t.suppress_identical_reload = true
+        })
+    }
+}
+/// Ask the kernel to wipe its copies of the buffers.
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_secure_data(dmt: *mut dm_task) -> c_int {
+    unsafe { set_flag(dmt, "dm_task_secure_data", |t| t.secure_data = true) }
+}
+/// Retry a remove that fails with EBUSY.
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_retry_remove(dmt: *mut dm_task) -> c_int {
+    unsafe { set_flag(dmt, "dm_task_retry_remove", |t| t.retry_remove = true) }
+}
+/// Remove on last close if the device is open.
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_deferred_remove(dmt: *mut dm_task) -> c_int {
+    unsafe { set_flag(dmt, "dm_task_deferred_remove", |t| t.deferred_remove = true) }
+}
+/// Enable extra checks before suspending.
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_enable_checks(dmt: *mut dm_task) -> c_int {
+    unsafe { set_flag(dmt, "dm_task_enable_checks", |t| t.enable_checks = true) }
+}
+/// Return the IMA measurement with STATUS/TABLE.
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_ima_measurement(dmt: *mut dm_task) -> c_int {
+    unsafe { set_flag(dmt, "dm_task_ima_measurement", |t| t.ima_measurement = true) }
+}
+/// Record the time of each ioctl.
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_set_record_timestamp(dmt: *mut dm_task) -> c_int {
+    unsafe {
+        set_flag(dmt, "dm_task_set_record_timestamp", |t| {
+            t.record_timestamp = true
+        })
+    }
 }
 
-task_flag_setter!(dm_task_set_ro, read_only);
-task_flag_setter!(dm_task_no_flush, no_flush);
-task_flag_setter!(dm_task_no_open_count, no_open_count);
-task_flag_setter!(dm_task_skip_lockfs, skip_lockfs);
-task_flag_setter!(dm_task_query_inactive_table, query_inactive_table);
-task_flag_setter!(dm_task_suppress_identical_reload, suppress_identical_reload);
-task_flag_setter!(dm_task_secure_data, secure_data);
-task_flag_setter!(dm_task_retry_remove, retry_remove);
-task_flag_setter!(dm_task_deferred_remove, deferred_remove);
-task_flag_setter!(dm_task_enable_checks, enable_checks);
-task_flag_setter!(dm_task_ima_measurement, ima_measurement);
-task_flag_setter!(dm_task_set_record_timestamp, record_timestamp);
-
-macro_rules! task_string_setter {
-    ($name:ident, $method:ident, $what:literal) => {
-        #[no_mangle]
-        pub unsafe extern "C" fn $name(dmt: *mut dm_task, s: *const c_char) -> c_int {
-            guard(stringify!($name), 0, || {
-                let Some(t) = (unsafe { task_mut(dmt, stringify!($name)) }) else { return 0 };
-                let Some(s) = (unsafe { cstr(s) }) else {
-                    dm_error!(concat!("Internal error: ", stringify!($name), " called with a NULL ", $what, "."));
-                    return 0;
-                };
-                t.task.$method(s) as c_int
-            })
-        }
-    };
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_set_name(dmt: *mut dm_task, s: *const c_char) -> c_int {
+    unsafe { set_string(dmt, s, "dm_task_set_name", "name", Task::set_name) }
 }
-
-task_string_setter!(dm_task_set_name, set_name, "name");
-task_string_setter!(dm_task_set_uuid, set_uuid, "uuid");
-task_string_setter!(dm_task_set_newname, set_newname, "new name");
-task_string_setter!(dm_task_set_newuuid, set_newuuid, "new uuid");
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_set_uuid(dmt: *mut dm_task, s: *const c_char) -> c_int {
+    unsafe { set_string(dmt, s, "dm_task_set_uuid", "uuid", Task::set_uuid) }
+}
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_set_newname(dmt: *mut dm_task, s: *const c_char) -> c_int {
+    unsafe { set_string(dmt, s, "dm_task_set_newname", "new name", Task::set_newname) }
+}
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_set_newuuid(dmt: *mut dm_task, s: *const c_char) -> c_int {
+    unsafe { set_string(dmt, s, "dm_task_set_newuuid", "new uuid", Task::set_newuuid) }
+}
 
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_set_message(dmt: *mut dm_task, message: *const c_char) -> c_int {
     guard("dm_task_set_message", 0, || {
-        let Some(t) = (unsafe { task_mut(dmt, "dm_task_set_message") }) else { return 0 };
+        let Some(t) = (unsafe { task_mut(dmt, "dm_task_set_message") }) else {
+            return 0;
+        };
         let Some(m) = (unsafe { cstr(message) }) else {
             dm_error!("Internal error: dm_task_set_message called with a NULL message.");
             return 0;
@@ -231,7 +322,9 @@ pub unsafe extern "C" fn dm_task_set_message(dmt: *mut dm_task, message: *const 
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_set_sector(dmt: *mut dm_task, sector: u64) -> c_int {
     guard("dm_task_set_sector", 0, || {
-        let Some(t) = (unsafe { task_mut(dmt, "dm_task_set_sector") }) else { return 0 };
+        let Some(t) = (unsafe { task_mut(dmt, "dm_task_set_sector") }) else {
+            return 0;
+        };
         t.task.sector = Some(sector);
         1
     })
@@ -246,41 +339,52 @@ pub unsafe extern "C" fn dm_task_set_geometry(
     start: *const c_char,
 ) -> c_int {
     guard("dm_task_set_geometry", 0, || {
-        let Some(t) = (unsafe { task_mut(dmt, "dm_task_set_geometry") }) else { return 0 };
+        let Some(t) = (unsafe { task_mut(dmt, "dm_task_set_geometry") }) else {
+            return 0;
+        };
         let parts = unsafe { [cstr(cylinders), cstr(heads), cstr(sectors), cstr(start)] };
         if parts.iter().any(|p| p.is_none()) {
             dm_error!("Internal error: dm_task_set_geometry called with a NULL argument.");
             return 0;
         }
-        let s: Vec<String> = parts.iter().map(|p| String::from_utf8_lossy(p.unwrap_or_default()).into_owned()).collect();
+        let s: Vec<String> = parts
+            .iter()
+            .map(|p| String::from_utf8_lossy(p.unwrap_or_default()).into_owned())
+            .collect();
         t.task.geometry = Some(codec::geometry_string(&s[0], &s[1], &s[2], &s[3]).into_bytes());
         1
     })
 }
 
-macro_rules! task_int_setter {
-    ($name:ident, $ty:ty, |$t:ident, $v:ident| $body:expr) => {
-        #[no_mangle]
-        pub unsafe extern "C" fn $name(dmt: *mut dm_task, $v: $ty) -> c_int {
-            guard(stringify!($name), 0, || {
-                let Some(tt) = (unsafe { task_mut(dmt, stringify!($name)) }) else { return 0 };
-                let $t = &mut tt.task;
-                $body;
-                1
-            })
-        }
-    };
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_set_major(dmt: *mut dm_task, v: c_int) -> c_int {
+    unsafe {
+        set_flag(dmt, "dm_task_set_major", |t| {
+            t.major = v;
+            t.allow_default_major_fallback = false;
+        })
+    }
 }
-
-task_int_setter!(dm_task_set_major, c_int, |t, v| {
-    t.major = v;
-    t.allow_default_major_fallback = false;
-});
-task_int_setter!(dm_task_set_minor, c_int, |t, v| t.minor = v);
-task_int_setter!(dm_task_set_uid, libc::uid_t, |t, v| t.uid = v);
-task_int_setter!(dm_task_set_gid, libc::gid_t, |t, v| t.gid = v);
-task_int_setter!(dm_task_set_mode, libc::mode_t, |t, v| t.mode = v);
-task_int_setter!(dm_task_set_event_nr, u32, |t, v| t.event_nr = v);
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_set_minor(dmt: *mut dm_task, v: c_int) -> c_int {
+    unsafe { set_flag(dmt, "dm_task_set_minor", |t| t.minor = v) }
+}
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_set_uid(dmt: *mut dm_task, v: libc::uid_t) -> c_int {
+    unsafe { set_flag(dmt, "dm_task_set_uid", |t| t.uid = v) }
+}
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_set_gid(dmt: *mut dm_task, v: libc::gid_t) -> c_int {
+    unsafe { set_flag(dmt, "dm_task_set_gid", |t| t.gid = v) }
+}
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_set_mode(dmt: *mut dm_task, v: libc::mode_t) -> c_int {
+    unsafe { set_flag(dmt, "dm_task_set_mode", |t| t.mode = v) }
+}
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_set_event_nr(dmt: *mut dm_task, v: u32) -> c_int {
+    unsafe { set_flag(dmt, "dm_task_set_event_nr", |t| t.event_nr = v) }
+}
 
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_set_major_minor(
@@ -290,7 +394,9 @@ pub unsafe extern "C" fn dm_task_set_major_minor(
     allow_default_major_fallback: c_int,
 ) -> c_int {
     guard("dm_task_set_major_minor", 0, || {
-        let Some(t) = (unsafe { task_mut(dmt, "dm_task_set_major_minor") }) else { return 0 };
+        let Some(t) = (unsafe { task_mut(dmt, "dm_task_set_major_minor") }) else {
+            return 0;
+        };
         t.task.major = major;
         t.task.minor = minor;
         t.task.allow_default_major_fallback = allow_default_major_fallback != 0;
@@ -299,10 +405,17 @@ pub unsafe extern "C" fn dm_task_set_major_minor(
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn dm_task_set_add_node(dmt: *mut dm_task, add_node: c_int) -> c_int {
+pub unsafe extern "C" fn dm_task_set_add_node(
+    dmt: *mut dm_task,
+    add_node: super::consts::dm_add_node_t,
+) -> c_int {
     guard("dm_task_set_add_node", 0, || {
-        let Some(t) = (unsafe { task_mut(dmt, "dm_task_set_add_node") }) else { return 0 };
-        if add_node != crate::task::ADD_NODE_ON_RESUME && add_node != crate::task::ADD_NODE_ON_CREATE {
+        let Some(t) = (unsafe { task_mut(dmt, "dm_task_set_add_node") }) else {
+            return 0;
+        };
+        if add_node != crate::task::ADD_NODE_ON_RESUME
+            && add_node != crate::task::ADD_NODE_ON_CREATE
+        {
             dm_error!("Unknown add node parameter");
             return 0;
         }
@@ -312,9 +425,15 @@ pub unsafe extern "C" fn dm_task_set_add_node(dmt: *mut dm_task, add_node: c_int
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn dm_task_set_read_ahead(dmt: *mut dm_task, read_ahead: u32, read_ahead_flags: u32) -> c_int {
+pub unsafe extern "C" fn dm_task_set_read_ahead(
+    dmt: *mut dm_task,
+    read_ahead: u32,
+    read_ahead_flags: u32,
+) -> c_int {
     guard("dm_task_set_read_ahead", 0, || {
-        let Some(t) = (unsafe { task_mut(dmt, "dm_task_set_read_ahead") }) else { return 0 };
+        let Some(t) = (unsafe { task_mut(dmt, "dm_task_set_read_ahead") }) else {
+            return 0;
+        };
         t.task.read_ahead = read_ahead;
         t.task.read_ahead_flags = read_ahead_flags;
         1
@@ -322,9 +441,15 @@ pub unsafe extern "C" fn dm_task_set_read_ahead(dmt: *mut dm_task, read_ahead: u
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn dm_task_set_cookie(dmt: *mut dm_task, cookie: *mut u32, flags: u16) -> c_int {
+pub unsafe extern "C" fn dm_task_set_cookie(
+    dmt: *mut dm_task,
+    cookie: *mut u32,
+    flags: u16,
+) -> c_int {
     guard("dm_task_set_cookie", 0, || {
-        let Some(t) = (unsafe { task_mut(dmt, "dm_task_set_cookie") }) else { return 0 };
+        let Some(t) = (unsafe { task_mut(dmt, "dm_task_set_cookie") }) else {
+            return 0;
+        };
         if cookie.is_null() {
             dm_error!("Internal error: dm_task_set_cookie called with a NULL cookie.");
             return 0;
@@ -356,7 +481,9 @@ pub unsafe extern "C" fn dm_task_add_target(
     params: *const c_char,
 ) -> c_int {
     guard("dm_task_add_target", 0, || {
-        let Some(t) = (unsafe { task_mut(dmt, "dm_task_add_target") }) else { return 0 };
+        let Some(t) = (unsafe { task_mut(dmt, "dm_task_add_target") }) else {
+            return 0;
+        };
         let Some(ty) = (unsafe { cstr(ttype) }) else {
             dm_error!("Internal error: dm_task_add_target called with a NULL target type.");
             return 0;
@@ -378,7 +505,13 @@ fn fill_info(t: &dm_task, info: *mut dm_info, bytes: usize) -> c_int {
     let full = dm_info::from(i);
     // SAFETY: the caller's struct has at least `bytes` bytes (48, 44 or 40
     // depending on which ABI version it was compiled against).
-    unsafe { std::ptr::copy_nonoverlapping((&full as *const dm_info).cast::<u8>(), info.cast::<u8>(), bytes) };
+    unsafe {
+        std::ptr::copy_nonoverlapping(
+            (&full as *const dm_info).cast::<u8>(),
+            info.cast::<u8>(),
+            bytes,
+        )
+    };
     1
 }
 
@@ -386,7 +519,9 @@ fn fill_info(t: &dm_task, info: *mut dm_info, bytes: usize) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_get_info(dmt: *mut dm_task, info: *mut dm_info) -> c_int {
     guard("dm_task_get_info", 0, || {
-        let Some(t) = (unsafe { task_ref(dmt, "dm_task_get_info") }) else { return 0 };
+        let Some(t) = (unsafe { task_ref(dmt, "dm_task_get_info") }) else {
+            return 0;
+        };
         fill_info(t, info, 48)
     })
 }
@@ -399,22 +534,35 @@ pub unsafe extern "C" fn dmrs_task_get_info_full(dmt: *mut dm_task, info: *mut d
 
 /// `dm_task_get_info_with_deferred_remove`: the 44-byte layout of 1.02.89–96.
 #[no_mangle]
-pub unsafe extern "C" fn dm_task_get_info_with_deferred_remove(dmt: *mut dm_task, info: *mut dm_info) -> c_int {
+pub unsafe extern "C" fn dm_task_get_info_with_deferred_remove(
+    dmt: *mut dm_task,
+    info: *mut dm_info,
+) -> c_int {
     guard("dm_task_get_info_with_deferred_remove", 0, || {
-        let Some(t) = (unsafe { task_ref(dmt, "dm_task_get_info_with_deferred_remove") }) else { return 0 };
+        let Some(t) = (unsafe { task_ref(dmt, "dm_task_get_info_with_deferred_remove") }) else {
+            return 0;
+        };
         fill_info(t, info, 44)
     })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_get_errno(dmt: *mut dm_task) -> c_int {
-    guard("dm_task_get_errno", 0, || unsafe { task_ref(dmt, "dm_task_get_errno") }.map_or(0, |t| t.task.ioctl_errno))
+    guard("dm_task_get_errno", 0, || {
+        unsafe { task_ref(dmt, "dm_task_get_errno") }.map_or(0, |t| t.task.ioctl_errno)
+    })
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn dm_task_get_driver_version(dmt: *mut dm_task, version: *mut c_char, size: usize) -> c_int {
+pub unsafe extern "C" fn dm_task_get_driver_version(
+    dmt: *mut dm_task,
+    version: *mut c_char,
+    size: usize,
+) -> c_int {
     guard("dm_task_get_driver_version", 0, || {
-        let Some(t) = (unsafe { task_ref(dmt, "dm_task_get_driver_version") }) else { return 0 };
+        let Some(t) = (unsafe { task_ref(dmt, "dm_task_get_driver_version") }) else {
+            return 0;
+        };
         let Some(h) = t.task.reply_header() else {
             if !version.is_null() && size > 0 {
                 // SAFETY: caller buffer of `size` > 0 bytes.
@@ -444,7 +592,9 @@ fn header_field(t: &mut dm_task, off: usize) -> *const c_char {
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_get_name(dmt: *const dm_task) -> *const c_char {
     guard("dm_task_get_name", std::ptr::null(), || {
-        let Some(t) = (unsafe { task_mut(dmt.cast_mut(), "dm_task_get_name") }) else { return std::ptr::null() };
+        let Some(t) = (unsafe { task_mut(dmt.cast_mut(), "dm_task_get_name") }) else {
+            return std::ptr::null();
+        };
         header_field(t, 48)
     })
 }
@@ -452,7 +602,9 @@ pub unsafe extern "C" fn dm_task_get_name(dmt: *const dm_task) -> *const c_char 
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_get_uuid(dmt: *const dm_task) -> *const c_char {
     guard("dm_task_get_uuid", std::ptr::null(), || {
-        let Some(t) = (unsafe { task_mut(dmt.cast_mut(), "dm_task_get_uuid") }) else { return std::ptr::null() };
+        let Some(t) = (unsafe { task_mut(dmt.cast_mut(), "dm_task_get_uuid") }) else {
+            return std::ptr::null();
+        };
         header_field(t, 176)
     })
 }
@@ -464,10 +616,17 @@ fn reply_string(t: &dm_task, uuid: bool) -> Option<Vec<u8>> {
 
 fn mangled_copy(t: &dm_task, uuid: bool) -> *mut c_char {
     let Some(s) = reply_string(t, uuid) else {
-        dm_error!("Internal error: no {} available: the task has not run.", if uuid { "uuid" } else { "name" });
+        dm_error!(
+            "Internal error: no {} available: the task has not run.",
+            if uuid { "uuid" } else { "name" }
+        );
         return null_mut();
     };
-    let (kind, max) = if uuid { ("UUID", crate::abi::DM_UUID_LEN) } else { ("name", crate::abi::DM_NAME_LEN) };
+    let (kind, max) = if uuid {
+        ("UUID", crate::abi::DM_UUID_LEN)
+    } else {
+        ("name", crate::abi::DM_NAME_LEN)
+    };
     match mangle::mangle_unchecked(&s, mangle::mode(), kind, max) {
         Ok(Some(m)) => malloc_cstring(&m),
         Ok(None) => malloc_cstring(&s),
@@ -480,7 +639,10 @@ fn mangled_copy(t: &dm_task, uuid: bool) -> *mut c_char {
 
 fn unmangled_copy(t: &dm_task, uuid: bool) -> *mut c_char {
     let Some(s) = reply_string(t, uuid) else {
-        dm_error!("Internal error: no {} available: the task has not run.", if uuid { "uuid" } else { "name" });
+        dm_error!(
+            "Internal error: no {} available: the task has not run.",
+            if uuid { "uuid" } else { "name" }
+        );
         return null_mut();
     };
     // In other modes the run already unmangled the reply.
@@ -500,28 +662,32 @@ fn unmangled_copy(t: &dm_task, uuid: bool) -> *mut c_char {
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_get_name_mangled(dmt: *const dm_task) -> *mut c_char {
     guard("dm_task_get_name_mangled", null_mut(), || {
-        unsafe { task_ref(dmt, "dm_task_get_name_mangled") }.map_or(null_mut(), |t| mangled_copy(t, false))
+        unsafe { task_ref(dmt, "dm_task_get_name_mangled") }
+            .map_or(null_mut(), |t| mangled_copy(t, false))
     })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_get_uuid_mangled(dmt: *const dm_task) -> *mut c_char {
     guard("dm_task_get_uuid_mangled", null_mut(), || {
-        unsafe { task_ref(dmt, "dm_task_get_uuid_mangled") }.map_or(null_mut(), |t| mangled_copy(t, true))
+        unsafe { task_ref(dmt, "dm_task_get_uuid_mangled") }
+            .map_or(null_mut(), |t| mangled_copy(t, true))
     })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_get_name_unmangled(dmt: *const dm_task) -> *mut c_char {
     guard("dm_task_get_name_unmangled", null_mut(), || {
-        unsafe { task_ref(dmt, "dm_task_get_name_unmangled") }.map_or(null_mut(), |t| unmangled_copy(t, false))
+        unsafe { task_ref(dmt, "dm_task_get_name_unmangled") }
+            .map_or(null_mut(), |t| unmangled_copy(t, false))
     })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_get_uuid_unmangled(dmt: *const dm_task) -> *mut c_char {
     guard("dm_task_get_uuid_unmangled", null_mut(), || {
-        unsafe { task_ref(dmt, "dm_task_get_uuid_unmangled") }.map_or(null_mut(), |t| unmangled_copy(t, true))
+        unsafe { task_ref(dmt, "dm_task_get_uuid_unmangled") }
+            .map_or(null_mut(), |t| unmangled_copy(t, true))
     })
 }
 
@@ -533,7 +699,12 @@ static ZERO_RECORD: ZeroRecord = ZeroRecord([0; 32]);
 
 /// A pointer to the payload of a successful run of the given task type,
 /// after checking that the payload parses (so C walkers stay in bounds).
-fn payload_ptr(t: &mut dm_task, what: &str, types: &[TaskType], check: fn(&[u8]) -> bool) -> *mut c_void {
+fn payload_ptr(
+    t: &mut dm_task,
+    what: &str,
+    types: &[TaskType],
+    check: fn(&[u8]) -> bool,
+) -> *mut c_void {
     let ty = t.task.task_type();
     let Some(off) = t.task.payload_offset() else {
         dm_error!("Internal error: {what}: the task has not run successfully.");
@@ -562,18 +733,28 @@ fn payload_ptr(t: &mut dm_task, what: &str, types: &[TaskType], check: fn(&[u8])
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_get_names(dmt: *mut dm_task) -> *mut dm_names {
     guard("dm_task_get_names", null_mut(), || {
-        let Some(t) = (unsafe { task_mut(dmt, "dm_task_get_names") }) else { return null_mut() };
-        payload_ptr(t, "dm_task_get_names", &[TaskType::List], |p| p.len() < 16 || codec::decode_names(p).is_ok()).cast()
+        let Some(t) = (unsafe { task_mut(dmt, "dm_task_get_names") }) else {
+            return null_mut();
+        };
+        payload_ptr(t, "dm_task_get_names", &[TaskType::List], |p| {
+            p.len() < 16 || codec::decode_names(p).is_ok()
+        })
+        .cast()
     })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_get_versions(dmt: *mut dm_task) -> *mut dm_versions {
     guard("dm_task_get_versions", null_mut(), || {
-        let Some(t) = (unsafe { task_mut(dmt, "dm_task_get_versions") }) else { return null_mut() };
-        payload_ptr(t, "dm_task_get_versions", &[TaskType::ListVersions, TaskType::GetTargetVersion], |p| {
-            !p.is_empty() && codec::decode_versions(p).is_ok()
-        })
+        let Some(t) = (unsafe { task_mut(dmt, "dm_task_get_versions") }) else {
+            return null_mut();
+        };
+        payload_ptr(
+            t,
+            "dm_task_get_versions",
+            &[TaskType::ListVersions, TaskType::GetTargetVersion],
+            |p| !p.is_empty() && codec::decode_versions(p).is_ok(),
+        )
         .cast()
     })
 }
@@ -581,15 +762,22 @@ pub unsafe extern "C" fn dm_task_get_versions(dmt: *mut dm_task) -> *mut dm_vers
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_get_deps(dmt: *mut dm_task) -> *mut dm_deps {
     guard("dm_task_get_deps", null_mut(), || {
-        let Some(t) = (unsafe { task_mut(dmt, "dm_task_get_deps") }) else { return null_mut() };
-        payload_ptr(t, "dm_task_get_deps", &[TaskType::Deps], |p| codec::decode_deps(p).is_ok()).cast()
+        let Some(t) = (unsafe { task_mut(dmt, "dm_task_get_deps") }) else {
+            return null_mut();
+        };
+        payload_ptr(t, "dm_task_get_deps", &[TaskType::Deps], |p| {
+            codec::decode_deps(p).is_ok()
+        })
+        .cast()
     })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_get_message_response(dmt: *mut dm_task) -> *const c_char {
     guard("dm_task_get_message_response", std::ptr::null(), || {
-        let Some(t) = (unsafe { task_mut(dmt, "dm_task_get_message_response") }) else { return std::ptr::null() };
+        let Some(t) = (unsafe { task_mut(dmt, "dm_task_get_message_response") }) else {
+            return std::ptr::null();
+        };
         match t.task.message_response_offset() {
             Some(off) => match t.task.reply.as_mut() {
                 Some(r) => r.buf.as_bytes_mut()[off..].as_mut_ptr().cast(),
@@ -601,15 +789,19 @@ pub unsafe extern "C" fn dm_task_get_message_response(dmt: *mut dm_task) -> *con
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn dm_task_get_read_ahead(dmt: *const dm_task, read_ahead: *mut u32) -> c_int {
+pub unsafe extern "C" fn dm_task_get_read_ahead(dmt: *const dm_task, read_ahead: *mut u32) -> u32 {
     guard("dm_task_get_read_ahead", 0, || {
-        let Some(t) = (unsafe { task_ref(dmt, "dm_task_get_read_ahead") }) else { return 0 };
+        let Some(t) = (unsafe { task_ref(dmt, "dm_task_get_read_ahead") }) else {
+            return 0;
+        };
         if read_ahead.is_null() {
             return 0;
         }
         // SAFETY: checked non-NULL.
         unsafe { *read_ahead = 0 };
-        let Some(h) = t.task.reply_header() else { return 0 };
+        let Some(h) = t.task.reply_header() else {
+            return 0;
+        };
         if !DmFlags::from_bits_retain(h.flags).contains(DmFlags::EXISTS) {
             return 0;
         }
@@ -628,12 +820,18 @@ pub unsafe extern "C" fn dm_task_get_read_ahead(dmt: *const dm_task, read_ahead:
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_get_ioctl_timestamp(dmt: *mut dm_task) -> *mut dm_timestamp {
     guard("dm_task_get_ioctl_timestamp", null_mut(), || {
-        let Some(t) = (unsafe { task_mut(dmt, "dm_task_get_ioctl_timestamp") }) else { return null_mut() };
+        let Some(t) = (unsafe { task_mut(dmt, "dm_task_get_ioctl_timestamp") }) else {
+            return null_mut();
+        };
         if !t.task.record_timestamp {
             return null_mut();
         }
-        let Some(ts) = crate::state::ioctl_timestamp() else { return null_mut() };
-        let b = t.timestamp.get_or_insert_with(|| Box::new(dm_timestamp { t: ts }));
+        let Some(ts) = crate::state::ioctl_timestamp() else {
+            return null_mut();
+        };
+        let b = t
+            .timestamp
+            .get_or_insert_with(|| Box::new(dm_timestamp { t: ts }));
         b.t = ts;
         &mut **b as *mut dm_timestamp
     })
@@ -649,7 +847,9 @@ pub unsafe extern "C" fn dm_get_next_target(
     params: *mut *mut c_char,
 ) -> *mut c_void {
     guard("dm_get_next_target", null_mut(), || {
-        let Some(t) = (unsafe { task_mut(dmt, "dm_get_next_target") }) else { return null_mut() };
+        let Some(t) = (unsafe { task_mut(dmt, "dm_get_next_target") }) else {
+            return null_mut();
+        };
         let set = |s: u64, l: u64, ty: *mut c_char, p: *mut c_char| {
             // SAFETY: output pointers are checked for NULL individually.
             unsafe {
@@ -669,8 +869,15 @@ pub unsafe extern "C" fn dm_get_next_target(
         };
         let i = (next as usize).saturating_sub(1);
         let from_reply = t.task.reply.is_some()
-            && matches!(t.task.task_type(), Some(TaskType::Status | TaskType::Table | TaskType::WaitEvent));
-        let count = if from_reply { t.task.reply_targets.len() } else { t.task.targets.len() };
+            && matches!(
+                t.task.task_type(),
+                Some(TaskType::Status | TaskType::Table | TaskType::WaitEvent)
+            );
+        let count = if from_reply {
+            t.task.reply_targets.len()
+        } else {
+            t.task.targets.len()
+        };
         if i >= count {
             set(0, 0, null_mut(), null_mut());
             return null_mut();
@@ -680,7 +887,8 @@ pub unsafe extern "C" fn dm_get_next_target(
             if let Some(r) = t.task.reply.as_mut() {
                 let base = r.buf.as_bytes_mut().as_mut_ptr();
                 // SAFETY: offsets were validated against the reply when parsed.
-                let (ty, p) = unsafe { (base.add(rt.type_off).cast(), base.add(rt.params_off).cast()) };
+                let (ty, p) =
+                    unsafe { (base.add(rt.type_off).cast(), base.add(rt.params_off).cast()) };
                 set(rt.start, rt.length, ty, p);
             }
         } else {
@@ -699,7 +907,12 @@ pub unsafe extern "C" fn dm_get_next_target(
             }
             let x = &t.task.targets[i];
             let (ty, p) = &t.input_strings[i];
-            set(x.start, x.length, ty.as_ptr().cast_mut(), p.as_ptr().cast_mut());
+            set(
+                x.start,
+                x.length,
+                ty.as_ptr().cast_mut(),
+                p.as_ptr().cast_mut(),
+            );
         }
         if i + 1 < count {
             (i + 2) as *mut c_void
@@ -710,12 +923,6 @@ pub unsafe extern "C" fn dm_get_next_target(
 }
 
 #[no_mangle]
-pub extern "C" fn dm_task_update_nodes() -> c_int {
-    guard("dm_task_update_nodes", 0, || {
-        crate::nodes::update_devs();
-        1
-    })
+pub extern "C" fn dm_task_update_nodes() {
+    guard("dm_task_update_nodes", (), crate::nodes::update_devs)
 }
-
-/// Size of the header, for tests.
-pub const HEADER_SIZE: usize = DATA_START;

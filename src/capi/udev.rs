@@ -21,12 +21,16 @@ fn sync() -> bool {
 
 #[no_mangle]
 pub extern "C" fn dm_cookie_supported() -> c_int {
-    guard("dm_cookie_supported", 0, || (super::task::check_version() && cookie_supported_now()) as c_int)
+    guard("dm_cookie_supported", 0, || {
+        (super::task::check_version() && cookie_supported_now()) as c_int
+    })
 }
 
 #[no_mangle]
 pub extern "C" fn dm_udev_set_sync_support(sync_with_udev: c_int) {
-    guard("dm_udev_set_sync_support", (), || udev::set_sync_support(sync_with_udev != 0))
+    guard("dm_udev_set_sync_support", (), || {
+        udev::set_sync_support(sync_with_udev != 0)
+    })
 }
 
 #[no_mangle]
@@ -36,7 +40,9 @@ pub extern "C" fn dm_udev_get_sync_support() -> c_int {
 
 #[no_mangle]
 pub extern "C" fn dm_udev_set_checking(checking: c_int) {
-    guard("dm_udev_set_checking", (), || udev::set_checking(checking != 0))
+    guard("dm_udev_set_checking", (), || {
+        udev::set_checking(checking != 0)
+    })
 }
 
 #[no_mangle]
@@ -64,7 +70,9 @@ pub unsafe extern "C" fn dm_udev_create_cookie(cookie: *mut u32) -> c_int {
 
 #[no_mangle]
 pub extern "C" fn dm_udev_complete(cookie: u32) -> c_int {
-    guard("dm_udev_complete", 0, || udev::complete(cookie, sync()).is_ok() as c_int)
+    guard("dm_udev_complete", 0, || {
+        udev::complete(cookie, sync()).is_ok() as c_int
+    })
 }
 
 #[no_mangle]
@@ -80,7 +88,9 @@ pub extern "C" fn dm_udev_wait(cookie: u32) -> c_int {
 pub unsafe extern "C" fn dm_udev_wait_immediate(cookie: u32, ready: *mut c_int) -> c_int {
     guard("dm_udev_wait_immediate", 0, || {
         if ready.is_null() {
-            crate::dm_error!("Internal error: dm_udev_wait_immediate called with a NULL ready pointer.");
+            crate::dm_error!(
+                "Internal error: dm_udev_wait_immediate called with a NULL ready pointer."
+            );
             return 0;
         }
         match udev::wait_immediate(cookie, sync()) {

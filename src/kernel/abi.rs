@@ -184,7 +184,10 @@ impl Command {
     /// The ioctl number: `_IOWR(0xfd, nr, struct dm_ioctl)`.
     pub const fn request(self) -> u64 {
         // _IOC(dir = read|write (3), type, nr, size)
-        ((3u64) << 30) | ((size_of::<DmIoctl>() as u64) << 16) | ((DM_IOCTL as u64) << 8) | (self as u64)
+        ((3u64) << 30)
+            | ((size_of::<DmIoctl>() as u64) << 16)
+            | ((DM_IOCTL as u64) << 8)
+            | (self as u64)
     }
 
     /// The minimum interface version the command needs; sent in the header so

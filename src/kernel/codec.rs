@@ -41,8 +41,16 @@ pub enum EncodeError {
 impl fmt::Display for EncodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            EncodeError::NameTooLong(n) => write!(f, "name of {n} bytes is too long (maximum {})", DM_NAME_LEN - 1),
-            EncodeError::UuidTooLong(n) => write!(f, "uuid of {n} bytes is too long (maximum {})", DM_UUID_LEN - 1),
+            EncodeError::NameTooLong(n) => write!(
+                f,
+                "name of {n} bytes is too long (maximum {})",
+                DM_NAME_LEN - 1
+            ),
+            EncodeError::UuidTooLong(n) => write!(
+                f,
+                "uuid of {n} bytes is too long (maximum {})",
+                DM_UUID_LEN - 1
+            ),
             EncodeError::TypeTooLong(t) => write!(f, "Target type name {t} is too long."),
             EncodeError::EmptyType => write!(f, "empty target type name"),
             EncodeError::EmbeddedNul(what) => write!(f, "{what} contains a NUL byte"),
@@ -54,11 +62,13 @@ impl fmt::Display for EncodeError {
 impl std::error::Error for EncodeError {}
 
 fn rd_u32(b: &[u8], off: usize) -> Option<u32> {
-    b.get(off..off.checked_add(4)?).map(|s| u32::from_ne_bytes(s.try_into().unwrap_or([0; 4])))
+    b.get(off..off.checked_add(4)?)
+        .map(|s| u32::from_ne_bytes(s.try_into().unwrap_or([0; 4])))
 }
 
 fn rd_u64(b: &[u8], off: usize) -> Option<u64> {
-    b.get(off..off.checked_add(8)?).map(|s| u64::from_ne_bytes(s.try_into().unwrap_or([0; 8])))
+    b.get(off..off.checked_add(8)?)
+        .map(|s| u64::from_ne_bytes(s.try_into().unwrap_or([0; 8])))
 }
 
 fn rd_i32(b: &[u8], off: usize) -> Option<i32> {
@@ -175,7 +185,9 @@ pub fn check_target_type(t: &[u8]) -> Result<(), EncodeError> {
         return Err(EncodeError::EmbeddedNul("target type"));
     }
     if t.len() >= DM_MAX_TYPE_NAME {
-        return Err(EncodeError::TypeTooLong(String::from_utf8_lossy(t).into_owned()));
+        return Err(EncodeError::TypeTooLong(
+            String::from_utf8_lossy(t).into_owned(),
+        ));
     }
     Ok(())
 }
@@ -276,7 +288,12 @@ pub fn decode_names(p: &[u8]) -> Result<Vec<NameEntry<'_>>, DecodeError> {
         if next != 0 && (next < 16 || next % 8 != 0) {
             return Err(DecodeError("bad name-list next offset"));
         }
-        let end = if next == 0 { p.len() } else { off.checked_add(next).ok_or(DecodeError("name-list overflow"))? };
+        let end = if next == 0 {
+            p.len()
+        } else {
+            off.checked_add(next)
+                .ok_or(DecodeError("name-list overflow"))?
+        };
         if end > p.len() {
             return Err(DecodeError("name-list record runs past the reply"));
         }
@@ -289,11 +306,19 @@ pub fn decode_names(p: &[u8]) -> Result<Vec<NameEntry<'_>>, DecodeError> {
             let f = rd_u32(p, trailer + 4);
             flags = f;
             if f.unwrap_or(0) & DM_NAME_LIST_FLAG_HAS_UUID != 0 {
-                let u = rd_cstr(p, trailer + 8, end).ok_or(DecodeError("unterminated uuid in name list"))?;
+                let u = rd_cstr(p, trailer + 8, end)
+                    .ok_or(DecodeError("unterminated uuid in name list"))?;
                 uuid = Some(u);
             }
         }
-        out.push(NameEntry { offset: off, dev, name, event_nr, flags, uuid });
+        out.push(NameEntry {
+            offset: off,
+            dev,
+            name,
+            event_nr,
+            flags,
+            uuid,
+        });
         if next == 0 {
             break;
         }
@@ -319,17 +344,28 @@ pub fn decode_versions(p: &[u8]) -> Result<Vec<VersionEntry<'_>>, DecodeError> {
     let mut off = 0usize;
     loop {
         let next = rd_u32(p, off).ok_or(DecodeError("truncated versions record"))? as usize;
-        let v = |i: usize| rd_u32(p, off + 4 + 4 * i).ok_or(DecodeError("truncated versions record"));
+        let v =
+            |i: usize| rd_u32(p, off + 4 + 4 * i).ok_or(DecodeError("truncated versions record"));
         let version = [v(0)?, v(1)?, v(2)?];
         if next != 0 && (next < 17 || next % 8 != 0) {
             return Err(DecodeError("bad versions next offset"));
         }
-        let end = if next == 0 { p.len() } else { off.checked_add(next).ok_or(DecodeError("versions overflow"))? };
+        let end = if next == 0 {
+            p.len()
+        } else {
+            off.checked_add(next)
+                .ok_or(DecodeError("versions overflow"))?
+        };
         if end > p.len() {
             return Err(DecodeError("versions record runs past the reply"));
         }
-        let name = rd_cstr(p, off + VERSIONS_NAME_OFFSET, end).ok_or(DecodeError("unterminated target name"))?;
-        out.push(VersionEntry { offset: off, name, version });
+        let name = rd_cstr(p, off + VERSIONS_NAME_OFFSET, end)
+            .ok_or(DecodeError("unterminated target name"))?;
+        out.push(VersionEntry {
+            offset: off,
+            name,
+            version,
+        });
         if next == 0 {
             break;
         }
@@ -341,11 +377,16 @@ pub fn decode_versions(p: &[u8]) -> Result<Vec<VersionEntry<'_>>, DecodeError> {
 /// Device numbers of a TABLE_DEPS payload.
 pub fn decode_deps(p: &[u8]) -> Result<Vec<u64>, DecodeError> {
     let count = rd_u32(p, 0).ok_or(DecodeError("truncated deps header"))? as usize;
-    let need = count.checked_mul(8).and_then(|n| n.checked_add(8)).ok_or(DecodeError("deps count overflow"))?;
+    let need = count
+        .checked_mul(8)
+        .and_then(|n| n.checked_add(8))
+        .ok_or(DecodeError("deps count overflow"))?;
     if need > p.len() {
         return Err(DecodeError("deps list runs past the reply"));
     }
-    Ok((0..count).map(|i| rd_u64(p, 8 + 8 * i).unwrap_or(0)).collect())
+    Ok((0..count)
+        .map(|i| rd_u64(p, 8 + 8 * i).unwrap_or(0))
+        .collect())
 }
 
 /// One target of a TABLE_STATUS / DEV_WAIT reply.
@@ -372,8 +413,15 @@ pub fn decode_specs(p: &[u8], count: u32) -> Result<Vec<SpecEntry<'_>>, DecodeEr
         let status = rd_i32(p, off + 16).unwrap_or(0);
         let next = rd_u32(p, off + 20).unwrap_or(0) as usize;
         let target_type = fixed_str(&p[off + 24..off + 40]);
-        let params = rd_cstr(p, off + 40, p.len()).ok_or(DecodeError("unterminated target parameters"))?;
-        out.push(SpecEntry { start, length, status, target_type, params });
+        let params =
+            rd_cstr(p, off + 40, p.len()).ok_or(DecodeError("unterminated target parameters"))?;
+        out.push(SpecEntry {
+            start,
+            length,
+            status,
+            target_type,
+            params,
+        });
         if i + 1 < count {
             if next <= off || next % 8 != 0 {
                 return Err(DecodeError("target spec offsets do not advance"));
@@ -394,12 +442,24 @@ mod tests {
     use super::*;
 
     fn t<'a>(start: u64, length: u64, ty: &'a str, params: &'a str) -> TargetRef<'a> {
-        TargetRef { start, length, target_type: ty.as_bytes(), params: params.as_bytes() }
+        TargetRef {
+            start,
+            length,
+            target_type: ty.as_bytes(),
+            params: params.as_bytes(),
+        }
     }
 
     #[test]
     fn header_round_trips() {
-        let mut h = DmIoctl { version: [4, 2, 0], data_size: 999, data_start: 312, flags: 0x4004, dev: 0xfe03, ..Default::default() };
+        let mut h = DmIoctl {
+            version: [4, 2, 0],
+            data_size: 999,
+            data_start: 312,
+            flags: 0x4004,
+            dev: 0xfe03,
+            ..Default::default()
+        };
         put_fixed(&mut h.name, b"vol", "name").unwrap();
         let mut b = vec![0u8; 312];
         write_header(&mut b, &h);
@@ -416,17 +476,34 @@ mod tests {
     fn fixed_fields_reject_overlong_and_nul() {
         let mut name = [0u8; DM_NAME_LEN];
         assert!(put_fixed(&mut name, &[b'a'; 127], "name").is_ok());
-        assert_eq!(put_fixed(&mut name, &[b'a'; 128], "name"), Err(EncodeError::NameTooLong(128)));
+        assert_eq!(
+            put_fixed(&mut name, &[b'a'; 128], "name"),
+            Err(EncodeError::NameTooLong(128))
+        );
         let mut uuid = [0u8; DM_UUID_LEN];
         assert!(put_fixed(&mut uuid, &[b'u'; 128], "uuid").is_ok());
-        assert_eq!(put_fixed(&mut uuid, &[b'u'; 129], "uuid"), Err(EncodeError::UuidTooLong(129)));
-        assert_eq!(put_fixed(&mut name, b"a\0b", "name"), Err(EncodeError::EmbeddedNul("name")));
+        assert_eq!(
+            put_fixed(&mut uuid, &[b'u'; 129], "uuid"),
+            Err(EncodeError::UuidTooLong(129))
+        );
+        assert_eq!(
+            put_fixed(&mut name, b"a\0b", "name"),
+            Err(EncodeError::EmbeddedNul("name"))
+        );
     }
 
     #[test]
     fn targets_are_packed_aligned_with_relative_next() {
         let mut out = Vec::new();
-        let n = encode_targets(&mut out, [t(0, 8, "linear", "/dev/loop0 0"), t(8, 8, "zero", ""), t(16, 1, "error", "a\\b")]).unwrap();
+        let n = encode_targets(
+            &mut out,
+            [
+                t(0, 8, "linear", "/dev/loop0 0"),
+                t(8, 8, "zero", ""),
+                t(16, 1, "error", "a\\b"),
+            ],
+        )
+        .unwrap();
         assert_eq!(n, 3);
         // first: 40 + align8(12 + 1) = 56
         assert_eq!(u32::from_ne_bytes(out[20..24].try_into().unwrap()), 56);
@@ -449,7 +526,10 @@ mod tests {
             encode_targets(&mut out, [t(0, 1, "nonexistent_target", "")]),
             Err(EncodeError::TypeTooLong("nonexistent_target".into()))
         );
-        assert_eq!(encode_targets(&mut out, [t(0, 1, "", "")]), Err(EncodeError::EmptyType));
+        assert_eq!(
+            encode_targets(&mut out, [t(0, 1, "", "")]),
+            Err(EncodeError::EmptyType)
+        );
         assert!(encode_targets(&mut out, [t(0, 1, "zero", "a\0")]).is_err());
     }
 
@@ -461,7 +541,12 @@ mod tests {
         assert_eq!(&out[8..], b"@stats_list\0");
     }
 
-    fn name_record(dev: u64, name: &str, trailer: Option<(u32, u32, Option<&str>)>, last: bool) -> Vec<u8> {
+    fn name_record(
+        dev: u64,
+        name: &str,
+        trailer: Option<(u32, u32, Option<&str>)>,
+        last: bool,
+    ) -> Vec<u8> {
         let mut r = Vec::new();
         r.extend_from_slice(&dev.to_ne_bytes());
         r.extend_from_slice(&0u32.to_ne_bytes());
@@ -492,7 +577,12 @@ mod tests {
         assert_eq!(v[1].event_nr, None);
 
         let mut p = name_record(encode_dev(254, 0), "a", Some((3, 1, Some("UUID-1"))), false);
-        p.extend(name_record(encode_dev(254, 1), "b", Some((4, 2, None)), true));
+        p.extend(name_record(
+            encode_dev(254, 1),
+            "b",
+            Some((4, 2, None)),
+            true,
+        ));
         let v = decode_names(&p).unwrap();
         assert_eq!(v[0].event_nr, Some(3));
         assert_eq!(v[0].uuid, Some(&b"UUID-1"[..]));
@@ -540,7 +630,10 @@ mod tests {
         d.extend_from_slice(&0u32.to_ne_bytes());
         d.extend_from_slice(&encode_dev(7, 0).to_ne_bytes());
         d.extend_from_slice(&encode_dev(254, 2).to_ne_bytes());
-        assert_eq!(decode_deps(&d).unwrap(), vec![encode_dev(7, 0), encode_dev(254, 2)]);
+        assert_eq!(
+            decode_deps(&d).unwrap(),
+            vec![encode_dev(7, 0), encode_dev(254, 2)]
+        );
         assert!(decode_deps(&d[..20]).is_err());
         assert!(decode_deps(&[]).is_err());
     }

@@ -38,7 +38,10 @@ pub struct Buffer {
 impl Buffer {
     /// A zeroed buffer of at least `len` bytes (rounded up to 8).
     pub fn zeroed(len: usize) -> Buffer {
-        Buffer { words: vec![0u64; len.div_ceil(8)], dirty: 0 }
+        Buffer {
+            words: vec![0u64; len.div_ceil(8)],
+            dirty: 0,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -52,12 +55,19 @@ impl Buffer {
     pub fn as_bytes(&self) -> &[u8] {
         // SAFETY: u64 has no padding and any byte pattern is a valid u8; the
         // slice covers exactly the vector's initialised storage.
-        unsafe { std::slice::from_raw_parts(self.words.as_ptr().cast::<u8>(), self.words.len() * 8) }
+        unsafe {
+            std::slice::from_raw_parts(self.words.as_ptr().cast::<u8>(), self.words.len() * 8)
+        }
     }
 
     pub fn as_bytes_mut(&mut self) -> &mut [u8] {
         // SAFETY: as above; the borrow is unique.
-        unsafe { std::slice::from_raw_parts_mut(self.words.as_mut_ptr().cast::<u8>(), self.words.len() * 8) }
+        unsafe {
+            std::slice::from_raw_parts_mut(
+                self.words.as_mut_ptr().cast::<u8>(),
+                self.words.len() * 8,
+            )
+        }
     }
 
     /// Pointer to the start, for handing parts of a reply to C callers.
@@ -120,13 +130,21 @@ pub enum IoctlError {
 impl std::fmt::Display for IoctlError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            IoctlError::Open { path, err } => write!(f, "{path}: open failed: {err}"),
-            IoctlError::Kernel(e) => write!(f, "{}", io::Error::from_raw_os_error(*e)),
+            IoctlError::Open { path, err } => write!(f, "{path}: open failed: {}", strerror(err)),
+            IoctlError::Kernel(e) => write!(f, "{}", strerror(&io::Error::from_raw_os_error(*e))),
             IoctlError::TooLarge { needed, cap } => {
                 write!(f, "reply needs more than {needed} bytes, above the ioctl buffer maximum of {cap} bytes")
             }
             IoctlError::Decode(d) => write!(f, "{d}"),
         }
+    }
+}
+
+/// The C library's text for an I/O error (no " (os error N)" suffix).
+pub fn strerror(e: &io::Error) -> String {
+    match e.raw_os_error() {
+        Some(n) => super::sys::strerror(n),
+        None => e.to_string(),
     }
 }
 
@@ -159,7 +177,10 @@ pub struct Control {
     version: OnceLock<[u32; 3]>,
 }
 
-static GLOBAL: Control = Control { file: Mutex::new(None), version: OnceLock::new() };
+static GLOBAL: Control = Control {
+    file: Mutex::new(None),
+    version: OnceLock::new(),
+};
 
 impl Control {
     /// The process-wide control device.
@@ -174,7 +195,10 @@ impl Control {
             return Ok(Arc::clone(f));
         }
         let path = crate::config::control_path();
-        ensure_control_node(&path).map_err(|err| IoctlError::Open { path: path.clone(), err })?;
+        ensure_control_node(&path).map_err(|err| IoctlError::Open {
+            path: path.clone(),
+            err,
+        })?;
         let f = OpenOptions::new()
             .read(true)
             .write(true)
@@ -202,7 +226,12 @@ impl Control {
         if let Some(v) = self.version.get() {
             return Ok(*v);
         }
-        let r = self.ioctl(&Request { cmd: Command::Version, header: DmIoctl::default(), payload: &[], cap: DATA_START })?;
+        let r = self.ioctl(&Request {
+            cmd: Command::Version,
+            header: DmIoctl::default(),
+            payload: &[],
+            cap: DATA_START,
+        })?;
         let v = r.header.version;
         Ok(*self.version.get_or_init(|| v))
     }
@@ -223,7 +252,11 @@ impl Control {
     pub fn ioctl(&self, req: &Request<'_>) -> Result<Reply, IoctlError> {
         let file = self.open()?;
         let base = DATA_START + req.payload.len();
-        let mut size = if req.cmd.has_output() { base.max(initial_output_size(req.cmd)) } else { base };
+        let mut size = if req.cmd.has_output() {
+            base.max(initial_output_size(req.cmd))
+        } else {
+            base
+        };
         let cap = req.cap.max(base);
         let mut attempts = 0;
         loop {
@@ -231,7 +264,8 @@ impl Control {
             let mut buf = Buffer::zeroed(size);
             let mut h = req.header;
             h.version = req.cmd.min_version();
-            h.data_size = u32::try_from(buf.len()).map_err(|_| IoctlError::TooLarge { needed: size, cap })?;
+            h.data_size =
+                u32::try_from(buf.len()).map_err(|_| IoctlError::TooLarge { needed: size, cap })?;
             h.data_start = DATA_START as u32;
             {
                 let b = buf.as_bytes_mut();
@@ -241,7 +275,9 @@ impl Control {
             buf.mark_dirty(base);
             let rc = raw_ioctl(&file, req.cmd, &mut buf);
             if rc < 0 {
-                let e = io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO);
+                let e = io::Error::last_os_error()
+                    .raw_os_error()
+                    .unwrap_or(libc::EIO);
                 // The kernel writes its version back even on failure.
                 if let Ok(h) = codec::read_header(buf.as_bytes()) {
                     self.note_version(h.version);
@@ -261,9 +297,15 @@ impl Control {
                 continue;
             }
             if header.data_size as usize > buf.len() {
-                return Err(IoctlError::Decode(DecodeError("data_size larger than the buffer")));
+                return Err(IoctlError::Decode(DecodeError(
+                    "data_size larger than the buffer",
+                )));
             }
-            return Ok(Reply { header, buf, attempts });
+            return Ok(Reply {
+                header,
+                buf,
+                attempts,
+            });
         }
     }
 }
@@ -272,7 +314,13 @@ fn raw_ioctl(file: &File, cmd: Command, buf: &mut Buffer) -> i32 {
     // SAFETY: the buffer is at least DATA_START bytes, 8-aligned, and its
     // header's data_size equals its length, so the kernel reads and writes
     // only inside it. The request number encodes struct dm_ioctl's size.
-    unsafe { libc::ioctl(file.as_raw_fd(), cmd.request() as libc::c_ulong, buf.as_bytes_mut().as_mut_ptr()) }
+    unsafe {
+        libc::ioctl(
+            file.as_raw_fd(),
+            cmd.request() as libc::c_ulong,
+            buf.as_bytes_mut().as_mut_ptr(),
+        )
+    }
 }
 
 /// Make sure `path` is the dm control node (char 10:236), creating the
@@ -290,11 +338,14 @@ fn ensure_control_node(path: &str) -> io::Result<()> {
     }
     if let Some(dir) = std::path::Path::new(path).parent() {
         if !dir.as_os_str().is_empty() && !dir.exists() {
-            std::fs::DirBuilder::new().recursive(true).mode(0o755).create(dir)?;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o755)
+                .create(dir)?;
         }
     }
+    crate::dm_verbose!("Creating device {path} ({DM_CONTROL_MAJOR}, {DM_CONTROL_MINOR})");
     mknod_char(path, 0o600, want)?;
-    crate::dm_verbose!("Created {path} (device-mapper control node 10:236)");
     Ok(())
 }
 

@@ -67,7 +67,9 @@ fn ret_unit(r: c_int) -> Result<(), i32> {
 pub fn sem_info_supported() -> bool {
     // SAFETY: all-zero is a valid `seminfo` (plain integers).
     let mut info: libc::seminfo = unsafe { std::mem::zeroed() };
-    let arg = SemUn { ptr: &mut info as *mut libc::seminfo as *mut c_void };
+    let arg = SemUn {
+        ptr: &mut info as *mut libc::seminfo as *mut c_void,
+    };
     // SAFETY: SEM_INFO writes one `struct seminfo` through the pointer in the
     // union, which points at a live, writable local of that type.
     let r = unsafe { libc::semctl(0, 0, libc::SEM_INFO, arg) };
@@ -112,7 +114,11 @@ pub fn sem_remove(semid: i32) -> Result<(), i32> {
 /// `semop` with one operation on semaphore 0 of the set: `op` is added to the
 /// value (0 = wait for zero); `flags` may hold [`IPC_NOWAIT`].
 pub fn semop_one(semid: i32, op: i16, flags: i16) -> Result<(), i32> {
-    let mut sb = libc::sembuf { sem_num: 0, sem_op: op, sem_flg: flags };
+    let mut sb = libc::sembuf {
+        sem_num: 0,
+        sem_op: op,
+        sem_flg: flags,
+    };
     // SAFETY: one valid `sembuf` is passed with nsops = 1.
     ret_unit(unsafe { libc::semop(semid, &mut sb, 1) })
 }

@@ -1,0 +1,136 @@
+# libdevmapper-rs: build, install and checks.
+#
+#   make [all|build]   cargo build --release, stage build/lib and build/pkgconfig
+#   make install       PREFIX, DESTDIR, LIBDIR, INCLUDEDIR, PKGCONFIGDIR
+#   make SONAME=libdevmapper.so.1.02 ...   upstream's soname instead of Debian's
+#   make header        refresh include/libdevmapper.h from src/capi (cbindgen)
+#   make check         lint test-unit check-header check-exports test-c test-vm test-python
+#   make help          this list with the other targets
+
+CARGO ?= cargo
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+DESTDIR ?=
+INSTALL ?= install
+
+# libdevmapper version this library stands in for (pkg-config Version).
+DM_VERSION := 1.02.185
+DEBIAN_SONAME := libdevmapper.so.1.02.1
+UPSTREAM_SONAME := libdevmapper.so.1.02
+SONAME ?= $(if $(DM_SONAME),$(DM_SONAME),$(DEBIAN_SONAME))
+
+# build.rs reads DM_SONAME; leave it unset for the default so that a plain
+# `cargo build` and `make` share one build (no rebuild when switching).
+ifeq ($(SONAME),$(DEBIAN_SONAME))
+unexport DM_SONAME
+else
+export DM_SONAME := $(SONAME)
+endif
+
+TARGET_DIR := $(if $(CARGO_TARGET_DIR),$(CARGO_TARGET_DIR),target)
+CARGO_LIB := $(TARGET_DIR)/release/libdevmapper.so
+STAGE := build
+STAGED_LIB := $(STAGE)/lib/$(SONAME)
+# With Debian's soname, also provide upstream's name as an alias.
+ALIAS := $(if $(filter $(DEBIAN_SONAME),$(SONAME)),$(UPSTREAM_SONAME))
+
+# Where the staged (uninstalled) library can be found by the test suites.
+TEST_ENV := DMRS_LIBDIR="$(CURDIR)/$(STAGE)/lib" DMRS_LIB="$(CURDIR)/$(STAGED_LIB)" \
+	DMRS_INCLUDEDIR="$(CURDIR)/include" \
+	PKG_CONFIG_PATH="$(CURDIR)/$(STAGE)/pkgconfig$${PKG_CONFIG_PATH:+:$$PKG_CONFIG_PATH}" \
+	LD_LIBRARY_PATH="$(CURDIR)/$(STAGE)/lib$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH}"
+
+# devmapper.pc from the template: $(call make_pc,prefix,libdir,includedir,output)
+make_pc = sed -e 's|@prefix@|$(1)|g' -e 's|@libdir@|$(2)|g' -e 's|@includedir@|$(3)|g' \
+	-e 's|@VERSION@|$(DM_VERSION)|g' pkgconfig/devmapper.pc.in >$(4)
+
+# Run an optional suite script, or say it is skipped: $(call run_suite,name,script)
+run_suite = if [ -f $(2) ]; then $(TEST_ENV) bash $(2); else echo "$(1): skipped ($(2) not present)"; fi
+
+.PHONY: all build install uninstall header check-header check-exports lint test-unit \
+	test-c test-vm test-python check demo clean help
+
+all: build
+
+build:
+	$(CARGO) build --release
+	@mkdir -p $(STAGE)/lib $(STAGE)/pkgconfig
+	@rm -f $(STAGE)/lib/libdevmapper.so*
+	cp $(CARGO_LIB) $(STAGED_LIB)
+	ln -sf $(SONAME) $(STAGE)/lib/libdevmapper.so
+	$(if $(ALIAS),ln -sf $(SONAME) $(STAGE)/lib/$(ALIAS))
+	$(call make_pc,$(CURDIR),$(CURDIR)/$(STAGE)/lib,$(CURDIR)/include,$(STAGE)/pkgconfig/devmapper.pc)
+	@echo "staged $(STAGED_LIB) (soname $(SONAME)) and $(STAGE)/pkgconfig/devmapper.pc"
+
+# `make && sudo make install` must not rebuild as root: only build when
+# nothing is staged yet.
+$(STAGED_LIB):
+	$(MAKE) build
+
+install: $(STAGED_LIB)
+	$(INSTALL) -d "$(DESTDIR)$(LIBDIR)" "$(DESTDIR)$(INCLUDEDIR)" "$(DESTDIR)$(PKGCONFIGDIR)"
+	$(INSTALL) -m 0755 $(STAGED_LIB) "$(DESTDIR)$(LIBDIR)/$(SONAME)"
+	ln -sfn $(SONAME) "$(DESTDIR)$(LIBDIR)/libdevmapper.so"
+	$(if $(ALIAS),ln -sfn $(SONAME) "$(DESTDIR)$(LIBDIR)/$(ALIAS)")
+	$(INSTALL) -m 0644 include/libdevmapper.h "$(DESTDIR)$(INCLUDEDIR)/libdevmapper.h"
+	$(call make_pc,$(PREFIX),$(patsubst $(PREFIX)/%,$${exec_prefix}/%,$(LIBDIR)),$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR)),$(STAGE)/devmapper.pc.install)
+	$(INSTALL) -m 0644 $(STAGE)/devmapper.pc.install "$(DESTDIR)$(PKGCONFIGDIR)/devmapper.pc"
+	@rm -f $(STAGE)/devmapper.pc.install
+	@echo "installed into $(DESTDIR)$(LIBDIR) (run ldconfig if installing to the live system)"
+
+uninstall:
+	rm -f "$(DESTDIR)$(LIBDIR)/$(SONAME)" "$(DESTDIR)$(LIBDIR)/libdevmapper.so" \
+		$(if $(ALIAS),"$(DESTDIR)$(LIBDIR)/$(ALIAS)") \
+		"$(DESTDIR)$(INCLUDEDIR)/libdevmapper.h" "$(DESTDIR)$(PKGCONFIGDIR)/devmapper.pc"
+
+header:
+	CARGO="$(CARGO)" bash tools/check-header.sh --update
+
+check-header: build
+	CARGO="$(CARGO)" bash tools/check-header.sh
+
+check-exports: build
+	SONAME=$(SONAME) bash tools/check-exports.sh $(STAGED_LIB)
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+test-unit:
+	$(CARGO) test
+
+test-c: build
+	@$(call run_suite,test-c,capi-tests/run.sh)
+
+test-vm: build
+	@$(call run_suite,test-vm,vm/tests.sh)
+
+test-python: build
+	@$(call run_suite,test-python,python/run-tests.sh)
+
+check: lint test-unit check-header check-exports test-c test-vm test-python
+	@echo "check: all passed"
+
+demo: build
+	@$(call run_suite,demo,vm/demo.sh)
+
+clean:
+	$(CARGO) clean
+	rm -rf $(STAGE)
+
+help:
+	@echo "targets:"
+	@echo "  all, build      cargo build --release; stage $(STAGE)/lib/$(SONAME), symlinks, $(STAGE)/pkgconfig/devmapper.pc"
+	@echo "  install         into DESTDIR/PREFIX (LIBDIR, INCLUDEDIR, PKGCONFIGDIR); uninstall"
+	@echo "  header          regenerate include/libdevmapper.h (commit the result)"
+	@echo "  check-header    committed header == generated one; stock source compatibility"
+	@echo "  check-exports   exported symbols, versions, soname vs stock 1.02.185; ABI probe"
+	@echo "  lint            cargo fmt --check, cargo clippy -D warnings"
+	@echo "  test-unit       cargo test"
+	@echo "  test-c, test-vm, test-python   capi-tests/run.sh, vm/tests.sh, python/run-tests.sh"
+	@echo "  check           all of the above checks and tests (what CI runs: .ci/run)"
+	@echo "  demo            vm/demo.sh"
+	@echo "  clean           cargo clean, remove $(STAGE)/"
+	@echo "variables: SONAME=$(SONAME) (or $(UPSTREAM_SONAME)), PREFIX=$(PREFIX), LIBDIR=$(LIBDIR), DESTDIR, CARGO"

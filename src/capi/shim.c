@@ -1,0 +1,235 @@
+/*
+ * shim.c: the only C in libdevmapper-rs.
+ *
+ * It holds what stable Rust cannot express:
+ *   - C-variadic functions: the built-in loggers and the adapters between the
+ *     two callback styles;
+ *   - the exported data objects dm_log and dm_log_with_errno. A client that
+ *     references them gets a COPY relocation, so every read and write here
+ *     goes through the exported symbol (the GOT), never a private copy;
+ *   - the compat version dm_task_get_info@Base, which returns the 40-byte
+ *     struct dm_info of headers up to 1.02.88.
+ *
+ * build.rs compiles this file into a static archive linked whole-archive into
+ * the library. The version script (exports.map) decides what is exported: the
+ * dmrs_* helpers shared with the Rust side stay local.
+ */
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Callback types, as in libdevmapper.h. */
+typedef void (*dm_log_with_errno_fn)(int level, const char *file, int line,
+				     int dm_errno_or_class, const char *f, ...)
+	__attribute__((format(printf, 5, 6)));
+typedef void (*dm_log_fn)(int level, const char *file, int line,
+			  const char *f, ...)
+	__attribute__((format(printf, 4, 5)));
+
+struct dm_task;
+
+/* Size of the formatting buffer, the same as libdevmapper's. */
+#define DMRS_LOG_BUFSIZE (2 * PATH_MAX + 256)
+
+/* sizeof(struct dm_info) now, and its size before deferred_remove existed. */
+#define DMRS_INFO_SIZE 48
+#define DMRS_INFO_SIZE_BASE 40
+
+/* Implemented in Rust (src/capi). */
+void dmrs_default_log_line(int level, const char *file, int line,
+			   int dm_errno_or_class, const char *msg);
+int dmrs_task_get_info_full(struct dm_task *dmt, void *info48);
+
+/* Exported by this file. */
+void dm_log_init(dm_log_fn fn);
+void dm_log_with_errno_init(dm_log_with_errno_fn fn);
+int dm_log_is_non_default(void);
+int dm_task_get_info_base(struct dm_task *dmt, void *info);
+
+/* Called by the Rust side; local to the library. */
+void dmrs_log_emit(int level, const char *file, int line,
+		   int dm_errno_or_class, const char *msg);
+int dmrs_log_is_default(void);
+
+/*
+ * Format a message into buf. Longer output is cut at the buffer size (always
+ * NUL-terminated); a formatting error yields an empty message.
+ */
+static void format_message(char *buf, size_t size, const char *f, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
+static void format_message(char *buf, size_t size, const char *f, va_list ap)
+{
+	if (!f || vsnprintf(buf, size, f, ap) < 0)
+		buf[0] = '\0';
+}
+
+/*
+ * The built-in loggers: format, then let the Rust side decide whether and
+ * where to print. errno is preserved so that logging never disturbs the
+ * caller's error handling.
+ */
+static void default_log_with_errno(int level, const char *file, int line,
+				   int dm_errno_or_class, const char *f, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static void default_log_with_errno(int level, const char *file, int line,
+				   int dm_errno_or_class, const char *f, ...)
+{
+	char buf[DMRS_LOG_BUFSIZE];
+	int saved_errno = errno;
+	va_list ap;
+
+	va_start(ap, f);
+	format_message(buf, sizeof(buf), f, ap);
+	va_end(ap);
+	dmrs_default_log_line(level, file, line, dm_errno_or_class, buf);
+	errno = saved_errno;
+}
+
+static void default_log(int level, const char *file, int line,
+			const char *f, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void default_log(int level, const char *file, int line,
+			const char *f, ...)
+{
+	char buf[DMRS_LOG_BUFSIZE];
+	int saved_errno = errno;
+	va_list ap;
+
+	va_start(ap, f);
+	format_message(buf, sizeof(buf), f, ap);
+	va_end(ap);
+	dmrs_default_log_line(level, file, line, 0, buf);
+	errno = saved_errno;
+}
+
+/* The exported callback pointers (type "D", 8 bytes each); never NULL. */
+dm_log_fn dm_log = default_log;
+dm_log_with_errno_fn dm_log_with_errno = default_log_with_errno;
+
+static dm_log_fn load_log(void)
+{
+	return __atomic_load_n(&dm_log, __ATOMIC_ACQUIRE);
+}
+
+static dm_log_with_errno_fn load_log_with_errno(void)
+{
+	return __atomic_load_n(&dm_log_with_errno, __ATOMIC_ACQUIRE);
+}
+
+static void store_both(dm_log_fn log, dm_log_with_errno_fn log_with_errno)
+{
+	__atomic_store_n(&dm_log, log, __ATOMIC_RELEASE);
+	__atomic_store_n(&dm_log_with_errno, log_with_errno, __ATOMIC_RELEASE);
+}
+
+/*
+ * Installed as dm_log_with_errno by dm_log_init(fn): messages from the
+ * library reach the old-style callback (the errno/class argument is dropped).
+ */
+static void log_with_errno_to_log(int level, const char *file, int line,
+				  int dm_errno_or_class, const char *f, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static void log_with_errno_to_log(int level, const char *file, int line,
+				  int dm_errno_or_class, const char *f, ...)
+{
+	char buf[DMRS_LOG_BUFSIZE];
+	va_list ap;
+
+	(void)dm_errno_or_class;
+	va_start(ap, f);
+	format_message(buf, sizeof(buf), f, ap);
+	va_end(ap);
+	load_log()(level, file, line, "%s", buf);
+}
+
+/*
+ * Installed as dm_log by dm_log_with_errno_init(fn): callers of the old
+ * pointer reach the new-style callback with errno/class 0.
+ */
+static void log_to_log_with_errno(int level, const char *file, int line,
+				  const char *f, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void log_to_log_with_errno(int level, const char *file, int line,
+				  const char *f, ...)
+{
+	char buf[DMRS_LOG_BUFSIZE];
+	va_list ap;
+
+	va_start(ap, f);
+	format_message(buf, sizeof(buf), f, ap);
+	va_end(ap);
+	load_log_with_errno()(level, file, line, 0, "%s", buf);
+}
+
+void dm_log_init(dm_log_fn fn)
+{
+	if (!fn)
+		store_both(default_log, default_log_with_errno);
+	else if (fn == log_to_log_with_errno)
+		/*
+		 * A saved dm_log handed back after dm_log_with_errno_init():
+		 * keep routing to the current errno-style callback instead of
+		 * building an adapter loop.
+		 */
+		__atomic_store_n(&dm_log, fn, __ATOMIC_RELEASE);
+	else
+		store_both(fn, log_with_errno_to_log);
+}
+
+void dm_log_with_errno_init(dm_log_with_errno_fn fn)
+{
+	if (!fn)
+		store_both(default_log, default_log_with_errno);
+	else if (fn == log_with_errno_to_log)
+		/* The mirror case of the one in dm_log_init(). */
+		__atomic_store_n(&dm_log_with_errno, fn, __ATOMIC_RELEASE);
+	else
+		store_both(log_to_log_with_errno, fn);
+}
+
+int dmrs_log_is_default(void)
+{
+	return load_log() == default_log &&
+	       load_log_with_errno() == default_log_with_errno;
+}
+
+int dm_log_is_non_default(void)
+{
+	return !dmrs_log_is_default();
+}
+
+/* Every message of the Rust side ends here, in the current callback. */
+void dmrs_log_emit(int level, const char *file, int line,
+		   int dm_errno_or_class, const char *msg)
+{
+	load_log_with_errno()(level, file, line, dm_errno_or_class, "%s", msg);
+}
+
+/*
+ * dm_task_get_info@Base: programs built against headers up to 1.02.88 pass
+ * a 40-byte struct dm_info. Fill a full one and copy the old part only.
+ */
+int dm_task_get_info_base(struct dm_task *dmt, void *info)
+{
+	int full[DMRS_INFO_SIZE / sizeof(int)];
+
+	_Static_assert(sizeof(full) == DMRS_INFO_SIZE, "struct dm_info is 48 bytes");
+	if (!info)
+		/* Let the Rust side report the NULL argument the usual way. */
+		return dmrs_task_get_info_full(dmt, NULL);
+	if (!dmrs_task_get_info_full(dmt, full))
+		return 0;
+	memcpy(info, full, DMRS_INFO_SIZE_BASE);
+	return 1;
+}
+
+__asm__(".symver dm_task_get_info_base, dm_task_get_info@Base");

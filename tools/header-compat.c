@@ -1,0 +1,263 @@
+/*
+ * Source-compatibility check of include/libdevmapper.h against the stock
+ * libdevmapper 1.02.185 interface, for the names this project exports.
+ *
+ * Compiled (never run) by tools/check-header.sh as C99 with -pedantic and as
+ * C++11, and linked against the built library: every prototype, struct
+ * layout, constant value and macro a stock-built client relies on must be
+ * identical, and every declared function must resolve with C linkage.
+ */
+
+#include <libdevmapper.h>
+
+#ifdef __cplusplus
+#include <type_traits>
+#define SAME_TYPE(expr, type) (std::is_same<decltype(expr), type>::value)
+#define CHECK(cond, what) static_assert(cond, what)
+#else
+#define SAME_TYPE(expr, type) __builtin_types_compatible_p(__typeof__(expr), type)
+#define CHECK(cond, what) _Static_assert(cond, what)
+#endif
+
+/* A function has exactly the stock prototype. */
+#define PROTO(fn, type) CHECK(SAME_TYPE(&fn, type), #fn ": prototype differs from libdevmapper.h 1.02.185")
+/* A constant has the stock value. */
+#define VALUE(name, value) CHECK((name) == (value), #name ": value differs")
+/* A struct member has the stock type and offset. */
+#define MEMBER(st, field, type, offset)                                                            \
+	CHECK(SAME_TYPE(((struct st *)0)->field, type), #st "." #field ": type differs");           \
+	CHECK(offsetof(struct st, field) == (offset), #st "." #field ": offset differs")
+
+/* Opaque handles stay incomplete types that clients can name. */
+struct dm_task;
+struct dm_timestamp;
+
+/* ---- logging ---- */
+CHECK(SAME_TYPE((dm_log_fn)0, void (*)(int, const char *, int, const char *, ...)), "dm_log_fn");
+CHECK(SAME_TYPE((dm_log_with_errno_fn)0, void (*)(int, const char *, int, int, const char *, ...)),
+      "dm_log_with_errno_fn");
+PROTO(dm_log_init, void (*)(dm_log_fn));
+PROTO(dm_log_with_errno_init, void (*)(dm_log_with_errno_fn));
+PROTO(dm_log_init_verbose, void (*)(int));
+PROTO(dm_log_is_non_default, int (*)(void));
+
+/* ---- task types and enums ---- */
+VALUE(DM_DEVICE_CREATE, 0);
+VALUE(DM_DEVICE_RELOAD, 1);
+VALUE(DM_DEVICE_REMOVE, 2);
+VALUE(DM_DEVICE_REMOVE_ALL, 3);
+VALUE(DM_DEVICE_SUSPEND, 4);
+VALUE(DM_DEVICE_RESUME, 5);
+VALUE(DM_DEVICE_INFO, 6);
+VALUE(DM_DEVICE_DEPS, 7);
+VALUE(DM_DEVICE_RENAME, 8);
+VALUE(DM_DEVICE_VERSION, 9);
+VALUE(DM_DEVICE_STATUS, 10);
+VALUE(DM_DEVICE_TABLE, 11);
+VALUE(DM_DEVICE_WAITEVENT, 12);
+VALUE(DM_DEVICE_LIST, 13);
+VALUE(DM_DEVICE_CLEAR, 14);
+VALUE(DM_DEVICE_MKNODES, 15);
+VALUE(DM_DEVICE_LIST_VERSIONS, 16);
+VALUE(DM_DEVICE_TARGET_MSG, 17);
+VALUE(DM_DEVICE_SET_GEOMETRY, 18);
+VALUE(DM_DEVICE_ARM_POLL, 19);
+VALUE(DM_DEVICE_GET_TARGET_VERSION, 20);
+
+VALUE(DM_ADD_NODE_ON_RESUME, 0);
+VALUE(DM_ADD_NODE_ON_CREATE, 1);
+CHECK(sizeof(dm_add_node_t) == sizeof(int), "dm_add_node_t is an enum");
+CHECK(sizeof(enum dm_add_node_e) == sizeof(int), "enum dm_add_node_e");
+
+VALUE(DM_STRING_MANGLING_NONE, 0);
+VALUE(DM_STRING_MANGLING_AUTO, 1);
+VALUE(DM_STRING_MANGLING_HEX, 2);
+CHECK(sizeof(dm_string_mangling_t) == sizeof(int), "dm_string_mangling_t is an enum");
+CHECK(sizeof(enum dm_string_mangling_e) == sizeof(int), "enum dm_string_mangling_e");
+
+/* ---- constants ---- */
+VALUE(DM_READ_AHEAD_AUTO, UINT32_MAX);
+VALUE(DM_READ_AHEAD_NONE, 0);
+VALUE(DM_READ_AHEAD_MINIMUM_FLAG, 0x1);
+VALUE(DM_FORMAT_DEV_BUFSIZE, 13);
+CHECK(sizeof("" DM_UDEV_DEV_DIR "") == sizeof("/dev/"), "DM_UDEV_DEV_DIR is the string \"/dev/\"");
+VALUE(DM_DEV_DIR_UMASK, 0022);
+VALUE(DM_CONTROL_NODE_UMASK, 0177);
+VALUE(DM_COOKIE_MAGIC, 0x0D4D);
+VALUE(DM_UDEV_FLAGS_MASK, 0xFFFF0000);
+CHECK(sizeof(DM_UDEV_FLAGS_MASK) == sizeof(unsigned int), "DM_UDEV_FLAGS_MASK is an unsigned int");
+CHECK(DM_UDEV_FLAGS_MASK > 0, "DM_UDEV_FLAGS_MASK is unsigned");
+VALUE(DM_UDEV_FLAGS_SHIFT, 16);
+VALUE(DM_COOKIE_AUTO_CREATE, 0);
+VALUE(DM_UDEV_DISABLE_DM_RULES_FLAG, 0x0001);
+VALUE(DM_UDEV_DISABLE_SUBSYSTEM_RULES_FLAG, 0x0002);
+VALUE(DM_UDEV_DISABLE_DISK_RULES_FLAG, 0x0004);
+VALUE(DM_UDEV_DISABLE_OTHER_RULES_FLAG, 0x0008);
+VALUE(DM_UDEV_LOW_PRIORITY_FLAG, 0x0010);
+VALUE(DM_UDEV_DISABLE_LIBRARY_FALLBACK, 0x0020);
+VALUE(DM_UDEV_PRIMARY_SOURCE_FLAG, 0x0040);
+VALUE(DM_SUBSYSTEM_UDEV_FLAG0, 0x0100);
+VALUE(DM_SUBSYSTEM_UDEV_FLAG1, 0x0200);
+VALUE(DM_SUBSYSTEM_UDEV_FLAG2, 0x0400);
+VALUE(DM_SUBSYSTEM_UDEV_FLAG3, 0x0800);
+VALUE(DM_SUBSYSTEM_UDEV_FLAG4, 0x1000);
+VALUE(DM_SUBSYSTEM_UDEV_FLAG5, 0x2000);
+VALUE(DM_SUBSYSTEM_UDEV_FLAG6, 0x4000);
+VALUE(DM_SUBSYSTEM_UDEV_FLAG7, 0x8000);
+
+/* ---- structs ---- */
+CHECK(sizeof(struct dm_info) == 48, "struct dm_info is 48 bytes");
+MEMBER(dm_info, exists, int, 0);
+MEMBER(dm_info, suspended, int, 4);
+MEMBER(dm_info, live_table, int, 8);
+MEMBER(dm_info, inactive_table, int, 12);
+MEMBER(dm_info, open_count, int32_t, 16);
+MEMBER(dm_info, event_nr, uint32_t, 20);
+MEMBER(dm_info, major, uint32_t, 24);
+MEMBER(dm_info, minor, uint32_t, 28);
+MEMBER(dm_info, read_only, int, 32);
+MEMBER(dm_info, target_count, int32_t, 36);
+MEMBER(dm_info, deferred_remove, int, 40);
+MEMBER(dm_info, internal_suspend, int, 44);
+
+CHECK(sizeof(struct dm_deps) == 8, "struct dm_deps: 8-byte header, flexible array");
+MEMBER(dm_deps, count, uint32_t, 0);
+MEMBER(dm_deps, filler, uint32_t, 4);
+CHECK(offsetof(struct dm_deps, device) == 8, "dm_deps.device");
+CHECK(sizeof(((struct dm_deps *)0)->device[0]) == sizeof(uint64_t), "dm_deps.device[] is uint64_t");
+
+CHECK(sizeof(struct dm_names) == 16, "struct dm_names");
+MEMBER(dm_names, dev, uint64_t, 0);
+MEMBER(dm_names, next, uint32_t, 8);
+CHECK(offsetof(struct dm_names, name) == 12, "dm_names.name");
+CHECK(sizeof(((struct dm_names *)0)->name[0]) == 1, "dm_names.name[] is char");
+
+CHECK(sizeof(struct dm_versions) == 16, "struct dm_versions");
+MEMBER(dm_versions, next, uint32_t, 0);
+CHECK(offsetof(struct dm_versions, version) == 4, "dm_versions.version");
+CHECK(sizeof(((struct dm_versions *)0)->version) == 3 * sizeof(uint32_t), "dm_versions.version[3]");
+CHECK(offsetof(struct dm_versions, name) == 16, "dm_versions.name");
+
+/* ---- task family ---- */
+PROTO(dm_task_create, struct dm_task *(*)(int));
+PROTO(dm_task_destroy, void (*)(struct dm_task *));
+PROTO(dm_task_run, int (*)(struct dm_task *));
+PROTO(dm_task_update_nodes, void (*)(void));
+PROTO(dm_task_set_name, int (*)(struct dm_task *, const char *));
+PROTO(dm_task_set_uuid, int (*)(struct dm_task *, const char *));
+PROTO(dm_task_set_newname, int (*)(struct dm_task *, const char *));
+PROTO(dm_task_set_newuuid, int (*)(struct dm_task *, const char *));
+PROTO(dm_task_set_major, int (*)(struct dm_task *, int));
+PROTO(dm_task_set_minor, int (*)(struct dm_task *, int));
+PROTO(dm_task_set_major_minor, int (*)(struct dm_task *, int, int, int));
+PROTO(dm_task_set_uid, int (*)(struct dm_task *, uid_t));
+PROTO(dm_task_set_gid, int (*)(struct dm_task *, gid_t));
+PROTO(dm_task_set_mode, int (*)(struct dm_task *, mode_t));
+PROTO(dm_task_set_ro, int (*)(struct dm_task *));
+PROTO(dm_task_set_cookie, int (*)(struct dm_task *, uint32_t *, uint16_t));
+PROTO(dm_task_set_event_nr, int (*)(struct dm_task *, uint32_t));
+PROTO(dm_task_set_geometry,
+      int (*)(struct dm_task *, const char *, const char *, const char *, const char *));
+PROTO(dm_task_set_message, int (*)(struct dm_task *, const char *));
+PROTO(dm_task_set_sector, int (*)(struct dm_task *, uint64_t));
+PROTO(dm_task_set_read_ahead, int (*)(struct dm_task *, uint32_t, uint32_t));
+PROTO(dm_task_set_add_node, int (*)(struct dm_task *, dm_add_node_t));
+PROTO(dm_task_set_record_timestamp, int (*)(struct dm_task *));
+PROTO(dm_task_no_flush, int (*)(struct dm_task *));
+PROTO(dm_task_no_open_count, int (*)(struct dm_task *));
+PROTO(dm_task_skip_lockfs, int (*)(struct dm_task *));
+PROTO(dm_task_query_inactive_table, int (*)(struct dm_task *));
+PROTO(dm_task_suppress_identical_reload, int (*)(struct dm_task *));
+PROTO(dm_task_secure_data, int (*)(struct dm_task *));
+PROTO(dm_task_retry_remove, int (*)(struct dm_task *));
+PROTO(dm_task_deferred_remove, int (*)(struct dm_task *));
+PROTO(dm_task_enable_checks, int (*)(struct dm_task *));
+PROTO(dm_task_ima_measurement, int (*)(struct dm_task *));
+PROTO(dm_task_add_target,
+      int (*)(struct dm_task *, uint64_t, uint64_t, const char *, const char *));
+PROTO(dm_get_next_target,
+      void *(*)(struct dm_task *, void *, uint64_t *, uint64_t *, char **, char **));
+PROTO(dm_task_get_info, int (*)(struct dm_task *, struct dm_info *));
+PROTO(dm_task_get_errno, int (*)(struct dm_task *));
+PROTO(dm_task_get_ioctl_timestamp, struct dm_timestamp *(*)(struct dm_task *));
+PROTO(dm_task_get_message_response, const char *(*)(struct dm_task *));
+PROTO(dm_task_get_name, const char *(*)(const struct dm_task *));
+PROTO(dm_task_get_name_mangled, char *(*)(const struct dm_task *));
+PROTO(dm_task_get_name_unmangled, char *(*)(const struct dm_task *));
+PROTO(dm_task_get_uuid, const char *(*)(const struct dm_task *));
+PROTO(dm_task_get_uuid_mangled, char *(*)(const struct dm_task *));
+PROTO(dm_task_get_uuid_unmangled, char *(*)(const struct dm_task *));
+PROTO(dm_task_get_names, struct dm_names *(*)(struct dm_task *));
+PROTO(dm_task_get_deps, struct dm_deps *(*)(struct dm_task *));
+PROTO(dm_task_get_versions, struct dm_versions *(*)(struct dm_task *));
+PROTO(dm_task_get_read_ahead, uint32_t (*)(const struct dm_task *, uint32_t *));
+PROTO(dm_task_get_driver_version, int (*)(struct dm_task *, char *, size_t));
+
+/* ---- library state ---- */
+PROTO(dm_get_library_version, int (*)(char *, size_t));
+PROTO(dm_driver_version, int (*)(char *, size_t));
+PROTO(dm_set_dev_dir, int (*)(const char *));
+PROTO(dm_dir, const char *(*)(void));
+PROTO(dm_set_sysfs_dir, int (*)(const char *));
+PROTO(dm_sysfs_dir, const char *(*)(void));
+PROTO(dm_set_uuid_prefix, int (*)(const char *));
+PROTO(dm_uuid_prefix, const char *(*)(void));
+PROTO(dm_lib_init, void (*)(void));
+PROTO(dm_lib_release, void (*)(void));
+PROTO(dm_lib_exit, void (*)(void));
+PROTO(dm_hold_control_dev, void (*)(int));
+PROTO(dm_mknodes, int (*)(const char *));
+PROTO(dm_get_suspended_counter, int (*)(void));
+PROTO(dm_is_dm_major, int (*)(uint32_t));
+PROTO(dm_device_get_name, int (*)(uint32_t, uint32_t, int, char *, size_t));
+PROTO(dm_device_has_holders, int (*)(uint32_t, uint32_t));
+PROTO(dm_device_has_mounted_fs, int (*)(uint32_t, uint32_t));
+PROTO(dm_set_name_mangling_mode, int (*)(dm_string_mangling_t));
+PROTO(dm_get_name_mangling_mode, dm_string_mangling_t (*)(void));
+
+/* ---- udev ---- */
+PROTO(dm_cookie_supported, int (*)(void));
+PROTO(dm_udev_set_sync_support, void (*)(int));
+PROTO(dm_udev_get_sync_support, int (*)(void));
+PROTO(dm_udev_set_checking, void (*)(int));
+PROTO(dm_udev_get_checking, int (*)(void));
+PROTO(dm_udev_create_cookie, int (*)(uint32_t *));
+PROTO(dm_udev_complete, int (*)(uint32_t));
+PROTO(dm_udev_wait, int (*)(uint32_t));
+PROTO(dm_udev_wait_immediate, int (*)(uint32_t, int *));
+
+/* ---- memory ---- */
+PROTO(dm_malloc_wrapper, void *(*)(size_t, const char *, int));
+PROTO(dm_malloc_aligned_wrapper, void *(*)(size_t, size_t, const char *, int));
+PROTO(dm_zalloc_wrapper, void *(*)(size_t, const char *, int));
+PROTO(dm_realloc_wrapper, void *(*)(void *, unsigned int, const char *, int));
+PROTO(dm_strdup_wrapper, char *(*)(const char *, const char *, int));
+PROTO(dm_free_wrapper, void (*)(void *));
+PROTO(dm_dump_memory_wrapper, int (*)(void));
+PROTO(dm_bounds_check_wrapper, void (*)(void));
+
+/* The macros expand to the wrappers with the caller's position. */
+int header_compat_use_macros(void);
+int header_compat_use_macros(void)
+{
+	char *s = dm_strdup("x");
+	void *p = dm_malloc(8);
+	void *a = dm_malloc_aligned(64, 64);
+	void *z = dm_zalloc(8);
+	int sizes[DM_FORMAT_DEV_BUFSIZE];
+	const char *dir = DM_UDEV_DEV_DIR "mapper";
+	int ok = DM_TO_STRING(DM_COOKIE_AUTO_CREATE)[0] != '\0' && dir[0] == '/';
+
+	p = dm_realloc(p, 16);
+	dm_free(s);
+	dm_free(p);
+	dm_free(a);
+	dm_free(z);
+	dm_bounds_check();
+	return ok + dm_dump_memory() + (int)DM_ARRAY_SIZE(sizes);
+}
+
+int main(void)
+{
+	return header_compat_use_macros() == 0;
+}
