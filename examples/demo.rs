@@ -10,7 +10,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("driver interface {}.{}.{}", v[0], v[1], v[2]);
 
     let name = "rust-demo";
-    let info = dm.create_with_table(name, Some("DEMO-rust-0001"), &[Target::new(0, 8192, "zero", "")], false)?;
+    let info = dm.create_with_table(
+        name,
+        Some("DEMO-rust-0001"),
+        &[Target::new(0, 8192, "zero", "")],
+        false,
+    )?;
     println!("created {name} as {}:{}", info.major, info.minor);
 
     let id = DevId::name(name);
@@ -18,9 +23,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("table:  {t:?}");
     }
     dm.target_message(&id, 0, "@stats_create - /4")?;
-    println!("stats:  {}", dm.target_message(&id, 0, "@stats_list")?.unwrap_or_default().trim());
+    println!(
+        "stats:  {}",
+        dm.target_message(&id, 0, "@stats_list")?
+            .unwrap_or_default()
+            .trim()
+    );
     for d in dm.list_devices()? {
-        println!("listed: {} {}:{} uuid={:?} event={:?}", d.name, d.major, d.minor, d.uuid, d.event_nr);
+        println!(
+            "listed: {} {}:{} uuid={:?} event={:?}",
+            d.name, d.major, d.minor, d.uuid, d.event_nr
+        );
     }
     match dm.deviceless_message("linear", "%Hello") {
         Ok(r) => println!("deviceless linear %Hello -> {r:?}"),

@@ -312,10 +312,12 @@ impl Task {
                 Ok(m) => self.mangled_name = m,
                 Err(e) => {
                     dm_error!("{e}");
-                    dm_error!(
-                        "Failed to mangle device name \"{}\".",
-                        String::from_utf8_lossy(&name)
-                    );
+                    if e.failure != mangle::MangleFailure::MangledMoreThanOnce {
+                        dm_error!(
+                            "Failed to mangle device name \"{}\".",
+                            String::from_utf8_lossy(&name)
+                        );
+                    }
                     return false;
                 }
             }
@@ -338,10 +340,12 @@ impl Task {
                 Ok(m) => self.mangled_uuid = m,
                 Err(e) => {
                     dm_error!("{e}");
-                    dm_error!(
-                        "Failed to mangle device uuid \"{}\".",
-                        String::from_utf8_lossy(uuid)
-                    );
+                    if e.failure != mangle::MangleFailure::MangledMoreThanOnce {
+                        dm_error!(
+                            "Failed to mangle device uuid \"{}\".",
+                            String::from_utf8_lossy(uuid)
+                        );
+                    }
                     return false;
                 }
             }
@@ -374,10 +378,12 @@ impl Task {
                 Ok(None) => newname.to_vec(),
                 Err(e) => {
                     dm_error!("{e}");
-                    dm_error!(
-                        "Failed to mangle new device name \"{}\".",
-                        String::from_utf8_lossy(newname)
-                    );
+                    if e.failure != mangle::MangleFailure::MangledMoreThanOnce {
+                        dm_error!(
+                            "Failed to mangle new device name \"{}\".",
+                            String::from_utf8_lossy(newname)
+                        );
+                    }
                     return false;
                 }
             }
@@ -402,10 +408,12 @@ impl Task {
                 Ok(None) => newuuid.to_vec(),
                 Err(e) => {
                     dm_error!("{e}");
-                    dm_error!(
-                        "Failed to mangle new device uuid \"{}\".",
-                        String::from_utf8_lossy(newuuid)
-                    );
+                    if e.failure != mangle::MangleFailure::MangledMoreThanOnce {
+                        dm_error!(
+                            "Failed to mangle new device uuid \"{}\".",
+                            String::from_utf8_lossy(newuuid)
+                        );
+                    }
                     return false;
                 }
             }
@@ -574,6 +582,7 @@ impl Task {
     fn flatten(&self, ty: TaskType, driver_minor: u32) -> Result<(DmIoctl, Vec<u8>), RunError> {
         let fail = |msg: &str| {
             dm_error!("{msg}");
+            dm_error!("Couldn't create ioctl argument.");
             Err(RunError {
                 errno: libc::EINVAL,
             })
@@ -884,6 +893,8 @@ impl Task {
                         );
                         if *errno == libc::EINTR {
                             dm_verbose!("{msg}");
+                        } else if let Some(hint) = self.deviceless_hint(ty, *errno) {
+                            dm_error!("{msg}: {hint}");
                         } else {
                             dm_error!("{msg}");
                         }
@@ -926,6 +937,38 @@ impl Task {
         self.reply = Some(reply);
         self.post_process(ty, sync);
         Ok(())
+    }
+
+    /// Whether this is a deviceless message: a TARGET_MSG whose text starts
+    /// with `%`, sent to a target type by name.
+    pub fn is_deviceless_message(&self) -> bool {
+        self.task_type() == Some(TaskType::TargetMsg)
+            && self.uuid.is_none()
+            && self.major < 0
+            && self
+                .message
+                .as_ref()
+                .is_some_and(|m| m.as_bytes().first() == Some(&b'%'))
+    }
+
+    /// A clearer reason for a failed deviceless message: kernels without the
+    /// feature look the name up as a device and answer ENXIO.
+    fn deviceless_hint(&self, ty: TaskType, errno: i32) -> Option<String> {
+        if ty != TaskType::TargetMsg || !self.is_deviceless_message() {
+            return None;
+        }
+        let target = self
+            .name
+            .as_deref()
+            .map(String::from_utf8_lossy)
+            .unwrap_or_default();
+        match errno {
+            libc::ENXIO => Some(format!("kernel does not support deviceless messages (target '{target}')")),
+            libc::EINVAL => Some(format!(
+                "target type '{target}' is unknown, has no deviceless message handler, or rejected the message"
+            )),
+            _ => None,
+        }
     }
 
     fn log_ioctl(&self, ty: TaskType, h: &DmIoctl, payload_len: usize) {

@@ -29,7 +29,13 @@ impl Drop for Cleanup {
     fn drop(&mut self) {
         if let Ok(dm) = DeviceMapper::new() {
             for n in self.0.iter().rev() {
-                let _ = dm.remove(&DevId::name(n.as_str()), RemoveOptions { deferred: false, retry: true });
+                let _ = dm.remove(
+                    &DevId::name(n.as_str()),
+                    RemoveOptions {
+                        deferred: false,
+                        retry: true,
+                    },
+                );
             }
         }
     }
@@ -49,9 +55,19 @@ impl Loop {
         let file = format!("/tmp/rstest-{tag}-{}.img", std::process::id());
         let f = std::fs::File::create(&file).unwrap();
         f.set_len(mib << 20).unwrap();
-        let out = Command::new("losetup").args(["-f", "--show", &file]).output().expect("losetup");
-        assert!(out.status.success(), "losetup: {}", String::from_utf8_lossy(&out.stderr));
-        Loop { dev: String::from_utf8(out.stdout).unwrap().trim().to_string(), file }
+        let out = Command::new("losetup")
+            .args(["-f", "--show", &file])
+            .output()
+            .expect("losetup");
+        assert!(
+            out.status.success(),
+            "losetup: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Loop {
+            dev: String::from_utf8(out.stdout).unwrap().trim().to_string(),
+            file,
+        }
     }
 
     fn sectors(&self) -> u64 {
@@ -92,13 +108,18 @@ fn zero_device_lifecycle() {
     let _c = Cleanup(vec![n.clone()]);
     let id = DevId::name(n.as_str());
     let uuid = format!("RSTEST-{}", n);
-    let info = dm.create_with_table(&n, Some(&uuid), &[Target::new(0, 2048, "zero", "")], false).unwrap();
+    let info = dm
+        .create_with_table(&n, Some(&uuid), &[Target::new(0, 2048, "zero", "")], false)
+        .unwrap();
     assert!(info.live_table && !info.suspended);
     let i = dm.info(&id).unwrap();
     assert_eq!(i.name, n);
     assert_eq!(i.uuid, uuid);
     assert_eq!(i.target_count, 1);
-    assert_eq!(dm.table(&id, false).unwrap(), vec![Target::new(0, 2048, "zero", "")]);
+    assert_eq!(
+        dm.table(&id, false).unwrap(),
+        vec![Target::new(0, 2048, "zero", "")]
+    );
     let st = dm.status(&id, false).unwrap();
     assert_eq!(st[0].target_type, "zero");
     let by_uuid = dm.info(&DevId::uuid(uuid.as_str())).unwrap();
@@ -112,11 +133,20 @@ fn zero_device_lifecycle() {
         assert_eq!(me.uuid.as_deref(), Some(uuid.as_str()));
     }
     // suspend / resume
-    let s = dm.suspend(&id, SuspendOptions { noflush: true, skip_lockfs: true }).unwrap();
+    let s = dm
+        .suspend(
+            &id,
+            SuspendOptions {
+                noflush: true,
+                skip_lockfs: true,
+            },
+        )
+        .unwrap();
     assert!(s.suspended);
     assert!(!dm.resume(&id).unwrap().suspended);
     // inactive table, then clear it
-    dm.load_table(&id, &[Target::new(0, 1024, "error", "")], false).unwrap();
+    dm.load_table(&id, &[Target::new(0, 1024, "error", "")], false)
+        .unwrap();
     assert!(dm.info(&id).unwrap().inactive_table);
     assert_eq!(dm.table(&id, true).unwrap()[0].target_type, "error");
     dm.clear_table(&id).unwrap();
@@ -150,7 +180,10 @@ fn linear_striped_error_on_loop() {
     dm.create_with_table(
         &lin,
         None,
-        &[Target::new(0, half, "linear", format!("{} 0", a.dev)), Target::new(half, half, "linear", format!("{} {half}", b.dev))],
+        &[
+            Target::new(0, half, "linear", format!("{} 0", a.dev)),
+            Target::new(half, half, "linear", format!("{} {half}", b.dev)),
+        ],
         false,
     )
     .unwrap();
@@ -158,10 +191,24 @@ fn linear_striped_error_on_loop() {
     assert_eq!(t.len(), 2);
     let deps = dm.deps(&DevId::name(lin.as_str()), false).unwrap();
     assert_eq!(deps.len(), 2);
-    dm.create_with_table(&st, None, &[Target::new(0, 2 * 4096, "striped", format!("2 128 {} 0 {} 0", a.dev, b.dev))], false)
+    dm.create_with_table(
+        &st,
+        None,
+        &[Target::new(
+            0,
+            2 * 4096,
+            "striped",
+            format!("2 128 {} 0 {} 0", a.dev, b.dev),
+        )],
+        false,
+    )
+    .unwrap();
+    assert_eq!(
+        dm.table(&DevId::name(st.as_str()), false).unwrap()[0].target_type,
+        "striped"
+    );
+    dm.create_with_table(&err, None, &[Target::new(0, 100, "error", "")], true)
         .unwrap();
-    assert_eq!(dm.table(&DevId::name(st.as_str()), false).unwrap()[0].target_type, "striped");
-    dm.create_with_table(&err, None, &[Target::new(0, 100, "error", "")], true).unwrap();
     assert!(dm.info(&DevId::name(err.as_str())).unwrap().read_only);
     // reading the error device fails with EIO
     let mut f = std::fs::File::open(format!("/dev/mapper/{err}")).or_else(|_| {
@@ -181,9 +228,19 @@ fn failed_load_rolls_back_create() {
     let dm = DeviceMapper::new().unwrap();
     let n = name("rollback");
     let _c = Cleanup(vec![n.clone()]);
-    let e = dm.create_with_table(&n, None, &[Target::new(0, 8, "linear", "/dev/does-not-exist 0")], false).unwrap_err();
+    let e = dm
+        .create_with_table(
+            &n,
+            None,
+            &[Target::new(0, 8, "linear", "/dev/does-not-exist 0")],
+            false,
+        )
+        .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Kernel);
-    assert_eq!(dm.info(&DevId::name(n.as_str())).unwrap_err().kind, ErrorKind::NotFound);
+    assert_eq!(
+        dm.info(&DevId::name(n.as_str())).unwrap_err().kind,
+        ErrorKind::NotFound
+    );
 }
 
 #[test]
@@ -194,15 +251,26 @@ fn crypt_table_and_key_message() {
     let n = name("crypt");
     let _c = Cleanup(vec![n.clone()]);
     let key = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-    dm.create_with_table(&n, None, &[Target::new(0, l.sectors(), "crypt", format!("aes-xts-plain64 {key} 0 {} 0", l.dev))], false)
-        .unwrap();
+    dm.create_with_table(
+        &n,
+        None,
+        &[Target::new(
+            0,
+            l.sectors(),
+            "crypt",
+            format!("aes-xts-plain64 {key} 0 {} 0", l.dev),
+        )],
+        false,
+    )
+    .unwrap();
     let id = DevId::name(n.as_str());
     let t = dm.table(&id, false).unwrap();
     assert_eq!(t[0].target_type, "crypt");
     assert!(t[0].params.contains(key));
     dm.suspend(&id, SuspendOptions::default()).unwrap();
     dm.target_message(&id, 0, "key wipe").unwrap();
-    dm.target_message(&id, 0, &format!("key set {key}")).unwrap();
+    dm.target_message(&id, 0, &format!("key set {key}"))
+        .unwrap();
     dm.resume(&id).unwrap();
 }
 
@@ -215,12 +283,37 @@ fn snapshot_of_linear() {
     let (o, s) = (name("origin"), name("snap"));
     let _c = Cleanup(vec![o.clone(), s.clone()]);
     let len = origin_dev.sectors();
-    dm.create_with_table(&o, None, &[Target::new(0, len, "snapshot-origin", origin_dev.dev.clone())], false).unwrap();
-    dm.create_with_table(&s, None, &[Target::new(0, len, "snapshot", format!("{} {} P 8", origin_dev.dev, cow.dev))], false)
-        .unwrap();
+    dm.create_with_table(
+        &o,
+        None,
+        &[Target::new(
+            0,
+            len,
+            "snapshot-origin",
+            origin_dev.dev.clone(),
+        )],
+        false,
+    )
+    .unwrap();
+    dm.create_with_table(
+        &s,
+        None,
+        &[Target::new(
+            0,
+            len,
+            "snapshot",
+            format!("{} {} P 8", origin_dev.dev, cow.dev),
+        )],
+        false,
+    )
+    .unwrap();
     let st = dm.status(&DevId::name(s.as_str()), false).unwrap();
     assert_eq!(st[0].target_type, "snapshot");
-    assert!(st[0].status.contains('/'), "snapshot usage: {}", st[0].status);
+    assert!(
+        st[0].status.contains('/'),
+        "snapshot usage: {}",
+        st[0].status
+    );
 }
 
 #[test]
@@ -233,15 +326,39 @@ fn thin_pool_and_thin() {
     let _c = Cleanup(vec![p.clone(), t.clone()]);
     // zero the metadata device's first block
     std::fs::write(&meta.dev, vec![0u8; 4096]).unwrap();
-    dm.create_with_table(&p, None, &[Target::new(0, data.sectors(), "thin-pool", format!("{} {} 128 0", meta.dev, data.dev))], false)
-        .unwrap();
+    dm.create_with_table(
+        &p,
+        None,
+        &[Target::new(
+            0,
+            data.sectors(),
+            "thin-pool",
+            format!("{} {} 128 0", meta.dev, data.dev),
+        )],
+        false,
+    )
+    .unwrap();
     let pid = DevId::name(p.as_str());
     dm.target_message(&pid, 0, "create_thin 0").unwrap();
     let pi = dm.info(&pid).unwrap();
-    dm.create_with_table(&t, None, &[Target::new(0, 8192, "thin", format!("{}:{} 0", pi.major, pi.minor))], false).unwrap();
+    dm.create_with_table(
+        &t,
+        None,
+        &[Target::new(
+            0,
+            8192,
+            "thin",
+            format!("{}:{} 0", pi.major, pi.minor),
+        )],
+        false,
+    )
+    .unwrap();
     let st = dm.status(&pid, false).unwrap();
     assert_eq!(st[0].target_type, "thin-pool");
-    assert_eq!(dm.status(&DevId::name(t.as_str()), false).unwrap()[0].target_type, "thin");
+    assert_eq!(
+        dm.status(&DevId::name(t.as_str()), false).unwrap()[0].target_type,
+        "thin"
+    );
     // a thin-pool message the kernel rejects reports its errno
     let e = dm.target_message(&pid, 0, "create_thin 0").unwrap_err();
     assert_eq!(e.errno, Some(libc::EEXIST));
@@ -256,8 +373,18 @@ fn mirror_with_core_log() {
     let m = name("mirror");
     let _c = Cleanup(vec![m.clone()]);
     let len = a.sectors();
-    dm.create_with_table(&m, None, &[Target::new(0, len, "mirror", format!("core 1 1024 2 {} 0 {} 0", a.dev, b.dev))], false)
-        .unwrap();
+    dm.create_with_table(
+        &m,
+        None,
+        &[Target::new(
+            0,
+            len,
+            "mirror",
+            format!("core 1 1024 2 {} 0 {} 0", a.dev, b.dev),
+        )],
+        false,
+    )
+    .unwrap();
     let st = dm.status(&DevId::name(m.as_str()), false).unwrap();
     assert_eq!(st[0].target_type, "mirror");
 }
@@ -269,7 +396,8 @@ fn wait_event_returns_after_an_event() {
     let n = name("wait");
     let _c = Cleanup(vec![n.clone()]);
     let id = DevId::name(n.as_str());
-    dm.create_with_table(&n, None, &[Target::new(0, 8, "zero", "")], false).unwrap();
+    dm.create_with_table(&n, None, &[Target::new(0, 8, "zero", "")], false)
+        .unwrap();
     let ev = dm.info(&id).unwrap().event_nr;
     // An already-different event number returns at once.
     let (i, _) = dm.wait_event(&id, ev.wrapping_add(1000)).unwrap();
@@ -281,26 +409,71 @@ fn wait_event_returns_after_an_event() {
 fn bad_input_is_rejected_before_the_kernel() {
     kernel_test!();
     let dm = DeviceMapper::new().unwrap();
-    assert_eq!(dm.create(&"x".repeat(128), None, None).unwrap_err().kind, ErrorKind::InvalidArgument);
-    assert_eq!(dm.create("rstest-uuid", Some(&"u".repeat(129)), None).unwrap_err().kind, ErrorKind::InvalidArgument);
-    let e = dm.load_table(&DevId::name("rstest-none"), &[Target::new(0, 8, "a-very-long-target-type", "")], false).unwrap_err();
+    assert_eq!(
+        dm.create(&"x".repeat(128), None, None).unwrap_err().kind,
+        ErrorKind::InvalidArgument
+    );
+    assert_eq!(
+        dm.create("rstest-uuid", Some(&"u".repeat(129)), None)
+            .unwrap_err()
+            .kind,
+        ErrorKind::InvalidArgument
+    );
+    let e = dm
+        .load_table(
+            &DevId::name("rstest-none"),
+            &[Target::new(0, 8, "a-very-long-target-type", "")],
+            false,
+        )
+        .unwrap_err();
     assert_eq!(e.kind, ErrorKind::InvalidArgument);
     // A tiny buffer cap makes a normal reply "too large", with no state left.
     let small = DeviceMapper::new().unwrap().with_buffer_cap(400);
-    assert_eq!(small.target_versions().unwrap_err().kind, ErrorKind::ReplyTooLarge);
+    assert_eq!(
+        small.target_versions().unwrap_err().kind,
+        ErrorKind::ReplyTooLarge
+    );
 }
 
 #[test]
-fn deviceless_message_on_stock_kernel_is_reported() {
+fn deviceless_messages() {
     kernel_test!();
     let dm = DeviceMapper::new().unwrap();
-    match dm.deviceless_message("linear", "%Hello") {
-        Ok(r) => assert_eq!(r.as_deref(), Some("World!")),
-        Err(e) => {
-            assert_eq!(e.kind, ErrorKind::DevicelessUnsupported, "{e}");
-            assert!(e.to_string().contains("does not support deviceless messages"));
-        }
+    if std::env::var("DM_DEVICELESS").as_deref() == Ok("1") {
+        // The kernel carries our patched dm-mod (kernel-patch/).
+        assert_eq!(
+            dm.deviceless_message("linear", "%Hello")
+                .unwrap()
+                .as_deref(),
+            Some("World!")
+        );
+        assert_eq!(
+            dm.deviceless_message("linear", "%Bye").unwrap_err().errno,
+            Some(libc::EINVAL)
+        );
+        assert_eq!(
+            dm.deviceless_message("zero", "%Hello").unwrap_err().errno,
+            Some(libc::EINVAL)
+        );
+        assert_eq!(
+            dm.deviceless_message("nosuchtarget", "%Hello")
+                .unwrap_err()
+                .errno,
+            Some(libc::EINVAL)
+        );
+    } else {
+        let e = dm.deviceless_message("linear", "%Hello").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::DevicelessUnsupported, "{e}");
+        assert!(
+            e.to_string()
+                .contains("kernel does not support deviceless messages (target 'linear')"),
+            "{e}"
+        );
     }
+    assert_eq!(
+        dm.deviceless_message("linear", "Hello").unwrap_err().kind,
+        ErrorKind::InvalidArgument
+    );
 }
 
 #[test]
@@ -314,9 +487,17 @@ fn threads_share_the_control_device() {
                 let n = name(&format!("thr{i}"));
                 let _c = Cleanup(vec![n.clone()]);
                 for _ in 0..5 {
-                    dm.create_with_table(&n, None, &[Target::new(0, 8, "zero", "")], false).unwrap();
+                    dm.create_with_table(&n, None, &[Target::new(0, 8, "zero", "")], false)
+                        .unwrap();
                     assert_eq!(dm.info(&DevId::name(n.as_str())).unwrap().name, n);
-                    dm.remove(&DevId::name(n.as_str()), RemoveOptions { deferred: false, retry: true }).unwrap();
+                    dm.remove(
+                        &DevId::name(n.as_str()),
+                        RemoveOptions {
+                            deferred: false,
+                            retry: true,
+                        },
+                    )
+                    .unwrap();
                 }
             })
         })

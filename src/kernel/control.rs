@@ -252,12 +252,12 @@ impl Control {
     pub fn ioctl(&self, req: &Request<'_>) -> Result<Reply, IoctlError> {
         let file = self.open()?;
         let base = DATA_START + req.payload.len();
+        let cap = req.cap.max(base);
         let mut size = if req.cmd.has_output() {
-            base.max(initial_output_size(req.cmd))
+            base.max(initial_output_size(req.cmd).min(cap))
         } else {
             base
         };
-        let cap = req.cap.max(base);
         let mut attempts = 0;
         loop {
             attempts += 1;
