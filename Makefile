@@ -50,7 +50,7 @@ make_pc = sed -e 's|@prefix@|$(1)|g' -e 's|@libdir@|$(2)|g' -e 's|@includedir@|$
 run_suite = if [ -f $(2) ]; then $(TEST_ENV) bash $(2); else echo "$(1): skipped ($(2) not present)"; fi
 
 .PHONY: all build install uninstall header check-header check-exports lint test-unit \
-	test-c test-vm test-python check demo clean help
+	test-c test-vm test-python check demo bench clean help
 
 all: build
 
@@ -116,6 +116,11 @@ check: lint test-unit check-header check-exports test-c test-vm test-python
 demo: build
 	@$(call run_suite,demo,vm/demo.sh)
 
+# Side-by-side benchmark with stock libdevmapper in one VM boot (not part
+# of `check`: timings are measurements, not tests).
+bench: build
+	bash bench/run.sh
+
 clean:
 	$(CARGO) clean
 	rm -rf $(STAGE)
@@ -132,5 +137,6 @@ help:
 	@echo "  test-c, test-vm, test-python   capi-tests/run.sh, vm/tests.sh, python/run-tests.sh"
 	@echo "  check           all of the above checks and tests (what CI runs: .ci/run)"
 	@echo "  demo            vm/demo.sh"
+	@echo "  bench           bench/run.sh: ours vs stock libdevmapper in one VM boot (ratios, callgrind)"
 	@echo "  clean           cargo clean, remove $(STAGE)/"
 	@echo "variables: SONAME=$(SONAME) (or $(UPSTREAM_SONAME)), PREFIX=$(PREFIX), LIBDIR=$(LIBDIR), DESTDIR, CARGO"

@@ -542,13 +542,15 @@ impl DeviceMapper {
             flags |= DmFlags::SECURE_DATA;
         }
         h.flags = flags.bits();
-        let mut p = Vec::new();
         let refs = table.iter().map(|t| TargetRef {
             start: t.start,
             length: t.length,
             target_type: t.target_type.as_bytes(),
             params: t.params.as_bytes(),
         });
+        // Exact capacity: a reallocation would free a copy of the table
+        // (keys included) without wiping it.
+        let mut p = Vec::with_capacity(refs.clone().map(|r| codec::target_encoded_len(&r)).sum());
         let n = codec::encode_targets(&mut p, refs);
         let r = match n {
             Ok(n) => {
@@ -693,7 +695,7 @@ impl DeviceMapper {
         if msg.is_empty() {
             return Err(Error::invalid(Some(cmd), cmd_id, "empty message"));
         }
-        let mut p = Vec::new();
+        let mut p = Vec::with_capacity(8 + msg.len() + 1);
         codec::encode_message(&mut p, sector, msg.as_bytes())
             .map_err(|e| Error::invalid(Some(cmd), cmd_id, e.to_string()))?;
         let r = self.call(cmd, cmd_id, h, &p);

@@ -15,6 +15,17 @@ impl Secret {
         &self.0
     }
 
+    /// An empty buffer that can grow to `n` bytes without reallocating
+    /// (a reallocation would free a copy without wiping it).
+    pub fn with_capacity(n: usize) -> Secret {
+        Secret(Vec::with_capacity(n))
+    }
+
+    /// The bytes, for filling in place (keep within the reserved capacity).
+    pub fn vec_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.0
+    }
+
     pub fn len(&self) -> usize {
         self.0.len()
     }

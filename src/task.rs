@@ -141,6 +141,12 @@ impl TaskType {
 /// `dm_add_node_t`.
 pub const ADD_NODE_ON_RESUME: i32 = 0;
 pub const ADD_NODE_ON_CREATE: i32 = 1;
+/// Owner, group and mode of library-created `/dev/mapper` nodes: Debian
+/// builds libdevmapper with `--with-device-gid=6 --with-device-mode=0660`
+/// (root:disk, 0660), and that is what programs on Debian expect.
+pub const DEVICE_UID: u32 = 0;
+pub const DEVICE_GID: u32 = 6;
+pub const DEVICE_MODE: u32 = 0o660;
 /// `DM_READ_AHEAD_AUTO`.
 pub const READ_AHEAD_AUTO: u32 = u32::MAX;
 /// Retry policy of `dm_task_retry_remove`: attempts and delay.
@@ -218,6 +224,9 @@ pub struct Task {
     pub ioctl_errno: i32,
     /// Set once `run` has been called (libdm allows rerunning; we note it).
     pub runs: u32,
+    /// The last reply's payload was already walked and found well-formed
+    /// (a LIST reply is checked while unmangling names).
+    pub payload_checked: bool,
 }
 
 impl Task {
@@ -239,9 +248,9 @@ impl Task {
             major: -1,
             minor: -1,
             allow_default_major_fallback: true,
-            uid: 0,
-            gid: 0,
-            mode: 0o600,
+            uid: DEVICE_UID,
+            gid: DEVICE_GID,
+            mode: DEVICE_MODE,
             read_ahead: READ_AHEAD_AUTO,
             read_ahead_flags: 0,
             event_nr: 0,
@@ -263,6 +272,7 @@ impl Task {
             reply_targets: Vec::new(),
             ioctl_errno: 0,
             runs: 0,
+            payload_checked: false,
         }
     }
 
@@ -579,7 +589,7 @@ impl Task {
     }
 
     /// Build header and payload the way libdevmapper's `_flatten` does.
-    fn flatten(&self, ty: TaskType, driver_minor: u32) -> Result<(DmIoctl, Vec<u8>), RunError> {
+    fn flatten(&self, ty: TaskType, driver_minor: u32) -> Result<(DmIoctl, Secret), RunError> {
         let fail = |msg: &str| {
             dm_error!("{msg}");
             dm_error!("Couldn't create ioctl argument.");
@@ -715,24 +725,33 @@ impl Task {
             flags |= DmFlags::SKIP_BDGET;
         }
         h.event_nr = self.event_nr;
-        let mut payload = Vec::new();
-        if has_targets {
-            let refs = self.targets.iter().map(|t| TargetRef {
+        // Reserve the exact size up front: a reallocation would free a copy
+        // of the table or message (keys included) without wiping it.
+        let refs = || {
+            self.targets.iter().map(|t| TargetRef {
                 start: t.start,
                 length: t.length,
                 target_type: &t.target_type,
                 params: t.params.as_bytes(),
-            });
-            match codec::encode_targets(&mut payload, refs) {
+            })
+        };
+        let mut need = 0;
+        if has_targets {
+            need += refs().map(|r| codec::target_encoded_len(&r)).sum::<usize>();
+        }
+        need += self.newname.as_ref().map_or(0, |n| n.len() + 1);
+        need += self.message.as_ref().map_or(0, |m| 8 + m.len() + 1);
+        need += self.geometry.as_ref().map_or(0, |g| g.len() + 1);
+        let mut secret = Secret::with_capacity(need);
+        let payload = secret.vec_mut();
+        if has_targets {
+            match codec::encode_targets(payload, refs()) {
                 Ok(n) => h.target_count = n,
-                Err(e) => {
-                    secret::wipe(&mut payload);
-                    return fail(&e.to_string());
-                }
+                Err(e) => return fail(&e.to_string()),
             }
         }
         if let Some(n) = &self.newname {
-            codec::encode_string(&mut payload, n, "new name").map_err(|e| {
+            codec::encode_string(payload, n, "new name").map_err(|e| {
                 dm_error!("{e}");
                 RunError {
                     errno: libc::EINVAL,
@@ -740,7 +759,7 @@ impl Task {
             })?;
         }
         if let Some(m) = &self.message {
-            codec::encode_message(&mut payload, self.sector.unwrap_or(0), m.as_bytes()).map_err(
+            codec::encode_message(payload, self.sector.unwrap_or(0), m.as_bytes()).map_err(
                 |e| {
                     dm_error!("{e}");
                     RunError {
@@ -750,7 +769,7 @@ impl Task {
             )?;
         }
         if let Some(g) = &self.geometry {
-            codec::encode_string(&mut payload, g, "geometry").map_err(|e| {
+            codec::encode_string(payload, g, "geometry").map_err(|e| {
                 dm_error!("{e}");
                 RunError {
                     errno: libc::EINVAL,
@@ -758,7 +777,7 @@ impl Task {
             })?;
         }
         h.flags = flags.bits();
-        Ok((h, payload))
+        Ok((h, secret))
     }
 
     /// Check a table the kernel would reject, to fail before touching devices.
@@ -819,7 +838,7 @@ impl Task {
                 self.display_name()
             );
         }
-        let (mut h, mut payload) = self.flatten(ty, driver[1])?;
+        let (mut h, payload) = self.flatten(ty, driver[1])?;
         let sync = udev::get_sync_support(|| cookie_supported(driver));
         if ty.with_uevent() && driver[1] >= 15 {
             let mut f = (udev::PRIMARY_SOURCE_FLAG as u32) << udev::UDEV_FLAGS_SHIFT;
@@ -838,7 +857,7 @@ impl Task {
             let req = Request {
                 cmd,
                 header: h,
-                payload: &payload,
+                payload: payload.as_bytes(),
                 cap: self.buffer_cap,
             };
             let r = control.ioctl(&req);
@@ -859,7 +878,7 @@ impl Task {
                 other => break other,
             }
         };
-        secret::wipe(&mut payload);
+        drop(payload); // wiped on drop
         let mut reply = match result {
             Ok(r) => r,
             Err(IoctlError::Kernel(e))
@@ -917,7 +936,7 @@ impl Task {
             dm_warn!("WARNING: libdevmapper buffer too small for data");
         }
         // Unmangle names in the reply, in place.
-        unmangle_reply(ty, &mut reply)?;
+        self.payload_checked = unmangle_reply(ty, &mut reply)?;
         if ty.with_uevent() && sync && driver[1] >= 17 && !flags.contains(DmFlags::UEVENT_GENERATED)
         {
             self.udev_complete();
@@ -1425,10 +1444,11 @@ fn parse_reply_targets(reply: &Reply) -> Result<Vec<ReplyTarget>, codec::DecodeE
 }
 
 /// Unmangle the names (and uuids) the kernel returned, in place.
-fn unmangle_reply(ty: TaskType, reply: &mut Reply) -> Result<(), RunError> {
+/// Returns whether a LIST payload was walked (and so is well-formed).
+fn unmangle_reply(ty: TaskType, reply: &mut Reply) -> Result<bool, RunError> {
     let mode = mangle::mode();
     if mode == ManglingMode::None {
-        return Ok(());
+        return Ok(false);
     }
     let fail = |e: mangle::MangleError| {
         dm_error!("{e}");
@@ -1490,7 +1510,7 @@ fn unmangle_reply(ty: TaskType, reply: &mut Reply) -> Result<(), RunError> {
             b[off + n..off + old_len].fill(0);
         }
     }
-    Ok(())
+    Ok(ty == TaskType::List)
 }
 
 /// Resolve a path such as `/dev/mapper/x` or `/dev/dm-3` to the dm name.
@@ -1602,7 +1622,7 @@ mod tests {
         assert!(t.flatten(TaskType::TargetMsg, 47).is_err());
         t.message = Some(Secret::from(&b"@stats_list"[..]));
         let (h, p) = t.flatten(TaskType::TargetMsg, 47).unwrap();
-        assert_eq!(&p[8..], b"@stats_list\0");
+        assert_eq!(&p.as_bytes()[8..], b"@stats_list\0");
         assert!(DmFlags::from_bits_retain(h.flags).contains(DmFlags::EXISTS));
         t.targets.push(TargetSpec {
             start: 0,

@@ -204,41 +204,49 @@ mkdir -p "$CACHE/kernels"
 exec 9>"$CACHE/.setup.lock"
 flock 9
 mkdir -p "$CACHE/debs" "$CACHE/tmp"
+failed=
 for k in $KERNELS; do
     if [ "$REFRESH" = 0 ] && [ -f "$CACHE/kernels/$k/version" ] &&
         [ "$(cat "$CACHE/kernels/$k/stage-format" 2>/dev/null)" = "$STAGE_FORMAT" ]; then
         log "$k: cached ($(cat "$CACHE/kernels/$k/version"))"
         continue
     fi
-    case $k in
-        6.1)
-            # Debian 12's own cloud kernel, from the host's apt sources.
-            if ! apt-cache show linux-image-cloud-amd64 >/dev/null 2>&1; then
-                apt-get update -q >/dev/null
-            fi
-            fetch_kernel 6.1
-            ;;
-        sid)
-            # Debian sid's cloud kernel, through a private apt state under
-            # vm/cache/tmp: the host's sources and lists are not touched.
-            a=$CACHE/tmp/sid-apt
-            rm -rf "$a"
-            mkdir -p "$a/lists/partial" "$a/cache/archives/partial"
-            echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian sid main" >"$a/sources.list"
-            set -- -o Dir::Etc::sourcelist="$a/sources.list" -o Dir::Etc::sourceparts=- \
-                -o Dir::State::Lists="$a/lists" -o Dir::Cache="$a/cache" \
-                -o Acquire::Languages=none -o Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false \
-                -o Acquire::IndexTargets::deb::DEP-11-icons::DefaultEnabled=false \
-                -o Acquire::IndexTargets::deb::DEP-11-icons-small::DefaultEnabled=false \
-                -o APT::Get::List-Cleanup=false
-            apt-get "$@" -q -o APT::Sandbox::User=root update >/dev/null ||
-                die "sid: apt-get update failed (is debian-archive-keyring current?)"
-            fetch_kernel sid "$@"
-            rm -rf "$a"
-            set --
-            ;;
-        *) die "unknown kernel '$k' (use 6.1 or sid)" ;;
-    esac
+    # Each kernel in a subshell: one that fails (say, sid's archive moved on)
+    # does not keep the others from being staged.
+    if ! (
+        case $k in
+            6.1)
+                # Debian 12's own cloud kernel, from the host's apt sources.
+                if ! apt-cache show linux-image-cloud-amd64 >/dev/null 2>&1; then
+                    apt-get update -q >/dev/null
+                fi
+                fetch_kernel 6.1
+                ;;
+            sid)
+                # Debian sid's cloud kernel, through a private apt state under
+                # vm/cache/tmp: the host's sources and lists are not touched.
+                a=$CACHE/tmp/sid-apt
+                rm -rf "$a"
+                mkdir -p "$a/lists/partial" "$a/cache/archives/partial"
+                echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian sid main" >"$a/sources.list"
+                set -- -o Dir::Etc::sourcelist="$a/sources.list" -o Dir::Etc::sourceparts=- \
+                    -o Dir::State::Lists="$a/lists" -o Dir::Cache="$a/cache" \
+                    -o Acquire::Languages=none \
+                    -o Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false \
+                    -o Acquire::IndexTargets::deb::DEP-11-icons::DefaultEnabled=false \
+                    -o Acquire::IndexTargets::deb::DEP-11-icons-small::DefaultEnabled=false \
+                    -o APT::Get::List-Cleanup=false
+                apt-get "$@" -q -o APT::Sandbox::User=root update >/dev/null ||
+                    die "sid: apt-get update failed (is debian-archive-keyring current?)"
+                fetch_kernel sid "$@"
+                ;;
+            *) die "unknown kernel '$k' (use 6.1 or sid)" ;;
+        esac
+    ); then
+        failed="$failed $k"
+    fi
+    rm -rf "$CACHE/kernels/$k.new"
 done
 rm -rf "$CACHE/tmp" "$CACHE/debs"
-log "ready: $(ls "$CACHE/kernels" | tr '\n' ' ')"
+log "ready: $(ls "$CACHE/kernels" | grep -v '\.new$' | tr '\n' ' ')"
+[ -z "$failed" ] || die "could not stage:$failed"

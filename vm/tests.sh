@@ -35,15 +35,25 @@ python3 -c 'import pytest' 2>/dev/null || python3 -m pip install --quiet pytest 
     python3 -m pip install --quiet --break-system-packages pytest
 
 status=0
+RESULTS=build/vm-results.tsv
+: >"$RESULTS"
 suite() { # suite NAME VM-ARGS... -- COMMAND...
     local name=$1; shift
+    local t0=$SECONDS log
+    log=$(mktemp)
     echo "=== $name"
-    if vm/run.sh --timeout 900 "$@"; then
-        echo "=== $name: PASS"
+    if vm/run.sh --timeout 900 "$@" 2>&1 | tee "$log"; [ "${PIPESTATUS[0]}" = 0 ]; then
+        printf '%s\tPASS\t%s\t%s\n' "$name" $((SECONDS - t0)) "$(summary "$log")" >>"$RESULTS"
+        echo "=== $name: PASS ($((SECONDS - t0)) s)"
     else
-        echo "=== $name: FAIL"
+        printf '%s\tFAIL\t%s\t%s\n' "$name" $((SECONDS - t0)) "$(summary "$log")" >>"$RESULTS"
+        echo "=== $name: FAIL ($((SECONDS - t0)) s)"
         status=1
     fi
+    rm -f "$log"
+}
+summary() { # the closing count lines of a suite's output, joined
+    grep -E '^(test result:|[0-9]+ passed|cryptsetup transcript:|stock: [0-9]+ steps)' "$1" | tr '\n' ';' | sed 's/;$//'
 }
 
 suite "6.1: Rust API kernel tests" --env DM_KERNEL_TESTS=1 -- "$RUST_TESTS" --test-threads=2
@@ -68,4 +78,11 @@ if [ $QUICK = 0 ]; then
             --env DM_KERNEL_TESTS=1 --env DM_DEVICELESS=1 -- vm/tests/deviceless.sh "$REPO" "$RUST_TESTS"
     fi
 fi
+# A compatibility table from this run (README links the committed copy).
+{
+    echo "| Suite (real kernel under qemu) | Result | Seconds | Summary |"
+    echo "|---|---|---|---|"
+    awk -F'\t' '{ printf "| %s | %s | %s | %s |\n", $1, $2, $3, $4 }' "$RESULTS"
+} >build/compatibility.md
+echo "wrote build/compatibility.md"
 exit $status

@@ -717,7 +717,11 @@ fn payload_ptr(
         dm_error!("Internal error: {what}: wrong task type.");
         return null_mut();
     }
-    let ok = t.task.reply_payload().map(check);
+    let ok = if t.task.payload_checked {
+        Some(true)
+    } else {
+        t.task.reply_payload().map(check)
+    };
     match ok {
         Some(true) => {
             let r = t.task.reply.as_mut().map(|r| r.buf.as_bytes_mut());

@@ -14,17 +14,44 @@ use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 /// Default upper bound on one ioctl buffer (64 MiB).
 pub const DEFAULT_BUFFER_CAP: usize = 64 << 20;
 
-/// First buffer size for commands that return a payload.
+/// Smallest first buffer for commands that return a payload.
 const fn initial_output_size(cmd: Command) -> usize {
     match cmd {
         Command::ListDevices => 8 << 10,
         Command::ListVersions => 4 << 10,
         _ => 2 << 10,
+    }
+}
+
+/// Largest size a remembered hint may reach: replies bigger than this
+/// regrow within their call every time, so one huge table read never makes
+/// later calls copy megabytes.
+const HINT_MAX: usize = 256 << 10;
+
+/// Per-command size hints for output commands: the size that last fitted,
+/// capped at [`HINT_MAX`] and halved whenever a reply used less than a
+/// quarter of its buffer. Commands without output always send just what
+/// they carry, whatever happened before (no process-wide growth).
+static HINTS: [AtomicUsize; 18] = [const { AtomicUsize::new(0) }; 18];
+
+fn first_size(cmd: Command) -> usize {
+    let h = HINTS[cmd as usize].load(Ordering::Relaxed);
+    h.max(initial_output_size(cmd))
+}
+
+fn learn_size(cmd: Command, size: usize, used: usize, attempts: u32) {
+    let slot = &HINTS[cmd as usize];
+    let base = initial_output_size(cmd);
+    if attempts > 1 {
+        slot.store(size.min(HINT_MAX), Ordering::Relaxed);
+    } else if used.saturating_mul(4) < size && size > base {
+        slot.store((size / 2).max(base), Ordering::Relaxed);
     }
 }
 
@@ -254,7 +281,7 @@ impl Control {
         let base = DATA_START + req.payload.len();
         let cap = req.cap.max(base);
         let mut size = if req.cmd.has_output() {
-            base.max(initial_output_size(req.cmd).min(cap))
+            base.max(first_size(req.cmd).min(cap))
         } else {
             base
         };
@@ -300,6 +327,9 @@ impl Control {
                 return Err(IoctlError::Decode(DecodeError(
                     "data_size larger than the buffer",
                 )));
+            }
+            if req.cmd.has_output() {
+                learn_size(req.cmd, size, header.data_size as usize, attempts);
             }
             return Ok(Reply {
                 header,
@@ -376,6 +406,24 @@ mod tests {
         b.mark_dirty(4);
         b.wipe();
         assert_eq!(&b.as_bytes()[..4], &[0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn hints_grow_to_fit_and_decay() {
+        let c = Command::TableDeps;
+        assert_eq!(first_size(c), 2048);
+        learn_size(c, 32 << 10, 20 << 10, 5);
+        assert_eq!(first_size(c), 32 << 10);
+        // small replies halve it back towards the minimum
+        for _ in 0..10 {
+            let s = first_size(c);
+            learn_size(c, s, 400, 1);
+        }
+        assert_eq!(first_size(c), 2048);
+        // huge replies are not remembered beyond the cap
+        learn_size(c, 64 << 20, 60 << 20, 15);
+        assert_eq!(first_size(c), HINT_MAX);
+        HINTS[c as usize].store(0, Ordering::Relaxed);
     }
 
     #[test]

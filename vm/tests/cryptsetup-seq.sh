@@ -73,7 +73,7 @@ observe info csd >/dev/null 2>&1 && echo "csd: still there" || echo "csd: remove
 
 echo "== online reencryption"
 step reenc-open run cryptsetup open --key-file $KF $LOOP csr
-step reenc run cryptsetup reencrypt -q --key-file $KF $PB --resilience none csr
+step reenc run cryptsetup reencrypt -q --key-file $KF $PB --resilience none --active-name csr
 run cryptsetup status csr 2>&1 | grep -E '^\s*(type|cipher):' | sed 's/^ *//'
 step reenc-close run cryptsetup close csr
 
