@@ -535,11 +535,10 @@ impl Task {
         {
             return mknodes_all();
         }
-        if ty == TaskType::Suspend && self.enable_checks && !self.children_not_suspended() {
-            self.udev_complete();
-            return Err(RunError {
-                errno: libc::EINVAL,
-            });
+        if ty == TaskType::Suspend && self.enable_checks {
+            // Like libdevmapper: report the hazard as an internal error (which
+            // aborts under DM_ABORT_ON_INTERNAL_ERRORS), then suspend anyway.
+            let _ = self.children_not_suspended();
         }
         if ty == TaskType::Reload && self.suppress_identical_reload {
             match self.identical_to_live() {
@@ -1257,9 +1256,9 @@ impl Task {
         }
     }
 
-    /// `dm_task_enable_checks` on a suspend: refuse to suspend a device whose
-    /// dm dependencies (recursively) are already suspended, which could trap
-    /// I/O between them.
+    /// `dm_task_enable_checks` on a suspend: report (as an internal error) a
+    /// device whose dm dependencies, recursively, are already suspended,
+    /// which could trap I/O between them. Returns whether all is well.
     fn children_not_suspended(&self) -> bool {
         let mut deps = self.sub_task(TaskType::Deps);
         deps.name = self.name.clone();

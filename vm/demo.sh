@@ -1,6 +1,7 @@
 #!/bin/bash
-# `make demo`: boot the test kernel and show unmodified Debian cryptsetup and
-# dmsetup working on our libdevmapper, then the Rust API example.
+# `make demo`: boot the test kernel and show unmodified Debian cryptsetup on our
+# libdevmapper (with
+# stock dmsetup observing), then the Rust API example.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 cd "$REPO"
@@ -9,7 +10,7 @@ cargo build --release --example demo -q
 exec vm/run.sh -- bash -c '
 set -e
 export LD_LIBRARY_PATH='"$REPO"'/build/lib
-say() { printf "\n\033[1m\$ %s\033[0m\n" "$*"; }
+say() { printf "\n$ %s\n" "$*"; }
 run() { say "$*"; "$@"; }
 echo "kernel $(uname -r); libdevmapper in use by cryptsetup:"
 ldd "$(command -v cryptsetup)" | grep -E "libdevmapper|libcryptsetup"
