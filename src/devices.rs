@@ -11,8 +11,6 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use crate::kernel::sys;
-
 const PROC_DEVICES: &str = "/proc/devices";
 const MOUNTINFO: &str = "/proc/self/mountinfo";
 /// The name of device-mapper's block major in `/proc/devices`.
@@ -29,22 +27,7 @@ pub type DmNameResolver = dyn Fn(&[u8]) -> Option<(u32, u32)>;
 /// Cached device-mapper block major (0: not known yet).
 static DM_MAJOR: AtomicU32 = AtomicU32::new(0);
 
-fn io_errno(e: &std::io::Error) -> i32 {
-    e.raw_os_error().unwrap_or(0)
-}
-
-/// libdm's `log_sys_error` / `log_sys_debug` text.
-fn sys_msg(call: &str, obj: &str, errno: i32) -> String {
-    if obj.is_empty() {
-        format!("{call} failed: {}", sys::strerror(errno))
-    } else {
-        format!("{obj}: {call} failed: {}", sys::strerror(errno))
-    }
-}
-
-fn disp(p: &Path) -> std::borrow::Cow<'_, str> {
-    p.to_string_lossy()
-}
+use crate::kernel::sys::{disp, io_errno, sys_msg};
 
 /// The major registered as `name` in the "Block devices:" section of a
 /// `/proc/devices` text.

@@ -420,22 +420,7 @@ fn execute(ctx: &Ctx, e: &Entry) -> bool {
     }
 }
 
-fn io_errno(e: &std::io::Error) -> i32 {
-    e.raw_os_error().unwrap_or(0)
-}
-
-/// libdm's `log_sys_error` / `log_sys_debug` text.
-fn sys_msg(call: &str, obj: &str, errno: i32) -> String {
-    if obj.is_empty() {
-        format!("{call} failed: {}", sys::strerror(errno))
-    } else {
-        format!("{obj}: {call} failed: {}", sys::strerror(errno))
-    }
-}
-
-fn disp(p: &Path) -> std::borrow::Cow<'_, str> {
-    p.to_string_lossy()
-}
+use crate::kernel::sys::{disp, io_errno, sys_msg};
 
 /// `dm_create_dir` (mkdir -p). With `fixed_mode`, each directory created is
 /// given exactly that mode, as if made under the matching umask (libdm

@@ -316,21 +316,9 @@ impl Task {
         if name.contains(&0) {
             name.truncate(name.iter().position(|&c| c == 0).unwrap_or(0));
         }
-        let mode = mangle::mode();
-        if mode != ManglingMode::None {
-            match mangle::mangle(&name, mode, "name", abi::DM_NAME_LEN) {
-                Ok(m) => self.mangled_name = m,
-                Err(e) => {
-                    dm_error!("{e}");
-                    if e.failure != mangle::MangleFailure::MangledMoreThanOnce {
-                        dm_error!(
-                            "Failed to mangle device name \"{}\".",
-                            String::from_utf8_lossy(&name)
-                        );
-                    }
-                    return false;
-                }
-            }
+        match mangle_for_kernel(&name, "name", "device name", abi::DM_NAME_LEN) {
+            Ok(m) => self.mangled_name = m,
+            Err(()) => return false,
         }
         self.name = Some(name);
         true
@@ -344,21 +332,9 @@ impl Task {
             dm_error!("Uuid \"{}\" too long.", String::from_utf8_lossy(uuid));
             return false;
         }
-        let mode = mangle::mode();
-        if mode != ManglingMode::None {
-            match mangle::mangle(uuid, mode, "UUID", abi::DM_UUID_LEN) {
-                Ok(m) => self.mangled_uuid = m,
-                Err(e) => {
-                    dm_error!("{e}");
-                    if e.failure != mangle::MangleFailure::MangledMoreThanOnce {
-                        dm_error!(
-                            "Failed to mangle device uuid \"{}\".",
-                            String::from_utf8_lossy(uuid)
-                        );
-                    }
-                    return false;
-                }
-            }
+        match mangle_for_kernel(uuid, "UUID", "device uuid", abi::DM_UUID_LEN) {
+            Ok(m) => self.mangled_uuid = m,
+            Err(()) => return false,
         }
         self.uuid = Some(uuid.to_vec());
         true
@@ -381,25 +357,11 @@ impl Task {
             dm_error!("Non empty new name is required.");
             return false;
         }
-        let mode = mangle::mode();
-        let v = if mode != ManglingMode::None {
-            match mangle::mangle(newname, mode, "new name", abi::DM_NAME_LEN) {
-                Ok(Some(m)) => m,
-                Ok(None) => newname.to_vec(),
-                Err(e) => {
-                    dm_error!("{e}");
-                    if e.failure != mangle::MangleFailure::MangledMoreThanOnce {
-                        dm_error!(
-                            "Failed to mangle new device name \"{}\".",
-                            String::from_utf8_lossy(newname)
-                        );
-                    }
-                    return false;
-                }
-            }
-        } else {
-            newname.to_vec()
+        let Ok(v) = mangle_for_kernel(newname, "new name", "new device name", abi::DM_NAME_LEN)
+        else {
+            return false;
         };
+        let v = v.unwrap_or_else(|| newname.to_vec());
         self.newname = Some(v);
         self.new_uuid = false;
         true
@@ -411,25 +373,11 @@ impl Task {
             dm_error!("Uuid \"{}\" too long", String::from_utf8_lossy(newuuid));
             return false;
         }
-        let mode = mangle::mode();
-        let v = if mode != ManglingMode::None {
-            match mangle::mangle(newuuid, mode, "new UUID", abi::DM_UUID_LEN) {
-                Ok(Some(m)) => m,
-                Ok(None) => newuuid.to_vec(),
-                Err(e) => {
-                    dm_error!("{e}");
-                    if e.failure != mangle::MangleFailure::MangledMoreThanOnce {
-                        dm_error!(
-                            "Failed to mangle new device uuid \"{}\".",
-                            String::from_utf8_lossy(newuuid)
-                        );
-                    }
-                    return false;
-                }
-            }
-        } else {
-            newuuid.to_vec()
+        let Ok(v) = mangle_for_kernel(newuuid, "new UUID", "new device uuid", abi::DM_UUID_LEN)
+        else {
+            return false;
         };
+        let v = v.unwrap_or_else(|| newuuid.to_vec());
         self.newname = Some(v);
         self.new_uuid = true;
         true
@@ -1381,6 +1329,29 @@ pub struct Info {
     pub target_count: i32,
     pub deferred_remove: i32,
     pub internal_suspend: i32,
+}
+
+/// Mangle `value` for the kernel in the current mode, logging libdevmapper's
+/// errors. `Ok(None)`: send it unchanged.
+fn mangle_for_kernel(
+    value: &[u8],
+    kind: &str,
+    what: &str,
+    max: usize,
+) -> Result<Option<Vec<u8>>, ()> {
+    let mode = mangle::mode();
+    if mode == ManglingMode::None {
+        return Ok(None);
+    }
+    mangle::mangle(value, mode, kind, max).map_err(|e| {
+        dm_error!("{e}");
+        if e.failure != mangle::MangleFailure::MangledMoreThanOnce {
+            dm_error!(
+                "Failed to mangle {what} \"{}\".",
+                String::from_utf8_lossy(value)
+            );
+        }
+    })
 }
 
 fn lossy(b: &[u8]) -> String {

@@ -155,6 +155,26 @@ pub fn blkraset(fd: BorrowedFd<'_>, sectors: u64) -> Result<(), i32> {
     ret_unit(unsafe { libc::ioctl(fd.as_raw_fd(), BLKRASET as _, sectors as c_ulong) })
 }
 
+/// The errno of an I/O error (0 when it has none).
+pub fn io_errno(e: &std::io::Error) -> i32 {
+    e.raw_os_error().unwrap_or(0)
+}
+
+/// libdevmapper's `log_sys_error` / `log_sys_debug` text:
+/// `"<obj>: <call> failed: <strerror>"`.
+pub fn sys_msg(call: &str, obj: &str, errno: i32) -> String {
+    if obj.is_empty() {
+        format!("{call} failed: {}", strerror(errno))
+    } else {
+        format!("{obj}: {call} failed: {}", strerror(errno))
+    }
+}
+
+/// A path for messages.
+pub fn disp(p: &std::path::Path) -> std::borrow::Cow<'_, str> {
+    p.to_string_lossy()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
