@@ -72,6 +72,8 @@ if [ $QUICK = 0 ]; then
     if [ -x capi-tests/run.sh ]; then
         suite "sid: C suite, stock vs ours" --kernel sid -- capi-tests/run.sh --lib both --kernel
     fi
+    suite "sid: cryptsetup sequences, stock vs ours (LD_LIBRARY_PATH, LD_PRELOAD)" --kernel sid \
+        -- vm/tests/cryptsetup-compare.sh "$REPO"
     if [ -x kernel-patch/build.sh ]; then
         DM_MOD=$(kernel-patch/build.sh | tail -1)
         suite "6.1 + patched dm-mod: deviceless messages (C, Rust, Python)" --dm-mod "$DM_MOD" \

@@ -66,9 +66,7 @@ pub unsafe extern "C" fn dm_realloc_wrapper(
     _file: *const c_char,
     _line: c_int,
 ) -> *mut c_void {
-    if too_big(s as usize) {
-        return std::ptr::null_mut();
-    }
+    // No size cap here: libdevmapper applies it to malloc/zalloc only.
     // SAFETY: `p` is NULL or came from this allocator (C contract).
     unsafe { libc::realloc(p, s as usize) }
 }
