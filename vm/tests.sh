@@ -37,23 +37,27 @@ python3 -c 'import pytest' 2>/dev/null || python3 -m pip install --quiet pytest 
 status=0
 RESULTS=build/vm-results.tsv
 : >"$RESULTS"
-suite() { # suite NAME VM-ARGS... -- COMMAND...
+suite() { # suite NAME VM-ARGS... -- COMMAND...: a command in one VM boot
     local name=$1; shift
-    local t0=$SECONDS log
+    host_suite "$name" vm/run.sh --timeout 900 "$@"
+}
+host_suite() { # host_suite NAME COMMAND...: a host command that boots VMs itself
+    local name=$1; shift
+    local t0=$SECONDS log result
     log=$(mktemp)
     echo "=== $name"
-    if vm/run.sh --timeout 900 "$@" 2>&1 | tee "$log"; [ "${PIPESTATUS[0]}" = 0 ]; then
-        printf '%s\tPASS\t%s\t%s\n' "$name" $((SECONDS - t0)) "$(summary "$log")" >>"$RESULTS"
-        echo "=== $name: PASS ($((SECONDS - t0)) s)"
+    if "$@" 2>&1 | tee "$log"; [ "${PIPESTATUS[0]}" = 0 ]; then
+        result=PASS
     else
-        printf '%s\tFAIL\t%s\t%s\n' "$name" $((SECONDS - t0)) "$(summary "$log")" >>"$RESULTS"
-        echo "=== $name: FAIL ($((SECONDS - t0)) s)"
+        result=FAIL
         status=1
     fi
+    printf '%s\t%s\t%s\t%s\n' "$name" $result $((SECONDS - t0)) "$(summary "$log")" >>"$RESULTS"
+    echo "=== $name: $result ($((SECONDS - t0)) s)"
     rm -f "$log"
 }
 summary() { # the closing count lines of a suite's output, joined
-    grep -E '^(test result:|[0-9]+ passed|cryptsetup transcript:|stock: [0-9]+ steps)' "$1" | tr '\n' ';' | sed 's/;$//'
+    grep -E '^(test result:|[0-9]+ passed|cryptsetup transcript:|stock: [0-9]+ steps|pass sets)' "$1" | tr '\n' ';' | sed 's/;$//'
 }
 
 suite "6.1: Rust API kernel tests" --env DM_KERNEL_TESTS=1 -- "$RUST_TESTS" --test-threads=2
@@ -62,6 +66,8 @@ if [ -x capi-tests/run.sh ]; then
     suite "6.1: C suite on ours under AddressSanitizer" -- capi-tests/run.sh --lib ours --kernel --asan
 fi
 suite "6.1: cryptsetup sequences, stock vs ours (LD_LIBRARY_PATH, LD_PRELOAD)" -- vm/tests/cryptsetup-compare.sh "$REPO"
+host_suite "6.1: cryptsetup's own tests (api-test, luks1-compat, fvault2-compat), stock vs ours" \
+    vm/tests/cryptsetup-upstream.sh
 if [ -x python/run-tests.sh ]; then
     suite "6.1: Python kernel tests, stock and ours" -- python/run-tests.sh --kernel
 fi
