@@ -724,9 +724,11 @@ impl DeviceMapper {
         self.message(Some(id), h, sector, msg).map(|(r, _)| r)
     }
 
-    /// Send a deviceless message (text starting with `%`) to a target type.
+    /// Send a deviceless message (text starting with `%`) to a target type
+    /// (the `target_message(target_type, text)` of the Python package).
     /// Kernels without the feature answer ENXIO, reported as
     /// [`ErrorKind::DevicelessUnsupported`].
+    #[doc(alias = "target_message")]
     pub fn deviceless_message(&self, target_type: &str, msg: &str) -> Result<Option<String>> {
         let cmd = Command::TargetMsg;
         if !msg.starts_with('%') {

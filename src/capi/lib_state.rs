@@ -154,16 +154,22 @@ pub extern "C" fn dm_get_name_mangling_mode() -> super::consts::dm_string_mangli
 
 #[no_mangle]
 pub extern "C" fn dm_get_suspended_counter() -> c_int {
-    crate::state::suspended_counter()
+    guard(
+        "dm_get_suspended_counter",
+        0,
+        crate::state::suspended_counter,
+    )
 }
 
 #[no_mangle]
 pub extern "C" fn dm_hold_control_dev(hold_open: c_int) {
-    HOLD_CONTROL.store(hold_open != 0, Ordering::Relaxed);
-    crate::dm_debug!(
-        "{}aking control device open.",
-        if hold_open != 0 { "M" } else { "Not m" }
-    );
+    guard("dm_hold_control_dev", (), || {
+        HOLD_CONTROL.store(hold_open != 0, Ordering::Relaxed);
+        crate::dm_debug!(
+            "{}aking control device open.",
+            if hold_open != 0 { "M" } else { "Not m" }
+        );
+    })
 }
 
 #[no_mangle]

@@ -43,7 +43,9 @@ pub(crate) static C_SINK: Sink = Sink { wants, emit };
 /// `dm_log_init_verbose`.
 #[no_mangle]
 pub extern "C" fn dm_log_init_verbose(level: c_int) {
-    VERBOSE.store(level, Ordering::Relaxed);
+    crate::capi::guard("dm_log_init_verbose", (), || {
+        VERBOSE.store(level, Ordering::Relaxed)
+    })
 }
 
 fn env_flag(name: &str) -> bool {
