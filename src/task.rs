@@ -514,19 +514,20 @@ impl Task {
         self.device_text().trim_end().to_string()
     }
 
+    /// The task's name and uuid for messages ("" when unset).
+    fn name_and_uuid(&self) -> (String, String) {
+        let text = |v: &Option<Vec<u8>>| {
+            v.as_deref()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_default()
+        };
+        (text(&self.name), text(&self.uuid))
+    }
+
     /// The device as libdevmapper prints it in ioctl error lines:
     /// `"<name> <uuid> "`, or `"<name> <uuid>(<maj>:<min>) "` with a devno.
     fn device_text(&self) -> String {
-        let name = self
-            .name
-            .as_deref()
-            .map(String::from_utf8_lossy)
-            .unwrap_or_default();
-        let uuid = self
-            .uuid
-            .as_deref()
-            .map(String::from_utf8_lossy)
-            .unwrap_or_default();
+        let (name, uuid) = self.name_and_uuid();
         let dev = if self.major > 0 {
             format!("({}:{}) ", self.major, self.minor)
         } else {
@@ -1246,16 +1247,7 @@ impl Task {
                 .info()
                 .is_some_and(|i| i.exists != 0 && i.suspended != 0)
             {
-                let name = self
-                    .name
-                    .as_deref()
-                    .map(String::from_utf8_lossy)
-                    .unwrap_or_default();
-                let uuid = self
-                    .uuid
-                    .as_deref()
-                    .map(String::from_utf8_lossy)
-                    .unwrap_or_default();
+                let (name, uuid) = self.name_and_uuid();
                 let dev = if self.major > 0 {
                     format!("({}:{}) ", self.major, self.minor)
                 } else {
