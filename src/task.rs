@@ -999,100 +999,44 @@ impl Task {
         let check_udev =
             self.cookie_set && (flags & udev::DISABLE_DM_RULES_FLAG as u32) == 0 && sync;
         let (major, minor) = abi::decode_dev(h.dev);
-        let name = self.name.clone();
+        let name = self.name.as_deref().map(lossy);
+        // The node libdevmapper creates: owner, group and mode from the task.
+        let add = |name: String, check_udev: bool| {
+            NodeOp::add(
+                name, major, minor, self.uid, self.gid, self.mode, check_udev,
+            )
+        };
         match ty {
             TaskType::Create if self.add_node == ADD_NODE_ON_CREATE && !rely_on_udev => {
                 if let Some(n) = name.filter(|n| !n.is_empty()) {
-                    nodes::stack(
-                        NodeOp::Add {
-                            name: lossy(&n),
-                            major,
-                            minor,
-                            uid: self.uid,
-                            gid: self.gid,
-                            mode: self.mode,
-                            check_udev,
-                        },
-                        rely_on_udev,
-                    );
+                    nodes::stack(add(n, check_udev), rely_on_udev);
                 }
             }
-            TaskType::Remove => {
+            TaskType::Remove if !rely_on_udev => {
                 if let Some(n) = name {
-                    if !rely_on_udev {
-                        nodes::stack(
-                            NodeOp::Del {
-                                name: lossy(&n),
-                                check_udev,
-                            },
-                            rely_on_udev,
-                        );
-                    }
+                    nodes::stack(NodeOp::del(n, check_udev), rely_on_udev);
                 }
             }
             TaskType::Rename if !self.new_uuid => {
-                if let (Some(old), Some(new)) = (name, self.newname.clone()) {
-                    nodes::stack(
-                        NodeOp::Rename {
-                            old: lossy(&old),
-                            new: lossy(&new),
-                            check_udev,
-                        },
-                        rely_on_udev,
-                    );
+                if let (Some(old), Some(new)) = (name, self.newname.as_deref()) {
+                    nodes::stack(NodeOp::rename(old, lossy(new), check_udev), rely_on_udev);
                 }
             }
             TaskType::Resume => {
                 if let Some(n) = name {
                     if self.add_node == ADD_NODE_ON_RESUME {
-                        nodes::stack(
-                            NodeOp::Add {
-                                name: lossy(&n),
-                                major,
-                                minor,
-                                uid: self.uid,
-                                gid: self.gid,
-                                mode: self.mode,
-                                check_udev,
-                            },
-                            rely_on_udev,
-                        );
+                        nodes::stack(add(n.clone(), check_udev), rely_on_udev);
                     }
-                    nodes::stack(
-                        NodeOp::ReadAhead {
-                            name: lossy(&n),
-                            major,
-                            minor,
-                            read_ahead: self.read_ahead,
-                            flags: self.read_ahead_flags,
-                        },
-                        false,
-                    );
+                    let ra =
+                        NodeOp::read_ahead(n, major, minor, self.read_ahead, self.read_ahead_flags);
+                    nodes::stack(ra, false);
                 }
             }
             TaskType::MkNodes => {
                 if DmFlags::from_bits_retain(h.flags).contains(DmFlags::EXISTS) {
-                    let kname = lossy(codec::fixed_str(&h.name));
-                    nodes::stack(
-                        NodeOp::Add {
-                            name: kname,
-                            major,
-                            minor,
-                            uid: self.uid,
-                            gid: self.gid,
-                            mode: self.mode,
-                            check_udev: false,
-                        },
-                        false,
-                    );
+                    nodes::stack(add(lossy(codec::fixed_str(&h.name)), false), false);
                 } else if let Some(n) = name {
-                    nodes::stack(
-                        NodeOp::Del {
-                            name: lossy(&n),
-                            check_udev: false,
-                        },
-                        false,
-                    );
+                    nodes::stack(NodeOp::del(n, false), false);
                 }
             }
             _ => {}
