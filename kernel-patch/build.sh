@@ -8,8 +8,8 @@
 #   DM_PATCH_CACHE  work directory (default: <repo>/vm/cache/patched)
 #   KVER            kernel release, e.g. 6.1.0-56-cloud-amd64  } both or neither;
 #   KPKGVER         Debian package version, e.g. 6.1.192-2     } default: the
-#                   kernel vm/setup.sh staged (vm/cache/kernels/6.1/version),
-#                   else the one linux-image-cloud-amd64 depends on (apt)
+#                   kernel the VM boots, as vm/setup.sh chooses and stages it
+#                   (vm/cache/kernels/6.1/version)
 #   STOCK_DM_MOD    stock dm-mod.ko to compare against (default: looked up under
 #                   <repo>/vm/cache, else taken from the linux-image .deb)
 #   JOBS            make -j value (default: nproc)
@@ -26,7 +26,6 @@ PATCH="$HERE/deviceless-messages.patch"
 KBUILD="$HERE/Kbuild"
 CACHE=${DM_PATCH_CACHE:-$REPO/vm/cache/patched}
 JOBS=${JOBS:-$(nproc)}
-META=linux-image-cloud-amd64
 T0=$(date +%s.%N)
 
 log() { printf 'build.sh: %s\n' "$*" >&2; }
@@ -39,40 +38,26 @@ apt_get() {
 }
 
 # ---- 1. which kernel ------------------------------------------------------
-# Same rule as the VM harness: the image linux-image-cloud-amd64 depends on,
-# e.g. "Depends: linux-image-6.1.0-56-cloud-amd64 (= 6.1.192-2)".
-detect_kernel() {
-	local dep
-	dep=$(apt-cache show --no-all-versions "$META" 2>/dev/null |
-		sed -n 's/^Depends: //p' | head -n1) || true
-	if [ -z "$dep" ]; then
-		log "no apt metadata for $META, running apt-get update"
-		apt_get update -q
-		dep=$(apt-cache show --no-all-versions "$META" |
-			sed -n 's/^Depends: //p' | head -n1)
-	fi
-	dep=$(printf '%s\n' "$dep" | tr ',' '\n' | grep -m1 'linux-image-') ||
-		die "cannot parse Depends of $META"
-	KVER=$(printf '%s\n' "$dep" | sed -n 's/^ *linux-image-\([^ ]*\).*/\1/p')
-	KPKGVER=$(printf '%s\n' "$dep" | sed -n 's/.*(= *\([^)]*\)).*/\1/p')
-	[ -n "$KVER" ] && [ -n "$KPKGVER" ] || die "cannot parse '$dep'"
-}
-
-# The VM harness (vm/setup.sh) resolves the same dependency once and records
-# the result in vm/cache/kernels/6.1/version ("<image package> <version>");
-# when that exists it wins, since it is the kernel the VM actually boots.
-STAGED=$REPO/vm/cache/kernels/6.1/version
+# The kernel the VM boots: vm/setup.sh chooses it from the current index (the
+# newest Debian 12 cloud kernel whose image, headers and linux-source are all
+# installable, see vm/lib/debian.sh), re-stages it when the staged one has
+# dropped out of the index, and records "<image package> <version>" in
+# vm/cache/kernels/6.1/version. Asking setup.sh here (cheap when nothing
+# changed) keeps the two in step on any machine: fresh, stale lists, old cache.
+VM_CACHE_DIR=${VM_CACHE:-$REPO/vm/cache}
+STAGED=$VM_CACHE_DIR/kernels/6.1/version
 if [ -n "${KVER:-}" ] || [ -n "${KPKGVER:-}" ]; then
 	[ -n "${KVER:-}" ] && [ -n "${KPKGVER:-}" ] || die "set both KVER and KPKGVER"
-elif [ -s "$STAGED" ]; then
+else
+	if [ "${NO_APT:-0}" = 1 ]; then
+		"$REPO/vm/setup.sh" --kernel 6.1 --no-install >&2 || die "vm/setup.sh failed"
+	else
+		"$REPO/vm/setup.sh" --kernel 6.1 >&2 || die "vm/setup.sh failed"
+	fi
+	[ -s "$STAGED" ] || die "vm/setup.sh staged no 6.1 kernel ($STAGED)"
 	read -r img KPKGVER < "$STAGED"
 	KVER=${img#linux-image-}
-	log "using the kernel staged by vm/setup.sh ($STAGED)"
-	( detect_kernel 2>/dev/null
-	  [ "$KVER $KPKGVER" = "$(read -r i v < "$STAGED"; echo "${i#linux-image-} $v")" ] ||
-		log "note: apt now offers $KVER $KPKGVER; run vm/setup.sh --refresh to move on" ) || true
-else
-	detect_kernel
+	log "using the kernel the VM boots ($STAGED)"
 fi
 case $KVER in 6.1.*) ;; *) die "this patch is for 6.1 kernels, not $KVER" ;; esac
 UPSTREAM=${KPKGVER%%-*}		# 6.1.192
@@ -92,8 +77,13 @@ for p in make gcc binutils bc flex bison libelf-dev kmod xz-utils patch; do
 done
 if [ ${#need[@]} -gt 0 ]; then
 	log "installing: ${need[*]}"
-	apt_get update -q
-	apt_get install -y -q --no-install-recommends --allow-downgrades "${need[@]}"
+	# vm/setup.sh chose the kernel from lists it refreshed when stale; update
+	# again only when the install fails (a mirror that moved on since).
+	if ! apt_get install -y -q --no-install-recommends --allow-downgrades "${need[@]}"; then
+		apt_get update -q
+		apt_get install -y -q --no-install-recommends --allow-downgrades "${need[@]}" ||
+			die "cannot install ${need[*]}: run vm/setup.sh --refresh to move to the current kernel"
+	fi
 fi
 [ -f "$HDR/.config" ] && [ -f "$HDR/Module.symvers" ] || die "headers incomplete in $HDR"
 [ -f "$SRC_TAR" ] || die "missing $SRC_TAR"
@@ -158,7 +148,7 @@ log "built ($(elapsed))"
 find_stock() {
 	local f
 	if [ -n "${STOCK_DM_MOD:-}" ]; then echo "$STOCK_DM_MOD"; return; fi
-	f=$(find "$REPO/vm/cache" -path "$CACHE" -prune -o \
+	f=$(find "$VM_CACHE_DIR" -path "$CACHE" -prune -o \
 		-path "*/lib/modules/$KVER/kernel/drivers/md/dm-mod.ko*" -print 2>/dev/null | head -n1)
 	if [ -n "$f" ]; then echo "$f"; return; fi
 	f=$WORK/stock/lib/modules/$KVER/kernel/drivers/md/dm-mod.ko

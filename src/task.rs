@@ -1,1591 +1,935 @@
-//! libdevmapper's task model: what `dm_task_*` setters record and what
-//! `dm_task_run` does with it, in safe Rust.
-//!
-//! The C ABI (`capi::task`) is a thin shell over [`Task`]; the semantics —
-//! payload rules, flags, create-with-table, suppress-identical reload, retries,
-//! ENXIO handling, unmangling, node operations and udev cookie completion —
-//! live here so they can be unit-tested without a kernel.
+//! `dm_task_*` and `dm_get_next_target`.
 
-use crate::kernel::abi::{self, Command, DmFlags, DmIoctl, DATA_START};
-use crate::kernel::codec::{self, TargetRef};
-use crate::kernel::control::{Control, IoctlError, Reply, Request, DEFAULT_BUFFER_CAP};
+use super::{copy_out, cstr, guard, malloc_cstring};
+use crate::kernel::abi::DmFlags;
+use crate::kernel::codec;
+use crate::kernel::control::Control;
 use crate::mangle::{self, ManglingMode};
-use crate::nodes::{self, NodeOp};
-use crate::secret::{self, Secret};
+use crate::secret::Secret;
+use crate::task::{Info, Task, TaskType};
 use crate::udev;
+use std::ffi::{c_char, c_int, c_void, CString};
+use std::ptr::null_mut;
 
-/// Task types, numbered as in `libdevmapper.h`.
-#[repr(i32)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TaskType {
-    Create = 0,
-    Reload = 1,
-    Remove = 2,
-    RemoveAll = 3,
-    Suspend = 4,
-    Resume = 5,
-    Info = 6,
-    Deps = 7,
-    Rename = 8,
-    Version = 9,
-    Status = 10,
-    Table = 11,
-    WaitEvent = 12,
-    List = 13,
-    Clear = 14,
-    MkNodes = 15,
-    ListVersions = 16,
-    TargetMsg = 17,
-    SetGeometry = 18,
-    ArmPoll = 19,
-    GetTargetVersion = 20,
+/// The opaque `struct dm_task`.
+pub struct dm_task {
+    task: Task,
+    /// NUL-terminated copies of input targets, for `dm_get_next_target` on a
+    /// task that has not read a table back.
+    input_strings: Vec<(CString, CString)>,
+    timestamp: Option<Box<dm_timestamp>>,
 }
 
-impl TaskType {
-    pub fn from_raw(v: i32) -> Option<TaskType> {
-        use TaskType::*;
-        const ALL: [TaskType; 21] = [
-            Create,
-            Reload,
-            Remove,
-            RemoveAll,
-            Suspend,
-            Resume,
-            Info,
-            Deps,
-            Rename,
-            Version,
-            Status,
-            Table,
-            WaitEvent,
-            List,
-            Clear,
-            MkNodes,
-            ListVersions,
-            TargetMsg,
-            SetGeometry,
-            ArmPoll,
-            GetTargetVersion,
-        ];
-        usize::try_from(v).ok().and_then(|i| ALL.get(i).copied())
-    }
-
-    /// The ioctl this task type sends.
-    pub fn command(self) -> Command {
-        use TaskType::*;
-        match self {
-            Create => Command::DevCreate,
-            Reload => Command::TableLoad,
-            Remove => Command::DevRemove,
-            RemoveAll => Command::RemoveAll,
-            Suspend | Resume => Command::DevSuspend,
-            Info | MkNodes => Command::DevStatus,
-            Deps => Command::TableDeps,
-            Rename => Command::DevRename,
-            Version => Command::Version,
-            Status | Table => Command::TableStatus,
-            WaitEvent => Command::DevWait,
-            List => Command::ListDevices,
-            Clear => Command::TableClear,
-            ListVersions => Command::ListVersions,
-            TargetMsg => Command::TargetMsg,
-            SetGeometry => Command::DevSetGeometry,
-            ArmPoll => Command::DevArmPoll,
-            GetTargetVersion => Command::GetTargetVersion,
+impl Drop for dm_task {
+    fn drop(&mut self) {
+        for (_, p) in self.input_strings.iter_mut() {
+            let mut v = std::mem::take(p).into_bytes_with_nul();
+            crate::secret::wipe(&mut v);
         }
-    }
-
-    /// The name libdevmapper uses in messages.
-    pub fn name(self) -> &'static str {
-        use TaskType::*;
-        match self {
-            Create => "create",
-            Reload => "reload",
-            Remove => "remove",
-            RemoveAll => "remove_all",
-            Suspend => "suspend",
-            Resume => "resume",
-            Info => "info",
-            Deps => "deps",
-            Rename => "rename",
-            Version => "version",
-            Status => "status",
-            Table => "table",
-            WaitEvent => "waitevent",
-            List => "names",
-            Clear => "clear",
-            MkNodes => "mknodes",
-            ListVersions => "versions",
-            TargetMsg => "message",
-            SetGeometry => "setgeometry",
-            ArmPoll => "armpoll",
-            GetTargetVersion => "target-version",
-        }
-    }
-
-    /// Types whose ioctl never carries target specs.
-    fn carries_no_targets(self) -> bool {
-        use TaskType::*;
-        matches!(
-            self,
-            RemoveAll | Create | Remove | Suspend | Status | Clear | ArmPoll
-        )
-    }
-
-    /// Types that make the kernel emit a uevent carrying the cookie.
-    fn with_uevent(self) -> bool {
-        matches!(self, TaskType::Resume | TaskType::Remove | TaskType::Rename)
     }
 }
 
-/// `dm_add_node_t`.
-pub const ADD_NODE_ON_RESUME: i32 = 0;
-pub const ADD_NODE_ON_CREATE: i32 = 1;
-/// Owner, group and mode of library-created `/dev/mapper` nodes: Debian
-/// builds libdevmapper with `--with-device-gid=6 --with-device-mode=0660`
-/// (root:disk, 0660), and that is what programs on Debian expect.
-pub const DEVICE_UID: u32 = 0;
-pub const DEVICE_GID: u32 = 6;
-pub const DEVICE_MODE: u32 = 0o660;
-/// `DM_READ_AHEAD_AUTO`.
-pub const READ_AHEAD_AUTO: u32 = u32::MAX;
-/// Retry policy of `dm_task_retry_remove`: attempts and delay.
-pub const REMOVE_RETRIES: u32 = 25;
-pub const REMOVE_RETRY_DELAY: std::time::Duration = std::time::Duration::from_millis(200);
-
-/// One target of a table to load. Parameters are wiped on drop.
-#[derive(Clone, Debug)]
-pub struct TargetSpec {
-    pub start: u64,
-    pub length: u64,
-    pub target_type: Vec<u8>,
-    pub params: Secret,
+/// `struct dm_timestamp` (opaque to C).
+pub struct dm_timestamp {
+    pub t: libc::timespec,
 }
 
-/// A target of a STATUS/TABLE/WAITEVENT reply, as offsets into the reply
-/// buffer (the strings there are NUL-terminated), so reading a table costs
-/// no allocation per target.
-#[derive(Clone, Copy, Debug)]
-pub struct ReplyTarget {
-    pub start: u64,
-    pub length: u64,
-    pub type_off: usize,
-    pub params_off: usize,
-}
-
-/// Why `run` failed; the message has already been logged.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RunError {
-    pub errno: i32,
-}
-
-/// Everything a libdevmapper task records, plus the result of its last run.
-pub struct Task {
-    pub raw_type: i32,
-    pub name: Option<Vec<u8>>,
-    pub mangled_name: Option<Vec<u8>>,
-    pub uuid: Option<Vec<u8>>,
-    pub mangled_uuid: Option<Vec<u8>>,
-    pub newname: Option<Vec<u8>>,
-    pub new_uuid: bool,
-    pub message: Option<Secret>,
-    pub sector: Option<u64>,
-    pub geometry: Option<Vec<u8>>,
-    pub targets: Vec<TargetSpec>,
-    pub read_only: bool,
-    pub major: i32,
-    pub minor: i32,
-    pub allow_default_major_fallback: bool,
-    pub uid: u32,
-    pub gid: u32,
-    pub mode: u32,
-    pub read_ahead: u32,
-    pub read_ahead_flags: u32,
-    pub event_nr: u32,
-    pub cookie_set: bool,
-    pub no_flush: bool,
-    pub no_open_count: bool,
-    pub skip_lockfs: bool,
-    pub query_inactive_table: bool,
-    pub suppress_identical_reload: bool,
-    pub add_node: i32,
-    pub secure_data: bool,
-    pub retry_remove: bool,
-    pub deferred_remove: bool,
-    pub enable_checks: bool,
-    pub ima_measurement: bool,
-    pub record_timestamp: bool,
-    pub buffer_cap: usize,
-    /// Result of the last successful run.
-    pub reply: Option<Reply>,
-    /// Targets parsed from the reply (STATUS, TABLE, WAITEVENT).
-    pub reply_targets: Vec<ReplyTarget>,
-    /// Errno of the last failed ioctl on this task.
-    pub ioctl_errno: i32,
-    /// Set once `run` has been called (libdm allows rerunning; we note it).
-    pub runs: u32,
-    /// The last reply's payload was already walked and found well-formed
-    /// (a LIST reply is checked while unmangling names).
-    pub payload_checked: bool,
-}
-
-impl Task {
-    /// A new task with libdevmapper's defaults.
-    pub fn new(raw_type: i32) -> Task {
-        Task {
-            raw_type,
-            name: None,
-            mangled_name: None,
-            uuid: None,
-            mangled_uuid: None,
-            newname: None,
-            new_uuid: false,
-            message: None,
-            sector: None,
-            geometry: None,
-            targets: Vec::new(),
-            read_only: false,
-            major: -1,
-            minor: -1,
-            allow_default_major_fallback: true,
-            uid: DEVICE_UID,
-            gid: DEVICE_GID,
-            mode: DEVICE_MODE,
-            read_ahead: READ_AHEAD_AUTO,
-            read_ahead_flags: 0,
-            event_nr: 0,
-            cookie_set: false,
-            no_flush: false,
-            no_open_count: false,
-            skip_lockfs: false,
-            query_inactive_table: false,
-            suppress_identical_reload: false,
-            add_node: ADD_NODE_ON_RESUME,
-            secure_data: false,
-            retry_remove: false,
-            deferred_remove: false,
-            enable_checks: false,
-            ima_measurement: false,
-            record_timestamp: false,
-            buffer_cap: DEFAULT_BUFFER_CAP,
-            reply: None,
-            reply_targets: Vec::new(),
-            ioctl_errno: 0,
-            runs: 0,
-            payload_checked: false,
-        }
-    }
-
-    pub fn task_type(&self) -> Option<TaskType> {
-        TaskType::from_raw(self.raw_type)
-    }
-
-    // ----- setters with libdevmapper's validation -----
-
-    /// `dm_task_set_name`. Paths (names containing '/') are resolved to the
-    /// dm name of the device node they point to.
-    pub fn set_name(&mut self, name: &[u8]) -> bool {
-        self.name = None;
-        self.mangled_name = None;
-        let mut name = name.to_vec();
-        if name.contains(&b'/') {
-            if self.task_type() == Some(TaskType::Create) {
-                dm_error!(
-                    "Name \"{}\" invalid. It contains \"/\".",
-                    String::from_utf8_lossy(&name)
-                );
-                return false;
-            }
-            match resolve_path_name(&name) {
-                Some(n) => {
-                    self.name = Some(n);
-                    return true;
-                }
-                None => {
-                    // libdm falls back to the basename only when it matches.
-                    let s = String::from_utf8_lossy(&name).into_owned();
-                    dm_error!("Device {s} not found");
-                    return false;
-                }
-            }
-        }
-        if name.len() >= abi::DM_NAME_LEN {
-            dm_error!("Name \"{}\" too long.", String::from_utf8_lossy(&name));
-            return false;
-        }
-        if name.contains(&0) {
-            name.truncate(name.iter().position(|&c| c == 0).unwrap_or(0));
-        }
-        match mangle_for_kernel(&name, "name", "device name", abi::DM_NAME_LEN) {
-            Ok(m) => self.mangled_name = m,
-            Err(()) => return false,
-        }
-        self.name = Some(name);
-        true
-    }
-
-    /// `dm_task_set_uuid`.
-    pub fn set_uuid(&mut self, uuid: &[u8]) -> bool {
-        self.uuid = None;
-        self.mangled_uuid = None;
-        if uuid.len() >= abi::DM_UUID_LEN {
-            dm_error!("Uuid \"{}\" too long.", String::from_utf8_lossy(uuid));
-            return false;
-        }
-        match mangle_for_kernel(uuid, "UUID", "device uuid", abi::DM_UUID_LEN) {
-            Ok(m) => self.mangled_uuid = m,
-            Err(()) => return false,
-        }
-        self.uuid = Some(uuid.to_vec());
-        true
-    }
-
-    /// `dm_task_set_newname`.
-    pub fn set_newname(&mut self, newname: &[u8]) -> bool {
-        if newname.contains(&b'/') {
-            dm_error!(
-                "Name \"{}\" invalid. It contains \"/\".",
-                String::from_utf8_lossy(newname)
-            );
-            return false;
-        }
-        if newname.len() >= abi::DM_NAME_LEN {
-            dm_error!("Name \"{}\" too long", String::from_utf8_lossy(newname));
-            return false;
-        }
-        if newname.is_empty() {
-            dm_error!("Non empty new name is required.");
-            return false;
-        }
-        let Ok(v) = mangle_for_kernel(newname, "new name", "new device name", abi::DM_NAME_LEN)
-        else {
-            return false;
-        };
-        let v = v.unwrap_or_else(|| newname.to_vec());
-        self.newname = Some(v);
-        self.new_uuid = false;
-        true
-    }
-
-    /// `dm_task_set_newuuid`.
-    pub fn set_newuuid(&mut self, newuuid: &[u8]) -> bool {
-        if newuuid.len() >= abi::DM_UUID_LEN {
-            dm_error!("Uuid \"{}\" too long", String::from_utf8_lossy(newuuid));
-            return false;
-        }
-        let Ok(v) = mangle_for_kernel(newuuid, "new UUID", "new device uuid", abi::DM_UUID_LEN)
-        else {
-            return false;
-        };
-        let v = v.unwrap_or_else(|| newuuid.to_vec());
-        self.newname = Some(v);
-        self.new_uuid = true;
-        true
-    }
-
-    /// `dm_task_add_target`.
-    pub fn add_target(&mut self, start: u64, length: u64, ttype: &[u8], params: &[u8]) -> bool {
-        if ttype.len() >= abi::DM_MAX_TYPE_NAME {
-            dm_error!(
-                "Target type name {} is too long.",
-                String::from_utf8_lossy(ttype)
-            );
-            return false;
-        }
-        if ttype.is_empty() {
-            dm_error!("Target type name is empty.");
-            return false;
-        }
-        self.targets.push(TargetSpec {
-            start,
-            length,
-            target_type: ttype.to_vec(),
-            params: Secret::from(params),
-        });
-        true
-    }
-
-    // ----- results -----
-
-    /// The reply header of the last successful run.
-    pub fn reply_header(&self) -> Option<&DmIoctl> {
-        self.reply.as_ref().map(|r| &r.header)
-    }
-
-    /// The reply payload of the last successful run.
-    pub fn reply_payload(&self) -> Option<&[u8]> {
-        self.reply.as_ref().and_then(|r| r.payload().ok())
-    }
-
-    /// Offset of the payload inside the reply buffer.
-    pub fn payload_offset(&self) -> Option<usize> {
-        self.reply_header().map(|h| h.data_start as usize)
-    }
-
-    /// `dm_task_get_info` fields.
-    pub fn info(&self) -> Option<Info> {
-        let h = self.reply_header()?;
-        let f = DmFlags::from_bits_retain(h.flags);
-        if !f.contains(DmFlags::EXISTS) {
-            return Some(Info::default());
-        }
-        let (major, minor) = abi::decode_dev(h.dev);
-        Some(Info {
-            exists: 1,
-            suspended: f.contains(DmFlags::SUSPEND) as i32,
-            live_table: f.contains(DmFlags::ACTIVE_PRESENT) as i32,
-            inactive_table: f.contains(DmFlags::INACTIVE_PRESENT) as i32,
-            open_count: h.open_count,
-            event_nr: h.event_nr,
-            major,
-            minor,
-            read_only: f.contains(DmFlags::READONLY) as i32,
-            target_count: h.target_count as i32,
-            deferred_remove: (h.flags & DmFlags::DEFERRED_REMOVE.bits()) as i32,
-            internal_suspend: f.contains(DmFlags::INTERNAL_SUSPEND) as i32,
-        })
-    }
-
-    /// The message response (`DM_DATA_OUT_FLAG` set, NUL-terminated), as an
-    /// offset into the reply buffer.
-    pub fn message_response_offset(&self) -> Option<usize> {
-        let r = self.reply.as_ref()?;
-        if !r.flags().contains(DmFlags::DATA_OUT) {
-            return None;
-        }
-        match r.payload().and_then(codec::decode_message) {
-            Ok(_) => Some(r.header.data_start as usize),
-            Err(e) => {
-                dm_error!("Internal error: Corrupted message structure returned: {e}");
-                None
-            }
-        }
-    }
-
-    // ----- running -----
-
-    /// `dm_task_run`.
-    pub fn run(&mut self) -> Result<(), RunError> {
-        self.runs += 1;
-        let Some(ty) = self.task_type() else {
-            dm_error!(
-                "Internal error: unknown device-mapper task {}",
-                self.raw_type
-            );
-            return Err(RunError {
-                errno: libc::EINVAL,
-            });
-        };
-        if ty == TaskType::Create && !self.targets.is_empty() {
-            return self.create_and_load();
-        }
-        if ty == TaskType::MkNodes && self.name.is_none() && self.uuid.is_none() && self.major <= 0
-        {
-            return mknodes_all();
-        }
-        if ty == TaskType::Suspend && self.enable_checks {
-            // Like libdevmapper: report the hazard as an internal error (which
-            // aborts under DM_ABORT_ON_INTERNAL_ERRORS), then suspend anyway.
-            let _ = self.children_not_suspended();
-        }
-        if ty == TaskType::Reload && self.suppress_identical_reload {
-            match self.identical_to_live() {
-                Ok(true) => return Ok(()),
-                Ok(false) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        let r = self.run_ioctl(ty);
-        if r.is_err() {
-            self.udev_complete();
-        }
-        r
-    }
-
-    fn dev_name(&self) -> Option<&[u8]> {
-        self.mangled_name.as_deref().or(self.name.as_deref())
-    }
-
-    fn dev_uuid(&self) -> Option<&[u8]> {
-        self.mangled_uuid.as_deref().or(self.uuid.as_deref())
-    }
-
-    fn display_name(&self) -> String {
-        self.device_text().trim_end().to_string()
-    }
-
-    /// The task's name and uuid for messages ("" when unset).
-    fn name_and_uuid(&self) -> (String, String) {
-        let text = |v: &Option<Vec<u8>>| {
-            v.as_deref()
-                .map(|b| String::from_utf8_lossy(b).into_owned())
-                .unwrap_or_default()
-        };
-        (text(&self.name), text(&self.uuid))
-    }
-
-    /// The device as libdevmapper prints it in ioctl error lines:
-    /// `"<name> <uuid> "`, or `"<name> <uuid>(<maj>:<min>) "` with a devno.
-    fn device_text(&self) -> String {
-        let (name, uuid) = self.name_and_uuid();
-        let dev = if self.major > 0 {
-            format!("({}:{}) ", self.major, self.minor)
-        } else {
-            " ".to_string()
-        };
-        format!("{name} {uuid}{dev}")
-    }
-
-    /// Build header and payload the way libdevmapper's `_flatten` does.
-    fn flatten(&self, ty: TaskType, driver_minor: u32) -> Result<(DmIoctl, Secret), RunError> {
-        let fail = |msg: &str| {
-            dm_error!("{msg}");
-            dm_error!("Couldn't create ioctl argument.");
-            Err(RunError {
-                errno: libc::EINVAL,
-            })
-        };
-        let has_targets = !self.targets.is_empty() && !ty.carries_no_targets();
-        if !self.targets.is_empty() && ty.carries_no_targets() {
-            dm_debug!(
-                "Internal error: targets ignored: {} does not take a table",
-                ty.name()
-            );
-        }
-        if has_targets && self.message.is_some() {
-            return fail("targets and message are incompatible");
-        }
-        if has_targets && self.newname.is_some() && !self.new_uuid {
-            return fail("targets and rename are incompatible");
-        }
-        if has_targets && self.geometry.is_some() {
-            return fail("targets and geometry are incompatible");
-        }
-        if self.newname.is_some() && !self.new_uuid && self.message.is_some() {
-            return fail("message and rename are incompatible");
-        }
-        if self.newname.is_some() && self.geometry.is_some() {
-            return fail("geometry and rename are incompatible");
-        }
-        if self.geometry.is_some() && self.message.is_some() {
-            return fail("geometry and message are incompatible");
-        }
-        if self.sector.is_some() && self.message.is_none() {
-            return fail("message is required with sector");
-        }
-        let mut h = DmIoctl::default();
-        let mut flags = DmFlags::EXISTS;
-        if self.minor >= 0 {
-            let mut major = self.major;
-            let dm_major = crate::devices::dm_major();
-            if let Some(dmm) = dm_major {
-                if self.allow_default_major_fallback && major != dmm as i32 {
-                    if major > 0 {
-                        dm_verbose!(
-                            "Overriding major number of {} with {} for persistent device.",
-                            major,
-                            dmm
-                        );
-                    }
-                    major = dmm as i32;
-                }
-            }
-            if major <= 0 {
-                return fail("Missing major number for persistent device.");
-            }
-            if ty == TaskType::Create && dm_major.is_some_and(|m| m as i32 != major) {
-                return fail(&format!(
-                    "Major number {major} is not device-mapper's major {} and the fallback is disabled.",
-                    dm_major.unwrap_or(0)
-                ));
-            }
-            flags |= DmFlags::PERSISTENT_DEV;
-            h.dev = abi::encode_dev(major as u32, self.minor as u32);
-        }
-        if let Some(n) = self.dev_name() {
-            let by_devno = matches!(ty, TaskType::Resume | TaskType::Reload)
-                && self.minor >= 0
-                && self.major >= 0;
-            if !by_devno {
-                codec::put_fixed(&mut h.name, n, "name").map_err(|e| {
-                    dm_error!("{e}");
-                    RunError {
-                        errno: libc::EINVAL,
-                    }
-                })?;
-            }
-        }
-        if let Some(u) = self.dev_uuid() {
-            codec::put_fixed(&mut h.uuid, u, "uuid").map_err(|e| {
-                dm_error!("{e}");
-                RunError {
-                    errno: libc::EINVAL,
-                }
-            })?;
-        }
-        if ty == TaskType::Suspend {
-            flags |= DmFlags::SUSPEND;
-        }
-        if self.no_flush {
-            flags |= DmFlags::NOFLUSH;
-        }
-        if self.read_only {
-            flags |= DmFlags::READONLY;
-        }
-        if self.skip_lockfs {
-            flags |= DmFlags::SKIP_LOCKFS;
-        }
-        if self.deferred_remove && matches!(ty, TaskType::Remove | TaskType::RemoveAll) {
-            flags |= DmFlags::DEFERRED_REMOVE;
-        }
-        if self.secure_data {
-            if driver_minor < 20 {
-                dm_verbose!(
-                    "Secure data flag unsupported by kernel. Buffers will not be wiped after use."
-                );
-            }
-            flags |= DmFlags::SECURE_DATA;
-        }
-        if self.query_inactive_table {
-            if driver_minor < 16 {
-                dm_warn!(
-                    "WARNING: Inactive table query unsupported by kernel. It will use live table."
-                );
-            }
-            flags |= DmFlags::QUERY_INACTIVE_TABLE;
-        }
-        if self.new_uuid {
-            if driver_minor < 19 {
-                return fail("WARNING: Setting UUID unsupported by kernel. Aborting operation.");
-            }
-            flags |= DmFlags::UUID;
-        }
-        if self.ima_measurement {
-            if driver_minor < 45 {
-                return fail("WARNING: IMA measurement unsupported by kernel. Aborting operation.");
-            }
-            flags |= DmFlags::IMA_MEASUREMENT;
-        }
-        if ty == TaskType::Table {
-            flags |= DmFlags::STATUS_TABLE;
-        }
-        if self.no_open_count {
-            flags |= DmFlags::SKIP_BDGET;
-        }
-        h.event_nr = self.event_nr;
-        // Reserve the exact size up front: a reallocation would free a copy
-        // of the table or message (keys included) without wiping it.
-        let refs = || {
-            self.targets.iter().map(|t| TargetRef {
-                start: t.start,
-                length: t.length,
-                target_type: &t.target_type,
-                params: t.params.as_bytes(),
-            })
-        };
-        let mut need = 0;
-        if has_targets {
-            need += refs().map(|r| codec::target_encoded_len(&r)).sum::<usize>();
-        }
-        need += self.newname.as_ref().map_or(0, |n| n.len() + 1);
-        need += self.message.as_ref().map_or(0, |m| 8 + m.len() + 1);
-        need += self.geometry.as_ref().map_or(0, |g| g.len() + 1);
-        let mut secret = Secret::with_capacity(need);
-        let payload = secret.vec_mut();
-        if has_targets {
-            match codec::encode_targets(payload, refs()) {
-                Ok(n) => h.target_count = n,
-                Err(e) => return fail(&e.to_string()),
-            }
-        }
-        if let Some(n) = &self.newname {
-            codec::encode_string(payload, n, "new name").map_err(|e| {
-                dm_error!("{e}");
-                RunError {
-                    errno: libc::EINVAL,
-                }
-            })?;
-        }
-        if let Some(m) = &self.message {
-            codec::encode_message(payload, self.sector.unwrap_or(0), m.as_bytes()).map_err(
-                |e| {
-                    dm_error!("{e}");
-                    RunError {
-                        errno: libc::EINVAL,
-                    }
-                },
-            )?;
-        }
-        if let Some(g) = &self.geometry {
-            codec::encode_string(payload, g, "geometry").map_err(|e| {
-                dm_error!("{e}");
-                RunError {
-                    errno: libc::EINVAL,
-                }
-            })?;
-        }
-        h.flags = flags.bits();
-        Ok((h, secret))
-    }
-
-    /// Check a table the kernel would reject, to fail before touching devices.
-    fn check_table(&self) -> Result<(), RunError> {
-        let mut next = 0u64;
-        for (i, t) in self.targets.iter().enumerate() {
-            if t.length == 0 {
-                dm_error!(
-                    "Target {} (type {}) at sector {} has zero length.",
-                    i,
-                    String::from_utf8_lossy(&t.target_type),
-                    t.start
-                );
-                return Err(RunError {
-                    errno: libc::EINVAL,
-                });
-            }
-            if t.start != next {
-                let what = if t.start < next {
-                    "overlaps the previous one"
-                } else {
-                    "leaves a gap after the previous one"
-                };
-                dm_error!(
-                    "Target {} (type {}) starting at sector {} {} (expected start {}).",
-                    i,
-                    String::from_utf8_lossy(&t.target_type),
-                    t.start,
-                    what,
-                    next
-                );
-                return Err(RunError {
-                    errno: libc::EINVAL,
-                });
-            }
-            next = t.start.saturating_add(t.length);
-        }
-        Ok(())
-    }
-
-    fn run_ioctl(&mut self, ty: TaskType) -> Result<(), RunError> {
-        let control = Control::global();
-        let driver = match control.driver_version() {
-            Ok(v) => v,
-            Err(e) => {
-                log_open_failure(&e);
-                self.ioctl_errno = e.errno();
-                return Err(RunError { errno: e.errno() });
-            }
-        };
-        if ty == TaskType::Reload && !self.targets.is_empty() {
-            self.check_table()?;
-        }
-        if crate::state::suspended_counter() != 0 && ty == TaskType::Reload {
-            dm_error!(
-                "Internal error: Performing unsafe table load while {} device(s) are known to be suspended: {}",
-                crate::state::suspended_counter(),
-                self.display_name()
-            );
-        }
-        let (mut h, payload) = self.flatten(ty, driver[1])?;
-        let sync = udev::get_sync_support(|| cookie_supported(driver));
-        if ty.with_uevent() && driver[1] >= 15 {
-            let mut f = (udev::PRIMARY_SOURCE_FLAG as u32) << udev::UDEV_FLAGS_SHIFT;
-            if !self.cookie_set && sync {
-                dm_debug!("Cookie value is not set while trying to call {} ioctl. Please, consider using libdevmapper's udev synchronisation interface or disable it explicitly by calling dm_udev_set_sync_support(0).", ty.name());
-                f |= ((udev::DISABLE_DM_RULES_FLAG | udev::DISABLE_SUBSYSTEM_RULES_FLAG) as u32)
-                    << udev::UDEV_FLAGS_SHIFT;
-            }
-            h.event_nr |= f;
-        }
-        self.log_ioctl(ty, &h, payload.len());
-        let cmd = ty.command();
-        let mut attempt = 0;
-        let result = loop {
-            attempt += 1;
-            let req = Request {
-                cmd,
-                header: h,
-                payload: payload.as_bytes(),
-                cap: self.buffer_cap,
-            };
-            let r = control.ioctl(&req);
-            if self.record_timestamp {
-                crate::state::record_ioctl_timestamp();
-            }
-            match r {
-                Err(IoctlError::Kernel(e))
-                    if e == libc::EBUSY
-                        && ty == TaskType::Remove
-                        && self.retry_remove
-                        && attempt < REMOVE_RETRIES =>
-                {
-                    dm_debug!("device-mapper: remove ioctl on {} failed: Device or resource busy (retrying)", self.display_name());
-                    std::thread::sleep(REMOVE_RETRY_DELAY);
-                    continue;
-                }
-                other => break other,
-            }
-        };
-        drop(payload); // wiped on drop
-        let mut reply = match result {
-            Ok(r) => r,
-            Err(IoctlError::Kernel(e))
-                if e == libc::ENXIO
-                    && matches!(ty, TaskType::Info | TaskType::MkNodes | TaskType::Status) =>
-            {
-                // Not an error: the device does not exist.
-                self.ioctl_errno = e;
-                let mut hh = h;
-                hh.flags &= !DmFlags::EXISTS.bits();
-                hh.version = driver;
-                hh.data_size = DATA_START as u32;
-                hh.data_start = DATA_START as u32;
-                let mut buf = crate::kernel::control::Buffer::zeroed(DATA_START);
-                codec::write_header(buf.as_bytes_mut(), &hh);
-                Reply {
-                    header: hh,
-                    buf,
-                    attempts: attempt,
-                }
-            }
-            Err(e) => {
-                self.ioctl_errno = e.errno();
-                match &e {
-                    IoctlError::Kernel(errno) => {
-                        let msg = format!(
-                            "device-mapper: {} ioctl on {}failed: {}",
-                            ty.name(),
-                            self.device_text(),
-                            crate::kernel::sys::strerror(*errno)
-                        );
-                        if *errno == libc::EINTR {
-                            dm_verbose!("{msg}");
-                        } else if let Some(hint) = self.deviceless_hint(ty, *errno) {
-                            dm_error!("{msg}: {hint}");
-                        } else {
-                            dm_error!("{msg}");
-                        }
-                    }
-                    IoctlError::TooLarge { .. } => dm_error!("Ioctl buffer maximum reached: {e}"),
-                    other => dm_error!("{other}"),
-                }
-                return Err(RunError { errno: e.errno() });
-            }
-        };
-        if reply.attempts > 1 {
-            dm_debug!(
-                "dm {}: reply needed {} ioctls to fit",
-                ty.name(),
-                reply.attempts
-            );
-        }
-        let flags = reply.flags();
-        if flags.contains(DmFlags::BUFFER_FULL) && !ty.command().has_output() {
-            dm_warn!("WARNING: libdevmapper buffer too small for data");
-        }
-        // Unmangle names in the reply, in place.
-        self.payload_checked = unmangle_reply(ty, &mut reply)?;
-        if ty.with_uevent() && sync && driver[1] >= 17 && !flags.contains(DmFlags::UEVENT_GENERATED)
-        {
-            self.udev_complete();
-        }
-        self.reply_targets.clear();
-        if matches!(ty, TaskType::Status | TaskType::Table | TaskType::WaitEvent) {
-            match parse_reply_targets(&reply) {
-                Ok(v) => self.reply_targets = v,
-                Err(e) => {
-                    dm_error!("{e}");
-                    return Err(RunError {
-                        errno: libc::EPROTO,
-                    });
-                }
-            }
-        }
-        self.reply = Some(reply);
-        self.post_process(ty, sync);
-        Ok(())
-    }
-
-    /// Whether this is a deviceless message: a TARGET_MSG whose text starts
-    /// with `%`, sent to a target type by name.
-    pub fn is_deviceless_message(&self) -> bool {
-        self.task_type() == Some(TaskType::TargetMsg)
-            && self.uuid.is_none()
-            && self.major < 0
-            && self
-                .message
-                .as_ref()
-                .is_some_and(|m| m.as_bytes().first() == Some(&b'%'))
-    }
-
-    /// A clearer reason for a failed deviceless message: kernels without the
-    /// feature look the name up as a device and answer ENXIO.
-    fn deviceless_hint(&self, ty: TaskType, errno: i32) -> Option<String> {
-        if ty != TaskType::TargetMsg || !self.is_deviceless_message() {
-            return None;
-        }
-        let target = self
-            .name
-            .as_deref()
-            .map(String::from_utf8_lossy)
-            .unwrap_or_default();
-        match errno {
-            libc::ENXIO => Some(format!("kernel does not support deviceless messages (target '{target}')")),
-            libc::EINVAL => Some(format!(
-                "target type '{target}' is unknown, has no deviceless message handler, or rejected the message"
-            )),
-            _ => None,
-        }
-    }
-
-    fn log_ioctl(&self, ty: TaskType, h: &DmIoctl, payload_len: usize) {
-        if !crate::log::enabled(crate::log::Level::Debug) {
-            return;
-        }
-        let mut opts = String::new();
-        opts.push_str(if self.no_open_count {
-            "noopencount "
-        } else {
-            "opencount "
-        });
-        opts.push_str(if self.no_flush { "noflush " } else { "flush " });
-        for (on, word) in [
-            (self.read_only, "readonly "),
-            (self.skip_lockfs, "skiplockfs "),
-            (self.retry_remove, "retryremove "),
-            (self.deferred_remove, "deferredremove "),
-            (self.secure_data, "securedata "),
-            (self.ima_measurement, "ima_measurement "),
-            (self.query_inactive_table, "inactive "),
-            (self.enable_checks, "enablechecks "),
-        ] {
-            if on {
-                opts.push_str(word);
-            }
-        }
-        let msg = self
-            .message
-            .as_ref()
-            .map(|m| secret::loggable_message(m.as_bytes()))
-            .unwrap_or_default();
-        let sector = if self.message.is_some() {
-            self.sector.unwrap_or(0).to_string()
-        } else {
-            String::new()
-        };
-        dm_debug!(
-            "dm {} {} {} {}[ {}] {} {} [{}]",
-            ty.name(),
-            String::from_utf8_lossy(codec::fixed_str(&h.name)),
-            String::from_utf8_lossy(codec::fixed_str(&h.uuid)),
-            if self.major > 0 && self.minor >= 0 {
-                format!("({}:{}) ", self.major, self.minor)
-            } else {
-                String::new()
-            },
-            opts.trim_end(),
-            sector,
-            msg,
-            DATA_START + payload_len
-        );
-    }
-
-    fn post_process(&mut self, ty: TaskType, sync: bool) {
-        let Some(h) = self.reply_header().copied() else {
-            return;
-        };
-        let flags = self.event_nr >> udev::UDEV_FLAGS_SHIFT;
-        let rely_on_udev = self.cookie_set && (flags & udev::DISABLE_LIBRARY_FALLBACK as u32) != 0;
-        let check_udev =
-            self.cookie_set && (flags & udev::DISABLE_DM_RULES_FLAG as u32) == 0 && sync;
-        let (major, minor) = abi::decode_dev(h.dev);
-        let name = self.name.as_deref().map(lossy);
-        // The node libdevmapper creates: owner, group and mode from the task.
-        let add = |name: String, check_udev: bool| {
-            NodeOp::add(
-                name, major, minor, self.uid, self.gid, self.mode, check_udev,
-            )
-        };
-        match ty {
-            TaskType::Create if self.add_node == ADD_NODE_ON_CREATE && !rely_on_udev => {
-                if let Some(n) = name.filter(|n| !n.is_empty()) {
-                    nodes::stack(add(n, check_udev), rely_on_udev);
-                }
-            }
-            TaskType::Remove if !rely_on_udev => {
-                if let Some(n) = name {
-                    nodes::stack(NodeOp::del(n, check_udev), rely_on_udev);
-                }
-            }
-            TaskType::Rename if !self.new_uuid => {
-                if let (Some(old), Some(new)) = (name, self.newname.as_deref()) {
-                    nodes::stack(NodeOp::rename(old, lossy(new), check_udev), rely_on_udev);
-                }
-            }
-            TaskType::Resume => {
-                if let Some(n) = name {
-                    if self.add_node == ADD_NODE_ON_RESUME {
-                        nodes::stack(add(n.clone(), check_udev), rely_on_udev);
-                    }
-                    let ra =
-                        NodeOp::read_ahead(n, major, minor, self.read_ahead, self.read_ahead_flags);
-                    nodes::stack(ra, false);
-                }
-            }
-            TaskType::MkNodes => {
-                if DmFlags::from_bits_retain(h.flags).contains(DmFlags::EXISTS) {
-                    nodes::stack(add(lossy(codec::fixed_str(&h.name)), false), false);
-                } else if let Some(n) = name {
-                    nodes::stack(NodeOp::del(n, false), false);
-                }
-            }
-            _ => {}
-        }
-    }
-
-    /// Decrement the task's cookie semaphore (the kernel will not, or the
-    /// call failed).
-    pub fn udev_complete(&self) {
-        if !self.cookie_set {
-            return;
-        }
-        let base = self.event_nr & !udev::UDEV_FLAGS_MASK;
-        if base == 0 {
-            return;
-        }
-        let cookie = (udev::COOKIE_MAGIC << udev::UDEV_FLAGS_SHIFT) | base;
-        let sync = udev::get_sync_support(|| {
-            Control::global()
-                .cached_version()
-                .is_some_and(cookie_supported)
-        });
-        let _ = udev::complete(cookie, sync);
-    }
-
-    fn sub_task(&self, ty: TaskType) -> Task {
-        let mut t = Task::new(ty as i32);
-        t.buffer_cap = self.buffer_cap;
-        t
-    }
-
-    /// libdevmapper's create-with-table: CREATE, RELOAD by devno, then this
-    /// task becomes the RESUME; on a failed load or resume the new device is
-    /// removed again.
-    fn create_and_load(&mut self) -> Result<(), RunError> {
-        if let Err(e) = self.check_table() {
-            self.udev_complete();
-            return Err(e);
-        }
-        let mut create = self.sub_task(TaskType::Create);
-        create.name = self.name.clone();
-        create.mangled_name = self.mangled_name.clone();
-        create.uuid = self.uuid.clone();
-        create.mangled_uuid = self.mangled_uuid.clone();
-        create.major = self.major;
-        create.minor = self.minor;
-        create.allow_default_major_fallback = self.allow_default_major_fallback;
-        create.uid = self.uid;
-        create.gid = self.gid;
-        create.mode = self.mode;
-        create.add_node = self.add_node;
-        create.cookie_set = self.cookie_set;
-        create.event_nr = self.event_nr & udev::UDEV_FLAGS_MASK;
-        if let Err(e) = create.run() {
-            self.ioctl_errno = create.ioctl_errno;
-            self.udev_complete();
-            return Err(e);
-        }
-        let Some(info) = create.info().filter(|i| i.exists != 0) else {
-            self.udev_complete();
-            return Err(RunError { errno: libc::ENXIO });
-        };
-        let mut reload = self.sub_task(TaskType::Reload);
-        reload.name = self.name.clone();
-        reload.mangled_name = self.mangled_name.clone();
-        reload.major = info.major as i32;
-        reload.minor = info.minor as i32;
-        reload.allow_default_major_fallback = false;
-        reload.read_only = self.read_only;
-        reload.secure_data = self.secure_data;
-        reload.ima_measurement = self.ima_measurement;
-        reload.targets = std::mem::take(&mut self.targets);
-        let loaded = reload.run();
-        self.targets = std::mem::take(&mut reload.targets);
-        if let Err(e) = loaded {
-            self.ioctl_errno = reload.ioctl_errno;
-            self.udev_complete();
-            self.revert_create(&info);
-            return Err(e);
-        }
-        // The caller's task becomes the RESUME.
-        self.raw_type = TaskType::Resume as i32;
-        self.uuid = None;
-        self.mangled_uuid = None;
-        self.targets.clear();
-        self.major = info.major as i32;
-        self.minor = info.minor as i32;
-        self.allow_default_major_fallback = false;
-        match self.run_ioctl(TaskType::Resume) {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                self.udev_complete();
-                self.revert_create(&info);
-                Err(e)
-            }
-        }
-    }
-
-    fn revert_create(&mut self, info: &Info) {
-        let mut rm = self.sub_task(TaskType::Remove);
-        rm.name = self.name.clone();
-        rm.mangled_name = self.mangled_name.clone();
-        if rm.name.is_none() {
-            rm.major = info.major as i32;
-            rm.minor = info.minor as i32;
-        }
-        rm.cookie_set = false;
-        if rm.run().is_err() {
-            dm_error!("Failed to revert device creation.");
-        }
-    }
-
-    /// `dm_task_enable_checks` on a suspend: report (as an internal error) a
-    /// device whose dm dependencies, recursively, are already suspended,
-    /// which could trap I/O between them. Returns whether all is well.
-    fn children_not_suspended(&self) -> bool {
-        let mut deps = self.sub_task(TaskType::Deps);
-        deps.name = self.name.clone();
-        deps.mangled_name = self.mangled_name.clone();
-        deps.uuid = self.uuid.clone();
-        deps.mangled_uuid = self.mangled_uuid.clone();
-        deps.major = self.major;
-        deps.minor = self.minor;
-        self.check_deps_of(deps, 0)
-    }
-
-    fn check_deps_of(&self, mut deps: Task, depth: u32) -> bool {
-        if depth > 64 || deps.run().is_err() {
-            // A missing device is reported by the suspend itself.
-            return true;
-        }
-        let Some(devs) = deps
-            .reply_payload()
-            .and_then(|p| codec::decode_deps(p).ok())
-        else {
-            return true;
-        };
-        let dm_major = crate::devices::dm_major();
-        for d in devs {
-            let (major, minor) = abi::decode_dev(d);
-            if Some(major) != dm_major {
-                continue;
-            }
-            let mut info = self.sub_task(TaskType::Info);
-            info.major = major as i32;
-            info.minor = minor as i32;
-            info.allow_default_major_fallback = false;
-            if info.run().is_err() {
-                continue;
-            }
-            if info
-                .info()
-                .is_some_and(|i| i.exists != 0 && i.suspended != 0)
-            {
-                let (name, uuid) = self.name_and_uuid();
-                let dev = if self.major > 0 {
-                    format!("({}:{}) ", self.major, self.minor)
-                } else {
-                    String::new()
-                };
-                dm_error!("Internal error: Attempt to suspend device {name}{uuid}{dev}that uses already-suspended device ({major}:{minor})");
-                return false;
-            }
-            let mut child = self.sub_task(TaskType::Deps);
-            child.major = major as i32;
-            child.minor = minor as i32;
-            child.allow_default_major_fallback = false;
-            if !self.check_deps_of(child, depth + 1) {
-                return false;
-            }
-        }
-        true
-    }
-
-    /// Suppress-identical reload: compare the new table with the live one.
-    fn identical_to_live(&mut self) -> Result<bool, RunError> {
-        let mut t = self.sub_task(TaskType::Table);
-        t.name = self.name.clone();
-        t.mangled_name = self.mangled_name.clone();
-        t.uuid = self.uuid.clone();
-        t.mangled_uuid = self.mangled_uuid.clone();
-        t.major = self.major;
-        t.minor = self.minor;
-        t.no_open_count = true;
-        if let Err(e) = t.run() {
-            self.ioctl_errno = t.ioctl_errno;
-            return Err(e);
-        }
-        let Some(reply) = t.reply.as_ref() else {
-            return Ok(false);
-        };
-        let buf = reply.buf.as_bytes();
-        let ro = reply.flags().contains(DmFlags::READONLY);
-        let same = ro == self.read_only
-            && t.reply_targets.len() == self.targets.len()
-            && t.reply_targets.iter().zip(&self.targets).all(|(a, b)| {
-                let ty = cstr_at(buf, a.type_off);
-                let params = trim_trailing_spaces(cstr_at(buf, a.params_off));
-                a.start == b.start
-                    && a.length == b.length
-                    && ty == b.target_type.as_slice()
-                    && params == trim_trailing_spaces(b.params.as_bytes())
-            });
-        if same {
-            dm_verbose!("Suppressed {} identical table reload.", self.display_name());
-            // Take over the TABLE result, as libdevmapper does.
-            self.reply = t.reply.take();
-            self.reply_targets = std::mem::take(&mut t.reply_targets);
-        }
-        Ok(same)
-    }
-}
-
-/// `struct dm_info` contents.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Info {
-    pub exists: i32,
-    pub suspended: i32,
-    pub live_table: i32,
-    pub inactive_table: i32,
+/// `struct dm_info`: 48 bytes.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct dm_info {
+    pub exists: c_int,
+    pub suspended: c_int,
+    pub live_table: c_int,
+    pub inactive_table: c_int,
     pub open_count: i32,
     pub event_nr: u32,
     pub major: u32,
     pub minor: u32,
-    pub read_only: i32,
+    pub read_only: c_int,
     pub target_count: i32,
-    pub deferred_remove: i32,
-    pub internal_suspend: i32,
+    pub deferred_remove: c_int,
+    pub internal_suspend: c_int,
 }
 
-/// Mangle `value` for the kernel in the current mode, logging libdevmapper's
-/// errors. `Ok(None)`: send it unchanged.
-fn mangle_for_kernel(
-    value: &[u8],
-    kind: &str,
-    what: &str,
-    max: usize,
-) -> Result<Option<Vec<u8>>, ()> {
-    let mode = mangle::mode();
-    if mode == ManglingMode::None {
-        return Ok(None);
+/// `struct dm_deps`.
+#[repr(C)]
+pub struct dm_deps {
+    pub count: u32,
+    pub filler: u32,
+    pub device: [u64; 0],
+}
+
+/// `struct dm_names`.
+#[repr(C)]
+pub struct dm_names {
+    pub dev: u64,
+    pub next: u32,
+    pub name: [c_char; 0],
+}
+
+/// `struct dm_versions`.
+#[repr(C)]
+pub struct dm_versions {
+    pub next: u32,
+    pub version: [u32; 3],
+    pub name: [c_char; 0],
+}
+
+const _: () = {
+    assert!(std::mem::size_of::<dm_info>() == 48);
+    assert!(std::mem::offset_of!(dm_info, deferred_remove) == 40);
+    assert!(std::mem::offset_of!(dm_info, internal_suspend) == 44);
+    assert!(std::mem::size_of::<dm_names>() == 16);
+    assert!(std::mem::offset_of!(dm_names, name) == 12);
+    assert!(std::mem::offset_of!(dm_versions, name) == 16);
+    assert!(std::mem::size_of::<dm_deps>() == 8);
+};
+
+impl From<Info> for dm_info {
+    fn from(i: Info) -> dm_info {
+        dm_info {
+            exists: i.exists,
+            suspended: i.suspended,
+            live_table: i.live_table,
+            inactive_table: i.inactive_table,
+            open_count: i.open_count,
+            event_nr: i.event_nr,
+            major: i.major,
+            minor: i.minor,
+            read_only: i.read_only,
+            target_count: i.target_count,
+            deferred_remove: i.deferred_remove,
+            internal_suspend: i.internal_suspend,
+        }
     }
-    mangle::mangle(value, mode, kind, max).map_err(|e| {
-        dm_error!("{e}");
-        if e.failure != mangle::MangleFailure::MangledMoreThanOnce {
+}
+
+/// Borrow the task behind a C pointer; NULL is logged and gives None.
+unsafe fn task_mut<'a>(dmt: *mut dm_task, what: &str) -> Option<&'a mut dm_task> {
+    if dmt.is_null() {
+        dm_error!("Internal error: {what} called with a NULL task.");
+        return None;
+    }
+    // SAFETY: non-NULL task pointers come from dm_task_create (C contract).
+    Some(unsafe { &mut *dmt })
+}
+
+unsafe fn task_ref<'a>(dmt: *const dm_task, what: &str) -> Option<&'a dm_task> {
+    if dmt.is_null() {
+        dm_error!("Internal error: {what} called with a NULL task.");
+        return None;
+    }
+    // SAFETY: as above.
+    Some(unsafe { &*dmt })
+}
+
+/// Set when the version check failed; like libdevmapper, later task
+/// creations then fail silently until `dm_lib_exit` resets it.
+pub(crate) static VERSION_FAILED: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// The version check libdevmapper runs when the first task is created.
+pub(crate) fn check_version() -> bool {
+    use std::sync::atomic::Ordering;
+    if VERSION_FAILED.load(Ordering::Relaxed) {
+        return false;
+    }
+    match Control::global().driver_version() {
+        Ok(_) => true,
+        Err(e) => {
+            VERSION_FAILED.store(true, Ordering::Relaxed);
+            crate::task::log_open_failure(&e);
             dm_error!(
-                "Failed to mangle {what} \"{}\".",
-                String::from_utf8_lossy(value)
+                "Incompatible libdevmapper {} and kernel driver (unknown version).",
+                super::lib_state::LIBRARY_VERSION
             );
+            false
+        }
+    }
+}
+
+/// Shared body of the setters that only record a value.
+unsafe fn set_flag(dmt: *mut dm_task, what: &'static str, f: impl FnOnce(&mut Task)) -> c_int {
+    guard(what, 0, || {
+        let Some(t) = (unsafe { task_mut(dmt, what) }) else {
+            return 0;
+        };
+        f(&mut t.task);
+        1
+    })
+}
+
+/// Shared body of the string setters.
+unsafe fn set_string(
+    dmt: *mut dm_task,
+    s: *const c_char,
+    what: &'static str,
+    arg: &str,
+    f: fn(&mut Task, &[u8]) -> bool,
+) -> c_int {
+    guard(what, 0, || {
+        let Some(t) = (unsafe { task_mut(dmt, what) }) else {
+            return 0;
+        };
+        let Some(s) = (unsafe { cstr(s) }) else {
+            dm_error!("Internal error: {what} called with a NULL {arg}.");
+            return 0;
+        };
+        f(&mut t.task, s) as c_int
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn dm_task_create(type_: c_int) -> *mut dm_task {
+    guard("dm_task_create", null_mut(), || {
+        if !check_version() {
+            return null_mut();
+        }
+        Box::into_raw(Box::new(dm_task {
+            task: Task::new(type_),
+            input_strings: Vec::new(),
+            timestamp: None,
+        }))
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_destroy(dmt: *mut dm_task) {
+    guard("dm_task_destroy", (), || {
+        if !dmt.is_null() {
+            // SAFETY: the pointer came from Box::into_raw in dm_task_create.
+            drop(unsafe { Box::from_raw(dmt) });
         }
     })
 }
 
-fn lossy(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn cstr_at(buf: &[u8], off: usize) -> &[u8] {
-    let s = buf.get(off..).unwrap_or(&[]);
-    &s[..s.iter().position(|&c| c == 0).unwrap_or(s.len())]
-}
-
-fn trim_trailing_spaces(b: &[u8]) -> &[u8] {
-    let n = b.iter().rposition(|&c| c != b' ').map_or(0, |i| i + 1);
-    &b[..n]
-}
-
-/// Whether the driver supports udev cookies (interface 4.15+).
-pub fn cookie_supported(v: [u32; 3]) -> bool {
-    v[0] == 4 && v[1] >= 15
-}
-
-/// Log the classic libdevmapper lines for a control node that cannot be used.
-pub fn log_open_failure(e: &IoctlError) {
-    match e {
-        IoctlError::Open { .. } => {
-            dm_error!("{e}");
-            dm_error!("Failure to communicate with kernel device-mapper driver.");
-            // SAFETY-free: geteuid has no preconditions; nix is not a dep here.
-            if crate::state::running_as_root() {
-                dm_error!("Check that device-mapper is available in the kernel.");
-            }
-        }
-        other => {
-            dm_error!("Failure to communicate with kernel device-mapper driver: {other}");
-        }
-    }
-}
-
-fn parse_reply_targets(reply: &Reply) -> Result<Vec<ReplyTarget>, codec::DecodeError> {
-    let p = reply.payload()?;
-    let base = reply.header.data_start as usize;
-    let specs = codec::decode_specs(p, reply.header.target_count)?;
-    let mut out = Vec::with_capacity(specs.len());
-    let pstart = p.as_ptr() as usize;
-    for s in specs {
-        // The type lives in a 16-byte field; it must be NUL-terminated there.
-        let type_off = s.target_type.as_ptr() as usize - pstart;
-        if s.target_type.len() >= abi::DM_MAX_TYPE_NAME {
-            return Err(codec::DecodeError("target type not NUL-terminated"));
-        }
-        let params_off = s.params.as_ptr() as usize - pstart;
-        out.push(ReplyTarget {
-            start: s.start,
-            length: s.length,
-            type_off: base + type_off,
-            params_off: base + params_off,
-        });
-    }
-    Ok(out)
-}
-
-/// Unmangle the names (and uuids) the kernel returned, in place.
-/// Returns whether a LIST payload was walked (and so is well-formed).
-fn unmangle_reply(ty: TaskType, reply: &mut Reply) -> Result<bool, RunError> {
-    let mode = mangle::mode();
-    if mode == ManglingMode::None {
-        return Ok(false);
-    }
-    let fail = |e: mangle::MangleError| {
-        dm_error!("{e}");
-        RunError {
-            errno: libc::EINVAL,
-        }
-    };
-    // Header name and uuid (not the uuid of REMOVE, like libdm).
-    let mut h = reply.header;
-    let mut changed = false;
-    if let Some(v) = mangle::unmangle(codec::fixed_str(&h.name), mode).map_err(fail)? {
-        let _ = codec::put_fixed(&mut h.name, &v, "name");
-        changed = true;
-    }
-    if ty != TaskType::Remove {
-        if let Some(v) = mangle::unmangle(codec::fixed_str(&h.uuid), mode).map_err(fail)? {
-            let _ = codec::put_fixed(&mut h.uuid, &v, "uuid");
-            changed = true;
-        }
-    }
-    if changed {
-        codec::write_header(reply.buf.as_bytes_mut(), &h);
-        reply.header = h;
-    }
-    if ty == TaskType::List {
-        let base = reply.header.data_start as usize;
-        let edits: Vec<(usize, Vec<u8>, usize)> = {
-            let p = reply.payload().map_err(|e| {
-                dm_error!("{e}");
-                RunError {
-                    errno: libc::EPROTO,
-                }
-            })?;
-            let entries = codec::decode_names(p).map_err(|e| {
-                dm_error!("{e}");
-                RunError {
-                    errno: libc::EPROTO,
-                }
-            })?;
-            let pstart = p.as_ptr() as usize;
-            let mut edits = Vec::new();
-            for e in entries {
-                if let Some(v) = mangle::unmangle(e.name, mode).map_err(fail)? {
-                    edits.push((base + (e.name.as_ptr() as usize - pstart), v, e.name.len()));
-                }
-                if let Some(u) = e.uuid {
-                    if let Some(v) = mangle::unmangle(u, mode).map_err(fail)? {
-                        edits.push((base + (u.as_ptr() as usize - pstart), v, u.len()));
-                    }
-                }
-            }
-            edits
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_run(dmt: *mut dm_task) -> c_int {
+    guard("dm_task_run", 0, || {
+        let Some(t) = (unsafe { task_mut(dmt, "dm_task_run") }) else {
+            return 0;
         };
-        let b = reply.buf.as_bytes_mut();
-        for (off, v, old_len) in edits {
-            // Unmangled text is never longer than the mangled form.
-            let n = v.len().min(old_len);
-            b[off..off + n].copy_from_slice(&v[..n]);
-            b[off + n..off + old_len].fill(0);
-        }
-    }
-    Ok(ty == TaskType::List)
+        t.task.run().is_ok() as c_int
+    })
 }
 
-/// Resolve a path such as `/dev/mapper/x` or `/dev/dm-3` to the dm name.
-fn resolve_path_name(path: &[u8]) -> Option<Vec<u8>> {
-    use std::os::unix::fs::MetadataExt;
-    let p = std::path::Path::new(std::ffi::OsStr::from_bytes_compat(path));
-    let md = std::fs::metadata(p).ok()?;
-    let dm_dir = crate::config::dm_dir();
-    if let Some(base) = p.file_name() {
-        let cand = std::path::Path::new(&dm_dir).join(base);
-        if std::fs::metadata(&cand)
-            .ok()
-            .is_some_and(|m| m.rdev() == md.rdev())
+/// Load the table read-only.
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_set_ro(dmt: *mut dm_task) -> c_int {
+    unsafe { set_flag(dmt, "dm_task_set_ro", |t| t.read_only = true) }
+}
+/// Suspend without flushing queued I/O.
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_no_flush(dmt: *mut dm_task) -> c_int {
+    unsafe { set_flag(dmt, "dm_task_no_flush", |t| t.no_flush = true) }
+}
+/// Skip the open count (ignored by current kernels).
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_no_open_count(dmt: *mut dm_task) -> c_int {
+    unsafe { set_flag(dmt, "dm_task_no_open_count", |t| t.no_open_count = true) }
+}
+/// Do not freeze the filesystem on suspend.
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_skip_lockfs(dmt: *mut dm_task) -> c_int {
+    unsafe { set_flag(dmt, "dm_task_skip_lockfs", |t| t.skip_lockfs = true) }
+}
+/// Report on the inactive table.
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_query_inactive_table(dmt: *mut dm_task) -> c_int {
+    unsafe {
+        set_flag(dmt, "dm_task_query_inactive_table", |t| {
+            t.query_inactive_table = true
+        })
+    }
+}
+/// Skip a reload whose table equals the live one.
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_suppress_identical_reload(dmt: *mut dm_task) -> c_int {
+    unsafe {
+        set_flag(dmt, "dm_task_suppress_identical_reload", |t| {
+            t.suppress_identical_reload = true
+        })
+    }
+}
+/// Ask the kernel to wipe its copies of the buffers.
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_secure_data(dmt: *mut dm_task) -> c_int {
+    unsafe { set_flag(dmt, "dm_task_secure_data", |t| t.secure_data = true) }
+}
+/// Retry a remove that fails with EBUSY.
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_retry_remove(dmt: *mut dm_task) -> c_int {
+    unsafe { set_flag(dmt, "dm_task_retry_remove", |t| t.retry_remove = true) }
+}
+/// Remove on last close if the device is open.
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_deferred_remove(dmt: *mut dm_task) -> c_int {
+    unsafe { set_flag(dmt, "dm_task_deferred_remove", |t| t.deferred_remove = true) }
+}
+/// Enable extra checks before suspending.
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_enable_checks(dmt: *mut dm_task) -> c_int {
+    unsafe { set_flag(dmt, "dm_task_enable_checks", |t| t.enable_checks = true) }
+}
+/// Return the IMA measurement with STATUS/TABLE.
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_ima_measurement(dmt: *mut dm_task) -> c_int {
+    unsafe { set_flag(dmt, "dm_task_ima_measurement", |t| t.ima_measurement = true) }
+}
+/// Record the time of each ioctl.
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_set_record_timestamp(dmt: *mut dm_task) -> c_int {
+    unsafe {
+        set_flag(dmt, "dm_task_set_record_timestamp", |t| {
+            t.record_timestamp = true
+        })
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_set_name(dmt: *mut dm_task, s: *const c_char) -> c_int {
+    unsafe { set_string(dmt, s, "dm_task_set_name", "name", Task::set_name) }
+}
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_set_uuid(dmt: *mut dm_task, s: *const c_char) -> c_int {
+    unsafe { set_string(dmt, s, "dm_task_set_uuid", "uuid", Task::set_uuid) }
+}
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_set_newname(dmt: *mut dm_task, s: *const c_char) -> c_int {
+    unsafe { set_string(dmt, s, "dm_task_set_newname", "new name", Task::set_newname) }
+}
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_set_newuuid(dmt: *mut dm_task, s: *const c_char) -> c_int {
+    unsafe { set_string(dmt, s, "dm_task_set_newuuid", "new uuid", Task::set_newuuid) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_set_message(dmt: *mut dm_task, message: *const c_char) -> c_int {
+    guard("dm_task_set_message", 0, || {
+        let Some(t) = (unsafe { task_mut(dmt, "dm_task_set_message") }) else {
+            return 0;
+        };
+        let Some(m) = (unsafe { cstr(message) }) else {
+            dm_error!("Internal error: dm_task_set_message called with a NULL message.");
+            return 0;
+        };
+        t.task.message = Some(Secret::from(m));
+        1
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_set_sector(dmt: *mut dm_task, sector: u64) -> c_int {
+    guard("dm_task_set_sector", 0, || {
+        let Some(t) = (unsafe { task_mut(dmt, "dm_task_set_sector") }) else {
+            return 0;
+        };
+        t.task.sector = Some(sector);
+        1
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_set_geometry(
+    dmt: *mut dm_task,
+    cylinders: *const c_char,
+    heads: *const c_char,
+    sectors: *const c_char,
+    start: *const c_char,
+) -> c_int {
+    guard("dm_task_set_geometry", 0, || {
+        let Some(t) = (unsafe { task_mut(dmt, "dm_task_set_geometry") }) else {
+            return 0;
+        };
+        let parts = unsafe { [cstr(cylinders), cstr(heads), cstr(sectors), cstr(start)] };
+        if parts.iter().any(|p| p.is_none()) {
+            dm_error!("Internal error: dm_task_set_geometry called with a NULL argument.");
+            return 0;
+        }
+        let s: Vec<String> = parts
+            .iter()
+            .map(|p| String::from_utf8_lossy(p.unwrap_or_default()).into_owned())
+            .collect();
+        t.task.geometry = Some(codec::geometry_string(&s[0], &s[1], &s[2], &s[3]).into_bytes());
+        1
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_set_major(dmt: *mut dm_task, v: c_int) -> c_int {
+    unsafe {
+        set_flag(dmt, "dm_task_set_major", |t| {
+            t.major = v;
+            t.allow_default_major_fallback = false;
+        })
+    }
+}
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_set_minor(dmt: *mut dm_task, v: c_int) -> c_int {
+    unsafe { set_flag(dmt, "dm_task_set_minor", |t| t.minor = v) }
+}
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_set_uid(dmt: *mut dm_task, v: libc::uid_t) -> c_int {
+    unsafe { set_flag(dmt, "dm_task_set_uid", |t| t.uid = v) }
+}
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_set_gid(dmt: *mut dm_task, v: libc::gid_t) -> c_int {
+    unsafe { set_flag(dmt, "dm_task_set_gid", |t| t.gid = v) }
+}
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_set_mode(dmt: *mut dm_task, v: libc::mode_t) -> c_int {
+    unsafe { set_flag(dmt, "dm_task_set_mode", |t| t.mode = v) }
+}
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_set_event_nr(dmt: *mut dm_task, v: u32) -> c_int {
+    unsafe { set_flag(dmt, "dm_task_set_event_nr", |t| t.event_nr = v) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_set_major_minor(
+    dmt: *mut dm_task,
+    major: c_int,
+    minor: c_int,
+    allow_default_major_fallback: c_int,
+) -> c_int {
+    guard("dm_task_set_major_minor", 0, || {
+        let Some(t) = (unsafe { task_mut(dmt, "dm_task_set_major_minor") }) else {
+            return 0;
+        };
+        t.task.major = major;
+        t.task.minor = minor;
+        t.task.allow_default_major_fallback = allow_default_major_fallback != 0;
+        1
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_set_add_node(
+    dmt: *mut dm_task,
+    add_node: super::consts::dm_add_node_t,
+) -> c_int {
+    guard("dm_task_set_add_node", 0, || {
+        let Some(t) = (unsafe { task_mut(dmt, "dm_task_set_add_node") }) else {
+            return 0;
+        };
+        if add_node != crate::task::ADD_NODE_ON_RESUME
+            && add_node != crate::task::ADD_NODE_ON_CREATE
         {
-            return Some(base.as_encoded_bytes().to_vec());
+            dm_error!("Unknown add node parameter");
+            return 0;
         }
-    }
-    for e in std::fs::read_dir(&dm_dir).ok()?.flatten() {
-        if std::fs::metadata(e.path())
-            .ok()
-            .is_some_and(|m| m.rdev() == md.rdev())
-        {
-            return Some(e.file_name().as_encoded_bytes().to_vec());
+        t.task.add_node = add_node;
+        1
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_set_read_ahead(
+    dmt: *mut dm_task,
+    read_ahead: u32,
+    read_ahead_flags: u32,
+) -> c_int {
+    guard("dm_task_set_read_ahead", 0, || {
+        let Some(t) = (unsafe { task_mut(dmt, "dm_task_set_read_ahead") }) else {
+            return 0;
+        };
+        t.task.read_ahead = read_ahead;
+        t.task.read_ahead_flags = read_ahead_flags;
+        1
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_set_cookie(
+    dmt: *mut dm_task,
+    cookie: *mut u32,
+    flags: u16,
+) -> c_int {
+    guard("dm_task_set_cookie", 0, || {
+        let Some(t) = (unsafe { task_mut(dmt, "dm_task_set_cookie") }) else {
+            return 0;
+        };
+        if cookie.is_null() {
+            dm_error!("Internal error: dm_task_set_cookie called with a NULL cookie.");
+            return 0;
         }
-    }
-    None
-}
-
-trait OsStrCompat {
-    fn from_bytes_compat(b: &[u8]) -> &std::ffi::OsStr;
-}
-
-impl OsStrCompat for std::ffi::OsStr {
-    fn from_bytes_compat(b: &[u8]) -> &std::ffi::OsStr {
-        std::os::unix::ffi::OsStrExt::from_bytes(b)
-    }
-}
-
-/// `dm_mknodes(NULL)`: make nodes for every device, remove stale ones.
-pub fn mknodes_all() -> Result<(), RunError> {
-    let dir = crate::config::dm_dir();
-    if let Ok(rd) = std::fs::read_dir(&dir) {
-        for e in rd.flatten() {
-            let n = e.file_name();
-            if n == "control" {
-                continue;
+        // SAFETY: checked non-NULL; the caller owns the cookie variable.
+        let c = unsafe { &mut *cookie };
+        let supported = super::udev::cookie_supported_now();
+        let sync = udev::get_sync_support(|| supported);
+        match udev::set_cookie_for(c, flags, sync, supported, t.task.raw_type) {
+            Ok(event_nr) => {
+                t.task.event_nr = event_nr;
+                t.task.cookie_set = true;
+                1
             }
-            let mut t = Task::new(TaskType::MkNodes as i32);
-            if t.set_name(n.as_encoded_bytes()) {
-                let _ = t.run();
+            Err(_) => {
+                t.task.event_nr = 0;
+                0
             }
         }
-    }
-    let mut list = Task::new(TaskType::List as i32);
-    list.run()?;
-    let names: Vec<Vec<u8>> = list
-        .reply_payload()
-        .and_then(|p| codec::decode_names(p).ok())
-        .map(|v| v.into_iter().map(|e| e.name.to_vec()).collect())
-        .unwrap_or_default();
-    for n in names {
-        let mut t = Task::new(TaskType::MkNodes as i32);
-        if t.set_name(&n) {
-            let _ = t.run();
-        }
-    }
-    Ok(())
+    })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_add_target(
+    dmt: *mut dm_task,
+    start: u64,
+    size: u64,
+    ttype: *const c_char,
+    params: *const c_char,
+) -> c_int {
+    guard("dm_task_add_target", 0, || {
+        let Some(t) = (unsafe { task_mut(dmt, "dm_task_add_target") }) else {
+            return 0;
+        };
+        let Some(ty) = (unsafe { cstr(ttype) }) else {
+            dm_error!("Internal error: dm_task_add_target called with a NULL target type.");
+            return 0;
+        };
+        let Some(p) = (unsafe { cstr(params) }) else {
+            dm_error!("Internal error: dm_task_add_target called with NULL parameters.");
+            return 0;
+        };
+        t.input_strings.clear();
+        t.task.add_target(start, size, ty, p) as c_int
+    })
+}
 
-    #[test]
-    fn types_map_to_commands() {
-        assert_eq!(TaskType::from_raw(21), None);
-        assert_eq!(TaskType::from_raw(-1), None);
-        assert_eq!(
-            TaskType::from_raw(11).unwrap().command(),
-            Command::TableStatus
+// ----- results -----
+
+fn fill_info(t: &dm_task, info: *mut dm_info, bytes: usize) -> c_int {
+    if info.is_null() {
+        dm_error!("Internal error: dm_task_get_info called with a NULL info pointer.");
+        return 0;
+    }
+    let Some(i) = t.task.info() else { return 0 };
+    let full = dm_info::from(i);
+    // SAFETY: the caller's struct has at least `bytes` bytes (48, 44 or 40
+    // depending on which ABI version it was compiled against).
+    unsafe {
+        std::ptr::copy_nonoverlapping(
+            (&full as *const dm_info).cast::<u8>(),
+            info.cast::<u8>(),
+            bytes,
+        )
+    };
+    1
+}
+
+/// `dm_task_get_info@@DM_1_02_97`: fills all 48 bytes.
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_get_info(dmt: *mut dm_task, info: *mut dm_info) -> c_int {
+    guard("dm_task_get_info", 0, || {
+        let Some(t) = (unsafe { task_ref(dmt, "dm_task_get_info") }) else {
+            return 0;
+        };
+        fill_info(t, info, 48)
+    })
+}
+
+/// Internal: full info for the shim's `dm_task_get_info@Base` (40 bytes).
+#[no_mangle]
+pub unsafe extern "C" fn dmrs_task_get_info_full(dmt: *mut dm_task, info: *mut dm_info) -> c_int {
+    unsafe { dm_task_get_info(dmt, info) }
+}
+
+/// `dm_task_get_info_with_deferred_remove`: the 44-byte layout of 1.02.89–96.
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_get_info_with_deferred_remove(
+    dmt: *mut dm_task,
+    info: *mut dm_info,
+) -> c_int {
+    guard("dm_task_get_info_with_deferred_remove", 0, || {
+        let Some(t) = (unsafe { task_ref(dmt, "dm_task_get_info_with_deferred_remove") }) else {
+            return 0;
+        };
+        fill_info(t, info, 44)
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_get_errno(dmt: *mut dm_task) -> c_int {
+    guard("dm_task_get_errno", 0, || {
+        unsafe { task_ref(dmt, "dm_task_get_errno") }.map_or(0, |t| t.task.ioctl_errno)
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_get_driver_version(
+    dmt: *mut dm_task,
+    version: *mut c_char,
+    size: usize,
+) -> c_int {
+    guard("dm_task_get_driver_version", 0, || {
+        let Some(t) = (unsafe { task_ref(dmt, "dm_task_get_driver_version") }) else {
+            return 0;
+        };
+        let Some(h) = t.task.reply_header() else {
+            if !version.is_null() && size > 0 {
+                // SAFETY: caller buffer of `size` > 0 bytes.
+                unsafe { *version = 0 };
+            }
+            return 0;
+        };
+        Control::global().note_version(h.version);
+        let s = format!("{}.{}.{}", h.version[0], h.version[1], h.version[2]);
+        if version.is_null() {
+            return 1;
+        }
+        unsafe { copy_out(s.as_bytes(), version, size) };
+        1
+    })
+}
+
+static EMPTY: [c_char; 1] = [0];
+
+fn header_field(t: &mut dm_task, off: usize) -> *const c_char {
+    match t.task.reply.as_mut() {
+        Some(r) => r.buf.as_bytes_mut()[off..].as_mut_ptr().cast(),
+        None => EMPTY.as_ptr(),
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_get_name(dmt: *const dm_task) -> *const c_char {
+    guard("dm_task_get_name", std::ptr::null(), || {
+        let Some(t) = (unsafe { task_mut(dmt.cast_mut(), "dm_task_get_name") }) else {
+            return std::ptr::null();
+        };
+        header_field(t, 48)
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_get_uuid(dmt: *const dm_task) -> *const c_char {
+    guard("dm_task_get_uuid", std::ptr::null(), || {
+        let Some(t) = (unsafe { task_mut(dmt.cast_mut(), "dm_task_get_uuid") }) else {
+            return std::ptr::null();
+        };
+        header_field(t, 176)
+    })
+}
+
+fn reply_string(t: &dm_task, uuid: bool) -> Option<Vec<u8>> {
+    let h = t.task.reply_header()?;
+    Some(codec::fixed_str(if uuid { &h.uuid } else { &h.name }).to_vec())
+}
+
+fn mangled_copy(t: &dm_task, uuid: bool) -> *mut c_char {
+    let Some(s) = reply_string(t, uuid) else {
+        dm_error!(
+            "Internal error: no {} available: the task has not run.",
+            if uuid { "uuid" } else { "name" }
         );
-        assert_eq!(TaskType::Resume.command(), Command::DevSuspend);
-        assert_eq!(TaskType::MkNodes.command(), Command::DevStatus);
-        assert_eq!(TaskType::GetTargetVersion.name(), "target-version");
+        return null_mut();
+    };
+    let (kind, max) = if uuid {
+        ("UUID", crate::abi::DM_UUID_LEN)
+    } else {
+        ("name", crate::abi::DM_NAME_LEN)
+    };
+    match mangle::mangle_unchecked(&s, mangle::mode(), kind, max) {
+        Ok(Some(m)) => malloc_cstring(&m),
+        Ok(None) => malloc_cstring(&s),
+        Err(e) => {
+            dm_error!("{e}");
+            null_mut()
+        }
     }
+}
 
-    #[test]
-    fn setters_validate() {
-        let mut t = Task::new(TaskType::Info as i32);
-        assert!(t.set_name(b"vol0"));
-        assert!(!t.set_name(&[b'a'; 128]));
-        assert!(t.set_name(&[b'a'; 127]));
-        assert!(!t.set_uuid(&[b'u'; 129]));
-        assert!(t.set_uuid(&[b'u'; 128]));
-        assert!(!t.add_target(0, 1, b"nonexistent_target", b""));
-        assert!(t.add_target(0, 1, b"zero", b""));
-        assert!(!t.set_newname(b""));
-        assert!(!t.set_newname(b"a/b"));
-        assert!(t.set_newname(b"b"));
-        let mut c = Task::new(TaskType::Create as i32);
-        assert!(!c.set_name(b"a/b"));
+fn unmangled_copy(t: &dm_task, uuid: bool) -> *mut c_char {
+    let Some(s) = reply_string(t, uuid) else {
+        dm_error!(
+            "Internal error: no {} available: the task has not run.",
+            if uuid { "uuid" } else { "name" }
+        );
+        return null_mut();
+    };
+    // In other modes the run already unmangled the reply.
+    if mangle::mode() != ManglingMode::None {
+        return malloc_cstring(&s);
     }
+    match mangle::unmangle_as(&s, ManglingMode::None, if uuid { "UUID" } else { "name" }) {
+        Ok(Some(u)) => malloc_cstring(&u),
+        Ok(None) => malloc_cstring(&s),
+        Err(e) => {
+            dm_error!("{e}");
+            null_mut()
+        }
+    }
+}
 
-    #[test]
-    fn flatten_enforces_exclusive_payloads() {
-        let mut t = Task::new(TaskType::TargetMsg as i32);
-        t.set_name(b"x");
-        t.sector = Some(0);
-        assert!(t.flatten(TaskType::TargetMsg, 47).is_err());
-        t.message = Some(Secret::from(&b"@stats_list"[..]));
-        let (h, p) = t.flatten(TaskType::TargetMsg, 47).unwrap();
-        assert_eq!(&p.as_bytes()[8..], b"@stats_list\0");
-        assert!(DmFlags::from_bits_retain(h.flags).contains(DmFlags::EXISTS));
-        t.targets.push(TargetSpec {
-            start: 0,
-            length: 1,
-            target_type: b"zero".to_vec(),
-            params: Secret::default(),
-        });
-        assert!(t.flatten(TaskType::TargetMsg, 47).is_err());
-    }
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_get_name_mangled(dmt: *const dm_task) -> *mut c_char {
+    guard("dm_task_get_name_mangled", null_mut(), || {
+        unsafe { task_ref(dmt, "dm_task_get_name_mangled") }
+            .map_or(null_mut(), |t| mangled_copy(t, false))
+    })
+}
 
-    #[test]
-    fn flatten_sets_flags() {
-        let mut t = Task::new(TaskType::Table as i32);
-        t.set_name(b"x");
-        t.no_flush = true;
-        t.query_inactive_table = true;
-        t.secure_data = true;
-        let (h, p) = t.flatten(TaskType::Table, 47).unwrap();
-        let f = DmFlags::from_bits_retain(h.flags);
-        assert!(f.contains(
-            DmFlags::STATUS_TABLE
-                | DmFlags::NOFLUSH
-                | DmFlags::QUERY_INACTIVE_TABLE
-                | DmFlags::SECURE_DATA
-        ));
-        assert!(p.is_empty());
-        let mut r = Task::new(TaskType::Remove as i32);
-        r.deferred_remove = true;
-        let (h, _) = r.flatten(TaskType::Remove, 47).unwrap();
-        assert!(DmFlags::from_bits_retain(h.flags).contains(DmFlags::DEFERRED_REMOVE));
-        let mut s = Task::new(TaskType::Info as i32);
-        s.ima_measurement = true;
-        assert!(s.flatten(TaskType::Info, 44).is_err());
-    }
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_get_uuid_mangled(dmt: *const dm_task) -> *mut c_char {
+    guard("dm_task_get_uuid_mangled", null_mut(), || {
+        unsafe { task_ref(dmt, "dm_task_get_uuid_mangled") }
+            .map_or(null_mut(), |t| mangled_copy(t, true))
+    })
+}
 
-    #[test]
-    fn table_checks() {
-        let mut t = Task::new(TaskType::Reload as i32);
-        t.add_target(0, 8, b"zero", b"");
-        t.add_target(8, 8, b"zero", b"");
-        assert!(t.check_table().is_ok());
-        t.add_target(10, 8, b"zero", b"");
-        assert!(t.check_table().is_err());
-        let mut z = Task::new(TaskType::Reload as i32);
-        z.add_target(0, 0, b"zero", b"");
-        assert!(z.check_table().is_err());
-    }
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_get_name_unmangled(dmt: *const dm_task) -> *mut c_char {
+    guard("dm_task_get_name_unmangled", null_mut(), || {
+        unsafe { task_ref(dmt, "dm_task_get_name_unmangled") }
+            .map_or(null_mut(), |t| unmangled_copy(t, false))
+    })
+}
 
-    #[test]
-    fn reload_by_devno_omits_name() {
-        let mut t = Task::new(TaskType::Resume as i32);
-        t.set_name(b"x");
-        t.major = 254;
-        t.minor = 3;
-        t.allow_default_major_fallback = false;
-        let (h, _) = t.flatten(TaskType::Resume, 47).unwrap();
-        assert_eq!(codec::fixed_str(&h.name), b"");
-        assert_eq!(h.dev, abi::encode_dev(254, 3));
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_get_uuid_unmangled(dmt: *const dm_task) -> *mut c_char {
+    guard("dm_task_get_uuid_unmangled", null_mut(), || {
+        unsafe { task_ref(dmt, "dm_task_get_uuid_unmangled") }
+            .map_or(null_mut(), |t| unmangled_copy(t, true))
+    })
+}
+
+/// A zeroed record, returned for empty or missing payloads so callers that
+/// read the first entry unconditionally see "empty".
+#[repr(C, align(8))]
+struct ZeroRecord([u8; 32]);
+static ZERO_RECORD: ZeroRecord = ZeroRecord([0; 32]);
+
+/// A pointer to the payload of a successful run of the given task type,
+/// after checking that the payload parses (so C walkers stay in bounds).
+fn payload_ptr(
+    t: &mut dm_task,
+    what: &str,
+    types: &[TaskType],
+    check: fn(&[u8]) -> bool,
+) -> *mut c_void {
+    let ty = t.task.task_type();
+    let Some(off) = t.task.payload_offset() else {
+        dm_error!("Internal error: {what}: the task has not run successfully.");
+        return null_mut();
+    };
+    if !ty.is_some_and(|ty| types.contains(&ty)) {
+        dm_error!("Internal error: {what}: wrong task type.");
+        return null_mut();
     }
+    let ok = if t.task.payload_checked {
+        Some(true)
+    } else {
+        t.task.reply_payload().map(check)
+    };
+    match ok {
+        Some(true) => {
+            let r = t.task.reply.as_mut().map(|r| r.buf.as_bytes_mut());
+            match r {
+                Some(b) if b.len() >= off + 16 => b[off..].as_mut_ptr().cast(),
+                _ => ZERO_RECORD.0.as_ptr().cast_mut().cast(),
+            }
+        }
+        _ => {
+            dm_error!("Internal error: {what}: the kernel's reply is malformed.");
+            null_mut()
+        }
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_get_names(dmt: *mut dm_task) -> *mut dm_names {
+    guard("dm_task_get_names", null_mut(), || {
+        let Some(t) = (unsafe { task_mut(dmt, "dm_task_get_names") }) else {
+            return null_mut();
+        };
+        payload_ptr(t, "dm_task_get_names", &[TaskType::List], |p| {
+            p.len() < 16 || codec::decode_names(p).is_ok()
+        })
+        .cast()
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_get_versions(dmt: *mut dm_task) -> *mut dm_versions {
+    guard("dm_task_get_versions", null_mut(), || {
+        let Some(t) = (unsafe { task_mut(dmt, "dm_task_get_versions") }) else {
+            return null_mut();
+        };
+        payload_ptr(
+            t,
+            "dm_task_get_versions",
+            &[TaskType::ListVersions, TaskType::GetTargetVersion],
+            |p| !p.is_empty() && codec::decode_versions(p).is_ok(),
+        )
+        .cast()
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_get_deps(dmt: *mut dm_task) -> *mut dm_deps {
+    guard("dm_task_get_deps", null_mut(), || {
+        let Some(t) = (unsafe { task_mut(dmt, "dm_task_get_deps") }) else {
+            return null_mut();
+        };
+        payload_ptr(t, "dm_task_get_deps", &[TaskType::Deps], |p| {
+            codec::decode_deps(p).is_ok()
+        })
+        .cast()
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_get_message_response(dmt: *mut dm_task) -> *const c_char {
+    guard("dm_task_get_message_response", std::ptr::null(), || {
+        let Some(t) = (unsafe { task_mut(dmt, "dm_task_get_message_response") }) else {
+            return std::ptr::null();
+        };
+        match t.task.message_response_offset() {
+            Some(off) => match t.task.reply.as_mut() {
+                Some(r) => r.buf.as_bytes_mut()[off..].as_mut_ptr().cast(),
+                None => std::ptr::null(),
+            },
+            None => std::ptr::null(),
+        }
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_get_read_ahead(dmt: *const dm_task, read_ahead: *mut u32) -> u32 {
+    guard("dm_task_get_read_ahead", 0, || {
+        let Some(t) = (unsafe { task_ref(dmt, "dm_task_get_read_ahead") }) else {
+            return 0;
+        };
+        if read_ahead.is_null() {
+            return 0;
+        }
+        // SAFETY: checked non-NULL.
+        unsafe { *read_ahead = 0 };
+        let Some(h) = t.task.reply_header() else {
+            return 0;
+        };
+        if !DmFlags::from_bits_retain(h.flags).contains(DmFlags::EXISTS) {
+            return 0;
+        }
+        let (major, minor) = crate::abi::decode_dev(h.dev);
+        let name = String::from_utf8_lossy(codec::fixed_str(&h.name)).into_owned();
+        match crate::nodes::get_read_ahead(&name, major, minor) {
+            Some(v) => {
+                unsafe { *read_ahead = v };
+                1
+            }
+            None => 0,
+        }
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dm_task_get_ioctl_timestamp(dmt: *mut dm_task) -> *mut dm_timestamp {
+    guard("dm_task_get_ioctl_timestamp", null_mut(), || {
+        let Some(t) = (unsafe { task_mut(dmt, "dm_task_get_ioctl_timestamp") }) else {
+            return null_mut();
+        };
+        if !t.task.record_timestamp {
+            return null_mut();
+        }
+        let Some(ts) = crate::state::ioctl_timestamp() else {
+            return null_mut();
+        };
+        let b = t
+            .timestamp
+            .get_or_insert_with(|| Box::new(dm_timestamp { t: ts }));
+        b.t = ts;
+        &mut **b as *mut dm_timestamp
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dm_get_next_target(
+    dmt: *mut dm_task,
+    next: *mut c_void,
+    start: *mut u64,
+    length: *mut u64,
+    target_type: *mut *mut c_char,
+    params: *mut *mut c_char,
+) -> *mut c_void {
+    guard("dm_get_next_target", null_mut(), || {
+        let Some(t) = (unsafe { task_mut(dmt, "dm_get_next_target") }) else {
+            return null_mut();
+        };
+        let set = |s: u64, l: u64, ty: *mut c_char, p: *mut c_char| {
+            // SAFETY: output pointers are checked for NULL individually.
+            unsafe {
+                if !start.is_null() {
+                    *start = s;
+                }
+                if !length.is_null() {
+                    *length = l;
+                }
+                if !target_type.is_null() {
+                    *target_type = ty;
+                }
+                if !params.is_null() {
+                    *params = p;
+                }
+            }
+        };
+        let i = (next as usize).saturating_sub(1);
+        let from_reply = t.task.reply.is_some()
+            && matches!(
+                t.task.task_type(),
+                Some(TaskType::Status | TaskType::Table | TaskType::WaitEvent)
+            );
+        let count = if from_reply {
+            t.task.reply_targets.len()
+        } else {
+            t.task.targets.len()
+        };
+        if i >= count {
+            set(0, 0, null_mut(), null_mut());
+            return null_mut();
+        }
+        if from_reply {
+            let rt = t.task.reply_targets[i];
+            if let Some(r) = t.task.reply.as_mut() {
+                let base = r.buf.as_bytes_mut().as_mut_ptr();
+                // SAFETY: offsets were validated against the reply when parsed.
+                let (ty, p) =
+                    unsafe { (base.add(rt.type_off).cast(), base.add(rt.params_off).cast()) };
+                set(rt.start, rt.length, ty, p);
+            }
+        } else {
+            if t.input_strings.len() != count {
+                t.input_strings = t
+                    .task
+                    .targets
+                    .iter()
+                    .map(|x| {
+                        (
+                            CString::new(x.target_type.clone()).unwrap_or_default(),
+                            CString::new(x.params.as_bytes().to_vec()).unwrap_or_default(),
+                        )
+                    })
+                    .collect();
+            }
+            let x = &t.task.targets[i];
+            let (ty, p) = &t.input_strings[i];
+            set(
+                x.start,
+                x.length,
+                ty.as_ptr().cast_mut(),
+                p.as_ptr().cast_mut(),
+            );
+        }
+        if i + 1 < count {
+            (i + 2) as *mut c_void
+        } else {
+            null_mut()
+        }
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn dm_task_update_nodes() {
+    guard("dm_task_update_nodes", (), crate::nodes::update_devs)
 }

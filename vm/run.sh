@@ -13,7 +13,7 @@
 set -eu
 
 VM_DIR=$(cd "$(dirname "$0")" && pwd)
-CACHE=$VM_DIR/cache
+CACHE=${VM_CACHE:-$VM_DIR/cache}
 KERNEL=6.1
 MEM=2048
 SMP=1

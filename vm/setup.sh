@@ -3,11 +3,14 @@
 # the guest kernels into vm/cache/. Idempotent: a staged kernel is kept
 # unless --refresh is given. See vm/README.md.
 #
-#   vm/setup.sh [--kernel 6.1|sid|all]... [--refresh] [--no-install] [--with-udev]
+#   vm/setup.sh [--kernel 6.1|sid|all]... [--refresh] [--no-install] [--with-udev] [--plan]
 set -eu
 
 VM_DIR=$(cd "$(dirname "$0")" && pwd)
-CACHE=$VM_DIR/cache
+CACHE=${VM_CACHE:-$VM_DIR/cache}
+# shellcheck source=lib/debian.sh
+. "$VM_DIR/lib/debian.sh"
+PLAN=0
 KERNELS=
 REFRESH=0
 INSTALL=1
@@ -25,6 +28,7 @@ while [ $# -gt 0 ]; do
         --refresh) REFRESH=1; shift ;;
         --no-install) INSTALL=0; shift ;;
         --with-udev) WITH_UDEV=1; shift ;;
+        --plan) PLAN=1; INSTALL=0; shift ;;
         -h|--help) usage 0 ;;
         *) echo "setup.sh: unknown argument: $1" >&2; usage ;;
     esac
@@ -40,7 +44,48 @@ STAGE_FORMAT=1
 log() { echo "vm/setup: $*" >&2; }
 die() { echo "vm/setup: error: $*" >&2; exit 1; }
 
+# Package lists older than this are refreshed before a kernel is chosen, so
+# that the kernel comes from the current index (VM_APT_MAX_AGE_MIN=0: always).
+APT_MAX_AGE_MIN=${VM_APT_MAX_AGE_MIN:-360}
+APT_STAMP=$CACHE/apt-lists.stamp
+
+# ------------------------------------------------------------------ --plan
+# Print what would be done for each kernel, with the apt index as it is (no
+# update, no download, no root needed): "NAME reuse|stage IMAGE VERSION".
+# The harness self-test (vm/tests/harness-kernel.sh) drives this.
+if [ "$PLAN" = 1 ]; then
+    for k in $KERNELS; do
+        case $k in
+            6.1)
+                if [ "$REFRESH" = 0 ] && [ -f "$CACHE/kernels/6.1/version" ] &&
+                    read -r img ver <"$CACHE/kernels/6.1/version" && kernel61_complete "$img" "$ver"; then
+                    echo "6.1 reuse $img $ver"
+                else
+                    pick=$(kernel61_pick) || exit 1
+                    echo "6.1 stage $pick"
+                fi ;;
+            sid)
+                if [ "$REFRESH" = 0 ] && [ -f "$CACHE/kernels/sid/version" ]; then
+                    echo "sid reuse $(cat "$CACHE/kernels/sid/version")"
+                else
+                    mirror=$(deb_archive_root) || exit 1
+                    echo "sid stage from $mirror sid"
+                fi ;;
+            *) die "unknown kernel '$k' (use 6.1 or sid)" ;;
+        esac
+    done
+    exit 0
+fi
+
 [ "$(id -u)" = 0 ] || die "must run as root (apt-get, mknod, depmod)"
+mkdir -p "$CACHE"
+# Stale lists (a machine provisioned weeks ago) name packages the mirror has
+# dropped: refresh them first, once per APT_MAX_AGE_MIN.
+# --no-install leaves apt alone altogether.
+if [ "$INSTALL" = 1 ]; then
+    if [ "$REFRESH" = 1 ]; then max_age=0; else max_age=$APT_MAX_AGE_MIN; fi
+    deb_refresh_lists "$APT_STAMP" "$max_age"
+fi
 
 # ---------------------------------------------------------------- host tools
 # Packages the harness uses on the host. The guest reuses the host root
@@ -69,10 +114,11 @@ if [ "$INSTALL" = 1 ]; then
             chmod 755 "$policy"
             trap 'rm -f "$policy"' EXIT
         fi
-        # Try with the current package lists first; refresh them on failure.
+        # The lists were refreshed above when stale; refresh once more on
+        # failure (a mirror that moved on within the hour).
         # shellcheck disable=SC2086
         if ! apt-get install -y -q --no-install-recommends $miss >/dev/null; then
-            apt-get update -q >/dev/null
+            apt-get update -q >/dev/null && touch "$APT_STAMP"
             # shellcheck disable=SC2086
             apt-get install -y -q --no-install-recommends $miss >/dev/null
         fi
@@ -176,22 +222,18 @@ stage_kernel() {
     log "$name: staged $kver ($(wc -l <"$CACHE/kernels/$name/modules.list") modules)"
 }
 
-# fetch_kernel NAME [APT_OPTIONS...]: resolve linux-image-cloud-amd64 to the
-# versioned image package, download it with the packages it splits into
-# (linux-base-*, linux-binary-*, linux-modules-*), unpack and stage.
+# fetch_kernel NAME IMAGE VERSION [APT_OPTIONS...]: download the image
+# package at VERSION with the packages it splits into (linux-base-*,
+# linux-binary-*, linux-modules-*), unpack and stage.
 fetch_kernel() {
-    name=$1; shift
-    img=$(apt-cache "$@" depends linux-image-cloud-amd64 2>/dev/null |
-        sed -n 's/^ *Depends: \(linux-image-[0-9].*-cloud-amd64\)$/\1/p' | head -n1)
-    [ -n "$img" ] || die "$name: cannot resolve linux-image-cloud-amd64"
-    ver=$(apt-cache "$@" show "$img" 2>/dev/null | sed -n 's/^Version: //p' | head -n1)
-    parts=$(apt-cache "$@" depends "$img" 2>/dev/null |
+    name=$1 img=$2 ver=$3; shift 3
+    parts=$(apt-cache "$@" depends "$img=$ver" 2>/dev/null |
         sed -n 's/^ *Depends: \(linux-\(base\|binary\|modules\)-[0-9][^ ]*\)$/\1/p' | sort -u | tr '\n' ' ')
     log "$name: downloading $img $ver $parts"
     dl=$CACHE/debs/$name
     rm -rf "$dl" && mkdir -p "$dl"
     # shellcheck disable=SC2086
-    (cd "$dl" && apt-get "$@" -q -o APT::Sandbox::User=root download "$img" $parts >/dev/null)
+    (cd "$dl" && apt-get "$@" -q -o APT::Sandbox::User=root download "$img=$ver" $parts >/dev/null)
     x=$CACHE/tmp/$name
     rm -rf "$x" && mkdir -p "$x"
     for d in "$dl"/*.deb; do dpkg-deb -x "$d" "$x"; done
@@ -208,19 +250,25 @@ failed=
 for k in $KERNELS; do
     if [ "$REFRESH" = 0 ] && [ -f "$CACHE/kernels/$k/version" ] &&
         [ "$(cat "$CACHE/kernels/$k/stage-format" 2>/dev/null)" = "$STAGE_FORMAT" ]; then
-        log "$k: cached ($(cat "$CACHE/kernels/$k/version"))"
-        continue
+        # The 6.1 kernel is also the one kernel-patch/ builds dm-mod for: keep
+        # it only while its headers and source can still be installed.
+        if [ "$k" != 6.1 ] || { read -r img ver <"$CACHE/kernels/6.1/version" &&
+            kernel61_complete "$img" "$ver"; }; then
+            log "$k: cached ($(cat "$CACHE/kernels/$k/version"))"
+            continue
+        fi
+        log "6.1: the staged $img $ver has no headers or source in the current index: staging the current kernel"
     fi
     # Each kernel in a subshell: one that fails (say, sid's archive moved on)
     # does not keep the others from being staged.
     if ! (
         case $k in
             6.1)
-                # Debian 12's own cloud kernel, from the host's apt sources.
-                if ! apt-cache show linux-image-cloud-amd64 >/dev/null 2>&1; then
-                    apt-get update -q >/dev/null
-                fi
-                fetch_kernel 6.1
+                # Debian 12's own cloud kernel, from the host's apt sources:
+                # the newest whose image, headers and source all exist.
+                pick=$(kernel61_pick) || die "6.1: no usable kernel in the index"
+                # shellcheck disable=SC2086
+                fetch_kernel 6.1 $pick
                 ;;
             sid)
                 # Debian sid's cloud kernel, through a private apt state under
@@ -228,7 +276,9 @@ for k in $KERNELS; do
                 a=$CACHE/tmp/sid-apt
                 rm -rf "$a"
                 mkdir -p "$a/lists/partial" "$a/cache/archives/partial"
-                echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian sid main" >"$a/sources.list"
+                # The machine's own mirror (from its apt configuration).
+                mirror=$(deb_archive_root) || die "sid: cannot tell the machine's Debian mirror"
+                echo "deb [signed-by=$DEB_KEYRING] $mirror sid main" >"$a/sources.list"
                 set -- -o Dir::Etc::sourcelist="$a/sources.list" -o Dir::Etc::sourceparts=- \
                     -o Dir::State::Lists="$a/lists" -o Dir::Cache="$a/cache" \
                     -o Acquire::Languages=none \
@@ -238,7 +288,11 @@ for k in $KERNELS; do
                     -o APT::Get::List-Cleanup=false
                 apt-get "$@" -q -o APT::Sandbox::User=root update >/dev/null ||
                     die "sid: apt-get update failed (is debian-archive-keyring current?)"
-                fetch_kernel sid "$@"
+                img=$(apt-cache "$@" depends linux-image-cloud-amd64 2>/dev/null |
+                    sed -n 's/^ *Depends: \(linux-image-[0-9].*-cloud-amd64\)$/\1/p' | head -n1)
+                [ -n "$img" ] || die "sid: cannot resolve linux-image-cloud-amd64"
+                ver=$(apt-cache "$@" show "$img" 2>/dev/null | sed -n 's/^Version: //p' | head -n1)
+                fetch_kernel sid "$img" "$ver" "$@"
                 ;;
             *) die "unknown kernel '$k' (use 6.1 or sid)" ;;
         esac

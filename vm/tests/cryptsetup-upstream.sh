@@ -26,6 +26,8 @@
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$REPO"
+# shellcheck source=../lib/debian.sh
+. "$REPO/vm/lib/debian.sh"
 
 DEFAULT_TESTS="00modules-test api-test luks1-compat-test fvault2-compat-test"
 if [ $# -gt 0 ]; then TESTS=("$@"); else read -ra TESTS <<<"${CS_UPSTREAM_TESTS:-$DEFAULT_TESTS}"; fi
@@ -41,8 +43,6 @@ CS_VER=$(dpkg-query -W -f '${Version}' libcryptsetup12 2>/dev/null) ||
 CS_SRC_VER=$(dpkg-query -W -f '${source:Version}' libcryptsetup12)
 DM_VER=$(dpkg-query -W -f '${Version}' libdevmapper1.02.1 2>/dev/null) ||
     die "libdevmapper1.02.1 is not installed"
-# shellcheck disable=SC1091
-CODENAME=$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")
 
 CACHE=$REPO/vm/cache/cryptsetup-upstream
 # One directory per version pair (':' is not welcome in paths).
@@ -67,13 +67,11 @@ fetch() {
     # shellcheck disable=SC2064
     trap "rm -rf '$tmp'" EXIT
     mkdir -p "$tmp/lists/partial" "$tmp/cache/archives/partial" "$tmp/get"
-    local kr=/usr/share/keyrings/debian-archive-keyring.gpg
-    cat >"$tmp/sources.list" <<EOF
-deb [signed-by=$kr] http://deb.debian.org/debian $CODENAME main
-deb-src [signed-by=$kr] http://deb.debian.org/debian $CODENAME main
-deb-src [signed-by=$kr] http://deb.debian.org/debian $CODENAME-updates main
-deb-src [signed-by=$kr] http://deb.debian.org/debian-security $CODENAME-security main
-EOF
+    # The machine's own Debian entries (codename, -updates, -security), each
+    # with its deb-src twin: no mirror is named here.
+    deb_private_sources deb-src >"$tmp/sources.list" ||
+        die "cannot read the machine's apt sources"
+    grep -q '^deb-src ' "$tmp/sources.list" || die "no Debian entry for $(deb_codename) in the apt sources"
     local apt=(-o "Dir::Etc::SourceList=$tmp/sources.list" -o Dir::Etc::SourceParts=/dev/null
                -o "Dir::State::Lists=$tmp/lists" -o "Dir::Cache=$tmp/cache"
                -o APT::Sandbox::User=root -q)
