@@ -3,8 +3,8 @@
 #   make [all|build]   cargo build --release, stage build/lib and build/pkgconfig
 #   make install       PREFIX, DESTDIR, LIBDIR, INCLUDEDIR, PKGCONFIGDIR
 #   make SONAME=libdevmapper.so.1.02 ...   upstream's soname instead of Debian's
-#   make header        refresh include/libdevmapper.h from src/capi (cbindgen)
-#   make check         lint test-unit check-header check-exports test-c test-vm test-python
+#   make header        refresh include/libdevmapper.h from src/ (cbindgen)
+#   make check         lint test-unit test-harness check-header check-exports test-c test-vm test-python
 #   make help          this list with the other targets
 
 CARGO ?= cargo
@@ -30,7 +30,7 @@ export DM_SONAME := $(SONAME)
 endif
 
 TARGET_DIR := $(if $(CARGO_TARGET_DIR),$(CARGO_TARGET_DIR),target)
-CARGO_LIB := $(TARGET_DIR)/release/libdevmapper.so
+CARGO_LIB := $(TARGET_DIR)/release/libdevmapper_capi.so
 STAGE := build
 STAGED_LIB := $(STAGE)/lib/$(SONAME)
 # With Debian's soname, also provide upstream's name as an alias.
@@ -50,7 +50,7 @@ make_pc = sed -e 's|@prefix@|$(1)|g' -e 's|@libdir@|$(2)|g' -e 's|@includedir@|$
 run_suite = if [ -f $(2) ]; then $(TEST_ENV) bash $(2); else echo "$(1): skipped ($(2) not present)"; fi
 
 .PHONY: all build install uninstall header check-header check-exports lint test-unit \
-	test-c test-vm test-python check demo bench clean help
+	test-harness test-c test-vm test-python check demo bench clean help
 
 all: build
 
@@ -96,10 +96,14 @@ check-exports: build
 
 lint:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 test-unit:
-	$(CARGO) test
+	$(CARGO) test --workspace
+
+# The VM harness's own logic (kernel choice, mirror lookup): no VM, no network.
+test-harness:
+	bash vm/tests/harness-kernel.sh
 
 test-c: build
 	@$(call run_suite,test-c,capi-tests/run.sh)
@@ -110,7 +114,7 @@ test-vm: build
 test-python: build
 	@$(call run_suite,test-python,python/run-tests.sh)
 
-check: lint test-unit check-header check-exports test-c test-vm test-python
+check: lint test-unit test-harness check-header check-exports test-c test-vm test-python
 	@echo "check: all passed"
 
 demo: build
@@ -132,8 +136,9 @@ help:
 	@echo "  header          regenerate include/libdevmapper.h (commit the result)"
 	@echo "  check-header    committed header == generated one; stock source compatibility"
 	@echo "  check-exports   exported symbols, versions, soname vs stock 1.02.185; ABI probe"
-	@echo "  lint            cargo fmt --check, cargo clippy -D warnings"
-	@echo "  test-unit       cargo test"
+	@echo "  lint            cargo fmt --check, cargo clippy --workspace -D warnings"
+	@echo "  test-unit       cargo test --workspace"
+	@echo "  test-harness    vm/tests/harness-kernel.sh: the harness's kernel choice and mirror lookup"
 	@echo "  test-c, test-vm, test-python   capi-tests/run.sh, vm/tests.sh, python/run-tests.sh"
 	@echo "  check           all of the above checks and tests (what CI runs: .ci/run)"
 	@echo "  demo            vm/demo.sh"

@@ -1,12 +1,12 @@
 //! Build script for libdevmapper-rs.
 //!
-//! 1. Compiles `src/capi/shim.c` (the variadic logging functions, the two
+//! 1. Compiles `src/shim.c` (the variadic logging functions, the two
 //!    exported data objects and the compat `dm_task_get_info@Base`) with the
 //!    system C compiler into `$OUT_DIR/libdmshim.a`, linked whole-archive.
-//! 2. Passes the soname and our version script (`src/capi/exports.map`) to the
+//! 2. Passes the soname and our version script (`src/exports.map`) to the
 //!    cdylib link. `tools/cc-link` drops rustc's own version script in favour
 //!    of ours.
-//! 3. Regenerates `libdevmapper.h` from `src/capi/` with cbindgen into
+//! 3. Regenerates `libdevmapper.h` from `src/` with cbindgen into
 //!    `$OUT_DIR`, and into `include/` when `DM_UPDATE_HEADER=1`. A failure here
 //!    is only a warning: the header never breaks the library build
 //!    (`make check-header` catches it instead).
@@ -34,7 +34,7 @@ fn main() {
     let root = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR"));
 
-    for path in ["build.rs", "cbindgen.toml", "src/capi"] {
+    for path in ["build.rs", "cbindgen.toml", "src"] {
         println!("cargo:rerun-if-changed={}", root.join(path).display());
     }
     let target = env::var("TARGET").unwrap_or_default();
@@ -54,13 +54,8 @@ fn main() {
     println!("cargo:rerun-if-env-changed=CC_{target_us}");
     println!("cargo:rerun-if-env-changed=AR_{target_us}");
 
-    // Without the `capi` feature there is no C ABI: no shim (it calls into
-    // src/capi) and no version script (it names the C exports).
-    let capi = env::var_os("CARGO_FEATURE_CAPI").is_some();
-    if capi {
-        build_shim(&root, &out, &target_us);
-    }
-    link_args(&root, capi);
+    build_shim(&root, &out, &target_us);
+    link_args(&root);
     generate_header(&root, &out);
 }
 
@@ -91,7 +86,7 @@ fn run(mut cmd: Command, what: &str) {
 /// nothing on the Rust side references its exported symbols, so a plain
 /// static link would drop them.
 fn build_shim(root: &Path, out: &Path, target_us: &str) {
-    let src = root.join("src/capi/shim.c");
+    let src = root.join("src/shim.c");
     let obj = out.join("shim.o");
     let lib = out.join(format!("lib{SHIM_LIB}.a"));
 
@@ -113,7 +108,7 @@ fn build_shim(root: &Path, out: &Path, target_us: &str) {
         compile.args(flags.to_string_lossy().split_whitespace());
     }
     compile.arg("-o").arg(&obj).arg(&src);
-    run(compile, "compiling src/capi/shim.c");
+    run(compile, "compiling src/shim.c");
 
     let _ = fs::remove_file(&lib);
     let ar = first_env(&[format!("AR_{target_us}"), "TARGET_AR".into(), "AR".into()])
@@ -127,7 +122,7 @@ fn build_shim(root: &Path, out: &Path, target_us: &str) {
 }
 
 /// Linker, soname and version script for the cdylib.
-fn link_args(root: &Path, capi: bool) {
+fn link_args(root: &Path) {
     let soname = env::var("DM_SONAME")
         .ok()
         .filter(|s| !s.is_empty())
@@ -145,11 +140,7 @@ fn link_args(root: &Path, capi: bool) {
     }
     println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,{soname}");
 
-    if !capi {
-        // Nothing to version: rustc's own export list applies.
-        return;
-    }
-    let map = root.join("src/capi/exports.map");
+    let map = root.join("src/exports.map");
     if map.is_file() {
         println!(
             "cargo:rustc-cdylib-link-arg=-Wl,--version-script={}",
@@ -157,7 +148,7 @@ fn link_args(root: &Path, capi: bool) {
         );
     } else {
         println!(
-            "cargo:warning=src/capi/exports.map is missing: the library is linked without \
+            "cargo:warning=src/exports.map is missing: the library is linked without \
              symbol versions"
         );
     }
@@ -165,10 +156,7 @@ fn link_args(root: &Path, capi: bool) {
 
 /// The root module of the C ABI shell, where cbindgen starts parsing.
 fn capi_root(root: &Path) -> Option<PathBuf> {
-    ["src/capi/mod.rs", "src/capi.rs"]
-        .iter()
-        .map(|p| root.join(p))
-        .find(|p| p.is_file())
+    Some(root.join("src/lib.rs")).filter(|p| p.is_file())
 }
 
 /// Regenerate the header. Never fails the build: problems become warnings and
@@ -206,7 +194,7 @@ fn generate_header(root: &Path, out: &Path) {
 }
 
 fn render_header(root: &Path) -> Result<String, String> {
-    let src = capi_root(root).ok_or("no src/capi/mod.rs or src/capi.rs")?;
+    let src = capi_root(root).ok_or("no src/lib.rs")?;
     let config = cbindgen::Config::from_file(root.join("cbindgen.toml"))?;
     // cbindgen reports some malformed input by panicking; contain that too.
     let bindings = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {

@@ -1,8 +1,8 @@
 //! Device helpers libcryptsetup uses: `dm_is_dm_major`, `dm_device_get_name`,
 //! `dm_device_has_holders`, `dm_device_has_mounted_fs`.
 
-use super::{copy_out, guard};
-use crate::devices;
+use crate::{copy_out, guard};
+use devmapper::devices;
 use std::ffi::{c_char, c_int};
 
 #[no_mangle]
@@ -20,7 +20,7 @@ pub unsafe extern "C" fn dm_device_get_name(
 ) -> c_int {
     guard("dm_device_get_name", 0, || {
         if buf.is_null() || buf_size == 0 {
-            crate::dm_error!("Internal error: dm_device_get_name called with no buffer.");
+            devmapper::dm_error!("Internal error: dm_device_get_name called with no buffer.");
             return 0;
         }
         match devices::device_get_name_into(major, minor, prefer_kernel_name != 0, buf_size) {

@@ -8,6 +8,9 @@
 #![allow(non_camel_case_types)]
 #![allow(clippy::missing_safety_doc)]
 
+#[macro_use]
+extern crate devmapper;
+
 use std::ffi::{c_char, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -24,7 +27,7 @@ pub(crate) fn guard<T>(what: &'static str, fail: T, f: impl FnOnce() -> T) -> T 
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(v) => v,
         Err(_) => {
-            crate::dm_error!(
+            devmapper::dm_error!(
                 "Internal error: {what} failed unexpectedly (Rust panic caught at the C boundary)."
             );
             fail
@@ -63,7 +66,7 @@ pub(crate) fn malloc_cstring(s: &[u8]) -> *mut c_char {
     unsafe {
         let p = libc::malloc(s.len() + 1).cast::<u8>();
         if p.is_null() {
-            crate::dm_error!("Failed to allocate {} bytes.", s.len() + 1);
+            devmapper::dm_error!("Failed to allocate {} bytes.", s.len() + 1);
             return std::ptr::null_mut();
         }
         std::ptr::copy_nonoverlapping(s.as_ptr(), p, s.len());

@@ -1,11 +1,11 @@
 //! Library-wide state: versions, directories, init/release/exit, mangling
 //! mode, the suspended counter.
 
-use super::{copy_out, cstr, guard};
-use crate::config;
-use crate::kernel::control::Control;
-use crate::mangle::{self, ManglingMode};
-use crate::task::{Task, TaskType};
+use crate::{copy_out, cstr, guard};
+use devmapper::config;
+use devmapper::kernel::control::Control;
+use devmapper::mangle::{self, ManglingMode};
+use devmapper::task::{Task, TaskType};
 use parking_lot::Mutex;
 use std::ffi::{c_char, c_int, CString};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -46,7 +46,7 @@ pub unsafe extern "C" fn dm_get_library_version(version: *mut c_char, size: usiz
 #[no_mangle]
 pub unsafe extern "C" fn dm_driver_version(version: *mut c_char, size: usize) -> c_int {
     guard("dm_driver_version", 0, || {
-        if !super::task::check_version() {
+        if !crate::task::check_version() {
             return 0;
         }
         let mut t = Task::new(TaskType::Version as i32);
@@ -69,7 +69,7 @@ pub unsafe extern "C" fn dm_set_dev_dir(dir: *const c_char) -> c_int {
         };
         let d = String::from_utf8_lossy(d);
         if !d.starts_with('/') {
-            crate::dm_debug!("Invalid directory value, {}: not an absolute name.", d);
+            devmapper::dm_debug!("Invalid directory value, {}: not an absolute name.", d);
             return 0;
         }
         if d.len() + "/mapper".len() >= libc::PATH_MAX as usize {
@@ -93,7 +93,7 @@ pub unsafe extern "C" fn dm_set_sysfs_dir(dir: *const c_char) -> c_int {
             .map(|d| String::from_utf8_lossy(d).into_owned())
             .unwrap_or_default();
         if !d.is_empty() && !d.starts_with('/') {
-            crate::dm_debug!("Invalid directory value, {}: not an absolute name.", d);
+            devmapper::dm_debug!("Invalid directory value, {}: not an absolute name.", d);
             return 0;
         }
         config::set_sysfs_dir(&d);
@@ -131,7 +131,7 @@ pub extern "C" fn dm_uuid_prefix() -> *const c_char {
 }
 
 #[no_mangle]
-pub extern "C" fn dm_set_name_mangling_mode(mode: super::consts::dm_string_mangling_t) -> c_int {
+pub extern "C" fn dm_set_name_mangling_mode(mode: crate::consts::dm_string_mangling_t) -> c_int {
     guard("dm_set_name_mangling_mode", 0, || {
         let m = match mode {
             0 => ManglingMode::None,
@@ -148,7 +148,7 @@ pub extern "C" fn dm_set_name_mangling_mode(mode: super::consts::dm_string_mangl
 }
 
 #[no_mangle]
-pub extern "C" fn dm_get_name_mangling_mode() -> super::consts::dm_string_mangling_t {
+pub extern "C" fn dm_get_name_mangling_mode() -> crate::consts::dm_string_mangling_t {
     guard("dm_get_name_mangling_mode", 1, || mangle::mode() as c_int)
 }
 
@@ -157,7 +157,7 @@ pub extern "C" fn dm_get_suspended_counter() -> c_int {
     guard(
         "dm_get_suspended_counter",
         0,
-        crate::state::suspended_counter,
+        devmapper::state::suspended_counter,
     )
 }
 
@@ -165,7 +165,7 @@ pub extern "C" fn dm_get_suspended_counter() -> c_int {
 pub extern "C" fn dm_hold_control_dev(hold_open: c_int) {
     guard("dm_hold_control_dev", (), || {
         HOLD_CONTROL.store(hold_open != 0, Ordering::Relaxed);
-        crate::dm_debug!(
+        devmapper::dm_debug!(
             "{}aking control device open.",
             if hold_open != 0 { "M" } else { "Not m" }
         );
@@ -175,7 +175,7 @@ pub extern "C" fn dm_hold_control_dev(hold_open: c_int) {
 #[no_mangle]
 pub unsafe extern "C" fn dm_mknodes(name: *const c_char) -> c_int {
     guard("dm_mknodes", 0, || {
-        if !super::task::check_version() {
+        if !crate::task::check_version() {
             return 0;
         }
         let mut t = Task::new(TaskType::MkNodes as i32);
@@ -193,10 +193,10 @@ pub unsafe extern "C" fn dm_mknodes(name: *const c_char) -> c_int {
 #[no_mangle]
 pub extern "C" fn dm_lib_init() {
     guard("dm_lib_init", (), || {
-        crate::log::install(&super::log::C_SINK);
+        devmapper::log::install(&crate::log::C_SINK);
         // Environment the stock library reads at load time.
         let _ = mangle::mode();
-        let _ = crate::udev::udev_disabled();
+        let _ = devmapper::udev::udev_disabled();
     })
 }
 
@@ -208,8 +208,8 @@ pub extern "C" fn dm_lib_release() {
         if !HOLD_CONTROL.load(Ordering::Relaxed) {
             Control::global().release();
         }
-        crate::state::clear_ioctl_timestamp();
-        crate::nodes::update_devs();
+        devmapper::state::clear_ioctl_timestamp();
+        devmapper::nodes::update_devs();
     })
 }
 
@@ -220,12 +220,12 @@ pub extern "C" fn dm_lib_exit() {
         if EXITED.swap(true, Ordering::AcqRel) {
             return;
         }
-        let n = crate::state::suspended_counter();
+        let n = devmapper::state::suspended_counter();
         if n != 0 {
             dm_error!("libdevmapper exiting with {} device(s) still suspended.", n);
         }
         dm_lib_release();
-        super::task::VERSION_FAILED.store(false, Ordering::Relaxed);
+        crate::task::VERSION_FAILED.store(false, Ordering::Relaxed);
         EXITED.store(false, Ordering::Release);
     })
 }

@@ -6,7 +6,7 @@
 //! `dm_log_is_non_default`) are in `shim.c`: stable Rust cannot define
 //! C-variadic functions.
 
-use crate::log::{Level, Sink};
+use devmapper::log::{Level, Sink};
 use std::ffi::{c_char, c_int, CStr, CString};
 use std::io::Write;
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -43,7 +43,7 @@ pub(crate) static C_SINK: Sink = Sink { wants, emit };
 /// `dm_log_init_verbose`.
 #[no_mangle]
 pub extern "C" fn dm_log_init_verbose(level: c_int) {
-    crate::capi::guard("dm_log_init_verbose", (), || {
+    crate::guard("dm_log_init_verbose", (), || {
         VERBOSE.store(level, Ordering::Relaxed)
     })
 }
@@ -69,7 +69,7 @@ pub unsafe extern "C" fn dmrs_default_log_line(
     _dm_errno_or_class: c_int,
     msg: *const c_char,
 ) {
-    crate::capi::guard("default logger", (), || {
+    crate::guard("default logger", (), || {
         if msg.is_null() {
             return;
         }
@@ -95,7 +95,7 @@ pub unsafe extern "C" fn dmrs_default_log_line(
         }
         out.extend_from_slice(msg);
         out.push(b'\n');
-        if lvl < Level::Warn as i32 || level & crate::log::LOG_STDERR != 0 {
+        if lvl < Level::Warn as i32 || level & devmapper::log::LOG_STDERR != 0 {
             let _ = std::io::stderr().write_all(&out);
         } else {
             let mut so = std::io::stdout().lock();

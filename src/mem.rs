@@ -1,7 +1,7 @@
 //! The memory functions the header's `dm_malloc`/`dm_free`/… macros expand
 //! to. All memory comes from libc, so `dm_free` and `free` are interchangeable.
 
-use super::guard;
+use crate::guard;
 use std::ffi::{c_char, c_int, c_uint, c_void};
 
 /// libdevmapper refuses single allocations above this size.
@@ -9,7 +9,7 @@ const HUGE: usize = 50_000_000;
 
 fn too_big(s: usize) -> bool {
     if s > HUGE {
-        crate::dm_error!(
+        devmapper::dm_error!(
             "Huge memory allocation (size {}) rejected - metadata corruption?",
             s
         );
@@ -59,7 +59,7 @@ pub extern "C" fn dm_malloc_aligned_wrapper(
         let mut p: *mut c_void = std::ptr::null_mut();
         // SAFETY: `p` is a valid out-pointer; posix_memalign validates `a`.
         if unsafe { libc::posix_memalign(&mut p, a, s) } != 0 {
-            crate::dm_error!("Failed to allocate {} bytes aligned to {}.", s, a);
+            devmapper::dm_error!("Failed to allocate {} bytes aligned to {}.", s, a);
             return std::ptr::null_mut();
         }
         p
@@ -88,7 +88,7 @@ pub unsafe extern "C" fn dm_strdup_wrapper(
 ) -> *mut c_char {
     guard("dm_strdup_wrapper", std::ptr::null_mut(), || {
         if s.is_null() {
-            crate::dm_error!("Internal error: dm_strdup called with NULL.");
+            devmapper::dm_error!("Internal error: dm_strdup called with NULL.");
             return std::ptr::null_mut();
         }
         // SAFETY: `s` is a NUL-terminated string (C contract).

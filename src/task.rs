@@ -1,13 +1,13 @@
 //! `dm_task_*` and `dm_get_next_target`.
 
-use super::{copy_out, cstr, guard, malloc_cstring};
-use crate::kernel::abi::DmFlags;
-use crate::kernel::codec;
-use crate::kernel::control::Control;
-use crate::mangle::{self, ManglingMode};
-use crate::secret::Secret;
-use crate::task::{Info, Task, TaskType};
-use crate::udev;
+use crate::{copy_out, cstr, guard, malloc_cstring};
+use devmapper::kernel::abi::DmFlags;
+use devmapper::kernel::codec;
+use devmapper::kernel::control::Control;
+use devmapper::mangle::{self, ManglingMode};
+use devmapper::secret::Secret;
+use devmapper::task::{Info, Task, TaskType};
+use devmapper::udev;
 use std::ffi::{c_char, c_int, c_void, CString};
 use std::ptr::null_mut;
 
@@ -24,7 +24,7 @@ impl Drop for dm_task {
     fn drop(&mut self) {
         for (_, p) in self.input_strings.iter_mut() {
             let mut v = std::mem::take(p).into_bytes_with_nul();
-            crate::secret::wipe(&mut v);
+            devmapper::secret::wipe(&mut v);
         }
     }
 }
@@ -139,10 +139,10 @@ pub(crate) fn check_version() -> bool {
         Ok(_) => true,
         Err(e) => {
             VERSION_FAILED.store(true, Ordering::Relaxed);
-            crate::task::log_open_failure(&e);
+            devmapper::task::log_open_failure(&e);
             dm_error!(
                 "Incompatible libdevmapper {} and kernel driver (unknown version).",
-                super::lib_state::LIBRARY_VERSION
+                crate::lib_state::LIBRARY_VERSION
             );
             false
         }
@@ -407,14 +407,14 @@ pub unsafe extern "C" fn dm_task_set_major_minor(
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_set_add_node(
     dmt: *mut dm_task,
-    add_node: super::consts::dm_add_node_t,
+    add_node: crate::consts::dm_add_node_t,
 ) -> c_int {
     guard("dm_task_set_add_node", 0, || {
         let Some(t) = (unsafe { task_mut(dmt, "dm_task_set_add_node") }) else {
             return 0;
         };
-        if add_node != crate::task::ADD_NODE_ON_RESUME
-            && add_node != crate::task::ADD_NODE_ON_CREATE
+        if add_node != devmapper::task::ADD_NODE_ON_RESUME
+            && add_node != devmapper::task::ADD_NODE_ON_CREATE
         {
             dm_error!("Unknown add node parameter");
             return 0;
@@ -456,7 +456,7 @@ pub unsafe extern "C" fn dm_task_set_cookie(
         }
         // SAFETY: checked non-NULL; the caller owns the cookie variable.
         let c = unsafe { &mut *cookie };
-        let supported = super::udev::cookie_supported_now();
+        let supported = crate::udev::cookie_supported_now();
         let sync = udev::get_sync_support(|| supported);
         match udev::set_cookie_for(c, flags, sync, supported, t.task.raw_type) {
             Ok(event_nr) => {
@@ -626,9 +626,9 @@ fn mangled_copy(t: &dm_task, uuid: bool) -> *mut c_char {
         return null_mut();
     };
     let (kind, max) = if uuid {
-        ("UUID", crate::abi::DM_UUID_LEN)
+        ("UUID", devmapper::abi::DM_UUID_LEN)
     } else {
-        ("name", crate::abi::DM_NAME_LEN)
+        ("name", devmapper::abi::DM_NAME_LEN)
     };
     match mangle::mangle_unchecked(&s, mangle::mode(), kind, max) {
         Ok(Some(m)) => malloc_cstring(&m),
@@ -812,9 +812,9 @@ pub unsafe extern "C" fn dm_task_get_read_ahead(dmt: *const dm_task, read_ahead:
         if !DmFlags::from_bits_retain(h.flags).contains(DmFlags::EXISTS) {
             return 0;
         }
-        let (major, minor) = crate::abi::decode_dev(h.dev);
+        let (major, minor) = devmapper::abi::decode_dev(h.dev);
         let name = String::from_utf8_lossy(codec::fixed_str(&h.name)).into_owned();
-        match crate::nodes::get_read_ahead(&name, major, minor) {
+        match devmapper::nodes::get_read_ahead(&name, major, minor) {
             Some(v) => {
                 unsafe { *read_ahead = v };
                 1
@@ -833,7 +833,7 @@ pub unsafe extern "C" fn dm_task_get_ioctl_timestamp(dmt: *mut dm_task) -> *mut 
         if !t.task.record_timestamp {
             return null_mut();
         }
-        let Some(ts) = crate::state::ioctl_timestamp() else {
+        let Some(ts) = devmapper::state::ioctl_timestamp() else {
             return null_mut();
         };
         let b = t
@@ -931,5 +931,5 @@ pub unsafe extern "C" fn dm_get_next_target(
 
 #[no_mangle]
 pub extern "C" fn dm_task_update_nodes() {
-    guard("dm_task_update_nodes", (), crate::nodes::update_devs)
+    guard("dm_task_update_nodes", (), devmapper::nodes::update_devs)
 }

@@ -1,8 +1,8 @@
 //! `dm_udev_*` and `dm_cookie_supported`.
 
-use super::guard;
-use crate::kernel::control::Control;
-use crate::{nodes, udev};
+use crate::guard;
+use devmapper::kernel::control::Control;
+use devmapper::{nodes, udev};
 use std::ffi::c_int;
 
 /// Driver supports cookies (4.15+), asking the kernel if not known yet.
@@ -12,7 +12,7 @@ pub(crate) fn cookie_supported_now() -> bool {
         Some(v) => Some(v),
         None => c.driver_version().ok(),
     };
-    v.is_some_and(crate::task::cookie_supported)
+    v.is_some_and(devmapper::task::cookie_supported)
 }
 
 fn sync() -> bool {
@@ -22,7 +22,7 @@ fn sync() -> bool {
 #[no_mangle]
 pub extern "C" fn dm_cookie_supported() -> c_int {
     guard("dm_cookie_supported", 0, || {
-        (super::task::check_version() && cookie_supported_now()) as c_int
+        (crate::task::check_version() && cookie_supported_now()) as c_int
     })
 }
 
@@ -54,7 +54,9 @@ pub extern "C" fn dm_udev_get_checking() -> c_int {
 pub unsafe extern "C" fn dm_udev_create_cookie(cookie: *mut u32) -> c_int {
     guard("dm_udev_create_cookie", 0, || {
         if cookie.is_null() {
-            crate::dm_error!("Internal error: dm_udev_create_cookie called with a NULL cookie.");
+            devmapper::dm_error!(
+                "Internal error: dm_udev_create_cookie called with a NULL cookie."
+            );
             return 0;
         }
         match udev::create_cookie(sync()) {
@@ -88,7 +90,7 @@ pub extern "C" fn dm_udev_wait(cookie: u32) -> c_int {
 pub unsafe extern "C" fn dm_udev_wait_immediate(cookie: u32, ready: *mut c_int) -> c_int {
     guard("dm_udev_wait_immediate", 0, || {
         if ready.is_null() {
-            crate::dm_error!(
+            devmapper::dm_error!(
                 "Internal error: dm_udev_wait_immediate called with a NULL ready pointer."
             );
             return 0;

@@ -9,9 +9,9 @@
 #   CC        C compiler for the runtime probe (default cc)
 #
 # Checks, in order:
-#   1. src/capi/exports.map: exactly the 24 stock version nodes, in stock order,
+#   1. src/exports.map: exactly the 24 stock version nodes, in stock order,
 #      each inheriting the previous one, one `local: *`, and every global name
-#      under the node the stock library exports it in (src/capi/stock-versions.tsv).
+#      under the node the stock library exports it in (src/stock-versions.tsv).
 #   2. The library: DT_SONAME; the version definitions (the soname, then the 24
 #      nodes in order, parents chained when the linker records them); every
 #      defined dynamic symbol versioned and present in the stock list with the
@@ -41,8 +41,8 @@ fi
 [[ -n $lib && -f $lib ]] || { echo "check-exports: no library found (build first)" >&2; exit 2; }
 
 soname=${SONAME:-libdevmapper.so.1.02.1}
-map=src/capi/exports.map
-stock=src/capi/stock-versions.tsv
+map=src/exports.map
+stock=src/stock-versions.tsv
 header=include/libdevmapper.h
 
 tmp=$(mktemp -d)

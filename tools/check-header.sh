@@ -42,8 +42,13 @@ out_dir=$(grep '"reason":"build-script-executed"' <<<"$json" |
   grep '[#/]libdevmapper-rs[@#]' | sed -n 's/.*"out_dir":"\([^"]*\)".*/\1/p' | tail -n1)
 [[ -n $out_dir ]] || { echo "check-header: cannot find the build script's OUT_DIR" >&2; exit 1; }
 generated=$out_dir/libdevmapper.h
-# OUT_DIR is <target>/release/build/<package>-<hash>/out.
-libdir=$(dirname "$(dirname "$(dirname "$out_dir")")")
+# Link against the library as staged by `make build` (build/lib), falling back
+# to cargo's own output (<target>/release/libdevmapper_capi.so) through a link.
+libdir=$root/build/lib
+if [[ ! -e $libdir/libdevmapper.so ]]; then
+  libdir=$tmp/lib; mkdir -p "$libdir"
+  ln -s "$(dirname "$(dirname "$(dirname "$out_dir")")")/libdevmapper_capi.so" "$libdir/libdevmapper.so"
+fi
 
 if [[ ! -f $generated ]]; then
   echo "FAIL: build.rs did not generate libdevmapper.h:"
@@ -75,7 +80,7 @@ else
   failures=$((failures + 1))
 fi
 # Everything the header defines stays in libdevmapper's namespace: a stray
-# `pub const` or type in src/capi must not leak into clients.
+# `pub const` or type in src/ must not leak into clients.
 if [[ -f $committed ]]; then
   strays=$( { sed -n 's/^#define \([A-Za-z_][A-Za-z0-9_]*\).*/\1/p' "$committed"
               sed -n 's/^\(struct\|union\|enum\|typedef [^(]*\) \([A-Za-z_][A-Za-z0-9_]*\).*/\2/p' "$committed"

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Regenerate src/capi/stock-versions.tsv: the export list of the stock
+# Regenerate src/stock-versions.tsv: the export list of the stock
 # libdevmapper 1.02.185 (symbol, version node, default/compat binding), derived
 # from the shared reference symbols.tsv. The result is committed, so the checks
 # do not need the reference tree at hand.
@@ -8,7 +8,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 src=${1:-$root/../shared/reference/symbols.tsv}
-out=$root/src/capi/stock-versions.tsv
+out=$root/src/stock-versions.tsv
 [[ -r $src ]] || { echo "cannot read $src" >&2; exit 1; }
 {
   printf '# Exports of libdevmapper 1.02.185 (Debian libdevmapper.so.1.02.1).\n'

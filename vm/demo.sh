@@ -6,7 +6,7 @@ set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 cd "$REPO"
 vm/setup.sh >/dev/null
-cargo build --release --example demo -q
+cargo build --release -p devmapper --example demo -q
 exec vm/run.sh -- bash -c '
 set -e
 export LD_LIBRARY_PATH='"$REPO"'/build/lib

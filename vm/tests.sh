@@ -19,7 +19,7 @@ vm/setup.sh >/dev/null 2>&1 || vm/setup.sh
 # Build everything the guest runs on the host (the guest sees the host's
 # filesystem read-only through virtiofs).
 [ -f build/lib/libdevmapper.so.1.02.1 ] || make -s build
-RUST_TESTS=$(cargo test --release --test kernel --no-run --message-format=json 2>/dev/null |
+RUST_TESTS=$(cargo test --release -p devmapper --test kernel --no-run --message-format=json 2>/dev/null |
     python3 -c 'import sys,json
 for l in sys.stdin:
     try: m=json.loads(l)

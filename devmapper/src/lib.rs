@@ -21,6 +21,3 @@ pub mod secret;
 pub mod state;
 pub mod task;
 pub mod udev;
-
-#[cfg(feature = "capi")]
-pub mod capi;
