@@ -1,12 +1,12 @@
-//! Logging: `dm_log_init_verbose`, the default log line printer, and the sink
-//! that forwards core messages to the C callback `dm_log_with_errno`.
+//! Logging: `dm_log_init_verbose`, the default log line printer, and the
+//! logger that forwards the core's lines to the C callback `dm_log_with_errno`.
 //!
 //! The variadic parts (the `dm_log`/`dm_log_with_errno` data objects, the
 //! default variadic loggers, `dm_log_init`, `dm_log_with_errno_init`,
 //! `dm_log_is_non_default`) are in `shim.c`: stable Rust cannot define
 //! C-variadic functions.
 
-use devmapper::log::{Level, Sink};
+use devmapper::log::{Level, Logger, Record};
 use std::ffi::{c_char, c_int, CStr, CString};
 use std::io::Write;
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -25,26 +25,39 @@ extern "C" {
     fn dmrs_log_is_default() -> c_int;
 }
 
-fn wants(level: Level) -> bool {
-    // SAFETY: plain read of two pointers in the shim.
-    let default = unsafe { dmrs_log_is_default() } != 0;
-    !default || level <= Level::Warn || VERBOSE.load(Ordering::Relaxed) != 0
+/// The logger of the C library's context: lines go to the program's
+/// `dm_log_with_errno` callback (or libdm's default printer).
+pub(crate) struct CLogger;
+
+impl Logger for CLogger {
+    fn enabled(&self, level: Level) -> bool {
+        // SAFETY: plain read of two pointers in the shim.
+        let default = unsafe { dmrs_log_is_default() } != 0;
+        !default || level <= Level::Warn || VERBOSE.load(Ordering::Relaxed) != 0
+    }
+
+    fn log(&self, r: &Record<'_>) {
+        let text = match r.args.as_str() {
+            Some(s) => std::borrow::Cow::Borrowed(s),
+            None => std::borrow::Cow::Owned(r.args.to_string()),
+        };
+        let m = CString::new(text.replace('\0', " ")).unwrap_or_default();
+        let f = CString::new(r.file).unwrap_or_default();
+        let line = c_int::try_from(r.line).unwrap_or(c_int::MAX);
+        // SAFETY: both strings are valid NUL-terminated strings for the
+        // duration of the call.
+        unsafe { dmrs_log_emit(r.raw_level(), f.as_ptr(), line, r.class, m.as_ptr()) };
+    }
 }
 
-fn emit(level: i32, file: &str, line: u32, errno_or_class: i32, msg: &str) {
-    let f = CString::new(file).unwrap_or_default();
-    let m = CString::new(msg.replace('\0', " ")).unwrap_or_default();
-    // SAFETY: both strings are valid for the duration of the call.
-    unsafe { dmrs_log_emit(level, f.as_ptr(), line as c_int, errno_or_class, m.as_ptr()) };
-}
-
-pub(crate) static C_SINK: Sink = Sink { wants, emit };
+pub(crate) static C_LOGGER: CLogger = CLogger;
 
 /// `dm_log_init_verbose`.
 #[no_mangle]
 pub extern "C" fn dm_log_init_verbose(level: c_int) {
-    crate::guard("dm_log_init_verbose", (), || {
-        VERBOSE.store(level, Ordering::Relaxed)
+    crate::ffi::guard("dm_log_init_verbose", (), || {
+        VERBOSE.store(level, Ordering::Relaxed);
+        Some(())
     })
 }
 
@@ -69,9 +82,9 @@ pub unsafe extern "C" fn dmrs_default_log_line(
     _dm_errno_or_class: c_int,
     msg: *const c_char,
 ) {
-    crate::guard("default logger", (), || {
+    crate::ffi::guard("default logger", (), || {
         if msg.is_null() {
-            return;
+            return Some(());
         }
         // SAFETY: the shim passes a NUL-terminated buffer.
         let msg = unsafe { CStr::from_ptr(msg) }.to_bytes();
@@ -82,7 +95,7 @@ pub unsafe extern "C" fn dmrs_default_log_line(
             std::process::abort();
         }
         if lvl > Level::Warn as i32 && VERBOSE.load(Ordering::Relaxed) == 0 {
-            return;
+            return Some(());
         }
         let mut out = Vec::with_capacity(msg.len() + 64);
         if *LINE_NUMBERS && !file.is_null() {
@@ -102,5 +115,6 @@ pub unsafe extern "C" fn dmrs_default_log_line(
             let _ = so.write_all(&out);
             let _ = so.flush();
         }
+        Some(())
     })
 }

@@ -1,7 +1,12 @@
 //! The memory functions the header's `dm_malloc`/`dm_free`/… macros expand
 //! to. All memory comes from libc, so `dm_free` and `free` are interchangeable.
 
-use crate::guard;
+use crate::CTX;
+
+/// The panic boundary for these wrappers, whose bodies never refuse.
+fn guard<T>(what: &'static str, fail: T, f: impl FnOnce() -> T) -> T {
+    crate::ffi::guard(what, fail, || Some(f()))
+}
 use std::ffi::{c_char, c_int, c_uint, c_void};
 
 /// libdevmapper refuses single allocations above this size.
@@ -9,7 +14,8 @@ const HUGE: usize = 50_000_000;
 
 fn too_big(s: usize) -> bool {
     if s > HUGE {
-        devmapper::dm_error!(
+        devmapper::log_error!(
+            &CTX,
             "Huge memory allocation (size {}) rejected - metadata corruption?",
             s
         );
@@ -59,7 +65,7 @@ pub extern "C" fn dm_malloc_aligned_wrapper(
         let mut p: *mut c_void = std::ptr::null_mut();
         // SAFETY: `p` is a valid out-pointer; posix_memalign validates `a`.
         if unsafe { libc::posix_memalign(&mut p, a, s) } != 0 {
-            devmapper::dm_error!("Failed to allocate {} bytes aligned to {}.", s, a);
+            devmapper::log_error!(&CTX, "Failed to allocate {} bytes aligned to {}.", s, a);
             return std::ptr::null_mut();
         }
         p
@@ -88,7 +94,7 @@ pub unsafe extern "C" fn dm_strdup_wrapper(
 ) -> *mut c_char {
     guard("dm_strdup_wrapper", std::ptr::null_mut(), || {
         if s.is_null() {
-            devmapper::dm_error!("Internal error: dm_strdup called with NULL.");
+            devmapper::log_error!(&CTX, "Internal error: dm_strdup called with NULL.");
             return std::ptr::null_mut();
         }
         // SAFETY: `s` is a NUL-terminated string (C contract).
@@ -151,6 +157,7 @@ pub unsafe extern "C" fn dm_realloc_aux(
     file: *const c_char,
     line: c_int,
 ) -> *mut c_void {
+    // SAFETY: forwarded C contract.
     guard("dm_realloc_aux", std::ptr::null_mut(), || unsafe {
         dm_realloc_wrapper(p, s, file, line)
     })
@@ -162,6 +169,7 @@ pub unsafe extern "C" fn dm_strdup_aux(
     file: *const c_char,
     line: c_int,
 ) -> *mut c_char {
+    // SAFETY: forwarded C contract.
     guard("dm_strdup_aux", std::ptr::null_mut(), || unsafe {
         dm_strdup_wrapper(s, file, line)
     })
@@ -169,6 +177,7 @@ pub unsafe extern "C" fn dm_strdup_aux(
 
 #[no_mangle]
 pub unsafe extern "C" fn dm_free_aux(p: *mut c_void) {
+    // SAFETY: forwarded C contract.
     guard("dm_free_aux", (), || unsafe { dm_free_wrapper(p) })
 }
 

@@ -1,37 +1,27 @@
-//! `dm_task_*` and `dm_get_next_target`.
+//! `dm_task_*` and `dm_get_next_target`: a `struct dm_task` is a core
+//! [`Task`] plus what the C API hands out pointers to.
 
-use crate::{copy_out, cstr, guard, malloc_cstring};
-use devmapper::kernel::abi::DmFlags;
-use devmapper::kernel::codec;
-use devmapper::kernel::control::Control;
+use crate::ffi::{self, arg_bytes, copy_out, done, guard, handle, handle_mut, malloc_bytes, ok};
+use crate::CTX;
+use devmapper::kernel::abi::{DmFlags, DM_NAME_LEN, DM_UUID_LEN};
 use devmapper::mangle::{self, ManglingMode};
 use devmapper::secret::Secret;
 use devmapper::task::{Info, Task, TaskType};
-use devmapper::udev;
-use std::ffi::{c_char, c_int, c_void, CString};
-use std::ptr::null_mut;
+use std::ffi::{c_char, c_int, c_void};
+use std::ptr::{null, null_mut};
 
 /// The opaque `struct dm_task`.
 pub struct dm_task {
     task: Task,
-    /// NUL-terminated copies of input targets, for `dm_get_next_target` on a
-    /// task that has not read a table back.
-    input_strings: Vec<(CString, CString)>,
+    /// NUL-terminated copies of the targets added, for `dm_get_next_target`
+    /// on a task that has not read a table back. Wiped when dropped.
+    input_strings: Vec<(Secret, Secret)>,
     timestamp: Option<Box<dm_timestamp>>,
-}
-
-impl Drop for dm_task {
-    fn drop(&mut self) {
-        for (_, p) in self.input_strings.iter_mut() {
-            let mut v = std::mem::take(p).into_bytes_with_nul();
-            devmapper::secret::wipe(&mut v);
-        }
-    }
 }
 
 /// `struct dm_timestamp` (opaque to C).
 pub struct dm_timestamp {
-    pub t: libc::timespec,
+    pub(crate) t: libc::timespec,
 }
 
 /// `struct dm_info`: 48 bytes.
@@ -105,140 +95,102 @@ impl From<Info> for dm_info {
     }
 }
 
-/// Borrow the task behind a C pointer; NULL is logged and gives None.
+/// The task behind a `struct dm_task *`.
+unsafe fn task<'a>(dmt: *const dm_task, what: &str) -> Option<&'a dm_task> {
+    // SAFETY: task pointers come from dm_task_create (C contract).
+    unsafe { handle(dmt, what, "task") }
+}
+
+/// The task behind a `struct dm_task *`, mutably.
 unsafe fn task_mut<'a>(dmt: *mut dm_task, what: &str) -> Option<&'a mut dm_task> {
-    if dmt.is_null() {
-        dm_error!("Internal error: {what} called with a NULL task.");
-        return None;
-    }
-    // SAFETY: non-NULL task pointers come from dm_task_create (C contract).
-    Some(unsafe { &mut *dmt })
-}
-
-unsafe fn task_ref<'a>(dmt: *const dm_task, what: &str) -> Option<&'a dm_task> {
-    if dmt.is_null() {
-        dm_error!("Internal error: {what} called with a NULL task.");
-        return None;
-    }
-    // SAFETY: as above.
-    Some(unsafe { &*dmt })
-}
-
-/// Set when the version check failed; like libdevmapper, later task
-/// creations then fail silently until `dm_lib_exit` resets it.
-pub(crate) static VERSION_FAILED: std::sync::atomic::AtomicBool =
-    std::sync::atomic::AtomicBool::new(false);
-
-/// The version check libdevmapper runs when the first task is created.
-pub(crate) fn check_version() -> bool {
-    use std::sync::atomic::Ordering;
-    if VERSION_FAILED.load(Ordering::Relaxed) {
-        return false;
-    }
-    match Control::global().driver_version() {
-        Ok(_) => true,
-        Err(e) => {
-            VERSION_FAILED.store(true, Ordering::Relaxed);
-            devmapper::task::log_open_failure(&e);
-            dm_error!(
-                "Incompatible libdevmapper {} and kernel driver (unknown version).",
-                crate::lib_state::LIBRARY_VERSION
-            );
-            false
-        }
-    }
+    // SAFETY: as above; C does not share a task between threads.
+    unsafe { handle_mut(dmt, what, "task") }
 }
 
 /// Shared body of the setters that only record a value.
-unsafe fn set_flag(dmt: *mut dm_task, what: &'static str, f: impl FnOnce(&mut Task)) -> c_int {
+unsafe fn set(dmt: *mut dm_task, what: &'static str, f: impl FnOnce(&mut Task)) -> c_int {
     guard(what, 0, || {
-        let Some(t) = (unsafe { task_mut(dmt, what) }) else {
-            return 0;
-        };
-        f(&mut t.task);
-        1
+        // SAFETY: dmt is a task handle (C contract).
+        f(&mut unsafe { task_mut(dmt, what) }?.task);
+        Some(1)
     })
 }
 
 /// Shared body of the string setters.
-unsafe fn set_string(
+unsafe fn set_str(
     dmt: *mut dm_task,
     s: *const c_char,
     what: &'static str,
     arg: &str,
-    f: fn(&mut Task, &[u8]) -> bool,
+    f: fn(&mut Task, &devmapper::Context, &[u8]) -> devmapper::Result<()>,
 ) -> c_int {
     guard(what, 0, || {
-        let Some(t) = (unsafe { task_mut(dmt, what) }) else {
-            return 0;
-        };
-        let Some(s) = (unsafe { cstr(s) }) else {
-            dm_error!("Internal error: {what} called with a NULL {arg}.");
-            return 0;
-        };
-        f(&mut t.task, s) as c_int
+        // SAFETY: dmt is a task handle, s a C string (C contract).
+        let (t, s) = unsafe { (task_mut(dmt, what)?, arg_bytes(s, what, arg)?) };
+        done(f(&mut t.task, &CTX, s))
     })
 }
 
 #[no_mangle]
 pub extern "C" fn dm_task_create(type_: c_int) -> *mut dm_task {
     guard("dm_task_create", null_mut(), || {
-        if !check_version() {
-            return null_mut();
-        }
-        Box::into_raw(Box::new(dm_task {
+        ok(CTX.check_version())?;
+        Some(Box::into_raw(Box::new(dm_task {
             task: Task::new(type_),
             input_strings: Vec::new(),
             timestamp: None,
-        }))
+        })))
     })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_destroy(dmt: *mut dm_task) {
     guard("dm_task_destroy", (), || {
-        if !dmt.is_null() {
-            // SAFETY: the pointer came from Box::into_raw in dm_task_create.
-            drop(unsafe { Box::from_raw(dmt) });
-        }
+        // SAFETY: the pointer came from dm_task_create and is not used again.
+        drop(unsafe { ffi::take_handle(dmt) });
+        Some(())
     })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_run(dmt: *mut dm_task) -> c_int {
     guard("dm_task_run", 0, || {
-        let Some(t) = (unsafe { task_mut(dmt, "dm_task_run") }) else {
-            return 0;
-        };
-        t.task.run().is_ok() as c_int
+        // SAFETY: dmt is a task handle (C contract).
+        let t = unsafe { task_mut(dmt, "dm_task_run") }?;
+        done(t.task.run(&CTX))
     })
 }
 
 /// Load the table read-only.
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_set_ro(dmt: *mut dm_task) -> c_int {
-    unsafe { set_flag(dmt, "dm_task_set_ro", |t| t.read_only = true) }
+    // SAFETY: forwarded C contract.
+    unsafe { set(dmt, "dm_task_set_ro", |t| t.read_only = true) }
 }
 /// Suspend without flushing queued I/O.
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_no_flush(dmt: *mut dm_task) -> c_int {
-    unsafe { set_flag(dmt, "dm_task_no_flush", |t| t.no_flush = true) }
+    // SAFETY: forwarded C contract.
+    unsafe { set(dmt, "dm_task_no_flush", |t| t.no_flush = true) }
 }
 /// Skip the open count (ignored by current kernels).
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_no_open_count(dmt: *mut dm_task) -> c_int {
-    unsafe { set_flag(dmt, "dm_task_no_open_count", |t| t.no_open_count = true) }
+    // SAFETY: forwarded C contract.
+    unsafe { set(dmt, "dm_task_no_open_count", |t| t.no_open_count = true) }
 }
 /// Do not freeze the filesystem on suspend.
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_skip_lockfs(dmt: *mut dm_task) -> c_int {
-    unsafe { set_flag(dmt, "dm_task_skip_lockfs", |t| t.skip_lockfs = true) }
+    // SAFETY: forwarded C contract.
+    unsafe { set(dmt, "dm_task_skip_lockfs", |t| t.skip_lockfs = true) }
 }
 /// Report on the inactive table.
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_query_inactive_table(dmt: *mut dm_task) -> c_int {
+    // SAFETY: forwarded C contract.
     unsafe {
-        set_flag(dmt, "dm_task_query_inactive_table", |t| {
+        set(dmt, "dm_task_query_inactive_table", |t| {
             t.query_inactive_table = true
         })
     }
@@ -246,8 +198,9 @@ pub unsafe extern "C" fn dm_task_query_inactive_table(dmt: *mut dm_task) -> c_in
 /// Skip a reload whose table equals the live one.
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_suppress_identical_reload(dmt: *mut dm_task) -> c_int {
+    // SAFETY: forwarded C contract.
     unsafe {
-        set_flag(dmt, "dm_task_suppress_identical_reload", |t| {
+        set(dmt, "dm_task_suppress_identical_reload", |t| {
             t.suppress_identical_reload = true
         })
     }
@@ -255,33 +208,39 @@ pub unsafe extern "C" fn dm_task_suppress_identical_reload(dmt: *mut dm_task) ->
 /// Ask the kernel to wipe its copies of the buffers.
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_secure_data(dmt: *mut dm_task) -> c_int {
-    unsafe { set_flag(dmt, "dm_task_secure_data", |t| t.secure_data = true) }
+    // SAFETY: forwarded C contract.
+    unsafe { set(dmt, "dm_task_secure_data", |t| t.secure_data = true) }
 }
 /// Retry a remove that fails with EBUSY.
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_retry_remove(dmt: *mut dm_task) -> c_int {
-    unsafe { set_flag(dmt, "dm_task_retry_remove", |t| t.retry_remove = true) }
+    // SAFETY: forwarded C contract.
+    unsafe { set(dmt, "dm_task_retry_remove", |t| t.retry_remove = true) }
 }
 /// Remove on last close if the device is open.
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_deferred_remove(dmt: *mut dm_task) -> c_int {
-    unsafe { set_flag(dmt, "dm_task_deferred_remove", |t| t.deferred_remove = true) }
+    // SAFETY: forwarded C contract.
+    unsafe { set(dmt, "dm_task_deferred_remove", |t| t.deferred_remove = true) }
 }
 /// Enable extra checks before suspending.
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_enable_checks(dmt: *mut dm_task) -> c_int {
-    unsafe { set_flag(dmt, "dm_task_enable_checks", |t| t.enable_checks = true) }
+    // SAFETY: forwarded C contract.
+    unsafe { set(dmt, "dm_task_enable_checks", |t| t.enable_checks = true) }
 }
 /// Return the IMA measurement with STATUS/TABLE.
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_ima_measurement(dmt: *mut dm_task) -> c_int {
-    unsafe { set_flag(dmt, "dm_task_ima_measurement", |t| t.ima_measurement = true) }
+    // SAFETY: forwarded C contract.
+    unsafe { set(dmt, "dm_task_ima_measurement", |t| t.ima_measurement = true) }
 }
 /// Record the time of each ioctl.
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_set_record_timestamp(dmt: *mut dm_task) -> c_int {
+    // SAFETY: forwarded C contract.
     unsafe {
-        set_flag(dmt, "dm_task_set_record_timestamp", |t| {
+        set(dmt, "dm_task_set_record_timestamp", |t| {
             t.record_timestamp = true
         })
     }
@@ -289,45 +248,40 @@ pub unsafe extern "C" fn dm_task_set_record_timestamp(dmt: *mut dm_task) -> c_in
 
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_set_name(dmt: *mut dm_task, s: *const c_char) -> c_int {
-    unsafe { set_string(dmt, s, "dm_task_set_name", "name", Task::set_name) }
+    // SAFETY: forwarded C contract.
+    unsafe { set_str(dmt, s, "dm_task_set_name", "name", Task::set_name) }
 }
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_set_uuid(dmt: *mut dm_task, s: *const c_char) -> c_int {
-    unsafe { set_string(dmt, s, "dm_task_set_uuid", "uuid", Task::set_uuid) }
+    // SAFETY: forwarded C contract.
+    unsafe { set_str(dmt, s, "dm_task_set_uuid", "uuid", Task::set_uuid) }
 }
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_set_newname(dmt: *mut dm_task, s: *const c_char) -> c_int {
-    unsafe { set_string(dmt, s, "dm_task_set_newname", "new name", Task::set_newname) }
+    // SAFETY: forwarded C contract.
+    unsafe { set_str(dmt, s, "dm_task_set_newname", "new name", Task::set_newname) }
 }
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_set_newuuid(dmt: *mut dm_task, s: *const c_char) -> c_int {
-    unsafe { set_string(dmt, s, "dm_task_set_newuuid", "new uuid", Task::set_newuuid) }
+    // SAFETY: forwarded C contract.
+    unsafe { set_str(dmt, s, "dm_task_set_newuuid", "new uuid", Task::set_newuuid) }
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_set_message(dmt: *mut dm_task, message: *const c_char) -> c_int {
     guard("dm_task_set_message", 0, || {
-        let Some(t) = (unsafe { task_mut(dmt, "dm_task_set_message") }) else {
-            return 0;
-        };
-        let Some(m) = (unsafe { cstr(message) }) else {
-            dm_error!("Internal error: dm_task_set_message called with a NULL message.");
-            return 0;
-        };
-        t.task.message = Some(Secret::from(m));
-        1
+        let what = "dm_task_set_message";
+        // SAFETY: a task handle and a C string (C contract).
+        let (t, m) = unsafe { (task_mut(dmt, what)?, arg_bytes(message, what, "message")?) };
+        t.task.set_message(m);
+        Some(1)
     })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_set_sector(dmt: *mut dm_task, sector: u64) -> c_int {
-    guard("dm_task_set_sector", 0, || {
-        let Some(t) = (unsafe { task_mut(dmt, "dm_task_set_sector") }) else {
-            return 0;
-        };
-        t.task.sector = Some(sector);
-        1
-    })
+    // SAFETY: forwarded C contract.
+    unsafe { set(dmt, "dm_task_set_sector", |t| t.sector = Some(sector)) }
 }
 
 #[no_mangle]
@@ -339,51 +293,51 @@ pub unsafe extern "C" fn dm_task_set_geometry(
     start: *const c_char,
 ) -> c_int {
     guard("dm_task_set_geometry", 0, || {
-        let Some(t) = (unsafe { task_mut(dmt, "dm_task_set_geometry") }) else {
-            return 0;
+        let what = "dm_task_set_geometry";
+        // SAFETY: a task handle and four C strings (C contract).
+        let (t, c, h, s, st) = unsafe {
+            (
+                task_mut(dmt, what)?,
+                arg_bytes(cylinders, what, "argument")?,
+                arg_bytes(heads, what, "argument")?,
+                arg_bytes(sectors, what, "argument")?,
+                arg_bytes(start, what, "argument")?,
+            )
         };
-        let parts = unsafe { [cstr(cylinders), cstr(heads), cstr(sectors), cstr(start)] };
-        if parts.iter().any(|p| p.is_none()) {
-            dm_error!("Internal error: dm_task_set_geometry called with a NULL argument.");
-            return 0;
-        }
-        let s: Vec<String> = parts
-            .iter()
-            .map(|p| String::from_utf8_lossy(p.unwrap_or_default()).into_owned())
-            .collect();
-        t.task.geometry = Some(codec::geometry_string(&s[0], &s[1], &s[2], &s[3]).into_bytes());
-        1
+        t.task.set_geometry(c, h, s, st);
+        Some(1)
     })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_set_major(dmt: *mut dm_task, v: c_int) -> c_int {
-    unsafe {
-        set_flag(dmt, "dm_task_set_major", |t| {
-            t.major = v;
-            t.allow_default_major_fallback = false;
-        })
-    }
+    // SAFETY: forwarded C contract.
+    unsafe { set(dmt, "dm_task_set_major", |t| t.set_major(v)) }
 }
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_set_minor(dmt: *mut dm_task, v: c_int) -> c_int {
-    unsafe { set_flag(dmt, "dm_task_set_minor", |t| t.minor = v) }
+    // SAFETY: forwarded C contract.
+    unsafe { set(dmt, "dm_task_set_minor", |t| t.minor = v) }
 }
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_set_uid(dmt: *mut dm_task, v: libc::uid_t) -> c_int {
-    unsafe { set_flag(dmt, "dm_task_set_uid", |t| t.uid = v) }
+    // SAFETY: forwarded C contract.
+    unsafe { set(dmt, "dm_task_set_uid", |t| t.uid = v) }
 }
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_set_gid(dmt: *mut dm_task, v: libc::gid_t) -> c_int {
-    unsafe { set_flag(dmt, "dm_task_set_gid", |t| t.gid = v) }
+    // SAFETY: forwarded C contract.
+    unsafe { set(dmt, "dm_task_set_gid", |t| t.gid = v) }
 }
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_set_mode(dmt: *mut dm_task, v: libc::mode_t) -> c_int {
-    unsafe { set_flag(dmt, "dm_task_set_mode", |t| t.mode = v) }
+    // SAFETY: forwarded C contract.
+    unsafe { set(dmt, "dm_task_set_mode", |t| t.mode = v) }
 }
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_set_event_nr(dmt: *mut dm_task, v: u32) -> c_int {
-    unsafe { set_flag(dmt, "dm_task_set_event_nr", |t| t.event_nr = v) }
+    // SAFETY: forwarded C contract.
+    unsafe { set(dmt, "dm_task_set_event_nr", |t| t.event_nr = v) }
 }
 
 #[no_mangle]
@@ -393,15 +347,12 @@ pub unsafe extern "C" fn dm_task_set_major_minor(
     minor: c_int,
     allow_default_major_fallback: c_int,
 ) -> c_int {
-    guard("dm_task_set_major_minor", 0, || {
-        let Some(t) = (unsafe { task_mut(dmt, "dm_task_set_major_minor") }) else {
-            return 0;
-        };
-        t.task.major = major;
-        t.task.minor = minor;
-        t.task.allow_default_major_fallback = allow_default_major_fallback != 0;
-        1
-    })
+    // SAFETY: forwarded C contract.
+    unsafe {
+        set(dmt, "dm_task_set_major_minor", |t| {
+            t.set_major_minor(major, minor, allow_default_major_fallback != 0)
+        })
+    }
 }
 
 #[no_mangle]
@@ -410,17 +361,9 @@ pub unsafe extern "C" fn dm_task_set_add_node(
     add_node: crate::consts::dm_add_node_t,
 ) -> c_int {
     guard("dm_task_set_add_node", 0, || {
-        let Some(t) = (unsafe { task_mut(dmt, "dm_task_set_add_node") }) else {
-            return 0;
-        };
-        if add_node != devmapper::task::ADD_NODE_ON_RESUME
-            && add_node != devmapper::task::ADD_NODE_ON_CREATE
-        {
-            dm_error!("Unknown add node parameter");
-            return 0;
-        }
-        t.task.add_node = add_node;
-        1
+        // SAFETY: a task handle (C contract).
+        let t = unsafe { task_mut(dmt, "dm_task_set_add_node") }?;
+        done(t.task.set_add_node(add_node))
     })
 }
 
@@ -430,14 +373,13 @@ pub unsafe extern "C" fn dm_task_set_read_ahead(
     read_ahead: u32,
     read_ahead_flags: u32,
 ) -> c_int {
-    guard("dm_task_set_read_ahead", 0, || {
-        let Some(t) = (unsafe { task_mut(dmt, "dm_task_set_read_ahead") }) else {
-            return 0;
-        };
-        t.task.read_ahead = read_ahead;
-        t.task.read_ahead_flags = read_ahead_flags;
-        1
-    })
+    // SAFETY: forwarded C contract.
+    unsafe {
+        set(dmt, "dm_task_set_read_ahead", |t| {
+            t.read_ahead = read_ahead;
+            t.read_ahead_flags = read_ahead_flags;
+        })
+    }
 }
 
 #[no_mangle]
@@ -447,28 +389,10 @@ pub unsafe extern "C" fn dm_task_set_cookie(
     flags: u16,
 ) -> c_int {
     guard("dm_task_set_cookie", 0, || {
-        let Some(t) = (unsafe { task_mut(dmt, "dm_task_set_cookie") }) else {
-            return 0;
-        };
-        if cookie.is_null() {
-            dm_error!("Internal error: dm_task_set_cookie called with a NULL cookie.");
-            return 0;
-        }
-        // SAFETY: checked non-NULL; the caller owns the cookie variable.
-        let c = unsafe { &mut *cookie };
-        let supported = crate::udev::cookie_supported_now();
-        let sync = udev::get_sync_support(|| supported);
-        match udev::set_cookie_for(c, flags, sync, supported, t.task.raw_type) {
-            Ok(event_nr) => {
-                t.task.event_nr = event_nr;
-                t.task.cookie_set = true;
-                1
-            }
-            Err(_) => {
-                t.task.event_nr = 0;
-                0
-            }
-        }
+        let what = "dm_task_set_cookie";
+        // SAFETY: a task handle and the caller's cookie variable (C contract).
+        let (t, c) = unsafe { (task_mut(dmt, what)?, handle_mut(cookie, what, "cookie")?) };
+        done(t.task.set_cookie(&CTX, c, flags))
     })
 }
 
@@ -481,57 +405,61 @@ pub unsafe extern "C" fn dm_task_add_target(
     params: *const c_char,
 ) -> c_int {
     guard("dm_task_add_target", 0, || {
-        let Some(t) = (unsafe { task_mut(dmt, "dm_task_add_target") }) else {
-            return 0;
+        let what = "dm_task_add_target";
+        // SAFETY: a task handle and two C strings (C contract).
+        let (t, ty, p) = unsafe {
+            (
+                task_mut(dmt, what)?,
+                arg_bytes(ttype, what, "target type")?,
+                arg_bytes(params, what, "parameters")?,
+            )
         };
-        let Some(ty) = (unsafe { cstr(ttype) }) else {
-            dm_error!("Internal error: dm_task_add_target called with a NULL target type.");
-            return 0;
-        };
-        let Some(p) = (unsafe { cstr(params) }) else {
-            dm_error!("Internal error: dm_task_add_target called with NULL parameters.");
-            return 0;
+        let Some(p) = Secret::try_from_slice(p) else {
+            ffi::fail(&devmapper::Error::no_memory(p.len()));
+            return Some(0);
         };
         t.input_strings.clear();
-        t.task.add_target(start, size, ty, p) as c_int
+        done(t.task.add_target_secret(start, size, ty, p))
     })
 }
 
 // ----- results -----
 
-fn fill_info(t: &dm_task, info: *mut dm_info, bytes: usize) -> c_int {
+/// Copy the info into the caller's struct, `bytes` of it (48, 44 or 40
+/// depending on which ABI version the caller was compiled against).
+fn fill_info(t: &dm_task, info: *mut dm_info, bytes: usize) -> Option<c_int> {
     if info.is_null() {
-        dm_error!("Internal error: dm_task_get_info called with a NULL info pointer.");
-        return 0;
+        devmapper::log_error!(
+            &CTX,
+            "Internal error: dm_task_get_info called with a NULL info pointer."
+        );
+        return None;
     }
-    let Some(i) = t.task.info() else { return 0 };
-    let full = dm_info::from(i);
-    // SAFETY: the caller's struct has at least `bytes` bytes (48, 44 or 40
-    // depending on which ABI version it was compiled against).
+    let full = dm_info::from(t.task.info()?);
+    // SAFETY: the caller's struct has at least `bytes` bytes (C contract).
     unsafe {
         std::ptr::copy_nonoverlapping(
             (&full as *const dm_info).cast::<u8>(),
             info.cast::<u8>(),
-            bytes,
+            bytes.min(std::mem::size_of::<dm_info>()),
         )
     };
-    1
+    Some(1)
 }
 
 /// `dm_task_get_info@@DM_1_02_97`: fills all 48 bytes.
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_get_info(dmt: *mut dm_task, info: *mut dm_info) -> c_int {
     guard("dm_task_get_info", 0, || {
-        let Some(t) = (unsafe { task_ref(dmt, "dm_task_get_info") }) else {
-            return 0;
-        };
-        fill_info(t, info, 48)
+        // SAFETY: a task handle (C contract).
+        fill_info(unsafe { task(dmt, "dm_task_get_info") }?, info, 48)
     })
 }
 
 /// Internal: full info for the shim's `dm_task_get_info@Base` (40 bytes).
 #[no_mangle]
 pub unsafe extern "C" fn dmrs_task_get_info_full(dmt: *mut dm_task, info: *mut dm_info) -> c_int {
+    // SAFETY: forwarded C contract.
     unsafe { dm_task_get_info(dmt, info) }
 }
 
@@ -542,9 +470,8 @@ pub unsafe extern "C" fn dm_task_get_info_with_deferred_remove(
     info: *mut dm_info,
 ) -> c_int {
     guard("dm_task_get_info_with_deferred_remove", 0, || {
-        let Some(t) = (unsafe { task_ref(dmt, "dm_task_get_info_with_deferred_remove") }) else {
-            return 0;
-        };
+        // SAFETY: a task handle (C contract).
+        let t = unsafe { task(dmt, "dm_task_get_info_with_deferred_remove") }?;
         fill_info(t, info, 44)
     })
 }
@@ -552,7 +479,8 @@ pub unsafe extern "C" fn dm_task_get_info_with_deferred_remove(
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_get_errno(dmt: *mut dm_task) -> c_int {
     guard("dm_task_get_errno", 0, || {
-        unsafe { task_ref(dmt, "dm_task_get_errno") }.map_or(0, |t| t.task.ioctl_errno)
+        // SAFETY: a task handle (C contract).
+        Some(unsafe { task(dmt, "dm_task_get_errno") }?.task.ioctl_errno)
     })
 }
 
@@ -563,285 +491,264 @@ pub unsafe extern "C" fn dm_task_get_driver_version(
     size: usize,
 ) -> c_int {
     guard("dm_task_get_driver_version", 0, || {
-        let Some(t) = (unsafe { task_ref(dmt, "dm_task_get_driver_version") }) else {
-            return 0;
+        // SAFETY: a task handle (C contract).
+        let t = unsafe { task(dmt, "dm_task_get_driver_version") }?;
+        let Some(v) = t.task.reply_driver_version() else {
+            // SAFETY: a caller buffer of `size` bytes (C contract).
+            unsafe { copy_out(b"", version, size) };
+            return None;
         };
-        let Some(h) = t.task.reply_header() else {
-            if !version.is_null() && size > 0 {
-                // SAFETY: caller buffer of `size` > 0 bytes.
-                unsafe { *version = 0 };
-            }
-            return 0;
-        };
-        Control::global().note_version(h.version);
-        let s = format!("{}.{}.{}", h.version[0], h.version[1], h.version[2]);
-        if version.is_null() {
-            return 1;
-        }
+        let s = format!("{}.{}.{}", v[0], v[1], v[2]);
+        // SAFETY: a caller buffer of `size` bytes (C contract).
         unsafe { copy_out(s.as_bytes(), version, size) };
-        1
+        Some(1)
     })
 }
 
 static EMPTY: [c_char; 1] = [0];
 
-fn header_field(t: &mut dm_task, off: usize) -> *const c_char {
-    match t.task.reply.as_mut() {
-        Some(r) => r.buf.as_bytes_mut()[off..].as_mut_ptr().cast(),
+/// A pointer to a NUL-terminated field of the reply header (the codec has
+/// checked the NUL), or `""` before a run.
+fn header_field(t: &dm_task, off: usize) -> *const c_char {
+    match t.task.reply.as_ref() {
+        Some(r) => r.buf.as_bytes()[off..].as_ptr().cast(),
         None => EMPTY.as_ptr(),
     }
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_get_name(dmt: *const dm_task) -> *const c_char {
-    guard("dm_task_get_name", std::ptr::null(), || {
-        let Some(t) = (unsafe { task_mut(dmt.cast_mut(), "dm_task_get_name") }) else {
-            return std::ptr::null();
-        };
-        header_field(t, 48)
+    guard("dm_task_get_name", null(), || {
+        // SAFETY: a task handle (C contract); read-only access.
+        Some(header_field(unsafe { task(dmt, "dm_task_get_name") }?, 48))
     })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_get_uuid(dmt: *const dm_task) -> *const c_char {
-    guard("dm_task_get_uuid", std::ptr::null(), || {
-        let Some(t) = (unsafe { task_mut(dmt.cast_mut(), "dm_task_get_uuid") }) else {
-            return std::ptr::null();
-        };
-        header_field(t, 176)
+    guard("dm_task_get_uuid", null(), || {
+        // SAFETY: a task handle (C contract); read-only access.
+        Some(header_field(unsafe { task(dmt, "dm_task_get_uuid") }?, 176))
     })
 }
 
-fn reply_string(t: &dm_task, uuid: bool) -> Option<Vec<u8>> {
-    let h = t.task.reply_header()?;
-    Some(codec::fixed_str(if uuid { &h.uuid } else { &h.name }).to_vec())
-}
-
-fn mangled_copy(t: &dm_task, uuid: bool) -> *mut c_char {
-    let Some(s) = reply_string(t, uuid) else {
-        dm_error!(
-            "Internal error: no {} available: the task has not run.",
-            if uuid { "uuid" } else { "name" }
-        );
-        return null_mut();
-    };
-    let (kind, max) = if uuid {
-        ("UUID", devmapper::abi::DM_UUID_LEN)
+fn reply_string(t: &dm_task, uuid: bool) -> Option<&[u8]> {
+    let s = if uuid {
+        t.task.reply_uuid()
     } else {
-        ("name", devmapper::abi::DM_NAME_LEN)
+        t.task.reply_name()
     };
-    match mangle::mangle_unchecked(&s, mangle::mode(), kind, max) {
-        Ok(Some(m)) => malloc_cstring(&m),
-        Ok(None) => malloc_cstring(&s),
-        Err(e) => {
-            dm_error!("{e}");
-            null_mut()
-        }
-    }
-}
-
-fn unmangled_copy(t: &dm_task, uuid: bool) -> *mut c_char {
-    let Some(s) = reply_string(t, uuid) else {
-        dm_error!(
+    if s.is_none() {
+        devmapper::log_error!(
+            &CTX,
             "Internal error: no {} available: the task has not run.",
             if uuid { "uuid" } else { "name" }
         );
-        return null_mut();
+    }
+    s
+}
+
+fn mangled_copy(t: &dm_task, uuid: bool) -> Option<*mut c_char> {
+    let s = reply_string(t, uuid)?;
+    let (kind, max) = if uuid {
+        ("UUID", DM_UUID_LEN)
+    } else {
+        ("name", DM_NAME_LEN)
     };
+    let m = mangle::mangle_unchecked(s, CTX.mangling_mode(), kind, max)
+        .map_err(|e| ffi::fail(&devmapper::Error::invalid(e.to_string())))
+        .ok()?;
+    Some(malloc_bytes(m.as_deref().unwrap_or(s)))
+}
+
+fn unmangled_copy(t: &dm_task, uuid: bool) -> Option<*mut c_char> {
+    let s = reply_string(t, uuid)?;
     // In other modes the run already unmangled the reply.
-    if mangle::mode() != ManglingMode::None {
-        return malloc_cstring(&s);
+    if CTX.mangling_mode() != ManglingMode::None {
+        return Some(malloc_bytes(s));
     }
-    match mangle::unmangle_as(&s, ManglingMode::None, if uuid { "UUID" } else { "name" }) {
-        Ok(Some(u)) => malloc_cstring(&u),
-        Ok(None) => malloc_cstring(&s),
-        Err(e) => {
-            dm_error!("{e}");
-            null_mut()
-        }
-    }
+    let u = mangle::unmangle_as(s, ManglingMode::None, if uuid { "UUID" } else { "name" })
+        .map_err(|e| ffi::fail(&devmapper::Error::invalid(e.to_string())))
+        .ok()?;
+    Some(malloc_bytes(u.as_deref().unwrap_or(s)))
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_get_name_mangled(dmt: *const dm_task) -> *mut c_char {
     guard("dm_task_get_name_mangled", null_mut(), || {
-        unsafe { task_ref(dmt, "dm_task_get_name_mangled") }
-            .map_or(null_mut(), |t| mangled_copy(t, false))
+        // SAFETY: a task handle (C contract).
+        mangled_copy(unsafe { task(dmt, "dm_task_get_name_mangled") }?, false)
     })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_get_uuid_mangled(dmt: *const dm_task) -> *mut c_char {
     guard("dm_task_get_uuid_mangled", null_mut(), || {
-        unsafe { task_ref(dmt, "dm_task_get_uuid_mangled") }
-            .map_or(null_mut(), |t| mangled_copy(t, true))
+        // SAFETY: a task handle (C contract).
+        mangled_copy(unsafe { task(dmt, "dm_task_get_uuid_mangled") }?, true)
     })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_get_name_unmangled(dmt: *const dm_task) -> *mut c_char {
     guard("dm_task_get_name_unmangled", null_mut(), || {
-        unsafe { task_ref(dmt, "dm_task_get_name_unmangled") }
-            .map_or(null_mut(), |t| unmangled_copy(t, false))
+        // SAFETY: a task handle (C contract).
+        unmangled_copy(unsafe { task(dmt, "dm_task_get_name_unmangled") }?, false)
     })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_get_uuid_unmangled(dmt: *const dm_task) -> *mut c_char {
     guard("dm_task_get_uuid_unmangled", null_mut(), || {
-        unsafe { task_ref(dmt, "dm_task_get_uuid_unmangled") }
-            .map_or(null_mut(), |t| unmangled_copy(t, true))
+        // SAFETY: a task handle (C contract).
+        unmangled_copy(unsafe { task(dmt, "dm_task_get_uuid_unmangled") }?, true)
     })
 }
 
-/// A zeroed record, returned for empty or missing payloads so callers that
-/// read the first entry unconditionally see "empty".
+/// A zeroed record, returned for empty payloads so callers that read the
+/// first entry unconditionally see "empty".
 #[repr(C, align(8))]
 struct ZeroRecord([u8; 32]);
 static ZERO_RECORD: ZeroRecord = ZeroRecord([0; 32]);
 
-/// A pointer to the payload of a successful run of the given task type,
-/// after checking that the payload parses (so C walkers stay in bounds).
+/// A pointer to the payload of a successful run of one of `types`, after
+/// checking that the payload parses (so C walkers stay in bounds).
 fn payload_ptr(
-    t: &mut dm_task,
+    t: &dm_task,
     what: &str,
     types: &[TaskType],
     check: fn(&[u8]) -> bool,
-) -> *mut c_void {
-    let ty = t.task.task_type();
+) -> Option<*mut c_void> {
     let Some(off) = t.task.payload_offset() else {
-        dm_error!("Internal error: {what}: the task has not run successfully.");
-        return null_mut();
+        devmapper::log_error!(
+            &CTX,
+            "Internal error: {what}: the task has not run successfully."
+        );
+        return None;
     };
-    if !ty.is_some_and(|ty| types.contains(&ty)) {
-        dm_error!("Internal error: {what}: wrong task type.");
-        return null_mut();
+    if !t.task.task_type().is_some_and(|ty| types.contains(&ty)) {
+        devmapper::log_error!(&CTX, "Internal error: {what}: wrong task type.");
+        return None;
     }
-    let ok = if t.task.payload_checked {
-        Some(true)
+    let payload = t.task.reply_payload()?;
+    if !(t.task.payload_checked || check(payload)) {
+        devmapper::log_error!(
+            &CTX,
+            "Internal error: {what}: the kernel's reply is malformed."
+        );
+        return None;
+    }
+    let buf = t.task.reply.as_ref()?.buf.as_bytes();
+    Some(if buf.len() >= off + 16 && !payload.is_empty() {
+        buf[off..].as_ptr().cast_mut().cast()
     } else {
-        t.task.reply_payload().map(check)
-    };
-    match ok {
-        Some(true) => {
-            let r = t.task.reply.as_mut().map(|r| r.buf.as_bytes_mut());
-            match r {
-                Some(b) if b.len() >= off + 16 => b[off..].as_mut_ptr().cast(),
-                _ => ZERO_RECORD.0.as_ptr().cast_mut().cast(),
-            }
-        }
-        _ => {
-            dm_error!("Internal error: {what}: the kernel's reply is malformed.");
-            null_mut()
-        }
-    }
+        ZERO_RECORD.0.as_ptr().cast_mut().cast()
+    })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_get_names(dmt: *mut dm_task) -> *mut dm_names {
     guard("dm_task_get_names", null_mut(), || {
-        let Some(t) = (unsafe { task_mut(dmt, "dm_task_get_names") }) else {
-            return null_mut();
-        };
+        // SAFETY: a task handle (C contract).
+        let t = unsafe { task(dmt, "dm_task_get_names") }?;
         payload_ptr(t, "dm_task_get_names", &[TaskType::List], |p| {
-            p.len() < 16 || codec::decode_names(p).is_ok()
+            p.is_empty() || devmapper::kernel::codec::decode_names(p).is_ok()
         })
-        .cast()
+        .map(<*mut c_void>::cast)
     })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_get_versions(dmt: *mut dm_task) -> *mut dm_versions {
     guard("dm_task_get_versions", null_mut(), || {
-        let Some(t) = (unsafe { task_mut(dmt, "dm_task_get_versions") }) else {
-            return null_mut();
-        };
+        // SAFETY: a task handle (C contract).
+        let t = unsafe { task(dmt, "dm_task_get_versions") }?;
         payload_ptr(
             t,
             "dm_task_get_versions",
             &[TaskType::ListVersions, TaskType::GetTargetVersion],
-            |p| !p.is_empty() && codec::decode_versions(p).is_ok(),
+            |p| !p.is_empty() && devmapper::kernel::codec::decode_versions(p).is_ok(),
         )
-        .cast()
+        .map(<*mut c_void>::cast)
     })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_get_deps(dmt: *mut dm_task) -> *mut dm_deps {
     guard("dm_task_get_deps", null_mut(), || {
-        let Some(t) = (unsafe { task_mut(dmt, "dm_task_get_deps") }) else {
-            return null_mut();
-        };
+        // SAFETY: a task handle (C contract).
+        let t = unsafe { task(dmt, "dm_task_get_deps") }?;
         payload_ptr(t, "dm_task_get_deps", &[TaskType::Deps], |p| {
-            codec::decode_deps(p).is_ok()
+            devmapper::kernel::codec::decode_deps(p).is_ok()
         })
-        .cast()
+        .map(<*mut c_void>::cast)
     })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_get_message_response(dmt: *mut dm_task) -> *const c_char {
-    guard("dm_task_get_message_response", std::ptr::null(), || {
-        let Some(t) = (unsafe { task_mut(dmt, "dm_task_get_message_response") }) else {
-            return std::ptr::null();
-        };
-        match t.task.message_response_offset() {
-            Some(off) => match t.task.reply.as_mut() {
-                Some(r) => r.buf.as_bytes_mut()[off..].as_mut_ptr().cast(),
-                None => std::ptr::null(),
-            },
-            None => std::ptr::null(),
+    guard("dm_task_get_message_response", null(), || {
+        // SAFETY: a task handle (C contract).
+        let t = unsafe { task(dmt, "dm_task_get_message_response") }?;
+        let r = t.task.reply.as_ref()?;
+        if !r.flags().contains(DmFlags::DATA_OUT) {
+            return None;
         }
+        let Some(off) = t.task.message_response_offset() else {
+            devmapper::log_error!(
+                &CTX,
+                "Internal error: Corrupted message structure returned."
+            );
+            return None;
+        };
+        Some(r.buf.as_bytes()[off..].as_ptr().cast())
     })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_get_read_ahead(dmt: *const dm_task, read_ahead: *mut u32) -> u32 {
     guard("dm_task_get_read_ahead", 0, || {
-        let Some(t) = (unsafe { task_ref(dmt, "dm_task_get_read_ahead") }) else {
-            return 0;
-        };
+        // SAFETY: a task handle (C contract).
+        let t = unsafe { task(dmt, "dm_task_get_read_ahead") }?;
         if read_ahead.is_null() {
-            return 0;
+            return None;
         }
-        // SAFETY: checked non-NULL.
-        unsafe { *read_ahead = 0 };
-        let Some(h) = t.task.reply_header() else {
-            return 0;
-        };
-        if !DmFlags::from_bits_retain(h.flags).contains(DmFlags::EXISTS) {
-            return 0;
+        // SAFETY: checked non-NULL; the caller's variable.
+        unsafe { ffi::out(read_ahead, 0) };
+        let i = t.task.info()?;
+        if i.exists == 0 {
+            return None;
         }
-        let (major, minor) = devmapper::abi::decode_dev(h.dev);
-        let name = String::from_utf8_lossy(codec::fixed_str(&h.name)).into_owned();
-        match devmapper::nodes::get_read_ahead(&name, major, minor) {
-            Some(v) => {
-                unsafe { *read_ahead = v };
-                1
-            }
-            None => 0,
-        }
+        let name = t.task.reply_name()?;
+        let v = devmapper::nodes::get_read_ahead(&CTX, name, i.major, i.minor)?;
+        // SAFETY: as above.
+        unsafe { ffi::out(read_ahead, v) };
+        Some(1)
     })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_get_ioctl_timestamp(dmt: *mut dm_task) -> *mut dm_timestamp {
     guard("dm_task_get_ioctl_timestamp", null_mut(), || {
-        let Some(t) = (unsafe { task_mut(dmt, "dm_task_get_ioctl_timestamp") }) else {
-            return null_mut();
-        };
+        // SAFETY: a task handle (C contract).
+        let t = unsafe { task_mut(dmt, "dm_task_get_ioctl_timestamp") }?;
         if !t.task.record_timestamp {
-            return null_mut();
+            return None;
         }
-        let Some(ts) = devmapper::state::ioctl_timestamp() else {
-            return null_mut();
-        };
+        let ts = CTX.ioctl_timestamp()?;
         let b = t
             .timestamp
             .get_or_insert_with(|| Box::new(dm_timestamp { t: ts }));
         b.t = ts;
-        &mut **b as *mut dm_timestamp
+        Some(&mut **b as *mut dm_timestamp)
     })
+}
+
+/// A NUL-terminated copy of `b` in wiped memory, made without reallocating.
+fn nul_terminated(b: &[u8]) -> Option<Secret> {
+    let mut s = Secret::try_with_capacity(b.len().checked_add(1)?)?;
+    let fits = s.push_within_capacity(b) && s.push_within_capacity(&[0]);
+    fits.then_some(s)
 }
 
 #[no_mangle]
@@ -854,24 +761,15 @@ pub unsafe extern "C" fn dm_get_next_target(
     params: *mut *mut c_char,
 ) -> *mut c_void {
     guard("dm_get_next_target", null_mut(), || {
-        let Some(t) = (unsafe { task_mut(dmt, "dm_get_next_target") }) else {
-            return null_mut();
-        };
+        // SAFETY: a task handle (C contract).
+        let t = unsafe { task_mut(dmt, "dm_get_next_target") }?;
         let set = |s: u64, l: u64, ty: *mut c_char, p: *mut c_char| {
-            // SAFETY: output pointers are checked for NULL individually.
+            // SAFETY: each out-pointer is NULL or writable (C contract).
             unsafe {
-                if !start.is_null() {
-                    *start = s;
-                }
-                if !length.is_null() {
-                    *length = l;
-                }
-                if !target_type.is_null() {
-                    *target_type = ty;
-                }
-                if !params.is_null() {
-                    *params = p;
-                }
+                ffi::out(start, s);
+                ffi::out(length, l);
+                ffi::out(target_type, ty);
+                ffi::out(params, p);
             }
         };
         let i = (next as usize).saturating_sub(1);
@@ -887,49 +785,51 @@ pub unsafe extern "C" fn dm_get_next_target(
         };
         if i >= count {
             set(0, 0, null_mut(), null_mut());
-            return null_mut();
+            return None;
         }
         if from_reply {
             let rt = t.task.reply_targets[i];
-            if let Some(r) = t.task.reply.as_mut() {
-                let base = r.buf.as_bytes_mut().as_mut_ptr();
-                // SAFETY: offsets were validated against the reply when parsed.
-                let (ty, p) =
-                    unsafe { (base.add(rt.type_off).cast(), base.add(rt.params_off).cast()) };
-                set(rt.start, rt.length, ty, p);
-            }
+            let r = t.task.reply.as_mut()?;
+            let b = r.buf.as_bytes_mut();
+            // The offsets were validated against the reply when it was parsed.
+            let ty = b[rt.type_off..].as_mut_ptr().cast();
+            let p = b[rt.params_off..].as_mut_ptr().cast();
+            set(rt.start, rt.length, ty, p);
         } else {
             if t.input_strings.len() != count {
-                t.input_strings = t
-                    .task
-                    .targets
-                    .iter()
-                    .map(|x| {
-                        (
-                            CString::new(x.target_type.clone()).unwrap_or_default(),
-                            CString::new(x.params.as_bytes().to_vec()).unwrap_or_default(),
-                        )
-                    })
-                    .collect();
+                let mut v = Vec::new();
+                if v.try_reserve_exact(count).is_err() {
+                    ffi::fail(&devmapper::Error::no_memory(count));
+                    return None;
+                }
+                for x in &t.task.targets {
+                    let pair =
+                        nul_terminated(&x.target_type).zip(nul_terminated(x.params.as_bytes()));
+                    let Some(pair) = pair else {
+                        ffi::fail(&devmapper::Error::no_memory(x.params.len()));
+                        return None;
+                    };
+                    v.push(pair);
+                }
+                t.input_strings = v;
             }
             let x = &t.task.targets[i];
             let (ty, p) = &t.input_strings[i];
             set(
                 x.start,
                 x.length,
-                ty.as_ptr().cast_mut(),
-                p.as_ptr().cast_mut(),
+                ty.as_bytes().as_ptr().cast_mut().cast(),
+                p.as_bytes().as_ptr().cast_mut().cast(),
             );
         }
-        if i + 1 < count {
-            (i + 2) as *mut c_void
-        } else {
-            null_mut()
-        }
+        (i + 1 < count).then_some((i + 2) as *mut c_void)
     })
 }
 
 #[no_mangle]
 pub extern "C" fn dm_task_update_nodes() {
-    guard("dm_task_update_nodes", (), devmapper::nodes::update_devs)
+    guard("dm_task_update_nodes", (), || {
+        CTX.update_nodes();
+        Some(())
+    })
 }

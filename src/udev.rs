@@ -1,114 +1,94 @@
 //! `dm_udev_*` and `dm_cookie_supported`.
 
-use crate::guard;
-use devmapper::kernel::control::Control;
-use devmapper::{nodes, udev};
+use crate::ffi::{self, guard, handle_mut};
+use crate::CTX;
+use devmapper::udev;
 use std::ffi::c_int;
-
-/// Driver supports cookies (4.15+), asking the kernel if not known yet.
-pub(crate) fn cookie_supported_now() -> bool {
-    let c = Control::global();
-    let v = match c.cached_version() {
-        Some(v) => Some(v),
-        None => c.driver_version().ok(),
-    };
-    v.is_some_and(devmapper::task::cookie_supported)
-}
-
-fn sync() -> bool {
-    udev::get_sync_support(cookie_supported_now)
-}
 
 #[no_mangle]
 pub extern "C" fn dm_cookie_supported() -> c_int {
     guard("dm_cookie_supported", 0, || {
-        (crate::task::check_version() && cookie_supported_now()) as c_int
+        ffi::ok(CTX.check_version())?;
+        Some(ffi::cbool(CTX.cookies_supported()))
     })
 }
 
 #[no_mangle]
 pub extern "C" fn dm_udev_set_sync_support(sync_with_udev: c_int) {
     guard("dm_udev_set_sync_support", (), || {
-        udev::set_sync_support(sync_with_udev != 0)
+        CTX.set_udev_sync(sync_with_udev != 0);
+        Some(())
     })
 }
 
 #[no_mangle]
 pub extern "C" fn dm_udev_get_sync_support() -> c_int {
-    guard("dm_udev_get_sync_support", 0, || sync() as c_int)
+    guard("dm_udev_get_sync_support", 0, || {
+        Some(ffi::cbool(CTX.udev_sync()))
+    })
 }
 
 #[no_mangle]
 pub extern "C" fn dm_udev_set_checking(checking: c_int) {
     guard("dm_udev_set_checking", (), || {
-        udev::set_checking(checking != 0)
+        CTX.set_udev_checking(checking != 0);
+        Some(())
     })
 }
 
 #[no_mangle]
 pub extern "C" fn dm_udev_get_checking() -> c_int {
-    guard("dm_udev_get_checking", 0, || udev::get_checking() as c_int)
+    guard("dm_udev_get_checking", 0, || {
+        Some(ffi::cbool(CTX.udev_checking()))
+    })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn dm_udev_create_cookie(cookie: *mut u32) -> c_int {
     guard("dm_udev_create_cookie", 0, || {
-        if cookie.is_null() {
-            devmapper::dm_error!(
-                "Internal error: dm_udev_create_cookie called with a NULL cookie."
-            );
-            return 0;
-        }
-        match udev::create_cookie(sync()) {
-            Ok(c) => {
-                // SAFETY: checked non-NULL.
-                unsafe { *cookie = c };
-                1
-            }
-            Err(_) => 0,
-        }
+        // SAFETY: the caller's cookie variable (C contract).
+        let c = unsafe { handle_mut(cookie, "dm_udev_create_cookie", "cookie") }?;
+        *c = ffi::ok(udev::create_cookie(&CTX, CTX.udev_sync()))?;
+        Some(1)
     })
 }
 
 #[no_mangle]
 pub extern "C" fn dm_udev_complete(cookie: u32) -> c_int {
     guard("dm_udev_complete", 0, || {
-        udev::complete(cookie, sync()).is_ok() as c_int
+        ffi::done(udev::complete(&CTX, cookie, CTX.udev_sync()))
     })
 }
 
 #[no_mangle]
 pub extern "C" fn dm_udev_wait(cookie: u32) -> c_int {
     guard("dm_udev_wait", 0, || {
-        let r = udev::wait(cookie, sync()).is_ok();
-        nodes::update_devs();
-        r as c_int
+        let r = udev::wait(&CTX, cookie, CTX.udev_sync());
+        // libdm updates the nodes whatever the result.
+        CTX.update_nodes();
+        ffi::done(r)
     })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn dm_udev_wait_immediate(cookie: u32, ready: *mut c_int) -> c_int {
     guard("dm_udev_wait_immediate", 0, || {
-        if ready.is_null() {
-            devmapper::dm_error!(
-                "Internal error: dm_udev_wait_immediate called with a NULL ready pointer."
-            );
-            return 0;
-        }
-        match udev::wait_immediate(cookie, sync()) {
+        // SAFETY: the caller's flag variable (C contract).
+        let ready = unsafe { handle_mut(ready, "dm_udev_wait_immediate", "ready pointer") }?;
+        match udev::wait_immediate(&CTX, cookie, CTX.udev_sync()) {
             Ok(r) => {
                 if r {
-                    nodes::update_devs();
+                    CTX.update_nodes();
                 }
-                // SAFETY: checked non-NULL.
-                unsafe { *ready = r as c_int };
-                1
+                *ready = ffi::cbool(r);
+                Some(1)
             }
-            Err(_) => {
+            Err(e) => {
+                ffi::fail(&e);
                 // libdevmapper reports "ready" after a failed wait too.
-                nodes::update_devs();
-                unsafe { *ready = 1 };
-                0
+                CTX.update_nodes();
+                *ready = 1;
+                Some(0)
             }
         }
     })

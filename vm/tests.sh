@@ -60,7 +60,7 @@ summary() { # the closing count lines of a suite's output, joined
     grep -E '^(test result:|[0-9]+ passed|cryptsetup transcript:|stock: [0-9]+ steps|pass sets)' "$1" | tr '\n' ';' | sed 's/;$//'
 }
 
-suite "6.1: Rust API kernel tests" --env DM_KERNEL_TESTS=1 -- "$RUST_TESTS" --test-threads=2
+suite "6.1: Rust API kernel tests" --env DM_KERNEL_TESTS=1 -- "$RUST_TESTS" --include-ignored --test-threads=2
 if [ -x capi-tests/run.sh ]; then
     suite "6.1: C suite, stock vs ours" -- capi-tests/run.sh --lib both --kernel
     suite "6.1: C suite on ours under AddressSanitizer" -- capi-tests/run.sh --lib ours --kernel --asan
@@ -74,7 +74,7 @@ fi
 suite "6.1: deviceless messages on a stock kernel report the missing feature" \
     --env DM_KERNEL_TESTS=1 -- vm/tests/deviceless.sh "$REPO" "$RUST_TESTS"
 if [ $QUICK = 0 ]; then
-    suite "sid: Rust API kernel tests" --kernel sid --env DM_KERNEL_TESTS=1 -- "$RUST_TESTS" --test-threads=2
+    suite "sid: Rust API kernel tests" --kernel sid --env DM_KERNEL_TESTS=1 -- "$RUST_TESTS" --include-ignored --test-threads=2
     if [ -x capi-tests/run.sh ]; then
         suite "sid: C suite, stock vs ours" --kernel sid -- capi-tests/run.sh --lib both --kernel
     fi

@@ -2,12 +2,12 @@
 //! `dm_is_dm_major`, `dm_device_get_name`, `dm_device_has_holders` and
 //! `dm_device_has_mounted_fs` (all four used by libcryptsetup).
 //!
-//! Every sysfs path is built from `crate::config::sysfs_dir()` (which keeps
+//! Every sysfs path is built from the context's sysfs directory (bytes, with
 //! its trailing slash; empty disables sysfs, and then these answer "no").
 
 use std::fs::{self, File};
 use std::io::Read;
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -17,8 +17,7 @@ const MOUNTINFO: &str = "/proc/self/mountinfo";
 const DM_NAME: &str = "device-mapper";
 /// libdm reads paths into `PATH_MAX` buffers.
 const PATH_MAX: usize = 4096;
-/// `DM_NAME_LEN`.
-const DM_NAME_LEN: usize = 128;
+use crate::kernel::abi::DM_NAME_LEN;
 
 /// Maps a device-mapper name (from a `/dev/mapper/<name>` in mountinfo) to
 /// its device number; see [`device_has_mounted_fs_with`].
@@ -27,7 +26,35 @@ pub type DmNameResolver = dyn Fn(&[u8]) -> Option<(u32, u32)>;
 /// Cached device-mapper block major (0: not known yet).
 static DM_MAJOR: AtomicU32 = AtomicU32::new(0);
 
+use crate::context::Context;
 use crate::kernel::sys::{disp, io_errno, sys_msg};
+
+/// A sysfs root and the context whose logger gets the lines.
+struct Sys<'a> {
+    ctx: &'a Context,
+    /// With its trailing slash; empty: sysfs disabled.
+    root: Vec<u8>,
+}
+
+impl<'a> Sys<'a> {
+    fn of(ctx: &'a Context) -> Sys<'a> {
+        Sys {
+            ctx,
+            root: ctx.sysfs_dir(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.root.is_empty()
+    }
+
+    /// `<root><rel>` as a path, bytes kept.
+    fn path(&self, rel: &str) -> PathBuf {
+        let mut p = self.root.clone();
+        p.extend_from_slice(rel.as_bytes());
+        PathBuf::from(std::ffi::OsString::from_vec(p))
+    }
+}
 
 /// The major registered as `name` in the "Block devices:" section of a
 /// `/proc/devices` text.
@@ -56,7 +83,7 @@ pub fn parse_proc_devices(text: &str, name: &str) -> Option<u32> {
 
 /// device-mapper's block major from `/proc/devices`, cached once found
 /// (`None` while the dm module is not loaded).
-pub fn dm_major() -> Option<u32> {
+pub fn dm_major(ctx: &Context) -> Option<u32> {
     let cached = DM_MAJOR.load(Ordering::Relaxed);
     if cached != 0 {
         return Some(cached);
@@ -64,7 +91,7 @@ pub fn dm_major() -> Option<u32> {
     let text = match fs::read_to_string(PROC_DEVICES) {
         Ok(t) => t,
         Err(err) => {
-            crate::dm_error!("{}", sys_msg("fopen", PROC_DEVICES, io_errno(&err)));
+            crate::log_error!(ctx, "{}", sys_msg("fopen", PROC_DEVICES, io_errno(&err)));
             return None;
         }
     };
@@ -76,25 +103,25 @@ pub fn dm_major() -> Option<u32> {
 }
 
 /// `dm_is_dm_major`.
-pub fn is_dm_major(major: u32) -> bool {
-    dm_major() == Some(major)
+pub fn is_dm_major(ctx: &Context, major: u32) -> bool {
+    dm_major(ctx) == Some(major)
 }
 
-fn block_path(sysfs: &str, major: u32, minor: u32, suffix: &str) -> PathBuf {
-    PathBuf::from(format!("{sysfs}dev/block/{major}:{minor}{suffix}"))
+fn block_path(sysfs: &Sys<'_>, major: u32, minor: u32, suffix: &str) -> PathBuf {
+    sysfs.path(&format!("dev/block/{major}:{minor}{suffix}"))
 }
 
 /// `_sysfs_get_dm_name`: `<sysfs>dev/block/M:m/dm/name` without its newline.
-fn sysfs_dm_name(sysfs: &str, major: u32, minor: u32, buf_size: usize) -> Option<Vec<u8>> {
+fn sysfs_dm_name(sysfs: &Sys<'_>, major: u32, minor: u32, buf_size: usize) -> Option<Vec<u8>> {
     let path = block_path(sysfs, major, minor, "/dm/name");
     let mut f = match File::open(&path) {
         Ok(f) => f,
         Err(err) => {
             let e = io_errno(&err);
             if e == libc::ENOENT {
-                crate::dm_debug!("{}", sys_msg("fopen", &disp(&path), e));
+                crate::log_debug!(sysfs.ctx, "{}", sys_msg("fopen", &disp(&path), e));
             } else {
-                crate::dm_error!("{}", sys_msg("fopen", &disp(&path), e));
+                crate::log_error!(sysfs.ctx, "{}", sys_msg("fopen", &disp(&path), e));
             }
             return None;
         }
@@ -106,18 +133,22 @@ fn sysfs_dm_name(sysfs: &str, major: u32, minor: u32, buf_size: usize) -> Option
         .take((PATH_MAX - 1) as u64)
         .read_to_end(&mut data)
     {
-        crate::dm_error!("{}", sys_msg("fgets", &disp(&path), io_errno(&err)));
+        crate::log_error!(
+            sysfs.ctx,
+            "{}",
+            sys_msg("fgets", &disp(&path), io_errno(&err))
+        );
         return None;
     }
     if let Some(nl) = data.iter().position(|&b| b == b'\n') {
         data.truncate(nl + 1);
     }
     if data.is_empty() {
-        crate::dm_error!("{}", sys_msg("fgets", &disp(&path), 0));
+        crate::log_error!(sysfs.ctx, "{}", sys_msg("fgets", &disp(&path), 0));
         return None;
     }
     if data.len() > buf_size {
-        crate::dm_error!("_sysfs_get_dm_name: supplied buffer too small");
+        crate::log_error!(sysfs.ctx, "_sysfs_get_dm_name: supplied buffer too small");
         return None;
     }
     if data.last() == Some(&b'\n') {
@@ -160,16 +191,25 @@ const SKIP: [&str; 16] = [
 
 /// `_sysfs_find_kernel_name`: scan `<sysfs>block/*/dev` and one level of
 /// partitions below for `major:minor`.
-fn sysfs_find_kernel_name(sysfs: &str, major: u32, minor: u32, buf_size: usize) -> Option<Vec<u8>> {
+fn sysfs_find_kernel_name(
+    sysfs: &Sys<'_>,
+    major: u32,
+    minor: u32,
+    buf_size: usize,
+) -> Option<Vec<u8>> {
     if sysfs.is_empty() {
-        crate::dm_error!("Failed to build sysfs_path.");
+        crate::log_error!(sysfs.ctx, "Failed to build sysfs_path.");
         return None;
     }
-    let top = PathBuf::from(format!("{sysfs}block/"));
+    let top = sysfs.path("block/");
     let rd = match fs::read_dir(&top) {
         Ok(rd) => rd,
         Err(err) => {
-            crate::dm_error!("{}", sys_msg("opendir", &disp(&top), io_errno(&err)));
+            crate::log_error!(
+                sysfs.ctx,
+                "{}",
+                sys_msg("opendir", &disp(&top), io_errno(&err))
+            );
             return None;
         }
     };
@@ -191,7 +231,7 @@ fn sysfs_find_kernel_name(sysfs: &str, major: u32, minor: u32, buf_size: usize) 
             Err(err) => {
                 let e = io_errno(&err);
                 if e != libc::ENOTDIR {
-                    crate::dm_debug!("{}", sys_msg("opendir", &disp(&dir), e));
+                    crate::log_debug!(sysfs.ctx, "{}", sys_msg("opendir", &disp(&dir), e));
                 }
                 continue;
             }
@@ -212,23 +252,24 @@ fn sysfs_find_kernel_name(sysfs: &str, major: u32, minor: u32, buf_size: usize) 
 /// `_sysfs_get_kernel_name`: the basename of the `<sysfs>dev/block/M:m`
 /// link (`dm-3`, `sda1`, ...), or a scan of `<sysfs>block` if the link is
 /// missing.
-fn sysfs_kernel_name(sysfs: &str, major: u32, minor: u32, buf_size: usize) -> Option<Vec<u8>> {
+fn sysfs_kernel_name(sysfs: &Sys<'_>, major: u32, minor: u32, buf_size: usize) -> Option<Vec<u8>> {
     let path = block_path(sysfs, major, minor, "");
     let target = match fs::read_link(&path) {
         Ok(t) => t,
         Err(err) => {
             let e = io_errno(&err);
             if e == libc::ENOENT {
-                crate::dm_debug!("{}", sys_msg("readlink", &disp(&path), e));
+                crate::log_debug!(sysfs.ctx, "{}", sys_msg("readlink", &disp(&path), e));
                 return sysfs_find_kernel_name(sysfs, major, minor, buf_size);
             }
-            crate::dm_error!("{}", sys_msg("readlink", &disp(&path), e));
+            crate::log_error!(sysfs.ctx, "{}", sys_msg("readlink", &disp(&path), e));
             return None;
         }
     };
     let bytes = target.as_os_str().as_bytes();
     let Some(slash) = bytes.iter().rposition(|&b| b == b'/') else {
-        crate::dm_error!(
+        crate::log_error!(
+            sysfs.ctx,
             "Could not locate device kernel name in sysfs path {}",
             disp(&target)
         );
@@ -236,14 +277,14 @@ fn sysfs_kernel_name(sysfs: &str, major: u32, minor: u32, buf_size: usize) -> Op
     };
     let name = &bytes[slash + 1..];
     if name.len() + 1 > buf_size {
-        crate::dm_error!("_sysfs_get_kernel_name: output buffer too small");
+        crate::log_error!(sysfs.ctx, "_sysfs_get_kernel_name: output buffer too small");
         return None;
     }
     Some(name.to_vec())
 }
 
 fn get_name_in(
-    sysfs: &str,
+    sysfs: &Sys<'_>,
     major: u32,
     minor: u32,
     prefer_kernel_name: bool,
@@ -271,40 +312,44 @@ fn get_name_in(
 /// and its NUL do not fit); pass `usize::MAX` for no limit. `None` when
 /// sysfs is disabled or nothing was found.
 pub fn device_get_name_into(
+    ctx: &Context,
     major: u32,
     minor: u32,
     prefer_kernel_name: bool,
     buf_size: usize,
 ) -> Option<Vec<u8>> {
     get_name_in(
-        &crate::config::sysfs_dir(),
+        &Sys::of(ctx),
         major,
         minor,
         prefer_kernel_name,
-        is_dm_major,
+        |m| is_dm_major(ctx, m),
         buf_size,
     )
 }
 
-/// [`device_get_name_into`] without a size limit, as a `String` (lossy for
-/// names that are not UTF-8).
-pub fn device_get_name(major: u32, minor: u32, prefer_kernel_name: bool) -> Option<String> {
-    device_get_name_into(major, minor, prefer_kernel_name, usize::MAX)
-        .map(|v| String::from_utf8_lossy(&v).into_owned())
+/// [`device_get_name_into`] without a size limit.
+pub fn device_get_name(
+    ctx: &Context,
+    major: u32,
+    minor: u32,
+    prefer_kernel_name: bool,
+) -> Option<Vec<u8>> {
+    device_get_name_into(ctx, major, minor, prefer_kernel_name, usize::MAX)
 }
 
 /// `dm_is_empty_dir`: an unreadable directory counts as not empty.
-fn is_empty_dir(dir: &Path) -> bool {
+fn is_empty_dir(ctx: &Context, dir: &Path) -> bool {
     match fs::read_dir(dir) {
         Ok(mut rd) => rd.next().is_none(),
         Err(err) => {
-            crate::dm_error!("{}", sys_msg("opendir", &disp(dir), io_errno(&err)));
+            crate::log_error!(ctx, "{}", sys_msg("opendir", &disp(dir), io_errno(&err)));
             false
         }
     }
 }
 
-fn has_holders_in(sysfs: &str, major: u32, minor: u32) -> bool {
+fn has_holders_in(sysfs: &Sys<'_>, major: u32, minor: u32) -> bool {
     if sysfs.is_empty() {
         return false;
     }
@@ -312,17 +357,17 @@ fn has_holders_in(sysfs: &str, major: u32, minor: u32) -> bool {
     if let Err(err) = fs::metadata(&path) {
         let e = io_errno(&err);
         if e != libc::ENOENT {
-            crate::dm_debug!("{}", sys_msg("stat", &disp(&path), e));
+            crate::log_debug!(sysfs.ctx, "{}", sys_msg("stat", &disp(&path), e));
         }
         return false;
     }
-    !is_empty_dir(&path)
+    !is_empty_dir(sysfs.ctx, &path)
 }
 
 /// `dm_device_has_holders`: `<sysfs>dev/block/M:m/holders/` is not empty.
 /// False when sysfs is disabled or the directory is missing.
-pub fn device_has_holders(major: u32, minor: u32) -> bool {
-    has_holders_in(&crate::config::sysfs_dir(), major, minor)
+pub fn device_has_holders(ctx: &Context, major: u32, minor: u32) -> bool {
+    has_holders_in(&Sys::of(ctx), major, minor)
 }
 
 /// Decode mountinfo's octal escapes (`\040` for a space, ...).
@@ -352,7 +397,7 @@ struct MountLine {
 
 /// `_mountinfo_parse_line`: "%*u %*u %u:%u %s %s". A major of 0 with a
 /// `/dev/mapper/<name>` in the line (btrfs) is replaced through `resolve`.
-fn parse_mountinfo_line(line: &[u8], resolve: &DmNameResolver) -> Option<MountLine> {
+fn parse_mountinfo_line(ctx: &Context, line: &[u8], resolve: &DmNameResolver) -> Option<MountLine> {
     let mut f = line
         .split(|b| b.is_ascii_whitespace())
         .filter(|w| !w.is_empty());
@@ -380,7 +425,8 @@ fn parse_mountinfo_line(line: &[u8], resolve: &DmNameResolver) -> Option<MountLi
             let mut name = unmangle_mountinfo(&rest[..end.min(PATH_MAX)]);
             name.truncate(DM_NAME_LEN);
             if let Some((ma, mi)) = resolve(&name) {
-                crate::dm_debug!(
+                crate::log_debug!(
+                    ctx,
                     "Replacing mountinfo device ({}:{}) with matching DM device {} ({}:{}).",
                     major,
                     minor,
@@ -402,14 +448,14 @@ fn parse_mountinfo_line(line: &[u8], resolve: &DmNameResolver) -> Option<MountLi
 
 /// `_mounted_fs_on_device`: `<sysfs>fs/<type>/<kernel name>` exists for
 /// some filesystem type (ext4, xfs, btrfs ... register their devices there).
-fn mounted_fs_on_device(sysfs: &str, kernel_name: &[u8]) -> bool {
-    let fsdir = PathBuf::from(format!("{sysfs}fs"));
+fn mounted_fs_on_device(sysfs: &Sys<'_>, kernel_name: &[u8]) -> bool {
+    let fsdir = sysfs.path("fs");
     let rd = match fs::read_dir(&fsdir) {
         Ok(rd) => rd,
         Err(err) => {
             let e = io_errno(&err);
             if e != libc::ENOENT {
-                crate::dm_debug!("{}", sys_msg("opendir", &disp(&fsdir), e));
+                crate::log_debug!(sysfs.ctx, "{}", sys_msg("opendir", &disp(&fsdir), e));
             }
             return false;
         }
@@ -422,7 +468,7 @@ fn mounted_fs_on_device(sysfs: &str, kernel_name: &[u8]) -> bool {
             Err(err) => {
                 let e = io_errno(&err);
                 if e != libc::ENOENT {
-                    crate::dm_debug!("{}", sys_msg("stat", &disp(&p), e));
+                    crate::log_debug!(sysfs.ctx, "{}", sys_msg("stat", &disp(&p), e));
                     break;
                 }
             }
@@ -432,7 +478,7 @@ fn mounted_fs_on_device(sysfs: &str, kernel_name: &[u8]) -> bool {
 }
 
 fn has_mounted_fs_in(
-    sysfs: &str,
+    sysfs: &Sys<'_>,
     mountinfo: Option<&[u8]>,
     major: u32,
     minor: u32,
@@ -449,13 +495,14 @@ fn has_mounted_fs_in(
             .filter(|l| !l.is_empty())
             .flat_map(|l| l.chunks(2 * PATH_MAX - 1))
         {
-            let Some(ml) = parse_mountinfo_line(line, resolve) else {
-                crate::dm_error!("Failed to parse mountinfo line.");
+            let Some(ml) = parse_mountinfo_line(sysfs.ctx, line, resolve) else {
+                crate::log_error!(sysfs.ctx, "Failed to parse mountinfo line.");
                 break;
             };
             if ml.major == major && ml.minor == minor {
                 let kname = kernel_name(major, minor).unwrap_or_default();
-                crate::dm_verbose!(
+                crate::log_verbose!(
+                    sysfs.ctx,
                     "Device {} ({}:{}) appears to be mounted on {}.",
                     String::from_utf8_lossy(&kname),
                     major,
@@ -476,15 +523,15 @@ fn has_mounted_fs_in(
     }
 }
 
-fn read_mountinfo() -> Option<Vec<u8>> {
+fn read_mountinfo(ctx: &Context) -> Option<Vec<u8>> {
     match fs::read(MOUNTINFO) {
         Ok(v) => Some(v),
         Err(err) => {
             let e = io_errno(&err);
             if e == libc::ENOENT {
-                crate::dm_debug!("{}", sys_msg("fopen", MOUNTINFO, e));
+                crate::log_debug!(ctx, "{}", sys_msg("fopen", MOUNTINFO, e));
             } else {
-                crate::dm_error!("{}", sys_msg("fopen", MOUNTINFO, e));
+                crate::log_error!(ctx, "{}", sys_msg("fopen", MOUNTINFO, e));
             }
             None
         }
@@ -499,24 +546,25 @@ fn read_mountinfo() -> Option<Vec<u8>> {
 /// `<sysfs>fs/<fstype>/<kernel name>` exists (a filesystem holds the device,
 /// possibly mounted in another namespace).
 pub fn device_has_mounted_fs_with(
+    ctx: &Context,
     major: u32,
     minor: u32,
     resolve_dm_name: &DmNameResolver,
 ) -> bool {
-    let text = read_mountinfo();
+    let text = read_mountinfo(ctx);
     has_mounted_fs_in(
-        &crate::config::sysfs_dir(),
+        &Sys::of(ctx),
         text.as_deref(),
         major,
         minor,
-        &is_dm_major,
+        &|m| is_dm_major(ctx, m),
         resolve_dm_name,
     )
 }
 
 /// `dm_device_has_mounted_fs` without the btrfs name resolution.
-pub fn device_has_mounted_fs(major: u32, minor: u32) -> bool {
-    device_has_mounted_fs_with(major, minor, &|_| None)
+pub fn device_has_mounted_fs(ctx: &Context, major: u32, minor: u32) -> bool {
+    device_has_mounted_fs_with(ctx, major, minor, &|_| None)
 }
 
 #[cfg(test)]
@@ -537,8 +585,10 @@ mod tests {
             fs::create_dir_all(&p).expect("tmpdir");
             Tree(p)
         }
-        fn sysfs(&self) -> String {
-            format!("{}/", self.0.display())
+        fn sysfs<'a>(&self, ctx: &'a Context) -> Sys<'a> {
+            let mut root = self.0.as_os_str().as_bytes().to_vec();
+            root.push(b'/');
+            Sys { ctx, root }
         }
         fn mkdir(&self, rel: &str) -> PathBuf {
             let p = self.0.join(rel);
@@ -591,14 +641,16 @@ mod tests {
         );
         assert_eq!(parse_proc_devices("", "device-mapper"), None);
         // The real file parses without panicking, whatever it holds.
-        let _ = dm_major();
-        let _ = is_dm_major(0);
+        let c = Context::new();
+        let _ = dm_major(&c);
+        let _ = is_dm_major(&c, 0);
     }
 
     #[test]
     fn names() {
         let t = Tree::new();
-        let s = t.sysfs();
+        let c = Context::new();
+        let s = t.sysfs(&c);
         let d = t.dev("dm-3", 252, 3);
         fs::create_dir_all(d.join("dm")).unwrap();
         fs::write(d.join("dm/name"), "vg-lv\n").unwrap();
@@ -622,7 +674,20 @@ mod tests {
             Some(b"sda".to_vec())
         );
         assert_eq!(get_name_in(&s, 8, 9, false, dm, usize::MAX), None);
-        assert_eq!(get_name_in("", 252, 3, false, dm, usize::MAX), None);
+        assert_eq!(
+            get_name_in(
+                &Sys {
+                    ctx: &c,
+                    root: Vec::new()
+                },
+                252,
+                3,
+                false,
+                dm,
+                usize::MAX
+            ),
+            None
+        );
 
         // Buffer limits: name + NUL must fit.
         assert_eq!(
@@ -647,7 +712,8 @@ mod tests {
     #[test]
     fn name_scan_without_dev_link() {
         let t = Tree::new();
-        let s = t.sysfs();
+        let c = Context::new();
+        let s = t.sysfs(&c);
         // /sys/block/sdb with partition sdb1, no /sys/dev/block links.
         t.write("block/sdb/dev", "8:16\n");
         t.write("block/sdb/sdb1/dev", "8:17\n");
@@ -667,7 +733,8 @@ mod tests {
     #[test]
     fn holders() {
         let t = Tree::new();
-        let s = t.sysfs();
+        let c = Context::new();
+        let s = t.sysfs(&c);
         let d = t.dev("dm-0", 252, 0);
         assert!(!has_holders_in(&s, 252, 0), "no holders dir");
         fs::create_dir_all(d.join("holders")).unwrap();
@@ -675,7 +742,17 @@ mod tests {
         std::os::unix::fs::symlink("../../dm-1", d.join("holders/dm-1")).unwrap();
         assert!(has_holders_in(&s, 252, 0));
         assert!(!has_holders_in(&s, 252, 7), "unknown device");
-        assert!(!has_holders_in("", 252, 0), "sysfs disabled");
+        assert!(
+            !has_holders_in(
+                &Sys {
+                    ctx: &c,
+                    root: Vec::new()
+                },
+                252,
+                0
+            ),
+            "sysfs disabled"
+        );
     }
 
     #[test]
@@ -683,19 +760,21 @@ mod tests {
         assert_eq!(unmangle_mountinfo(br"/mnt/a\040b"), b"/mnt/a b");
         assert_eq!(unmangle_mountinfo(br"/x\\y\08"), br"/x\\y\08");
         let ml = parse_mountinfo_line(
+            &Context::new(),
             b"36 35 252:0 / /mnt/my\\040disk rw,relatime shared:1 - ext4 /dev/mapper/x rw",
             &|_| None,
         )
         .unwrap();
         assert_eq!((ml.major, ml.minor), (252, 0));
         assert_eq!(ml.target, b"/mnt/my disk");
-        assert!(parse_mountinfo_line(b"garbage", &|_| None).is_none());
+        assert!(parse_mountinfo_line(&Context::new(), b"garbage", &|_| None).is_none());
     }
 
     #[test]
     fn mounted() {
         let t = Tree::new();
-        let s = t.sysfs();
+        let c = Context::new();
+        let s = t.sysfs(&c);
         t.dev("dm-0", 252, 0);
         t.dev("dm-1", 252, 1);
         t.dev("dm-2", 252, 2);
@@ -718,12 +797,32 @@ mod tests {
         assert!(has_mounted_fs_in(&s, Some(btrfs), 252, 2, &dm, &resolve));
         assert!(!has_mounted_fs_in(&s, Some(btrfs), 252, 2, &dm, &none));
         // Sysfs disabled: only mountinfo counts.
-        assert!(has_mounted_fs_in("", Some(mi), 252, 0, &dm, &none));
-        assert!(!has_mounted_fs_in("", Some(mi), 252, 1, &dm, &none));
+        assert!(has_mounted_fs_in(
+            &Sys {
+                ctx: &c,
+                root: Vec::new()
+            },
+            Some(mi),
+            252,
+            0,
+            &dm,
+            &none
+        ));
+        assert!(!has_mounted_fs_in(
+            &Sys {
+                ctx: &c,
+                root: Vec::new()
+            },
+            Some(mi),
+            252,
+            1,
+            &dm,
+            &none
+        ));
         // A malformed line stops the scan without panicking.
         let bad: &[u8] = b"oops\n36 35 252:0 / /mnt rw - ext4 x rw\n";
         assert!(!has_mounted_fs_in(&s, Some(bad), 252, 2, &dm, &none));
         // The real mountinfo can be read.
-        let _ = device_has_mounted_fs(0, 0);
+        let _ = device_has_mounted_fs(&c, 0, 0);
     }
 }

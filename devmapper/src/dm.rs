@@ -1,39 +1,76 @@
-//! The safe Rust API.
+//! The typed Rust API: one method per device-mapper operation, over the one
+//! task engine ([`Task`]).
 //!
 //! ```no_run
-//! use devmapper::dm::{DeviceMapper, DevId, Target};
+//! use devmapper::{DevId, DeviceMapper, DmName, RemoveOptions, Target};
 //! let dm = DeviceMapper::new()?;
-//! dm.create_with_table("demo", None, &[Target::new(0, 2048, "zero", "")], false)?;
-//! println!("{:?}", dm.table(&DevId::name("demo"), false)?);
-//! dm.remove(&DevId::name("demo"), Default::default())?;
-//! # Ok::<(), devmapper::dm::Error>(())
+//! let name = DmName::new("demo")?;
+//! dm.create_with_table(&name, None, &[Target::new(0, 2048, "zero", "")], false)?;
+//! for t in dm.table(&DevId::Name(name.clone()), false)? {
+//!     println!("{t:?}");
+//! }
+//! dm.remove(&DevId::Name(name), RemoveOptions::default())?;
+//! # Ok::<(), devmapper::Error>(())
 //! ```
 //!
-//! One method per ioctl, typed results, one error type carrying the command,
-//! the device and the errno. Nothing here logs or panics; nothing is global
-//! except the shared control file descriptor.
+//! Every call builds a task, runs it in the handle's [`Context`] and turns
+//! the reply into typed values; failures are [`Error`]s with the operation,
+//! the device and the errno. When udev runs (and the kernel supports
+//! cookies), operations that make udev act — resume, remove, rename —
+//! wait for udev to finish, so `/dev/mapper/<name>` exists (or is gone) when
+//! they return; without udev the library makes the nodes itself, as
+//! libdevmapper does. Nothing is printed unless the context has a logger.
 
-use crate::kernel::abi::{self, Command, DmFlags, DmIoctl};
-use crate::kernel::codec::{self, TargetRef};
-use crate::kernel::control::{Control, IoctlError, Reply, Request, DEFAULT_BUFFER_CAP};
+use crate::context::Context;
+use crate::error::{Error, ErrorKind, Result};
+use crate::kernel::abi::{self, DmFlags, DmIoctl};
+use crate::kernel::codec;
+use crate::names::{DmName, DmUuid};
+use crate::secret::{self, Secret};
+use crate::task::{Task, TaskType};
 use std::fmt;
+use std::sync::Arc;
 
 /// Which device a call is about.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum DevId {
-    Name(String),
-    Uuid(String),
-    /// Device number (major, minor).
+    /// By name.
+    Name(DmName),
+    /// By uuid.
+    Uuid(DmUuid),
+    /// By device number (major, minor).
     Dev(u32, u32),
 }
 
 impl DevId {
-    pub fn name(n: impl Into<String>) -> DevId {
-        DevId::Name(n.into())
+    /// By name (checked).
+    pub fn name(n: impl Into<Vec<u8>>) -> Result<DevId> {
+        DmName::new(n).map(DevId::Name)
     }
 
-    pub fn uuid(u: impl Into<String>) -> DevId {
-        DevId::Uuid(u.into())
+    /// By uuid (checked).
+    pub fn uuid(u: impl Into<Vec<u8>>) -> Result<DevId> {
+        DmUuid::new(u).map(DevId::Uuid)
+    }
+
+    fn bytes(&self) -> Vec<u8> {
+        match self {
+            DevId::Name(n) => n.as_bytes().to_vec(),
+            DevId::Uuid(u) => u.as_bytes().to_vec(),
+            DevId::Dev(a, b) => format!("{a}:{b}").into_bytes(),
+        }
+    }
+}
+
+impl From<DmName> for DevId {
+    fn from(n: DmName) -> DevId {
+        DevId::Name(n)
+    }
+}
+
+impl From<DmUuid> for DevId {
+    fn from(u: DmUuid) -> DevId {
+        DevId::Uuid(u)
     }
 }
 
@@ -47,109 +84,34 @@ impl fmt::Display for DevId {
     }
 }
 
-/// What went wrong.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ErrorKind {
-    /// The control device could not be opened (no driver, no permission).
-    Control,
-    /// The kernel failed the ioctl (see `errno`).
-    Kernel,
-    /// The device does not exist (ENXIO).
-    NotFound,
-    /// An argument was rejected before anything was sent.
-    InvalidArgument,
-    /// The kernel's reply would exceed the buffer cap.
-    ReplyTooLarge,
-    /// The kernel's reply is malformed.
-    Protocol,
-    /// The kernel has no deviceless-message support (it answered ENXIO).
-    DevicelessUnsupported,
-}
-
-/// The one error type of the Rust API.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Error {
-    pub kind: ErrorKind,
-    pub command: Option<Command>,
-    pub device: Option<String>,
-    /// The errno, when the failure has one.
-    pub errno: Option<i32>,
-    pub detail: String,
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "device-mapper")?;
-        if let Some(c) = self.command {
-            write!(f, ": {}", c.name())?;
-        }
-        if let Some(d) = &self.device {
-            write!(f, " on {d}")?;
-        }
-        write!(f, ": {}", self.detail)
-    }
-}
-
-impl std::error::Error for Error {}
-
-impl Error {
-    fn invalid(cmd: Option<Command>, dev: Option<&DevId>, detail: impl Into<String>) -> Error {
-        Error {
-            kind: ErrorKind::InvalidArgument,
-            command: cmd,
-            device: dev.map(|d| d.to_string()),
-            errno: Some(libc::EINVAL),
-            detail: detail.into(),
-        }
-    }
-
-    fn from_ioctl(cmd: Command, dev: Option<&DevId>, e: IoctlError) -> Error {
-        let kind = match &e {
-            IoctlError::Open { .. } => ErrorKind::Control,
-            IoctlError::Kernel(libc::ENXIO) if dev.is_some() => ErrorKind::NotFound,
-            IoctlError::Kernel(_) => ErrorKind::Kernel,
-            IoctlError::TooLarge { .. } => ErrorKind::ReplyTooLarge,
-            IoctlError::Decode(_) => ErrorKind::Protocol,
-        };
-        let errno = Some(e.errno());
-        let detail = e.to_string();
-        Error {
-            kind,
-            command: Some(cmd),
-            device: dev.map(|d| d.to_string()),
-            errno,
-            detail,
-        }
-    }
-
-    fn protocol(cmd: Command, dev: Option<&DevId>, e: codec::DecodeError) -> Error {
-        Error {
-            kind: ErrorKind::Protocol,
-            command: Some(cmd),
-            device: dev.map(|d| d.to_string()),
-            errno: Some(libc::EPROTO),
-            detail: e.to_string(),
-        }
-    }
-}
-
-pub type Result<T> = std::result::Result<T, Error>;
-
 /// A device's state, from any device ioctl.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DeviceInfo {
-    pub name: String,
-    pub uuid: String,
+    /// Name (bytes, unmangled).
+    pub name: Vec<u8>,
+    /// Uuid (bytes, unmangled; empty when none).
+    pub uuid: Vec<u8>,
+    /// Device major.
     pub major: u32,
+    /// Device minor.
     pub minor: u32,
+    /// Openers.
     pub open_count: i32,
+    /// Event counter.
     pub event_nr: u32,
+    /// Targets in the queried table.
     pub target_count: u32,
+    /// Suspended.
     pub suspended: bool,
+    /// Read-only.
     pub read_only: bool,
+    /// Has a live table.
     pub live_table: bool,
+    /// Has an inactive table.
     pub inactive_table: bool,
+    /// Marked for deferred removal.
     pub deferred_remove: bool,
+    /// Suspended internally by the kernel.
     pub internal_suspend: bool,
 }
 
@@ -158,8 +120,8 @@ impl DeviceInfo {
         let f = DmFlags::from_bits_retain(h.flags);
         let (major, minor) = abi::decode_dev(h.dev);
         DeviceInfo {
-            name: String::from_utf8_lossy(codec::fixed_str(&h.name)).into_owned(),
-            uuid: String::from_utf8_lossy(codec::fixed_str(&h.uuid)).into_owned(),
+            name: codec::fixed_str(&h.name).to_vec(),
+            uuid: codec::fixed_str(&h.uuid).to_vec(),
             major,
             minor,
             open_count: h.open_count,
@@ -173,122 +135,158 @@ impl DeviceInfo {
             internal_suspend: f.contains(DmFlags::INTERNAL_SUSPEND),
         }
     }
+
+    /// The name as text (lossy where it is not UTF-8).
+    pub fn name_lossy(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.name)
+    }
 }
 
 /// One entry of [`DeviceMapper::list_devices`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ListedDevice {
-    pub name: String,
+    /// Name (bytes, unmangled).
+    pub name: Vec<u8>,
+    /// Device major.
     pub major: u32,
+    /// Device minor.
     pub minor: u32,
     /// Kernels with interface 4.37+.
     pub event_nr: Option<u32>,
-    /// Kernels with interface 4.45+; `Some("")` when the device has none.
-    pub uuid: Option<String>,
+    /// Kernels with interface 4.45+; `Some(empty)` when the device has none.
+    pub uuid: Option<Vec<u8>>,
 }
 
-/// A table line: `start length type params`.
+/// Target types whose parameters carry key material.
+fn carries_keys(target_type: &str) -> bool {
+    matches!(target_type, "crypt" | "integrity")
+}
+
+/// A table line: `start length type params`. The parameters are a
+/// [`Secret`]: wiped when dropped, and never printed for target types that
+/// carry keys (crypt, integrity).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Target {
+    /// First sector.
     pub start: u64,
+    /// Length in sectors.
     pub length: u64,
+    /// Target type name.
     pub target_type: String,
-    pub params: String,
+    /// Parameters.
+    pub params: Secret,
 }
 
 impl fmt::Debug for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Crypt tables carry keys: never print their parameters.
-        let params = if self.target_type == "crypt" {
-            "<hidden>"
+        if carries_keys(&self.target_type) {
+            write!(
+                f,
+                "{} {} {} <hidden>",
+                self.start, self.length, self.target_type
+            )
         } else {
-            &self.params
-        };
-        write!(
-            f,
-            "{} {} {} {}",
-            self.start, self.length, self.target_type, params
-        )
+            write!(
+                f,
+                "{} {} {} {}",
+                self.start,
+                self.length,
+                self.target_type,
+                String::from_utf8_lossy(self.params.as_bytes())
+            )
+        }
     }
 }
 
 impl Target {
+    /// A table line.
     pub fn new(
         start: u64,
         length: u64,
         target_type: impl Into<String>,
-        params: impl Into<String>,
+        params: impl AsRef<[u8]>,
     ) -> Target {
         Target {
             start,
             length,
             target_type: target_type.into(),
-            params: params.into(),
+            params: Secret::from(params.as_ref()),
         }
     }
 
-    /// Parse a `dmsetup`-style table line.
-    pub fn parse(line: &str) -> Result<Target> {
-        let mut it = line.trim().splitn(4, char::is_whitespace);
-        let bad = || Error::invalid(None, None, format!("invalid table line: {line:?}"));
-        let start = it.next().and_then(|s| s.parse().ok()).ok_or_else(bad)?;
-        let length = it
-            .next()
-            .and_then(|s| s.trim().parse().ok())
-            .ok_or_else(bad)?;
-        let ty = it
-            .next()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .ok_or_else(bad)?;
-        let params = it.next().unwrap_or("").trim().to_string();
-        Ok(Target::new(start, length, ty, params))
+    /// Parse a `dmsetup`-style table line (`start length type params`). The
+    /// error never quotes the line (it may hold a key).
+    pub fn parse(line: &[u8]) -> Result<Target> {
+        let bad = |what: &str| Error::invalid(format!("Invalid table line: {what}."));
+        let mut rest = trim(line);
+        let mut word = || -> Option<&[u8]> {
+            let end = rest
+                .iter()
+                .position(|b| b.is_ascii_whitespace())
+                .unwrap_or(rest.len());
+            let (w, r) = rest.split_at(end);
+            rest = trim(r);
+            (!w.is_empty()).then_some(w)
+        };
+        let num = |w: Option<&[u8]>| {
+            w.and_then(|w| std::str::from_utf8(w).ok())
+                .and_then(|s| s.parse::<u64>().ok())
+        };
+        let start = num(word()).ok_or_else(|| bad("the start sector is not a number"))?;
+        let length = num(word()).ok_or_else(|| bad("the length is not a number"))?;
+        let ty = word().ok_or_else(|| bad("the target type is missing"))?;
+        let ty = std::str::from_utf8(ty)
+            .map_err(|_| bad("the target type is not text"))?
+            .to_string();
+        Ok(Target {
+            start,
+            length,
+            target_type: ty,
+            params: Secret::from(rest),
+        })
     }
+}
 
-    fn check(&self) -> Result<()> {
-        codec::check_target_type(self.target_type.as_bytes())
-            .map_err(|e| Error::invalid(Some(Command::TableLoad), None, e.to_string()))?;
-        if self.length == 0 {
-            return Err(Error::invalid(
-                Some(Command::TableLoad),
-                None,
-                format!(
-                    "zero-length {} target at sector {}",
-                    self.target_type, self.start
-                ),
-            ));
-        }
-        if self.params.contains('\0') {
-            return Err(Error::invalid(
-                Some(Command::TableLoad),
-                None,
-                "target parameters contain a NUL byte",
-            ));
-        }
-        Ok(())
-    }
+fn trim(b: &[u8]) -> &[u8] {
+    let s = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
+    let e = b
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(s, |i| i + 1);
+    &b[s..e.max(s)]
 }
 
 /// A target's status line from [`DeviceMapper::status`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TargetStatus {
+    /// First sector.
     pub start: u64,
+    /// Length in sectors.
     pub length: u64,
+    /// Target type name.
     pub target_type: String,
-    pub status: String,
+    /// The status text.
+    pub status: Vec<u8>,
 }
 
 /// A loaded target type and its version.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TargetVersion {
+    /// Target type name.
     pub name: String,
+    /// Version.
     pub version: [u32; 3],
 }
 
 /// Options for [`DeviceMapper::suspend`].
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SuspendOptions {
+    /// Do not flush queued I/O (`--noflush`).
     pub noflush: bool,
+    /// Do not freeze the filesystem (`--nolockfs`).
     pub skip_lockfs: bool,
 }
 
@@ -301,93 +299,136 @@ pub struct RemoveOptions {
     pub retry: bool,
 }
 
-/// A handle on the device-mapper driver. Cheap to create and `Send + Sync`;
-/// all handles share the process's control file descriptor.
+/// Options for [`DeviceMapper::create`].
+#[derive(Clone, Debug, Default)]
+pub struct CreateOptions {
+    /// The new device's uuid.
+    pub uuid: Option<DmUuid>,
+    /// A fixed device number (major, minor); the major must be
+    /// device-mapper's.
+    pub dev: Option<(u32, u32)>,
+    /// Load tables read-only.
+    pub read_only: bool,
+}
+
+/// A handle on the device-mapper driver. Cheap to clone and `Send + Sync`;
+/// clones share one [`Context`] (settings, control descriptor, node stack).
 #[derive(Clone, Debug)]
 pub struct DeviceMapper {
-    cap: usize,
+    ctx: Arc<Context>,
 }
 
 impl DeviceMapper {
-    /// Open the control device and check the driver's interface version.
+    /// A handle with a context of its own; checks the driver's version.
     pub fn new() -> Result<DeviceMapper> {
-        let dm = DeviceMapper {
-            cap: DEFAULT_BUFFER_CAP,
-        };
-        dm.version()?;
-        Ok(dm)
+        DeviceMapper::with_context(Arc::new(Context::new()))
+    }
+
+    /// A handle on an existing context; checks the driver's version.
+    pub fn with_context(ctx: Arc<Context>) -> Result<DeviceMapper> {
+        ctx.check_version()?;
+        Ok(DeviceMapper { ctx })
+    }
+
+    /// The context this handle works in.
+    pub fn context(&self) -> &Arc<Context> {
+        &self.ctx
     }
 
     /// Set the largest ioctl buffer a reply may grow to.
-    pub fn with_buffer_cap(mut self, bytes: usize) -> DeviceMapper {
-        self.cap = bytes.max(abi::DATA_START);
+    pub fn with_buffer_cap(self, bytes: usize) -> DeviceMapper {
+        self.ctx.set_buffer_cap(bytes);
         self
     }
 
-    fn header(&self, cmd: Command, id: Option<&DevId>) -> Result<DmIoctl> {
-        let mut h = DmIoctl::default();
+    fn task(&self, ty: TaskType, id: Option<&DevId>) -> Result<Task> {
+        let mut t = Task::new(ty as i32);
         match id {
             None => {}
-            Some(DevId::Name(n)) => {
-                codec::put_fixed(&mut h.name, n.as_bytes(), "name")
-                    .map_err(|e| Error::invalid(Some(cmd), id, e.to_string()))?;
+            Some(DevId::Name(n)) => t.set_name(&self.ctx, n.as_bytes())?,
+            Some(DevId::Uuid(u)) => t.set_uuid(&self.ctx, u.as_bytes())?,
+            Some(DevId::Dev(a, b)) => {
+                let (a, b) = devno(*a, *b)?;
+                t.set_major_minor(a, b, false);
             }
-            Some(DevId::Uuid(u)) => {
-                codec::put_fixed(&mut h.uuid, u.as_bytes(), "uuid")
-                    .map_err(|e| Error::invalid(Some(cmd), id, e.to_string()))?;
-            }
-            Some(DevId::Dev(a, b)) => h.dev = abi::encode_dev(*a, *b),
         }
-        Ok(h)
+        Ok(t)
     }
 
-    fn call(&self, cmd: Command, id: Option<&DevId>, h: DmIoctl, payload: &[u8]) -> Result<Reply> {
-        Control::global()
-            .ioctl(&Request {
-                cmd,
-                header: h,
-                payload,
-                cap: self.cap,
-            })
-            .map_err(|e| Error::from_ioctl(cmd, id, e))
+    /// Run `t`; failures carry the operation and the device.
+    fn run(&self, t: &mut Task, id: Option<&DevId>) -> Result<()> {
+        t.run(&self.ctx).map_err(|e| describe(e, t, id))
     }
 
-    fn simple(&self, cmd: Command, id: &DevId, flags: DmFlags) -> Result<DeviceInfo> {
-        let mut h = self.header(cmd, Some(id))?;
-        h.flags = flags.bits();
-        let r = self.call(cmd, Some(id), h, &[])?;
-        Ok(DeviceInfo::from_header(&r.header))
+    /// Run a task that makes udev act, inside a udev transaction when udev
+    /// synchronisation is in effect, then wait for udev and run the pending
+    /// node operations (what `dmsetup` does around every such call).
+    fn run_udev(&self, t: &mut Task, id: Option<&DevId>) -> Result<()> {
+        let ctx = &*self.ctx;
+        let mut cookie = 0u32;
+        if ctx.udev_sync() {
+            t.set_cookie(ctx, &mut cookie, 0)
+                .map_err(|e| describe(e, t, id))?;
+        }
+        let r = self.run(t, id);
+        if cookie != 0 {
+            if let Err(e) = crate::udev::wait(ctx, cookie, true) {
+                ctx.log_failure(&e);
+                if r.is_ok() {
+                    ctx.update_nodes();
+                    return Err(e);
+                }
+            }
+        }
+        ctx.update_nodes();
+        r
+    }
+
+    fn header_info(t: &Task) -> DeviceInfo {
+        t.reply_header()
+            .map(DeviceInfo::from_header)
+            .unwrap_or_default()
+    }
+
+    fn simple(
+        &self,
+        ty: TaskType,
+        id: &DevId,
+        setup: impl FnOnce(&mut Task),
+    ) -> Result<DeviceInfo> {
+        let mut t = self.task(ty, Some(id))?;
+        setup(&mut t);
+        if matches!(ty, TaskType::Resume | TaskType::Remove | TaskType::Rename) {
+            self.run_udev(&mut t, Some(id))?;
+        } else {
+            self.run(&mut t, Some(id))?;
+        }
+        Ok(Self::header_info(&t))
     }
 
     /// The driver's interface version.
     pub fn version(&self) -> Result<[u32; 3]> {
-        Control::global()
-            .driver_version()
-            .map_err(|e| Error::from_ioctl(Command::Version, None, e))
+        self.ctx.driver_version()
     }
 
     /// All devices, with event numbers and uuids where the kernel provides them.
     pub fn list_devices(&self) -> Result<Vec<ListedDevice>> {
-        let cmd = Command::ListDevices;
-        let mut h = self.header(cmd, None)?;
-        h.flags = DmFlags::UUID.bits();
-        let r = self.call(cmd, None, h, &[])?;
-        let p = r.payload().map_err(|e| Error::protocol(cmd, None, e))?;
-        let v = codec::decode_names(p).map_err(|e| Error::protocol(cmd, None, e))?;
-        Ok(v.into_iter()
+        let mut t = self.task(TaskType::List, None)?;
+        t.list_uuids = true;
+        self.run(&mut t, None)?;
+        Ok(t.reply_names()?
+            .into_iter()
             .map(|e| {
                 let (major, minor) = abi::decode_dev(e.dev);
                 let uuid = match e.flags {
                     Some(f) if f & abi::DM_NAME_LIST_FLAG_HAS_UUID != 0 => {
-                        e.uuid.map(|u| String::from_utf8_lossy(u).into_owned())
+                        e.uuid.map(<[u8]>::to_vec)
                     }
-                    Some(f) if f & abi::DM_NAME_LIST_FLAG_DOESNT_HAVE_UUID != 0 => {
-                        Some(String::new())
-                    }
+                    Some(f) if f & abi::DM_NAME_LIST_FLAG_DOESNT_HAVE_UUID != 0 => Some(Vec::new()),
                     _ => None,
                 };
                 ListedDevice {
-                    name: String::from_utf8_lossy(e.name).into_owned(),
+                    name: e.name.to_vec(),
                     major,
                     minor,
                     event_nr: e.event_nr,
@@ -397,368 +438,253 @@ impl DeviceMapper {
             .collect())
     }
 
-    /// Create a device with no table (it starts suspended).
-    pub fn create(
-        &self,
-        name: &str,
-        uuid: Option<&str>,
-        dev: Option<(u32, u32)>,
-    ) -> Result<DeviceInfo> {
-        let cmd = Command::DevCreate;
-        let id = DevId::name(name);
-        check_name(name).map_err(|d| Error::invalid(Some(cmd), Some(&id), d))?;
-        let mut h = self.header(cmd, Some(&id))?;
-        if let Some(u) = uuid {
-            codec::put_fixed(&mut h.uuid, u.as_bytes(), "uuid")
-                .map_err(|e| Error::invalid(Some(cmd), Some(&id), e.to_string()))?;
+    /// Create a device with no table (it starts suspended; its node appears
+    /// when it is first resumed).
+    pub fn create(&self, name: &DmName, opts: &CreateOptions) -> Result<DeviceInfo> {
+        let id = DevId::Name(name.clone());
+        let mut t = self.task(TaskType::Create, Some(&id))?;
+        if let Some(u) = &opts.uuid {
+            t.set_uuid(&self.ctx, u.as_bytes())?;
         }
-        if let Some((a, b)) = dev {
-            h.dev = abi::encode_dev(a, b);
-            h.flags |= DmFlags::PERSISTENT_DEV.bits();
+        if let Some((a, b)) = opts.dev {
+            let (a, b) = devno(a, b)?;
+            t.set_major_minor(a, b, false);
         }
-        let r = self.call(cmd, Some(&id), h, &[])?;
-        Ok(DeviceInfo::from_header(&r.header))
+        t.read_only = opts.read_only;
+        self.run(&mut t, Some(&id))?;
+        Ok(Self::header_info(&t))
     }
 
-    /// Create, load and resume in one go; the device is removed again if the
-    /// load or the resume fails.
+    /// Create, load and resume in one go (libdevmapper's create-with-table);
+    /// the device is removed again if the load or the resume fails.
     pub fn create_with_table(
         &self,
-        name: &str,
-        uuid: Option<&str>,
+        name: &DmName,
+        uuid: Option<&DmUuid>,
         table: &[Target],
         read_only: bool,
     ) -> Result<DeviceInfo> {
-        check_table(table)?;
-        let info = self.create(name, uuid, None)?;
-        let id = DevId::Dev(info.major, info.minor);
-        let r = self
-            .load_table(&id, table, read_only)
-            .and_then(|_| self.resume(&id));
-        match r {
-            Ok(i) => Ok(i),
-            Err(e) => {
-                let _ = self.remove(&id, RemoveOptions::default());
-                Err(e)
-            }
+        if table.is_empty() {
+            return Err(Error::invalid("A table needs at least one target.").with_op("create"));
         }
+        let id = DevId::Name(name.clone());
+        let mut t = self.task(TaskType::Create, Some(&id))?;
+        if let Some(u) = uuid {
+            t.set_uuid(&self.ctx, u.as_bytes())?;
+        }
+        t.read_only = read_only;
+        add_targets(&mut t, table)?;
+        self.run_udev(&mut t, Some(&id))?;
+        Ok(Self::header_info(&t))
     }
 
     /// Remove a device.
     pub fn remove(&self, id: &DevId, opts: RemoveOptions) -> Result<DeviceInfo> {
-        let flags = if opts.deferred {
-            DmFlags::DEFERRED_REMOVE
-        } else {
-            DmFlags::empty()
-        };
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match self.simple(Command::DevRemove, id, flags) {
-                Err(e)
-                    if opts.retry
-                        && e.errno == Some(libc::EBUSY)
-                        && attempt < crate::task::REMOVE_RETRIES =>
-                {
-                    std::thread::sleep(crate::task::REMOVE_RETRY_DELAY);
-                }
-                other => return other,
-            }
-        }
+        self.simple(TaskType::Remove, id, |t| {
+            t.deferred_remove = opts.deferred;
+            t.retry_remove = opts.retry;
+        })
     }
 
     /// Remove every device that is not open (`deferred`: mark open ones).
     pub fn remove_all(&self, deferred: bool) -> Result<()> {
-        let mut h = DmIoctl::default();
-        if deferred {
-            h.flags = DmFlags::DEFERRED_REMOVE.bits();
-        }
-        self.call(Command::RemoveAll, None, h, &[]).map(|_| ())
+        let mut t = self.task(TaskType::RemoveAll, None)?;
+        t.deferred_remove = deferred;
+        self.run(&mut t, None)?;
+        self.ctx.update_nodes();
+        Ok(())
     }
 
     /// Rename a device.
-    pub fn rename(&self, id: &DevId, new_name: &str) -> Result<DeviceInfo> {
-        let cmd = Command::DevRename;
-        check_name(new_name).map_err(|d| Error::invalid(Some(cmd), Some(id), d))?;
-        let h = self.header(cmd, Some(id))?;
-        let mut p = Vec::new();
-        codec::encode_string(&mut p, new_name.as_bytes(), "new name")
-            .map_err(|e| Error::invalid(Some(cmd), Some(id), e.to_string()))?;
-        let r = self.call(cmd, Some(id), h, &p)?;
-        Ok(DeviceInfo::from_header(&r.header))
+    pub fn rename(&self, id: &DevId, new_name: &DmName) -> Result<DeviceInfo> {
+        let mut t = self.task(TaskType::Rename, Some(id))?;
+        t.set_newname(&self.ctx, new_name.as_bytes())?;
+        self.run_udev(&mut t, Some(id))?;
+        Ok(Self::header_info(&t))
     }
 
     /// Give a device that has none a uuid.
-    pub fn set_uuid(&self, id: &DevId, uuid: &str) -> Result<DeviceInfo> {
-        let cmd = Command::DevRename;
-        if uuid.is_empty() || uuid.len() >= abi::DM_UUID_LEN || uuid.contains('\0') {
-            return Err(Error::invalid(
-                Some(cmd),
-                Some(id),
-                "uuid must be 1 to 128 bytes without NUL",
-            ));
-        }
-        let mut h = self.header(cmd, Some(id))?;
-        h.flags = DmFlags::UUID.bits();
-        let mut p = Vec::new();
-        codec::encode_string(&mut p, uuid.as_bytes(), "uuid")
-            .map_err(|e| Error::invalid(Some(cmd), Some(id), e.to_string()))?;
-        let r = self.call(cmd, Some(id), h, &p)?;
-        Ok(DeviceInfo::from_header(&r.header))
+    pub fn set_uuid(&self, id: &DevId, uuid: &DmUuid) -> Result<DeviceInfo> {
+        let mut t = self.task(TaskType::Rename, Some(id))?;
+        t.set_newuuid(&self.ctx, uuid.as_bytes())?;
+        self.run_udev(&mut t, Some(id))?;
+        Ok(Self::header_info(&t))
     }
 
     /// Suspend a device.
     pub fn suspend(&self, id: &DevId, opts: SuspendOptions) -> Result<DeviceInfo> {
-        let mut f = DmFlags::SUSPEND;
-        if opts.noflush {
-            f |= DmFlags::NOFLUSH;
-        }
-        if opts.skip_lockfs {
-            f |= DmFlags::SKIP_LOCKFS;
-        }
-        self.simple(Command::DevSuspend, id, f)
+        self.simple(TaskType::Suspend, id, |t| {
+            t.no_flush = opts.noflush;
+            t.skip_lockfs = opts.skip_lockfs;
+        })
     }
 
     /// Resume a device, making its inactive table live.
     pub fn resume(&self, id: &DevId) -> Result<DeviceInfo> {
-        self.simple(Command::DevSuspend, id, DmFlags::empty())
+        self.simple(TaskType::Resume, id, |_| {})
     }
 
-    /// Device state.
+    /// Device state; [`ErrorKind::NotFound`] when there is no such device.
     pub fn info(&self, id: &DevId) -> Result<DeviceInfo> {
-        self.simple(Command::DevStatus, id, DmFlags::empty())
+        let mut t = self.task(TaskType::Info, Some(id))?;
+        self.run(&mut t, Some(id))?;
+        match t.info() {
+            Some(i) if i.exists != 0 => Ok(Self::header_info(&t)),
+            _ => Err(Error::new(ErrorKind::NotFound, "Device does not exist.")
+                .with_errno(libc::ENXIO)
+                .with_op("info")
+                .with_device(id.bytes())),
+        }
+    }
+
+    /// Whether the device exists.
+    pub fn exists(&self, id: &DevId) -> Result<bool> {
+        match self.info(id) {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// Load a table into the inactive slot.
     pub fn load_table(&self, id: &DevId, table: &[Target], read_only: bool) -> Result<DeviceInfo> {
-        let cmd = Command::TableLoad;
-        check_table(table)?;
-        let mut h = self.header(cmd, Some(id))?;
-        let mut flags = DmFlags::empty();
-        if read_only {
-            flags |= DmFlags::READONLY;
-        }
-        if table.iter().any(|t| t.target_type == "crypt") {
-            flags |= DmFlags::SECURE_DATA;
-        }
-        h.flags = flags.bits();
-        let refs = table.iter().map(|t| TargetRef {
-            start: t.start,
-            length: t.length,
-            target_type: t.target_type.as_bytes(),
-            params: t.params.as_bytes(),
-        });
-        // Exact capacity: a reallocation would free a copy of the table
-        // (keys included) without wiping it.
-        let mut p = Vec::with_capacity(refs.clone().map(|r| codec::target_encoded_len(&r)).sum());
-        let n = codec::encode_targets(&mut p, refs);
-        let r = match n {
-            Ok(n) => {
-                h.target_count = n;
-                self.call(cmd, Some(id), h, &p)
-            }
-            Err(e) => Err(Error::invalid(Some(cmd), Some(id), e.to_string())),
-        };
-        crate::secret::wipe(&mut p);
-        Ok(DeviceInfo::from_header(&r?.header))
+        let mut t = self.task(TaskType::Reload, Some(id))?;
+        t.read_only = read_only;
+        add_targets(&mut t, table)?;
+        self.run(&mut t, Some(id))?;
+        Ok(Self::header_info(&t))
     }
 
     /// Drop the inactive table.
     pub fn clear_table(&self, id: &DevId) -> Result<DeviceInfo> {
-        self.simple(Command::TableClear, id, DmFlags::empty())
+        self.simple(TaskType::Clear, id, |_| {})
     }
 
     /// Devices the table depends on, as (major, minor).
     pub fn deps(&self, id: &DevId, inactive: bool) -> Result<Vec<(u32, u32)>> {
-        let cmd = Command::TableDeps;
-        let mut h = self.header(cmd, Some(id))?;
-        if inactive {
-            h.flags = DmFlags::QUERY_INACTIVE_TABLE.bits();
-        }
-        let r = self.call(cmd, Some(id), h, &[])?;
-        let p = r.payload().map_err(|e| Error::protocol(cmd, Some(id), e))?;
+        let mut t = self.task(TaskType::Deps, Some(id))?;
+        t.query_inactive_table = inactive;
+        self.run(&mut t, Some(id))?;
+        let p = t.reply_payload().unwrap_or_default();
         Ok(codec::decode_deps(p)
-            .map_err(|e| Error::protocol(cmd, Some(id), e))?
+            .map_err(|e| Error::protocol(e.to_string()).with_op("deps"))?
             .into_iter()
             .map(abi::decode_dev)
             .collect())
     }
 
-    fn table_status(
+    fn read_targets(
         &self,
+        ty: TaskType,
         id: &DevId,
-        flags: DmFlags,
-        cmd: Command,
-        event_nr: u32,
-    ) -> Result<(DeviceInfo, Vec<SpecLine>)> {
-        let mut h = self.header(cmd, Some(id))?;
-        h.flags = flags.bits();
-        h.event_nr = event_nr;
-        let r = self.call(cmd, Some(id), h, &[])?;
-        let p = r.payload().map_err(|e| Error::protocol(cmd, Some(id), e))?;
-        let specs = codec::decode_specs(p, r.header.target_count)
-            .map_err(|e| Error::protocol(cmd, Some(id), e))?;
-        let v = specs
-            .into_iter()
-            .map(|s| {
-                (
-                    s.start,
-                    s.length,
-                    String::from_utf8_lossy(s.target_type).into_owned(),
-                    String::from_utf8_lossy(s.params).into_owned(),
-                )
-            })
-            .collect();
-        Ok((DeviceInfo::from_header(&r.header), v))
+        setup: impl FnOnce(&mut Task),
+    ) -> Result<Task> {
+        let mut t = self.task(ty, Some(id))?;
+        setup(&mut t);
+        self.run(&mut t, Some(id))?;
+        if t.info().is_some_and(|i| i.exists == 0) {
+            return Err(Error::new(ErrorKind::NotFound, "Device does not exist.")
+                .with_errno(libc::ENXIO)
+                .with_op(ty.name())
+                .with_device(id.bytes()));
+        }
+        Ok(t)
     }
 
-    /// The live (or inactive) table.
+    /// The live (or inactive) table. Crypt keys come back in [`Secret`]s.
     pub fn table(&self, id: &DevId, inactive: bool) -> Result<Vec<Target>> {
-        let mut f = DmFlags::STATUS_TABLE | DmFlags::SECURE_DATA;
-        if inactive {
-            f |= DmFlags::QUERY_INACTIVE_TABLE;
-        }
-        let (_, v) = self.table_status(id, f, Command::TableStatus, 0)?;
-        Ok(v.into_iter()
-            .map(|(start, length, target_type, params)| Target {
-                start,
-                length,
-                target_type,
-                params,
+        let t = self.read_targets(TaskType::Table, id, |t| {
+            t.query_inactive_table = inactive;
+            t.secure_data = true;
+        })?;
+        t.reply_targets()
+            .map(|(start, length, ty, params)| {
+                let params =
+                    Secret::try_from_slice(params).ok_or_else(|| Error::no_memory(params.len()))?;
+                Ok(Target {
+                    start,
+                    length,
+                    target_type: String::from_utf8_lossy(ty).into_owned(),
+                    params,
+                })
             })
-            .collect())
+            .collect()
     }
 
     /// Status lines of the live (or inactive) table.
     pub fn status(&self, id: &DevId, inactive: bool) -> Result<Vec<TargetStatus>> {
-        let f = if inactive {
-            DmFlags::QUERY_INACTIVE_TABLE
-        } else {
-            DmFlags::empty()
-        };
-        let (_, v) = self.table_status(id, f, Command::TableStatus, 0)?;
-        Ok(v.into_iter()
-            .map(|(start, length, target_type, status)| TargetStatus {
-                start,
-                length,
-                target_type,
-                status,
-            })
-            .collect())
+        let t = self.read_targets(TaskType::Status, id, |t| t.query_inactive_table = inactive)?;
+        Ok(status_lines(&t))
     }
 
     /// Wait until the device's event number differs from `event_nr`, then
     /// return its state and status.
     pub fn wait_event(&self, id: &DevId, event_nr: u32) -> Result<(DeviceInfo, Vec<TargetStatus>)> {
-        let (i, v) = self.table_status(id, DmFlags::empty(), Command::DevWait, event_nr)?;
-        Ok((
-            i,
-            v.into_iter()
-                .map(|(start, length, target_type, status)| TargetStatus {
-                    start,
-                    length,
-                    target_type,
-                    status,
-                })
-                .collect(),
-        ))
+        let t = self.read_targets(TaskType::WaitEvent, id, |t| t.event_nr = event_nr)?;
+        Ok((Self::header_info(&t), status_lines(&t)))
     }
 
     /// Every loaded target type.
     pub fn target_versions(&self) -> Result<Vec<TargetVersion>> {
-        let cmd = Command::ListVersions;
-        let r = self.call(cmd, None, DmIoctl::default(), &[])?;
-        parse_versions(cmd, &r)
+        let mut t = self.task(TaskType::ListVersions, None)?;
+        self.run(&mut t, None)?;
+        versions(&t)
     }
 
     /// One target type's version (loads its module if needed).
     pub fn target_version(&self, target_type: &str) -> Result<TargetVersion> {
-        let cmd = Command::GetTargetVersion;
-        let mut h = DmIoctl::default();
-        codec::put_fixed(&mut h.name, target_type.as_bytes(), "target type")
-            .map_err(|e| Error::invalid(Some(cmd), None, e.to_string()))?;
-        let r = self.call(cmd, None, h, &[])?;
-        parse_versions(cmd, &r)?
+        codec::check_target_type(target_type.as_bytes())
+            .map_err(|e| Error::invalid(e.to_string()).with_op("target-version"))?;
+        let mut t = self.task(TaskType::GetTargetVersion, None)?;
+        t.set_name(&self.ctx, target_type.as_bytes())?;
+        self.run(&mut t, None)?;
+        versions(&t)?
             .into_iter()
             .next()
-            .ok_or_else(|| Error::protocol(cmd, None, codec::DecodeError("empty versions reply")))
+            .ok_or_else(|| Error::protocol("empty versions reply").with_op("target-version"))
     }
 
-    fn message(
-        &self,
-        cmd_id: Option<&DevId>,
-        h: DmIoctl,
-        sector: u64,
-        msg: &str,
-    ) -> Result<(Option<String>, Reply)> {
-        let cmd = Command::TargetMsg;
+    /// Send a message to the target at `sector` of a device; the response,
+    /// if the target gave one. Key-bearing messages (`key set …`) are sent
+    /// with the secure-data flag and never logged.
+    pub fn target_message(&self, id: &DevId, sector: u64, msg: &[u8]) -> Result<Option<Vec<u8>>> {
         if msg.is_empty() {
-            return Err(Error::invalid(Some(cmd), cmd_id, "empty message"));
+            return Err(Error::invalid("Empty message.").with_op("message"));
         }
-        let mut p = Vec::with_capacity(8 + msg.len() + 1);
-        codec::encode_message(&mut p, sector, msg.as_bytes())
-            .map_err(|e| Error::invalid(Some(cmd), cmd_id, e.to_string()))?;
-        let r = self.call(cmd, cmd_id, h, &p);
-        crate::secret::wipe(&mut p);
-        let r = r?;
-        let resp = if r.flags().contains(DmFlags::DATA_OUT) {
-            let p = r.payload().map_err(|e| Error::protocol(cmd, cmd_id, e))?;
-            Some(
-                String::from_utf8_lossy(
-                    codec::decode_message(p).map_err(|e| Error::protocol(cmd, cmd_id, e))?,
-                )
-                .into_owned(),
-            )
-        } else {
-            None
-        };
-        Ok((resp, r))
+        let mut t = self.task(TaskType::TargetMsg, Some(id))?;
+        t.set_message(msg);
+        t.sector = Some(sector);
+        t.secure_data = secret::is_key_message(msg);
+        self.run(&mut t, Some(id))?;
+        Ok(t.message_response().map(<[u8]>::to_vec))
     }
 
-    /// Send a message to the target at `sector` of a device.
-    pub fn target_message(&self, id: &DevId, sector: u64, msg: &str) -> Result<Option<String>> {
-        let mut h = self.header(Command::TargetMsg, Some(id))?;
-        if crate::secret::is_key_message(msg.as_bytes()) {
-            h.flags = DmFlags::SECURE_DATA.bits();
-        }
-        self.message(Some(id), h, sector, msg).map(|(r, _)| r)
-    }
-
-    /// Send a deviceless message (text starting with `%`) to a target type
-    /// (the `target_message(target_type, text)` of the Python package).
+    /// Send a deviceless message (text starting with `%`) to a target type.
     /// Kernels without the feature answer ENXIO, reported as
-    /// [`ErrorKind::DevicelessUnsupported`].
+    /// [`ErrorKind::Unsupported`].
     #[doc(alias = "target_message")]
-    pub fn deviceless_message(&self, target_type: &str, msg: &str) -> Result<Option<String>> {
-        let cmd = Command::TargetMsg;
-        if !msg.starts_with('%') {
-            return Err(Error::invalid(
-                Some(cmd),
-                None,
-                "a deviceless message must start with '%'",
-            ));
+    pub fn deviceless_message(&self, target_type: &str, msg: &[u8]) -> Result<Option<Vec<u8>>> {
+        if msg.first() != Some(&b'%') {
+            return Err(
+                Error::invalid("A deviceless message must start with '%'.").with_op("message")
+            );
         }
-        let mut h = DmIoctl::default();
         codec::check_target_type(target_type.as_bytes())
-            .map_err(|e| Error::invalid(Some(cmd), None, e.to_string()))?;
-        codec::put_fixed(&mut h.name, target_type.as_bytes(), "target type")
-            .map_err(|e| Error::invalid(Some(cmd), None, e.to_string()))?;
-        match self.message(None, h, 0, msg) {
-            Ok((r, _)) => Ok(r),
-            Err(e) if e.errno == Some(libc::ENXIO) => Err(Error {
-                kind: ErrorKind::DevicelessUnsupported,
-                command: Some(cmd),
-                device: Some(format!("target type {target_type}")),
-                errno: Some(libc::ENXIO),
-                detail: format!(
-                    "kernel does not support deviceless messages (target '{target_type}')"
-                ),
-            }),
-            Err(mut e) => {
-                e.device = Some(format!("target type {target_type}"));
-                Err(e)
+            .map_err(|e| Error::invalid(e.to_string()).with_op("message"))?;
+        let mut t = self.task(TaskType::TargetMsg, None)?;
+        t.set_name(&self.ctx, target_type.as_bytes())?;
+        t.set_message(msg);
+        t.run(&self.ctx).map_err(|e| {
+            let e = e
+                .with_op("message")
+                .with_device(target_type.as_bytes().to_vec());
+            if e.errno() == Some(libc::ENXIO) {
+                e.with_kind(ErrorKind::Unsupported)
+            } else {
+                e
             }
-        }
+        })?;
+        Ok(t.message_response().map(<[u8]>::to_vec))
     }
 
     /// Set the device's geometry.
@@ -770,29 +696,83 @@ impl DeviceMapper {
         sectors: u32,
         start: u64,
     ) -> Result<()> {
-        let cmd = Command::DevSetGeometry;
-        let h = self.header(cmd, Some(id))?;
-        let mut p = Vec::new();
-        let g = format!("{cylinders} {heads} {sectors} {start}");
-        codec::encode_string(&mut p, g.as_bytes(), "geometry")
-            .map_err(|e| Error::invalid(Some(cmd), Some(id), e.to_string()))?;
-        self.call(cmd, Some(id), h, &p).map(|_| ())
+        let mut t = self.task(TaskType::SetGeometry, Some(id))?;
+        t.set_geometry(
+            cylinders.to_string().as_bytes(),
+            heads.to_string().as_bytes(),
+            sectors.to_string().as_bytes(),
+            start.to_string().as_bytes(),
+        );
+        self.run(&mut t, Some(id))
     }
 
     /// Re-arm the control fd's event for `poll()` (`DM_DEV_ARM_POLL`).
     pub fn arm_poll(&self) -> Result<()> {
-        self.call(Command::DevArmPoll, None, DmIoctl::default(), &[])
-            .map(|_| ())
+        let mut t = self.task(TaskType::ArmPoll, None)?;
+        self.run(&mut t, None)
+    }
+
+    /// Make the `/dev/mapper` node of one device right, or of every device
+    /// (and remove stale ones) when `id` is `None` (`dmsetup mknodes`).
+    pub fn mknodes(&self, id: Option<&DevId>) -> Result<()> {
+        let mut t = self.task(TaskType::MkNodes, id)?;
+        t.no_open_count = true;
+        let r = self.run(&mut t, id);
+        self.ctx.update_nodes();
+        r
     }
 }
 
-/// start, length, type, params-or-status of one returned target.
-type SpecLine = (u64, u64, String, String);
+/// The kernel's minor numbers are 20 bits and majors 12: anything that does
+/// not fit the `dm_task_set_major_minor` ints is refused.
+fn devno(a: u32, b: u32) -> Result<(i32, i32)> {
+    match (i32::try_from(a), i32::try_from(b)) {
+        (Ok(a), Ok(b)) => Ok((a, b)),
+        _ => Err(Error::invalid(format!("Invalid device number {a}:{b}."))),
+    }
+}
 
-fn parse_versions(cmd: Command, r: &Reply) -> Result<Vec<TargetVersion>> {
-    let p = r.payload().map_err(|e| Error::protocol(cmd, None, e))?;
+fn describe(e: Error, t: &Task, id: Option<&DevId>) -> Error {
+    let e = match (e.op(), t.task_type()) {
+        (None, Some(ty)) => e.with_op(ty.name()),
+        _ => e,
+    };
+    match (e.device().is_none(), id) {
+        (true, Some(id)) => e.with_device(id.bytes()),
+        _ => e,
+    }
+}
+
+fn add_targets(t: &mut Task, table: &[Target]) -> Result<()> {
+    for x in table {
+        let params = Secret::try_from_slice(x.params.as_bytes())
+            .ok_or_else(|| Error::no_memory(x.params.len()))?;
+        if params.as_bytes().contains(&0) {
+            return Err(Error::invalid("Target parameters contain a NUL byte."));
+        }
+        t.add_target_secret(x.start, x.length, x.target_type.as_bytes(), params)?;
+        if carries_keys(&x.target_type) {
+            t.secure_data = true;
+        }
+    }
+    t.check_table()
+}
+
+fn status_lines(t: &Task) -> Vec<TargetStatus> {
+    t.reply_targets()
+        .map(|(start, length, ty, status)| TargetStatus {
+            start,
+            length,
+            target_type: String::from_utf8_lossy(ty).into_owned(),
+            status: status.to_vec(),
+        })
+        .collect()
+}
+
+fn versions(t: &Task) -> Result<Vec<TargetVersion>> {
+    let p = t.reply_payload().unwrap_or_default();
     Ok(codec::decode_versions(p)
-        .map_err(|e| Error::protocol(cmd, None, e))?
+        .map_err(|e| Error::protocol(e.to_string()))?
         .into_iter()
         .map(|v| TargetVersion {
             name: String::from_utf8_lossy(v.name).into_owned(),
@@ -801,93 +781,56 @@ fn parse_versions(cmd: Command, r: &Reply) -> Result<Vec<TargetVersion>> {
         .collect())
 }
 
-/// Check a device name the way the kernel will.
-pub fn check_name(name: &str) -> std::result::Result<(), String> {
-    if name.is_empty() {
-        return Err("device name is empty".into());
-    }
-    if name.len() >= abi::DM_NAME_LEN {
-        return Err(format!(
-            "device name of {} bytes is too long (maximum {})",
-            name.len(),
-            abi::DM_NAME_LEN - 1
-        ));
-    }
-    if name.contains('/') || name.contains('\0') || name == "." || name == ".." || name == "control"
-    {
-        return Err(format!("invalid device name {name:?}"));
-    }
-    Ok(())
-}
-
-/// Check a whole table: valid targets, contiguous from sector 0.
-pub fn check_table(table: &[Target]) -> Result<()> {
-    let mut next = 0u64;
-    for t in table {
-        t.check()?;
-        if t.start != next {
-            return Err(Error::invalid(
-                Some(Command::TableLoad),
-                None,
-                format!(
-                    "target {} {} starts at {} but the previous one ends at {}",
-                    t.target_type, t.length, t.start, next
-                ),
-            ));
-        }
-        next = t.start.saturating_add(t.length);
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn table_lines_parse() {
-        let t = Target::parse("0 2048 linear /dev/loop0 0").unwrap();
+        let t = Target::parse(b"0 2048 linear /dev/loop0 0").unwrap();
         assert_eq!(t, Target::new(0, 2048, "linear", "/dev/loop0 0"));
-        assert_eq!(Target::parse("0 8 zero").unwrap().params, "");
-        assert!(Target::parse("0 x zero").is_err());
-        assert!(Target::parse("").is_err());
+        assert_eq!(Target::parse(b"0 8 zero").unwrap().params.as_bytes(), b"");
+        assert!(Target::parse(b"0 x zero").is_err());
+        assert!(Target::parse(b"").is_err());
     }
 
     #[test]
-    fn tables_are_checked() {
-        assert!(
-            check_table(&[Target::new(0, 8, "zero", ""), Target::new(8, 8, "zero", "")]).is_ok()
-        );
-        assert!(
-            check_table(&[Target::new(0, 8, "zero", ""), Target::new(4, 8, "zero", "")]).is_err()
-        );
-        assert!(check_table(&[Target::new(0, 0, "zero", "")]).is_err());
-        let e = check_table(&[Target::new(0, 1, "nonexistent_target", "")]).unwrap_err();
-        assert_eq!(e.kind, ErrorKind::InvalidArgument);
-        assert!(e.to_string().contains("too long"));
-    }
-
-    #[test]
-    fn names_are_checked() {
-        assert!(check_name("ok-name_1").is_ok());
-        assert!(check_name("").is_err());
-        assert!(check_name("a/b").is_err());
-        assert!(check_name("control").is_err());
-        assert!(check_name(&"x".repeat(128)).is_err());
+    fn parse_errors_never_quote_the_line() {
+        let e = Target::parse(b"0 x crypt aes 00112233 0 /dev/sda 0").unwrap_err();
+        assert!(!e.to_string().contains("00112233"));
+        assert!(!format!("{e:?}").contains("00112233"));
     }
 
     #[test]
     fn crypt_params_are_not_printed() {
         let t = Target::new(0, 8, "crypt", "aes-xts-plain64 00112233 0 /dev/loop0 0");
         assert!(!format!("{t:?}").contains("00112233"));
+        let l = Target::new(0, 8, "linear", "/dev/loop0 0");
+        assert!(format!("{l:?}").contains("/dev/loop0"));
     }
 
     #[test]
-    fn deviceless_requires_percent() {
-        let dm = DeviceMapper {
-            cap: DEFAULT_BUFFER_CAP,
-        };
-        let e = dm.deviceless_message("linear", "Hello").unwrap_err();
-        assert_eq!(e.kind, ErrorKind::InvalidArgument);
+    fn ids() {
+        assert!(DevId::name("a/b").is_err());
+        assert_eq!(DevId::name("x").unwrap().to_string(), "x");
+        assert_eq!(DevId::Dev(253, 1).to_string(), "253:1");
+        assert!(devno(u32::MAX, 0).is_err());
+    }
+
+    #[test]
+    fn tables_are_checked_before_sending() {
+        let mut t = Task::new(TaskType::Reload as i32);
+        assert!(add_targets(
+            &mut t,
+            &[Target::new(0, 8, "zero", ""), Target::new(4, 8, "zero", "")]
+        )
+        .is_err());
+        let mut t = Task::new(TaskType::Reload as i32);
+        let e = add_targets(&mut t, &[Target::new(0, 1, "nonexistent_target", "")]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+        assert!(e.to_string().contains("too long"));
+        let mut t = Task::new(TaskType::Reload as i32);
+        add_targets(&mut t, &[Target::new(0, 8, "crypt", "k")]).unwrap();
+        assert!(t.secure_data);
     }
 }

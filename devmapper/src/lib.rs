@@ -1,23 +1,61 @@
-//! libdevmapper-rs: Linux device-mapper userspace in Rust.
+//! Linux device-mapper in safe Rust.
 //!
-//! Layers, bottom up: [`kernel`] (ABI structs, pure codec, the control device),
-//! the libdevmapper semantics shared by both front ends ([`task`], [`mangle`],
-//! [`udev`], [`nodes`]), the safe Rust API ([`dm`]), and the C ABI shell
-//! (`capi`, exported as `libdevmapper.so`).
+//! This crate speaks the kernel's dm ioctl protocol on `/dev/mapper/control`
+//! and implements libdevmapper's semantics (tasks, name mangling, udev
+//! cookies, `/dev/mapper` nodes) with an explicit [`Context`] instead of
+//! process-wide state. It is the core of libdevmapper-rs, whose C library
+//! is a thin shell over it, but it carries no C symbol and no build script:
+//! a Rust program gets Rust only.
+//!
+//! * [`DeviceMapper`]: the typed API (one method per operation).
+//! * [`Task`](task::Task): the engine every operation goes through; also
+//!   what the C library's `dm_task_*` calls drive.
+//! * [`Context`]: device directory, mangling mode, udev synchronisation,
+//!   pending node operations, logger.
+//! * [`Error`]: the one error type, with libdevmapper's wording.
+//!
+//! ```no_run
+//! use devmapper::{DevId, DeviceMapper, DmName, RemoveOptions, Target};
+//! let dm = DeviceMapper::new()?;
+//! let name = DmName::new("scratch")?;
+//! dm.create_with_table(&name, None, &[Target::new(0, 8192, "zero", "")], false)?;
+//! println!("{:?}", dm.info(&DevId::Name(name.clone()))?);
+//! dm.remove(&DevId::Name(name), RemoveOptions::default())?;
+//! # Ok::<(), devmapper::Error>(())
+//! ```
+//!
+//! Layers, bottom up: [`kernel`] (ABI structs, pure codec, the control
+//! device: the only `unsafe` of the crate, fenced file by file), the
+//! libdevmapper semantics ([`task`], [`mangle`], [`udev`], [`nodes`],
+//! [`devices`]), the typed API ([`dm`], [`names`]).
 
-#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
 
 #[macro_use]
 pub mod log;
-pub mod config;
-pub mod kernel;
-
-pub use kernel::abi;
+pub mod context;
 pub mod devices;
 pub mod dm;
+pub mod error;
+pub mod kernel;
 pub mod mangle;
+pub mod names;
 pub mod nodes;
 pub mod secret;
-pub mod state;
 pub mod task;
 pub mod udev;
+
+pub use context::Context;
+pub use dm::{
+    CreateOptions, DevId, DeviceInfo, DeviceMapper, ListedDevice, RemoveOptions, SuspendOptions,
+    Target, TargetStatus, TargetVersion,
+};
+pub use error::{Error, ErrorKind, Result};
+pub use kernel::abi;
+pub use names::{DmName, DmUuid};
+pub use secret::Secret;
+
+/// The libdevmapper release whose behaviour and ABI this crate reproduces
+/// (Debian 12's), in libdevmapper's own format.
+pub const LIBDM_VERSION: &str = "1.02.185 (2022-05-18)";

@@ -3,8 +3,8 @@
 //! Device-mapper accepts any byte in a name, but udev only copes with a
 //! whitelist (`0-9 A-Z a-z # + - . : = @ _`). libdm therefore encodes every
 //! other byte as `\xNN` (two lowercase hex digits) before handing a name or
-//! uuid to the kernel, and decodes results coming back. The global mode
-//! decides how:
+//! uuid to the kernel, and decodes results coming back. The mode (a setting
+//! of the [`Context`](crate::Context)) decides how:
 //!
 //! * `None`: nothing is mangled; results are decoded only on request.
 //! * `Auto`: existing `\xNN` sequences are kept, other blacklisted bytes are
@@ -12,28 +12,24 @@
 //! * `Hex`: every blacklisted byte is encoded, including the `\` of existing
 //!   sequences.
 //!
-//! The functions here are pure: they neither log nor touch global state
-//! except the mode. Callers log `MangleError`'s `Display` text with
-//! `dm_error!` (it is libdm's wording) followed by their own line, e.g.
-//! `Failed to mangle device name "%s".`.
+//! The functions here are pure: they neither log nor touch any state.
+//! `MangleError`'s `Display` text is libdm's wording; callers add their own
+//! line after it, e.g. `Failed to mangle device name "%s".`.
 //!
 //! The `kind` argument is the noun libdm prints: `"name"`, `"new name"`,
 //! `"UUID"` or `"new UUID"`.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU32, Ordering};
-
-/// Maximum buffer for a device name, including the NUL (`DM_NAME_LEN`).
-pub const NAME_LEN: usize = 128;
-/// Maximum buffer for a uuid, including the NUL (`DM_UUID_LEN`).
-pub const UUID_LEN: usize = 129;
 
 /// `dm_string_mangling_t`.
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ManglingMode {
+    /// No mangling.
     None = 0,
+    /// Mangle what needs it, keep existing `\xNN` sequences.
     Auto = 1,
+    /// Mangle every byte outside the whitelist.
     Hex = 2,
 }
 
@@ -75,35 +71,6 @@ impl ManglingMode {
 /// Build-time default (`DEFAULT_DM_NAME_MANGLING`).
 pub const DEFAULT_MODE: ManglingMode = ManglingMode::Auto;
 
-const MODE_UNSET: u32 = u32::MAX;
-static MODE: AtomicU32 = AtomicU32::new(MODE_UNSET);
-
-fn initial_mode() -> ManglingMode {
-    std::env::var("DM_DEFAULT_NAME_MANGLING_MODE")
-        .ok()
-        .and_then(|v| ManglingMode::parse(&v))
-        .unwrap_or(DEFAULT_MODE)
-}
-
-/// The process-wide mangling mode (`dm_get_name_mangling_mode`). The first
-/// call reads `DM_DEFAULT_NAME_MANGLING_MODE`, unless [`set_mode`] came first.
-pub fn mode() -> ManglingMode {
-    let v = MODE.load(Ordering::Acquire);
-    if let Some(m) = ManglingMode::from_u32(v) {
-        return m;
-    }
-    let m = initial_mode();
-    match MODE.compare_exchange(MODE_UNSET, m as u32, Ordering::AcqRel, Ordering::Acquire) {
-        Ok(_) => m,
-        Err(current) => ManglingMode::from_u32(current).unwrap_or(m),
-    }
-}
-
-/// `dm_set_name_mangling_mode`.
-pub fn set_mode(m: ManglingMode) {
-    MODE.store(m as u32, Ordering::Release);
-}
-
 /// Why a string could not be (un)mangled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MangleFailure {
@@ -121,6 +88,7 @@ pub enum MangleFailure {
 /// A mangling error carrying what libdm prints.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MangleError {
+    /// What went wrong.
     pub failure: MangleFailure,
     /// The noun libdm prints ("name", "UUID", ...).
     pub kind: String,
@@ -213,7 +181,7 @@ pub fn check_multiple_mangled(s: &[u8], mode: ManglingMode, kind: &str) -> Resul
 /// Mangle `s` for the kernel the way `dm_task_set_name`/`dm_task_set_uuid`
 /// do: NONE returns `Ok(None)` (no mangling), AUTO first rejects `\x5cx`,
 /// then [`mangle_unchecked`] runs. `max_len` is the kernel field size
-/// including the NUL ([`NAME_LEN`] or [`UUID_LEN`]).
+/// including the NUL (`DM_NAME_LEN` or `DM_UUID_LEN`).
 ///
 /// `Ok(None)` means the string goes to the kernel unchanged; `Ok(Some(v))`
 /// is the mangled copy.
@@ -352,15 +320,9 @@ pub fn unmangle_as(
         }
         if c == b'\\' && s.get(i + 1) == Some(&b'x') {
             let d1 = s.get(i + 2).copied().and_then(hex_val);
+            // libdm logs "Hex encoding mismatch detected ..." at debug
+            // level here; this module does not log, it just stops.
             let Some(d1) = d1 else {
-                crate::dm_log_at!(
-                    crate::log::Level::Debug,
-                    0,
-                    4,
-                    "Hex encoding mismatch detected in {} \"{}\" while trying to unmangle it.",
-                    kind,
-                    String::from_utf8_lossy(s)
-                );
                 break;
             };
             let code = match s.get(i + 3).copied().and_then(hex_val) {
@@ -399,6 +361,7 @@ pub fn unmangled_or_same<'a>(
 mod tests {
     use super::ManglingMode::{Auto, Hex, None as NoneMode};
     use super::*;
+    use crate::kernel::abi::{DM_NAME_LEN as NAME_LEN, DM_UUID_LEN as UUID_LEN};
 
     fn m(s: &str, mode: ManglingMode) -> Result<Option<Vec<u8>>, MangleError> {
         mangle(s.as_bytes(), mode, "name", NAME_LEN)
@@ -571,10 +534,5 @@ mod tests {
         assert_eq!(ManglingMode::parse("bogus"), None);
         assert_eq!(ManglingMode::from_u32(2), Some(Hex));
         assert_eq!(ManglingMode::from_u32(3), None);
-        // Reading and re-storing the global does not change it (tests must
-        // not flip the process-wide mode under concurrently running tests).
-        let current = mode();
-        set_mode(current);
-        assert_eq!(mode(), current);
     }
 }

@@ -7,8 +7,9 @@
 //! `dm_lib_release`. Operations that udev is trusted to perform
 //! (`rely_on_udev`) are only logged as skipped.
 //!
-//! The stack is process-wide, behind a mutex; execution happens after the
-//! pending operations were taken out, without holding the lock.
+//! The stack belongs to a [`Context`], behind a mutex; execution happens
+//! after the pending operations were taken out, and nothing is logged while
+//! the lock is held. Names are bytes.
 //!
 //! Also here: reading a device's read-ahead ([`get_read_ahead`], behind
 //! `dm_task_get_read_ahead`) and directory creation ([`create_dir`]).
@@ -22,8 +23,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use parking_lot::Mutex;
-
+use crate::context::Context;
 use crate::kernel::sys;
 
 /// `DM_READ_AHEAD_AUTO`: leave the kernel's read-ahead alone.
@@ -33,46 +33,53 @@ pub const READ_AHEAD_NONE: u32 = 0;
 /// `DM_READ_AHEAD_MINIMUM_FLAG`: only ever increase the read-ahead.
 pub const READ_AHEAD_MINIMUM_FLAG: u32 = 0x1;
 
-/// `LOG_CLASS_ACTIVATION`: libdm's `log_debug_activation` class.
-const LOG_CLASS_ACTIVATION: i32 = 4;
-
-macro_rules! debug_act {
-    ($($arg:tt)*) => {
-        $crate::dm_log_at!($crate::log::Level::Debug, 0, LOG_CLASS_ACTIVATION, $($arg)*)
-    };
-}
-
 /// A stacked node operation. A name containing `/` is used as a path as is.
-///
-/// Names are `String`s (the contract the task layer codes against); the
-/// execution works on their bytes, so switching to `Vec<u8>` for names that
-/// are not UTF-8 would only touch this type and its constructors.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NodeOp {
     /// `NODE_ADD`: make `dm_dir()/name` a block node `major:minor`.
     Add {
-        name: String,
+        /// Node name.
+        name: Vec<u8>,
+        /// Device major.
         major: u32,
+        /// Device minor.
         minor: u32,
+        /// Owner.
         uid: u32,
+        /// Group.
         gid: u32,
+        /// Permission bits.
         mode: u32,
+        /// Warn when udev did not do it.
         check_udev: bool,
     },
     /// `NODE_DEL`: remove `dm_dir()/name`.
-    Del { name: String, check_udev: bool },
+    Del {
+        /// Node name.
+        name: Vec<u8>,
+        /// Warn when udev did not do it.
+        check_udev: bool,
+    },
     /// `NODE_RENAME`: rename `dm_dir()/old` to `dm_dir()/new`.
     Rename {
-        old: String,
-        new: String,
+        /// Old node name.
+        old: Vec<u8>,
+        /// New node name.
+        new: Vec<u8>,
+        /// Warn when udev did not do it.
         check_udev: bool,
     },
     /// `NODE_READ_AHEAD`: set the device's read-ahead (in sectors).
     ReadAhead {
-        name: String,
+        /// Node name.
+        name: Vec<u8>,
+        /// Device major.
         major: u32,
+        /// Device minor.
         minor: u32,
+        /// Read-ahead in sectors.
         read_ahead: u32,
+        /// `DM_READ_AHEAD_*` flags.
         flags: u32,
     },
 }
@@ -81,7 +88,7 @@ impl NodeOp {
     /// `add_dev_node`.
     #[allow(clippy::too_many_arguments)]
     pub fn add(
-        name: impl Into<String>,
+        name: impl Into<Vec<u8>>,
         major: u32,
         minor: u32,
         uid: u32,
@@ -101,7 +108,7 @@ impl NodeOp {
     }
 
     /// `rm_dev_node`.
-    pub fn del(name: impl Into<String>, check_udev: bool) -> Self {
+    pub fn del(name: impl Into<Vec<u8>>, check_udev: bool) -> Self {
         NodeOp::Del {
             name: name.into(),
             check_udev,
@@ -109,7 +116,7 @@ impl NodeOp {
     }
 
     /// `rename_dev_node`.
-    pub fn rename(old: impl Into<String>, new: impl Into<String>, check_udev: bool) -> Self {
+    pub fn rename(old: impl Into<Vec<u8>>, new: impl Into<Vec<u8>>, check_udev: bool) -> Self {
         NodeOp::Rename {
             old: old.into(),
             new: new.into(),
@@ -119,7 +126,7 @@ impl NodeOp {
 
     /// `set_dev_node_read_ahead`.
     pub fn read_ahead(
-        name: impl Into<String>,
+        name: impl Into<Vec<u8>>,
         major: u32,
         minor: u32,
         read_ahead: u32,
@@ -148,8 +155,8 @@ impl NodeOp {
         match self {
             NodeOp::Add { name, .. }
             | NodeOp::Del { name, .. }
-            | NodeOp::ReadAhead { name, .. } => name.as_bytes(),
-            NodeOp::Rename { new, .. } => new.as_bytes(),
+            | NodeOp::ReadAhead { name, .. } => name,
+            NodeOp::Rename { new, .. } => new,
         }
     }
 
@@ -171,14 +178,13 @@ enum Kind {
     ReadAhead,
 }
 
+/// A stacked operation with libdm's udev decisions.
 #[derive(Clone, Debug)]
-struct Entry {
+pub(crate) struct Entry {
     op: NodeOp,
     rely_on_udev: bool,
     warn_if_udev_failed: bool,
 }
-
-static STACK: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
 
 fn lossy(b: &[u8]) -> std::borrow::Cow<'_, str> {
     String::from_utf8_lossy(b)
@@ -202,13 +208,20 @@ fn describe(action: &str, e: &Entry) -> String {
             mode,
             ..
         } => {
+            let name = lossy(name);
             format!(
                 "{name}: {action} NODE_ADD ({major},{minor}) {uid}:{gid} 0{mode:o}{rely}{verify}"
             )
         }
-        NodeOp::Del { name, .. } => format!("{name}: {action} NODE_DEL{rely}{verify}"),
+        NodeOp::Del { name, .. } => {
+            format!("{}: {action} NODE_DEL{rely}{verify}", lossy(name))
+        }
         NodeOp::Rename { old, new, .. } => {
-            format!("{old}: {action} NODE_RENAME to {new}{rely}{verify}")
+            format!(
+                "{}: {action} NODE_RENAME to {}{rely}{verify}",
+                lossy(old),
+                lossy(new)
+            )
         }
         NodeOp::ReadAhead {
             name,
@@ -216,14 +229,17 @@ fn describe(action: &str, e: &Entry) -> String {
             flags,
             ..
         } => {
-            format!("{name}: {action} NODE_READ_AHEAD {read_ahead} (flags={flags}){rely}{verify}")
+            format!(
+                "{}: {action} NODE_READ_AHEAD {read_ahead} (flags={flags}){rely}{verify}",
+                lossy(name)
+            )
         }
     }
 }
 
-fn log_op(action: &str, e: &Entry) {
-    if crate::log::enabled(crate::log::Level::Debug) {
-        debug_act!("{}", describe(action, e));
+fn log_op(ctx: &Context, action: &str, e: &Entry) {
+    if ctx.log_enabled(crate::log::Level::Debug) {
+        crate::log_debug_act!(ctx, "{}", describe(action, e));
     }
 }
 
@@ -244,7 +260,7 @@ fn other_ops(stack: &[Entry], kind: Kind) -> bool {
 /// [`update_devs`] skip the operation; otherwise, with `check_udev` (cookie
 /// set without `DISABLE_DM_RULES`), it warns when udev evidently did not do
 /// the job.
-pub fn stack(op: NodeOp, rely_on_udev: bool) {
+pub fn stack(ctx: &Context, op: NodeOp, rely_on_udev: bool) {
     if let NodeOp::ReadAhead {
         read_ahead: READ_AHEAD_AUTO,
         ..
@@ -256,14 +272,15 @@ pub fn stack(op: NodeOp, rely_on_udev: bool) {
     let mut rely = rely_on_udev;
     let mut warn = op.check_udev();
 
-    let mut st = STACK.lock();
+    // Lines to log once the lock is released.
+    let mut unstacked: Vec<Entry> = Vec::new();
+    let mut st = ctx.nodes.lock();
     match kind {
         Kind::Del if other_ops(&st, Kind::Del) => {
             let mut i = 0;
             while i < st.len() {
                 if st[i].op.dev_name() == op.dev_name() {
-                    let removed = st.remove(i);
-                    log_op("Unstacking", &removed);
+                    unstacked.push(st.remove(i));
                     if !other_ops(&st, Kind::Del) {
                         break;
                     }
@@ -277,17 +294,15 @@ pub fn stack(op: NodeOp, rely_on_udev: bool) {
                 .iter()
                 .position(|e| e.op.kind() == Kind::Del && e.op.dev_name() == op.dev_name())
             {
-                let removed = st.remove(i);
-                log_op("Unstacking", &removed);
+                unstacked.push(st.remove(i));
             }
         }
         Kind::Rename => {
             if let NodeOp::Rename { old, .. } = &op {
                 let mut i = 0;
                 while i < st.len() {
-                    if st[i].op.dev_name() == old.as_bytes() {
-                        let removed = st.remove(i);
-                        log_op("Unstacking", &removed);
+                    if st[i].op.dev_name() == old.as_slice() {
+                        unstacked.push(st.remove(i));
                     } else {
                         i += 1;
                     }
@@ -307,30 +322,35 @@ pub fn stack(op: NodeOp, rely_on_udev: bool) {
         rely_on_udev: rely,
         warn_if_udev_failed: if rely { false } else { warn },
     };
-    log_op("Stacking", &entry);
+    let logged = ctx
+        .log_enabled(crate::log::Level::Debug)
+        .then(|| entry.clone());
     st.push(entry);
+    drop(st);
+    for e in &unstacked {
+        log_op(ctx, "Unstacking", e);
+    }
+    if let Some(e) = logged {
+        log_op(ctx, "Stacking", &e);
+    }
 }
 
-/// Number of stacked operations.
-pub fn pending() -> usize {
-    STACK.lock().len()
-}
-
-/// Where and how operations run: a snapshot of the library settings.
-#[derive(Clone, Debug)]
-struct Ctx {
-    dm_dir: String,
-    sysfs_dir: String,
+/// Where and how operations run: the context and a snapshot of its settings.
+struct Env<'a> {
+    ctx: &'a Context,
+    dm_dir: Vec<u8>,
+    sysfs_dir: Vec<u8>,
     /// `dm_udev_get_sync_support() && dm_udev_get_checking()`, asked only
     /// when an operation wants to verify udev's work (as libdm does).
     udev_checks: OnceCell<bool>,
 }
 
-impl Ctx {
-    fn current() -> Self {
-        Ctx {
-            dm_dir: crate::config::dm_dir(),
-            sysfs_dir: crate::config::sysfs_dir(),
+impl<'a> Env<'a> {
+    fn of(ctx: &'a Context) -> Self {
+        Env {
+            ctx,
+            dm_dir: ctx.dm_dir(),
+            sysfs_dir: ctx.sysfs_dir(),
             udev_checks: OnceCell::new(),
         }
     }
@@ -340,7 +360,7 @@ impl Ctx {
         if name.contains(&b'/') {
             PathBuf::from(OsStr::from_bytes(name))
         } else {
-            let mut p = self.dm_dir.as_bytes().to_vec();
+            let mut p = self.dm_dir.clone();
             p.push(b'/');
             p.extend_from_slice(name);
             PathBuf::from(OsStr::from_bytes(&p))
@@ -350,43 +370,41 @@ impl Ctx {
     /// `_warn_if_op_needed`.
     fn warn_needed(&self, warn_if_udev_failed: bool) -> bool {
         warn_if_udev_failed
-            && *self.udev_checks.get_or_init(|| {
-                crate::udev::get_sync_support_cached() && crate::udev::get_checking()
-            })
+            && *self
+                .udev_checks
+                .get_or_init(|| self.ctx.udev_sync() && self.ctx.udev_checking())
     }
 
     fn read_ahead_kb_path(&self, major: u32, minor: u32) -> Option<PathBuf> {
         if self.sysfs_dir.is_empty() || major == 0 {
             None
         } else {
-            Some(PathBuf::from(format!(
-                "{}dev/block/{major}:{minor}/bdi/read_ahead_kb",
-                self.sysfs_dir
-            )))
+            let mut p = self.sysfs_dir.clone();
+            p.extend_from_slice(format!("dev/block/{major}:{minor}/bdi/read_ahead_kb").as_bytes());
+            Some(PathBuf::from(OsStr::from_bytes(&p)))
         }
     }
 }
 
 /// `update_devs()`: run every stacked operation in FIFO order and clear the
 /// stack. Failures are logged; they do not stop later operations.
-pub fn update_devs() {
-    let ctx = Ctx::current();
-    run(&ctx);
-}
-
-fn run(ctx: &Ctx) {
-    let ops = std::mem::take(&mut *STACK.lock());
+pub fn update_devs(ctx: &Context) {
+    let ops = std::mem::take(&mut *ctx.nodes.lock());
+    if ops.is_empty() {
+        return;
+    }
+    let env = Env::of(ctx);
     for e in ops {
         if e.rely_on_udev {
-            log_op("Skipping", &e);
+            log_op(ctx, "Skipping", &e);
         } else {
-            log_op("Processing", &e);
-            let _ = execute(ctx, &e);
+            log_op(ctx, "Processing", &e);
+            let _ = execute(&env, &e);
         }
     }
 }
 
-fn execute(ctx: &Ctx, e: &Entry) -> bool {
+fn execute(ctx: &Env<'_>, e: &Entry) -> bool {
     match &e.op {
         NodeOp::Add {
             name,
@@ -398,7 +416,7 @@ fn execute(ctx: &Ctx, e: &Entry) -> bool {
             ..
         } => add_dev_node(
             ctx,
-            name.as_bytes(),
+            name,
             *major,
             *minor,
             *uid,
@@ -406,17 +424,15 @@ fn execute(ctx: &Ctx, e: &Entry) -> bool {
             *mode,
             e.warn_if_udev_failed,
         ),
-        NodeOp::Del { name, .. } => rm_dev_node(ctx, name.as_bytes(), e.warn_if_udev_failed),
-        NodeOp::Rename { old, new, .. } => {
-            rename_dev_node(ctx, old.as_bytes(), new.as_bytes(), e.warn_if_udev_failed)
-        }
+        NodeOp::Del { name, .. } => rm_dev_node(ctx, name, e.warn_if_udev_failed),
+        NodeOp::Rename { old, new, .. } => rename_dev_node(ctx, old, new, e.warn_if_udev_failed),
         NodeOp::ReadAhead {
             name,
             major,
             minor,
             read_ahead,
             flags,
-        } => set_dev_node_read_ahead(ctx, name.as_bytes(), *major, *minor, *read_ahead, *flags),
+        } => set_dev_node_read_ahead(ctx, name, *major, *minor, *read_ahead, *flags),
     }
 }
 
@@ -426,7 +442,7 @@ use crate::kernel::sys::{disp, io_errno, sys_msg};
 /// given exactly that mode, as if made under the matching umask (libdm
 /// creates the device directory under umask 0022, i.e. 0755); without it
 /// the process umask applies to 0777.
-pub fn create_dir(dir: &Path, fixed_mode: Option<u32>) -> bool {
+pub fn create_dir(ctx: &Context, dir: &Path, fixed_mode: Option<u32>) -> bool {
     if dir.as_os_str().is_empty() {
         return true;
     }
@@ -453,7 +469,7 @@ pub fn create_dir(dir: &Path, fixed_mode: Option<u32>) -> bool {
                     continue;
                 }
                 if errno != libc::EROFS {
-                    crate::dm_error!("{}", sys_msg("mkdir", &disp(dir), errno));
+                    crate::log_error!(ctx, "{}", sys_msg("mkdir", &disp(dir), errno));
                 }
                 return false;
             }
@@ -465,7 +481,7 @@ pub fn create_dir(dir: &Path, fixed_mode: Option<u32>) -> bool {
 /// `_add_dev_node`.
 #[allow(clippy::too_many_arguments)]
 fn add_dev_node(
-    ctx: &Ctx,
+    ctx: &Env<'_>,
     name: &[u8],
     major: u32,
     minor: u32,
@@ -480,7 +496,8 @@ fn add_dev_node(
     match fs::metadata(&path) {
         Ok(md) => {
             if !md.file_type().is_block_device() {
-                crate::dm_error!(
+                crate::log_error!(
+                    ctx.ctx,
                     "A non-block device file at '{}' is already present",
                     disp(&path)
                 );
@@ -491,13 +508,18 @@ fn add_dev_node(
                 return true;
             }
             if fs::remove_file(&path).is_err() {
-                crate::dm_error!("Unable to unlink device node for '{}'", lossy(name));
+                crate::log_error!(
+                    ctx.ctx,
+                    "Unable to unlink device node for '{}'",
+                    lossy(name)
+                );
                 return false;
             }
         }
         Err(_) => {
             if ctx.warn_needed(warn) {
-                crate::dm_warn!(
+                crate::log_warn!(
+                    ctx.ctx,
                     "{} not set up by udev: Falling back to direct node creation.",
                     disp(&path)
                 );
@@ -508,8 +530,8 @@ fn add_dev_node(
     // The device directory normally exists already (the control node lives
     // there); create it like libdm creates it for the control node.
     if !name.contains(&b'/') {
-        let dir = Path::new(&ctx.dm_dir);
-        if !dir.is_dir() && !create_dir(dir, Some(0o755)) {
+        let dir = Path::new(OsStr::from_bytes(&ctx.dm_dir));
+        if !dir.is_dir() && !create_dir(ctx.ctx, dir, Some(0o755)) {
             return false;
         }
     }
@@ -523,7 +545,8 @@ fn add_dev_node(
         // The node may already have been created by udev.
         Err(libc::EEXIST) => {}
         Err(e) => {
-            crate::dm_error!(
+            crate::log_error!(
+                ctx.ctx,
                 "{}: mknod for {} failed: {}",
                 disp(&path),
                 lossy(name),
@@ -534,22 +557,27 @@ fn add_dev_node(
     }
 
     if let Err(err) = std::os::unix::fs::chown(&path, Some(uid), Some(gid)) {
-        crate::dm_error!("{}", sys_msg("chown", &disp(&path), io_errno(&err)));
+        crate::log_error!(
+            ctx.ctx,
+            "{}",
+            sys_msg("chown", &disp(&path), io_errno(&err))
+        );
         return false;
     }
 
-    debug_act!("Created {}", disp(&path));
+    crate::log_debug_act!(ctx.ctx, "Created {}", disp(&path));
     true
 }
 
 /// `_rm_dev_node`.
-fn rm_dev_node(ctx: &Ctx, name: &[u8], warn: bool) -> bool {
+fn rm_dev_node(ctx: &Env<'_>, name: &[u8], warn: bool) -> bool {
     let path = ctx.dev_path(name);
     if fs::symlink_metadata(&path).is_err() {
         return true;
     }
     if ctx.warn_needed(warn) {
-        crate::dm_warn!(
+        crate::log_warn!(
+            ctx.ctx,
             "Node {} was not removed by udev. Falling back to direct node removal.",
             disp(&path)
         );
@@ -557,16 +585,20 @@ fn rm_dev_node(ctx: &Ctx, name: &[u8], warn: bool) -> bool {
     // udev may already have deleted the node.
     if let Err(err) = fs::remove_file(&path) {
         if io_errno(&err) != libc::ENOENT {
-            crate::dm_error!("Unable to unlink device node for '{}'", lossy(name));
+            crate::log_error!(
+                ctx.ctx,
+                "Unable to unlink device node for '{}'",
+                lossy(name)
+            );
             return false;
         }
     }
-    debug_act!("Removed {}", disp(&path));
+    crate::log_debug_act!(ctx.ctx, "Removed {}", disp(&path));
     true
 }
 
 /// `_rename_dev_node`.
-fn rename_dev_node(ctx: &Ctx, old_name: &[u8], new_name: &[u8], warn: bool) -> bool {
+fn rename_dev_node(ctx: &Env<'_>, old_name: &[u8], new_name: &[u8], warn: bool) -> bool {
     let oldpath = ctx.dev_path(old_name);
     let newpath = ctx.dev_path(new_name);
 
@@ -576,7 +608,11 @@ fn rename_dev_node(ctx: &Ctx, old_name: &[u8], new_name: &[u8], warn: bool) -> b
                 match fs::metadata(&newpath) {
                     Ok(m) => m,
                     Err(err) => {
-                        crate::dm_error!("{}", sys_msg("stat", &disp(&newpath), io_errno(&err)));
+                        crate::log_error!(
+                            ctx.ctx,
+                            "{}",
+                            sys_msg("stat", &disp(&newpath), io_errno(&err))
+                        );
                         return false;
                     }
                 }
@@ -584,7 +620,8 @@ fn rename_dev_node(ctx: &Ctx, old_name: &[u8], new_name: &[u8], warn: bool) -> b
                 lmd
             };
             if !md.file_type().is_block_device() {
-                crate::dm_error!(
+                crate::log_error!(
+                    ctx.ctx,
                     "A non-block device file at '{}' is already present",
                     disp(&newpath)
                 );
@@ -597,7 +634,7 @@ fn rename_dev_node(ctx: &Ctx, old_name: &[u8], new_name: &[u8], warn: bool) -> b
                         return true;
                     }
                 }
-                crate::dm_warn!(
+                crate::log_warn!(ctx.ctx,
                     "The node {} should have been renamed to {} by udev but old node is still present. Falling back to direct old node removal.",
                     disp(&oldpath),
                     disp(&newpath)
@@ -609,13 +646,17 @@ fn rename_dev_node(ctx: &Ctx, old_name: &[u8], new_name: &[u8], warn: bool) -> b
                     // devfs: the entry has already been renamed.
                     return true;
                 }
-                crate::dm_error!("Unable to unlink device node for '{}'", lossy(new_name));
+                crate::log_error!(
+                    ctx.ctx,
+                    "Unable to unlink device node for '{}'",
+                    lossy(new_name)
+                );
                 return false;
             }
         }
         Err(_) => {
             if ctx.warn_needed(warn) {
-                crate::dm_warn!(
+                crate::log_warn!(ctx.ctx,
                     "The node {} should have been renamed to {} by udev but new node is not present. Falling back to direct node rename.",
                     disp(&oldpath),
                     disp(&newpath)
@@ -627,7 +668,8 @@ fn rename_dev_node(ctx: &Ctx, old_name: &[u8], new_name: &[u8], warn: bool) -> b
     // udev may already have renamed the node.
     if let Err(err) = fs::rename(&oldpath, &newpath) {
         if io_errno(&err) != libc::ENOENT {
-            crate::dm_error!(
+            crate::log_error!(
+                ctx.ctx,
                 "Unable to rename device node from '{}' to '{}'",
                 lossy(old_name),
                 lossy(new_name)
@@ -635,7 +677,7 @@ fn rename_dev_node(ctx: &Ctx, old_name: &[u8], new_name: &[u8], warn: bool) -> b
             return false;
         }
     }
-    debug_act!("Renamed {} to {}", disp(&oldpath), disp(&newpath));
+    crate::log_debug_act!(ctx.ctx, "Renamed {} to {}", disp(&oldpath), disp(&newpath));
     true
 }
 
@@ -667,19 +709,19 @@ fn atoi(b: &[u8]) -> i32 {
 }
 
 /// `_open_dev_node`: open the node read-only (for both read-ahead ioctls).
-fn open_dev_node(ctx: &Ctx, name: &[u8]) -> Option<File> {
+fn open_dev_node(ctx: &Env<'_>, name: &[u8]) -> Option<File> {
     let path = ctx.dev_path(name);
     match File::open(&path) {
         Ok(f) => Some(f),
         Err(err) => {
-            crate::dm_error!("{}", sys_msg("open", &disp(&path), io_errno(&err)));
+            crate::log_error!(ctx.ctx, "{}", sys_msg("open", &disp(&path), io_errno(&err)));
             None
         }
     }
 }
 
 /// `get_dev_node_read_ahead`.
-fn read_ahead_of(ctx: &Ctx, name: &[u8], major: u32, minor: u32) -> Option<u32> {
+fn read_ahead_of(ctx: &Env<'_>, name: &[u8], major: u32, minor: u32) -> Option<u32> {
     if let Some(path) = ctx.read_ahead_kb_path(major, minor) {
         match File::open(&path) {
             Ok(mut f) => {
@@ -688,7 +730,8 @@ fn read_ahead_of(ctx: &Ctx, name: &[u8], major: u32, minor: u32) -> Option<u32> 
                 return match f.read(&mut buf) {
                     Ok(n) if n >= 1 => {
                         let ra = (atoi(&buf[..n]) as u32).wrapping_mul(2);
-                        debug_act!(
+                        crate::log_debug_act!(
+                            ctx.ctx,
                             "{} ({}:{}): read ahead is {}",
                             lossy(name),
                             major as i32,
@@ -698,35 +741,39 @@ fn read_ahead_of(ctx: &Ctx, name: &[u8], major: u32, minor: u32) -> Option<u32> 
                         Some(ra)
                     }
                     Ok(_) => {
-                        crate::dm_error!("{}", sys_msg("read", &disp(&path), 0));
+                        crate::log_error!(ctx.ctx, "{}", sys_msg("read", &disp(&path), 0));
                         None
                     }
                     Err(err) => {
-                        crate::dm_error!("{}", sys_msg("read", &disp(&path), io_errno(&err)));
+                        crate::log_error!(
+                            ctx.ctx,
+                            "{}",
+                            sys_msg("read", &disp(&path), io_errno(&err))
+                        );
                         None
                     }
                 };
             }
             Err(err) => {
-                crate::dm_debug!("{}", sys_msg("open", &disp(&path), io_errno(&err)));
+                crate::log_debug!(ctx.ctx, "{}", sys_msg("open", &disp(&path), io_errno(&err)));
                 // Fall back to the device node.
             }
         }
     }
 
     if name.is_empty() {
-        crate::dm_error!("Empty device name passed to BLKRAGET");
+        crate::log_error!(ctx.ctx, "Empty device name passed to BLKRAGET");
         return None;
     }
     let f = open_dev_node(ctx, name)?;
     match sys::blkraget(f.as_fd()) {
         Ok(v) => {
             let ra = v as u32;
-            debug_act!("{}: read ahead is {}", lossy(name), ra);
+            crate::log_debug_act!(ctx.ctx, "{}: read ahead is {}", lossy(name), ra);
             Some(ra)
         }
         Err(e) => {
-            crate::dm_error!("{}", sys_msg("BLKRAGET", &lossy(name), e));
+            crate::log_error!(ctx.ctx, "{}", sys_msg("BLKRAGET", &lossy(name), e));
             None
         }
     }
@@ -736,13 +783,19 @@ fn read_ahead_of(ctx: &Ctx, name: &[u8], major: u32, minor: u32) -> Option<u32> 
 /// `name`: from `<sysfs>/dev/block/M:m/bdi/read_ahead_kb` (×2) when sysfs is
 /// configured and the major is known, otherwise `BLKRAGET` on the node.
 /// `None` on failure (logged). Behind `dm_task_get_read_ahead`.
-pub fn get_read_ahead(name: impl AsRef<[u8]>, major: u32, minor: u32) -> Option<u32> {
-    read_ahead_of(&Ctx::current(), name.as_ref(), major, minor)
+pub fn get_read_ahead(
+    ctx: &Context,
+    name: impl AsRef<[u8]>,
+    major: u32,
+    minor: u32,
+) -> Option<u32> {
+    read_ahead_of(&Env::of(ctx), name.as_ref(), major, minor)
 }
 
 /// `_set_read_ahead`.
-fn write_read_ahead(ctx: &Ctx, name: &[u8], major: u32, minor: u32, read_ahead: u32) -> bool {
-    debug_act!(
+fn write_read_ahead(ctx: &Env<'_>, name: &[u8], major: u32, minor: u32, read_ahead: u32) -> bool {
+    crate::log_debug_act!(
+        ctx.ctx,
         "{} ({}:{}): Setting read ahead to {}",
         lossy(name),
         major as i32,
@@ -758,17 +811,21 @@ fn write_read_ahead(ctx: &Ctx, name: &[u8], major: u32, minor: u32, read_ahead: 
                 return match f.write(kb.as_bytes()) {
                     Ok(n) if n == kb.len() => true,
                     Ok(_) => {
-                        crate::dm_error!("{}", sys_msg("write", &disp(&path), 0));
+                        crate::log_error!(ctx.ctx, "{}", sys_msg("write", &disp(&path), 0));
                         false
                     }
                     Err(err) => {
-                        crate::dm_error!("{}", sys_msg("write", &disp(&path), io_errno(&err)));
+                        crate::log_error!(
+                            ctx.ctx,
+                            "{}",
+                            sys_msg("write", &disp(&path), io_errno(&err))
+                        );
                         false
                     }
                 };
             }
             Err(err) => {
-                crate::dm_debug!("{}", sys_msg("open", &disp(&path), io_errno(&err)));
+                crate::log_debug!(ctx.ctx, "{}", sys_msg("open", &disp(&path), io_errno(&err)));
                 // Fall back to the device node.
             }
         }
@@ -776,14 +833,14 @@ fn write_read_ahead(ctx: &Ctx, name: &[u8], major: u32, minor: u32, read_ahead: 
 
     if name.is_empty() {
         // libdm 1.02.185 names the wrong ioctl here too.
-        crate::dm_error!("Empty device name passed to BLKRAGET");
+        crate::log_error!(ctx.ctx, "Empty device name passed to BLKRAGET");
         return false;
     }
     let Some(f) = open_dev_node(ctx, name) else {
         return false;
     };
     if let Err(e) = sys::blkraset(f.as_fd(), u64::from(read_ahead)) {
-        crate::dm_error!("{}", sys_msg("BLKRASET", &lossy(name), e));
+        crate::log_error!(ctx.ctx, "{}", sys_msg("BLKRASET", &lossy(name), e));
         return false;
     }
     true
@@ -791,7 +848,7 @@ fn write_read_ahead(ctx: &Ctx, name: &[u8], major: u32, minor: u32, read_ahead: 
 
 /// `_set_dev_node_read_ahead`.
 fn set_dev_node_read_ahead(
-    ctx: &Ctx,
+    ctx: &Env<'_>,
     name: &[u8],
     major: u32,
     minor: u32,
@@ -811,7 +868,8 @@ fn set_dev_node_read_ahead(
             return false;
         };
         if current >= read_ahead {
-            debug_act!(
+            crate::log_debug_act!(
+                ctx.ctx,
                 "{}: retaining kernel read ahead of {} (requested {})",
                 lossy(name),
                 current,
@@ -826,6 +884,7 @@ fn set_dev_node_read_ahead(
 /// Apply a read-ahead setting right away (what a stacked `NODE_READ_AHEAD`
 /// does when processed). `false` on failure (logged).
 pub fn set_read_ahead(
+    ctx: &Context,
     name: impl AsRef<[u8]>,
     major: u32,
     minor: u32,
@@ -833,7 +892,7 @@ pub fn set_read_ahead(
     flags: u32,
 ) -> bool {
     set_dev_node_read_ahead(
-        &Ctx::current(),
+        &Env::of(ctx),
         name.as_ref(),
         major,
         minor,
@@ -846,9 +905,6 @@ pub fn set_read_ahead(
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
-
-    /// The stack is process-wide: tests touching it run one at a time.
-    static LOCK: Mutex<()> = Mutex::new(());
 
     struct TmpDir(PathBuf);
     impl TmpDir {
@@ -863,12 +919,13 @@ mod tests {
             fs::create_dir_all(&p).expect("tmpdir");
             TmpDir(p)
         }
-        fn ctx(&self) -> Ctx {
-            Ctx {
-                dm_dir: self.0.join("dev/mapper").to_string_lossy().into_owned(),
-                sysfs_dir: format!("{}/sys/", self.0.display()),
-                udev_checks: OnceCell::from(false),
-            }
+        fn context(&self) -> Context {
+            let c = Context::new();
+            c.set_dev_dir(self.0.join("dev").as_os_str().as_bytes())
+                .expect("dev dir");
+            c.set_sysfs_dir(self.0.join("sys").as_os_str().as_bytes())
+                .expect("sysfs dir");
+            c
         }
     }
     impl Drop for TmpDir {
@@ -887,16 +944,18 @@ mod tests {
             .unwrap_or(false)
     }
 
-    fn node(ctx: &Ctx, name: &str) -> PathBuf {
+    fn node(ctx: &Env<'_>, name: &str) -> PathBuf {
         ctx.dev_path(name.as_bytes())
     }
 
-    fn snapshot() -> Vec<NodeOp> {
-        STACK.lock().iter().map(|e| e.op.clone()).collect()
+    fn snapshot(c: &Context) -> Vec<NodeOp> {
+        c.nodes.lock().iter().map(|e| e.op.clone()).collect()
     }
 
-    fn clear() {
-        STACK.lock().clear();
+    fn env(c: &Context) -> Env<'_> {
+        let e = Env::of(c);
+        let _ = e.udev_checks.set(false);
+        e
     }
 
     #[test]
@@ -938,16 +997,15 @@ mod tests {
 
     #[test]
     fn stacking_rules() {
-        let _l = LOCK.lock();
-        clear();
+        let c = Context::new();
 
         // DEL drops pending ops on the same name.
-        stack(NodeOp::add("a", 253, 0, 0, 0, 0o600, false), false);
-        stack(NodeOp::read_ahead("a", 253, 0, 256, 0), false);
-        stack(NodeOp::add("b", 253, 1, 0, 0, 0o600, false), false);
-        stack(NodeOp::del("a", false), false);
+        stack(&c, NodeOp::add("a", 253, 0, 0, 0, 0o600, false), false);
+        stack(&c, NodeOp::read_ahead("a", 253, 0, 256, 0), false);
+        stack(&c, NodeOp::add("b", 253, 1, 0, 0, 0o600, false), false);
+        stack(&c, NodeOp::del("a", false), false);
         assert_eq!(
-            snapshot(),
+            snapshot(&c),
             vec![
                 NodeOp::add("b", 253, 1, 0, 0, 0o600, false),
                 NodeOp::del("a", false)
@@ -955,9 +1013,9 @@ mod tests {
         );
 
         // ADD drops a pending DEL of the same name.
-        stack(NodeOp::add("a", 253, 2, 0, 0, 0o600, false), false);
+        stack(&c, NodeOp::add("a", 253, 2, 0, 0, 0o600, false), false);
         assert_eq!(
-            snapshot(),
+            snapshot(&c),
             vec![
                 NodeOp::add("b", 253, 1, 0, 0, 0o600, false),
                 NodeOp::add("a", 253, 2, 0, 0, 0o600, false)
@@ -965,10 +1023,10 @@ mod tests {
         );
 
         // RENAME drops every pending op on the old name.
-        stack(NodeOp::read_ahead("a", 253, 2, 512, 0), false);
-        stack(NodeOp::rename("a", "c", false), false);
+        stack(&c, NodeOp::read_ahead("a", 253, 2, 512, 0), false);
+        stack(&c, NodeOp::rename("a", "c", false), false);
         assert_eq!(
-            snapshot(),
+            snapshot(&c),
             vec![
                 NodeOp::add("b", 253, 1, 0, 0, 0o600, false),
                 NodeOp::rename("a", "c", false)
@@ -976,9 +1034,9 @@ mod tests {
         );
 
         // DEL of the new name drops the rename (its dev_name is the new name).
-        stack(NodeOp::del("c", false), false);
+        stack(&c, NodeOp::del("c", false), false);
         assert_eq!(
-            snapshot(),
+            snapshot(&c),
             vec![
                 NodeOp::add("b", 253, 1, 0, 0, 0o600, false),
                 NodeOp::del("c", false)
@@ -986,28 +1044,37 @@ mod tests {
         );
 
         // AUTO read-ahead is never stacked; READ_AHEAD never relies on udev.
-        stack(NodeOp::read_ahead("b", 253, 1, READ_AHEAD_AUTO, 0), false);
-        assert_eq!(pending(), 2);
-        stack(NodeOp::read_ahead("b", 253, 1, 128, 0), true);
-        assert!(!STACK.lock().last().map(|e| e.rely_on_udev).unwrap_or(true));
+        stack(
+            &c,
+            NodeOp::read_ahead("b", 253, 1, READ_AHEAD_AUTO, 0),
+            false,
+        );
+        assert_eq!(c.pending_node_ops(), 2);
+        stack(&c, NodeOp::read_ahead("b", 253, 1, 128, 0), true);
+        assert!(!c
+            .nodes
+            .lock()
+            .last()
+            .map(|e| e.rely_on_udev)
+            .unwrap_or(true));
 
         // warn flag is cleared when relying on udev.
-        stack(NodeOp::add("d", 253, 4, 0, 0, 0o600, true), true);
-        let last = STACK.lock().last().cloned().unwrap();
+        stack(&c, NodeOp::add("d", 253, 4, 0, 0, 0o600, true), true);
+        let last = c.nodes.lock().last().cloned().unwrap();
         assert!(last.rely_on_udev && !last.warn_if_udev_failed);
-        stack(NodeOp::add("e", 253, 5, 0, 0, 0o600, true), false);
-        assert!(STACK
+        stack(&c, NodeOp::add("e", 253, 5, 0, 0, 0o600, true), false);
+        assert!(c
+            .nodes
             .lock()
             .last()
             .map(|e| e.warn_if_udev_failed)
             .unwrap_or(false));
 
         // A DEL with only DELs pending keeps them.
-        clear();
-        stack(NodeOp::del("x", false), false);
-        stack(NodeOp::del("x", false), false);
-        assert_eq!(pending(), 2);
-        clear();
+        let c = Context::new();
+        stack(&c, NodeOp::del("x", false), false);
+        stack(&c, NodeOp::del("x", false), false);
+        assert_eq!(c.pending_node_ops(), 2);
     }
 
     #[test]
@@ -1015,17 +1082,16 @@ mod tests {
         if !root() {
             return;
         }
-        let _l = LOCK.lock();
-        clear();
         let t = TmpDir::new("fifo");
-        let ctx = t.ctx();
+        let c = t.context();
+        let ctx = env(&c);
 
-        stack(NodeOp::add("one", 7, 200, 0, 0, 0o640, false), false);
-        stack(NodeOp::add("two", 7, 201, 0, 0, 0o600, false), false);
-        stack(NodeOp::add("skipped", 7, 202, 0, 0, 0o600, false), true);
-        stack(NodeOp::add("gone", 7, 203, 0, 0, 0o600, false), false);
-        run(&ctx);
-        assert_eq!(pending(), 0);
+        stack(&c, NodeOp::add("one", 7, 200, 0, 0, 0o640, false), false);
+        stack(&c, NodeOp::add("two", 7, 201, 0, 0, 0o600, false), false);
+        stack(&c, NodeOp::add("skipped", 7, 202, 0, 0, 0o600, false), true);
+        stack(&c, NodeOp::add("gone", 7, 203, 0, 0, 0o600, false), false);
+        update_devs(&c);
+        assert_eq!(c.pending_node_ops(), 0);
 
         let md = fs::metadata(node(&ctx, "one")).expect("one created");
         assert!(md.file_type().is_block_device());
@@ -1033,7 +1099,10 @@ mod tests {
         // Exact mode, whatever the umask (libdm uses umask 0).
         assert_eq!(md.mode() & 0o7777, 0o640);
         // The device directory was created 0755.
-        assert_eq!(fs::metadata(&ctx.dm_dir).unwrap().mode() & 0o777, 0o755);
+        assert_eq!(
+            fs::metadata(OsStr::from_bytes(&ctx.dm_dir)).unwrap().mode() & 0o777,
+            0o755
+        );
         assert!(fs::metadata(node(&ctx, "two")).is_ok());
         assert!(
             fs::symlink_metadata(node(&ctx, "skipped")).is_err(),
@@ -1042,10 +1111,10 @@ mod tests {
 
         // FIFO: rename then delete of the new name in one batch, and a
         // delete of a node that is not there.
-        stack(NodeOp::rename("one", "uno", false), false);
-        stack(NodeOp::del("gone", false), false);
-        stack(NodeOp::del("missing", false), false);
-        run(&ctx);
+        stack(&c, NodeOp::rename("one", "uno", false), false);
+        stack(&c, NodeOp::del("gone", false), false);
+        stack(&c, NodeOp::del("missing", false), false);
+        update_devs(&c);
         assert!(fs::symlink_metadata(node(&ctx, "one")).is_err());
         assert_eq!(
             fs::metadata(node(&ctx, "uno")).unwrap().rdev(),
@@ -1055,7 +1124,6 @@ mod tests {
 
         // Renaming a node that does not exist is not an error.
         assert!(rename_dev_node(&ctx, b"nothere", b"nowhere", false));
-        clear();
     }
 
     #[test]
@@ -1064,8 +1132,13 @@ mod tests {
             return;
         }
         let t = TmpDir::new("existing");
-        let ctx = t.ctx();
-        assert!(create_dir(Path::new(&ctx.dm_dir), Some(0o755)));
+        let c = t.context();
+        let ctx = env(&c);
+        assert!(create_dir(
+            &c,
+            Path::new(OsStr::from_bytes(&ctx.dm_dir)),
+            Some(0o755)
+        ));
 
         // Same rdev: left alone, mode and owner untouched.
         assert!(add_dev_node(&ctx, b"same", 7, 210, 0, 0, 0o600, false));
@@ -1121,7 +1194,8 @@ mod tests {
     #[test]
     fn read_ahead_via_sysfs() {
         let t = TmpDir::new("ra");
-        let ctx = t.ctx();
+        let c = t.context();
+        let ctx = env(&c);
         let dir = t.0.join("sys/dev/block/253:4/bdi");
         fs::create_dir_all(&dir).unwrap();
         let kb = dir.join("read_ahead_kb");
@@ -1181,8 +1255,9 @@ mod tests {
         // No sysfs entry and no node: failure, no panic.
         assert_eq!(read_ahead_of(&ctx, b"nonode", 253, 9), None);
         assert_eq!(read_ahead_of(&ctx, b"", 253, 9), None);
-        let mut no_sysfs = ctx.clone();
-        no_sysfs.sysfs_dir.clear();
+        let nc = t.context();
+        nc.set_sysfs_dir(b"").unwrap();
+        let no_sysfs = env(&nc);
         assert_eq!(read_ahead_of(&no_sysfs, b"vol", 253, 4), None);
     }
 
@@ -1198,13 +1273,14 @@ mod tests {
     #[test]
     fn create_dir_nested() {
         let t = TmpDir::new("mkdir");
+        let c = Context::new();
         let d = t.0.join("a/b/c");
-        assert!(create_dir(&d, Some(0o755)));
+        assert!(create_dir(&c, &d, Some(0o755)));
         assert!(d.is_dir());
         assert_eq!(fs::metadata(&d).unwrap().mode() & 0o777, 0o755);
-        assert!(create_dir(&d, None));
+        assert!(create_dir(&c, &d, None));
         let f = t.0.join("file");
         fs::write(&f, b"").unwrap();
-        assert!(!create_dir(&f.join("sub"), None));
+        assert!(!create_dir(&c, &f.join("sub"), None));
     }
 }

@@ -7,12 +7,39 @@ use std::fmt;
 pub struct Secret(Vec<u8>);
 
 impl Secret {
+    /// Take ownership of `v` (it will be wiped when dropped).
     pub fn new(v: Vec<u8>) -> Secret {
         Secret(v)
     }
 
+    /// The bytes.
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
+    }
+
+    /// Like [`Secret::with_capacity`], but `None` instead of aborting when
+    /// the memory cannot be had.
+    pub fn try_with_capacity(n: usize) -> Option<Secret> {
+        let mut v = Vec::new();
+        v.try_reserve_exact(n).ok()?;
+        Some(Secret(v))
+    }
+
+    /// A copy of `b`, or `None` when the memory cannot be had.
+    pub fn try_from_slice(b: &[u8]) -> Option<Secret> {
+        let mut s = Secret::try_with_capacity(b.len())?;
+        s.0.extend_from_slice(b);
+        Some(s)
+    }
+
+    /// Append `b` within the reserved capacity; `false` (nothing appended)
+    /// when it would need a reallocation, which would leave an unwiped copy.
+    pub fn push_within_capacity(&mut self, b: &[u8]) -> bool {
+        if self.0.capacity() - self.0.len() < b.len() {
+            return false;
+        }
+        self.0.extend_from_slice(b);
+        true
     }
 
     /// An empty buffer that can grow to `n` bytes without reallocating
@@ -26,10 +53,12 @@ impl Secret {
         &mut self.0
     }
 
+    /// Length in bytes.
     pub fn len(&self) -> usize {
         self.0.len()
     }
 
+    /// Whether there are no bytes.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -59,10 +88,17 @@ pub fn wipe(b: &mut [u8]) {
     std::hint::black_box(b);
 }
 
-/// Whether a target message carries a key (`key set …`, any case), which
-/// must never reach a log line.
+/// Whether a target message carries a key, which must never reach a log
+/// line: dm-crypt's `key set <key>`, words split on any whitespace as the
+/// kernel splits them, any case.
 pub fn is_key_message(msg: &[u8]) -> bool {
-    msg.len() >= 7 && msg[..7].eq_ignore_ascii_case(b"key set")
+    let mut words = msg
+        .split(|b| b.is_ascii_whitespace())
+        .filter(|w| !w.is_empty());
+    matches!(
+        (words.next(), words.next()),
+        (Some(a), Some(b)) if a.eq_ignore_ascii_case(b"key") && b.eq_ignore_ascii_case(b"set")
+    )
 }
 
 /// The message as it may appear in logs.
@@ -83,6 +119,11 @@ mod tests {
         assert!(is_key_message(b"key set 0123abcd"));
         assert!(is_key_message(b"KEY SET :32:logon:x"));
         assert!(!is_key_message(b"key wipe"));
+        assert!(is_key_message(b"key  set 00ff"));
+        assert!(is_key_message(b"key\tset 00ff"));
+        assert!(is_key_message(b" key set 00ff"));
+        assert!(!is_key_message(b"keyset 00ff"));
+        assert_eq!(loggable_message(b"key\tset deadbeef"), "key set");
         assert_eq!(loggable_message(b"key set deadbeef"), "key set");
         assert_eq!(loggable_message(b"@stats_list"), "@stats_list");
         assert_eq!(format!("{:?}", Secret::from(&b"k"[..])), "Secret(1 bytes)");

@@ -1,22 +1,31 @@
-//! libdevmapper's task model: what `dm_task_*` setters record and what
-//! `dm_task_run` does with it, in safe Rust.
+//! The one engine: libdevmapper's task model, what the `dm_task_*` setters
+//! record and what `dm_task_run` does with it, in safe Rust.
 //!
-//! The C ABI (`capi::task`) is a thin shell over [`Task`]; the semantics —
-//! payload rules, flags, create-with-table, suppress-identical reload, retries,
-//! ENXIO handling, unmangling, node operations and udev cookie completion —
-//! live here so they can be unit-tested without a kernel.
+//! Every kernel operation of the crate goes through [`Task::run`]: the C
+//! library's `dm_task_*` exports are a thin shell over it, and the typed
+//! API ([`DeviceMapper`](crate::DeviceMapper)) builds tasks too. The
+//! semantics live here, once: payload rules, flags, create-with-table,
+//! suppress-identical reload, the EBUSY retry of removes, ENXIO handling,
+//! (un)mangling, node operations and udev cookie completion.
+//!
+//! Failures are returned as [`Error`]s carrying libdm's wording; progress
+//! and debug lines go to the [`Context`]'s logger.
 
+use crate::context::Context;
+use crate::error::{Error, ErrorKind};
 use crate::kernel::abi::{self, Command, DmFlags, DmIoctl, DATA_START};
 use crate::kernel::codec::{self, TargetRef};
-use crate::kernel::control::{Control, IoctlError, Reply, Request, DEFAULT_BUFFER_CAP};
+use crate::kernel::control::{IoctlError, Reply, Request};
+use crate::log::Level;
 use crate::mangle::{self, ManglingMode};
 use crate::nodes::{self, NodeOp};
 use crate::secret::{self, Secret};
 use crate::udev;
 
-/// Task types, numbered as in `libdevmapper.h`.
+/// Task types, numbered as in `libdevmapper.h` (`DM_DEVICE_*`).
 #[repr(i32)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[allow(missing_docs)]
 pub enum TaskType {
     Create = 0,
     Reload = 1,
@@ -42,6 +51,7 @@ pub enum TaskType {
 }
 
 impl TaskType {
+    /// The type of a `DM_DEVICE_*` number.
     pub fn from_raw(v: i32) -> Option<TaskType> {
         use TaskType::*;
         const ALL: [TaskType; 21] = [
@@ -138,27 +148,34 @@ impl TaskType {
     }
 }
 
-/// `dm_add_node_t`.
+/// `DM_ADD_NODE_ON_RESUME` (`dm_add_node_t`).
 pub const ADD_NODE_ON_RESUME: i32 = 0;
+/// `DM_ADD_NODE_ON_CREATE`.
 pub const ADD_NODE_ON_CREATE: i32 = 1;
 /// Owner, group and mode of library-created `/dev/mapper` nodes: Debian
 /// builds libdevmapper with `--with-device-gid=6 --with-device-mode=0660`
 /// (root:disk, 0660), and that is what programs on Debian expect.
 pub const DEVICE_UID: u32 = 0;
+/// Group of library-created nodes (`disk`).
 pub const DEVICE_GID: u32 = 6;
+/// Mode of library-created nodes.
 pub const DEVICE_MODE: u32 = 0o660;
-/// `DM_READ_AHEAD_AUTO`.
-pub const READ_AHEAD_AUTO: u32 = u32::MAX;
-/// Retry policy of `dm_task_retry_remove`: attempts and delay.
+pub use crate::nodes::READ_AHEAD_AUTO;
+/// Attempts of `dm_task_retry_remove` on EBUSY.
 pub const REMOVE_RETRIES: u32 = 25;
+/// Delay between those attempts.
 pub const REMOVE_RETRY_DELAY: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// One target of a table to load. Parameters are wiped on drop.
 #[derive(Clone, Debug)]
 pub struct TargetSpec {
+    /// First sector.
     pub start: u64,
+    /// Length in sectors.
     pub length: u64,
+    /// Target type name.
     pub target_type: Vec<u8>,
+    /// Parameters (may hold keys).
     pub params: Secret,
 }
 
@@ -167,19 +184,19 @@ pub struct TargetSpec {
 /// no allocation per target.
 #[derive(Clone, Copy, Debug)]
 pub struct ReplyTarget {
+    /// First sector.
     pub start: u64,
+    /// Length in sectors.
     pub length: u64,
+    /// Offset of the NUL-terminated type name in the reply buffer.
     pub type_off: usize,
+    /// Offset of the NUL-terminated parameters/status in the reply buffer.
     pub params_off: usize,
 }
 
-/// Why `run` failed; the message has already been logged.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RunError {
-    pub errno: i32,
-}
-
 /// Everything a libdevmapper task records, plus the result of its last run.
+/// The fields are what the `dm_task_set_*` calls set.
+#[allow(missing_docs)]
 pub struct Task {
     pub raw_type: i32,
     pub name: Option<Vec<u8>>,
@@ -215,6 +232,10 @@ pub struct Task {
     pub enable_checks: bool,
     pub ima_measurement: bool,
     pub record_timestamp: bool,
+    /// LIST only: ask the kernel (4.45+) for each device's uuid too. Not a
+    /// libdevmapper 1.02.185 setting; the Rust API uses it.
+    pub list_uuids: bool,
+    /// Largest ioctl buffer (0: the context's).
     pub buffer_cap: usize,
     /// Result of the last successful run.
     pub reply: Option<Reply>,
@@ -267,7 +288,8 @@ impl Task {
             enable_checks: false,
             ima_measurement: false,
             record_timestamp: false,
-            buffer_cap: DEFAULT_BUFFER_CAP,
+            list_uuids: false,
+            buffer_cap: 0,
             reply: None,
             reply_targets: Vec::new(),
             ioctl_errno: 0,
@@ -276,6 +298,7 @@ impl Task {
         }
     }
 
+    /// The task's type, if it is a known one.
     pub fn task_type(&self) -> Option<TaskType> {
         TaskType::from_raw(self.raw_type)
     }
@@ -283,126 +306,209 @@ impl Task {
     // ----- setters with libdevmapper's validation -----
 
     /// `dm_task_set_name`. Paths (names containing '/') are resolved to the
-    /// dm name of the device node they point to.
-    pub fn set_name(&mut self, name: &[u8]) -> bool {
+    /// dm name of the device node they point to. The name is mangled for
+    /// the kernel in the context's mode.
+    pub fn set_name(&mut self, ctx: &Context, name: &[u8]) -> Result<(), Error> {
         self.name = None;
         self.mangled_name = None;
         let mut name = name.to_vec();
         if name.contains(&b'/') {
             if self.task_type() == Some(TaskType::Create) {
-                dm_error!(
+                return Err(Error::invalid(format!(
                     "Name \"{}\" invalid. It contains \"/\".",
                     String::from_utf8_lossy(&name)
-                );
-                return false;
+                )));
             }
-            match resolve_path_name(&name) {
+            return match resolve_path_name(ctx, &name) {
                 Some(n) => {
                     self.name = Some(n);
-                    return true;
+                    Ok(())
                 }
-                None => {
-                    // libdm falls back to the basename only when it matches.
-                    let s = String::from_utf8_lossy(&name).into_owned();
-                    dm_error!("Device {s} not found");
-                    return false;
-                }
-            }
+                None => Err(Error::new(
+                    ErrorKind::NotFound,
+                    format!("Device {} not found", String::from_utf8_lossy(&name)),
+                )
+                .with_errno(libc::ENXIO)),
+            };
         }
         if name.len() >= abi::DM_NAME_LEN {
-            dm_error!("Name \"{}\" too long.", String::from_utf8_lossy(&name));
-            return false;
+            return Err(Error::invalid(format!(
+                "Name \"{}\" too long.",
+                String::from_utf8_lossy(&name)
+            )));
         }
         if name.contains(&0) {
             name.truncate(name.iter().position(|&c| c == 0).unwrap_or(0));
         }
-        match mangle_for_kernel(&name, "name", "device name", abi::DM_NAME_LEN) {
-            Ok(m) => self.mangled_name = m,
-            Err(()) => return false,
-        }
+        self.mangled_name = mangle_for_kernel(ctx, &name, "name", "device name", abi::DM_NAME_LEN)?;
         self.name = Some(name);
-        true
+        Ok(())
     }
 
     /// `dm_task_set_uuid`.
-    pub fn set_uuid(&mut self, uuid: &[u8]) -> bool {
+    pub fn set_uuid(&mut self, ctx: &Context, uuid: &[u8]) -> Result<(), Error> {
         self.uuid = None;
         self.mangled_uuid = None;
         if uuid.len() >= abi::DM_UUID_LEN {
-            dm_error!("Uuid \"{}\" too long.", String::from_utf8_lossy(uuid));
-            return false;
+            return Err(Error::invalid(format!(
+                "Uuid \"{}\" too long.",
+                String::from_utf8_lossy(uuid)
+            )));
         }
-        match mangle_for_kernel(uuid, "UUID", "device uuid", abi::DM_UUID_LEN) {
-            Ok(m) => self.mangled_uuid = m,
-            Err(()) => return false,
-        }
+        self.mangled_uuid = mangle_for_kernel(ctx, uuid, "UUID", "device uuid", abi::DM_UUID_LEN)?;
         self.uuid = Some(uuid.to_vec());
-        true
+        Ok(())
     }
 
     /// `dm_task_set_newname`.
-    pub fn set_newname(&mut self, newname: &[u8]) -> bool {
+    pub fn set_newname(&mut self, ctx: &Context, newname: &[u8]) -> Result<(), Error> {
         if newname.contains(&b'/') {
-            dm_error!(
+            return Err(Error::invalid(format!(
                 "Name \"{}\" invalid. It contains \"/\".",
                 String::from_utf8_lossy(newname)
-            );
-            return false;
+            )));
         }
         if newname.len() >= abi::DM_NAME_LEN {
-            dm_error!("Name \"{}\" too long", String::from_utf8_lossy(newname));
-            return false;
+            return Err(Error::invalid(format!(
+                "Name \"{}\" too long",
+                String::from_utf8_lossy(newname)
+            )));
         }
         if newname.is_empty() {
-            dm_error!("Non empty new name is required.");
-            return false;
+            return Err(Error::invalid("Non empty new name is required."));
         }
-        let Ok(v) = mangle_for_kernel(newname, "new name", "new device name", abi::DM_NAME_LEN)
-        else {
-            return false;
-        };
-        let v = v.unwrap_or_else(|| newname.to_vec());
+        let v = mangle_for_kernel(
+            ctx,
+            newname,
+            "new name",
+            "new device name",
+            abi::DM_NAME_LEN,
+        )?
+        .unwrap_or_else(|| newname.to_vec());
         self.newname = Some(v);
         self.new_uuid = false;
-        true
+        Ok(())
     }
 
     /// `dm_task_set_newuuid`.
-    pub fn set_newuuid(&mut self, newuuid: &[u8]) -> bool {
+    pub fn set_newuuid(&mut self, ctx: &Context, newuuid: &[u8]) -> Result<(), Error> {
         if newuuid.len() >= abi::DM_UUID_LEN {
-            dm_error!("Uuid \"{}\" too long", String::from_utf8_lossy(newuuid));
-            return false;
+            return Err(Error::invalid(format!(
+                "Uuid \"{}\" too long",
+                String::from_utf8_lossy(newuuid)
+            )));
         }
-        let Ok(v) = mangle_for_kernel(newuuid, "new UUID", "new device uuid", abi::DM_UUID_LEN)
-        else {
-            return false;
-        };
-        let v = v.unwrap_or_else(|| newuuid.to_vec());
+        let v = mangle_for_kernel(
+            ctx,
+            newuuid,
+            "new UUID",
+            "new device uuid",
+            abi::DM_UUID_LEN,
+        )?
+        .unwrap_or_else(|| newuuid.to_vec());
         self.newname = Some(v);
         self.new_uuid = true;
-        true
+        Ok(())
     }
 
     /// `dm_task_add_target`.
-    pub fn add_target(&mut self, start: u64, length: u64, ttype: &[u8], params: &[u8]) -> bool {
-        if ttype.len() >= abi::DM_MAX_TYPE_NAME {
-            dm_error!(
-                "Target type name {} is too long.",
-                String::from_utf8_lossy(ttype)
-            );
-            return false;
-        }
-        if ttype.is_empty() {
-            dm_error!("Target type name is empty.");
-            return false;
-        }
+    pub fn add_target(
+        &mut self,
+        start: u64,
+        length: u64,
+        ttype: &[u8],
+        params: &[u8],
+    ) -> Result<(), Error> {
+        self.add_target_secret(start, length, ttype, Secret::from(params))
+    }
+
+    /// `dm_task_add_target` with parameters already held in a [`Secret`]
+    /// (no unwiped copy is made).
+    pub fn add_target_secret(
+        &mut self,
+        start: u64,
+        length: u64,
+        ttype: &[u8],
+        params: Secret,
+    ) -> Result<(), Error> {
+        codec::check_target_type(ttype).map_err(|_| {
+            if ttype.is_empty() {
+                Error::invalid("Target type name is empty.")
+            } else {
+                Error::invalid(format!(
+                    "Target type name {} is too long.",
+                    String::from_utf8_lossy(ttype)
+                ))
+            }
+        })?;
+        self.targets
+            .try_reserve(1)
+            .map_err(|_| Error::no_memory(std::mem::size_of::<TargetSpec>()))?;
         self.targets.push(TargetSpec {
             start,
             length,
             target_type: ttype.to_vec(),
-            params: Secret::from(params),
+            params,
         });
-        true
+        Ok(())
+    }
+
+    /// `dm_task_set_message`.
+    pub fn set_message(&mut self, message: &[u8]) {
+        self.message = Some(Secret::from(message));
+    }
+
+    /// `dm_task_set_geometry`: the four numbers as text.
+    pub fn set_geometry(&mut self, cylinders: &[u8], heads: &[u8], sectors: &[u8], start: &[u8]) {
+        let mut g =
+            Vec::with_capacity(cylinders.len() + heads.len() + sectors.len() + start.len() + 3);
+        for (i, part) in [cylinders, heads, sectors, start].into_iter().enumerate() {
+            if i > 0 {
+                g.push(b' ');
+            }
+            g.extend_from_slice(part);
+        }
+        self.geometry = Some(g);
+    }
+
+    /// `dm_task_set_add_node`.
+    pub fn set_add_node(&mut self, add_node: i32) -> Result<(), Error> {
+        if add_node != ADD_NODE_ON_RESUME && add_node != ADD_NODE_ON_CREATE {
+            return Err(Error::invalid("Unknown add node parameter"));
+        }
+        self.add_node = add_node;
+        Ok(())
+    }
+
+    /// `dm_task_set_major`: the default-major fallback no longer applies.
+    pub fn set_major(&mut self, major: i32) {
+        self.major = major;
+        self.allow_default_major_fallback = false;
+    }
+
+    /// `dm_task_set_major_minor`.
+    pub fn set_major_minor(&mut self, major: i32, minor: i32, allow_default_major_fallback: bool) {
+        self.major = major;
+        self.minor = minor;
+        self.allow_default_major_fallback = allow_default_major_fallback;
+    }
+
+    /// `dm_task_set_cookie`: join (or create, when `*cookie` is 0) the udev
+    /// transaction `*cookie` with `flags`.
+    pub fn set_cookie(&mut self, ctx: &Context, cookie: &mut u32, flags: u16) -> Result<(), Error> {
+        let supported = ctx.cookies_supported();
+        let sync = ctx.udev_sync();
+        match udev::set_cookie_for(ctx, cookie, flags, sync, supported, self.raw_type) {
+            Ok(event_nr) => {
+                self.event_nr = event_nr;
+                self.cookie_set = true;
+                Ok(())
+            }
+            Err(e) => {
+                self.event_nr = 0;
+                Err(e)
+            }
+        }
     }
 
     // ----- results -----
@@ -420,6 +526,51 @@ impl Task {
     /// Offset of the payload inside the reply buffer.
     pub fn payload_offset(&self) -> Option<usize> {
         self.reply_header().map(|h| h.data_start as usize)
+    }
+
+    /// The device's name as the kernel returned it (unmangled), if the task ran.
+    pub fn reply_name(&self) -> Option<&[u8]> {
+        self.reply_header().map(|h| codec::fixed_str(&h.name))
+    }
+
+    /// The device's uuid as the kernel returned it, if the task ran.
+    pub fn reply_uuid(&self) -> Option<&[u8]> {
+        self.reply_header().map(|h| codec::fixed_str(&h.uuid))
+    }
+
+    /// The driver version the reply carries, as `major.minor.patch`.
+    pub fn reply_driver_version(&self) -> Option<[u32; 3]> {
+        self.reply_header().map(|h| h.version)
+    }
+
+    /// The targets of a STATUS/TABLE/WAITEVENT reply, in order: start,
+    /// length, type and parameters/status (borrowed from the reply buffer).
+    pub fn reply_targets(&self) -> impl Iterator<Item = (u64, u64, &[u8], &[u8])> + '_ {
+        let buf = self.reply.as_ref().map(|r| r.buf.as_bytes()).unwrap_or(&[]);
+        self.reply_targets.iter().map(move |t| {
+            (
+                t.start,
+                t.length,
+                cstr_at(buf, t.type_off),
+                cstr_at(buf, t.params_off),
+            )
+        })
+    }
+
+    /// The names of a LIST reply (decoded; unmangled by the run unless the
+    /// mode is `none`).
+    pub fn reply_names(&self) -> Result<Vec<codec::NameEntry<'_>>, Error> {
+        let p = self
+            .reply_payload()
+            .ok_or_else(|| Error::internal("Internal error: the task has not run."))?;
+        codec::decode_names(p).map_err(|e| Error::protocol(e.to_string()))
+    }
+
+    /// The message response of a TARGET_MSG reply.
+    pub fn message_response(&self) -> Option<&[u8]> {
+        let off = self.message_response_offset()?;
+        let buf = self.reply.as_ref()?.buf.as_bytes();
+        Some(cstr_at(buf, off))
     }
 
     /// `dm_task_get_info` fields.
@@ -455,51 +606,49 @@ impl Task {
         }
         match r.payload().and_then(codec::decode_message) {
             Ok(_) => Some(r.header.data_start as usize),
-            Err(e) => {
-                dm_error!("Internal error: Corrupted message structure returned: {e}");
-                None
-            }
+            Err(_) => None,
         }
     }
 
     // ----- running -----
 
-    /// `dm_task_run`.
-    pub fn run(&mut self) -> Result<(), RunError> {
+    /// `dm_task_run`: send the task to the kernel in `ctx`.
+    pub fn run(&mut self, ctx: &Context) -> Result<(), Error> {
         self.runs += 1;
         let Some(ty) = self.task_type() else {
-            dm_error!(
+            return Err(Error::internal(format!(
                 "Internal error: unknown device-mapper task {}",
                 self.raw_type
-            );
-            return Err(RunError {
-                errno: libc::EINVAL,
-            });
+            )));
         };
         if ty == TaskType::Create && !self.targets.is_empty() {
-            return self.create_and_load();
+            return self.create_and_load(ctx);
         }
         if ty == TaskType::MkNodes && self.name.is_none() && self.uuid.is_none() && self.major <= 0
         {
-            return mknodes_all();
+            return mknodes_all(ctx);
         }
         if ty == TaskType::Suspend && self.enable_checks {
             // Like libdevmapper: report the hazard as an internal error (which
             // aborts under DM_ABORT_ON_INTERNAL_ERRORS), then suspend anyway.
-            let _ = self.children_not_suspended();
+            let _ = self.children_not_suspended(ctx);
         }
-        if ty == TaskType::Reload && self.suppress_identical_reload {
-            match self.identical_to_live() {
-                Ok(true) => return Ok(()),
-                Ok(false) => {}
-                Err(e) => return Err(e),
+        if ty == TaskType::Reload
+            && self.suppress_identical_reload
+            && self.identical_to_live(ctx)?
+        {
+            return Ok(());
+        }
+        match self.run_ioctl(ctx, ty) {
+            Ok(()) => Ok(()),
+            Err(e) if self.cookie_set => {
+                // libdm logs the failure before completing the cookie.
+                let e = logged(ctx, e);
+                self.udev_complete(ctx);
+                Err(e)
             }
+            Err(e) => Err(e),
         }
-        let r = self.run_ioctl(ty);
-        if r.is_err() {
-            self.udev_complete();
-        }
-        r
     }
 
     fn dev_name(&self) -> Option<&[u8]> {
@@ -510,7 +659,8 @@ impl Task {
         self.mangled_uuid.as_deref().or(self.uuid.as_deref())
     }
 
-    fn display_name(&self) -> String {
+    /// The device as messages name it: name and uuid.
+    pub fn display_name(&self) -> String {
         self.device_text().trim_end().to_string()
     }
 
@@ -526,7 +676,7 @@ impl Task {
 
     /// The device as libdevmapper prints it in ioctl error lines:
     /// `"<name> <uuid> "`, or `"<name> <uuid>(<maj>:<min>) "` with a devno.
-    fn device_text(&self) -> String {
+    pub(crate) fn device_text(&self) -> String {
         let (name, uuid) = self.name_and_uuid();
         let dev = if self.major > 0 {
             format!("({}:{}) ", self.major, self.minor)
@@ -537,17 +687,19 @@ impl Task {
     }
 
     /// Build header and payload the way libdevmapper's `_flatten` does.
-    fn flatten(&self, ty: TaskType, driver_minor: u32) -> Result<(DmIoctl, Secret), RunError> {
-        let fail = |msg: &str| {
-            dm_error!("{msg}");
-            dm_error!("Couldn't create ioctl argument.");
-            Err(RunError {
-                errno: libc::EINVAL,
-            })
-        };
+    fn flatten(
+        &self,
+        ctx: &Context,
+        ty: TaskType,
+        driver_minor: u32,
+    ) -> Result<(DmIoctl, Secret), Error> {
+        let fail =
+            |msg: &str| Err(Error::invalid(msg).with_note("Couldn't create ioctl argument."));
+        let enc = |e: codec::EncodeError| Error::invalid(e.to_string());
         let has_targets = !self.targets.is_empty() && !ty.carries_no_targets();
         if !self.targets.is_empty() && ty.carries_no_targets() {
-            dm_debug!(
+            crate::log_debug!(
+                ctx,
                 "Internal error: targets ignored: {} does not take a table",
                 ty.name()
             );
@@ -577,11 +729,12 @@ impl Task {
         let mut flags = DmFlags::EXISTS;
         if self.minor >= 0 {
             let mut major = self.major;
-            let dm_major = crate::devices::dm_major();
+            let dm_major = crate::devices::dm_major(ctx);
             if let Some(dmm) = dm_major {
                 if self.allow_default_major_fallback && major != dmm as i32 {
                     if major > 0 {
-                        dm_verbose!(
+                        crate::log_verbose!(
+                            ctx,
                             "Overriding major number of {} with {} for persistent device.",
                             major,
                             dmm
@@ -607,21 +760,11 @@ impl Task {
                 && self.minor >= 0
                 && self.major >= 0;
             if !by_devno {
-                codec::put_fixed(&mut h.name, n, "name").map_err(|e| {
-                    dm_error!("{e}");
-                    RunError {
-                        errno: libc::EINVAL,
-                    }
-                })?;
+                codec::put_fixed(&mut h.name, n, "name").map_err(enc)?;
             }
         }
         if let Some(u) = self.dev_uuid() {
-            codec::put_fixed(&mut h.uuid, u, "uuid").map_err(|e| {
-                dm_error!("{e}");
-                RunError {
-                    errno: libc::EINVAL,
-                }
-            })?;
+            codec::put_fixed(&mut h.uuid, u, "uuid").map_err(enc)?;
         }
         if ty == TaskType::Suspend {
             flags |= DmFlags::SUSPEND;
@@ -640,7 +783,8 @@ impl Task {
         }
         if self.secure_data {
             if driver_minor < 20 {
-                dm_verbose!(
+                crate::log_verbose!(
+                    ctx,
                     "Secure data flag unsupported by kernel. Buffers will not be wiped after use."
                 );
             }
@@ -648,7 +792,8 @@ impl Task {
         }
         if self.query_inactive_table {
             if driver_minor < 16 {
-                dm_warn!(
+                crate::log_warn!(
+                    ctx,
                     "WARNING: Inactive table query unsupported by kernel. It will use live table."
                 );
             }
@@ -668,6 +813,9 @@ impl Task {
         }
         if ty == TaskType::Table {
             flags |= DmFlags::STATUS_TABLE;
+        }
+        if ty == TaskType::List && self.list_uuids {
+            flags |= DmFlags::UUID;
         }
         if self.no_open_count {
             flags |= DmFlags::SKIP_BDGET;
@@ -690,7 +838,7 @@ impl Task {
         need += self.newname.as_ref().map_or(0, |n| n.len() + 1);
         need += self.message.as_ref().map_or(0, |m| 8 + m.len() + 1);
         need += self.geometry.as_ref().map_or(0, |g| g.len() + 1);
-        let mut secret = Secret::with_capacity(need);
+        let mut secret = Secret::try_with_capacity(need).ok_or_else(|| Error::no_memory(need))?;
         let payload = secret.vec_mut();
         if has_targets {
             match codec::encode_targets(payload, refs()) {
@@ -699,106 +847,70 @@ impl Task {
             }
         }
         if let Some(n) = &self.newname {
-            codec::encode_string(payload, n, "new name").map_err(|e| {
-                dm_error!("{e}");
-                RunError {
-                    errno: libc::EINVAL,
-                }
-            })?;
+            codec::encode_string(payload, n, "new name").map_err(enc)?;
         }
         if let Some(m) = &self.message {
-            codec::encode_message(payload, self.sector.unwrap_or(0), m.as_bytes()).map_err(
-                |e| {
-                    dm_error!("{e}");
-                    RunError {
-                        errno: libc::EINVAL,
-                    }
-                },
-            )?;
+            codec::encode_message(payload, self.sector.unwrap_or(0), m.as_bytes()).map_err(enc)?;
         }
         if let Some(g) = &self.geometry {
-            codec::encode_string(payload, g, "geometry").map_err(|e| {
-                dm_error!("{e}");
-                RunError {
-                    errno: libc::EINVAL,
-                }
-            })?;
+            codec::encode_string(payload, g, "geometry").map_err(enc)?;
         }
         h.flags = flags.bits();
         Ok((h, secret))
     }
 
     /// Check a table the kernel would reject, to fail before touching devices.
-    fn check_table(&self) -> Result<(), RunError> {
-        let mut next = 0u64;
-        for (i, t) in self.targets.iter().enumerate() {
-            if t.length == 0 {
-                dm_error!(
-                    "Target {} (type {}) at sector {} has zero length.",
-                    i,
-                    String::from_utf8_lossy(&t.target_type),
-                    t.start
-                );
-                return Err(RunError {
-                    errno: libc::EINVAL,
-                });
-            }
-            if t.start != next {
-                let what = if t.start < next {
-                    "overlaps the previous one"
-                } else {
-                    "leaves a gap after the previous one"
-                };
-                dm_error!(
-                    "Target {} (type {}) starting at sector {} {} (expected start {}).",
-                    i,
-                    String::from_utf8_lossy(&t.target_type),
-                    t.start,
-                    what,
-                    next
-                );
-                return Err(RunError {
-                    errno: libc::EINVAL,
-                });
-            }
-            next = t.start.saturating_add(t.length);
-        }
-        Ok(())
+    pub fn check_table(&self) -> Result<(), Error> {
+        check_table(
+            self.targets
+                .iter()
+                .map(|t| (t.start, t.length, t.target_type.as_slice())),
+        )
     }
 
-    fn run_ioctl(&mut self, ty: TaskType) -> Result<(), RunError> {
-        let control = Control::global();
-        let driver = match control.driver_version() {
+    fn run_ioctl(&mut self, ctx: &Context, ty: TaskType) -> Result<(), Error> {
+        let driver = match ctx.driver_version() {
             Ok(v) => v,
             Err(e) => {
-                log_open_failure(&e);
-                self.ioctl_errno = e.errno();
-                return Err(RunError { errno: e.errno() });
+                self.ioctl_errno = e.errno().unwrap_or(libc::EIO);
+                return Err(e);
             }
         };
         if ty == TaskType::Reload && !self.targets.is_empty() {
             self.check_table()?;
         }
-        if crate::state::suspended_counter() != 0 && ty == TaskType::Reload {
-            dm_error!(
+        if ctx.suspended_counter() != 0 && ty == TaskType::Reload {
+            crate::log_error!(
+                ctx,
                 "Internal error: Performing unsafe table load while {} device(s) are known to be suspended: {}",
-                crate::state::suspended_counter(),
+                ctx.suspended_counter(),
                 self.display_name()
             );
         }
-        let (mut h, payload) = self.flatten(ty, driver[1])?;
-        let sync = udev::get_sync_support(|| cookie_supported(driver));
+        let (mut h, payload) = self.flatten(ctx, ty, driver[1])?;
+        let sync = ctx.udev_sync();
         if ty.with_uevent() && driver[1] >= 15 {
             let mut f = (udev::PRIMARY_SOURCE_FLAG as u32) << udev::UDEV_FLAGS_SHIFT;
             if !self.cookie_set && sync {
-                dm_debug!("Cookie value is not set while trying to call {} ioctl. Please, consider using libdevmapper's udev synchronisation interface or disable it explicitly by calling dm_udev_set_sync_support(0).", ty.name());
+                let which = match ty {
+                    TaskType::Resume => "DM_DEVICE_RESUME",
+                    TaskType::Remove => "DM_DEVICE_REMOVE",
+                    _ => "DM_DEVICE_RENAME",
+                };
+                crate::log_debug_act!(ctx, "Cookie value is not set while trying to call {which} ioctl. Please, consider using libdevmapper's udev synchronisation interface or disable it explicitly by calling dm_udev_set_sync_support(0).");
+                crate::log_debug_act!(ctx, "Switching off device-mapper and all subsystem related udev rules. Falling back to libdevmapper node creation.");
                 f |= ((udev::DISABLE_DM_RULES_FLAG | udev::DISABLE_SUBSYSTEM_RULES_FLAG) as u32)
                     << udev::UDEV_FLAGS_SHIFT;
             }
             h.event_nr |= f;
         }
-        self.log_ioctl(ty, &h, payload.len());
+        self.log_ioctl(ctx, ty, &h, payload.len());
         let cmd = ty.command();
+        let cap = if self.buffer_cap == 0 {
+            ctx.buffer_cap()
+        } else {
+            self.buffer_cap
+        };
         let mut attempt = 0;
         let result = loop {
             attempt += 1;
@@ -806,11 +918,11 @@ impl Task {
                 cmd,
                 header: h,
                 payload: payload.as_bytes(),
-                cap: self.buffer_cap,
+                cap,
             };
-            let r = control.ioctl(&req);
+            let r = ctx.control.ioctl(ctx, &req);
             if self.record_timestamp {
-                crate::state::record_ioctl_timestamp();
+                ctx.record_ioctl_timestamp();
             }
             match r {
                 Err(IoctlError::Kernel(e))
@@ -819,7 +931,7 @@ impl Task {
                         && self.retry_remove
                         && attempt < REMOVE_RETRIES =>
                 {
-                    dm_debug!("device-mapper: remove ioctl on {} failed: Device or resource busy (retrying)", self.display_name());
+                    crate::log_debug!(ctx, "device-mapper: remove ioctl on {} failed: Device or resource busy (retrying)", self.display_name());
                     std::thread::sleep(REMOVE_RETRY_DELAY);
                     continue;
                 }
@@ -850,30 +962,12 @@ impl Task {
             }
             Err(e) => {
                 self.ioctl_errno = e.errno();
-                match &e {
-                    IoctlError::Kernel(errno) => {
-                        let msg = format!(
-                            "device-mapper: {} ioctl on {}failed: {}",
-                            ty.name(),
-                            self.device_text(),
-                            crate::kernel::sys::strerror(*errno)
-                        );
-                        if *errno == libc::EINTR {
-                            dm_verbose!("{msg}");
-                        } else if let Some(hint) = self.deviceless_hint(ty, *errno) {
-                            dm_error!("{msg}: {hint}");
-                        } else {
-                            dm_error!("{msg}");
-                        }
-                    }
-                    IoctlError::TooLarge { .. } => dm_error!("Ioctl buffer maximum reached: {e}"),
-                    other => dm_error!("{other}"),
-                }
-                return Err(RunError { errno: e.errno() });
+                return Err(self.ioctl_failure(ty, e));
             }
         };
         if reply.attempts > 1 {
-            dm_debug!(
+            crate::log_debug!(
+                ctx,
                 "dm {}: reply needed {} ioctls to fit",
                 ty.name(),
                 reply.attempts
@@ -881,29 +975,62 @@ impl Task {
         }
         let flags = reply.flags();
         if flags.contains(DmFlags::BUFFER_FULL) && !ty.command().has_output() {
-            dm_warn!("WARNING: libdevmapper buffer too small for data");
+            crate::log_warn!(ctx, "WARNING: libdevmapper buffer too small for data");
         }
         // Unmangle names in the reply, in place.
-        self.payload_checked = unmangle_reply(ty, &mut reply)?;
+        self.payload_checked = unmangle_reply(ctx.mangling_mode(), ty, &mut reply)?;
         if ty.with_uevent() && sync && driver[1] >= 17 && !flags.contains(DmFlags::UEVENT_GENERATED)
         {
-            self.udev_complete();
+            crate::log_debug_act!(
+                ctx,
+                "Uevent not generated! Calling udev_complete internally to avoid process lock-up."
+            );
+            self.udev_complete(ctx);
         }
         self.reply_targets.clear();
         if matches!(ty, TaskType::Status | TaskType::Table | TaskType::WaitEvent) {
-            match parse_reply_targets(&reply) {
-                Ok(v) => self.reply_targets = v,
-                Err(e) => {
-                    dm_error!("{e}");
-                    return Err(RunError {
-                        errno: libc::EPROTO,
-                    });
-                }
-            }
+            self.reply_targets =
+                parse_reply_targets(&reply).map_err(|e| Error::protocol(e.to_string()))?;
         }
         self.reply = Some(reply);
-        self.post_process(ty, sync);
+        self.post_process(ctx, ty, sync);
         Ok(())
+    }
+
+    /// The error for a failed ioctl, with libdm's wording.
+    fn ioctl_failure(&self, ty: TaskType, e: IoctlError) -> Error {
+        let errno = e.errno();
+        let err = match &e {
+            IoctlError::Kernel(errno) => {
+                let msg = format!(
+                    "device-mapper: {} ioctl on {}failed: {}",
+                    ty.name(),
+                    self.device_text(),
+                    crate::kernel::sys::strerror(*errno)
+                );
+                let err = Error::from_errno(*errno, msg.clone());
+                if *errno == libc::EINTR {
+                    err.at_level(Level::Notice)
+                } else if let Some(hint) = self.deviceless_hint(ty, *errno) {
+                    Error::from_errno(*errno, format!("{msg}: {hint}"))
+                        .with_kind(ErrorKind::Unsupported)
+                } else {
+                    err
+                }
+            }
+            IoctlError::TooLarge { .. } => Error::new(
+                ErrorKind::ReplyTooLarge,
+                format!("Ioctl buffer maximum reached: {e}"),
+            ),
+            IoctlError::Open { .. } => e.into_driver_error(),
+            IoctlError::Decode(_) => Error::protocol(e.to_string()),
+            IoctlError::NoMemory(n) => Error::no_memory(*n),
+        };
+        let err = err.with_errno(errno).with_op(ty.name());
+        match self.name.as_deref().or(self.uuid.as_deref()) {
+            Some(d) => err.with_device(d.to_vec()),
+            None => err,
+        }
     }
 
     /// Whether this is a deviceless message: a TARGET_MSG whose text starts
@@ -938,8 +1065,8 @@ impl Task {
         }
     }
 
-    fn log_ioctl(&self, ty: TaskType, h: &DmIoctl, payload_len: usize) {
-        if !crate::log::enabled(crate::log::Level::Debug) {
+    fn log_ioctl(&self, ctx: &Context, ty: TaskType, h: &DmIoctl, payload_len: usize) {
+        if !ctx.log_enabled(Level::Debug) {
             return;
         }
         let mut opts = String::new();
@@ -973,7 +1100,8 @@ impl Task {
         } else {
             String::new()
         };
-        dm_debug!(
+        crate::log_debug!(
+            ctx,
             "dm {} {} {} {}[ {}] {} {} [{}]",
             ty.name(),
             String::from_utf8_lossy(codec::fixed_str(&h.name)),
@@ -990,7 +1118,7 @@ impl Task {
         );
     }
 
-    fn post_process(&mut self, ty: TaskType, sync: bool) {
+    fn post_process(&mut self, ctx: &Context, ty: TaskType, sync: bool) {
         let Some(h) = self.reply_header().copied() else {
             return;
         };
@@ -999,9 +1127,9 @@ impl Task {
         let check_udev =
             self.cookie_set && (flags & udev::DISABLE_DM_RULES_FLAG as u32) == 0 && sync;
         let (major, minor) = abi::decode_dev(h.dev);
-        let name = self.name.as_deref().map(lossy);
+        let name = self.name.clone();
         // The node libdevmapper creates: owner, group and mode from the task.
-        let add = |name: String, check_udev: bool| {
+        let add = |name: Vec<u8>, check_udev: bool| {
             NodeOp::add(
                 name, major, minor, self.uid, self.gid, self.mode, check_udev,
             )
@@ -1009,34 +1137,34 @@ impl Task {
         match ty {
             TaskType::Create if self.add_node == ADD_NODE_ON_CREATE && !rely_on_udev => {
                 if let Some(n) = name.filter(|n| !n.is_empty()) {
-                    nodes::stack(add(n, check_udev), rely_on_udev);
+                    nodes::stack(ctx, add(n, check_udev), rely_on_udev);
                 }
             }
             TaskType::Remove if !rely_on_udev => {
                 if let Some(n) = name {
-                    nodes::stack(NodeOp::del(n, check_udev), rely_on_udev);
+                    nodes::stack(ctx, NodeOp::del(n, check_udev), rely_on_udev);
                 }
             }
             TaskType::Rename if !self.new_uuid => {
                 if let (Some(old), Some(new)) = (name, self.newname.as_deref()) {
-                    nodes::stack(NodeOp::rename(old, lossy(new), check_udev), rely_on_udev);
+                    nodes::stack(ctx, NodeOp::rename(old, new, check_udev), rely_on_udev);
                 }
             }
             TaskType::Resume => {
                 if let Some(n) = name {
                     if self.add_node == ADD_NODE_ON_RESUME {
-                        nodes::stack(add(n.clone(), check_udev), rely_on_udev);
+                        nodes::stack(ctx, add(n.clone(), check_udev), rely_on_udev);
                     }
                     let ra =
                         NodeOp::read_ahead(n, major, minor, self.read_ahead, self.read_ahead_flags);
-                    nodes::stack(ra, false);
+                    nodes::stack(ctx, ra, false);
                 }
             }
             TaskType::MkNodes => {
                 if DmFlags::from_bits_retain(h.flags).contains(DmFlags::EXISTS) {
-                    nodes::stack(add(lossy(codec::fixed_str(&h.name)), false), false);
+                    nodes::stack(ctx, add(codec::fixed_str(&h.name).to_vec(), false), false);
                 } else if let Some(n) = name {
-                    nodes::stack(NodeOp::del(n, false), false);
+                    nodes::stack(ctx, NodeOp::del(n, false), false);
                 }
             }
             _ => {}
@@ -1044,8 +1172,8 @@ impl Task {
     }
 
     /// Decrement the task's cookie semaphore (the kernel will not, or the
-    /// call failed).
-    pub fn udev_complete(&self) {
+    /// call failed). A failure is logged.
+    pub fn udev_complete(&self, ctx: &Context) {
         if !self.cookie_set {
             return;
         }
@@ -1054,12 +1182,9 @@ impl Task {
             return;
         }
         let cookie = (udev::COOKIE_MAGIC << udev::UDEV_FLAGS_SHIFT) | base;
-        let sync = udev::get_sync_support(|| {
-            Control::global()
-                .cached_version()
-                .is_some_and(cookie_supported)
-        });
-        let _ = udev::complete(cookie, sync);
+        if let Err(e) = udev::complete(ctx, cookie, ctx.udev_sync()) {
+            ctx.log_failure(&e);
+        }
     }
 
     fn sub_task(&self, ty: TaskType) -> Task {
@@ -1071,9 +1196,10 @@ impl Task {
     /// libdevmapper's create-with-table: CREATE, RELOAD by devno, then this
     /// task becomes the RESUME; on a failed load or resume the new device is
     /// removed again.
-    fn create_and_load(&mut self) -> Result<(), RunError> {
+    fn create_and_load(&mut self, ctx: &Context) -> Result<(), Error> {
         if let Err(e) = self.check_table() {
-            self.udev_complete();
+            let e = logged(ctx, e);
+            self.udev_complete(ctx);
             return Err(e);
         }
         let mut create = self.sub_task(TaskType::Create);
@@ -1090,14 +1216,17 @@ impl Task {
         create.add_node = self.add_node;
         create.cookie_set = self.cookie_set;
         create.event_nr = self.event_nr & udev::UDEV_FLAGS_MASK;
-        if let Err(e) = create.run() {
+        if let Err(e) = create.run(ctx) {
             self.ioctl_errno = create.ioctl_errno;
-            self.udev_complete();
+            let e = logged(ctx, e);
+            self.udev_complete(ctx);
             return Err(e);
         }
         let Some(info) = create.info().filter(|i| i.exists != 0) else {
-            self.udev_complete();
-            return Err(RunError { errno: libc::ENXIO });
+            self.udev_complete(ctx);
+            return Err(Error::new(ErrorKind::NotFound, "the new device vanished")
+                .with_errno(libc::ENXIO)
+                .silently());
         };
         let mut reload = self.sub_task(TaskType::Reload);
         reload.name = self.name.clone();
@@ -1109,12 +1238,13 @@ impl Task {
         reload.secure_data = self.secure_data;
         reload.ima_measurement = self.ima_measurement;
         reload.targets = std::mem::take(&mut self.targets);
-        let loaded = reload.run();
+        let loaded = reload.run(ctx);
         self.targets = std::mem::take(&mut reload.targets);
         if let Err(e) = loaded {
             self.ioctl_errno = reload.ioctl_errno;
-            self.udev_complete();
-            self.revert_create(&info);
+            let e = logged(ctx, e);
+            self.udev_complete(ctx);
+            self.revert_create(ctx, &info);
             return Err(e);
         }
         // The caller's task becomes the RESUME.
@@ -1125,17 +1255,18 @@ impl Task {
         self.major = info.major as i32;
         self.minor = info.minor as i32;
         self.allow_default_major_fallback = false;
-        match self.run_ioctl(TaskType::Resume) {
+        match self.run_ioctl(ctx, TaskType::Resume) {
             Ok(()) => Ok(()),
             Err(e) => {
-                self.udev_complete();
-                self.revert_create(&info);
+                let e = logged(ctx, e);
+                self.udev_complete(ctx);
+                self.revert_create(ctx, &info);
                 Err(e)
             }
         }
     }
 
-    fn revert_create(&mut self, info: &Info) {
+    fn revert_create(&mut self, ctx: &Context, info: &Info) {
         let mut rm = self.sub_task(TaskType::Remove);
         rm.name = self.name.clone();
         rm.mangled_name = self.mangled_name.clone();
@@ -1144,15 +1275,16 @@ impl Task {
             rm.minor = info.minor as i32;
         }
         rm.cookie_set = false;
-        if rm.run().is_err() {
-            dm_error!("Failed to revert device creation.");
+        if let Err(e) = rm.run(ctx) {
+            ctx.log_failure(&e);
+            crate::log_error!(ctx, "Failed to revert device creation.");
         }
     }
 
     /// `dm_task_enable_checks` on a suspend: report (as an internal error) a
     /// device whose dm dependencies, recursively, are already suspended,
     /// which could trap I/O between them. Returns whether all is well.
-    fn children_not_suspended(&self) -> bool {
+    fn children_not_suspended(&self, ctx: &Context) -> bool {
         let mut deps = self.sub_task(TaskType::Deps);
         deps.name = self.name.clone();
         deps.mangled_name = self.mangled_name.clone();
@@ -1160,12 +1292,16 @@ impl Task {
         deps.mangled_uuid = self.mangled_uuid.clone();
         deps.major = self.major;
         deps.minor = self.minor;
-        self.check_deps_of(deps, 0)
+        self.check_deps_of(ctx, deps, 0)
     }
 
-    fn check_deps_of(&self, mut deps: Task, depth: u32) -> bool {
-        if depth > 64 || deps.run().is_err() {
+    fn check_deps_of(&self, ctx: &Context, mut deps: Task, depth: u32) -> bool {
+        if depth > 64 {
+            return true;
+        }
+        if let Err(e) = deps.run(ctx) {
             // A missing device is reported by the suspend itself.
+            ctx.log_failure(&e);
             return true;
         }
         let Some(devs) = deps
@@ -1174,7 +1310,7 @@ impl Task {
         else {
             return true;
         };
-        let dm_major = crate::devices::dm_major();
+        let dm_major = crate::devices::dm_major(ctx);
         for d in devs {
             let (major, minor) = abi::decode_dev(d);
             if Some(major) != dm_major {
@@ -1184,7 +1320,8 @@ impl Task {
             info.major = major as i32;
             info.minor = minor as i32;
             info.allow_default_major_fallback = false;
-            if info.run().is_err() {
+            if let Err(e) = info.run(ctx) {
+                ctx.log_failure(&e);
                 continue;
             }
             if info
@@ -1197,14 +1334,14 @@ impl Task {
                 } else {
                     String::new()
                 };
-                dm_error!("Internal error: Attempt to suspend device {name}{uuid}{dev}that uses already-suspended device ({major}:{minor})");
+                crate::log_error!(ctx, "Internal error: Attempt to suspend device {name}{uuid}{dev}that uses already-suspended device ({major}:{minor})");
                 return false;
             }
             let mut child = self.sub_task(TaskType::Deps);
             child.major = major as i32;
             child.minor = minor as i32;
             child.allow_default_major_fallback = false;
-            if !self.check_deps_of(child, depth + 1) {
+            if !self.check_deps_of(ctx, child, depth + 1) {
                 return false;
             }
         }
@@ -1212,7 +1349,7 @@ impl Task {
     }
 
     /// Suppress-identical reload: compare the new table with the live one.
-    fn identical_to_live(&mut self) -> Result<bool, RunError> {
+    fn identical_to_live(&mut self, ctx: &Context) -> Result<bool, Error> {
         let mut t = self.sub_task(TaskType::Table);
         t.name = self.name.clone();
         t.mangled_name = self.mangled_name.clone();
@@ -1221,7 +1358,7 @@ impl Task {
         t.major = self.major;
         t.minor = self.minor;
         t.no_open_count = true;
-        if let Err(e) = t.run() {
+        if let Err(e) = t.run(ctx) {
             self.ioctl_errno = t.ioctl_errno;
             return Err(e);
         }
@@ -1241,7 +1378,11 @@ impl Task {
                     && params == trim_trailing_spaces(b.params.as_bytes())
             });
         if same {
-            dm_verbose!("Suppressed {} identical table reload.", self.display_name());
+            crate::log_verbose!(
+                ctx,
+                "Suppressed {} identical table reload.",
+                self.display_name()
+            );
             // Take over the TABLE result, as libdevmapper does.
             self.reply = t.reply.take();
             self.reply_targets = std::mem::take(&mut t.reply_targets);
@@ -1250,8 +1391,44 @@ impl Task {
     }
 }
 
+/// Check a table the kernel would reject (zero-length targets, gaps,
+/// overlaps), with libdm's messages: `(start, length, type)` per target.
+pub fn check_table<'a>(
+    targets: impl IntoIterator<Item = (u64, u64, &'a [u8])>,
+) -> Result<(), Error> {
+    let mut next = 0u64;
+    for (i, (start, length, ty)) in targets.into_iter().enumerate() {
+        let ty = String::from_utf8_lossy(ty);
+        if length == 0 {
+            return Err(Error::invalid(format!(
+                "Target {i} (type {ty}) at sector {start} has zero length."
+            )));
+        }
+        if start != next {
+            let what = if start < next {
+                "overlaps the previous one"
+            } else {
+                "leaves a gap after the previous one"
+            };
+            return Err(Error::invalid(format!(
+                "Target {i} (type {ty}) starting at sector {start} {what} (expected start {next})."
+            )));
+        }
+        next = start.saturating_add(length);
+    }
+    Ok(())
+}
+
+/// Log a failure now (to keep libdm's order of lines) and return it marked
+/// as already logged.
+fn logged(ctx: &Context, e: Error) -> Error {
+    ctx.log_failure(&e);
+    e.silently()
+}
+
 /// `struct dm_info` contents.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[allow(missing_docs)]
 pub struct Info {
     pub exists: i32,
     pub suspended: i32,
@@ -1270,28 +1447,27 @@ pub struct Info {
 /// Mangle `value` for the kernel in the current mode, logging libdevmapper's
 /// errors. `Ok(None)`: send it unchanged.
 fn mangle_for_kernel(
+    ctx: &Context,
     value: &[u8],
     kind: &str,
     what: &str,
     max: usize,
-) -> Result<Option<Vec<u8>>, ()> {
-    let mode = mangle::mode();
+) -> Result<Option<Vec<u8>>, Error> {
+    let mode = ctx.mangling_mode();
     if mode == ManglingMode::None {
         return Ok(None);
     }
     mangle::mangle(value, mode, kind, max).map_err(|e| {
-        dm_error!("{e}");
+        let err = Error::invalid(e.to_string());
         if e.failure != mangle::MangleFailure::MangledMoreThanOnce {
-            dm_error!(
+            err.with_note(format!(
                 "Failed to mangle {what} \"{}\".",
                 String::from_utf8_lossy(value)
-            );
+            ))
+        } else {
+            err
         }
     })
-}
-
-fn lossy(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 fn cstr_at(buf: &[u8], off: usize) -> &[u8] {
@@ -1302,28 +1478,6 @@ fn cstr_at(buf: &[u8], off: usize) -> &[u8] {
 fn trim_trailing_spaces(b: &[u8]) -> &[u8] {
     let n = b.iter().rposition(|&c| c != b' ').map_or(0, |i| i + 1);
     &b[..n]
-}
-
-/// Whether the driver supports udev cookies (interface 4.15+).
-pub fn cookie_supported(v: [u32; 3]) -> bool {
-    v[0] == 4 && v[1] >= 15
-}
-
-/// Log the classic libdevmapper lines for a control node that cannot be used.
-pub fn log_open_failure(e: &IoctlError) {
-    match e {
-        IoctlError::Open { .. } => {
-            dm_error!("{e}");
-            dm_error!("Failure to communicate with kernel device-mapper driver.");
-            // SAFETY-free: geteuid has no preconditions; nix is not a dep here.
-            if crate::state::running_as_root() {
-                dm_error!("Check that device-mapper is available in the kernel.");
-            }
-        }
-        other => {
-            dm_error!("Failure to communicate with kernel device-mapper driver: {other}");
-        }
-    }
 }
 
 fn parse_reply_targets(reply: &Reply) -> Result<Vec<ReplyTarget>, codec::DecodeError> {
@@ -1351,17 +1505,11 @@ fn parse_reply_targets(reply: &Reply) -> Result<Vec<ReplyTarget>, codec::DecodeE
 
 /// Unmangle the names (and uuids) the kernel returned, in place.
 /// Returns whether a LIST payload was walked (and so is well-formed).
-fn unmangle_reply(ty: TaskType, reply: &mut Reply) -> Result<bool, RunError> {
-    let mode = mangle::mode();
+fn unmangle_reply(mode: ManglingMode, ty: TaskType, reply: &mut Reply) -> Result<bool, Error> {
     if mode == ManglingMode::None {
         return Ok(false);
     }
-    let fail = |e: mangle::MangleError| {
-        dm_error!("{e}");
-        RunError {
-            errno: libc::EINVAL,
-        }
-    };
+    let fail = |e: mangle::MangleError| Error::invalid(e.to_string());
     // Header name and uuid (not the uuid of REMOVE, like libdm).
     let mut h = reply.header;
     let mut changed = false;
@@ -1382,18 +1530,10 @@ fn unmangle_reply(ty: TaskType, reply: &mut Reply) -> Result<bool, RunError> {
     if ty == TaskType::List {
         let base = reply.header.data_start as usize;
         let edits: Vec<(usize, Vec<u8>, usize)> = {
-            let p = reply.payload().map_err(|e| {
-                dm_error!("{e}");
-                RunError {
-                    errno: libc::EPROTO,
-                }
-            })?;
-            let entries = codec::decode_names(p).map_err(|e| {
-                dm_error!("{e}");
-                RunError {
-                    errno: libc::EPROTO,
-                }
-            })?;
+            let p = reply
+                .payload()
+                .map_err(|e| Error::protocol(e.to_string()))?;
+            let entries = codec::decode_names(p).map_err(|e| Error::protocol(e.to_string()))?;
             let pstart = p.as_ptr() as usize;
             let mut edits = Vec::new();
             for e in entries {
@@ -1420,13 +1560,15 @@ fn unmangle_reply(ty: TaskType, reply: &mut Reply) -> Result<bool, RunError> {
 }
 
 /// Resolve a path such as `/dev/mapper/x` or `/dev/dm-3` to the dm name.
-fn resolve_path_name(path: &[u8]) -> Option<Vec<u8>> {
+fn resolve_path_name(ctx: &Context, path: &[u8]) -> Option<Vec<u8>> {
+    use std::os::unix::ffi::OsStrExt;
     use std::os::unix::fs::MetadataExt;
-    let p = std::path::Path::new(std::ffi::OsStr::from_bytes_compat(path));
+    let p = std::path::Path::new(std::ffi::OsStr::from_bytes(path));
     let md = std::fs::metadata(p).ok()?;
-    let dm_dir = crate::config::dm_dir();
+    let dm_dir_bytes = ctx.dm_dir();
+    let dm_dir = std::path::Path::new(std::ffi::OsStr::from_bytes(&dm_dir_bytes));
     if let Some(base) = p.file_name() {
-        let cand = std::path::Path::new(&dm_dir).join(base);
+        let cand = dm_dir.join(base);
         if std::fs::metadata(&cand)
             .ok()
             .is_some_and(|m| m.rdev() == md.rdev())
@@ -1434,7 +1576,7 @@ fn resolve_path_name(path: &[u8]) -> Option<Vec<u8>> {
             return Some(base.as_encoded_bytes().to_vec());
         }
     }
-    for e in std::fs::read_dir(&dm_dir).ok()?.flatten() {
+    for e in std::fs::read_dir(dm_dir).ok()?.flatten() {
         if std::fs::metadata(e.path())
             .ok()
             .is_some_and(|m| m.rdev() == md.rdev())
@@ -1445,43 +1587,35 @@ fn resolve_path_name(path: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
-trait OsStrCompat {
-    fn from_bytes_compat(b: &[u8]) -> &std::ffi::OsStr;
-}
-
-impl OsStrCompat for std::ffi::OsStr {
-    fn from_bytes_compat(b: &[u8]) -> &std::ffi::OsStr {
-        std::os::unix::ffi::OsStrExt::from_bytes(b)
-    }
-}
-
 /// `dm_mknodes(NULL)`: make nodes for every device, remove stale ones.
-pub fn mknodes_all() -> Result<(), RunError> {
-    let dir = crate::config::dm_dir();
-    if let Ok(rd) = std::fs::read_dir(&dir) {
+pub fn mknodes_all(ctx: &Context) -> Result<(), Error> {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = ctx.dm_dir();
+    let each = |name: &[u8]| {
+        let mut t = Task::new(TaskType::MkNodes as i32);
+        let r = t.set_name(ctx, name).and_then(|()| t.run(ctx));
+        if let Err(e) = r {
+            ctx.log_failure(&e);
+        }
+    };
+    if let Ok(rd) = std::fs::read_dir(std::ffi::OsStr::from_bytes(&dir)) {
         for e in rd.flatten() {
             let n = e.file_name();
             if n == "control" {
                 continue;
             }
-            let mut t = Task::new(TaskType::MkNodes as i32);
-            if t.set_name(n.as_encoded_bytes()) {
-                let _ = t.run();
-            }
+            each(n.as_bytes());
         }
     }
     let mut list = Task::new(TaskType::List as i32);
-    list.run()?;
+    list.run(ctx)?;
     let names: Vec<Vec<u8>> = list
         .reply_payload()
         .and_then(|p| codec::decode_names(p).ok())
         .map(|v| v.into_iter().map(|e| e.name.to_vec()).collect())
         .unwrap_or_default();
     for n in names {
-        let mut t = Task::new(TaskType::MkNodes as i32);
-        if t.set_name(&n) {
-            let _ = t.run();
-        }
+        each(&n);
     }
     Ok(())
 }
@@ -1489,6 +1623,10 @@ pub fn mknodes_all() -> Result<(), RunError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ctx() -> Context {
+        Context::new()
+    }
 
     #[test]
     fn types_map_to_commands() {
@@ -1505,29 +1643,50 @@ mod tests {
 
     #[test]
     fn setters_validate() {
+        let c = ctx();
         let mut t = Task::new(TaskType::Info as i32);
-        assert!(t.set_name(b"vol0"));
-        assert!(!t.set_name(&[b'a'; 128]));
-        assert!(t.set_name(&[b'a'; 127]));
-        assert!(!t.set_uuid(&[b'u'; 129]));
-        assert!(t.set_uuid(&[b'u'; 128]));
-        assert!(!t.add_target(0, 1, b"nonexistent_target", b""));
-        assert!(t.add_target(0, 1, b"zero", b""));
-        assert!(!t.set_newname(b""));
-        assert!(!t.set_newname(b"a/b"));
-        assert!(t.set_newname(b"b"));
-        let mut c = Task::new(TaskType::Create as i32);
-        assert!(!c.set_name(b"a/b"));
+        assert!(t.set_name(&c, b"vol0").is_ok());
+        let e = t.set_name(&c, &[b'a'; 128]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+        assert!(e.to_string().ends_with("too long."));
+        assert!(t.set_name(&c, &[b'a'; 127]).is_ok());
+        assert!(t.set_uuid(&c, &[b'u'; 129]).is_err());
+        assert!(t.set_uuid(&c, &[b'u'; 128]).is_ok());
+        assert!(t.add_target(0, 1, b"nonexistent_target", b"").is_err());
+        assert!(t.add_target(0, 1, b"zero", b"").is_ok());
+        assert_eq!(
+            t.set_newname(&c, b"").unwrap_err().to_string(),
+            "Non empty new name is required."
+        );
+        assert!(t.set_newname(&c, b"a/b").is_err());
+        assert!(t.set_newname(&c, b"b").is_ok());
+        let mut cr = Task::new(TaskType::Create as i32);
+        assert!(cr.set_name(&c, b"a/b").is_err());
+        assert!(t.set_add_node(7).is_err());
+    }
+
+    #[test]
+    fn mangling_failures_carry_both_lines() {
+        let c = ctx();
+        let mut t = Task::new(TaskType::Info as i32);
+        // A mixture of mangled and raw characters is refused in auto mode.
+        let e = t.set_name(&c, b"a\\x20 b").unwrap_err();
+        assert_eq!(e.log_lines().count(), 2);
+        assert!(e.notes()[0].starts_with("Failed to mangle device name"));
+        c.set_mangling_mode(ManglingMode::None);
+        assert!(t.set_name(&c, b"a\\x20 b").is_ok());
+        assert_eq!(t.mangled_name, None);
     }
 
     #[test]
     fn flatten_enforces_exclusive_payloads() {
+        let c = ctx();
         let mut t = Task::new(TaskType::TargetMsg as i32);
-        t.set_name(b"x");
+        t.set_name(&c, b"x").unwrap();
         t.sector = Some(0);
-        assert!(t.flatten(TaskType::TargetMsg, 47).is_err());
+        assert!(t.flatten(&c, TaskType::TargetMsg, 47).is_err());
         t.message = Some(Secret::from(&b"@stats_list"[..]));
-        let (h, p) = t.flatten(TaskType::TargetMsg, 47).unwrap();
+        let (h, p) = t.flatten(&c, TaskType::TargetMsg, 47).unwrap();
         assert_eq!(&p.as_bytes()[8..], b"@stats_list\0");
         assert!(DmFlags::from_bits_retain(h.flags).contains(DmFlags::EXISTS));
         t.targets.push(TargetSpec {
@@ -1536,17 +1695,18 @@ mod tests {
             target_type: b"zero".to_vec(),
             params: Secret::default(),
         });
-        assert!(t.flatten(TaskType::TargetMsg, 47).is_err());
+        assert!(t.flatten(&c, TaskType::TargetMsg, 47).is_err());
     }
 
     #[test]
     fn flatten_sets_flags() {
+        let c = ctx();
         let mut t = Task::new(TaskType::Table as i32);
-        t.set_name(b"x");
+        t.set_name(&c, b"x").unwrap();
         t.no_flush = true;
         t.query_inactive_table = true;
         t.secure_data = true;
-        let (h, p) = t.flatten(TaskType::Table, 47).unwrap();
+        let (h, p) = t.flatten(&c, TaskType::Table, 47).unwrap();
         let f = DmFlags::from_bits_retain(h.flags);
         assert!(f.contains(
             DmFlags::STATUS_TABLE
@@ -1557,34 +1717,35 @@ mod tests {
         assert!(p.is_empty());
         let mut r = Task::new(TaskType::Remove as i32);
         r.deferred_remove = true;
-        let (h, _) = r.flatten(TaskType::Remove, 47).unwrap();
+        let (h, _) = r.flatten(&c, TaskType::Remove, 47).unwrap();
         assert!(DmFlags::from_bits_retain(h.flags).contains(DmFlags::DEFERRED_REMOVE));
         let mut s = Task::new(TaskType::Info as i32);
         s.ima_measurement = true;
-        assert!(s.flatten(TaskType::Info, 44).is_err());
+        assert!(s.flatten(&c, TaskType::Info, 44).is_err());
     }
 
     #[test]
     fn table_checks() {
         let mut t = Task::new(TaskType::Reload as i32);
-        t.add_target(0, 8, b"zero", b"");
-        t.add_target(8, 8, b"zero", b"");
+        t.add_target(0, 8, b"zero", b"").unwrap();
+        t.add_target(8, 8, b"zero", b"").unwrap();
         assert!(t.check_table().is_ok());
-        t.add_target(10, 8, b"zero", b"");
+        t.add_target(10, 8, b"zero", b"").unwrap();
         assert!(t.check_table().is_err());
         let mut z = Task::new(TaskType::Reload as i32);
-        z.add_target(0, 0, b"zero", b"");
+        z.add_target(0, 0, b"zero", b"").unwrap();
         assert!(z.check_table().is_err());
     }
 
     #[test]
     fn reload_by_devno_omits_name() {
+        let c = ctx();
         let mut t = Task::new(TaskType::Resume as i32);
-        t.set_name(b"x");
+        t.set_name(&c, b"x").unwrap();
         t.major = 254;
         t.minor = 3;
         t.allow_default_major_fallback = false;
-        let (h, _) = t.flatten(TaskType::Resume, 47).unwrap();
+        let (h, _) = t.flatten(&c, TaskType::Resume, 47).unwrap();
         assert_eq!(codec::fixed_str(&h.name), b"");
         assert_eq!(h.dev, abi::encode_dev(254, 3));
     }

@@ -7,18 +7,20 @@
 //! uevent comes) subtracts one; [`wait`] drops the creator's reference, waits
 //! for zero and removes the semaphore.
 //!
-//! The caller decides whether synchronisation is active with
-//! [`get_sync_support`] and passes that decision (`sync`) to every call, so
-//! this module never needs the ioctl layer. Messages are logged here with
-//! libdm's wording; the returned [`UdevError`] repeats the main one.
+//! The caller decides whether synchronisation is active
+//! ([`Context::udev_sync`]) and passes that decision (`sync`) to every call,
+//! so the protocol can be exercised without udev. Failures are returned as
+//! [`Error`]s of kind [`ErrorKind::Udev`] with libdm's wording (an inner
+//! failure first, the outer line as a note, in the order libdm logs them);
+//! debug lines go to the context's logger.
 
-use std::fmt;
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::OnceLock;
 
+use crate::context::Context;
+use crate::error::{Error, ErrorKind};
 use crate::kernel::sys;
 
 /// `DM_COOKIE_MAGIC`: the prefix of every cookie / semaphore key.
@@ -44,166 +46,109 @@ pub const LOW_PRIORITY_FLAG: u16 = 0x0010;
 pub const DISABLE_LIBRARY_FALLBACK: u16 = 0x0020;
 /// `DM_UDEV_PRIMARY_SOURCE_FLAG`.
 pub const PRIMARY_SOURCE_FLAG: u16 = 0x0040;
-/// `DM_SUBSYSTEM_UDEV_FLAG0` .. `DM_SUBSYSTEM_UDEV_FLAG7`.
+/// `DM_SUBSYSTEM_UDEV_FLAG0` .. `DM_SUBSYSTEM_UDEV_FLAG7`: free for
+/// subsystems (LVM uses them).
 pub const SUBSYSTEM_UDEV_FLAG0: u16 = 0x0100;
+#[allow(missing_docs)]
 pub const SUBSYSTEM_UDEV_FLAG1: u16 = 0x0200;
+#[allow(missing_docs)]
 pub const SUBSYSTEM_UDEV_FLAG2: u16 = 0x0400;
+#[allow(missing_docs)]
 pub const SUBSYSTEM_UDEV_FLAG3: u16 = 0x0800;
+#[allow(missing_docs)]
 pub const SUBSYSTEM_UDEV_FLAG4: u16 = 0x1000;
+#[allow(missing_docs)]
 pub const SUBSYSTEM_UDEV_FLAG5: u16 = 0x2000;
+#[allow(missing_docs)]
 pub const SUBSYSTEM_UDEV_FLAG6: u16 = 0x4000;
+#[allow(missing_docs)]
 pub const SUBSYSTEM_UDEV_FLAG7: u16 = 0x8000;
 
-/// Short aliases of the names above.
-pub const DM_UDEV_FLAGS_SHIFT: u32 = UDEV_FLAGS_SHIFT;
-pub const DM_UDEV_FLAGS_MASK: u32 = UDEV_FLAGS_MASK;
-pub const DISABLE_DM_RULES: u16 = DISABLE_DM_RULES_FLAG;
-pub const DISABLE_SUBSYSTEM_RULES: u16 = DISABLE_SUBSYSTEM_RULES_FLAG;
-pub const DISABLE_DISK_RULES: u16 = DISABLE_DISK_RULES_FLAG;
-pub const DISABLE_OTHER_RULES: u16 = DISABLE_OTHER_RULES_FLAG;
-pub const LOW_PRIORITY: u16 = LOW_PRIORITY_FLAG;
-pub const PRIMARY_SOURCE: u16 = PRIMARY_SOURCE_FLAG;
-
-/// `LOG_CLASS_ACTIVATION`: libdm's `log_debug_activation` class.
-const LOG_CLASS_ACTIVATION: i32 = 4;
-
-macro_rules! debug_act {
-    ($($arg:tt)*) => {
-        $crate::dm_log_at!($crate::log::Level::Debug, 0, LOG_CLASS_ACTIVATION, $($arg)*)
-    };
-}
+const DM_UDEV_FLAGS_SHIFT: u32 = UDEV_FLAGS_SHIFT;
+const DM_UDEV_FLAGS_MASK: u32 = UDEV_FLAGS_MASK;
+const DISABLE_DM_RULES: u16 = DISABLE_DM_RULES_FLAG;
+const DISABLE_SUBSYSTEM_RULES: u16 = DISABLE_SUBSYSTEM_RULES_FLAG;
+const DISABLE_DISK_RULES: u16 = DISABLE_DISK_RULES_FLAG;
+const DISABLE_OTHER_RULES: u16 = DISABLE_OTHER_RULES_FLAG;
+const LOW_PRIORITY: u16 = LOW_PRIORITY_FLAG;
+const PRIMARY_SOURCE: u16 = PRIMARY_SOURCE_FLAG;
 
 /// Where `systemd-udevd` listens; its presence means "udev is running"
 /// (what libudev's `udev_queue_get_udev_is_active` tests).
 const UDEV_CONTROL: &str = "/run/udev/control";
 
-static SYNC_WITH_UDEV: AtomicBool = AtomicBool::new(true);
-static CHECKING: AtomicBool = AtomicBool::new(true);
-static UDEV_DISABLED: OnceLock<bool> = OnceLock::new();
-static SEMAPHORE_SUPPORTED: OnceLock<bool> = OnceLock::new();
-static UDEV_RUNNING: OnceLock<bool> = OnceLock::new();
-/// Last answer of the caller's cookie-support check: 0 unknown, 1 no, 2 yes.
-static COOKIE_SUPPORTED: AtomicU8 = AtomicU8::new(0);
-
-/// An error of the cookie protocol: the errno involved (0 when none) and
-/// libdm's message (already logged when the error is returned).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UdevError {
-    pub errno: i32,
-    pub message: String,
+/// What this system offers udev synchronisation: probed once per process
+/// (they are facts of the machine, not settings).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SystemSupport {
+    /// `DM_DISABLE_UDEV` is set: libdm manages nodes itself.
+    pub udev_disabled: bool,
+    /// The kernel has SysV semaphores.
+    pub semaphores: bool,
+    /// udev was running when first checked.
+    pub udev_running: bool,
 }
 
-impl UdevError {
-    fn new(errno: i32, message: String) -> Self {
-        UdevError { errno, message }
-    }
-}
-
-impl fmt::Display for UdevError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for UdevError {}
-
-/// Log `msg` at error level and turn it into an error.
-fn fail(errno: i32, msg: String) -> UdevError {
-    crate::dm_error!("{}", msg);
-    UdevError::new(errno, msg)
-}
+static SYSTEM: OnceLock<SystemSupport> = OnceLock::new();
 
 /// Whether `DM_DISABLE_UDEV` was set (read once, at first use).
 pub fn udev_disabled() -> bool {
-    *UDEV_DISABLED.get_or_init(|| std::env::var_os("DM_DISABLE_UDEV").is_some())
-}
-
-fn check_semaphore_is_supported() -> bool {
-    if sys::sem_info_supported() {
-        return true;
-    }
-    crate::dm_warn!(
-        "Kernel not configured for semaphores (System V IPC). Not using udev synchronisation code."
-    );
-    false
-}
-
-fn check_udev_is_running() -> bool {
-    let r = Path::new(UDEV_CONTROL).exists();
-    if !r {
-        debug_act!("Udev is not running. Not using udev synchronisation code.");
-    }
-    r
+    static V: OnceLock<bool> = OnceLock::new();
+    *V.get_or_init(|| std::env::var_os("DM_DISABLE_UDEV").is_some())
 }
 
 /// `_check_udev_sync_requirements_once`: probe semaphores and udev once per
-/// process and cache the answers.
-fn check_requirements_once() {
-    SEMAPHORE_SUPPORTED.get_or_init(check_semaphore_is_supported);
-    UDEV_RUNNING.get_or_init(|| {
-        let running = check_udev_is_running();
-        if running && udev_disabled() {
-            crate::dm_warn!(
+/// process; the first context to ask gets libdm's lines about the result.
+pub fn system_support(ctx: &Context) -> SystemSupport {
+    if let Some(s) = SYSTEM.get() {
+        return *s;
+    }
+    let semaphores = sys::sem_info_supported();
+    let udev_running = Path::new(UDEV_CONTROL).exists();
+    let s = SystemSupport {
+        udev_disabled: udev_disabled(),
+        semaphores,
+        udev_running,
+    };
+    if SYSTEM.set(s).is_ok() {
+        if !semaphores {
+            crate::log_warn!(
+                ctx,
+                "Kernel not configured for semaphores (System V IPC). Not using udev synchronisation code."
+            );
+        }
+        if !udev_running {
+            crate::log_debug_act!(
+                ctx,
+                "Udev is not running. Not using udev synchronisation code."
+            );
+        } else if s.udev_disabled {
+            crate::log_warn!(
+                ctx,
                 "Udev is running and DM_DISABLE_UDEV environment variable is set. Bypassing udev, device-mapper library will manage device nodes in device directory."
             );
         }
-        running
-    });
-}
-
-/// Cached: the kernel supports SysV semaphores.
-pub fn semaphore_supported() -> bool {
-    check_requirements_once();
-    SEMAPHORE_SUPPORTED.get().copied().unwrap_or(false)
-}
-
-/// Cached: udev was running when first checked.
-pub fn udev_running() -> bool {
-    check_requirements_once();
-    UDEV_RUNNING.get().copied().unwrap_or(false)
-}
-
-/// `dm_udev_get_sync_support`: true only if udev is not disabled by the
-/// environment, semaphores work, cookies are supported by the driver
-/// (`cookie_supported` is called lazily, only when the first two hold, like
-/// libdm's `dm_cookie_supported()`), udev is running, and sync was not
-/// switched off with [`set_sync_support`].
-pub fn get_sync_support(cookie_supported: impl FnOnce() -> bool) -> bool {
-    check_requirements_once();
-    if udev_disabled() || !SEMAPHORE_SUPPORTED.get().copied().unwrap_or(false) {
-        return false;
     }
-    let cs = cookie_supported();
-    COOKIE_SUPPORTED.store(if cs { 2 } else { 1 }, Ordering::Relaxed);
-    cs && UDEV_RUNNING.get().copied().unwrap_or(false) && SYNC_WITH_UDEV.load(Ordering::Relaxed)
+    *SYSTEM.get().unwrap_or(&s)
 }
 
-/// [`get_sync_support`] using the answer the cookie-support check gave the
-/// last time it was asked (false if never asked). For code that cannot
-/// reach the ioctl layer, such as node-operation processing: nodes are only
-/// stacked after a task ran, so the driver version is known by then.
-pub fn get_sync_support_cached() -> bool {
-    get_sync_support(|| COOKIE_SUPPORTED.load(Ordering::Relaxed) == 2)
+/// `primary`, with the lines of a failed clean-up after it.
+fn also(primary: Error, cleanup: Result<(), Error>) -> Error {
+    match cleanup {
+        Ok(()) => primary,
+        Err(e) => e
+            .log_lines()
+            .fold(primary, |p, line| p.with_note(line.to_string())),
+    }
 }
 
-/// `dm_udev_set_sync_support`.
-pub fn set_sync_support(sync: bool) {
-    check_requirements_once();
-    SYNC_WITH_UDEV.store(sync, Ordering::Relaxed);
-}
-
-/// `dm_udev_get_checking`.
-pub fn get_checking() -> bool {
-    CHECKING.load(Ordering::Relaxed)
-}
-
-/// `dm_udev_set_checking`.
-pub fn set_checking(checking: bool) {
-    CHECKING.store(checking, Ordering::Relaxed);
-    if checking {
-        debug_act!("DM udev checking enabled");
+/// A failure of the cookie protocol.
+fn fail(errno: i32, msg: String) -> Error {
+    let e = Error::new(ErrorKind::Udev, msg);
+    if errno != 0 {
+        e.with_errno(errno)
     } else {
-        debug_act!("DM udev checking disabled");
+        e
     }
 }
 
@@ -276,7 +221,7 @@ pub fn task_type_name(task_type: i32) -> &'static str {
 }
 
 /// `_get_cookie_sem`: the semaphore id of an existing cookie.
-fn get_cookie_sem(cookie: u32) -> Result<i32, UdevError> {
+fn get_cookie_sem(cookie: u32) -> Result<i32, Error> {
     if cookie >> 16 != COOKIE_MAGIC {
         return Err(fail(
             libc::EINVAL,
@@ -306,7 +251,7 @@ fn get_cookie_sem(cookie: u32) -> Result<i32, UdevError> {
     }
 }
 
-fn getval_error(semid: i32, cookie: u32, e: i32) -> UdevError {
+fn getval_error(semid: i32, cookie: u32, e: i32) -> Error {
     fail(
         e,
         format!(
@@ -317,7 +262,7 @@ fn getval_error(semid: i32, cookie: u32, e: i32) -> UdevError {
 }
 
 /// `_udev_notify_sem_inc`.
-fn sem_inc(cookie: u32, semid: i32) -> Result<(), UdevError> {
+fn sem_inc(ctx: &Context, cookie: u32, semid: i32) -> Result<(), Error> {
     if let Err(e) = sys::semop_one(semid, 1, 0) {
         return Err(fail(
             e,
@@ -328,7 +273,8 @@ fn sem_inc(cookie: u32, semid: i32) -> Result<(), UdevError> {
         ));
     }
     let val = sys::sem_getval(semid).map_err(|e| getval_error(semid, cookie, e))?;
-    debug_act!(
+    crate::log_debug_act!(
+        ctx,
         "Udev cookie 0x{:x} (semid {}) incremented to {}",
         cookie,
         semid,
@@ -338,7 +284,7 @@ fn sem_inc(cookie: u32, semid: i32) -> Result<(), UdevError> {
 }
 
 /// `_udev_notify_sem_dec`: decrement without blocking.
-fn sem_dec(cookie: u32, semid: i32) -> Result<(), UdevError> {
+fn sem_dec(ctx: &Context, cookie: u32, semid: i32) -> Result<(), Error> {
     let val = sys::sem_getval(semid).map_err(|e| getval_error(semid, cookie, e))?;
     if let Err(e) = sys::semop_one(semid, -1, sys::IPC_NOWAIT) {
         let msg = if e == libc::EAGAIN {
@@ -353,7 +299,8 @@ fn sem_dec(cookie: u32, semid: i32) -> Result<(), UdevError> {
         };
         return Err(fail(e, msg));
     }
-    debug_act!(
+    crate::log_debug_act!(
+        ctx,
         "Udev cookie 0x{:x} (semid {}) decremented to {}",
         cookie,
         semid,
@@ -363,7 +310,7 @@ fn sem_dec(cookie: u32, semid: i32) -> Result<(), UdevError> {
 }
 
 /// `_udev_notify_sem_destroy`.
-fn sem_destroy(cookie: u32, semid: i32) -> Result<(), UdevError> {
+fn sem_destroy(ctx: &Context, cookie: u32, semid: i32) -> Result<(), Error> {
     if let Err(e) = sys::sem_remove(semid) {
         return Err(fail(
             e,
@@ -373,13 +320,18 @@ fn sem_destroy(cookie: u32, semid: i32) -> Result<(), UdevError> {
             ),
         ));
     }
-    debug_act!("Udev cookie 0x{:x} (semid {}) destroyed", cookie, semid);
+    crate::log_debug_act!(
+        ctx,
+        "Udev cookie 0x{:x} (semid {}) destroyed",
+        cookie,
+        semid
+    );
     Ok(())
 }
 
 /// `_udev_notify_sem_create`: a new semaphore with a random unused key,
 /// value 1 (the creator's reference). Returns (cookie, semid).
-fn sem_create() -> Result<(u32, i32), UdevError> {
+fn sem_create(ctx: &Context) -> Result<(u32, i32), Error> {
     let mut f = File::open("/dev/urandom").map_err(|e| {
         fail(
             e.raw_os_error().unwrap_or(0),
@@ -418,7 +370,7 @@ fn sem_create() -> Result<(u32, i32), UdevError> {
             }
         }
     };
-    debug_act!("Udev cookie 0x{:x} (semid {}) created", cookie, semid);
+    crate::log_debug_act!(ctx, "Udev cookie 0x{:x} (semid {}) created", cookie, semid);
 
     if let Err(e) = sys::sem_setval(semid, 1) {
         let err = fail(
@@ -426,18 +378,17 @@ fn sem_create() -> Result<(u32, i32), UdevError> {
             format!("semid {semid}: semctl failed: {}", sys::strerror(e)),
         );
         // Do not leave the just-created semaphore behind.
-        let _ = sem_destroy(cookie, semid);
-        return Err(err);
+        return Err(also(err, sem_destroy(ctx, cookie, semid)));
     }
     let val = match sys::sem_getval(semid) {
         Ok(v) => v,
         Err(e) => {
             let err = getval_error(semid, cookie, e);
-            let _ = sem_destroy(cookie, semid);
-            return Err(err);
+            return Err(also(err, sem_destroy(ctx, cookie, semid)));
         }
     };
-    debug_act!(
+    crate::log_debug_act!(
+        ctx,
         "Udev cookie 0x{:x} (semid {}) incremented to {}",
         cookie,
         semid,
@@ -448,22 +399,23 @@ fn sem_create() -> Result<(u32, i32), UdevError> {
 
 /// `dm_udev_create_cookie`: without sync the cookie is 0 and nothing is
 /// created; otherwise a new semaphore holding the creator's reference.
-pub fn create_cookie(sync: bool) -> Result<u32, UdevError> {
+pub fn create_cookie(ctx: &Context, sync: bool) -> Result<u32, Error> {
     if !sync {
         return Ok(0);
     }
-    sem_create().map(|(cookie, _)| cookie)
+    sem_create(ctx).map(|(cookie, _)| cookie)
 }
 
 /// `dm_task_set_cookie` for a task whose type is unknown to the caller (the
 /// debug line then says "unknown task(-1)"). See [`set_cookie_for`].
 pub fn set_cookie(
+    ctx: &Context,
     cookie: &mut u32,
     flags: u16,
     sync: bool,
     cookie_supported: bool,
-) -> Result<u32, UdevError> {
-    set_cookie_for(cookie, flags, sync, cookie_supported, -1)
+) -> Result<u32, Error> {
+    set_cookie_for(ctx, cookie, flags, sync, cookie_supported, -1)
 }
 
 /// `dm_task_set_cookie(dmt, &cookie, flags)` for a task of type `task_type`
@@ -485,12 +437,13 @@ pub fn set_cookie(
 /// `event_nr` untouched (rather than zeroing the flags); this returns 0 then,
 /// and such a caller may keep its old value.
 pub fn set_cookie_for(
+    ctx: &Context,
     cookie: &mut u32,
     flags: u16,
     sync: bool,
     cookie_supported: bool,
     task_type: i32,
-) -> Result<u32, UdevError> {
+) -> Result<u32, Error> {
     let mut event_nr: u32 = 0;
     if cookie_supported {
         event_nr = (effective_flags(flags, udev_disabled()) as u32) << DM_UDEV_FLAGS_SHIFT;
@@ -504,7 +457,7 @@ pub fn set_cookie_for(
     let (semid, created) = if *cookie != 0 {
         (get_cookie_sem(*cookie)?, false)
     } else {
-        match sem_create() {
+        match sem_create(ctx) {
             Ok((c, id)) => {
                 *cookie = c;
                 (id, true)
@@ -516,23 +469,21 @@ pub fn set_cookie_for(
         }
     };
 
-    if let Err(e) = sem_inc(*cookie, semid) {
+    if let Err(e) = sem_inc(ctx, *cookie, semid) {
         let c = *cookie;
-        let err = fail(
-            e.errno,
-            format!(
-                "Could not set notification semaphore identified by cookie value {c} (0x{c:x})"
-            ),
-        );
+        let mut err = e.with_note(format!(
+            "Could not set notification semaphore identified by cookie value {c} (0x{c:x})"
+        ));
         if created {
-            let _ = sem_destroy(c, semid);
+            err = also(err, sem_destroy(ctx, c, semid));
             *cookie = 0;
         }
         return Err(err);
     }
 
     event_nr |= *cookie & !DM_UDEV_FLAGS_MASK;
-    debug_act!(
+    crate::log_debug_act!(
+        ctx,
         "Udev cookie 0x{:x} (semid {}) assigned to {} task({}) with flags{} (0x{:x})",
         *cookie,
         semid,
@@ -547,20 +498,16 @@ pub fn set_cookie_for(
 /// `dm_udev_complete(cookie)`: one event done. A no-op for cookie 0 or when
 /// sync is off. (`dmsetup udevcomplete` and libdm's own `_udev_complete`
 /// after an ioctl that produced no uevent.)
-pub fn complete(cookie: u32, sync: bool) -> Result<(), UdevError> {
+pub fn complete(ctx: &Context, cookie: u32, sync: bool) -> Result<(), Error> {
     if cookie == 0 || !sync {
         return Ok(());
     }
     let semid = get_cookie_sem(cookie)?;
-    if let Err(e) = sem_dec(cookie, semid) {
-        return Err(fail(
-            e.errno,
-            format!(
-                "Could not signal waiting process using notification semaphore identified by cookie value {cookie} (0x{cookie:x})"
-            ),
-        ));
-    }
-    Ok(())
+    sem_dec(ctx, cookie, semid).map_err(|e| {
+        e.with_note(format!(
+            "Could not signal waiting process using notification semaphore identified by cookie value {cookie} (0x{cookie:x})"
+        ))
+    })
 }
 
 enum WaitOutcome {
@@ -573,7 +520,7 @@ enum WaitOutcome {
 }
 
 /// `_udev_wait`.
-fn udev_wait(cookie: u32, sync: bool, nowait: bool) -> Result<WaitOutcome, UdevError> {
+fn udev_wait(ctx: &Context, cookie: u32, sync: bool, nowait: bool) -> Result<WaitOutcome, Error> {
     if cookie == 0 || !sync {
         return Ok(WaitOutcome::Skipped);
     }
@@ -598,18 +545,15 @@ fn udev_wait(cookie: u32, sync: bool, nowait: bool) -> Result<WaitOutcome, UdevE
     }
 
     // Drop the creator's reference.
-    if let Err(e) = sem_dec(cookie, semid) {
-        let err = fail(
-            e.errno,
-            format!(
-                "Failed to set a proper state for notification semaphore identified by cookie value {cookie} (0x{cookie:x}) to initialize waiting for incoming notifications."
-            ),
-        );
-        let _ = sem_destroy(cookie, semid);
-        return Err(err);
+    if let Err(e) = sem_dec(ctx, cookie, semid) {
+        let err = e.with_note(format!(
+            "Failed to set a proper state for notification semaphore identified by cookie value {cookie} (0x{cookie:x}) to initialize waiting for incoming notifications."
+        ));
+        return Err(also(err, sem_destroy(ctx, cookie, semid)));
     }
 
-    debug_act!(
+    crate::log_debug_act!(
+        ctx,
         "Udev cookie 0x{:x} (semid {}) waiting for zero",
         cookie,
         semid
@@ -629,13 +573,12 @@ fn udev_wait(cookie: u32, sync: bool, nowait: bool) -> Result<WaitOutcome, UdevE
                         sys::strerror(e)
                     ),
                 );
-                let _ = sem_destroy(cookie, semid);
-                return Err(err);
+                return Err(also(err, sem_destroy(ctx, cookie, semid)));
             }
         }
     }
 
-    sem_destroy(cookie, semid).map(|()| WaitOutcome::Done)
+    sem_destroy(ctx, cookie, semid).map(|()| WaitOutcome::Done)
 }
 
 /// `dm_udev_wait(cookie)` without the node update: drop the creator's
@@ -643,9 +586,9 @@ fn udev_wait(cookie: u32, sync: bool, nowait: bool) -> Result<WaitOutcome, UdevE
 /// semaphore. Cookie 0 or no sync: `Ok` at once.
 ///
 /// libdm runs `update_devs()` afterwards **whatever the result**; the caller
-/// must do the same (`crate::nodes::update_devs()`).
-pub fn wait(cookie: u32, sync: bool) -> Result<(), UdevError> {
-    udev_wait(cookie, sync, false).map(|_| ())
+/// must do the same ([`Context::update_nodes`]).
+pub fn wait(ctx: &Context, cookie: u32, sync: bool) -> Result<(), Error> {
+    udev_wait(ctx, cookie, sync, false).map(|_| ())
 }
 
 /// `dm_udev_wait_immediate(cookie, &ready)` without the node update.
@@ -657,9 +600,9 @@ pub fn wait(cookie: u32, sync: bool) -> Result<(), UdevError> {
 /// * `Err`: libdm reports `ready = 1` and returns 0.
 ///
 /// Unless the result is `Ok(false)` the caller must run
-/// `crate::nodes::update_devs()`, as libdm does.
-pub fn wait_immediate(cookie: u32, sync: bool) -> Result<bool, UdevError> {
-    match udev_wait(cookie, sync, true)? {
+/// [`Context::update_nodes`], as libdm does.
+pub fn wait_immediate(ctx: &Context, cookie: u32, sync: bool) -> Result<bool, Error> {
+    match udev_wait(ctx, cookie, sync, true)? {
         WaitOutcome::Skipped | WaitOutcome::NotReady => Ok(false),
         WaitOutcome::Done => Ok(true),
     }
@@ -668,6 +611,8 @@ pub fn wait_immediate(cookie: u32, sync: bool) -> Result<bool, UdevError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    static C: Context = Context::new();
 
     /// Removes a cookie's semaphore (if still there) at the end of a test.
     struct Guard(u32);
@@ -727,23 +672,26 @@ mod tests {
 
     #[test]
     fn no_sync_paths() {
-        assert_eq!(create_cookie(false), Ok(0));
+        assert_eq!(create_cookie(&C, false), Ok(0));
         let mut cookie = 0x0D4D_1234;
-        let ev = set_cookie(&mut cookie, PRIMARY_SOURCE, false, true).unwrap();
+        let ev = set_cookie(&C, &mut cookie, PRIMARY_SOURCE, false, true).unwrap();
         assert_eq!(cookie, 0);
         assert_eq!(
             ev,
             (effective_flags(PRIMARY_SOURCE, udev_disabled()) as u32) << 16
         );
         let mut cookie = 0;
-        assert_eq!(set_cookie(&mut cookie, PRIMARY_SOURCE, false, false), Ok(0));
-        assert_eq!(complete(0x0D4D_1234, false), Ok(()));
-        assert_eq!(complete(0, true), Ok(()));
-        assert_eq!(wait(0x0D4D_1234, false), Ok(()));
-        assert_eq!(wait(0, true), Ok(()));
+        assert_eq!(
+            set_cookie(&C, &mut cookie, PRIMARY_SOURCE, false, false),
+            Ok(0)
+        );
+        assert_eq!(complete(&C, 0x0D4D_1234, false), Ok(()));
+        assert_eq!(complete(&C, 0, true), Ok(()));
+        assert_eq!(wait(&C, 0x0D4D_1234, false), Ok(()));
+        assert_eq!(wait(&C, 0, true), Ok(()));
         // The quirk: nothing to wait for reads as "not ready".
-        assert_eq!(wait_immediate(0, true), Ok(false));
-        assert_eq!(wait_immediate(0x0D4D_1234, false), Ok(false));
+        assert_eq!(wait_immediate(&C, 0, true), Ok(false));
+        assert_eq!(wait_immediate(&C, 0x0D4D_1234, false), Ok(false));
     }
 
     #[test]
@@ -751,27 +699,27 @@ mod tests {
         if !have_sem() {
             return;
         }
-        let cookie = create_cookie(true).expect("create");
+        let cookie = create_cookie(&C, true).expect("create");
         let _g = Guard(cookie);
         assert_eq!(cookie >> 16, COOKIE_MAGIC);
         assert_ne!(cookie & 0xffff, 0);
         assert_eq!(value(cookie), Ok(1));
 
         let mut c = cookie;
-        let ev = set_cookie_for(&mut c, DISABLE_DM_RULES, true, true, 5).expect("set_cookie");
+        let ev = set_cookie_for(&C, &mut c, DISABLE_DM_RULES, true, true, 5).expect("set_cookie");
         assert_eq!(c, cookie);
         let flags = effective_flags(DISABLE_DM_RULES, udev_disabled()) as u32;
         assert_eq!(ev, (flags << 16) | (cookie & 0xffff));
         assert_eq!(value(cookie), Ok(2));
 
         // Not ready while an event is outstanding.
-        assert_eq!(wait_immediate(cookie, true), Ok(false));
+        assert_eq!(wait_immediate(&C, cookie, true), Ok(false));
         assert_eq!(value(cookie), Ok(2));
 
-        complete(cookie, true).expect("complete");
+        complete(&C, cookie, true).expect("complete");
         assert_eq!(value(cookie), Ok(1));
 
-        wait(cookie, true).expect("wait");
+        wait(&C, cookie, true).expect("wait");
         assert_eq!(value(cookie), Err(libc::ENOENT));
     }
 
@@ -781,19 +729,19 @@ mod tests {
             return;
         }
         let mut c = 0;
-        let ev = set_cookie(&mut c, 0, true, true).expect("set_cookie");
+        let ev = set_cookie(&C, &mut c, 0, true, true).expect("set_cookie");
         let _g = Guard(c);
         assert_eq!(c >> 16, COOKIE_MAGIC);
         assert_eq!(ev & 0xffff, c & 0xffff);
         assert_eq!(value(c), Ok(2));
         // A second task joins the same transaction.
         let before = c;
-        set_cookie(&mut c, 0, true, true).expect("join");
+        set_cookie(&C, &mut c, 0, true, true).expect("join");
         assert_eq!(c, before);
         assert_eq!(value(c), Ok(3));
-        complete(c, true).unwrap();
-        complete(c, true).unwrap();
-        assert_eq!(wait_immediate(c, true), Ok(true));
+        complete(&C, c, true).unwrap();
+        complete(&C, c, true).unwrap();
+        assert_eq!(wait_immediate(&C, c, true), Ok(true));
         assert_eq!(value(c), Err(libc::ENOENT));
     }
 
@@ -803,40 +751,40 @@ mod tests {
             return;
         }
         // Wrong prefix.
-        let e = complete(0x1234_5678, true).unwrap_err();
+        let e = complete(&C, 0x1234_5678, true).unwrap_err();
         assert!(
-            e.message
+            e.message()
                 .ends_with("(0x12345678). Incorrect cookie prefix."),
             "{}",
-            e.message
+            e.message()
         );
         // Missing semaphore: pick a key nobody uses.
-        let cookie = create_cookie(true).unwrap();
+        let cookie = create_cookie(&C, true).unwrap();
         let id = sys::semget(cookie as i32, 1, 0).unwrap();
         sys::sem_remove(id).unwrap();
-        let e = complete(cookie, true).unwrap_err();
-        assert_eq!(e.errno, libc::ENOENT);
+        let e = complete(&C, cookie, true).unwrap_err();
+        assert_eq!(e.errno(), Some(libc::ENOENT));
         assert_eq!(
-            e.message,
+            e.message(),
             format!("Could not find notification semaphore identified by cookie value {cookie} (0x{cookie:x})")
         );
         let mut c = cookie;
-        assert!(set_cookie(&mut c, 0, true, true).is_err());
-        assert!(wait(cookie, true).is_err());
+        assert!(set_cookie(&C, &mut c, 0, true, true).is_err());
+        assert!(wait(&C, cookie, true).is_err());
 
         // Completing below zero: "incorrect semaphore state".
-        let cookie = create_cookie(true).unwrap();
+        let cookie = create_cookie(&C, true).unwrap();
         let _g = Guard(cookie);
-        complete(cookie, true).unwrap();
-        let e = complete(cookie, true).unwrap_err();
-        assert_eq!(e.errno, libc::EAGAIN);
+        complete(&C, cookie, true).unwrap();
+        let e = complete(&C, cookie, true).unwrap_err();
+        assert_eq!(e.errno(), Some(libc::EAGAIN));
         assert_eq!(
-            e.message,
+            e.notes()[0],
             format!("Could not signal waiting process using notification semaphore identified by cookie value {cookie} (0x{cookie:x})")
         );
-        // wait() cannot drop the creator's reference: it fails and removes
+        // wait(&C, ) cannot drop the creator's reference: it fails and removes
         // the semaphore.
-        assert!(wait(cookie, true).is_err());
+        assert!(wait(&C, cookie, true).is_err());
         assert_eq!(value(cookie), Err(libc::ENOENT));
     }
 
@@ -846,13 +794,13 @@ mod tests {
             return;
         }
         let mut c = 0;
-        set_cookie(&mut c, 0, true, true).unwrap();
+        set_cookie(&C, &mut c, 0, true, true).unwrap();
         let _g = Guard(c);
         let t = std::thread::spawn(move || {
             std::thread::sleep(std::time::Duration::from_millis(50));
-            complete(c, true)
+            complete(&C, c, true)
         });
-        wait(c, true).expect("wait");
+        wait(&C, c, true).expect("wait");
         assert_eq!(t.join().ok(), Some(Ok(())));
         assert_eq!(value(c), Err(libc::ENOENT));
     }
@@ -860,9 +808,8 @@ mod tests {
     #[test]
     fn sync_support_gates() {
         // The probes are cached and answer consistently.
-        assert_eq!(semaphore_supported(), semaphore_supported());
-        assert_eq!(udev_running(), Path::new(UDEV_CONTROL).exists());
-        // Without driver cookie support there is never sync.
-        assert!(!get_sync_support(|| false));
+        let a = system_support(&C);
+        assert_eq!(a, system_support(&C));
+        assert_eq!(a.udev_running, Path::new(UDEV_CONTROL).exists());
     }
 }

@@ -1,4 +1,4 @@
-//! The kernel's device-mapper ioctl ABI (`linux/dm-ioctl.h`, interface 4.x), x86_64.
+//! The kernel's device-mapper ioctl ABI (`linux/dm-ioctl.h`, interface 4.x).
 //!
 //! Hand-written `#[repr(C)]` layouts with compile-time size and offset checks,
 //! the command numbers with the minimum interface version each one needs, and
@@ -17,16 +17,20 @@ pub const DM_MAX_TYPE_NAME: usize = 16;
 pub const DM_IOCTL: u32 = 0xfd;
 /// Interface major version spoken by this library.
 pub const DM_VERSION_MAJOR: u32 = 4;
-/// Misc device major and minor of `/dev/mapper/control`.
+/// Misc device major of `/dev/mapper/control`.
 pub const DM_CONTROL_MAJOR: u32 = 10;
+/// Misc device minor of `/dev/mapper/control`.
 pub const DM_CONTROL_MINOR: u32 = 236;
 /// Flags in a name-list trailer (interface 4.45+).
 pub const DM_NAME_LIST_FLAG_HAS_UUID: u32 = 1;
+/// The name-list trailer says: this device has no uuid.
 pub const DM_NAME_LIST_FLAG_DOESNT_HAVE_UUID: u32 = 2;
 /// Where every payload starts: the header size rounded up to 8.
 pub const DATA_START: usize = 312;
 
-/// `struct dm_ioctl`: the header of every ioctl buffer.
+/// `struct dm_ioctl`: the header of every ioctl buffer (fields as named in
+/// `linux/dm-ioctl.h`).
+#[allow(missing_docs)]
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct DmIoctl {
@@ -64,6 +68,7 @@ impl Default for DmIoctl {
 }
 
 /// `struct dm_target_spec`, followed in the buffer by the NUL-terminated params.
+#[allow(missing_docs)]
 #[repr(C)]
 #[derive(Clone, Copy, Default)]
 pub struct DmTargetSpec {
@@ -75,6 +80,7 @@ pub struct DmTargetSpec {
 }
 
 /// `struct dm_target_deps` header; `count` u64 device numbers follow.
+#[allow(missing_docs)]
 #[repr(C)]
 #[derive(Clone, Copy, Default)]
 pub struct DmTargetDeps {
@@ -83,6 +89,7 @@ pub struct DmTargetDeps {
 }
 
 /// `struct dm_name_list` header; the name starts at offset 12.
+#[allow(missing_docs)]
 #[repr(C)]
 #[derive(Clone, Copy, Default)]
 pub struct DmNameList {
@@ -91,6 +98,7 @@ pub struct DmNameList {
 }
 
 /// `struct dm_target_versions` header; the name starts at offset 16.
+#[allow(missing_docs)]
 #[repr(C)]
 #[derive(Clone, Copy, Default)]
 pub struct DmTargetVersions {
@@ -99,6 +107,7 @@ pub struct DmTargetVersions {
 }
 
 /// `struct dm_target_msg` header; the message starts at offset 8.
+#[allow(missing_docs)]
 #[repr(C)]
 #[derive(Clone, Copy, Default)]
 pub struct DmTargetMsg {
@@ -134,7 +143,9 @@ pub const NAME_LIST_NAME_OFFSET: usize = 12;
 /// Offset of the name inside a `dm_target_versions` record.
 pub const VERSIONS_NAME_OFFSET: usize = 16;
 
-/// The 18 commands of the control device (numbers 0–17).
+/// The 18 commands of the control device (numbers 0–17), named after the
+/// kernel's `DM_*_CMD`.
+#[allow(missing_docs)]
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Command {
@@ -181,13 +192,10 @@ impl Command {
         Command::GetTargetVersion,
     ];
 
-    /// The ioctl number: `_IOWR(0xfd, nr, struct dm_ioctl)`.
+    /// The ioctl number: `_IOWR(0xfd, nr, struct dm_ioctl)` in the `_IOC`
+    /// layout of the target architecture.
     pub const fn request(self) -> u64 {
-        // _IOC(dir = read|write (3), type, nr, size)
-        ((3u64) << 30)
-            | ((size_of::<DmIoctl>() as u64) << 16)
-            | ((DM_IOCTL as u64) << 8)
-            | (self as u64)
+        ioc::iowr(DM_IOCTL, self as u32, size_of::<DmIoctl>())
     }
 
     /// The minimum interface version the command needs; sent in the header so
@@ -257,30 +265,121 @@ impl Command {
     }
 }
 
+/// The `_IOC` encoding of ioctl numbers. Most architectures use the generic
+/// layout (2 direction bits, 14 size bits, read = 2, write = 1); powerpc,
+/// mips and sparc have 3 direction bits, 13 size bits, read = 2, write = 4.
+/// Any other architecture fails to compile rather than send wrong numbers.
+mod ioc {
+    #[cfg(any(
+        target_arch = "x86",
+        target_arch = "x86_64",
+        target_arch = "arm",
+        target_arch = "aarch64",
+        target_arch = "riscv32",
+        target_arch = "riscv64",
+        target_arch = "s390x",
+        target_arch = "loongarch64"
+    ))]
+    mod layout {
+        pub const SIZEBITS: u32 = 14;
+        pub const READ: u64 = 2;
+        pub const WRITE: u64 = 1;
+    }
+
+    #[cfg(any(
+        target_arch = "powerpc",
+        target_arch = "powerpc64",
+        target_arch = "mips",
+        target_arch = "mips64",
+        target_arch = "sparc",
+        target_arch = "sparc64"
+    ))]
+    mod layout {
+        pub const SIZEBITS: u32 = 13;
+        pub const READ: u64 = 2;
+        pub const WRITE: u64 = 4;
+    }
+
+    #[cfg(not(any(
+        target_arch = "x86",
+        target_arch = "x86_64",
+        target_arch = "arm",
+        target_arch = "aarch64",
+        target_arch = "riscv32",
+        target_arch = "riscv64",
+        target_arch = "s390x",
+        target_arch = "loongarch64",
+        target_arch = "powerpc",
+        target_arch = "powerpc64",
+        target_arch = "mips",
+        target_arch = "mips64",
+        target_arch = "sparc",
+        target_arch = "sparc64"
+    )))]
+    compile_error!("the _IOC layout of this architecture is not known: add it to kernel/abi.rs");
+
+    const NRSHIFT: u32 = 0;
+    const TYPESHIFT: u32 = 8;
+    const SIZESHIFT: u32 = 16;
+    const DIRSHIFT: u32 = SIZESHIFT + layout::SIZEBITS;
+
+    /// `_IOWR(ty, nr, size)`.
+    pub const fn iowr(ty: u32, nr: u32, size: usize) -> u64 {
+        assert!(size < (1 << layout::SIZEBITS));
+        ((layout::READ | layout::WRITE) << DIRSHIFT)
+            | ((size as u64) << SIZESHIFT)
+            | ((ty as u64) << TYPESHIFT)
+            | ((nr as u64) << NRSHIFT)
+    }
+}
+
+/// Whether a driver of this interface version supports udev cookies (4.15+).
+pub const fn cookies_supported(v: [u32; 3]) -> bool {
+    v[0] == DM_VERSION_MAJOR && v[1] >= 15
+}
+
 bitflags! {
     /// `dm_ioctl.flags`.
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
     pub struct DmFlags: u32 {
+        /// `DM_READONLY_FLAG`: the table is read-only.
         const READONLY = 1 << 0;
+        /// `DM_SUSPEND_FLAG`: suspend (in) / is suspended (out).
         const SUSPEND = 1 << 1;
         /// Not a kernel flag: libdevmapper sends bit 2 and reads it back as
         /// "the device exists"; the kernel leaves the bit untouched.
         const EXISTS = 1 << 2;
+        /// `DM_PERSISTENT_DEV_FLAG`: use the given device number.
         const PERSISTENT_DEV = 1 << 3;
+        /// `DM_STATUS_TABLE_FLAG`: TABLE_STATUS returns the table, not the status.
         const STATUS_TABLE = 1 << 4;
+        /// `DM_ACTIVE_PRESENT_FLAG`: a live table exists.
         const ACTIVE_PRESENT = 1 << 5;
+        /// `DM_INACTIVE_PRESENT_FLAG`: an inactive table exists.
         const INACTIVE_PRESENT = 1 << 6;
+        /// `DM_BUFFER_FULL_FLAG`: the reply did not fit.
         const BUFFER_FULL = 1 << 8;
+        /// `DM_SKIP_BDGET_FLAG`: skip the open count.
         const SKIP_BDGET = 1 << 9;
+        /// `DM_SKIP_LOCKFS_FLAG`: do not freeze the filesystem.
         const SKIP_LOCKFS = 1 << 10;
+        /// `DM_NOFLUSH_FLAG`: do not flush queued I/O on suspend.
         const NOFLUSH = 1 << 11;
+        /// `DM_QUERY_INACTIVE_TABLE_FLAG`: report on the inactive table.
         const QUERY_INACTIVE_TABLE = 1 << 12;
+        /// `DM_UEVENT_GENERATED_FLAG`: the kernel sent a uevent.
         const UEVENT_GENERATED = 1 << 13;
+        /// `DM_UUID_FLAG`: rename sets the uuid / list returns uuids.
         const UUID = 1 << 14;
+        /// `DM_SECURE_DATA_FLAG`: the kernel wipes its copies of the buffer.
         const SECURE_DATA = 1 << 15;
+        /// `DM_DATA_OUT_FLAG`: a message produced a response.
         const DATA_OUT = 1 << 16;
+        /// `DM_DEFERRED_REMOVE`: remove on last close (in) / marked for it (out).
         const DEFERRED_REMOVE = 1 << 17;
+        /// `DM_INTERNAL_SUSPEND_FLAG`: suspended by the kernel itself.
         const INTERNAL_SUSPEND = 1 << 18;
+        /// `DM_IMA_MEASUREMENT_FLAG`: return the IMA measurement.
         const IMA_MEASUREMENT = 1 << 19;
     }
 }
@@ -301,6 +400,7 @@ pub const fn decode_dev(dev: u64) -> (u32, u32) {
 mod tests {
     use super::*;
 
+    #[cfg(target_arch = "x86_64")]
     #[test]
     fn request_numbers_match_the_kernel_header() {
         assert_eq!(Command::Version.request(), 0xc138_fd00);

@@ -29,8 +29,11 @@ impl std::error::Error for DecodeError {}
 pub enum EncodeError {
     /// A device name is empty where one is required, or too long.
     NameTooLong(usize),
+    /// A uuid of this many bytes does not fit.
     UuidTooLong(usize),
+    /// A target type name is too long.
     TypeTooLong(String),
+    /// A target type name is empty.
     EmptyType,
     /// A NUL byte inside a string that is sent NUL-terminated.
     EmbeddedNul(&'static str),
@@ -164,9 +167,13 @@ pub fn reply_payload<'a>(buf: &'a [u8], h: &DmIoctl) -> Result<&'a [u8], DecodeE
 /// One target of a table to load.
 #[derive(Clone, Copy, Debug)]
 pub struct TargetRef<'a> {
+    /// First sector.
     pub start: u64,
+    /// Length in sectors.
     pub length: u64,
+    /// Target type name.
     pub target_type: &'a [u8],
+    /// Parameters.
     pub params: &'a [u8],
 }
 
@@ -266,10 +273,13 @@ pub fn geometry_string(cylinders: &str, heads: &str, sectors: &str, start: &str)
 pub struct NameEntry<'a> {
     /// Offset of the record inside the payload.
     pub offset: usize,
+    /// Encoded device number.
     pub dev: u64,
+    /// Name (NUL excluded).
     pub name: &'a [u8],
     /// Present on kernels with interface 4.37+.
     pub event_nr: Option<u32>,
+    /// Name-list trailer flags (4.45+).
     pub flags: Option<u32>,
     /// Present when requested with `DM_UUID_FLAG` on 4.45+ kernels.
     pub uuid: Option<&'a [u8]>,
@@ -330,8 +340,11 @@ pub fn decode_names(p: &[u8]) -> Result<Vec<NameEntry<'_>>, DecodeError> {
 /// One entry of a LIST_VERSIONS / GET_TARGET_VERSION reply.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VersionEntry<'a> {
+    /// Offset of the record inside the payload.
     pub offset: usize,
+    /// Target type name.
     pub name: &'a [u8],
+    /// Its version.
     pub version: [u32; 3],
 }
 
@@ -392,10 +405,15 @@ pub fn decode_deps(p: &[u8]) -> Result<Vec<u64>, DecodeError> {
 /// One target of a TABLE_STATUS / DEV_WAIT reply.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SpecEntry<'a> {
+    /// First sector.
     pub start: u64,
+    /// Length in sectors.
     pub length: u64,
+    /// The spec's status field.
     pub status: i32,
+    /// Target type name.
     pub target_type: &'a [u8],
+    /// Parameters or status text.
     pub params: &'a [u8],
 }
 

@@ -1,24 +1,33 @@
 //! The control device (`/dev/mapper/control`) and the dm ioctl call.
 //!
 //! This is where the library touches the kernel: opening (and if needed
-//! creating) the control node, the one-per-process version handshake, and
+//! creating) the control node, the one version handshake per context, and
 //! `ioctl()` with per-command buffer sizing. Buffers grow on
 //! `DM_BUFFER_FULL_FLAG` within one call, up to a cap, and start small again
 //! on the next call (no process-wide sticky growth). Every buffer is wiped
 //! before it is freed, since table loads and reads may carry keys.
+//!
+//! One of the few files of the crate allowed `unsafe`: the ioctl itself,
+//! `mknod` of the control node, and the byte view of the aligned buffer.
+
+#![allow(unsafe_code)]
 
 use super::abi::{Command, DmFlags, DmIoctl, DATA_START, DM_CONTROL_MAJOR, DM_CONTROL_MINOR};
 use super::codec::{self, DecodeError};
-use parking_lot::Mutex;
+use crate::context::Context;
+use crate::error::{Error, ErrorKind};
+use parking_lot::{Mutex, RwLock};
+use std::ffi::OsStr;
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
-/// Default upper bound on one ioctl buffer (64 MiB).
-pub const DEFAULT_BUFFER_CAP: usize = 64 << 20;
+pub use crate::context::DEFAULT_BUFFER_CAP;
 
 /// Smallest first buffer for commands that return a payload.
 const fn initial_output_size(cmd: Command) -> usize {
@@ -37,21 +46,27 @@ const HINT_MAX: usize = 256 << 10;
 /// Per-command size hints for output commands: the size that last fitted,
 /// capped at [`HINT_MAX`] and halved whenever a reply used less than a
 /// quarter of its buffer. Commands without output always send just what
-/// they carry, whatever happened before (no process-wide growth).
-static HINTS: [AtomicUsize; 18] = [const { AtomicUsize::new(0) }; 18];
+/// they carry, whatever happened before (no sticky growth).
+struct Hints([AtomicUsize; 18]);
 
-fn first_size(cmd: Command) -> usize {
-    let h = HINTS[cmd as usize].load(Ordering::Relaxed);
-    h.max(initial_output_size(cmd))
-}
+impl Hints {
+    const fn new() -> Hints {
+        Hints([const { AtomicUsize::new(0) }; 18])
+    }
 
-fn learn_size(cmd: Command, size: usize, used: usize, attempts: u32) {
-    let slot = &HINTS[cmd as usize];
-    let base = initial_output_size(cmd);
-    if attempts > 1 {
-        slot.store(size.min(HINT_MAX), Ordering::Relaxed);
-    } else if used.saturating_mul(4) < size && size > base {
-        slot.store((size / 2).max(base), Ordering::Relaxed);
+    fn first_size(&self, cmd: Command) -> usize {
+        let h = self.0[cmd as usize].load(Ordering::Relaxed);
+        h.max(initial_output_size(cmd))
+    }
+
+    fn learn(&self, cmd: Command, size: usize, used: usize, attempts: u32) {
+        let slot = &self.0[cmd as usize];
+        let base = initial_output_size(cmd);
+        if attempts > 1 {
+            slot.store(size.min(HINT_MAX), Ordering::Relaxed);
+        } else if used.saturating_mul(4) < size && size > base {
+            slot.store((size / 2).max(base), Ordering::Relaxed);
+        }
     }
 }
 
@@ -71,14 +86,27 @@ impl Buffer {
         }
     }
 
+    /// Like [`Buffer::zeroed`], but `None` instead of aborting when the
+    /// memory cannot be had (sizes come from callers and the kernel).
+    pub fn try_zeroed(len: usize) -> Option<Buffer> {
+        let n = len.div_ceil(8);
+        let mut words = Vec::new();
+        words.try_reserve_exact(n).ok()?;
+        words.resize(n, 0u64);
+        Some(Buffer { words, dirty: 0 })
+    }
+
+    /// Length in bytes.
     pub fn len(&self) -> usize {
         self.words.len() * 8
     }
 
+    /// Whether the buffer has no bytes.
     pub fn is_empty(&self) -> bool {
         self.words.is_empty()
     }
 
+    /// The bytes.
     pub fn as_bytes(&self) -> &[u8] {
         // SAFETY: u64 has no padding and any byte pattern is a valid u8; the
         // slice covers exactly the vector's initialised storage.
@@ -87,6 +115,7 @@ impl Buffer {
         }
     }
 
+    /// The bytes, mutably.
     pub fn as_bytes_mut(&mut self) -> &mut [u8] {
         // SAFETY: as above; the borrow is unique.
         unsafe {
@@ -124,13 +153,16 @@ impl Drop for Buffer {
 
 /// A successful reply: the header as the kernel returned it, and the buffer.
 pub struct Reply {
+    /// The header as the kernel wrote it.
     pub header: DmIoctl,
+    /// The whole buffer (wiped when dropped).
     pub buf: Buffer,
     /// How many ioctls this reply took (1 + buffer regrowths).
     pub attempts: u32,
 }
 
 impl Reply {
+    /// The reply's header flags.
     pub fn flags(&self) -> DmFlags {
         DmFlags::from_bits_retain(self.header.flags)
     }
@@ -143,26 +175,34 @@ impl Reply {
 
 /// Why an ioctl did not produce a reply.
 #[derive(Debug)]
-pub enum IoctlError {
+pub(crate) enum IoctlError {
     /// The control device could not be opened or created.
-    Open { path: String, err: io::Error },
+    Open { path: Vec<u8>, err: io::Error },
     /// The kernel failed the ioctl with this errno.
     Kernel(i32),
     /// The reply would need a buffer larger than the cap.
     TooLarge { needed: usize, cap: usize },
     /// The reply is malformed.
     Decode(DecodeError),
+    /// A buffer of this many bytes could not be allocated.
+    NoMemory(usize),
 }
 
 impl std::fmt::Display for IoctlError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            IoctlError::Open { path, err } => write!(f, "{path}: open failed: {}", strerror(err)),
+            IoctlError::Open { path, err } => write!(
+                f,
+                "{}: open failed: {}",
+                String::from_utf8_lossy(path),
+                strerror(err)
+            ),
             IoctlError::Kernel(e) => write!(f, "{}", strerror(&io::Error::from_raw_os_error(*e))),
             IoctlError::TooLarge { needed, cap } => {
                 write!(f, "reply needs more than {needed} bytes, above the ioctl buffer maximum of {cap} bytes")
             }
             IoctlError::Decode(d) => write!(f, "{d}"),
+            IoctlError::NoMemory(n) => write!(f, "Failed to allocate {n} bytes."),
         }
     }
 }
@@ -183,6 +223,30 @@ impl IoctlError {
             IoctlError::Kernel(e) => *e,
             IoctlError::TooLarge { .. } => libc::ENOMEM,
             IoctlError::Decode(_) => libc::EPROTO,
+            IoctlError::NoMemory(_) => libc::ENOMEM,
+        }
+    }
+
+    /// The failure of the version handshake, with libdm's lines about the
+    /// driver ("Failure to communicate with kernel device-mapper driver.").
+    pub(crate) fn into_driver_error(self) -> Error {
+        let errno = self.errno();
+        match &self {
+            IoctlError::Open { .. } => {
+                let e = Error::new(ErrorKind::Control, self.to_string())
+                    .with_errno(errno)
+                    .with_note("Failure to communicate with kernel device-mapper driver.");
+                if nix::unistd::geteuid().is_root() {
+                    e.with_note("Check that device-mapper is available in the kernel.")
+                } else {
+                    e
+                }
+            }
+            _ => Error::new(
+                ErrorKind::Control,
+                format!("Failure to communicate with kernel device-mapper driver: {self}"),
+            )
+            .with_errno(errno),
         }
     }
 }
@@ -190,39 +254,42 @@ impl IoctlError {
 /// What to send: a header (name, uuid, dev, flags, event_nr, target_count
 /// already filled in by the caller) and an encoded payload.
 pub struct Request<'a> {
+    /// The command.
     pub cmd: Command,
+    /// The header to send.
     pub header: DmIoctl,
+    /// The encoded payload.
     pub payload: &'a [u8],
     /// Upper bound for buffer growth.
     pub cap: usize,
 }
 
-/// The control device. One per process ([`Control::global`]); the file
-/// descriptor is opened lazily, shared by all threads, and may be released.
-pub struct Control {
+/// The control device of a [`Context`]: the file descriptor is opened
+/// lazily, shared by all threads, and may be released.
+pub(crate) struct Control {
     file: Mutex<Option<Arc<File>>>,
-    version: OnceLock<[u32; 3]>,
+    version: RwLock<Option<[u32; 3]>>,
+    hints: Hints,
 }
 
-static GLOBAL: Control = Control {
-    file: Mutex::new(None),
-    version: OnceLock::new(),
-};
-
 impl Control {
-    /// The process-wide control device.
-    pub fn global() -> &'static Control {
-        &GLOBAL
+    pub(crate) const fn new() -> Control {
+        Control {
+            file: Mutex::new(None),
+            version: RwLock::new(None),
+            hints: Hints::new(),
+        }
     }
 
-    /// Open the control node if it is not open yet.
-    pub fn open(&self) -> Result<Arc<File>, IoctlError> {
-        let mut g = self.file.lock();
-        if let Some(f) = g.as_ref() {
+    /// Open the control node if it is not open yet. The node is created
+    /// (and its directory) when missing; nothing is logged under the lock.
+    fn open(&self, ctx: &Context) -> Result<Arc<File>, IoctlError> {
+        if let Some(f) = self.file.lock().as_ref() {
             return Ok(Arc::clone(f));
         }
-        let path = crate::config::control_path();
-        ensure_control_node(&path).map_err(|err| IoctlError::Open {
+        let path = ctx.control_path();
+        let p = Path::new(OsStr::from_bytes(&path));
+        ensure_control_node(ctx, p).map_err(|err| IoctlError::Open {
             path: path.clone(),
             err,
         })?;
@@ -230,65 +297,68 @@ impl Control {
             .read(true)
             .write(true)
             .custom_flags(libc::O_CLOEXEC)
-            .open(&path)
+            .open(p)
             .map_err(|err| IoctlError::Open { path, err })?;
-        let f = Arc::new(f);
-        *g = Some(Arc::clone(&f));
-        Ok(f)
+        let mut g = self.file.lock();
+        // Another thread may have opened it meanwhile: keep one descriptor.
+        Ok(Arc::clone(g.get_or_insert_with(|| Arc::new(f))))
     }
 
     /// Whether the control node is currently open.
-    pub fn is_open(&self) -> bool {
+    pub(crate) fn is_open(&self) -> bool {
         self.file.lock().is_some()
     }
 
     /// Close the control node (`dm_lib_release`). In-flight calls on other
     /// threads keep their reference and finish normally.
-    pub fn release(&self) {
-        self.file.lock().take();
+    pub(crate) fn release(&self) {
+        let f = self.file.lock().take();
+        drop(f);
     }
 
-    /// The kernel's interface version, from the one handshake per process.
-    pub fn driver_version(&self) -> Result<[u32; 3], IoctlError> {
-        if let Some(v) = self.version.get() {
-            return Ok(*v);
+    /// The kernel's interface version, from the one handshake per context.
+    /// A failure carries libdm's lines about the driver.
+    pub(crate) fn driver_version(&self, ctx: &Context) -> Result<[u32; 3], Error> {
+        if let Some(v) = *self.version.read() {
+            return Ok(v);
         }
-        let r = self.ioctl(&Request {
-            cmd: Command::Version,
-            header: DmIoctl::default(),
-            payload: &[],
-            cap: DATA_START,
-        })?;
+        let r = self
+            .ioctl(
+                ctx,
+                &Request {
+                    cmd: Command::Version,
+                    header: DmIoctl::default(),
+                    payload: &[],
+                    cap: DATA_START,
+                },
+            )
+            .map_err(|e| e.into_driver_error())?;
         let v = r.header.version;
-        Ok(*self.version.get_or_init(|| v))
-    }
-
-    /// The cached interface version, if the handshake happened.
-    pub fn cached_version(&self) -> Option<[u32; 3]> {
-        self.version.get().copied()
+        *self.version.write() = Some(v);
+        Ok(v)
     }
 
     /// Record a version seen in any reply (the kernel always writes its own).
-    pub fn note_version(&self, v: [u32; 3]) {
-        if v[0] == super::abi::DM_VERSION_MAJOR {
-            let _ = self.version.set(v);
+    fn note_version(&self, v: [u32; 3]) {
+        if v[0] == super::abi::DM_VERSION_MAJOR && self.version.read().is_none() {
+            *self.version.write() = Some(v);
         }
     }
 
     /// Run one dm ioctl, growing the buffer on `DM_BUFFER_FULL_FLAG`.
-    pub fn ioctl(&self, req: &Request<'_>) -> Result<Reply, IoctlError> {
-        let file = self.open()?;
+    pub(crate) fn ioctl(&self, ctx: &Context, req: &Request<'_>) -> Result<Reply, IoctlError> {
+        let file = self.open(ctx)?;
         let base = DATA_START + req.payload.len();
         let cap = req.cap.max(base);
         let mut size = if req.cmd.has_output() {
-            base.max(first_size(req.cmd).min(cap))
+            base.max(self.hints.first_size(req.cmd).min(cap))
         } else {
             base
         };
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let mut buf = Buffer::zeroed(size);
+            let mut buf = Buffer::try_zeroed(size).ok_or(IoctlError::NoMemory(size))?;
             let mut h = req.header;
             h.version = req.cmd.min_version();
             h.data_size =
@@ -300,7 +370,9 @@ impl Control {
                 b[DATA_START..base].copy_from_slice(req.payload);
             }
             buf.mark_dirty(base);
-            let rc = raw_ioctl(&file, req.cmd, &mut buf);
+            // SAFETY: the header just written says data_size == buf.len(),
+            // the buffer is 8-aligned and at least DATA_START bytes.
+            let rc = unsafe { raw_ioctl(&file, req.cmd, &mut buf) };
             if rc < 0 {
                 let e = io::Error::last_os_error()
                     .raw_os_error()
@@ -329,7 +401,8 @@ impl Control {
                 )));
             }
             if req.cmd.has_output() {
-                learn_size(req.cmd, size, header.data_size as usize, attempts);
+                self.hints
+                    .learn(req.cmd, size, header.data_size as usize, attempts);
             }
             return Ok(Reply {
                 header,
@@ -340,10 +413,15 @@ impl Control {
     }
 }
 
-fn raw_ioctl(file: &File, cmd: Command, buf: &mut Buffer) -> i32 {
-    // SAFETY: the buffer is at least DATA_START bytes, 8-aligned, and its
-    // header's data_size equals its length, so the kernel reads and writes
-    // only inside it. The request number encodes struct dm_ioctl's size.
+/// The dm ioctl on `buf`.
+///
+/// # Safety
+/// `buf` must start with a `struct dm_ioctl` whose `data_size` is at most
+/// `buf.len()`: the kernel reads and writes up to `data_size` bytes.
+unsafe fn raw_ioctl(file: &File, cmd: Command, buf: &mut Buffer) -> i32 {
+    // SAFETY: the buffer is at least DATA_START bytes and 8-aligned; the
+    // caller guarantees data_size <= its length, so the kernel stays inside
+    // it. The request number encodes struct dm_ioctl's size.
     unsafe {
         libc::ioctl(
             file.as_raw_fd(),
@@ -355,18 +433,18 @@ fn raw_ioctl(file: &File, cmd: Command, buf: &mut Buffer) -> i32 {
 
 /// Make sure `path` is the dm control node (char 10:236), creating the
 /// directory and the node when missing, as libdevmapper does.
-fn ensure_control_node(path: &str) -> io::Result<()> {
+fn ensure_control_node(ctx: &Context, path: &Path) -> io::Result<()> {
     let want = libc::makedev(DM_CONTROL_MAJOR, DM_CONTROL_MINOR);
     match std::fs::metadata(path) {
         Ok(m) if m.file_type().is_char_device() && m.rdev() == want => return Ok(()),
         Ok(_) => {
-            crate::dm_verbose!("{path}: not a control device, removing it");
+            crate::log_verbose!(ctx, "{}: not a control device, removing it", path.display());
             std::fs::remove_file(path)?;
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(e),
     }
-    if let Some(dir) = std::path::Path::new(path).parent() {
+    if let Some(dir) = path.parent() {
         if !dir.as_os_str().is_empty() && !dir.exists() {
             std::fs::DirBuilder::new()
                 .recursive(true)
@@ -374,13 +452,18 @@ fn ensure_control_node(path: &str) -> io::Result<()> {
                 .create(dir)?;
         }
     }
-    crate::dm_verbose!("Creating device {path} ({DM_CONTROL_MAJOR}, {DM_CONTROL_MINOR})");
+    crate::log_verbose!(
+        ctx,
+        "Creating device {} ({DM_CONTROL_MAJOR}, {DM_CONTROL_MINOR})",
+        path.display()
+    );
     mknod_char(path, 0o600, want)?;
     Ok(())
 }
 
-fn mknod_char(path: &str, mode: u32, dev: libc::dev_t) -> io::Result<()> {
-    let c = std::ffi::CString::new(path).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+fn mknod_char(path: &Path, mode: u32, dev: libc::dev_t) -> io::Result<()> {
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
     // SAFETY: `c` is a valid NUL-terminated path for the duration of the call.
     let rc = unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | mode, dev) };
     if rc < 0 {
@@ -410,20 +493,20 @@ mod tests {
 
     #[test]
     fn hints_grow_to_fit_and_decay() {
+        let h = Hints::new();
         let c = Command::TableDeps;
-        assert_eq!(first_size(c), 2048);
-        learn_size(c, 32 << 10, 20 << 10, 5);
-        assert_eq!(first_size(c), 32 << 10);
+        assert_eq!(h.first_size(c), 2048);
+        h.learn(c, 32 << 10, 20 << 10, 5);
+        assert_eq!(h.first_size(c), 32 << 10);
         // small replies halve it back towards the minimum
         for _ in 0..10 {
-            let s = first_size(c);
-            learn_size(c, s, 400, 1);
+            let s = h.first_size(c);
+            h.learn(c, s, 400, 1);
         }
-        assert_eq!(first_size(c), 2048);
+        assert_eq!(h.first_size(c), 2048);
         // huge replies are not remembered beyond the cap
-        learn_size(c, 64 << 20, 60 << 20, 15);
-        assert_eq!(first_size(c), HINT_MAX);
-        HINTS[c as usize].store(0, Ordering::Relaxed);
+        h.learn(c, 64 << 20, 60 << 20, 15);
+        assert_eq!(h.first_size(c), HINT_MAX);
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //!
 //! Every wrapper is a safe function. Failures come back as the raw `errno`
 //! value (`Err(errno)`), which is what the libdm-style messages need; nothing
-//! here logs.
+//! here logs. One of the few files of the crate allowed `unsafe`.
+
+#![allow(unsafe_code)]
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, BorrowedFd};

@@ -1,0 +1,188 @@
+//! Pointer handling at the C boundary, in one place.
+//!
+//! * [`guard`]: every export's body runs inside it, so a panic never unwinds
+//!   into C; the export logs libdm's internal-error line and returns its
+//!   failure value (0 or NULL).
+//! * [`handle`] / [`handle_mut`]: a C handle (a pointer to a Rust value made
+//!   by `Box::into_raw`) as a reference; NULL is logged and refused. Const
+//!   getters use [`handle`] only: no `&mut` is ever made from a `const`
+//!   pointer.
+//! * [`arg_bytes`]: a C string argument as bytes (never converted to UTF-8).
+//! * [`out`], [`copy_out`], [`malloc_bytes`]: results into caller memory.
+//! * [`fail`] / [`done`]: print a core [`Error`] the way libdm prints the
+//!   failure, and give the C result.
+//!
+//! Everything that dereferences a pointer from C is in this file; the
+//! export files only call these helpers.
+
+use crate::CTX;
+use devmapper::Error;
+use std::ffi::{c_char, c_int, CStr};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// Run an export body. `None` from the body (a refused argument, already
+/// logged) and a caught panic both give `fail`.
+pub(crate) fn guard<T>(what: &'static str, fail: T, f: impl FnOnce() -> Option<T>) -> T {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Some(v)) => v,
+        Ok(None) => fail,
+        Err(_) => {
+            devmapper::log_error!(
+                &CTX,
+                "Internal error: {what} failed unexpectedly (Rust panic caught at the C boundary)."
+            );
+            fail
+        }
+    }
+}
+
+/// Log libdm's lines for a failure (nothing for failures libdm reports
+/// silently or that were logged already).
+pub(crate) fn fail(e: &Error) {
+    CTX.log_failure(e);
+}
+
+/// `1` for success, `0` (after logging) for failure.
+pub(crate) fn done(r: Result<(), Error>) -> Option<c_int> {
+    match r {
+        Ok(()) => Some(1),
+        Err(e) => {
+            fail(&e);
+            Some(0)
+        }
+    }
+}
+
+/// The value on success; on failure the error is logged and the export
+/// returns its failure value.
+pub(crate) fn ok<T>(r: Result<T, Error>) -> Option<T> {
+    r.map_err(|e| fail(&e)).ok()
+}
+
+/// Log `Internal error: <what> called with a NULL <arg>.`
+fn null_arg(what: &str, arg: &str) {
+    devmapper::log_error!(&CTX, "Internal error: {what} called with a NULL {arg}.");
+}
+
+/// Borrow the value behind a C handle; NULL is logged and gives `None`.
+///
+/// # Safety
+/// A non-NULL `p` must come from `Box::into_raw` of a `T` that is still
+/// alive, and no `&mut` to it may exist for the lifetime `'a` (the C
+/// contract of libdevmapper's handles: one thread uses a handle at a time).
+pub(crate) unsafe fn handle<'a, T>(p: *const T, what: &str, arg: &str) -> Option<&'a T> {
+    if p.is_null() {
+        null_arg(what, arg);
+        return None;
+    }
+    // SAFETY: non-NULL and valid by the caller's contract.
+    Some(unsafe { &*p })
+}
+
+/// Borrow the value behind a C handle mutably; NULL is logged and gives `None`.
+///
+/// # Safety
+/// As [`handle`], and no other reference to the value may exist for `'a`.
+pub(crate) unsafe fn handle_mut<'a, T>(p: *mut T, what: &str, arg: &str) -> Option<&'a mut T> {
+    if p.is_null() {
+        null_arg(what, arg);
+        return None;
+    }
+    // SAFETY: non-NULL, valid and unaliased by the caller's contract.
+    Some(unsafe { &mut *p })
+}
+
+/// Take back ownership of a handle made by `Box::into_raw` (NULL: `None`).
+///
+/// # Safety
+/// A non-NULL `p` must come from `Box::into_raw` of a `T` and not be used
+/// afterwards.
+pub(crate) unsafe fn take_handle<T>(p: *mut T) -> Option<Box<T>> {
+    if p.is_null() {
+        None
+    } else {
+        // SAFETY: by the caller's contract the pointer owns a boxed `T`.
+        Some(unsafe { Box::from_raw(p) })
+    }
+}
+
+/// A C string argument as bytes; NULL gives `None` without a message.
+///
+/// # Safety
+/// A non-NULL `p` must point to a NUL-terminated string that outlives `'a`.
+pub(crate) unsafe fn opt_bytes<'a>(p: *const c_char) -> Option<&'a [u8]> {
+    if p.is_null() {
+        None
+    } else {
+        // SAFETY: NUL-terminated by the caller's contract.
+        Some(unsafe { CStr::from_ptr(p) }.to_bytes())
+    }
+}
+
+/// A required C string argument as bytes; NULL is logged and gives `None`.
+///
+/// # Safety
+/// As [`opt_bytes`].
+pub(crate) unsafe fn arg_bytes<'a>(p: *const c_char, what: &str, arg: &str) -> Option<&'a [u8]> {
+    // SAFETY: forwarded contract.
+    let v = unsafe { opt_bytes(p) };
+    if v.is_none() {
+        null_arg(what, arg);
+    }
+    v
+}
+
+/// Store `v` through an out-parameter, if the caller gave one.
+///
+/// # Safety
+/// A non-NULL `p` must be valid for a write of `T`.
+pub(crate) unsafe fn out<T>(p: *mut T, v: T) {
+    if !p.is_null() {
+        // SAFETY: non-NULL and writable by the caller's contract.
+        unsafe { p.write(v) };
+    }
+}
+
+/// Copy `s` into a caller buffer of `size` bytes, NUL-terminated and
+/// truncated if needed. Returns whether it fitted.
+///
+/// # Safety
+/// A non-NULL `buf` must point to `size` writable bytes.
+pub(crate) unsafe fn copy_out(s: &[u8], buf: *mut c_char, size: usize) -> bool {
+    if buf.is_null() || size == 0 {
+        return false;
+    }
+    let n = s.len().min(size - 1);
+    // SAFETY: `buf` has `size` > n bytes by the caller's contract; the source
+    // is a valid slice that cannot overlap caller memory we were handed.
+    unsafe {
+        std::ptr::copy_nonoverlapping(s.as_ptr(), buf.cast::<u8>(), n);
+        *buf.add(n) = 0;
+    }
+    n == s.len()
+}
+
+/// A NUL-terminated copy of `s` in memory from libc's `malloc`, for the
+/// caller to `free`; NULL (logged) when memory is short.
+pub(crate) fn malloc_bytes(s: &[u8]) -> *mut c_char {
+    let Some(len) = s.len().checked_add(1) else {
+        return std::ptr::null_mut();
+    };
+    // SAFETY: malloc has no preconditions.
+    let p = unsafe { libc::malloc(len) }.cast::<u8>();
+    if p.is_null() {
+        devmapper::log_error!(&CTX, "Failed to allocate {len} bytes.");
+        return std::ptr::null_mut();
+    }
+    // SAFETY: `p` has `len` = s.len() + 1 writable bytes.
+    unsafe {
+        std::ptr::copy_nonoverlapping(s.as_ptr(), p, s.len());
+        *p.add(s.len()) = 0;
+    }
+    p.cast()
+}
+
+/// A C boolean.
+pub(crate) fn cbool(b: bool) -> c_int {
+    c_int::from(b)
+}
