@@ -6,7 +6,8 @@
 //! 2. Passes the soname and our version script (`src/exports.map`) to the
 //!    cdylib link. `tools/cc-link` drops rustc's own version script in favour
 //!    of ours.
-//! 3. Regenerates `libdevmapper.h` from `src/` with cbindgen into
+//! 3. Regenerates `libdevmapper.h` from `src/` (and the hand-written parts in
+//!    `src/header/`) with cbindgen into
 //!    `$OUT_DIR`, and into `include/` when `DM_UPDATE_HEADER=1`. A failure here
 //!    is only a warning: the header never breaks the library build
 //!    (`make check-header` catches it instead).
@@ -193,9 +194,34 @@ fn generate_header(root: &Path, out: &Path) {
     }
 }
 
+/// The hand-written parts of the header (see cbindgen.toml for the layout).
+fn header_parts(root: &Path, config: &mut cbindgen::Config) -> Result<(), String> {
+    let dir = root.join("src/header");
+    let read = |name: &str| {
+        fs::read_to_string(dir.join(name)).map_err(|e| format!("src/header/{name}: {e}"))
+    };
+    config.header = Some(read("begin.h")?.trim_end().to_string());
+    let mut prologue = String::new();
+    prologue.push_str(&read("prologue.h")?);
+    let mut families: Vec<PathBuf> = fs::read_dir(dir.join("families"))
+        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    families.retain(|p| p.extension().is_some_and(|x| x == "h"));
+    families.sort();
+    for f in families {
+        let text = fs::read_to_string(&f).map_err(|e| format!("{}: {e}", f.display()))?;
+        prologue.push('\n');
+        prologue.push_str(&text);
+    }
+    config.after_includes = Some(prologue);
+    config.trailer = Some(read("end.h")?.trim_end().to_string());
+    Ok(())
+}
+
 fn render_header(root: &Path) -> Result<String, String> {
     let src = capi_root(root).ok_or("no src/lib.rs")?;
-    let config = cbindgen::Config::from_file(root.join("cbindgen.toml"))?;
+    let mut config = cbindgen::Config::from_file(root.join("cbindgen.toml"))?;
+    header_parts(root, &mut config)?;
     // cbindgen reports some malformed input by panicking; contain that too.
     let bindings = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
         cbindgen::Builder::new()

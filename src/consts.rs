@@ -37,3 +37,25 @@ pub const DM_SUBSYSTEM_UDEV_FLAG7: u32 = 0x8000;
 
 pub const DM_DEV_DIR_UMASK: u32 = 0o022;
 pub const DM_CONTROL_NODE_UMASK: u32 = 0o177;
+
+// The header's numbers are ABI facts written for cbindgen; the core has the
+// same facts for its own use. They must agree.
+const _: () = {
+    use devmapper::udev;
+    assert!(DM_READ_AHEAD_AUTO == devmapper::nodes::READ_AHEAD_AUTO);
+    assert!(DM_READ_AHEAD_NONE == devmapper::nodes::READ_AHEAD_NONE);
+    assert!(DM_READ_AHEAD_MINIMUM_FLAG == devmapper::nodes::READ_AHEAD_MINIMUM_FLAG);
+    assert!(DM_COOKIE_MAGIC == udev::COOKIE_MAGIC);
+    assert!(DM_COOKIE_AUTO_CREATE == udev::COOKIE_AUTO_CREATE);
+    assert!(DM_UDEV_FLAGS_MASK == udev::UDEV_FLAGS_MASK);
+    assert!(DM_UDEV_FLAGS_SHIFT == udev::UDEV_FLAGS_SHIFT);
+    assert!(DM_UDEV_DISABLE_DM_RULES_FLAG == udev::DISABLE_DM_RULES_FLAG as u32);
+    assert!(DM_UDEV_DISABLE_SUBSYSTEM_RULES_FLAG == udev::DISABLE_SUBSYSTEM_RULES_FLAG as u32);
+    assert!(DM_UDEV_DISABLE_DISK_RULES_FLAG == udev::DISABLE_DISK_RULES_FLAG as u32);
+    assert!(DM_UDEV_DISABLE_OTHER_RULES_FLAG == udev::DISABLE_OTHER_RULES_FLAG as u32);
+    assert!(DM_UDEV_LOW_PRIORITY_FLAG == udev::LOW_PRIORITY_FLAG as u32);
+    assert!(DM_UDEV_DISABLE_LIBRARY_FALLBACK == udev::DISABLE_LIBRARY_FALLBACK as u32);
+    assert!(DM_UDEV_PRIMARY_SOURCE_FLAG == udev::PRIMARY_SOURCE_FLAG as u32);
+    assert!(DM_SUBSYSTEM_UDEV_FLAG0 == udev::SUBSYSTEM_UDEV_FLAG0 as u32);
+    assert!(DM_SUBSYSTEM_UDEV_FLAG7 == udev::SUBSYSTEM_UDEV_FLAG7 as u32);
+};

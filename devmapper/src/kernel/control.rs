@@ -7,8 +7,8 @@
 //! on the next call (no process-wide sticky growth). Every buffer is wiped
 //! before it is freed, since table loads and reads may carry keys.
 //!
-//! One of the few files of the crate allowed `unsafe`: the ioctl itself,
-//! `mknod` of the control node, and the byte view of the aligned buffer.
+//! One of the few files of the crate allowed `unsafe`: the ioctl itself and
+//! the byte view of the aligned buffer.
 
 #![allow(unsafe_code)]
 
@@ -462,15 +462,9 @@ fn ensure_control_node(ctx: &Context, path: &Path) -> io::Result<()> {
 }
 
 fn mknod_char(path: &Path, mode: u32, dev: libc::dev_t) -> io::Result<()> {
-    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-    // SAFETY: `c` is a valid NUL-terminated path for the duration of the call.
-    let rc = unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | mode, dev) };
-    if rc < 0 {
-        let e = io::Error::last_os_error();
-        if e.raw_os_error() != Some(libc::EEXIST) {
-            return Err(e);
-        }
+    match super::sys::mknod(path, libc::S_IFCHR | mode, dev) {
+        Ok(()) | Err(libc::EEXIST) => {}
+        Err(e) => return Err(io::Error::from_raw_os_error(e)),
     }
     // mknod honours the umask; make the mode exact like libdm's umask 0177.
     std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(mode))
