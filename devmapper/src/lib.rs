@@ -17,6 +17,7 @@ pub mod devices;
 pub mod dm;
 pub mod mangle;
 pub mod nodes;
+pub mod report;
 pub mod secret;
 pub mod state;
 pub mod task;
