@@ -943,10 +943,7 @@ impl ReportState {
         selection: Option<&[u8]>,
         log: &mut Logger<'_>,
     ) -> Result<(), ReportError> {
-        let r = self.report_set_selection(selection, false, log);
-        if r.is_err() {
-            return r;
-        }
+        self.report_set_selection(selection, false, log)?;
         self.reset_field_props();
         let mut rows = std::mem::take(&mut self.rows);
         for row in &mut rows {

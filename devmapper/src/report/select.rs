@@ -1146,7 +1146,7 @@ impl Parser<'_, '_, '_> {
                     ))
                 } else {
                     let (d, erange) = strtod(v);
-                    if erange || d < 0.0 || d > 100.0 {
+                    if erange || !(0.0..=100.0).contains(&d) {
                         self.log
                             .error(&cat(&[OUT_OF_RANGE_1, v, OUT_OF_RANGE_2, &fid, b"."]));
                         return None;
@@ -1180,7 +1180,7 @@ impl Parser<'_, '_, '_> {
                     let tv = parsed.tval;
                     Some(mk(
                         SelVal::Time(tv.t1),
-                        range.then(|| SelVal::Time(if tv.range { tv.t2 } else { 0 })),
+                        range.then_some(SelVal::Time(if tv.range { tv.t2 } else { 0 })),
                     ))
                 }
             }
@@ -1372,7 +1372,7 @@ fn do_check_strict(
             } else if res_range {
                 (v >= r0 && v <= r1) || s1.is_some_and(|s1| s1 >= r0 && s1 <= r1)
             } else if sel_range {
-                (v >= r0 && v <= r0) || s1.is_some_and(|s1| s1 >= r0 && s2 <= r0)
+                v == r0 || s1.is_some_and(|s1| s1 >= r0 && s2 <= r0)
             } else {
                 v == r0 || s1.is_some_and(|s1| s1 == r0)
             }
@@ -1718,7 +1718,8 @@ fn cmp_string_list(f: &FieldValue, fs: &FieldSel, fid: &[u8], log: &mut Logger<'
                 let mut r = false;
                 for s in &sel.items {
                     r = false;
-                    for i in last_found..count {
+                    let start = last_found;
+                    for i in start..count {
                         if list_item(f, items, i) == s.as_slice() {
                             last_found = i;
                             r = true;

@@ -317,6 +317,7 @@ fn to_c_int(v: i64) -> libc::c_int {
 }
 
 /// C `mktime` on a broken-down local time with `tm_isdst = -1`.
+#[allow(clippy::useless_conversion)] // time_t is not i64 everywhere
 fn mktime(tm: &Tm) -> i64 {
     // SAFETY: an all-zero `struct tm` is a valid value (plain integers and a
     // null `tm_zone` pointer).
@@ -336,6 +337,7 @@ fn mktime(tm: &Tm) -> i64 {
 }
 
 /// `_local_tz_offset`.
+#[allow(clippy::useless_conversion)] // time_t is not i64 everywhere
 fn local_tz_offset(t_local: i64) -> i64 {
     let t: libc::time_t = t_local as libc::time_t;
     // SAFETY: an all-zero `struct tm` is a valid value.
