@@ -615,6 +615,49 @@ for op in ['!=', '>', '>=', '<', '<=', 'since ', 'after ', 'until ', 'before ']:
         t_cases.append(('T time' + op + d, 'initsel|0|str|,|buffered|-|%s\n%s\noutput' % (E('time' + op + d), TROWS)))
 case_file('11-time.case', TPRE, t_cases)
 
+# ---------------------------------------------------------------- seeded random selections
+import random
+
+rnd = random.Random(20260101)
+FIELDS_R = ['str', 'num', 'size', 'pct', 'list', 'time', 'selected', 'thing_str', 'n_u_m']
+OPS_R = ['=', '!=', '=~', '!~', '<', '<=', '>', '>=', ' since ', ' after ', ' until ', ' before ', '==', '=!']
+VALS_R = ['alpha', 'a', '1', '20', '0', '1m', '2g', '50%', '25.5', '[a,b]', '{a}', '[a#b]', '{b,c}', '"x y"',
+          "'q'", '2024-01-01', '2024', '@0', '^a', '(al|be)', '[ab]c*', '', '-1', '1k', '1.5', '.', '"2024-06-01 12"',
+          'a$', '{', '[a,', '"', "'", '18446744073709551616', '101', '1e']
+ALPHA_R = 'abnumstrize0129 ,&|#!()[]{}\'"=~<>%.@:-_^$*+?kmg'
+
+
+def rand_atom():
+    return rnd.choice(FIELDS_R) + rnd.choice(OPS_R) + rnd.choice(VALS_R)
+
+
+def rand_expr(depth=0):
+    r = rnd.random()
+    if depth < 3 and r < 0.2:
+        return '(' + rand_expr(depth + 1) + ')'
+    if depth < 3 and r < 0.3:
+        return '!(' + rand_expr(depth + 1) + ')'
+    if depth < 3 and r < 0.55:
+        return rand_expr(depth + 1) + rnd.choice([' && ', ',', ' || ', '#', ' ', '&&', '||']) + rand_expr(depth + 1)
+    return rand_atom()
+
+
+r_cases = []
+for k in range(200):
+    e = rand_expr()
+    r_cases.append(('X%03d %s' % (k, e), 'initsel|0|str,num,size,pct,list,time|,|buffered|-|%s\n%s\noutput' % (E(e), SELROWS)))
+for k in range(100):
+    e = ''.join(rnd.choice(ALPHA_R) for _ in range(rnd.randrange(1, 25)))
+    r_cases.append(('Y%03d %s' % (k, e), 'initsel|0|str,num,size,pct,list,time|,|buffered|-|%s\n%s\noutput' % (E(e), SELROWS)))
+for k in range(60):
+    o = ','.join(rnd.choice(FIELDS_R + ['all', 'thing_all', 'other_all', 'help', 'x', '', '_', 'ALL', 'Str'])
+                 for _ in range(rnd.randrange(1, 5)))
+    keys = ','.join(rnd.choice(['+', '-', '']) + rnd.choice(FIELDS_R + ['x', 'onum', 'ostr'])
+                    for _ in range(rnd.randrange(0, 4))) or '-'
+    r_cases.append(('Z%03d o=%s O=%s' % (k, o, keys), 'initsel|0|%s| |aligned,buffered,headings|%s|-\n%s\noutput'
+                    % (E(o), E(keys), SELROWS)))
+case_file('12-random.case', TPRE, r_cases)
+
 
 def main():
     os.makedirs(OUT, exist_ok=True)

@@ -820,3 +820,89 @@ fn percent_values() {
     assert!(FieldValue::percent(2_000_000_000).is_err());
     assert_eq!(make_percent(1, 3), 33_333_333);
 }
+
+// ---------------------------------------------------------------- robustness
+
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn text(&mut self, alphabet: &[u8], max: u64) -> Vec<u8> {
+        let n = self.next() % max;
+        (0..n)
+            .map(|_| alphabet[(self.next() % alphabet.len() as u64) as usize])
+            .collect()
+    }
+}
+
+/// Random selections, field lists, sort keys and regexes: the engine
+/// returns errors, never panics.
+#[test]
+fn random_input_never_panics() {
+    const ALPHA: &[u8] = b"abnumstrizeplcdt0129 ,&|#!()[]{}'\"=~<>%.@:-_\t^$*+?\\kmgKMG";
+    let types = vec![ObjectType::new(1, b"Things", b"thing_")];
+    let fields = vec![
+        FieldDef::new(1, FIELD_TYPE_STRING, 4, b"str", b"Str", b"s"),
+        FieldDef::new(1, FIELD_TYPE_NUMBER, 3, b"num", b"Num", b"n"),
+        FieldDef::new(1, FIELD_TYPE_SIZE, 4, b"size", b"Size", b"z"),
+        FieldDef::new(1, FIELD_TYPE_PERCENT, 4, b"pct", b"Pct", b"p"),
+        FieldDef::new(1, FIELD_TYPE_STRING_LIST, 4, b"list", b"List", b"l"),
+        FieldDef::new(1, FIELD_TYPE_TIME, 4, b"time", b"Time", b"t"),
+    ];
+    let reserved = vec![ReservedValue {
+        type_flags: FIELD_TYPE_NUMBER | RESERVED_VALUE_RANGE,
+        field_num: 0,
+        value: ReservedData::number_range(1, 5),
+        names: vec![b"few".to_vec()],
+        description: b"Few.".to_vec(),
+    }];
+    let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+    let mut src = |f: u32| -> Result<FieldValue, FieldError> {
+        Ok(match f {
+            0 => FieldValue::string(b"abc"),
+            1 => FieldValue::int(3),
+            2 => FieldValue::size(b"1m", 2048.0),
+            3 => FieldValue::percent(5_000_000).map_err(|_| FieldError::Failed)?,
+            4 => FieldValue::string_list(&[b"a".as_slice(), b"b"], None, true),
+            _ => FieldValue::time(b"t", 1_700_000_000),
+        })
+    };
+    for round in 0..3000 {
+        let sel = if round % 3 == 0 {
+            let f: &[&[u8]] = &[b"str", b"num", b"size", b"pct", b"list", b"time"];
+            let mut s = f[(rng.next() % 6) as usize].to_vec();
+            s.extend(rng.text(ALPHA, 24));
+            s
+        } else {
+            rng.text(ALPHA, 40)
+        };
+        let opts = ReportOptions {
+            output_fields: if round % 7 == 0 { rng.text(ALPHA, 12) } else { b"str,num,list".to_vec() },
+            separator: Some(b" ".to_vec()),
+            flags: OUTPUT_BUFFERED | OUTPUT_ALIGNED | OUTPUT_HEADINGS,
+            sort_keys: (round % 5 == 0).then(|| rng.text(ALPHA, 10)),
+            selection: Some(sel.clone()),
+            with_selection: true,
+            reserved_values: Some(reserved.clone()),
+            implicit_selected_field: false,
+        };
+        let mut rt = 0;
+        let mut sink = Vec::new();
+        if let Ok(mut r) = Report::new(types.clone(), fields.clone(), &mut rt, &opts, &mut sink) {
+            let _ = r.report_object(&mut src, &mut sink);
+            let _ = r.set_selection(Some(&sel), &mut sink);
+            let _ = r.compact_given_fields(Some(&sel), &mut sink);
+            let _ = r.output(&mut sink);
+        }
+        let pat = rng.text(ALPHA, 16);
+        if let Ok(re) = regex::Regex::new(&pat) {
+            let subject = rng.text(ALPHA, 16);
+            let _ = re.is_match(&subject);
+        }
+    }
+}
