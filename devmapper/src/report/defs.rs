@@ -9,7 +9,7 @@ use std::rc::Rc;
 pub struct ObjectType {
     /// The type id: a power of two, not [`super::SPECIAL_REPORT_TYPE`].
     pub id: u32,
-    /// Description, shown as "<desc> Fields" in help listings.
+    /// Description, shown as "`<desc>` Fields" in help listings.
     pub desc: Vec<u8>,
     /// Field id prefix (e.g. `b"name_"`); may be empty.
     pub prefix: Vec<u8>,
