@@ -24,6 +24,70 @@
 //!
 //! The engine is pure: no kernel, no C library code except `mktime`/`gmtime_r`
 //! for local-time conversion of dates in selections (as stock does).
+//!
+//! # Tests
+//!
+//! `tests.rs` replays the case files of `tests/fixtures/report/` and compares
+//! the transcripts with stock libdm's (made by
+//! `capi-tests/report-oracle/regen.sh`), byte for byte.
+//!
+//! # Where stock is not reproduced
+//!
+//! - Inputs that crash stock are given a meaning: a NULL separator or (with
+//!   `FIELD_NAME_PREFIX`) a never-set output name prefix are empty; a report
+//!   pushed without a name into a basic or JSON group fails with an error.
+//! - Undefined behaviour in stock: a reserved value matched on a time field
+//!   is a single value (stock reads an uninitialised range flag); string-list
+//!   sort keys compare the display strings (stock compares pointer bytes);
+//!   regex bracket ranges over bytes >= 0x80 are taken as signed chars but
+//!   never write out of bounds; strict-reservation checks skip handler-valued
+//!   reserved entries (stock reads the function's code as a value); string
+//!   ranges in reserved values have an empty upper bound. What stock does
+//!   reliably, even when odd, is reproduced (e.g. January dates naming a day
+//!   select a month; `!=` on a time range matches like `=`; percent sort
+//!   keys compare the little-endian bytes of the value as a C string).
+//! - Nesting limits: more than 200 nested parentheses in a selection, or 500
+//!   in a regex, are refused (stock recurses without bound).
+//! - Debug-level `<backtrace>` lines are not logged.
+//! - The help listing starts a new section when a type's description text
+//!   changes (stock compares description pointers; callers' identical
+//!   literals are merged by the compiler, which this matches).
+//!
+//! # Notes for the C shell
+//!
+//! - Logging: forward each [`LogSink`] message to libdm's log function with
+//!   [`LogLevel::dm_level`] (report lines 4 = `_LOG_WARN` via `log_print`;
+//!   help listings and warnings 132 = `_LOG_WARN | _LOG_STDERR` via
+//!   `log_warn`; errors 3 = `_LOG_ERR` with errno class `EUNCLASSIFIED` (-1)).
+//!   Use the sink only (the same error lines are in the returned
+//!   [`ReportError`]).
+//! - `dm_report_init`/`_with_selection`: convert the type array (up to
+//!   `data_fn == NULL`) and field array (up to `report_fn == NULL`); keep the
+//!   C arrays for the callbacks. `report_types` is in/out (update only if
+//!   non-NULL). `_with_selection` sets a process-wide flag first; pass it as
+//!   [`ReportOptions::implicit_selected_field`] to every later report, as
+//!   stock's global table switch does. Reserved values: up to `value == NULL`;
+//!   numbers/percents `uint64_t`, sizes `double` bits, times `time_t`
+//!   (two words with `RANGE`), strings, handlers wrapped in a
+//!   [`ReservedHandler`] calling the C function (`rh`, the selection pool,
+//!   field_num, action, data_in, &data_out; convert data_out by the field's type).
+//! - `dm_report_object`/`_is_selected`: an [`ObjectSource`] calling the
+//!   type's `data_fn` (NULL: [`FieldError::NoData`]) and the field's
+//!   `report_fn(rh, mem, field, data + offset, private)` (0:
+//!   [`FieldError::Failed`]); the setters called inside (`dm_report_field_*`)
+//!   fill a per-call `struct dm_report_field` shim with a [`FieldValue`]
+//!   (`dm_report_field_percent` failing: log its error line, return 0;
+//!   `set_value` sort values by the field's type: number/percent `uint64_t`,
+//!   size `double` bits, time `time_t`, string C string). A report_fn that
+//!   sets nothing gives an empty value. `mem` must be a real `dm_pool` living
+//!   as long as the report (stock passes the report's pool; callbacks
+//!   allocate display strings from it). `*selected`: `Some(b)` -> b, `None` ->
+//!   untouched, error -> 1 (stock).
+//! - `dm_report_value_cache_set/get` are a per-report name -> pointer map in
+//!   the shell; `dm_report_free` drops the [`Report`]; `dm_report_group_*`
+//!   map to [`ReportGroup`] (a NULL group: push/pop/destroy return 1;
+//!   `push` passes `data` as the name for basic and JSON groups).
+//! - [`Report`] and [`ReportGroup`] share state through `Rc`: not `Send`.
 
 mod defs;
 mod engine;
@@ -37,7 +101,7 @@ mod value;
 pub use defs::{FieldDef, HandlerResult, ObjectType, ReservedData, ReservedHandler, ReservedValue};
 pub use engine::{FieldError, ObjectSource, Report, ReportOptions};
 pub use group::{GroupType, ReportGroup};
-pub use typed::{FieldSpec, ReportRow, TypedReport};
+pub use typed::{output_fields_with_defaults, FieldSpec, ReportRow, TypedReport};
 pub use value::{make_percent, percent_to_float, percent_to_round_float, FieldValue, SortValue};
 
 /// `DM_REPORT_FIELD_MASK`: the bits of a field's flags the engine keeps.

@@ -882,7 +882,11 @@ fn random_input_never_panics() {
             rng.text(ALPHA, 40)
         };
         let opts = ReportOptions {
-            output_fields: if round % 7 == 0 { rng.text(ALPHA, 12) } else { b"str,num,list".to_vec() },
+            output_fields: if round % 7 == 0 {
+                rng.text(ALPHA, 12)
+            } else {
+                b"str,num,list".to_vec()
+            },
             separator: Some(b" ".to_vec()),
             flags: OUTPUT_BUFFERED | OUTPUT_ALIGNED | OUTPUT_HEADINGS,
             sort_keys: (round % 5 == 0).then(|| rng.text(ALPHA, 10)),
@@ -905,4 +909,13 @@ fn random_input_never_panics() {
             let _ = re.is_match(&subject);
         }
     }
+}
+
+#[test]
+fn plus_fields_append_to_defaults() {
+    assert_eq!(
+        output_fields_with_defaults(b"name,uuid", b"+open"),
+        b"name,uuid,open"
+    );
+    assert_eq!(output_fields_with_defaults(b"name,uuid", b"open"), b"open");
 }

@@ -131,3 +131,18 @@ impl<R: ReportRow> TypedReport<R> {
         &mut self.report
     }
 }
+
+/// dmsetup's `-o +fields` convention (done by the tool, not by libdm): an
+/// option starting with `+` appends to the default field list, anything else
+/// replaces it.
+pub fn output_fields_with_defaults(defaults: &[u8], option: &[u8]) -> Vec<u8> {
+    match option.strip_prefix(b"+") {
+        Some(extra) => {
+            let mut v = defaults.to_vec();
+            v.push(b',');
+            v.extend_from_slice(extra);
+            v
+        }
+        None => option.to_vec(),
+    }
+}
