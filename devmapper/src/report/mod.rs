@@ -268,17 +268,26 @@ impl LogSink for WriteSink<'_> {
 #[derive(Clone, PartialEq, Eq)]
 pub struct ReportError {
     lines: Vec<Vec<u8>>,
+    help: Vec<Vec<u8>>,
 }
 
 impl ReportError {
-    pub(crate) fn from_lines(lines: Vec<Vec<u8>>) -> Self {
-        ReportError { lines }
+    pub(crate) fn from_lines(lines: Vec<Vec<u8>>, help: Vec<Vec<u8>>) -> Self {
+        ReportError { lines, help }
     }
 
     pub(crate) fn msg(m: &[u8]) -> Self {
         ReportError {
             lines: vec![m.to_vec()],
+            help: Vec::new(),
         }
+    }
+
+    /// The help text stock printed (at [`LogLevel::Warn`]) during the failing
+    /// call, before its error lines: the field listing after an unknown field,
+    /// the selection operator listing after a bad operator, etc.
+    pub fn help_lines(&self) -> &[Vec<u8>] {
+        &self.help
     }
 
     /// The first error line (stock's primary message).
@@ -319,6 +328,7 @@ impl std::error::Error for ReportError {}
 pub(crate) struct Logger<'a> {
     sink: &'a mut dyn LogSink,
     errors: Vec<Vec<u8>>,
+    warns: Vec<Vec<u8>>,
 }
 
 impl<'a> Logger<'a> {
@@ -326,6 +336,7 @@ impl<'a> Logger<'a> {
         Logger {
             sink,
             errors: Vec::new(),
+            warns: Vec::new(),
         }
     }
 
@@ -335,6 +346,7 @@ impl<'a> Logger<'a> {
 
     pub(crate) fn warn(&mut self, msg: &[u8]) {
         self.sink.log(LogLevel::Warn, msg);
+        self.warns.push(msg.to_vec());
     }
 
     pub(crate) fn error(&mut self, msg: &[u8]) {
@@ -344,12 +356,16 @@ impl<'a> Logger<'a> {
 
     /// The error of a failed call: the error lines logged so far.
     pub(crate) fn fail(&mut self) -> ReportError {
-        ReportError::from_lines(std::mem::take(&mut self.errors))
+        ReportError::from_lines(
+            std::mem::take(&mut self.errors),
+            std::mem::take(&mut self.warns),
+        )
     }
 
-    /// Forgets recorded error lines (for a call that logged errors but succeeded).
+    /// Forgets recorded lines (for a call that logged errors but succeeded).
     pub(crate) fn clear(&mut self) {
         self.errors.clear();
+        self.warns.clear();
     }
 
     pub(crate) fn sink(&mut self) -> &mut dyn LogSink {

@@ -744,6 +744,11 @@ fn typed_report_selection_and_errors() {
     let e = TypedReport::<Dev>::new(0, &bad).expect_err("unknown field");
     assert_eq!(e.message(), b"Unrecognised field: bogus");
     assert_eq!(e.to_string(), "Unrecognised field: bogus");
+    assert_eq!(
+        e.help_lines().first().map(|l| l.as_slice()),
+        Some(&b" Fields"[..])
+    );
+    assert!(e.help_lines().iter().any(|l| l == b"  major - Major."));
 
     let bad = ReportOptions {
         output_fields: b"name".to_vec(),
