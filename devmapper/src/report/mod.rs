@@ -78,7 +78,9 @@
 //!   fill a per-call `struct dm_report_field` shim with a [`FieldValue`]
 //!   (`dm_report_field_percent` failing: log its error line, return 0;
 //!   `set_value` sort values by the field's type: number/percent `uint64_t`,
-//!   size `double` bits, time `time_t`, string C string). A report_fn that
+//!   size `double` bits, time `time_t`, string C string; a sort pointer equal
+//!   to the value pointer counts as none, which stock warns about on number
+//!   fields: the engine logs that warning, the shim must not). A report_fn that
 //!   sets nothing gives an empty value. `mem` must be a real `dm_pool` living
 //!   as long as the report (stock passes the report's pool; callbacks
 //!   allocate display strings from it). `*selected`: `Some(b)` -> b, `None` ->
