@@ -42,6 +42,7 @@ pub mod kernel;
 pub mod mangle;
 pub mod names;
 pub mod nodes;
+pub mod report;
 pub mod secret;
 pub mod task;
 pub mod udev;
