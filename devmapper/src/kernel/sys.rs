@@ -137,6 +137,62 @@ pub fn mknod(path: &Path, mode: u32, dev: u64) -> Result<(), i32> {
     ret_unit(unsafe { libc::mknod(c.as_ptr(), mode as libc::mode_t, dev as libc::dev_t) })
 }
 
+/// The fields of C's `struct tm` that `mktime` reads (as it counts them:
+/// months from 0, years from 1900).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BrokenDownTime {
+    /// Seconds.
+    pub sec: c_int,
+    /// Minutes.
+    pub min: c_int,
+    /// Hours.
+    pub hour: c_int,
+    /// Day of the month.
+    pub mday: c_int,
+    /// Month, 0-11.
+    pub mon: c_int,
+    /// Years since 1900.
+    pub year: c_int,
+}
+
+/// `mktime(3)` of a local time with `tm_isdst = -1` (out-of-range fields
+/// are normalised, as C does).
+#[allow(clippy::useless_conversion)] // time_t is not i64 everywhere
+pub fn mktime_local(t: &BrokenDownTime) -> i64 {
+    // SAFETY: an all-zero `struct tm` is a valid value (plain integers and a
+    // null `tm_zone` pointer).
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    tm.tm_sec = t.sec;
+    tm.tm_min = t.min;
+    tm.tm_hour = t.hour;
+    tm.tm_mday = t.mday;
+    tm.tm_mon = t.mon;
+    tm.tm_year = t.year;
+    tm.tm_wday = -1;
+    tm.tm_yday = -1;
+    tm.tm_isdst = -1;
+    // SAFETY: `tm` is a valid, exclusively borrowed `struct tm`; mktime only
+    // reads and normalises it.
+    i64::from(unsafe { libc::mktime(&mut tm) })
+}
+
+/// `gmtime_r(3)` of `t`, then `mktime(3)` of that broken-down time read as
+/// local time: the time and whether DST was in effect (libdm finds the
+/// local zone's offset this way). `None` when `t` cannot be converted.
+#[allow(clippy::useless_conversion)] // time_t is not i64 everywhere
+pub fn gmtime_as_local(t: i64) -> Option<(i64, bool)> {
+    let t = libc::time_t::try_from(t).ok()?;
+    // SAFETY: an all-zero `struct tm` is a valid value.
+    let mut gm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers are valid for the call; gmtime_r is reentrant.
+    if unsafe { libc::gmtime_r(&t, &mut gm) }.is_null() {
+        return None;
+    }
+    // SAFETY: `gm` is a valid `struct tm` filled by gmtime_r.
+    let local = i64::from(unsafe { libc::mktime(&mut gm) });
+    Some((local, gm.tm_isdst != 0))
+}
+
 /// `ioctl(fd, BLKRAGET, &long)`: read-ahead in 512-byte sectors.
 pub fn blkraget(fd: BorrowedFd<'_>) -> Result<i64, i32> {
     let mut v: c_long = 0;

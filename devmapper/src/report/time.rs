@@ -317,42 +317,23 @@ fn to_c_int(v: i64) -> libc::c_int {
 }
 
 /// C `mktime` on a broken-down local time with `tm_isdst = -1`.
-#[allow(clippy::useless_conversion)] // time_t is not i64 everywhere
 fn mktime(tm: &Tm) -> i64 {
-    // SAFETY: an all-zero `struct tm` is a valid value (plain integers and a
-    // null `tm_zone` pointer).
-    let mut ctm: libc::tm = unsafe { std::mem::zeroed() };
-    ctm.tm_sec = to_c_int(tm.sec);
-    ctm.tm_min = to_c_int(tm.min);
-    ctm.tm_hour = to_c_int(tm.hour);
-    ctm.tm_mday = to_c_int(tm.mday);
-    ctm.tm_mon = to_c_int(tm.mon);
-    ctm.tm_year = to_c_int(tm.year);
-    ctm.tm_wday = -1;
-    ctm.tm_yday = -1;
-    ctm.tm_isdst = -1;
-    // SAFETY: `ctm` is a valid, exclusively borrowed `struct tm`; mktime only
-    // reads and normalises it.
-    i64::from(unsafe { libc::mktime(&mut ctm) })
+    crate::kernel::sys::mktime_local(&crate::kernel::sys::BrokenDownTime {
+        sec: to_c_int(tm.sec),
+        min: to_c_int(tm.min),
+        hour: to_c_int(tm.hour),
+        mday: to_c_int(tm.mday),
+        mon: to_c_int(tm.mon),
+        year: to_c_int(tm.year),
+    })
 }
 
 /// `_local_tz_offset`.
-#[allow(clippy::useless_conversion)] // time_t is not i64 everywhere
 fn local_tz_offset(t_local: i64) -> i64 {
-    let t: libc::time_t = t_local as libc::time_t;
-    // SAFETY: an all-zero `struct tm` is a valid value.
-    let mut gm: libc::tm = unsafe { std::mem::zeroed() };
-    // SAFETY: both pointers are valid for the call; gmtime_r is reentrant.
-    let ok = unsafe { !libc::gmtime_r(&t, &mut gm).is_null() };
-    if !ok {
-        return 0;
+    match crate::kernel::sys::gmtime_as_local(t_local) {
+        Some((t_gmt, dst)) => t_local - if dst { t_gmt - 3600 } else { t_gmt },
+        None => 0,
     }
-    // SAFETY: `gm` is a valid `struct tm` filled by gmtime_r.
-    let mut t_gmt = i64::from(unsafe { libc::mktime(&mut gm) });
-    if gm.tm_isdst != 0 {
-        t_gmt -= 3600;
-    }
-    t_local - t_gmt
 }
 
 /// `_get_final_time`.
