@@ -4,7 +4,7 @@
 #   make install       PREFIX, DESTDIR, LIBDIR, INCLUDEDIR, PKGCONFIGDIR
 #   make SONAME=libdevmapper.so.1.02 ...   upstream's soname instead of Debian's
 #   make header        refresh include/libdevmapper.h from src/ (cbindgen)
-#   make check         lint test-unit test-harness check-header check-exports test-c test-vm test-python
+#   make check         lint test-unit test-harness check-core check-header check-exports test-c test-vm test-python
 #   make help          this list with the other targets
 
 CARGO ?= cargo
@@ -49,7 +49,7 @@ make_pc = sed -e 's|@prefix@|$(1)|g' -e 's|@libdir@|$(2)|g' -e 's|@includedir@|$
 # Run an optional suite script, or say it is skipped: $(call run_suite,name,script)
 run_suite = if [ -f $(2) ]; then $(TEST_ENV) bash $(2); else echo "$(1): skipped ($(2) not present)"; fi
 
-.PHONY: all build install uninstall header check-header check-exports lint test-unit \
+.PHONY: all build install uninstall header check-header check-exports check-core lint test-unit \
 	test-harness test-c test-vm test-python check demo bench clean help
 
 all: build
@@ -94,6 +94,10 @@ check-header: build
 check-exports: build
 	SONAME=$(SONAME) bash tools/check-exports.sh $(STAGED_LIB)
 
+# The core crate stands alone: packages, documents, no C symbols, unsafe fenced.
+check-core:
+	CARGO="$(CARGO)" bash tools/check-core.sh
+
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
@@ -114,7 +118,7 @@ test-vm: build
 test-python: build
 	@$(call run_suite,test-python,python/run-tests.sh)
 
-check: lint test-unit test-harness check-header check-exports test-c test-vm test-python
+check: lint test-unit test-harness check-core check-header check-exports test-c test-vm test-python
 	@echo "check: all passed"
 
 demo: build
@@ -136,6 +140,7 @@ help:
 	@echo "  header          regenerate include/libdevmapper.h (commit the result)"
 	@echo "  check-header    committed header == generated one; stock source compatibility"
 	@echo "  check-exports   exported symbols, versions, soname vs stock 1.02.185; ABI probe"
+	@echo "  check-core      the devmapper crate alone: cargo package, docs, no dm_* symbols, unsafe fenced"
 	@echo "  lint            cargo fmt --check, cargo clippy --workspace -D warnings"
 	@echo "  test-unit       cargo test --workspace"
 	@echo "  test-harness    vm/tests/harness-kernel.sh: the harness's kernel choice and mirror lookup"

@@ -723,6 +723,169 @@ impl DeviceMapper {
     }
 }
 
+/// One device and the common lifecycle on it: load and swap tables,
+/// suspend and resume, read its table and status, send messages, rename,
+/// remove. A thin handle over [`DeviceMapper`]: every call is one (or a
+/// few) of its methods with this device's [`DevId`].
+///
+/// ```no_run
+/// use devmapper::{CreateOptions, DeviceMapper, DmName, RemoveOptions, Target};
+/// let dm = DeviceMapper::new()?;
+/// let dev = dm.create_device(
+///     &DmName::new("scratch")?,
+///     &CreateOptions::default(),
+///     &[Target::new(0, 8192, "zero", "")],
+/// )?;
+/// dev.replace_table(&[Target::new(0, 16384, "zero", "")])?;
+/// assert_eq!(dev.info()?.target_count, 1);
+/// dev.remove(RemoveOptions::default())?;
+/// # Ok::<(), devmapper::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Device {
+    dm: DeviceMapper,
+    id: DevId,
+}
+
+impl DeviceMapper {
+    /// A handle on an existing device (nothing is checked until it is used).
+    pub fn device(&self, id: DevId) -> Device {
+        Device {
+            dm: self.clone(),
+            id,
+        }
+    }
+
+    /// Create a device with a table and make it live (create, load, resume;
+    /// removed again when the load or resume fails). Waits for udev where
+    /// udev runs, so the node exists when this returns.
+    pub fn create_device(
+        &self,
+        name: &DmName,
+        opts: &CreateOptions,
+        table: &[Target],
+    ) -> Result<Device> {
+        if opts.dev.is_some() {
+            // A fixed device number: create, load and resume step by step
+            // (the one-call form takes no device number).
+            self.create(name, opts)?;
+            let dev = self.device(DevId::Name(name.clone()));
+            let r = dev
+                .load(table)
+                .and_then(|_| self.resume(&dev.id).map(|_| ()));
+            if let Err(e) = r {
+                let _ = self.remove(&dev.id, RemoveOptions::default());
+                return Err(e);
+            }
+            return Ok(dev);
+        }
+        self.create_with_table(name, opts.uuid.as_ref(), table, opts.read_only)?;
+        Ok(self.device(DevId::Name(name.clone())))
+    }
+}
+
+impl Device {
+    /// How this handle names the device.
+    pub fn id(&self) -> &DevId {
+        &self.id
+    }
+
+    /// The handle on the driver.
+    pub fn device_mapper(&self) -> &DeviceMapper {
+        &self.dm
+    }
+
+    /// The device's state.
+    pub fn info(&self) -> Result<DeviceInfo> {
+        self.dm.info(&self.id)
+    }
+
+    /// Load `table` into the inactive slot (it becomes live at the next
+    /// resume).
+    pub fn load(&self, table: &[Target]) -> Result<DeviceInfo> {
+        self.dm.load_table(&self.id, table, false)
+    }
+
+    /// Load `table`, then suspend and resume so that it becomes live (what
+    /// `dmsetup reload` + `dmsetup resume` do). A failed load leaves the
+    /// live table untouched.
+    pub fn replace_table(&self, table: &[Target]) -> Result<DeviceInfo> {
+        self.load(table)?;
+        self.dm.suspend(&self.id, SuspendOptions::default())?;
+        self.dm.resume(&self.id)
+    }
+
+    /// Suspend the device.
+    pub fn suspend(&self, opts: SuspendOptions) -> Result<DeviceInfo> {
+        self.dm.suspend(&self.id, opts)
+    }
+
+    /// Resume the device.
+    pub fn resume(&self) -> Result<DeviceInfo> {
+        self.dm.resume(&self.id)
+    }
+
+    /// The live table.
+    pub fn table(&self) -> Result<Vec<Target>> {
+        self.dm.table(&self.id, false)
+    }
+
+    /// The live table's status lines.
+    pub fn status(&self) -> Result<Vec<TargetStatus>> {
+        self.dm.status(&self.id, false)
+    }
+
+    /// Devices the live table uses, as (major, minor).
+    pub fn deps(&self) -> Result<Vec<(u32, u32)>> {
+        self.dm.deps(&self.id, false)
+    }
+
+    /// Send a message to the target at `sector`.
+    pub fn message(&self, sector: u64, msg: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.dm.target_message(&self.id, sector, msg)
+    }
+
+    /// Wait for an event after `event_nr`.
+    pub fn wait_event(&self, event_nr: u32) -> Result<(DeviceInfo, Vec<TargetStatus>)> {
+        self.dm.wait_event(&self.id, event_nr)
+    }
+
+    /// Rename the device; the handle follows it when it names the device by
+    /// name.
+    pub fn rename(&mut self, new_name: &DmName) -> Result<DeviceInfo> {
+        let i = self.dm.rename(&self.id, new_name)?;
+        if matches!(self.id, DevId::Name(_)) {
+            self.id = DevId::Name(new_name.clone());
+        }
+        Ok(i)
+    }
+
+    /// The path of the device node (`<dm_dir>/<name>`, the name mangled as
+    /// the context's mangling mode does for udev).
+    pub fn path(&self) -> Result<std::path::PathBuf> {
+        use std::os::unix::ffi::OsStringExt;
+        let info = self.info()?;
+        let ctx = self.dm.context();
+        let name = crate::mangle::mangle_unchecked(
+            &info.name,
+            ctx.mangling_mode(),
+            "name",
+            abi::DM_NAME_LEN,
+        )
+        .map_err(|e| Error::invalid(e.to_string()))?
+        .unwrap_or(info.name);
+        let mut p = ctx.dm_dir();
+        p.push(b'/');
+        p.extend_from_slice(&name);
+        Ok(std::path::PathBuf::from(std::ffi::OsString::from_vec(p)))
+    }
+
+    /// Remove the device.
+    pub fn remove(self, opts: RemoveOptions) -> Result<DeviceInfo> {
+        self.dm.remove(&self.id, opts)
+    }
+}
+
 /// The kernel's minor numbers are 20 bits and majors 12: anything that does
 /// not fit the `dm_task_set_major_minor` ints is refused.
 fn devno(a: u32, b: u32) -> Result<(i32, i32)> {

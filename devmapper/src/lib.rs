@@ -30,7 +30,7 @@
 //! [`devices`]), the typed API ([`dm`], [`names`]).
 
 #![deny(unsafe_code)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 #[macro_use]
 pub mod log;
@@ -49,8 +49,8 @@ pub mod udev;
 
 pub use context::Context;
 pub use dm::{
-    CreateOptions, DevId, DeviceInfo, DeviceMapper, ListedDevice, RemoveOptions, SuspendOptions,
-    Target, TargetStatus, TargetVersion,
+    CreateOptions, DevId, Device, DeviceInfo, DeviceMapper, ListedDevice, RemoveOptions,
+    SuspendOptions, Target, TargetStatus, TargetVersion,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use kernel::abi;

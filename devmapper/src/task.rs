@@ -1127,7 +1127,9 @@ impl Task {
         let check_udev =
             self.cookie_set && (flags & udev::DISABLE_DM_RULES_FLAG as u32) == 0 && sync;
         let (major, minor) = abi::decode_dev(h.dev);
-        let name = self.name.clone();
+        // libdm names nodes by the name as sent to the kernel (mangled), except
+        // for MKNODES, which uses the (unmangled) name of the reply.
+        let name = self.dev_name().map(<[u8]>::to_vec);
         // The node libdevmapper creates: owner, group and mode from the task.
         let add = |name: Vec<u8>, check_udev: bool| {
             NodeOp::add(

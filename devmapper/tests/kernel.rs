@@ -505,3 +505,61 @@ fn threads_share_the_control_device() {
         h.join().unwrap();
     }
 }
+
+#[test]
+#[ignore = "needs root and a kernel with device-mapper: runs in the VM (vm/tests.sh)"]
+fn device_handle_lifecycle_and_nodes() {
+    use devmapper::CreateOptions;
+    let dm = DeviceMapper::new().unwrap();
+    let n = name("handle");
+    let _c = Cleanup(vec![n.clone()]);
+    let mut dev = dm
+        .create_device(
+            &n,
+            &CreateOptions::default(),
+            &[Target::new(0, 64, "zero", "")],
+        )
+        .unwrap();
+    // The node exists when create returns (made by udev, or by the library).
+    let p = dev.path().unwrap();
+    assert!(p.exists(), "{p:?}");
+    dev.replace_table(&[Target::new(0, 128, "zero", "")])
+        .unwrap();
+    assert_eq!(dev.table().unwrap()[0].length, 128);
+    assert!(!dev.info().unwrap().suspended);
+    let n2 = DmName::new(format!("{n}-b")).unwrap();
+    let _c2 = Cleanup(vec![n2.clone()]);
+    dev.rename(&n2).unwrap();
+    assert!(dev.path().unwrap().exists());
+    assert!(!p.exists(), "old node {p:?} left behind");
+    dev.rename(&n).unwrap();
+    dev.remove(RemoveOptions::default()).unwrap();
+    assert!(!p.exists(), "node {p:?} left behind");
+}
+
+#[test]
+#[ignore = "needs root and a kernel with device-mapper: runs in the VM (vm/tests.sh)"]
+fn names_with_bytes_udev_cannot_take_are_mangled_for_nodes() {
+    let dm = DeviceMapper::new().unwrap();
+    let n = DmName::new(format!("rstest-sp ace\u{e9}-{}", std::process::id())).unwrap();
+    let _c = Cleanup(vec![n.clone()]);
+    dm.create_with_table(&n, None, &[Target::new(0, 8, "zero", "")], false)
+        .unwrap();
+    // The kernel knows the mangled name; the API speaks the real one.
+    let i = dm.info(&id(&n)).unwrap();
+    assert_eq!(i.name, n.as_bytes());
+    let node = format!(
+        "/dev/mapper/rstest-sp\\x20ace\\xc3\\xa9-{}",
+        std::process::id()
+    );
+    assert!(
+        std::path::Path::new(&node).exists(),
+        "node {node} (libdm's mangled name)"
+    );
+    assert_eq!(
+        dm.device(id(&n)).path().unwrap().to_str(),
+        Some(node.as_str())
+    );
+    dm.remove(&id(&n), RemoveOptions::default()).unwrap();
+    assert!(!std::path::Path::new(&node).exists());
+}
