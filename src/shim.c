@@ -16,6 +16,7 @@
  */
 
 #include <errno.h>
+#include <pthread.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -123,11 +124,33 @@ static dm_log_with_errno_fn load_log_with_errno(void)
 	return __atomic_load_n(&dm_log_with_errno, __ATOMIC_ACQUIRE);
 }
 
-static void store_both(dm_log_fn log, dm_log_with_errno_fn log_with_errno)
+/*
+ * The two exported pointers change as a pair. Writers are serialised, and
+ * each pair is stored user callback first, adapter second: a reader then
+ * never sees both pointers holding adapters that call each other, even in
+ * the middle of two concurrent dm_log_init()/dm_log_with_errno_init() calls.
+ */
+static pthread_mutex_t log_init_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void store_log_first(dm_log_fn log, dm_log_with_errno_fn log_with_errno)
 {
 	__atomic_store_n(&dm_log, log, __ATOMIC_RELEASE);
 	__atomic_store_n(&dm_log_with_errno, log_with_errno, __ATOMIC_RELEASE);
 }
+
+static void store_with_errno_first(dm_log_fn log, dm_log_with_errno_fn log_with_errno)
+{
+	__atomic_store_n(&dm_log_with_errno, log_with_errno, __ATOMIC_RELEASE);
+	__atomic_store_n(&dm_log, log, __ATOMIC_RELEASE);
+}
+
+/*
+ * Depth of adapter calls on this thread. A program that hands a saved
+ * adapter back (dm_log_init(old dm_log)) can still build a loop between the
+ * two adapters; the second hop then goes to the built-in logger instead of
+ * recursing until the stack overflows.
+ */
+static __thread int adapter_depth;
 
 /*
  * Installed as dm_log_with_errno by dm_log_init(fn): messages from the
@@ -147,7 +170,13 @@ static void log_with_errno_to_log(int level, const char *file, int line,
 	va_start(ap, f);
 	format_message(buf, sizeof(buf), f, ap);
 	va_end(ap);
+	if (adapter_depth > 0) {
+		dmrs_default_log_line(level, file, line, 0, buf);
+		return;
+	}
+	adapter_depth++;
 	load_log()(level, file, line, "%s", buf);
+	adapter_depth--;
 }
 
 /*
@@ -167,33 +196,50 @@ static void log_to_log_with_errno(int level, const char *file, int line,
 	va_start(ap, f);
 	format_message(buf, sizeof(buf), f, ap);
 	va_end(ap);
+	if (adapter_depth > 0) {
+		dmrs_default_log_line(level, file, line, 0, buf);
+		return;
+	}
+	adapter_depth++;
 	load_log_with_errno()(level, file, line, 0, "%s", buf);
+	adapter_depth--;
 }
 
 void dm_log_init(dm_log_fn fn)
 {
+	pthread_mutex_lock(&log_init_lock);
 	if (!fn)
-		store_both(default_log, default_log_with_errno);
-	else if (fn == log_to_log_with_errno)
+		store_log_first(default_log, default_log_with_errno);
+	else if (fn == log_to_log_with_errno) {
 		/*
 		 * A saved dm_log handed back after dm_log_with_errno_init():
 		 * keep routing to the current errno-style callback instead of
-		 * building an adapter loop.
+		 * building an adapter loop (unless that callback is the other
+		 * adapter: then there is nothing to route to).
 		 */
-		__atomic_store_n(&dm_log, fn, __ATOMIC_RELEASE);
-	else
-		store_both(fn, log_with_errno_to_log);
+		if (load_log_with_errno() == log_with_errno_to_log)
+			store_log_first(default_log, default_log_with_errno);
+		else
+			__atomic_store_n(&dm_log, fn, __ATOMIC_RELEASE);
+	} else
+		store_log_first(fn, log_with_errno_to_log);
+	pthread_mutex_unlock(&log_init_lock);
 }
 
 void dm_log_with_errno_init(dm_log_with_errno_fn fn)
 {
+	pthread_mutex_lock(&log_init_lock);
 	if (!fn)
-		store_both(default_log, default_log_with_errno);
-	else if (fn == log_with_errno_to_log)
+		store_log_first(default_log, default_log_with_errno);
+	else if (fn == log_with_errno_to_log) {
 		/* The mirror case of the one in dm_log_init(). */
-		__atomic_store_n(&dm_log_with_errno, fn, __ATOMIC_RELEASE);
-	else
-		store_both(log_to_log_with_errno, fn);
+		if (load_log() == log_to_log_with_errno)
+			store_log_first(default_log, default_log_with_errno);
+		else
+			__atomic_store_n(&dm_log_with_errno, fn, __ATOMIC_RELEASE);
+	} else
+		store_with_errno_first(log_to_log_with_errno, fn);
+	pthread_mutex_unlock(&log_init_lock);
 }
 
 int dmrs_log_is_default(void)
