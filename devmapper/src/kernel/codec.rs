@@ -151,11 +151,26 @@ pub fn read_header(b: &[u8]) -> Result<DmIoctl, DecodeError> {
     Ok(h)
 }
 
+/// [`read_header`] for a reply: also checks that the name and uuid fields
+/// are NUL-terminated (C callers get pointers to them).
+pub fn read_reply_header(b: &[u8]) -> Result<DmIoctl, DecodeError> {
+    let h = read_header(b)?;
+    if !h.name.contains(&0) || !h.uuid.contains(&0) {
+        return Err(DecodeError("name or uuid not NUL-terminated"));
+    }
+    Ok(h)
+}
+
 /// The payload of a successful reply: `buf[data_start..data_size]`, checked.
 pub fn reply_payload<'a>(buf: &'a [u8], h: &DmIoctl) -> Result<&'a [u8], DecodeError> {
     let start = h.data_start as usize;
     let end = h.data_size as usize;
-    if start < DATA_START - 7 || end > buf.len() {
+    if start < DATA_START || start % 8 != 0 {
+        // The kernel always answers with the aligned data_start it was sent;
+        // anything else would hand C callers misaligned records.
+        return Err(DecodeError("data_start not the aligned end of the header"));
+    }
+    if end > buf.len() {
         return Err(DecodeError("data_start/data_size outside the buffer"));
     }
     if end < start {
@@ -458,6 +473,35 @@ pub fn decode_message(p: &[u8]) -> Result<&[u8], DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn replies_must_be_aligned_and_terminated() {
+        let mut h = DmIoctl {
+            data_start: DATA_START as u32,
+            data_size: DATA_START as u32 + 16,
+            ..DmIoctl::default()
+        };
+        let buf = vec![0u8; DATA_START + 16];
+        assert_eq!(reply_payload(&buf, &h).unwrap().len(), 16);
+        for bad in [305u32, 311, 316] {
+            h.data_start = bad;
+            assert!(reply_payload(&buf, &h).is_err(), "data_start {bad}");
+        }
+        h.data_start = DATA_START as u32;
+        h.data_size = DATA_START as u32 + 17;
+        assert!(
+            reply_payload(&buf, &h).is_err(),
+            "data_size past the buffer"
+        );
+
+        let mut b = vec![0u8; DATA_START];
+        assert!(read_reply_header(&b).is_ok());
+        b[48..176].fill(b'a');
+        assert!(read_reply_header(&b).is_err(), "name without NUL");
+        b[48..176].fill(0);
+        b[176..305].fill(b'u');
+        assert!(read_reply_header(&b).is_err(), "uuid without NUL");
+    }
 
     fn t<'a>(start: u64, length: u64, ty: &'a str, params: &'a str) -> TargetRef<'a> {
         TargetRef {

@@ -383,7 +383,7 @@ impl Control {
                 }
                 return Err(IoctlError::Kernel(e));
             }
-            let header = codec::read_header(buf.as_bytes()).map_err(IoctlError::Decode)?;
+            let header = codec::read_reply_header(buf.as_bytes()).map_err(IoctlError::Decode)?;
             buf.mark_dirty(header.data_size as usize);
             self.note_version(header.version);
             let flags = DmFlags::from_bits_retain(header.flags);
