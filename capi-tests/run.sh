@@ -13,6 +13,9 @@
 #   -v            show facts and library log lines
 #   filter        only tests whose name contains one of these strings
 #
+# Besides the area binaries, report-oracle/run.sh replays the report engine's
+# golden transcripts through each library's C API (CAPI_NO_ORACLE=1: skip).
+#
 # Output: "ok N - [lib] area/name" / "not ok N - ..." per test, then a final
 # line "N passed, N failed, N skipped".  Exit status 1 on any failure.
 set -u
@@ -45,7 +48,7 @@ both) libs=(stock ours) ;;
 *) echo "run.sh: --lib must be ours, stock or both" >&2; exit 2 ;;
 esac
 
-areas="libstate logging memory udev tasks getters badinput secure"
+areas="libstate logging memory udev tasks getters badinput secure report pool"
 if [ $asan = 1 ]; then bindir=$here/out/asan; target=asan; else bindir=$here/out; target=all; fi
 
 # Build when needed (and possible: inside the VM the tree is read-only).
@@ -110,6 +113,11 @@ run_lib() { # lib
 			echo "not ok - $a/(binary) # exited with status $rc" >>"$out"
 		fi
 	done
+	# The report engine's golden transcripts, through this library's C API.
+	if [ "${CAPI_NO_ORACLE:-0}" != 1 ]; then
+		CAPI_OURS_LIBDIR=$ours_dir bash "$here/report-oracle/run.sh" --lib "$l" \
+			$([ $asan = 1 ] && echo --asan) "${filters[@]}" >>"$out" 2>&1
+	fi
 	while IFS= read -r line; do
 		case "$line" in
 		"ok - "*"# SKIP"*) emit skip "[$l] ${line#ok - }" ;;

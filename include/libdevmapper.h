@@ -112,6 +112,152 @@ typedef enum dm_string_mangling_e {
 void dm_lib_init(void) __attribute__((constructor));
 void dm_lib_exit(void) __attribute__((destructor));
 
+/*
+ * Memory pools (dm_pool_*).
+ *
+ * A pool is a stack-like allocator: memory is taken from the end of the
+ * pool, and dm_pool_free(p, ptr) gives back ptr together with everything
+ * allocated after it; dm_pool_empty() and dm_pool_destroy() release it all.
+ * Objects of unknown final size are built with dm_pool_begin_object(),
+ * dm_pool_grow_object() (delta 0: the string extra without its NUL),
+ * dm_pool_end_object() or dm_pool_abandon_object(), one at a time.
+ * dm_pool_lock() marks a pool locked; with crc set, dm_pool_unlock() fails
+ * when the pool's memory changed in between. A pool is used by one thread
+ * at a time.
+ */
+struct dm_pool;
+
+/*
+ * Reports (dm_report_*).
+ *
+ * A report shows fields of objects as columns (or rows, or JSON through a
+ * report group), sorted and filtered by a selection. The caller describes
+ * its object types and their fields in two arrays, each ended by an entry
+ * whose callback is NULL; for every object reported, each needed field's
+ * report_fn is called with the data its type's data_fn returns (plus the
+ * field's offset) and sets the value with one of the dm_report_field_*
+ * functions. Values shown by dm_report_field_set_value() are best allocated
+ * from the pool the callback receives, which lives as long as the rows.
+ */
+struct dm_list;
+struct dm_pool;
+struct dm_report;
+struct dm_report_field;
+struct dm_report_group;
+
+/* Percentages: millionths of a percent. */
+#define DM_PERCENT_CHAR '%'
+
+typedef enum dm_percent_range_e {
+	DM_PERCENT_0 = 0,
+	DM_PERCENT_1 = 1000000,
+	DM_PERCENT_100 = 100 * DM_PERCENT_1,
+	DM_PERCENT_INVALID = -1,
+	DM_PERCENT_FAILED = -2
+} dm_percent_range_t;
+
+typedef int32_t dm_percent_t;
+
+/* An object type: its id (a power of two) and how to get its data. */
+struct dm_report_object_type {
+	uint32_t id;
+	const char *desc;
+	const char *prefix;		/* prefix of its field names, or NULL */
+	void *(*data_fn)(void *object);	/* NULL ends the array */
+};
+
+/* Field flags: alignment and value type. */
+#define DM_REPORT_FIELD_MASK				0x00000FFF
+#define DM_REPORT_FIELD_ALIGN_MASK			0x0000000F
+#define DM_REPORT_FIELD_ALIGN_LEFT			0x00000001
+#define DM_REPORT_FIELD_ALIGN_RIGHT			0x00000002
+#define DM_REPORT_FIELD_TYPE_MASK			0x00000FF0
+#define DM_REPORT_FIELD_TYPE_NONE			0x00000000
+#define DM_REPORT_FIELD_TYPE_STRING			0x00000010
+#define DM_REPORT_FIELD_TYPE_NUMBER			0x00000020
+#define DM_REPORT_FIELD_TYPE_SIZE			0x00000040
+#define DM_REPORT_FIELD_TYPE_PERCENT			0x00000080
+#define DM_REPORT_FIELD_TYPE_STRING_LIST		0x00000100
+#define DM_REPORT_FIELD_TYPE_TIME			0x00000200
+
+/* Reserved value flags (struct dm_report_reserved_value.type). */
+#define DM_REPORT_FIELD_RESERVED_VALUE_MASK		0x0000000F
+#define DM_REPORT_FIELD_RESERVED_VALUE_NAMED		0x00000001 /* a weaker reservation: the names only */
+#define DM_REPORT_FIELD_RESERVED_VALUE_RANGE		0x00000002 /* a low and a high value */
+#define DM_REPORT_FIELD_RESERVED_VALUE_DYNAMIC_VALUE	0x00000004 /* value given by a handler */
+#define DM_REPORT_FIELD_RESERVED_VALUE_FUZZY_NAMES	0x00000008 /* names recognised by a handler */
+
+#define DM_REPORT_FIELD_TYPE_ID_LEN 32
+#define DM_REPORT_FIELD_TYPE_HEADING_LEN 32
+
+/* A field of an object type. */
+struct dm_report_field_type {
+	uint32_t type;		/* the object type's id */
+	uint32_t flags;		/* DM_REPORT_FIELD_* */
+	uint32_t offset;	/* of the field's data in what data_fn returns */
+	int32_t width;		/* minimum width */
+	const char id[DM_REPORT_FIELD_TYPE_ID_LEN];		/* its name */
+	const char heading[DM_REPORT_FIELD_TYPE_HEADING_LEN];	/* its column title */
+	int (*report_fn)(struct dm_report *rh, struct dm_pool *mem,
+			 struct dm_report_field *field, const void *data,
+			 void *private_data);	/* NULL ends the array */
+	const char *desc;
+};
+
+/* The value of a reserved value for one field (type DM_REPORT_FIELD_TYPE_NONE). */
+struct dm_report_field_reserved_value {
+	uint32_t field_num;	/* index in the field array */
+	const void *value;	/* of the field's type */
+};
+
+/*
+ * A value with names that selections may use instead of the value itself,
+ * for every field of a type (type DM_REPORT_FIELD_TYPE_*) or for one field
+ * (DM_REPORT_FIELD_TYPE_NONE: value points to a struct
+ * dm_report_field_reserved_value). The value is a uint64_t (number, percent),
+ * a double (size, in 512-byte sectors), a time_t (time) or a const char *
+ * (string), two of them with DM_REPORT_FIELD_RESERVED_VALUE_RANGE, or a
+ * dm_report_reserved_handler with _DYNAMIC_VALUE or _FUZZY_NAMES. An array
+ * of them ends with a NULL value.
+ */
+struct dm_report_reserved_value {
+	const uint32_t type;
+	const void *value;
+	const char **names;		/* NULL-terminated */
+	const char *description;
+};
+
+/* What a reserved value handler is asked. */
+typedef enum dm_report_reserved_action_e {
+	DM_REPORT_RESERVED_PARSE_FUZZY_NAME,	/* in: a name, out: the canonical name or NULL */
+	DM_REPORT_RESERVED_GET_DYNAMIC_VALUE,	/* in: a canonical name, out: its value or NULL */
+} dm_report_reserved_action_t;
+
+/* A reserved value handler: 1 done, 0 error, -1 action not implemented. */
+typedef int (*dm_report_reserved_handler) (struct dm_report *rh,
+					   struct dm_pool *mem,
+					   uint32_t field_num,
+					   dm_report_reserved_action_t action,
+					   const void *data_in,
+					   const void **data_out);
+
+/* Output flags of dm_report_init. */
+#define DM_REPORT_OUTPUT_MASK			0x000000FF
+#define DM_REPORT_OUTPUT_ALIGNED		0x00000001
+#define DM_REPORT_OUTPUT_BUFFERED		0x00000002
+#define DM_REPORT_OUTPUT_HEADINGS		0x00000004
+#define DM_REPORT_OUTPUT_FIELD_NAME_PREFIX	0x00000008
+#define DM_REPORT_OUTPUT_FIELD_UNQUOTED		0x00000010
+#define DM_REPORT_OUTPUT_COLUMNS_AS_ROWS	0x00000020
+#define DM_REPORT_OUTPUT_MULTIPLE_TIMES		0x00000040
+
+/* Report groups: several reports as one document. */
+typedef enum dm_report_group_type_e {
+	DM_REPORT_GROUP_SINGLE,
+	DM_REPORT_GROUP_BASIC,
+	DM_REPORT_GROUP_JSON
+} dm_report_group_type_t;
+
 
 #define DM_CONTROL_NODE_UMASK 127
 
@@ -162,6 +308,27 @@ void dm_lib_exit(void) __attribute__((destructor));
 #define DM_UDEV_LOW_PRIORITY_FLAG 16
 
 #define DM_UDEV_PRIMARY_SOURCE_FLAG 64
+
+/**
+ * The opaque `struct dm_pool`.
+ */
+struct dm_pool;
+
+/**
+ * The opaque `struct dm_report`.
+ */
+struct dm_report;
+
+/**
+ * The opaque `struct dm_report_field`: the value a `report_fn` sets, for
+ * the duration of that call.
+ */
+struct dm_report_field;
+
+/**
+ * The opaque `struct dm_report_group`.
+ */
+struct dm_report_group;
 
 /**
  * The opaque `struct dm_task`.
@@ -259,13 +426,281 @@ void dm_lib_release(void);
  */
 void dm_log_init_verbose(int level);
 
+/**
+ * `dm_make_percent`: `numerator / denominator` as a `dm_percent_t`, 0% and
+ * 100% only when exact.
+ */
+dm_percent_t dm_make_percent(uint64_t numerator, uint64_t denominator);
+
 void *dm_malloc_aligned_wrapper(size_t s, size_t a, const char *_file, int _line);
 
 void *dm_malloc_wrapper(size_t s, const char *_file, int _line);
 
 int dm_mknodes(const char *name);
 
+/**
+ * `dm_percent_to_float`.
+ */
+float dm_percent_to_float(dm_percent_t percent);
+
+/**
+ * `dm_percent_to_round_float`: as `dm_percent_to_float`, never 0 or 100
+ * for a value that is not exactly that when rounded to `digits`.
+ */
+float dm_percent_to_round_float(dm_percent_t percent, unsigned int digits);
+
+/**
+ * `dm_pool_abandon_object`: drop the object being built.
+ */
+void dm_pool_abandon_object(struct dm_pool *p);
+
+/**
+ * `dm_pool_alloc`: `s` bytes aligned for a double.
+ */
+__attribute__((__warn_unused_result__)) void *dm_pool_alloc(struct dm_pool *p, size_t s);
+
+/**
+ * `dm_pool_alloc_aligned`: `s` bytes after advancing to the next multiple
+ * of `alignment` (a power of two).
+ */
+__attribute__((__warn_unused_result__)) void *dm_pool_alloc_aligned(struct dm_pool *p, size_t s, unsigned int alignment);
+
+/**
+ * `dm_pool_begin_object`: start an object, expecting about `hint` bytes.
+ */
+int dm_pool_begin_object(struct dm_pool *p, size_t hint);
+
+/**
+ * `dm_pool_create`: a pool named `name` whose chunks are at least
+ * `chunk_hint` bytes (rounded up to a power of two, 1024 at least).
+ */
+__attribute__((__warn_unused_result__)) struct dm_pool *dm_pool_create(const char *name, size_t chunk_hint);
+
+/**
+ * `dm_pool_destroy`: release the pool and all its memory.
+ */
+void dm_pool_destroy(struct dm_pool *p);
+
+/**
+ * `dm_pool_empty`: free everything allocated from the pool (the oldest
+ * chunk is kept for reuse, and one more as the spare).
+ */
+void dm_pool_empty(struct dm_pool *p);
+
+/**
+ * `dm_pool_end_object`: finish the object and return its address.
+ */
+void *dm_pool_end_object(struct dm_pool *p);
+
+/**
+ * `dm_pool_free`: free `ptr` and everything allocated after it.
+ */
+void dm_pool_free(struct dm_pool *p, void *ptr);
+
+/**
+ * `dm_pool_grow_object`: append `delta` bytes of `extra` to the object
+ * (`delta` 0: the string `extra` without its NUL).
+ */
+int dm_pool_grow_object(struct dm_pool *p, const void *extra, size_t delta);
+
+/**
+ * `dm_pool_lock`: mark the pool locked, remembering its checksum when
+ * `crc` is set. Locking does not write-protect the memory (as stock's
+ * release build).
+ */
+__attribute__((__warn_unused_result__)) int dm_pool_lock(struct dm_pool *p, int crc);
+
+/**
+ * `dm_pool_locked`: 1 when the pool is locked.
+ */
+int dm_pool_locked(struct dm_pool *p);
+
+/**
+ * `dm_pool_strdup`: a copy of the string `str` in the pool.
+ */
+__attribute__((__warn_unused_result__)) char *dm_pool_strdup(struct dm_pool *p, const char *str);
+
+/**
+ * `dm_pool_strndup`: a copy of at most `n` bytes of `str`, NUL-terminated,
+ * in `n + 1` bytes of the pool.
+ */
+__attribute__((__warn_unused_result__)) char *dm_pool_strndup(struct dm_pool *p, const char *str, size_t n);
+
+/**
+ * `dm_pool_unlock`: clear the lock; with `crc`, fail (the pool is unlocked
+ * all the same) when the checksum differs from the one taken by
+ * `dm_pool_lock`.
+ */
+__attribute__((__warn_unused_result__)) int dm_pool_unlock(struct dm_pool *p, int crc);
+
+/**
+ * `dm_pool_zalloc`: `s` zeroed bytes.
+ */
+__attribute__((__warn_unused_result__)) void *dm_pool_zalloc(struct dm_pool *p, size_t s);
+
 void *dm_realloc_wrapper(void *p, unsigned int s, const char *_file, int _line);
+
+/**
+ * `dm_report_column_headings`: print the headings (again).
+ */
+int dm_report_column_headings(struct dm_report *rh);
+
+/**
+ * `dm_report_compact_fields`: hide the columns empty in every row.
+ */
+int dm_report_compact_fields(struct dm_report *rh);
+
+/**
+ * `dm_report_compact_given_fields`: as `dm_report_compact_fields`, for the
+ * listed fields only.
+ */
+int dm_report_compact_given_fields(struct dm_report *rh, const char *fields);
+
+/**
+ * `dm_report_destroy_rows`: drop the rows without output.
+ */
+void dm_report_destroy_rows(struct dm_report *rh);
+
+/**
+ * `dm_report_field_int`.
+ */
+int dm_report_field_int(struct dm_report *rh, struct dm_report_field *field, const int *data);
+
+/**
+ * `dm_report_field_int32`.
+ */
+int dm_report_field_int32(struct dm_report *rh, struct dm_report_field *field, const int32_t *data);
+
+/**
+ * `dm_report_field_percent`: "%.2f" of the percentage (empty for
+ * `DM_PERCENT_INVALID`).
+ */
+int dm_report_field_percent(struct dm_report *rh, struct dm_report_field *field, const dm_percent_t *data);
+
+/**
+ * `dm_report_field_set_value`: the C string `value` is shown; `sortvalue`
+ * (NULL: `value`) is used for sorting and selection, read by the field's
+ * type when the report function returns.
+ */
+void dm_report_field_set_value(struct dm_report_field *field, const void *value, const void *sortvalue);
+
+/**
+ * `dm_report_field_string`: the string `*data` (copied).
+ */
+int dm_report_field_string(struct dm_report *rh, struct dm_report_field *field, const char *const *data);
+
+/**
+ * `dm_report_field_string_list`: the strings of a `struct dm_str_list`
+ * list, sorted, joined by `delimiter` (NULL: ",").
+ */
+int dm_report_field_string_list(struct dm_report *rh, struct dm_report_field *field, const struct dm_list *data, const char *delimiter);
+
+/**
+ * `dm_report_field_string_list_unsorted`: as `dm_report_field_string_list`,
+ * in list order (selection still sees the items sorted).
+ */
+int dm_report_field_string_list_unsorted(struct dm_report *rh, struct dm_report_field *field, const struct dm_list *data, const char *delimiter);
+
+/**
+ * `dm_report_field_uint32`.
+ */
+int dm_report_field_uint32(struct dm_report *rh, struct dm_report_field *field, const uint32_t *data);
+
+/**
+ * `dm_report_field_uint64`.
+ */
+int dm_report_field_uint64(struct dm_report *rh, struct dm_report_field *field, const uint64_t *data);
+
+/**
+ * `dm_report_free`.
+ */
+void dm_report_free(struct dm_report *rh);
+
+/**
+ * `dm_report_group_create`: a group of reports printed as one document
+ * (`DM_REPORT_GROUP_SINGLE`, `_BASIC`, `_JSON`).
+ */
+struct dm_report_group *dm_report_group_create(dm_report_group_type_t type, void *data);
+
+/**
+ * `dm_report_group_destroy`: output and pop everything, free the group.
+ */
+int dm_report_group_destroy(struct dm_report_group *group);
+
+/**
+ * `dm_report_group_output_and_pop_all`: output every report in the group
+ * and pop everything.
+ */
+int dm_report_group_output_and_pop_all(struct dm_report_group *group);
+
+/**
+ * `dm_report_group_pop`: take the top item off the group (closing its
+ * JSON object or array).
+ */
+int dm_report_group_pop(struct dm_report_group *group);
+
+/**
+ * `dm_report_group_push`: put a report (or, with NULL, a sub-object /
+ * section) on the group; `data` names it (basic and JSON groups).
+ */
+int dm_report_group_push(struct dm_report_group *group, struct dm_report *report, void *data);
+
+/**
+ * `dm_report_init`: a report of `output_fields` (comma-separated field
+ * names) sorted by `sort_keys`, for objects of the given types.
+ */
+struct dm_report *dm_report_init(uint32_t *report_types, const struct dm_report_object_type *types, const struct dm_report_field_type *fields, const char *output_fields, const char *output_separator, uint32_t output_flags, const char *sort_keys, void *private_data);
+
+/**
+ * `dm_report_init_with_selection`: as `dm_report_init`, with the implicit
+ * `selected` field, a selection and reserved values.
+ */
+struct dm_report *dm_report_init_with_selection(uint32_t *report_types, const struct dm_report_object_type *types, const struct dm_report_field_type *fields, const char *output_fields, const char *output_separator, uint32_t output_flags, const char *sort_keys, const char *selection, const struct dm_report_reserved_value *reserved_values, void *private_data);
+
+/**
+ * `dm_report_is_empty`: 1 when no row waits for output.
+ */
+int dm_report_is_empty(struct dm_report *rh);
+
+/**
+ * `dm_report_object`: report one object (printed at once unless the report
+ * is buffered).
+ */
+int dm_report_object(struct dm_report *rh, void *object);
+
+/**
+ * `dm_report_object_is_selected`: as `dm_report_object` when `do_output`,
+ * and the selection's verdict in `*selected`.
+ */
+int dm_report_object_is_selected(struct dm_report *rh, void *object, int do_output, int *selected);
+
+/**
+ * `dm_report_output`: print (buffered) rows.
+ */
+int dm_report_output(struct dm_report *rh);
+
+/**
+ * `dm_report_set_output_field_name_prefix`: the prefix (uppercased) of
+ * field names with `DM_REPORT_OUTPUT_FIELD_NAME_PREFIX`.
+ */
+int dm_report_set_output_field_name_prefix(struct dm_report *rh, const char *output_field_name_prefix);
+
+/**
+ * `dm_report_set_selection`: replace the selection and apply it to the
+ * rows waiting for output.
+ */
+int dm_report_set_selection(struct dm_report *rh, const char *selection);
+
+/**
+ * `dm_report_value_cache_get`: what `dm_report_value_cache_set` stored
+ * under `name`, or NULL.
+ */
+const void *dm_report_value_cache_get(struct dm_report *rh, const char *name);
+
+/**
+ * `dm_report_value_cache_set`: remember `data` under `name` for this report.
+ */
+int dm_report_value_cache_set(struct dm_report *rh, const char *name, const void *data);
 
 int dm_set_dev_dir(const char *dir);
 

@@ -9,7 +9,8 @@
 //!
 //! One file per family: `task.rs` (`dm_task_*`), `lib_state.rs` (versions,
 //! directories, init/release/exit, mangling), `log.rs`, `udev.rs`,
-//! `device.rs`, `mem.rs`; `consts.rs` holds the header's constants.
+//! `device.rs`, `mem.rs`, `pool.rs` (`dm_pool_*`), `report.rs` (`dm_report_*`,
+//! `dm_percent_*`); `consts.rs` holds the header's constants.
 
 #![allow(non_camel_case_types)]
 #![allow(clippy::missing_safety_doc)]
@@ -23,6 +24,8 @@ pub mod device;
 pub mod lib_state;
 pub mod log;
 pub mod mem;
+pub mod pool;
+pub mod report;
 pub mod task;
 pub mod udev;
 

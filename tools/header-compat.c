@@ -236,6 +236,174 @@ PROTO(dm_free_wrapper, void (*)(void *));
 PROTO(dm_dump_memory_wrapper, int (*)(void));
 PROTO(dm_bounds_check_wrapper, void (*)(void));
 
+/* ---- pools ---- */
+struct dm_pool;
+PROTO(dm_pool_create, struct dm_pool *(*)(const char *, size_t));
+PROTO(dm_pool_destroy, void (*)(struct dm_pool *));
+PROTO(dm_pool_alloc, void *(*)(struct dm_pool *, size_t));
+PROTO(dm_pool_alloc_aligned, void *(*)(struct dm_pool *, size_t, unsigned));
+PROTO(dm_pool_empty, void (*)(struct dm_pool *));
+PROTO(dm_pool_free, void (*)(struct dm_pool *, void *));
+PROTO(dm_pool_locked, int (*)(struct dm_pool *));
+PROTO(dm_pool_lock, int (*)(struct dm_pool *, int));
+PROTO(dm_pool_unlock, int (*)(struct dm_pool *, int));
+PROTO(dm_pool_begin_object, int (*)(struct dm_pool *, size_t));
+PROTO(dm_pool_grow_object, int (*)(struct dm_pool *, const void *, size_t));
+PROTO(dm_pool_end_object, void *(*)(struct dm_pool *));
+PROTO(dm_pool_abandon_object, void (*)(struct dm_pool *));
+PROTO(dm_pool_strdup, char *(*)(struct dm_pool *, const char *));
+PROTO(dm_pool_strndup, char *(*)(struct dm_pool *, const char *, size_t));
+PROTO(dm_pool_zalloc, void *(*)(struct dm_pool *, size_t));
+
+/* ---- percentages ---- */
+CHECK(DM_PERCENT_CHAR == '%', "DM_PERCENT_CHAR");
+VALUE(DM_PERCENT_0, 0);
+VALUE(DM_PERCENT_1, 1000000);
+VALUE(DM_PERCENT_100, 100000000);
+VALUE(DM_PERCENT_INVALID, -1);
+VALUE(DM_PERCENT_FAILED, -2);
+CHECK(SAME_TYPE((dm_percent_t)0, int32_t), "dm_percent_t is int32_t");
+CHECK(sizeof(dm_percent_range_t) == sizeof(int), "dm_percent_range_t is an enum");
+CHECK(sizeof(enum dm_percent_range_e) == sizeof(int), "enum dm_percent_range_e");
+PROTO(dm_percent_to_float, float (*)(dm_percent_t));
+PROTO(dm_percent_to_round_float, float (*)(dm_percent_t, unsigned));
+PROTO(dm_make_percent, dm_percent_t (*)(uint64_t, uint64_t));
+
+/* ---- reports ---- */
+struct dm_list;
+struct dm_report;
+struct dm_report_field;
+struct dm_report_group;
+
+VALUE(DM_REPORT_FIELD_MASK, 0x00000FFF);
+VALUE(DM_REPORT_FIELD_ALIGN_MASK, 0x0000000F);
+VALUE(DM_REPORT_FIELD_ALIGN_LEFT, 0x00000001);
+VALUE(DM_REPORT_FIELD_ALIGN_RIGHT, 0x00000002);
+VALUE(DM_REPORT_FIELD_TYPE_MASK, 0x00000FF0);
+VALUE(DM_REPORT_FIELD_TYPE_NONE, 0x00000000);
+VALUE(DM_REPORT_FIELD_TYPE_STRING, 0x00000010);
+VALUE(DM_REPORT_FIELD_TYPE_NUMBER, 0x00000020);
+VALUE(DM_REPORT_FIELD_TYPE_SIZE, 0x00000040);
+VALUE(DM_REPORT_FIELD_TYPE_PERCENT, 0x00000080);
+VALUE(DM_REPORT_FIELD_TYPE_STRING_LIST, 0x00000100);
+VALUE(DM_REPORT_FIELD_TYPE_TIME, 0x00000200);
+VALUE(DM_REPORT_FIELD_RESERVED_VALUE_MASK, 0x0000000F);
+VALUE(DM_REPORT_FIELD_RESERVED_VALUE_NAMED, 0x00000001);
+VALUE(DM_REPORT_FIELD_RESERVED_VALUE_RANGE, 0x00000002);
+VALUE(DM_REPORT_FIELD_RESERVED_VALUE_DYNAMIC_VALUE, 0x00000004);
+VALUE(DM_REPORT_FIELD_RESERVED_VALUE_FUZZY_NAMES, 0x00000008);
+VALUE(DM_REPORT_FIELD_TYPE_ID_LEN, 32);
+VALUE(DM_REPORT_FIELD_TYPE_HEADING_LEN, 32);
+VALUE(DM_REPORT_OUTPUT_MASK, 0x000000FF);
+VALUE(DM_REPORT_OUTPUT_ALIGNED, 0x00000001);
+VALUE(DM_REPORT_OUTPUT_BUFFERED, 0x00000002);
+VALUE(DM_REPORT_OUTPUT_HEADINGS, 0x00000004);
+VALUE(DM_REPORT_OUTPUT_FIELD_NAME_PREFIX, 0x00000008);
+VALUE(DM_REPORT_OUTPUT_FIELD_UNQUOTED, 0x00000010);
+VALUE(DM_REPORT_OUTPUT_COLUMNS_AS_ROWS, 0x00000020);
+VALUE(DM_REPORT_OUTPUT_MULTIPLE_TIMES, 0x00000040);
+VALUE(DM_REPORT_RESERVED_PARSE_FUZZY_NAME, 0);
+VALUE(DM_REPORT_RESERVED_GET_DYNAMIC_VALUE, 1);
+CHECK(sizeof(dm_report_reserved_action_t) == sizeof(int), "dm_report_reserved_action_t is an enum");
+VALUE(DM_REPORT_GROUP_SINGLE, 0);
+VALUE(DM_REPORT_GROUP_BASIC, 1);
+VALUE(DM_REPORT_GROUP_JSON, 2);
+CHECK(sizeof(dm_report_group_type_t) == sizeof(int), "dm_report_group_type_t is an enum");
+CHECK(sizeof(enum dm_report_group_type_e) == sizeof(int), "enum dm_report_group_type_e");
+
+typedef int (*compat_report_fn)(struct dm_report *, struct dm_pool *, struct dm_report_field *,
+				const void *, void *);
+CHECK(sizeof(struct dm_report_object_type) == 32, "struct dm_report_object_type");
+MEMBER(dm_report_object_type, id, uint32_t, 0);
+MEMBER(dm_report_object_type, desc, const char *, 8);
+MEMBER(dm_report_object_type, prefix, const char *, 16);
+MEMBER(dm_report_object_type, data_fn, void *(*)(void *), 24);
+CHECK(sizeof(struct dm_report_field_type) == 96, "struct dm_report_field_type");
+MEMBER(dm_report_field_type, type, uint32_t, 0);
+MEMBER(dm_report_field_type, flags, uint32_t, 4);
+MEMBER(dm_report_field_type, offset, uint32_t, 8);
+MEMBER(dm_report_field_type, width, int32_t, 12);
+MEMBER(dm_report_field_type, id, const char[32], 16);
+MEMBER(dm_report_field_type, heading, const char[32], 48);
+MEMBER(dm_report_field_type, report_fn, compat_report_fn, 80);
+MEMBER(dm_report_field_type, desc, const char *, 88);
+CHECK(sizeof(struct dm_report_field_reserved_value) == 16, "struct dm_report_field_reserved_value");
+MEMBER(dm_report_field_reserved_value, field_num, uint32_t, 0);
+MEMBER(dm_report_field_reserved_value, value, const void *, 8);
+CHECK(sizeof(struct dm_report_reserved_value) == 32, "struct dm_report_reserved_value");
+MEMBER(dm_report_reserved_value, type, const uint32_t, 0);
+MEMBER(dm_report_reserved_value, value, const void *, 8);
+MEMBER(dm_report_reserved_value, names, const char **, 16);
+MEMBER(dm_report_reserved_value, description, const char *, 24);
+CHECK(SAME_TYPE((dm_report_reserved_handler)0,
+		int (*)(struct dm_report *, struct dm_pool *, uint32_t, dm_report_reserved_action_t,
+			const void *, const void **)),
+      "dm_report_reserved_handler");
+
+PROTO(dm_report_init, struct dm_report *(*)(uint32_t *, const struct dm_report_object_type *,
+					     const struct dm_report_field_type *, const char *,
+					     const char *, uint32_t, const char *, void *));
+PROTO(dm_report_init_with_selection,
+      struct dm_report *(*)(uint32_t *, const struct dm_report_object_type *,
+			    const struct dm_report_field_type *, const char *, const char *, uint32_t,
+			    const char *, const char *, const struct dm_report_reserved_value *, void *));
+PROTO(dm_report_object, int (*)(struct dm_report *, void *));
+PROTO(dm_report_object_is_selected, int (*)(struct dm_report *, void *, int, int *));
+PROTO(dm_report_compact_fields, int (*)(struct dm_report *));
+PROTO(dm_report_compact_given_fields, int (*)(struct dm_report *, const char *));
+PROTO(dm_report_is_empty, int (*)(struct dm_report *));
+PROTO(dm_report_destroy_rows, void (*)(struct dm_report *));
+PROTO(dm_report_output, int (*)(struct dm_report *));
+PROTO(dm_report_column_headings, int (*)(struct dm_report *));
+PROTO(dm_report_free, void (*)(struct dm_report *));
+PROTO(dm_report_set_output_field_name_prefix, int (*)(struct dm_report *, const char *));
+PROTO(dm_report_set_selection, int (*)(struct dm_report *, const char *));
+PROTO(dm_report_value_cache_set, int (*)(struct dm_report *, const char *, const void *));
+PROTO(dm_report_value_cache_get, const void *(*)(struct dm_report *, const char *));
+PROTO(dm_report_field_string,
+      int (*)(struct dm_report *, struct dm_report_field *, const char *const *));
+PROTO(dm_report_field_string_list,
+      int (*)(struct dm_report *, struct dm_report_field *, const struct dm_list *, const char *));
+PROTO(dm_report_field_string_list_unsorted,
+      int (*)(struct dm_report *, struct dm_report_field *, const struct dm_list *, const char *));
+PROTO(dm_report_field_int32, int (*)(struct dm_report *, struct dm_report_field *, const int32_t *));
+PROTO(dm_report_field_uint32, int (*)(struct dm_report *, struct dm_report_field *, const uint32_t *));
+PROTO(dm_report_field_int, int (*)(struct dm_report *, struct dm_report_field *, const int *));
+PROTO(dm_report_field_uint64, int (*)(struct dm_report *, struct dm_report_field *, const uint64_t *));
+PROTO(dm_report_field_percent,
+      int (*)(struct dm_report *, struct dm_report_field *, const dm_percent_t *));
+PROTO(dm_report_field_set_value, void (*)(struct dm_report_field *, const void *, const void *));
+PROTO(dm_report_group_create, struct dm_report_group *(*)(dm_report_group_type_t, void *));
+PROTO(dm_report_group_push, int (*)(struct dm_report_group *, struct dm_report *, void *));
+PROTO(dm_report_group_pop, int (*)(struct dm_report_group *));
+PROTO(dm_report_group_output_and_pop_all, int (*)(struct dm_report_group *));
+PROTO(dm_report_group_destroy, int (*)(struct dm_report_group *));
+
+/* Static tables as stock-built programs write them (dmsetup's style). */
+static void *compat_data(void *obj) { return obj; }
+static int compat_disp(struct dm_report *rh, struct dm_pool *mem, struct dm_report_field *field,
+		       const void *data, void *private_data)
+{
+	(void)mem;
+	(void)private_data;
+	return dm_report_field_string(rh, field, (const char *const *)data);
+}
+static const struct dm_report_object_type compat_types[] = {
+	{ 1, "Thing", "thing_", compat_data },
+	{ 0, "", "", NULL },
+};
+static const struct dm_report_field_type compat_fields[] = {
+	{ 1, DM_REPORT_FIELD_TYPE_STRING | DM_REPORT_FIELD_ALIGN_LEFT, 0, 4, "name", "Name",
+	  compat_disp, "The name." },
+	{ 0, 0, 0, 0, "", "", NULL, NULL },
+};
+static const char *compat_names[] = { "none", NULL };
+static const uint64_t compat_zero = 0;
+static const struct dm_report_reserved_value compat_reserved[] = {
+	{ DM_REPORT_FIELD_TYPE_NUMBER, &compat_zero, compat_names, "Nothing." },
+	{ 0, NULL, NULL, NULL },
+};
+
 /* The macros expand to the wrappers with the caller's position. */
 int header_compat_use_macros(void);
 int header_compat_use_macros(void)
@@ -257,7 +425,28 @@ int header_compat_use_macros(void)
 	return ok + dm_dump_memory() + (int)DM_ARRAY_SIZE(sizes);
 }
 
+/* The report and pool tables and calls compile as stock-built code does. */
+int header_compat_use_report(void);
+int header_compat_use_report(void)
+{
+	uint32_t types = 1;
+	struct dm_pool *mem = dm_pool_create("compat", 0);
+	struct dm_report *rh = dm_report_init_with_selection(&types, compat_types, compat_fields,
+							     "name", " ", DM_REPORT_OUTPUT_ALIGNED,
+							     NULL, "", compat_reserved, NULL);
+	struct dm_report_group *g = dm_report_group_create(DM_REPORT_GROUP_JSON, NULL);
+	const char *name = "x";
+	int r = dm_report_group_push(g, rh, (void *)"things") && dm_report_object(rh, &name);
+
+	if (mem && dm_pool_begin_object(mem, 8) && dm_pool_grow_object(mem, name, 0))
+		r += dm_pool_end_object(mem) != NULL;
+	dm_report_group_destroy(g);
+	dm_report_free(rh);
+	dm_pool_destroy(mem);
+	return r;
+}
+
 int main(void)
 {
-	return header_compat_use_macros() == 0;
+	return header_compat_use_macros() == 0 || header_compat_use_report() < 0;
 }

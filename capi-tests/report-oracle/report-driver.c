@@ -139,6 +139,34 @@ static const char *opt(const char *s)
 
 /* ---- values ---- */
 
+/*
+ * String lists for dm_report_field_string_list: struct dm_list and
+ * struct dm_str_list are built by hand with their layout, so that the driver
+ * needs neither the list functions nor the full list types from the library
+ * under test (it only needs the report API).
+ */
+struct drv_list {
+	struct drv_list *n, *p;
+};
+
+struct drv_str_list {
+	struct drv_list list;
+	const char *str;
+};
+
+static void drv_list_init(struct drv_list *head)
+{
+	head->n = head->p = head;
+}
+
+static void drv_list_add(struct drv_list *head, struct drv_list *elem)
+{
+	elem->n = head;
+	elem->p = head->p;
+	head->p->n = elem;
+	head->p = elem;
+}
+
 enum vkind {
 	V_STR, V_INT, V_INT32, V_UINT32, V_UINT64, V_PERCENT, V_LIST, V_LIST_UNSORTED,
 	V_SETVAL, V_SETVAL_U64, V_SETVAL_DBL, V_SETVAL_TIME, V_FAIL
@@ -151,7 +179,7 @@ struct spec {
 	uint64_t u;
 	double d;
 	const char *delim;
-	struct dm_list *list;
+	struct drv_list *list;
 };
 
 struct object {
@@ -195,7 +223,7 @@ static void parse_spec(struct spec *sp, const char *text, int lineno)
 		/* l:DELIM:<sep><items...>  DELIM "-" = NULL */
 		const char *c2 = strchr(rest, ':');
 		char *items, *p, sep;
-		struct dm_str_list *sl;
+		struct drv_str_list *sl;
 
 		if (!c2)
 			die("bad list spec", lineno);
@@ -206,7 +234,7 @@ static void parse_spec(struct spec *sp, const char *text, int lineno)
 			sp->delim = strndup(rest, (size_t) (c2 - rest));
 		if (!(sp->list = malloc(sizeof(*sp->list))))
 			abort();
-		dm_list_init(sp->list);
+		drv_list_init(sp->list);
 		items = xstrdup(c2 + 1);
 		if (*items) {
 			sep = *items;
@@ -218,7 +246,7 @@ static void parse_spec(struct spec *sp, const char *text, int lineno)
 				if (!(sl = malloc(sizeof(*sl))))
 					abort();
 				sl->str = xstrdup(p);
-				dm_list_add(sp->list, &sl->list);
+				drv_list_add(sp->list, &sl->list);
 				if (!e)
 					break;
 				p = e + 1;
@@ -282,9 +310,12 @@ static int _disp(struct dm_report *rh, struct dm_pool *mem,
 		pc = (dm_percent_t) sp->i;
 		return dm_report_field_percent(rh, field, &pc);
 	case V_LIST:
-		return dm_report_field_string_list(rh, field, sp->list, sp->delim);
+		return dm_report_field_string_list(rh, field, (const struct dm_list *) sp->list,
+						   sp->delim);
 	case V_LIST_UNSORTED:
-		return dm_report_field_string_list_unsorted(rh, field, sp->list, sp->delim);
+		return dm_report_field_string_list_unsorted(rh, field,
+							    (const struct dm_list *) sp->list,
+							    sp->delim);
 	case V_SETVAL:
 		dm_report_field_set_value(field, sp->s, NULL);
 		return 1;

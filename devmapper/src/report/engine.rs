@@ -1435,6 +1435,12 @@ impl Report {
             .unwrap_or(true)
     }
 
+    /// The number of rows waiting for output. The C shell uses it to free a
+    /// row's pool memory when the row is not kept, as stock does.
+    pub fn row_count(&self) -> usize {
+        self.inner.try_borrow().map(|r| r.rows.len()).unwrap_or(0)
+    }
+
     /// `dm_report_destroy_rows`: drops buffered rows, resets widths.
     pub fn destroy_rows(&mut self) -> Result<(), ReportError> {
         let mut rh = self.inner.try_borrow_mut().map_err(|_| busy())?;
