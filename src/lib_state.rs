@@ -194,6 +194,7 @@ pub extern "C" fn dm_lib_exit() {
             return Some(());
         }
         CTX.exit();
+        crate::pool::check_leaks();
         EXITED.store(false, Ordering::Release);
         Some(())
     })

@@ -198,8 +198,6 @@ fn unregister(p: *const dm_pool) {
 
 /// `dm_pools_check_leaks`: list the pools never destroyed. Stock runs it
 /// from `dm_lib_exit` (the library destructor).
-// To be called from `dm_lib_exit` (src/lib_state.rs) after `CTX.exit()`.
-#[allow(dead_code)]
 pub(crate) fn check_leaks() {
     let pools: Vec<(usize, Option<Vec<u8>>)> = {
         let guard = POOLS.lock().unwrap_or_else(|e| e.into_inner());

@@ -21,6 +21,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Callback types, as in libdevmapper.h. */
@@ -57,16 +58,34 @@ void dmrs_log_emit(int level, const char *file, int line,
 int dmrs_log_is_default(void);
 
 /*
- * Format a message into buf. Longer output is cut at the buffer size (always
- * NUL-terminated); a formatting error yields an empty message.
+ * Format a message of any length: into buf when it fits, else into memory
+ * from malloc (stock's loggers print whole lines, however long). Returns the
+ * text; *heap is what to free afterwards (NULL when buf was used). When
+ * memory is short the message is cut at the buffer size.
  */
-static void format_message(char *buf, size_t size, const char *f, va_list ap)
-	__attribute__((format(printf, 3, 0)));
+static const char *format_any(char *buf, size_t size, char **heap, const char *f, va_list ap)
+	__attribute__((format(printf, 4, 0)));
 
-static void format_message(char *buf, size_t size, const char *f, va_list ap)
+static const char *format_any(char *buf, size_t size, char **heap, const char *f, va_list ap)
 {
-	if (!f || vsnprintf(buf, size, f, ap) < 0)
+	va_list again;
+	int n;
+
+	*heap = NULL;
+	if (!f) {
 		buf[0] = '\0';
+		return buf;
+	}
+	va_copy(again, ap);
+	n = vsnprintf(buf, size, f, ap);
+	if (n < 0)
+		buf[0] = '\0';
+	else if ((size_t)n >= size && (*heap = malloc((size_t)n + 1))) {
+		if (vsnprintf(*heap, (size_t)n + 1, f, again) < 0)
+			(*heap)[0] = '\0';
+	}
+	va_end(again);
+	return *heap ? *heap : buf;
 }
 
 /*
@@ -85,10 +104,14 @@ static void default_log_with_errno(int level, const char *file, int line,
 	int saved_errno = errno;
 	va_list ap;
 
+	char *heap;
+	const char *msg;
+
 	va_start(ap, f);
-	format_message(buf, sizeof(buf), f, ap);
+	msg = format_any(buf, sizeof(buf), &heap, f, ap);
 	va_end(ap);
-	dmrs_default_log_line(level, file, line, dm_errno_or_class, buf);
+	dmrs_default_log_line(level, file, line, dm_errno_or_class, msg);
+	free(heap);
 	errno = saved_errno;
 }
 
@@ -103,10 +126,14 @@ static void default_log(int level, const char *file, int line,
 	int saved_errno = errno;
 	va_list ap;
 
+	char *heap;
+	const char *msg;
+
 	va_start(ap, f);
-	format_message(buf, sizeof(buf), f, ap);
+	msg = format_any(buf, sizeof(buf), &heap, f, ap);
 	va_end(ap);
-	dmrs_default_log_line(level, file, line, 0, buf);
+	dmrs_default_log_line(level, file, line, 0, msg);
+	free(heap);
 	errno = saved_errno;
 }
 
@@ -166,17 +193,21 @@ static void log_with_errno_to_log(int level, const char *file, int line,
 	char buf[DMRS_LOG_BUFSIZE];
 	va_list ap;
 
+	char *heap;
+	const char *msg;
+
 	(void)dm_errno_or_class;
 	va_start(ap, f);
-	format_message(buf, sizeof(buf), f, ap);
+	msg = format_any(buf, sizeof(buf), &heap, f, ap);
 	va_end(ap);
 	if (adapter_depth > 0) {
-		dmrs_default_log_line(level, file, line, 0, buf);
-		return;
+		dmrs_default_log_line(level, file, line, 0, msg);
+	} else {
+		adapter_depth++;
+		load_log()(level, file, line, "%s", msg);
+		adapter_depth--;
 	}
-	adapter_depth++;
-	load_log()(level, file, line, "%s", buf);
-	adapter_depth--;
+	free(heap);
 }
 
 /*
@@ -193,16 +224,20 @@ static void log_to_log_with_errno(int level, const char *file, int line,
 	char buf[DMRS_LOG_BUFSIZE];
 	va_list ap;
 
+	char *heap;
+	const char *msg;
+
 	va_start(ap, f);
-	format_message(buf, sizeof(buf), f, ap);
+	msg = format_any(buf, sizeof(buf), &heap, f, ap);
 	va_end(ap);
 	if (adapter_depth > 0) {
-		dmrs_default_log_line(level, file, line, 0, buf);
-		return;
+		dmrs_default_log_line(level, file, line, 0, msg);
+	} else {
+		adapter_depth++;
+		load_log_with_errno()(level, file, line, 0, "%s", msg);
+		adapter_depth--;
 	}
-	adapter_depth++;
-	load_log_with_errno()(level, file, line, 0, "%s", buf);
-	adapter_depth--;
+	free(heap);
 }
 
 void dm_log_init(dm_log_fn fn)
