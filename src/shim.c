@@ -58,7 +58,22 @@ void dmrs_log_emit(int level, const char *file, int line,
 int dmrs_log_is_default(void);
 
 /*
- * Format a message of any length: into buf when it fits, else into memory
+ * Format a message into buf, cut at the buffer size (always NUL-terminated;
+ * a formatting error yields an empty message). The adapters between the two
+ * callback styles cut messages like stock's do.
+ */
+static void format_cut(char *buf, size_t size, const char *f, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
+static void format_cut(char *buf, size_t size, const char *f, va_list ap)
+{
+	if (!f || vsnprintf(buf, size, f, ap) < 0)
+		buf[0] = '\0';
+}
+
+/*
+ * Format a message of any length (the built-in loggers print whole lines,
+ * as stock's do): into buf when it fits, else into memory
  * from malloc (stock's loggers print whole lines, however long). Returns the
  * text; *heap is what to free afterwards (NULL when buf was used). When
  * memory is short the message is cut at the buffer size.
@@ -193,21 +208,17 @@ static void log_with_errno_to_log(int level, const char *file, int line,
 	char buf[DMRS_LOG_BUFSIZE];
 	va_list ap;
 
-	char *heap;
-	const char *msg;
-
 	(void)dm_errno_or_class;
 	va_start(ap, f);
-	msg = format_any(buf, sizeof(buf), &heap, f, ap);
+	format_cut(buf, sizeof(buf), f, ap);
 	va_end(ap);
 	if (adapter_depth > 0) {
-		dmrs_default_log_line(level, file, line, 0, msg);
-	} else {
-		adapter_depth++;
-		load_log()(level, file, line, "%s", msg);
-		adapter_depth--;
+		dmrs_default_log_line(level, file, line, 0, buf);
+		return;
 	}
-	free(heap);
+	adapter_depth++;
+	load_log()(level, file, line, "%s", buf);
+	adapter_depth--;
 }
 
 /*
@@ -224,20 +235,16 @@ static void log_to_log_with_errno(int level, const char *file, int line,
 	char buf[DMRS_LOG_BUFSIZE];
 	va_list ap;
 
-	char *heap;
-	const char *msg;
-
 	va_start(ap, f);
-	msg = format_any(buf, sizeof(buf), &heap, f, ap);
+	format_cut(buf, sizeof(buf), f, ap);
 	va_end(ap);
 	if (adapter_depth > 0) {
-		dmrs_default_log_line(level, file, line, 0, msg);
-	} else {
-		adapter_depth++;
-		load_log_with_errno()(level, file, line, 0, "%s", msg);
-		adapter_depth--;
+		dmrs_default_log_line(level, file, line, 0, buf);
+		return;
 	}
-	free(heap);
+	adapter_depth++;
+	load_log_with_errno()(level, file, line, 0, "%s", buf);
+	adapter_depth--;
 }
 
 void dm_log_init(dm_log_fn fn)
