@@ -113,6 +113,23 @@ void dm_lib_init(void) __attribute__((constructor));
 void dm_lib_exit(void) __attribute__((destructor));
 
 /*
+ * Percentages: fixed point, in millionths of a percent (DM_PERCENT_1 is one
+ * percent). Build them with dm_make_percent(), which never rounds a value
+ * strictly between 0 and 100 % to either end.
+ */
+#define DM_PERCENT_CHAR '%'
+
+typedef enum dm_percent_range_e {
+    DM_PERCENT_0 = 0,
+    DM_PERCENT_1 = 1000000,
+    DM_PERCENT_100 = 100 * DM_PERCENT_1,
+    DM_PERCENT_INVALID = -1,
+    DM_PERCENT_FAILED = -2
+} dm_percent_range_t;
+
+typedef int32_t dm_percent_t;
+
+/*
  * Memory pools (dm_pool_*).
  *
  * A pool is a stack-like allocator: memory is taken from the end of the
@@ -145,18 +162,6 @@ struct dm_report;
 struct dm_report_field;
 struct dm_report_group;
 
-/* Percentages: millionths of a percent. */
-#define DM_PERCENT_CHAR '%'
-
-typedef enum dm_percent_range_e {
-	DM_PERCENT_0 = 0,
-	DM_PERCENT_1 = 1000000,
-	DM_PERCENT_100 = 100 * DM_PERCENT_1,
-	DM_PERCENT_INVALID = -1,
-	DM_PERCENT_FAILED = -2
-} dm_percent_range_t;
-
-typedef int32_t dm_percent_t;
 
 /* An object type: its id (a power of two) and how to get its data. */
 struct dm_report_object_type {
@@ -258,6 +263,28 @@ typedef enum dm_report_group_type_e {
 	DM_REPORT_GROUP_JSON
 } dm_report_group_type_t;
 
+/*
+ * Strings: the formatting functions are C-variadic (they live in shim.c).
+ *
+ * dm_snprintf returns -1 when the buffer is too small (the pre-C99
+ * snprintf convention). dm_asprintf and dm_vasprintf allocate the result
+ * with dm_malloc (free it with dm_free) and return its size including the
+ * NUL, or -1.
+ */
+int dm_snprintf(char *buf, size_t bufsize, const char *format, ...)
+    __attribute__ ((format(printf, 3, 4)));
+int dm_asprintf(char **buf, const char *format, ...)
+    __attribute__ ((format(printf, 2, 3)));
+int dm_vasprintf(char **buf, const char *format, va_list ap)
+    __attribute__ ((format(printf, 2, 0)));
+
+/* The kind of suffix dm_size_to_string() appends. */
+typedef enum dm_size_suffix_e {
+    DM_SIZE_LONG = 0,   /* Megabyte */
+    DM_SIZE_SHORT = 1,  /* MB or MiB */
+    DM_SIZE_UNIT = 2    /* M or m */
+} dm_size_suffix_t;
+
 
 #define DM_CONTROL_NODE_UMASK 127
 
@@ -336,9 +363,19 @@ struct dm_report_group;
 struct dm_task;
 
 /**
- * `struct dm_timestamp` (opaque to C).
+ * The opaque `struct dm_timestamp`.
  */
 struct dm_timestamp;
+
+/**
+ * The opaque `struct dm_tree`.
+ */
+struct dm_tree;
+
+/**
+ * The opaque `struct dm_tree_node`.
+ */
+struct dm_tree_node;
 
 /**
  * `struct dm_deps`.
@@ -385,9 +422,29 @@ struct dm_versions {
     char name[];
 };
 
+/**
+ * The last component of `path` (a pointer into it).
+ */
+const char *dm_basename(const char *path);
+
 void dm_bounds_check_wrapper(void);
 
+/**
+ * `<vg>-<lv>[-<layer>]` with hyphens doubled, allocated from `mem`.
+ */
+char *dm_build_dm_name(struct dm_pool *mem, const char *vgname, const char *lvname, const char *layer);
+
+/**
+ * `<prefix><lvid>[-<layer>]`, allocated from `mem`.
+ */
+char *dm_build_dm_uuid(struct dm_pool *mem, const char *prefix, const char *lvid, const char *layer);
+
 int dm_cookie_supported(void);
+
+/**
+ * Occurrences of `c` in the `len` bytes at `str`.
+ */
+unsigned int dm_count_chars(const char *str, size_t len, int c);
 
 int dm_device_get_name(uint32_t major, uint32_t minor, int prefer_kernel_name, char *buf, size_t buf_size);
 
@@ -400,6 +457,22 @@ const char *dm_dir(void);
 int dm_driver_version(char *version, size_t size);
 
 int dm_dump_memory_wrapper(void);
+
+/**
+ * Copy `src` to `out` with `"` and `\` escaped; returns `out`.
+ */
+char *dm_escape_double_quotes(char *out, const char *src);
+
+/**
+ * Size of the buffer `dm_escape_double_quotes` needs for `str`.
+ */
+size_t dm_escaped_len(const char *str);
+
+/**
+ * `"<major>:<minor>"` into `buf` (at least 8 bytes); 0 when it does not fit
+ * (the text is then cut).
+ */
+int dm_format_dev(char *buf, int bufsize, uint32_t dev_major, uint32_t dev_minor);
 
 void dm_free_wrapper(void *p);
 
@@ -427,8 +500,8 @@ void dm_lib_release(void);
 void dm_log_init_verbose(int level);
 
 /**
- * `dm_make_percent`: `numerator / denominator` as a `dm_percent_t`, 0% and
- * 100% only when exact.
+ * `numerator / denominator` as a percentage, never rounded to exactly 0 or
+ * 100 % unless it is.
  */
 dm_percent_t dm_make_percent(uint64_t numerator, uint64_t denominator);
 
@@ -439,13 +512,13 @@ void *dm_malloc_wrapper(size_t s, const char *_file, int _line);
 int dm_mknodes(const char *name);
 
 /**
- * `dm_percent_to_float`.
+ * The percentage as a float.
  */
 float dm_percent_to_float(dm_percent_t percent);
 
 /**
- * `dm_percent_to_round_float`: as `dm_percent_to_float`, never 0 or 100
- * for a value that is not exactly that when rounded to `digits`.
+ * The percentage as a float that prints as 0 or 100 with `digits`
+ * decimals only when it is exactly 0 or 100 %.
  */
 float dm_percent_to_round_float(dm_percent_t percent, unsigned int digits);
 
@@ -710,7 +783,30 @@ int dm_set_sysfs_dir(const char *dir);
 
 int dm_set_uuid_prefix(const char *prefix);
 
+/**
+ * A size in sectors as text, allocated from `mem`; "" on failure.
+ */
+const char *dm_size_to_string(struct dm_pool *mem, uint64_t size, char unit_type, int use_si_units, uint64_t unit_factor, int include_suffix, dm_size_suffix_t suffix_type);
+
+/**
+ * Split `<vg>-<lv>[-<layer>]`: in a copy from `mem` of `dmname`, or, with a
+ * NULL `mem`, in place in the string `*vgname` points to.
+ */
+int dm_split_lvm_name(struct dm_pool *mem, const char *dmname, char **vgname, char **lvname, char **layer);
+
+/**
+ * Break a buffer into at most `max` words separated by white space, in
+ * place; `argv` receives pointers to them. Returns the number of words.
+ */
+int dm_split_words(char *buffer, unsigned int max, unsigned int ignore_comments, char **argv);
+
 char *dm_strdup_wrapper(const char *s, const char *_file, int _line);
+
+/**
+ * Copy at most `n` bytes of `src` to `dest`, always NUL-terminated (when
+ * `n > 0`); 0 when `src` did not fit.
+ */
+int dm_strncpy(char *dest, const char *src, size_t n);
 
 const char *dm_sysfs_dir(void);
 
@@ -851,6 +947,145 @@ int dm_task_suppress_identical_reload(struct dm_task *dmt);
 
 void dm_task_update_nodes(void);
 
+/**
+ * A new timestamp holding the zero reading.
+ */
+struct dm_timestamp *dm_timestamp_alloc(void);
+
+/**
+ * -1, 0 or 1 as `ts1` is before, equal to or after `ts2`.
+ */
+int dm_timestamp_compare(struct dm_timestamp *ts1, struct dm_timestamp *ts2);
+
+/**
+ * Copy the reading of `ts_old` into `ts_new`.
+ */
+void dm_timestamp_copy(struct dm_timestamp *ts_new, struct dm_timestamp *ts_old);
+
+/**
+ * The absolute difference of two timestamps in nanoseconds.
+ */
+uint64_t dm_timestamp_delta(struct dm_timestamp *ts1, struct dm_timestamp *ts2);
+
+/**
+ * Free a timestamp (NULL is ignored).
+ */
+void dm_timestamp_destroy(struct dm_timestamp *ts);
+
+/**
+ * Read `CLOCK_MONOTONIC` into `ts`: 1, or 0 (and the zero reading) when the
+ * clock fails. A NULL `ts` gives 0 silently, as in libdevmapper.
+ */
+int dm_timestamp_get(struct dm_timestamp *ts);
+
+/**
+ * Add a device and every device it uses.
+ */
+int dm_tree_add_dev(struct dm_tree *dtree, uint32_t major, uint32_t minor);
+
+/**
+ * `dm_tree_add_dev` with udev flags for the device.
+ */
+int dm_tree_add_dev_with_udev_flags(struct dm_tree *dtree, uint32_t major, uint32_t minor, uint16_t udev_flags);
+
+/**
+ * 1 when a node the node uses directly has a uuid with the prefix.
+ */
+int dm_tree_children_use_uuid(struct dm_tree_node *dnode, const char *uuid_prefix, size_t uuid_prefix_len);
+
+/**
+ * An empty dependency tree.
+ */
+struct dm_tree *dm_tree_create(void);
+
+/**
+ * The node of a device number (`0, 0`: the root), or NULL.
+ */
+struct dm_tree_node *dm_tree_find_node(struct dm_tree *dtree, uint32_t major, uint32_t minor);
+
+/**
+ * The node of a uuid (NULL or "": the root), or NULL.
+ */
+struct dm_tree_node *dm_tree_find_node_by_uuid(struct dm_tree *dtree, const char *uuid);
+
+/**
+ * Free a tree and all its nodes (NULL is ignored).
+ */
+void dm_tree_free(struct dm_tree *dtree);
+
+/**
+ * The udev cookie of the node's tree.
+ */
+uint32_t dm_tree_get_cookie(struct dm_tree_node *node);
+
+/**
+ * The next child (`inverted`: parent) of `parent`; `*handle` is the
+ * cursor, NULL to start. NULL after the last one (and the cursor is reset).
+ */
+struct dm_tree_node *dm_tree_next_child(void **handle, const struct dm_tree_node *parent, uint32_t inverted);
+
+/**
+ * The caller's context pointer of the node (NULL for nodes made by
+ * `dm_tree_add_dev`).
+ */
+void *dm_tree_node_get_context(const struct dm_tree_node *node);
+
+/**
+ * The device's info, valid for the tree's life.
+ */
+const struct dm_info *dm_tree_node_get_info(const struct dm_tree_node *node);
+
+/**
+ * The device's name ("" for the root and devices that are not mapped).
+ */
+const char *dm_tree_node_get_name(const struct dm_tree_node *node);
+
+/**
+ * The device's uuid ("" like the name, and for devices without one).
+ */
+const char *dm_tree_node_get_uuid(const struct dm_tree_node *node);
+
+/**
+ * How many nodes the node uses (`inverted`: how many use it).
+ */
+int dm_tree_node_num_children(const struct dm_tree_node *node, uint32_t inverted);
+
+/**
+ * Set the node's udev flags.
+ */
+void dm_tree_node_set_udev_flags(struct dm_tree_node *node, uint16_t udev_flags);
+
+/**
+ * 1 when a table load grew the device, -1 when it shrank it, else 0.
+ */
+int dm_tree_node_size_changed(const struct dm_tree_node *dnode);
+
+/**
+ * Retry the removal of the tree's devices when it fails.
+ */
+void dm_tree_retry_remove(struct dm_tree_node *dnode);
+
+/**
+ * Set the udev cookie the tree's operations share.
+ */
+void dm_tree_set_cookie(struct dm_tree_node *node, uint32_t cookie);
+
+/**
+ * uuid suffixes `dm_tree_find_node_by_uuid` may ignore (a NULL-terminated
+ * array; copied, so the caller may free it afterwards).
+ */
+void dm_tree_set_optional_uuid_suffixes(struct dm_tree *dtree, const char **optional_uuid_suffixes);
+
+/**
+ * Suspend the tree's devices without flushing file systems.
+ */
+void dm_tree_skip_lockfs(struct dm_tree_node *dnode);
+
+/**
+ * Suspend the tree's devices with `noflush`.
+ */
+void dm_tree_use_no_flush_suspend(struct dm_tree_node *dnode);
+
 int dm_udev_complete(uint32_t cookie);
 
 int dm_udev_create_cookie(uint32_t *cookie);
@@ -866,6 +1101,23 @@ void dm_udev_set_sync_support(int sync_with_udev);
 int dm_udev_wait(uint32_t cookie);
 
 int dm_udev_wait_immediate(uint32_t cookie, int *ready);
+
+/**
+ * Unescape `\:`, `\@` and `\\` in place; report the first unescaped `:`
+ * and `@` (NULL when there is none).
+ */
+void dm_unescape_colons_and_at_signs(char *src, char **substr_first_unquoted_colon, char **substr_first_unquoted_at_sign);
+
+/**
+ * Undo `dm_escape_double_quotes` in place.
+ */
+void dm_unescape_double_quotes(char *src);
+
+/**
+ * The factor of a unit specifier (`k`, `M`, `8k`, ...); see
+ * [`strings::units_to_factor`].
+ */
+uint64_t dm_units_to_factor(const char *units, char *unit_type, int strict, const char **endptr);
 
 const char *dm_uuid_prefix(void);
 

@@ -186,3 +186,148 @@ pub(crate) fn malloc_bytes(s: &[u8]) -> *mut c_char {
 pub(crate) fn cbool(b: bool) -> c_int {
     c_int::from(b)
 }
+
+// ---------------------------------------------------------------------------
+// Helpers for the string, tree and timestamp families: in-place edits of
+// caller strings, caller arrays and in-out cursors.
+
+/// Read the value behind a pointer (an in-out argument such as
+/// `dm_tree_next_child`'s `void **handle`); NULL is logged and gives `None`.
+///
+/// # Safety
+/// A non-NULL `p` must be valid for a read of `T`.
+pub(crate) unsafe fn read<T: Copy>(p: *const T, what: &str, arg: &str) -> Option<T> {
+    if p.is_null() {
+        null_arg(what, arg);
+        return None;
+    }
+    // SAFETY: non-NULL and readable by the caller's contract.
+    Some(unsafe { p.read() })
+}
+
+/// A caller's NUL-terminated string as writable bytes (the NUL itself
+/// excluded), for the functions that edit strings in place; NULL is logged
+/// and gives `None`.
+///
+/// # Safety
+/// A non-NULL `p` must point to a writable NUL-terminated string that
+/// outlives `'a` and that nothing else accesses meanwhile.
+pub(crate) unsafe fn c_string_mut<'a>(
+    p: *mut c_char,
+    what: &str,
+    arg: &str,
+) -> Option<&'a mut [u8]> {
+    if p.is_null() {
+        null_arg(what, arg);
+        return None;
+    }
+    // SAFETY: NUL-terminated by the caller's contract.
+    let len = unsafe { CStr::from_ptr(p) }.to_bytes().len();
+    // SAFETY: the `len` bytes before the NUL are the caller's writable,
+    // unaliased string.
+    Some(unsafe { std::slice::from_raw_parts_mut(p.cast::<u8>(), len) })
+}
+
+/// `len` bytes at `p` (any bytes, NULs included); `len == 0` needs no
+/// pointer. NULL with a length is logged and gives `None`.
+///
+/// # Safety
+/// A non-NULL `p` must point to `len` readable bytes that outlive `'a`.
+pub(crate) unsafe fn byte_range<'a>(
+    p: *const c_char,
+    len: usize,
+    what: &str,
+    arg: &str,
+) -> Option<&'a [u8]> {
+    if len == 0 {
+        return Some(&[]);
+    }
+    if p.is_null() {
+        null_arg(what, arg);
+        return None;
+    }
+    // SAFETY: `len` readable bytes by the caller's contract.
+    Some(unsafe { std::slice::from_raw_parts(p.cast::<u8>(), len) })
+}
+
+/// The bytes of a C string read at most `n` bytes far (as `memccpy` and
+/// `strnlen` read), without the NUL; and whether a NUL was found within the
+/// `n` bytes. NULL with `n > 0` is logged and gives `None`.
+///
+/// # Safety
+/// A non-NULL `p` must be readable up to its NUL or for `n` bytes, whichever
+/// comes first, for `'a`.
+pub(crate) unsafe fn bounded_bytes<'a>(
+    p: *const c_char,
+    n: usize,
+    what: &str,
+    arg: &str,
+) -> Option<(&'a [u8], bool)> {
+    if n == 0 {
+        return Some((&[], false));
+    }
+    if p.is_null() {
+        null_arg(what, arg);
+        return None;
+    }
+    let mut len = 0;
+    // SAFETY: each byte read is before the NUL or within `n` bytes.
+    while len < n && unsafe { *p.add(len) } != 0 {
+        len += 1;
+    }
+    // SAFETY: the `len` bytes just read.
+    let s = unsafe { std::slice::from_raw_parts(p.cast::<u8>(), len) };
+    Some((s, len < n))
+}
+
+/// Copy `bytes` to `dest` exactly (no NUL added). Returns `false` (after
+/// logging) for a NULL `dest` with bytes to write.
+///
+/// # Safety
+/// A non-NULL `dest` must have room for `bytes.len()` bytes that do not
+/// overlap `bytes`.
+pub(crate) unsafe fn write_bytes(dest: *mut c_char, bytes: &[u8], what: &str, arg: &str) -> bool {
+    if bytes.is_empty() {
+        return true;
+    }
+    if dest.is_null() {
+        null_arg(what, arg);
+        return false;
+    }
+    // SAFETY: room for `bytes.len()` bytes by the caller's contract.
+    unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), dest.cast::<u8>(), bytes.len()) };
+    true
+}
+
+/// Store `v` as element `i` of a caller's array.
+///
+/// # Safety
+/// `p` must be non-NULL and valid for writes of `i + 1` elements.
+pub(crate) unsafe fn out_at<T>(p: *mut T, i: usize, v: T) {
+    // SAFETY: element `i` is inside the caller's array (contract above).
+    unsafe { p.add(i).write(v) };
+}
+
+/// The strings of a NULL-terminated array of C strings (none for a NULL
+/// array).
+///
+/// # Safety
+/// A non-NULL `p` must point to an array of valid C string pointers ended by
+/// a NULL entry; the strings must outlive `'a`.
+pub(crate) unsafe fn c_string_array<'a>(p: *const *const c_char) -> Vec<&'a [u8]> {
+    let mut v = Vec::new();
+    if p.is_null() {
+        return v;
+    }
+    let mut i = 0;
+    loop {
+        // SAFETY: every entry up to the NULL one is readable.
+        let s = unsafe { *p.add(i) };
+        if s.is_null() {
+            return v;
+        }
+        // SAFETY: a valid C string by the caller's contract.
+        v.push(unsafe { CStr::from_ptr(s) }.to_bytes());
+        i += 1;
+    }
+}

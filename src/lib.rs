@@ -9,8 +9,9 @@
 //!
 //! One file per family: `task.rs` (`dm_task_*`), `lib_state.rs` (versions,
 //! directories, init/release/exit, mangling), `log.rs`, `udev.rs`,
-//! `device.rs`, `mem.rs`, `pool.rs` (`dm_pool_*`), `report.rs` (`dm_report_*`,
-//! `dm_percent_*`); `consts.rs` holds the header's constants.
+//! `device.rs`, `mem.rs`, `pool.rs` (`dm_pool_*`), `report.rs` (`dm_report_*`),
+//! `tree.rs` (`dm_tree_*`, read side), `timestamp.rs`, `strings.rs`,
+//! `percent.rs`; `consts.rs` holds the header's constants.
 
 #![allow(non_camel_case_types)]
 #![allow(clippy::missing_safety_doc)]
@@ -24,9 +25,13 @@ pub mod device;
 pub mod lib_state;
 pub mod log;
 pub mod mem;
+pub mod percent;
 pub mod pool;
 pub mod report;
+pub mod strings;
 pub mod task;
+pub mod timestamp;
+pub mod tree;
 pub mod udev;
 
 /// libdevmapper's process-wide state: the context every export works in.

@@ -43,16 +43,14 @@ use devmapper::report::{
 };
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
-use std::ffi::{c_char, c_int, c_uint, c_void, CStr};
+use std::ffi::{c_char, c_int, c_void, CStr};
 use std::ptr::null_mut;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 // ---------------------------------------------------------------- C types
 
-/// `dm_percent_t`: a percentage in millionths of a percent
-/// (`DM_PERCENT_1` = 1%), or `DM_PERCENT_INVALID` / `DM_PERCENT_FAILED`.
-pub type dm_percent_t = i32;
+use crate::percent::dm_percent_t;
 
 /// `dm_report_group_type_t` (values `DM_REPORT_GROUP_SINGLE`, `_BASIC`,
 /// `_JSON`).
@@ -1648,33 +1646,5 @@ pub unsafe extern "C" fn dm_report_group_destroy(group: *mut dm_report_group) ->
         // SAFETY: a live group the caller gives up; no reference remains.
         drop(unsafe { take_handle(group) });
         Some(r)
-    })
-}
-
-// ---------------------------------------------------------------- percent
-
-/// `dm_make_percent`: `numerator / denominator` as a `dm_percent_t`, 0% and
-/// 100% only when exact.
-#[no_mangle]
-pub extern "C" fn dm_make_percent(numerator: u64, denominator: u64) -> dm_percent_t {
-    guard("dm_make_percent", 0, || {
-        Some(engine::make_percent(numerator, denominator))
-    })
-}
-
-/// `dm_percent_to_float`.
-#[no_mangle]
-pub extern "C" fn dm_percent_to_float(percent: dm_percent_t) -> f32 {
-    guard("dm_percent_to_float", 0.0, || {
-        Some(engine::percent_to_float(percent))
-    })
-}
-
-/// `dm_percent_to_round_float`: as `dm_percent_to_float`, never 0 or 100
-/// for a value that is not exactly that when rounded to `digits`.
-#[no_mangle]
-pub extern "C" fn dm_percent_to_round_float(percent: dm_percent_t, digits: c_uint) -> f32 {
-    guard("dm_percent_to_round_float", 0.0, || {
-        Some(engine::percent_to_round_float(percent, digits))
     })
 }

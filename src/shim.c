@@ -8,7 +8,11 @@
  *     references them gets a COPY relocation, so every read and write here
  *     goes through the exported symbol (the GOT), never a private copy;
  *   - the compat version dm_task_get_info@Base, which returns the 40-byte
- *     struct dm_info of headers up to 1.02.88.
+ *     struct dm_info of headers up to 1.02.88;
+ *   - the string formatters dm_snprintf, dm_asprintf and dm_vasprintf
+ *     (C-variadic or taking a va_list);
+ *   - dm_tree_node_size_changed@Base, the 0/1 variant of the function
+ *     before 1.02.110 (1.02.185 lost it; 1.02.205 restored it).
  *
  * build.rs compiles this file into a static archive linked whole-archive into
  * the library. The version script (exports.map) decides what is exported: the
@@ -33,6 +37,7 @@ typedef void (*dm_log_fn)(int level, const char *file, int line,
 	__attribute__((format(printf, 4, 5)));
 
 struct dm_task;
+struct dm_tree_node;
 
 /* Size of the formatting buffer, the same as libdevmapper's. */
 #define DMRS_LOG_BUFSIZE (2 * PATH_MAX + 256)
@@ -45,12 +50,25 @@ struct dm_task;
 void dmrs_default_log_line(int level, const char *file, int line,
 			   int dm_errno_or_class, const char *msg);
 int dmrs_task_get_info_full(struct dm_task *dmt, void *info48);
+int dmrs_tree_node_size_changed(const struct dm_tree_node *dnode);
+
+/* Exported by the Rust side (the memory family). */
+void *dm_malloc_wrapper(size_t s, const char *file, int line);
+char *dm_strdup_wrapper(const char *str, const char *file, int line);
+void dm_free_wrapper(void *ptr);
 
 /* Exported by this file. */
 void dm_log_init(dm_log_fn fn);
 void dm_log_with_errno_init(dm_log_with_errno_fn fn);
 int dm_log_is_non_default(void);
 int dm_task_get_info_base(struct dm_task *dmt, void *info);
+int dm_snprintf(char *buf, size_t bufsize, const char *format, ...)
+	__attribute__((format(printf, 3, 4)));
+int dm_vasprintf(char **result, const char *format, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+int dm_asprintf(char **result, const char *format, ...)
+	__attribute__((format(printf, 2, 3)));
+int dm_tree_node_size_changed_base(const struct dm_tree_node *dnode);
 
 /* Called by the Rust side; local to the library. */
 void dmrs_log_emit(int level, const char *file, int line,
@@ -208,16 +226,27 @@ static void log_with_errno_to_log(int level, const char *file, int line,
 	char buf[DMRS_LOG_BUFSIZE];
 	va_list ap;
 
-	(void)dm_errno_or_class;
+	dm_log_fn target;
+	dm_log_with_errno_fn now;
+
 	va_start(ap, f);
 	format_cut(buf, sizeof(buf), f, ap);
 	va_end(ap);
-	if (adapter_depth > 0) {
-		dmrs_default_log_line(level, file, line, 0, buf);
+	target = load_log();
+	if (adapter_depth == 0 && target == log_to_log_with_errno &&
+	    (now = load_log_with_errno()) != log_with_errno_to_log) {
+		/* Raced with a switch to an errno-style callback: use it. */
+		adapter_depth++;
+		now(level, file, line, dm_errno_or_class, "%s", buf);
+		adapter_depth--;
+		return;
+	}
+	if (adapter_depth > 0 || target == log_to_log_with_errno) {
+		dmrs_default_log_line(level, file, line, dm_errno_or_class, buf);
 		return;
 	}
 	adapter_depth++;
-	load_log()(level, file, line, "%s", buf);
+	target(level, file, line, "%s", buf);
 	adapter_depth--;
 }
 
@@ -235,15 +264,27 @@ static void log_to_log_with_errno(int level, const char *file, int line,
 	char buf[DMRS_LOG_BUFSIZE];
 	va_list ap;
 
+	dm_log_with_errno_fn target;
+	dm_log_fn now;
+
 	va_start(ap, f);
 	format_cut(buf, sizeof(buf), f, ap);
 	va_end(ap);
-	if (adapter_depth > 0) {
+	target = load_log_with_errno();
+	if (adapter_depth == 0 && target == log_with_errno_to_log &&
+	    (now = load_log()) != log_to_log_with_errno) {
+		/* Raced with a switch to an old-style callback: use it. */
+		adapter_depth++;
+		now(level, file, line, "%s", buf);
+		adapter_depth--;
+		return;
+	}
+	if (adapter_depth > 0 || target == log_with_errno_to_log) {
 		dmrs_default_log_line(level, file, line, 0, buf);
 		return;
 	}
 	adapter_depth++;
-	load_log_with_errno()(level, file, line, 0, "%s", buf);
+	target(level, file, line, 0, "%s", buf);
 	adapter_depth--;
 }
 
@@ -321,3 +362,105 @@ int dm_task_get_info_base(struct dm_task *dmt, void *info)
 }
 
 __asm__(".symver dm_task_get_info_base, dm_task_get_info@Base");
+
+/* Stock crashes on these NULL arguments; here they fail with a message. */
+static void null_format(const char *what)
+{
+	char msg[128];
+
+	snprintf(msg, sizeof(msg), "Internal error: %s called with a NULL argument.", what);
+	dmrs_log_emit(3, __FILE__, __LINE__, -1, msg);
+}
+
+/*
+ * dm_snprintf: snprintf, except that output that does not fit (or a
+ * formatting error) gives -1, as snprintf did before C99.
+ */
+int dm_snprintf(char *buf, size_t bufsize, const char *format, ...)
+{
+	va_list ap;
+	int n;
+
+	if (!format) {
+		null_format("dm_snprintf");
+		return -1;
+	}
+	va_start(ap, format);
+	n = vsnprintf(buf, bufsize, format, ap);
+	va_end(ap);
+
+	if (n < 0 || (size_t)n >= bufsize)
+		return -1;
+	return n;
+}
+
+/*
+ * dm_vasprintf: format into memory from dm_malloc (the caller frees it with
+ * dm_free); returns the size of the result including its NUL, or -1 with
+ * *result NULL. Like libdevmapper it starts with 16 bytes and grows the
+ * buffer to what vsnprintf asks for (doubling it when vsnprintf fails), so
+ * results above dm_malloc's 50 MB ceiling fail with its error line.
+ */
+int dm_vasprintf(char **result, const char *format, va_list ap)
+{
+	int size = 16, n, grown = 0;
+	char *buf, *copy;
+	va_list aq;
+
+	if (!result || !format) {
+		null_format(result ? "dm_vasprintf" : "dm_vasprintf (result)");
+		return -1;
+	}
+	*result = NULL;
+	if (!(buf = dm_malloc_wrapper((size_t)size, __FILE__, __LINE__)))
+		return -1;
+
+	for (;;) {
+		va_copy(aq, ap);
+		n = vsnprintf(buf, (size_t)size, format, aq);
+		va_end(aq);
+		if (n >= 0 && n < size)
+			break;
+		dm_free_wrapper(buf);
+		if (n < 0) {
+			if (size > INT_MAX / 2)
+				return -1;
+			size *= 2;
+		} else {
+			size = n + 1;
+		}
+		if (!(buf = dm_malloc_wrapper((size_t)size, __FILE__, __LINE__)))
+			return -1;
+		grown++;
+	}
+
+	if (grown > 1) {
+		/* After several attempts the buffer may be far too large. */
+		copy = dm_strdup_wrapper(buf, __FILE__, __LINE__);
+		dm_free_wrapper(buf);
+		if (!copy)
+			return -1;
+		buf = copy;
+	}
+	*result = buf;
+	return n + 1;
+}
+
+int dm_asprintf(char **result, const char *format, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, format);
+	r = dm_vasprintf(result, format, ap);
+	va_end(ap);
+	return r;
+}
+
+/* dm_tree_node_size_changed@Base: 1 for any change, as before 1.02.110. */
+int dm_tree_node_size_changed_base(const struct dm_tree_node *dnode)
+{
+	return dmrs_tree_node_size_changed(dnode) ? 1 : 0;
+}
+
+__asm__(".symver dm_tree_node_size_changed_base, dm_tree_node_size_changed@Base");

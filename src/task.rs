@@ -2,6 +2,7 @@
 //! [`Task`] plus what the C API hands out pointers to.
 
 use crate::ffi::{self, arg_bytes, copy_out, done, guard, handle, handle_mut, malloc_bytes, ok};
+use crate::timestamp::dm_timestamp;
 use crate::CTX;
 use devmapper::kernel::abi::{DmFlags, DM_NAME_LEN, DM_UUID_LEN};
 use devmapper::mangle::{self, ManglingMode};
@@ -17,11 +18,6 @@ pub struct dm_task {
     /// on a task that has not read a table back. Wiped when dropped.
     input_strings: Vec<(Secret, Secret)>,
     timestamp: Option<Box<dm_timestamp>>,
-}
-
-/// `struct dm_timestamp` (opaque to C).
-pub struct dm_timestamp {
-    pub(crate) t: libc::timespec,
 }
 
 /// `struct dm_info`: 48 bytes.
@@ -735,11 +731,11 @@ pub unsafe extern "C" fn dm_task_get_ioctl_timestamp(dmt: *mut dm_task) -> *mut 
         if !t.task.record_timestamp {
             return None;
         }
-        let ts = CTX.ioctl_timestamp()?;
+        let ts = devmapper::timestamp::Timestamp::from(CTX.ioctl_timestamp()?);
         let b = t
             .timestamp
-            .get_or_insert_with(|| Box::new(dm_timestamp { t: ts }));
-        b.t = ts;
+            .get_or_insert_with(|| Box::new(dm_timestamp::from(ts)));
+        b.ts = ts;
         Some(&mut **b as *mut dm_timestamp)
     })
 }

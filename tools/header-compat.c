@@ -31,6 +31,9 @@
 /* Opaque handles stay incomplete types that clients can name. */
 struct dm_task;
 struct dm_timestamp;
+struct dm_tree;
+struct dm_tree_node;
+struct dm_pool;
 
 /* ---- logging ---- */
 CHECK(SAME_TYPE((dm_log_fn)0, void (*)(int, const char *, int, const char *, ...)), "dm_log_fn");
@@ -257,6 +260,65 @@ PROTO(dm_pool_zalloc, void *(*)(struct dm_pool *, size_t));
 
 /* ---- percentages ---- */
 CHECK(DM_PERCENT_CHAR == '%', "DM_PERCENT_CHAR");
+/* ---- dependency trees (read side) ---- */
+PROTO(dm_tree_create, struct dm_tree *(*)(void));
+PROTO(dm_tree_free, void (*)(struct dm_tree *));
+PROTO(dm_tree_set_optional_uuid_suffixes, void (*)(struct dm_tree *, const char **));
+PROTO(dm_tree_add_dev, int (*)(struct dm_tree *, uint32_t, uint32_t));
+PROTO(dm_tree_add_dev_with_udev_flags, int (*)(struct dm_tree *, uint32_t, uint32_t, uint16_t));
+PROTO(dm_tree_find_node, struct dm_tree_node *(*)(struct dm_tree *, uint32_t, uint32_t));
+PROTO(dm_tree_find_node_by_uuid, struct dm_tree_node *(*)(struct dm_tree *, const char *));
+PROTO(dm_tree_next_child,
+      struct dm_tree_node *(*)(void **, const struct dm_tree_node *, uint32_t));
+PROTO(dm_tree_node_get_name, const char *(*)(const struct dm_tree_node *));
+PROTO(dm_tree_node_get_uuid, const char *(*)(const struct dm_tree_node *));
+PROTO(dm_tree_node_get_info, const struct dm_info *(*)(const struct dm_tree_node *));
+PROTO(dm_tree_node_get_context, void *(*)(const struct dm_tree_node *));
+PROTO(dm_tree_node_size_changed, int (*)(const struct dm_tree_node *));
+PROTO(dm_tree_node_num_children, int (*)(const struct dm_tree_node *, uint32_t));
+PROTO(dm_tree_children_use_uuid, int (*)(struct dm_tree_node *, const char *, size_t));
+PROTO(dm_tree_skip_lockfs, void (*)(struct dm_tree_node *));
+PROTO(dm_tree_use_no_flush_suspend, void (*)(struct dm_tree_node *));
+PROTO(dm_tree_retry_remove, void (*)(struct dm_tree_node *));
+PROTO(dm_tree_node_set_udev_flags, void (*)(struct dm_tree_node *, uint16_t));
+PROTO(dm_tree_set_cookie, void (*)(struct dm_tree_node *, uint32_t));
+PROTO(dm_tree_get_cookie, uint32_t (*)(struct dm_tree_node *));
+
+/* ---- timestamps ---- */
+PROTO(dm_timestamp_alloc, struct dm_timestamp *(*)(void));
+PROTO(dm_timestamp_get, int (*)(struct dm_timestamp *));
+PROTO(dm_timestamp_copy, void (*)(struct dm_timestamp *, struct dm_timestamp *));
+PROTO(dm_timestamp_compare, int (*)(struct dm_timestamp *, struct dm_timestamp *));
+PROTO(dm_timestamp_delta, uint64_t (*)(struct dm_timestamp *, struct dm_timestamp *));
+PROTO(dm_timestamp_destroy, void (*)(struct dm_timestamp *));
+
+/* ---- strings ---- */
+PROTO(dm_split_lvm_name, int (*)(struct dm_pool *, const char *, char **, char **, char **));
+PROTO(dm_split_words, int (*)(char *, unsigned, unsigned, char **));
+PROTO(dm_snprintf, int (*)(char *, size_t, const char *, ...));
+PROTO(dm_basename, const char *(*)(const char *));
+PROTO(dm_count_chars, unsigned (*)(const char *, size_t, const int));
+PROTO(dm_escaped_len, size_t (*)(const char *));
+PROTO(dm_build_dm_name, char *(*)(struct dm_pool *, const char *, const char *, const char *));
+PROTO(dm_build_dm_uuid, char *(*)(struct dm_pool *, const char *, const char *, const char *));
+PROTO(dm_escape_double_quotes, char *(*)(char *, const char *));
+PROTO(dm_unescape_double_quotes, void (*)(char *));
+PROTO(dm_unescape_colons_and_at_signs, void (*)(char *, char **, char **));
+PROTO(dm_strncpy, int (*)(char *, const char *, size_t));
+PROTO(dm_units_to_factor, uint64_t (*)(const char *, char *, int, const char **));
+PROTO(dm_size_to_string, const char *(*)(struct dm_pool *, uint64_t, char, int, uint64_t, int,
+					  dm_size_suffix_t));
+PROTO(dm_asprintf, int (*)(char **, const char *, ...));
+PROTO(dm_vasprintf, int (*)(char **, const char *, va_list));
+PROTO(dm_format_dev, int (*)(char *, int, uint32_t, uint32_t));
+VALUE(DM_SIZE_LONG, 0);
+VALUE(DM_SIZE_SHORT, 1);
+VALUE(DM_SIZE_UNIT, 2);
+CHECK(sizeof(dm_size_suffix_t) == sizeof(int), "dm_size_suffix_t is an enum");
+CHECK(sizeof(enum dm_size_suffix_e) == sizeof(int), "enum dm_size_suffix_e");
+
+/* ---- percent ---- */
+VALUE(DM_PERCENT_CHAR, '%');
 VALUE(DM_PERCENT_0, 0);
 VALUE(DM_PERCENT_1, 1000000);
 VALUE(DM_PERCENT_100, 100000000);
@@ -265,6 +327,9 @@ VALUE(DM_PERCENT_FAILED, -2);
 CHECK(SAME_TYPE((dm_percent_t)0, int32_t), "dm_percent_t is int32_t");
 CHECK(sizeof(dm_percent_range_t) == sizeof(int), "dm_percent_range_t is an enum");
 CHECK(sizeof(enum dm_percent_range_e) == sizeof(int), "enum dm_percent_range_e");
+CHECK(sizeof(dm_percent_range_t) == sizeof(int), "dm_percent_range_t is an enum");
+CHECK(sizeof(enum dm_percent_range_e) == sizeof(int), "enum dm_percent_range_e");
+CHECK(SAME_TYPE((dm_percent_t)0, int32_t), "dm_percent_t is int32_t");
 PROTO(dm_percent_to_float, float (*)(dm_percent_t));
 PROTO(dm_percent_to_round_float, float (*)(dm_percent_t, unsigned));
 PROTO(dm_make_percent, dm_percent_t (*)(uint64_t, uint64_t));

@@ -27,7 +27,9 @@
 //! Layers, bottom up: [`kernel`] (ABI structs, pure codec, the control
 //! device: the only `unsafe` of the crate, fenced file by file), the
 //! libdevmapper semantics ([`task`], [`mangle`], [`udev`], [`nodes`],
-//! [`devices`]), the typed API ([`dm`], [`names`]).
+//! [`devices`], [`tree`]), the typed API ([`dm`], [`names`]), and
+//! libdevmapper's helpers ([`strings`], [`percent`], [`timestamp`],
+//! [`report`]).
 
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
@@ -42,9 +44,13 @@ pub mod kernel;
 pub mod mangle;
 pub mod names;
 pub mod nodes;
+pub mod percent;
 pub mod report;
 pub mod secret;
+pub mod strings;
 pub mod task;
+pub mod timestamp;
+pub mod tree;
 pub mod udev;
 
 pub use context::Context;

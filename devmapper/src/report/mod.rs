@@ -100,11 +100,12 @@ mod time;
 mod typed;
 mod value;
 
+pub use crate::percent::{make_percent, percent_to_float, percent_to_round_float};
 pub use defs::{FieldDef, HandlerResult, ObjectType, ReservedData, ReservedHandler, ReservedValue};
 pub use engine::{FieldError, ObjectSource, Report, ReportOptions};
 pub use group::{GroupType, ReportGroup};
 pub use typed::{output_fields_with_defaults, FieldSpec, ReportRow, TypedReport};
-pub use value::{make_percent, percent_to_float, percent_to_round_float, FieldValue, SortValue};
+pub use value::{FieldValue, SortValue};
 
 /// `DM_REPORT_FIELD_MASK`: the bits of a field's flags the engine keeps.
 pub const FIELD_MASK: u32 = 0x0000_0FFF;
@@ -164,16 +165,7 @@ pub const OUTPUT_COLUMNS_AS_ROWS: u32 = 0x0000_0020;
 /// `DM_REPORT_OUTPUT_MULTIPLE_TIMES`.
 pub const OUTPUT_MULTIPLE_TIMES: u32 = 0x0000_0040;
 
-/// `DM_PERCENT_0`.
-pub const PERCENT_0: i32 = 0;
-/// `DM_PERCENT_1`.
-pub const PERCENT_1: i32 = 1_000_000;
-/// `DM_PERCENT_100`.
-pub const PERCENT_100: i32 = 100 * PERCENT_1;
-/// `DM_PERCENT_INVALID`.
-pub const PERCENT_INVALID: i32 = -1;
-/// `DM_PERCENT_FAILED`.
-pub const PERCENT_FAILED: i32 = -2;
+pub use crate::percent::{PERCENT_0, PERCENT_1, PERCENT_100, PERCENT_FAILED, PERCENT_INVALID};
 
 /// The id of the engine's implicit object type ("Special": fields `selected`,
 /// `help`, `?`). Callers' object type ids must not use this bit.

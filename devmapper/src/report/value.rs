@@ -1,6 +1,7 @@
 //! Field values: what a report callback sets for one field of one row.
 
-use super::{cstr, ReportError, PERCENT_0, PERCENT_1, PERCENT_100, PERCENT_INVALID};
+use super::{cstr, ReportError, PERCENT_INVALID};
+use crate::percent::percent_to_round_float;
 
 /// The typed sort value of a field (stock's `sort_value` pointer, by what it
 /// points to).
@@ -205,57 +206,4 @@ fn bytes_word(s: &[u8]) -> u64 {
         *d = *s;
     }
     u64::from_le_bytes(b)
-}
-
-/// `dm_percent_to_float`.
-pub fn percent_to_float(percent: i32) -> f32 {
-    percent as f32 / PERCENT_1 as f32 + 0.0
-}
-
-/// `dm_percent_to_round_float`: never shows 0 or 100 for values that are not
-/// exactly 0% or 100%.
-pub fn percent_to_round_float(percent: i32, digits: u32) -> f32 {
-    const POWER10: [f32; 11] = [
-        1.0,
-        0.1,
-        0.01,
-        0.001,
-        0.0001,
-        0.00001,
-        0.000001,
-        0.0000001,
-        0.00000001,
-        0.000000001,
-        0.0000000001,
-    ];
-    let d = (digits as usize).min(POWER10.len() - 1);
-    let p10 = POWER10[d];
-    let mut f = percent_to_float(percent);
-    let r = PERCENT_1 as f32 * p10;
-    if (percent as f32) < r && percent > PERCENT_0 {
-        f = p10;
-    } else if (percent as f32) > (PERCENT_100 as f32 - r) && percent < PERCENT_100 {
-        f = (PERCENT_100 as f32 - r) / PERCENT_1 as f32;
-    }
-    f
-}
-
-/// `dm_make_percent`.
-pub fn make_percent(numerator: u64, denominator: u64) -> i32 {
-    if denominator == 0 {
-        return PERCENT_100;
-    }
-    if numerator == 0 {
-        return PERCENT_0;
-    }
-    if numerator == denominator {
-        return PERCENT_100;
-    }
-    // C: conversion of the double to the enum's int type (truncation).
-    let p = (f64::from(PERCENT_100) * (numerator as f64 / denominator as f64)) as i32;
-    match p {
-        PERCENT_100 => PERCENT_100 - 1,
-        PERCENT_0 => PERCENT_0 + 1,
-        _ => p,
-    }
 }

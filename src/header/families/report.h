@@ -16,18 +16,6 @@ struct dm_report;
 struct dm_report_field;
 struct dm_report_group;
 
-/* Percentages: millionths of a percent. */
-#define DM_PERCENT_CHAR '%'
-
-typedef enum dm_percent_range_e {
-	DM_PERCENT_0 = 0,
-	DM_PERCENT_1 = 1000000,
-	DM_PERCENT_100 = 100 * DM_PERCENT_1,
-	DM_PERCENT_INVALID = -1,
-	DM_PERCENT_FAILED = -2
-} dm_percent_range_t;
-
-typedef int32_t dm_percent_t;
 
 /* An object type: its id (a power of two) and how to get its data. */
 struct dm_report_object_type {
