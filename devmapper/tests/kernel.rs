@@ -563,3 +563,28 @@ fn names_with_bytes_udev_cannot_take_are_mangled_for_nodes() {
     dm.remove(&id(&n), RemoveOptions::default()).unwrap();
     assert!(!std::path::Path::new(&node).exists());
 }
+
+#[test]
+#[ignore = "needs root and a kernel with device-mapper: runs in the VM (vm/tests.sh)"]
+fn big_tables_are_read_in_few_ioctls() {
+    use devmapper::task::{Task, TaskType};
+    let dm = DeviceMapper::new().unwrap();
+    let n = name("big");
+    let _c = Cleanup(vec![n.clone()]);
+    let table: Vec<Target> = (0..20_000u64)
+        .map(|i| Target::new(i * 8, 8, "zero", ""))
+        .collect();
+    dm.create_with_table(&n, None, &table, false).unwrap();
+    let ctx = dm.context();
+    for (ty, what) in [(TaskType::Table, "table"), (TaskType::Status, "status")] {
+        let mut t = Task::new(ty as i32);
+        t.set_name(ctx, n.as_bytes()).unwrap();
+        t.run(ctx).unwrap();
+        assert_eq!(t.reply_targets().count(), 20_000, "{what}");
+        let attempts = t.reply.as_ref().unwrap().attempts;
+        // First buffer, then one sized from what the kernel said (not a
+        // dozen doublings).
+        assert!(attempts <= 2, "{what}: {attempts} ioctls");
+    }
+    assert_eq!(dm.table(&id(&n), false).unwrap().len(), 20_000);
+}

@@ -388,8 +388,13 @@ impl Control {
             self.note_version(header.version);
             let flags = DmFlags::from_bits_retain(header.flags);
             if flags.contains(DmFlags::BUFFER_FULL) && req.cmd.has_output() {
-                let next = size.saturating_mul(2);
+                let next = next_size(req.cmd, size, &header, buf.as_bytes());
                 if next > cap {
+                    // One last try at the cap before giving up.
+                    if size < cap {
+                        size = cap;
+                        continue;
+                    }
                     return Err(IoctlError::TooLarge { needed: next, cap });
                 }
                 size = next;
@@ -411,6 +416,64 @@ impl Control {
             });
         }
     }
+}
+
+/// The buffer size to retry with after a reply of `size` bytes came back
+/// with `DM_BUFFER_FULL_FLAG`, so that a reply of any size costs about two
+/// kernel renderings instead of one per doubling:
+///
+/// * LIST_DEVICES, LIST_VERSIONS, GET_TARGET_VERSION, TABLE_DEPS and
+///   TARGET_MSG replies say exactly how much they need in `data_size`;
+/// * TABLE_STATUS and DEV_WAIT say how many targets there are
+///   (`target_count`) and how many bytes the ones that fitted took
+///   (`data_size`): the rest is estimated from those, with a margin;
+/// * otherwise (nothing fitted, or a nonsensical answer) the size doubles.
+fn next_size(cmd: Command, size: usize, h: &DmIoctl, buf: &[u8]) -> usize {
+    let doubled = size.saturating_mul(2);
+    let used = h.data_size as usize;
+    let round = |n: usize| n.saturating_add(7) & !7;
+    let grown = |n: usize| if n > size { round(n) } else { doubled };
+    match cmd {
+        Command::ListDevices
+        | Command::ListVersions
+        | Command::GetTargetVersion
+        | Command::TableDeps
+        | Command::TargetMsg => grown(used),
+        Command::TableStatus | Command::DevWait => {
+            let total = h.target_count as usize;
+            let fitted = fitted_specs(buf, h.data_start as usize, used);
+            if fitted == 0 || total <= fitted || used <= DATA_START {
+                return doubled;
+            }
+            let per = (used - DATA_START).div_ceil(fitted);
+            // 25% margin (later targets may print longer lines) + a page.
+            let estimate = DATA_START
+                .saturating_add(per.saturating_mul(total))
+                .saturating_add(per.saturating_mul(total) / 4)
+                .saturating_add(4096);
+            grown(estimate)
+        }
+        _ => doubled,
+    }
+}
+
+/// How many target specs of a full TABLE_STATUS reply lie complete within
+/// `used` bytes (each linked to the next by its `next` offset).
+fn fitted_specs(buf: &[u8], data_start: usize, used: usize) -> usize {
+    let end = used.min(buf.len());
+    let mut off = data_start;
+    let mut n = 0;
+    while off + std::mem::size_of::<super::abi::DmTargetSpec>() < end {
+        n += 1;
+        let next =
+            buf.get(off + 20..off + 24)
+                .map_or(0, |b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]])) as usize;
+        if next == 0 {
+            break;
+        }
+        off = data_start.saturating_add(next);
+    }
+    n
 }
 
 /// The dm ioctl on `buf`.
@@ -501,6 +564,36 @@ mod tests {
         // huge replies are not remembered beyond the cap
         h.learn(c, 64 << 20, 60 << 20, 15);
         assert_eq!(h.first_size(c), HINT_MAX);
+    }
+
+    #[test]
+    fn full_replies_are_resized_from_what_the_kernel_says() {
+        let mut h = DmIoctl {
+            data_start: DATA_START as u32,
+            ..DmIoctl::default()
+        };
+        // LIST_DEVICES: data_size is what is needed.
+        h.data_size = 100_000;
+        assert_eq!(next_size(Command::ListDevices, 8192, &h, &[]), 100_000);
+        // An answer no bigger than the buffer: double.
+        h.data_size = 100;
+        assert_eq!(next_size(Command::ListDevices, 8192, &h, &[]), 16384);
+        // TABLE_STATUS: 3 of 10 000 targets fitted in 3 * 64 bytes.
+        let mut buf = vec![0u8; 4096];
+        for i in 0..3usize {
+            let off = DATA_START + i * 64;
+            let next = ((i + 1) * 64) as u32;
+            buf[off + 20..off + 24].copy_from_slice(&next.to_ne_bytes());
+        }
+        h.target_count = 10_000;
+        h.data_size = (DATA_START + 3 * 64) as u32;
+        let n = next_size(Command::TableStatus, 4096, &h, &buf);
+        assert!(n >= DATA_START + 10_000 * 64, "{n}");
+        assert!(n <= DATA_START + 10_000 * 64 * 2, "{n}");
+        assert_eq!(n % 8, 0);
+        // Nothing fitted: double.
+        h.data_size = DATA_START as u32;
+        assert_eq!(next_size(Command::TableStatus, 4096, &h, &buf), 8192);
     }
 
     #[test]
