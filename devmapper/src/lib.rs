@@ -19,5 +19,6 @@ pub mod mangle;
 pub mod nodes;
 pub mod secret;
 pub mod state;
+pub mod stats;
 pub mod task;
 pub mod udev;
