@@ -123,6 +123,12 @@ pub fn default_program_id() -> Result<Vec<u8>> {
     Ok(comm.get(..end).unwrap_or(&comm).to_vec())
 }
 
+/// `dm_message_supports_precise_timestamps`: whether the driver (interface
+/// 4.33 or later) takes `precise_timestamps` and `histogram:` and lists them.
+pub fn supports_precise_timestamps<T: StatsTransport + ?Sized>(transport: &T) -> bool {
+    matches!(transport.driver_version(), Ok([4, minor, _]) if minor >= 33)
+}
+
 impl<T: StatsTransport> Stats<T> {
     /// `dm_stats_create`: a handle using `program_id` (`None` or empty: the
     /// program's name, see [`default_program_id`]).
@@ -250,7 +256,13 @@ impl<T: StatsTransport> Stats<T> {
     /// `dm_message_supports_precise_timestamps` (also
     /// `dm_stats_driver_supports_precise` and `_histogram`): driver >= 4.33.
     pub fn driver_supports_precise(&self) -> bool {
-        matches!(self.transport.driver_version(), Ok([4, minor, _]) if minor >= 33)
+        supports_precise_timestamps(&self.transport)
+    }
+
+    /// `dm_stats_driver_supports_histogram`: the same test as
+    /// [`Stats::driver_supports_precise`].
+    pub fn driver_supports_histogram(&self) -> bool {
+        self.driver_supports_precise()
     }
 
     pub(crate) fn send(&self, msg: &[u8]) -> Result<Option<Vec<u8>>> {

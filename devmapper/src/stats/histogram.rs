@@ -480,6 +480,40 @@ mod tests {
         );
     }
 
+    /// Results of stock `dm_histogram_bounds_from_string` (1.02.185, via
+    /// ctypes): `None` is NULL, with the error line it logged.
+    #[test]
+    fn bounds_match_stock() {
+        let cases: &[(&[u8], std::result::Result<&[u64], &str>)] = &[
+            (
+                b"10ms,20,1s,5us,7ns,3",
+                Ok(&[10_000_000, 20_000_000, 1_000_000_000, 5_000, 7, 3]),
+            ),
+            (b"10,,20", Ok(&[10, 20, 0])),
+            (b"5ms,", Ok(&[5_000_000, 0])),
+            (b"ms", Ok(&[0])),
+            (b"us", Ok(&[0])),
+            (b"0", Ok(&[0])),
+            (b"1s,2", Ok(&[1_000_000_000, 2_000_000_000])),
+            (b"99999999999999999999999", Ok(&[u64::MAX])),
+            (b"18446744073709551615s", Ok(&[18_446_744_072_709_551_616])),
+            (b"", Err("Invalid character in histogram: ")),
+            (b"-1", Err("Invalid character in histogram: -")),
+            (b"10ks", Err("Invalid character in histogram: k")),
+            (b"10,s", Err("Invalid character in histogram: ,")),
+            (b"10x", Err("Invalid character in histogram: x")),
+            (b"1 ,2", Err("Invalid character in histogram:  ")),
+            (b",10", Err("Empty histogram bin not allowed: ,10")),
+        ];
+        for (input, want) in cases {
+            let got = Histogram::bounds_from_string(input)
+                .map(|h| uppers(&h))
+                .map_err(|e| e.to_string());
+            let want = want.map(<[u64]>::to_vec).map_err(str::to_string);
+            assert_eq!(got, want, "{:?}", String::from_utf8_lossy(input));
+        }
+    }
+
     #[test]
     fn bounds_from_u64_stops_at_zero() {
         let h = Histogram::bounds_from_u64(&[1000, 2000, 0, 5]).unwrap();

@@ -42,7 +42,7 @@ pub mod transport;
 
 pub use error::{StatsError, StatsErrorKind};
 pub use filemap::{filemapd_mode_from_string, start_filemapd, FilemapdMode, FilemapdStart};
-pub use handle::{default_program_id, ObjectType, Stats};
+pub use handle::{default_program_id, supports_precise_timestamps, ObjectType, Stats};
 pub use histogram::{Bin, Histogram, HistogramFlags, DM_PERCENT_0, DM_PERCENT_1, DM_PERCENT_100};
 pub use metrics::{Counter, Counters, Metric};
 pub use transport::{StatsDevice, StatsTransport, TransportError};
