@@ -484,7 +484,8 @@ mod tests {
     /// ctypes): `None` is NULL, with the error line it logged.
     #[test]
     fn bounds_match_stock() {
-        let cases: &[(&[u8], std::result::Result<&[u64], &str>)] = &[
+        type Case<'a> = (&'a [u8], std::result::Result<&'a [u64], &'a str>);
+        let cases: &[Case] = &[
             (
                 b"10ms,20,1s,5us,7ns,3",
                 Ok(&[10_000_000, 20_000_000, 1_000_000_000, 5_000, 7, 3]),
