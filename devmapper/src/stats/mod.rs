@@ -30,6 +30,9 @@
 //! Warnings and verbose lines stock logs without failing (overlapping group
 //! members, unreadable group tags, ...) go through [`crate::log`]; the lines
 //! of a failure are in the returned [`StatsError`].
+//!
+//! `CAPI.md` beside this file maps every C symbol of the family to this API
+//! and says what the C shell must do (logging, memory, return values).
 
 pub mod error;
 pub mod filemap;
