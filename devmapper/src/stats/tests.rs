@@ -1327,3 +1327,44 @@ fn histogram_strings_match_stock() {
     }
     assert_eq!(n, 460);
 }
+
+/// Stock (1.02.185, via ctypes in the VM) maps a file with bounds 1ms,2ms,
+/// then after the file grew sends for the new extent:
+/// `... 2 precise_timestamps histogram:1000000,2000000,18446744073709551615`
+/// (it copies the leader's bounds with their final u64::MAX bin).
+#[test]
+fn file_map_update_with_histogram_as_stock() {
+    let k = FakeKernel::new(200_000);
+    let mut s = handle(&k);
+    let b = Histogram::bounds_from_string(b"1ms,2ms").unwrap();
+    let one = vec![FileExtent {
+        id: 0,
+        start: 17410,
+        len: 1024,
+    }];
+    let ids = s
+        .create_regions_from_extents(Ok(one.clone()), true, false, Some(&b), Some(b"x"))
+        .unwrap();
+    assert_eq!(ids, vec![0]);
+    assert_eq!(
+        k.sent()[0],
+        "@stats_create 17410+1024 /1 1  histogram:1,2 dmstats "
+    );
+    assert_eq!(k.regions.borrow()[&0].aux, "DMS_GROUP=x:0#-");
+    let mut two = one;
+    two.push(FileExtent {
+        id: 1,
+        start: 22018,
+        len: 512,
+    });
+    k.clear_sent();
+    assert_eq!(
+        s.update_regions_from_extents(Ok(two), 0).unwrap(),
+        vec![0, 1]
+    );
+    assert_eq!(
+        k.sent()[0],
+        "@stats_create 22018+512 /1 2 precise_timestamps histogram:1000000,2000000,18446744073709551615 dmstats "
+    );
+    assert_eq!(k.regions.borrow()[&0].aux, "DMS_GROUP=x:0-1#-");
+}
