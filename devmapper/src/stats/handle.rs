@@ -511,8 +511,8 @@ impl<T: StatsTransport> Stats<T> {
     /// clear (`@stats_print_clear`) the counters of every listed region, or
     /// of one already-listed region.
     ///
-    /// With no regions stock logs (verbose) "No stats regions registered:
-    /// <name>" and fails: that is `Err` of kind [`StatsErrorKind::NotFound`]
+    /// With no regions stock logs (verbose) `No stats regions registered:
+    /// <name>` and fails: that is `Err` of kind [`StatsErrorKind::NotFound`]
     /// with no error line.
     pub fn populate(&mut self, program_id: Option<&[u8]>, region_id: u64) -> Result<()> {
         let all = region_id == DM_STATS_REGIONS_ALL;
