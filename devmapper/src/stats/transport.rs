@@ -118,9 +118,26 @@ fn from_dm(e: crate::dm::Error, what: &str, dev: &StatsDevice) -> TransportError
         Some(i) => reason[..i].to_string(),
         None => reason,
     };
+    // libdm's "%s ioctl on %s %s%s%.0d%s%.0d%s%s failed: %s": name, a
+    // space, uuid, then "(major:minor)" for a device-number binding.
+    let (name, uuid, devno) = match dev {
+        StatsDevice::Name(n) => (
+            String::from_utf8_lossy(n).into_owned(),
+            String::new(),
+            String::new(),
+        ),
+        StatsDevice::Uuid(u) => (
+            String::new(),
+            String::from_utf8_lossy(u).into_owned(),
+            String::new(),
+        ),
+        StatsDevice::Devno { major, minor } => {
+            (String::new(), String::new(), format!("({major}:{minor})"))
+        }
+    };
     TransportError {
         errno: e.errno,
-        message: format!("device-mapper: {what} ioctl on {dev} failed: {reason}"),
+        message: format!("device-mapper: {what} ioctl on {name} {uuid}{devno} failed: {reason}"),
     }
 }
 
@@ -157,5 +174,47 @@ impl StatsTransport for DeviceMapper {
 
     fn is_dm_major(&self, major: u32) -> bool {
         crate::devices::is_dm_major(major)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ioctl_failure_lines_read_like_libdm() {
+        let e = |errno| crate::dm::Error {
+            kind: crate::dm::ErrorKind::Kernel,
+            command: None,
+            device: None,
+            errno: Some(errno),
+            detail: String::new(),
+        };
+        let l = from_dm(
+            e(libc::EINVAL),
+            "message",
+            &StatsDevice::Name(b"vol".to_vec()),
+        );
+        assert_eq!(
+            l.message,
+            "device-mapper: message ioctl on vol  failed: Invalid argument"
+        );
+        let l = from_dm(
+            e(libc::ENXIO),
+            "message",
+            &StatsDevice::Devno {
+                major: 253,
+                minor: 0,
+            },
+        );
+        assert_eq!(
+            l.message,
+            "device-mapper: message ioctl on  (253:0) failed: No such device or address"
+        );
+        let l = from_dm(e(libc::ENOENT), "info", &StatsDevice::Uuid(b"U-1".to_vec()));
+        assert_eq!(
+            l.message,
+            "device-mapper: info ioctl on  U-1 failed: No such file or directory"
+        );
     }
 }
