@@ -296,6 +296,21 @@ fn counters_match_stock_dmstats() {
             .unwrap(),
         0
     );
+
+    // A failing message: the same line as libdm's task engine logs.
+    let e = s.clear_region(99).unwrap_err();
+    assert_eq!(e.errno(), Some(libc::ENOENT));
+    let (good, _, err) = run(&["dmsetup", "message", &dev, "0", "@stats_clear", "99"]);
+    assert!(!good);
+    assert!(
+        err.contains(&e.log_lines()[0]),
+        "stock: {err:?} ours: {:?}",
+        e.log_lines()
+    );
+    let e = s.delete_region(99).unwrap_err();
+    assert_eq!(e.to_string(), "Region ID 99 does not exist");
+    let (_, _, err) = run(&["dmstats", "delete", "--regionid", "99", &dev]);
+    assert!(err.contains("Region ID 99 does not exist"), "{err}");
     s.delete_region(id).unwrap();
 }
 
