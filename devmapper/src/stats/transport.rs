@@ -36,13 +36,20 @@ pub struct TransportError {
     /// The errno of the failed call, if it has one.
     pub errno: Option<i32>,
     /// What to log (for the dm ioctl: libdm's "device-mapper: message ioctl
-    /// on ... failed: ..." line).
+    /// on ... failed: ..." line); empty when the transport logged it already.
     pub message: String,
 }
 
 impl From<TransportError> for StatsError {
+    /// An empty `message` gives an error without a log line: for transports
+    /// that have already logged the failure themselves (the C shell's task
+    /// engine does, as stock's `dm_task_run`).
     fn from(e: TransportError) -> StatsError {
-        let err = StatsError::new(StatsErrorKind::Transport, e.message);
+        let err = if e.message.is_empty() {
+            StatsError::silent(StatsErrorKind::Transport)
+        } else {
+            StatsError::new(StatsErrorKind::Transport, e.message)
+        };
         match e.errno {
             Some(n) => err.with_errno(n),
             None => err,
