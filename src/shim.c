@@ -212,6 +212,10 @@ static void store_with_errno_first(dm_log_fn log, dm_log_with_errno_fn log_with_
  */
 static __thread int adapter_depth;
 
+static void log_to_log_with_errno(int level, const char *file, int line,
+				  const char *f, ...)
+	__attribute__((format(printf, 4, 5)));
+
 /*
  * Installed as dm_log_with_errno by dm_log_init(fn): messages from the
  * library reach the old-style callback (the errno/class argument is dropped).

@@ -47,6 +47,12 @@ pub enum ErrorKind {
     NoMemory,
     /// The library was used in a way libdevmapper calls an internal error.
     Internal,
+    /// A statistics handle is not bound to a device.
+    NotBound,
+    /// A statistics handle has not listed (or populated) its regions yet.
+    NotListed,
+    /// A statistics metric needs a sampling interval and none is set.
+    NoInterval,
 }
 
 impl ErrorKind {
@@ -92,6 +98,23 @@ impl Error {
             silent: false,
             source: None,
         }
+    }
+
+    /// A failure libdevmapper reports without an error line (its message
+    /// only describes the kind, for `Display`).
+    pub fn silent(kind: ErrorKind) -> Error {
+        let what = match kind {
+            ErrorKind::InvalidArgument => "invalid argument",
+            ErrorKind::NotFound => "not found",
+            ErrorKind::NotBound => "statistics handle is not bound",
+            ErrorKind::NotListed => "statistics handle has no region table",
+            ErrorKind::NoInterval => "no sampling interval set",
+            ErrorKind::Protocol => "malformed reply",
+            ErrorKind::Unsupported => "not supported",
+            ErrorKind::Io => "system call failed",
+            _ => "operation failed",
+        };
+        Error::new(kind, what).silently()
     }
 
     /// [`ErrorKind::InvalidArgument`] with `EINVAL`.

@@ -5,4 +5,5 @@
 pub mod abi;
 pub mod codec;
 pub mod control;
+pub mod fiemap;
 pub mod sys;
