@@ -19,5 +19,7 @@ pub mod mangle;
 pub mod nodes;
 pub mod secret;
 pub mod state;
+pub mod targets;
 pub mod task;
 pub mod udev;
+pub mod units;
