@@ -9,7 +9,7 @@
 //!
 //! ```sh
 //! cargo test -p devmapper --release --test targets_kernel --no-run
-//! vm/run.sh -- target/release/deps/targets_kernel-* --include-ignored --test-threads 1
+//! vm/run.sh -- target/release/deps/targets_kernel-* --include-ignored --test-threads 1 --nocapture
 //! ```
 //!
 //! Device names start with `rstgt-`; everything is removed at the end of
@@ -362,10 +362,9 @@ fn snapshot_origin_and_snapshot() {
         cow: c.dev.clone(),
         store: ExceptionStore::PersistentOverflow,
         chunk_size: Sectors(16),
-        features: SnapshotFeatures {
-            discard_zeroes_cow: true,
-            discard_passdown_origin: false,
-        },
+        // Not discard_zeroes_cow: loading it over loop devices oopses 7.2.13
+        // (divide error in blk_stack_limits); the fixtures cover it on 6.1.
+        features: SnapshotFeatures::default(),
     };
     match round_trip(&dm, &ns, o.sectors(), s.into(), false) {
         TargetStatusLine::Snapshot(SnapshotStatus::Usage { total, .. }) => {

@@ -16,6 +16,26 @@
 //! Nothing here panics on any input, and no error or `Debug` output ever
 //! contains key material: crypt keys and integrity keys live in
 //! [`Secret`], and parse errors of those targets never quote an argument.
+//!
+//! `to_params()` prints what the kernel prints back for the same table
+//! (checked against lines captured from 6.1 and 7.2 kernels, see
+//! `tests/fixtures/targets/`): devices as given (the kernel prints
+//! `major:minor`), options in the kernel's order (cache, vdo and integrity
+//! keep the order given, as the kernel echoes or reorders them by version),
+//! trailing blanks where the kernel prints them (thin-pool, multipath).
+//!
+//! Differences between kernels that the types absorb:
+//! - flakey: 6.1 ends its table line with a blank and prints `0` features;
+//!   7.x prints no trailing blank, shows the default "error everything" as
+//!   `2 error_reads error_writes`, and adds `error_reads`,
+//!   `random_read_corrupt`, `random_write_corrupt`;
+//! - crypt: 7.x adds `high_priority` and `integrity_key_size:<n>`;
+//! - integrity: 7.x prints `journal_sectors` after `buffer_sectors` and only
+//!   in journal mode, and adds mode `I` and `allow_discards_keyed`;
+//! - verity: 7.x adds `restart_on_error`/`panic_on_error` and a second
+//!   status field (FEC corrections, `-` without FEC);
+//! - multipath: 7.x no longer prints `retain_attached_hw_handler`;
+//! - vdo exists from 6.9 on.
 
 use crate::secret::Secret;
 use crate::units::{parse_decimal_u64, Sectors};
