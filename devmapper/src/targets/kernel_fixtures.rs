@@ -520,9 +520,176 @@ fn typed_values_give_loaded_text() {
             }
             .into(),
         ),
+        (
+            "raid",
+            "raid5",
+            RaidParams {
+                raid_type: RaidType::Raid5Ls,
+                chunk_size: 64,
+                options: RaidOptions {
+                    nosync: true,
+                    min_recovery_rate: Some(100),
+                    max_recovery_rate: Some(100000),
+                    stripe_cache: Some(256),
+                    region_size: Some(2048),
+                    ..RaidOptions::default()
+                },
+                devices: [
+                    ("/dev/loop16", "/dev/loop8"),
+                    ("/dev/loop17", "/dev/loop9"),
+                    ("/dev/loop18", "/dev/loop10"),
+                ]
+                .iter()
+                .map(|(m, d)| RaidDevice {
+                    metadata: Some(dev(m)),
+                    data: Some(dev(d)),
+                })
+                .collect(),
+            }
+            .into(),
+        ),
+        (
+            "writecache",
+            "options2",
+            WritecacheParams {
+                mode: WritecacheMode::Ssd,
+                origin: dev("/dev/loop0"),
+                cache: dev("/dev/loop1"),
+                block_size: 512,
+                options: WritecacheOptions {
+                    max_age: Some(60000),
+                    cleaner: true,
+                    metadata_only: true,
+                    pause_writeback: Some(500),
+                    ..WritecacheOptions::default()
+                },
+            }
+            .into(),
+        ),
+        (
+            "integrity",
+            "hmac",
+            IntegrityParams {
+                device: dev("/dev/loop3"),
+                offset: Sectors(0),
+                tag_size: TagSize::Bytes(32),
+                mode: IntegrityMode::Journal,
+                options: IntegrityOptions(vec![
+                    IntegrityOption::InternalHash(IntegrityAlgorithm::with_key(
+                        "hmac(sha256)",
+                        key(32).as_bytes(),
+                    )),
+                    IntegrityOption::JournalMac(IntegrityAlgorithm::with_key(
+                        "hmac(sha256)",
+                        key(32).as_bytes(),
+                    )),
+                    IntegrityOption::JournalCrypt(IntegrityAlgorithm::with_key(
+                        "ctr(aes)",
+                        key(32).as_bytes(),
+                    )),
+                    IntegrityOption::FixPadding,
+                    IntegrityOption::FixHmac,
+                ]),
+            }
+            .into(),
+        ),
+        (
+            "integrity",
+            "meta-device",
+            IntegrityParams {
+                device: dev("/dev/loop4"),
+                offset: Sectors(0),
+                tag_size: TagSize::Bytes(4),
+                mode: IntegrityMode::Journal,
+                options: IntegrityOptions(vec![
+                    IntegrityOption::MetaDevice(dev("/dev/loop5")),
+                    IntegrityOption::InternalHash(IntegrityAlgorithm::new("crc32c")),
+                    IntegrityOption::JournalSectors(1024),
+                    IntegrityOption::BufferSectors(64),
+                    IntegrityOption::JournalWatermark(60),
+                    IntegrityOption::CommitTime(5000),
+                ]),
+            }
+            .into(),
+        ),
+        (
+            "snapshot-origin",
+            "origin",
+            SnapshotOriginParams {
+                device: dev("/dev/loop0"),
+            }
+            .into(),
+        ),
+        (
+            "snapshot-merge",
+            "merge",
+            SnapshotMergeParams(SnapshotParams {
+                origin: dev("/dev/loop0"),
+                cow: dev("/dev/loop1"),
+                store: ExceptionStore::Persistent,
+                chunk_size: Sectors(16),
+                features: SnapshotFeatures::default(),
+            })
+            .into(),
+        ),
     ];
-    for (target, case, built) in cases {
-        for kernel in KERNELS {
+    // Cases captured on 7.x only.
+    let mut vdo = VdoParams::new(dev("/dev/loop8"), 1572864, 4096, 32768, 16380);
+    vdo.options = vec![
+        VdoOption::Ack(2),
+        VdoOption::Bio(2),
+        VdoOption::BioRotationInterval(32),
+        VdoOption::Cpu(2),
+        VdoOption::Hash(1),
+        VdoOption::Logical(1),
+        VdoOption::Physical(1),
+        VdoOption::MaxDiscard(16),
+        VdoOption::Deduplication(false),
+        VdoOption::Compression(true),
+    ];
+    let newer: Vec<(&str, &str, Target)> = vec![
+        ("vdo", "options", vdo.into()),
+        (
+            "flakey",
+            "random",
+            FlakeyParams {
+                device: dev("/dev/loop0"),
+                offset: Sectors(0),
+                up_interval: 5,
+                down_interval: 5,
+                features: FlakeyFeatures {
+                    random_read_corrupt: Some(500_000_000),
+                    random_write_corrupt: Some(1_000_000_000),
+                    ..FlakeyFeatures::default()
+                },
+            }
+            .into(),
+        ),
+        (
+            "crypt",
+            "high-priority",
+            CryptParams {
+                options: CryptOptions {
+                    same_cpu_crypt: true,
+                    high_priority: true,
+                    ..CryptOptions::default()
+                },
+                ..CryptParams::new(
+                    CipherSpec::new("aes", "xts", "plain64"),
+                    CryptKey::Raw(key(64)),
+                    dev("/dev/loop0"),
+                    Sectors(0),
+                )
+            }
+            .into(),
+        ),
+    ];
+    let all = cases
+        .into_iter()
+        .map(|c| (c, &KERNELS[..]))
+        .chain(newer.into_iter().map(|c| (c, &KERNELS[1..])));
+    for ((target, case, built), kernels) in all {
+        for &kernel in kernels {
             let c = find_case(&fx, kernel, target, case);
             if c.load.is_empty() && c.skipped {
                 eprintln!("{kernel} {target}/{case}: not captured on this kernel");
