@@ -247,6 +247,73 @@ impl Target {
     }
 }
 
+impl Target {
+    /// The typed form of this line ([`targets::TableLine`](crate::targets::TableLine)).
+    pub fn typed(&self) -> Result<crate::targets::TableLine> {
+        let target =
+            crate::targets::Target::parse(self.target_type.as_bytes(), self.params.as_bytes())?;
+        Ok(crate::targets::TableLine {
+            start: crate::units::Sectors(self.start),
+            length: crate::units::Sectors(self.length),
+            target,
+        })
+    }
+}
+
+impl From<&crate::targets::TableLine> for Target {
+    fn from(l: &crate::targets::TableLine) -> Target {
+        Target {
+            start: l.start.0,
+            length: l.length.0,
+            target_type: String::from_utf8_lossy(l.target.target_type()).into_owned(),
+            params: l.target.to_params(),
+        }
+    }
+}
+
+/// A device-mapper table, raw or typed: what the table-loading methods take.
+///
+/// Implemented for slices, arrays and vectors of raw [`Target`] lines and
+/// for a typed [`targets::Table`](crate::targets::Table).
+pub trait TableSource {
+    /// The lines, raw (parameters in [`Secret`]s).
+    fn lines(&self) -> Vec<Target>;
+}
+
+impl TableSource for [Target] {
+    fn lines(&self) -> Vec<Target> {
+        self.to_vec()
+    }
+}
+
+impl<const N: usize> TableSource for [Target; N] {
+    fn lines(&self) -> Vec<Target> {
+        self.to_vec()
+    }
+}
+
+impl TableSource for Vec<Target> {
+    fn lines(&self) -> Vec<Target> {
+        self.clone()
+    }
+}
+
+impl TableSource for crate::targets::Table {
+    fn lines(&self) -> Vec<Target> {
+        self.lines().iter().map(Target::from).collect()
+    }
+}
+
+impl TargetStatus {
+    /// The typed form of this status line.
+    pub fn typed(&self) -> Result<crate::targets::TargetStatusLine> {
+        Ok(crate::targets::TargetStatusLine::parse(
+            self.target_type.as_bytes(),
+            &self.status,
+        )?)
+    }
+}
+
 fn trim(b: &[u8]) -> &[u8] {
     let s = b
         .iter()
@@ -461,9 +528,10 @@ impl DeviceMapper {
         &self,
         name: &DmName,
         uuid: Option<&DmUuid>,
-        table: &[Target],
+        table: &(impl TableSource + ?Sized),
         read_only: bool,
     ) -> Result<DeviceInfo> {
+        let table = table.lines();
         if table.is_empty() {
             return Err(Error::invalid("A table needs at least one target.").with_op("create"));
         }
@@ -473,7 +541,7 @@ impl DeviceMapper {
             t.set_uuid(&self.ctx, u.as_bytes())?;
         }
         t.read_only = read_only;
-        add_targets(&mut t, table)?;
+        add_targets(&mut t, &table)?;
         self.run_udev(&mut t, Some(&id))?;
         Ok(Self::header_info(&t))
     }
@@ -547,10 +615,15 @@ impl DeviceMapper {
     }
 
     /// Load a table into the inactive slot.
-    pub fn load_table(&self, id: &DevId, table: &[Target], read_only: bool) -> Result<DeviceInfo> {
+    pub fn load_table(
+        &self,
+        id: &DevId,
+        table: &(impl TableSource + ?Sized),
+        read_only: bool,
+    ) -> Result<DeviceInfo> {
         let mut t = self.task(TaskType::Reload, Some(id))?;
         t.read_only = read_only;
-        add_targets(&mut t, table)?;
+        add_targets(&mut t, &table.lines())?;
         self.run(&mut t, Some(id))?;
         Ok(Self::header_info(&t))
     }
@@ -608,6 +681,28 @@ impl DeviceMapper {
                     params,
                 })
             })
+            .collect()
+    }
+
+    /// The live (or inactive) table, typed.
+    pub fn typed_table(&self, id: &DevId, inactive: bool) -> Result<crate::targets::Table> {
+        let lines = self
+            .table(id, inactive)?
+            .iter()
+            .map(Target::typed)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(crate::targets::Table::new(lines)?)
+    }
+
+    /// Status lines of the live (or inactive) table, typed.
+    pub fn typed_status(
+        &self,
+        id: &DevId,
+        inactive: bool,
+    ) -> Result<Vec<(u64, u64, crate::targets::TargetStatusLine)>> {
+        self.status(id, inactive)?
+            .iter()
+            .map(|s| Ok((s.start, s.length, s.typed()?)))
             .collect()
     }
 
@@ -763,7 +858,7 @@ impl DeviceMapper {
         &self,
         name: &DmName,
         opts: &CreateOptions,
-        table: &[Target],
+        table: &(impl TableSource + ?Sized),
     ) -> Result<Device> {
         if opts.dev.is_some() {
             // A fixed device number: create, load and resume step by step
@@ -802,14 +897,14 @@ impl Device {
 
     /// Load `table` into the inactive slot (it becomes live at the next
     /// resume).
-    pub fn load(&self, table: &[Target]) -> Result<DeviceInfo> {
+    pub fn load(&self, table: &(impl TableSource + ?Sized)) -> Result<DeviceInfo> {
         self.dm.load_table(&self.id, table, false)
     }
 
     /// Load `table`, then suspend and resume so that it becomes live (what
     /// `dmsetup reload` + `dmsetup resume` do). A failed load leaves the
     /// live table untouched.
-    pub fn replace_table(&self, table: &[Target]) -> Result<DeviceInfo> {
+    pub fn replace_table(&self, table: &(impl TableSource + ?Sized)) -> Result<DeviceInfo> {
         self.load(table)?;
         self.dm.suspend(&self.id, SuspendOptions::default())?;
         self.dm.resume(&self.id)
@@ -833,6 +928,16 @@ impl Device {
     /// The live table's status lines.
     pub fn status(&self) -> Result<Vec<TargetStatus>> {
         self.dm.status(&self.id, false)
+    }
+
+    /// The live table, typed.
+    pub fn typed_table(&self) -> Result<crate::targets::Table> {
+        self.dm.typed_table(&self.id, false)
+    }
+
+    /// The live table's status lines, typed.
+    pub fn typed_status(&self) -> Result<Vec<(u64, u64, crate::targets::TargetStatusLine)>> {
+        self.dm.typed_status(&self.id, false)
     }
 
     /// Devices the live table uses, as (major, minor).

@@ -292,6 +292,21 @@ impl std::error::Error for Error {
     }
 }
 
+impl From<crate::targets::ParseError> for Error {
+    /// A table or status line that does not parse (never quoting key
+    /// material: the parse error does not).
+    fn from(e: crate::targets::ParseError) -> Error {
+        Error::invalid(e.to_string()).with_source(e)
+    }
+}
+
+impl From<crate::targets::TableError> for Error {
+    /// A table that is not valid (lines not contiguous, bad line, ...).
+    fn from(e: crate::targets::TableError) -> Error {
+        Error::invalid(e.to_string()).with_source(e)
+    }
+}
+
 /// `Result` with [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
 

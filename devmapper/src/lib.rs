@@ -49,20 +49,24 @@ pub mod report;
 pub mod secret;
 pub mod stats;
 pub mod strings;
+pub mod targets;
 pub mod task;
 pub mod timestamp;
 pub mod tree;
 pub mod udev;
+pub mod units;
 
 pub use context::Context;
 pub use dm::{
     CreateOptions, DevId, Device, DeviceInfo, DeviceMapper, ListedDevice, RemoveOptions,
-    SuspendOptions, Target, TargetStatus, TargetVersion,
+    SuspendOptions, TableSource, Target, TargetStatus, TargetVersion,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use kernel::abi;
 pub use names::{DmName, DmUuid};
 pub use secret::Secret;
+pub use targets::{Table, TableLine, TargetStatusLine};
+pub use units::{Bytes, Sectors};
 
 /// The libdevmapper release whose behaviour and ABI this crate reproduces
 /// (Debian 12's), in libdevmapper's own format.
