@@ -372,8 +372,15 @@ impl Context {
     /// The driver supports udev cookies (interface 4.15+); asks the kernel
     /// when the version is not known yet (false if it cannot be asked).
     pub fn cookies_supported(&self) -> bool {
-        self.driver_version()
-            .is_ok_and(crate::kernel::abi::cookies_supported)
+        // Through the version check, as libdm's dm_cookie_supported(): a
+        // failure is logged (once: the check latches).
+        match self.check_version() {
+            Ok(v) => crate::kernel::abi::cookies_supported(v),
+            Err(e) => {
+                self.log_failure(&e);
+                false
+            }
+        }
     }
 
     // -------------------------------------------------------- the control

@@ -205,10 +205,12 @@ fn sysfs_find_kernel_name(
     let rd = match fs::read_dir(&top) {
         Ok(rd) => rd,
         Err(err) => {
+            // libdm names this directory "<sysfs>/block/" (its sysfs dir
+            // already ends in a slash), unlike its other sysfs paths.
             crate::log_error!(
                 sysfs.ctx,
                 "{}",
-                sys_msg("opendir", &disp(&top), io_errno(&err))
+                sys_msg("opendir", &disp(&sysfs.path("/block/")), io_errno(&err))
             );
             return None;
         }

@@ -449,6 +449,7 @@ pub fn create_dir(ctx: &Context, dir: &Path, fixed_mode: Option<u32>) -> bool {
     if dir.is_dir() {
         return true;
     }
+    crate::log_verbose!(ctx, "Creating directory \"{}\"", disp(dir));
     let mut cur = PathBuf::new();
     for comp in dir.components() {
         cur.push(comp);

@@ -22,7 +22,7 @@ use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -508,11 +508,9 @@ fn ensure_control_node(ctx: &Context, path: &Path) -> io::Result<()> {
         Err(e) => return Err(e),
     }
     if let Some(dir) = path.parent() {
-        if !dir.as_os_str().is_empty() && !dir.exists() {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o755)
-                .create(dir)?;
+        // libdm makes the device directory under umask 0022 (0755).
+        if !dir.as_os_str().is_empty() && !crate::nodes::create_dir(ctx, dir, Some(0o755)) {
+            return Err(io::Error::from_raw_os_error(libc::EIO));
         }
     }
     crate::log_verbose!(
