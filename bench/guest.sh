@@ -6,11 +6,13 @@
 #   bench/guest.sh            (environment below)
 #
 #   DMB_BIN       the dm-bench binary (default <repo>/build/bench/dm-bench)
+#   DMB_FLOOR     the dm-floor binary (default <repo>/build/bench/dm-floor)
 #   DMB_OURS      directory holding our libdevmapper.so.1.02.1
 #                 (default <repo>/build/lib); stock is the system library
 #   DMB_OUT       where raw results and callgrind dumps go (default a new
 #                 /tmp/dm-bench.XXXXXX)
-#   DMB_ROUNDS    timed rounds, library order rotated per round (default 3)
+#   DMB_ROUNDS    timed rounds, order of stock/ours/floor rotated per round
+#                 (default 3)
 #   DMB_CALLGRIND 1 to run the callgrind pass (default), 0 to skip it
 #   DMB_WORKLOADS timed workloads (default: info status table deps message
 #                 list lifecycle bigtable startup)
@@ -21,10 +23,11 @@ set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
 BIN=${DMB_BIN:-$REPO/build/bench/dm-bench}
+FLOOR=${DMB_FLOOR:-$REPO/build/bench/dm-floor}
 OURS=${DMB_OURS:-$REPO/build/lib}
 ROUNDS=${DMB_ROUNDS:-3}
 CG=${DMB_CALLGRIND:-1}
-N=${DMB_N:-200}
+N=${DMB_N:-1000}
 export DMB_N=$N
 OUT=${DMB_OUT:-$(mktemp -d /tmp/dm-bench.XXXXXX)}
 mkdir -p "$OUT"
@@ -34,6 +37,7 @@ PY=/usr/bin/python3
 [ -x $PY ] || PY=python3
 
 [ -x "$BIN" ] || { echo "guest.sh: $BIN not built (run bench/run.sh)" >&2; exit 2; }
+[ -x "$FLOOR" ] || { echo "guest.sh: $FLOOR not built (run bench/run.sh)" >&2; exit 2; }
 [ -f "$OURS/libdevmapper.so.1.02.1" ] || { echo "guest.sh: no $OURS/libdevmapper.so.1.02.1" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "guest.sh: must run as root" >&2; exit 2; }
 
@@ -50,6 +54,11 @@ run() {
     fi
 }
 
+# bin LIB: the program measuring LIB (dm-floor for the floor).
+bin() {
+    if [ "$1" = floor ]; then echo "$FLOOR"; else echo "$BIN"; fi
+}
+
 {
     echo "# kernel $(uname -r), dm $(dmsetup version 2>/dev/null | sed -n 's/^Driver version: *//p')"
     echo "# cpu: $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) vCPU," \
@@ -57,6 +66,7 @@ run() {
         "clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource 2>/dev/null)"
     echo "# stock: $(run stock "$BIN" libinfo)"
     echo "# ours:  $(run ours "$BIN" libinfo)"
+    echo "# floor: $(run floor "$FLOOR" libinfo)"
 } | tee -a "$RAW"
 
 status=0
@@ -80,17 +90,21 @@ if ! run stock "$BIN" setup "$N" >>"$RAW"; then
     exit 1
 fi
 
-# Rounds rotate the library order; inside a round every workload runs for
-# both libraries back to back (each run a fresh process), so slow drifts of
-# the host (other VMs, TCG) hit both sides alike.
+# Rounds rotate the order of stock, ours and the floor; inside a round every
+# workload runs for the three back to back (each run a fresh process), so
+# slow drifts of the host (other VMs, TCG) hit all sides alike.
 WLS=${DMB_WORKLOADS:-info status table deps message list lifecycle bigtable startup}
 for r in $(seq 1 "$ROUNDS"); do
-    if [ $((r % 2)) = 1 ]; then order="stock ours"; else order="ours stock"; fi
+    case $((r % 3)) in
+        1) order="stock ours floor" ;;
+        2) order="ours floor stock" ;;
+        0) order="floor stock ours" ;;
+    esac
     echo "== round $r/$ROUNDS: $order ($(elapsed))"
     for wl in $WLS; do
         for lib in $order; do
             echo "# round $r $lib $wl" >>"$RAW"
-            if ! run "$lib" "$BIN" run "$lib" "$wl" >>"$RAW" 2>>"$OUT/stderr-$lib.txt"; then
+            if ! run "$lib" "$(bin "$lib")" run "$lib" "$wl" >>"$RAW" 2>>"$OUT/stderr-$lib.txt"; then
                 echo "guest.sh: round $r $lib $wl failed:" >&2
                 grep ^ERR "$RAW" | tail -3 >&2
                 tail -3 "$OUT/stderr-$lib.txt" >&2
@@ -104,11 +118,11 @@ if [ "$CG" = 1 ] && command -v valgrind >/dev/null; then
     # rep-string memset/memcpy disabled in glibc, as in the baseline's main
     # callgrind column: valgrind counts each rep iteration as an instruction.
     tun=glibc.cpu.x86_rep_stosb_threshold=1099511627776:glibc.cpu.x86_rep_movsb_threshold=1099511627776
-    for lib in stock ours; do
+    for lib in stock ours floor; do
         echo "== callgrind: $lib ($(elapsed))"
         mkdir -p "$OUT/cg-$lib"
         if ! run "$lib" env GLIBC_TUNABLES=$tun valgrind --tool=callgrind --collect-atstart=no \
-            --callgrind-out-file="$OUT/cg-$lib/callgrind.out" "$BIN" callgrind \
+            --callgrind-out-file="$OUT/cg-$lib/callgrind.out" "$(bin "$lib")" callgrind \
             >"$OUT/cg-$lib/regions.txt" 2>"$OUT/cg-$lib/valgrind.txt"; then
             echo "guest.sh: callgrind $lib failed:" >&2
             grep ^ERR "$OUT/cg-$lib/regions.txt" >&2
@@ -140,107 +154,5 @@ if grep -q ^ERR "$RAW" "$OUT"/cg-*/regions.txt 2>/dev/null; then
     status=1
 fi
 
-"$PY" - "$RAW" <<'EOF' || status=1
-import sys, statistics as st
-from collections import defaultdict
-
-res = defaultdict(list)   # (lib, workload, metric) -> values over rounds
-cg = {}                   # (lib, region) -> (Ir, ops)
-rounds = set()
-for line in open(sys.argv[1]):
-    f = line.split()
-    if not f:
-        continue
-    if f[0] == "#" and len(f) >= 4 and f[1] == "round":
-        rounds.add(f[2])
-    if f[0] == "RES" and len(f) == 5:
-        res[(f[1], f[2], f[3])].append(float(f[4]))
-    elif f[0] == "CG" and len(f) == 5:
-        cg[(f[1], f[2])] = (int(f[3].replace(",", "")), int(f[4]))
-
-def fmt(v, unit):
-    if v is None:
-        return "-"
-    if unit == "rss_kib":
-        return f"{v / 1024:.2f} MiB"
-    if unit == "ms":
-        return f"{v:.2f} ms"
-    if v >= 10000:
-        return f"{v / 1000:.2f} ms"
-    return f"{v:.1f} us"
-
-def rfmt(r):
-    return f"{r:.2f}x" if r >= 0.1 else f"{r:.4f}x"
-
-def spread(vals):
-    if len(vals) < 2:
-        return ""
-    m = st.median(vals)
-    return f"±{(max(vals) - min(vals)) / 2 / m * 100:.0f}%" if m else ""
-
-order = ["info", "status", "table", "deps", "message", "list",
-         "lifecycle.create", "lifecycle.remove", "bigtable.build", "bigtable.load",
-         "bigtable.table_first", "bigtable.table", "bigtable.info_after", "startup"]
-keys = sorted({(w, m) for (_, w, m) in res if m in ("p50_us", "ms")},
-              key=lambda k: (order.index(k[0]) if k[0] in order else 99, k[0]))
-
-print()
-print(f"Timed (p50 per op, or mean for single bigtable ops; median over {len(rounds)} rounds;"
-      " ± = half the min-max range over rounds)")
-print()
-print(f"| {'workload':<22} | {'stock':>20} | {'ours':>20} | {'ours/stock':>10} |")
-print(f"|{'-' * 24}|{'-' * 22}|{'-' * 22}|{'-' * 12}|")
-for w, m in keys:
-    s, o = res.get(("stock", w, m), []), res.get(("ours", w, m), [])
-    sm = st.median(s) if s else None
-    om = st.median(o) if o else None
-    ratio = rfmt(om / sm) if sm and om is not None else "-"
-    print(f"| {w:<22} | {fmt(sm, m) + ' ' + spread(s):>20} | {fmt(om, m) + ' ' + spread(o):>20} | {ratio:>10} |")
-
-print()
-print("Peak RSS (wait4 ru_maxrss of the workload child, median over rounds)")
-print()
-print(f"| {'workload':<22} | {'stock':>12} | {'ours':>12} | {'ours/stock':>10} |")
-print(f"|{'-' * 24}|{'-' * 14}|{'-' * 14}|{'-' * 12}|")
-for w in ["info", "status", "list", "lifecycle", "bigtable"]:
-    s, o = res.get(("stock", w, "rss_kib"), []), res.get(("ours", w, "rss_kib"), [])
-    if not s and not o:
-        continue
-    sm = st.median(s) if s else None
-    om = st.median(o) if o else None
-    ratio = f"{om / sm:.2f}x" if sm and om is not None else "-"
-    print(f"| {w:<22} | {fmt(sm, 'rss_kib'):>12} | {fmt(om, 'rss_kib'):>12} | {ratio:>10} |")
-
-cpuw = sorted({w for (_, w, m) in res if m == "user_ms"},
-              key=lambda w: (order.index(w) if w in order else 99, w))
-if cpuw:
-    print()
-    print("CPU per op (getrusage deltas, tick-sampled at 4 ms: rough) and minor page faults per op")
-    print()
-    print(f"| {'workload':<22} | {'stock user/sys ms':>18} | {'ours user/sys ms':>18} | {'stock minflt':>12} | {'ours minflt':>12} |")
-    print(f"|{'-' * 24}|{'-' * 20}|{'-' * 20}|{'-' * 14}|{'-' * 14}|")
-    med = lambda lib, w, m: st.median(res[(lib, w, m)]) if res.get((lib, w, m)) else float("nan")
-    for w in cpuw:
-        us = f"{med('stock', w, 'user_ms'):.2f} / {med('stock', w, 'sys_ms'):.2f}"
-        uo = f"{med('ours', w, 'user_ms'):.2f} / {med('ours', w, 'sys_ms'):.2f}"
-        print(f"| {w:<22} | {us:>18} | {uo:>18} | {med('stock', w, 'minflt'):>12.1f} | {med('ours', w, 'minflt'):>12.1f} |")
-
-if cg:
-    print()
-    print("Callgrind: userspace instructions (Ir) per op, rep-string disabled in glibc"
-          " (bigtable build/load/table: per target)")
-    print()
-    print(f"| {'region':<22} | {'ops':>5} | {'stock Ir/op':>12} | {'ours Ir/op':>12} | {'ours/stock':>10} |")
-    print(f"|{'-' * 24}|{'-' * 7}|{'-' * 14}|{'-' * 14}|{'-' * 12}|")
-    regs = sorted({r for (_, r) in cg}, key=lambda r: (order.index(r) if r in order else 99, r))
-    for r in regs:
-        s, o = cg.get(("stock", r)), cg.get(("ours", r))
-        per = lambda x: None if x is None else x[0] / x[1]
-        sp, op = per(s), per(o)
-        ops = (s or o)[1]
-        label = r + (" /target" if r in ("bigtable.build", "bigtable.load", "bigtable.table_first", "bigtable.table") else "")
-        ratio = rfmt(op / sp) if sp and op is not None else "-"
-        fm = lambda v: "-" if v is None else f"{v:,.0f}"
-        print(f"| {label:<22} | {ops:>5} | {fm(sp):>12} | {fm(op):>12} | {ratio:>10} |")
-EOF
+"$PY" "$HERE/summary.py" "$RAW" || status=1
 exit $status

@@ -1,13 +1,15 @@
 #!/bin/bash
-# bench/run.sh - stock libdevmapper vs ours, side by side, in one VM boot
-# (see bench/README.md).
+# bench/run.sh - stock libdevmapper, ours and the floor (hand-written
+# ioctls), side by side, in one VM boot (see bench/README.md).
 #
 #   bench/run.sh [--rounds N] [--no-callgrind] [--ours DIR] [--kernel 6.1|sid]
 #                [--smp N] [--timeout S] [--env K=V]...
 #
-# Host side: builds our library (make build) and bench/dm-bench.c against
-# include/ through pkg-config, then boots vm/run.sh once running
-# bench/guest.sh. Raw results and callgrind dumps are kept in
+# Host side: builds our library (make build), bench/dm-bench.c against
+# include/ through pkg-config and bench/dm-floor.c against the kernel's
+# <linux/dm-ioctl.h>, then boots vm/run.sh once running bench/guest.sh,
+# holding the machine's VM lock (flock $DMB_VM_LOCK, default
+# /tmp/dmrs-vm.lock; DMB_VM_LOCK= to do without). Raw results and callgrind dumps are kept in
 # build/bench/results-<date>/ (shared writable with the guest), with a copy
 # of the library measured (so a rebuild during the run changes nothing); the
 # summary table is printed at the end and saved there as summary.txt.
@@ -21,7 +23,7 @@ cd "$REPO"
 ROUNDS=3
 CG=1
 KERNEL=6.1
-TIMEOUT=420
+TIMEOUT=900
 OURS=
 VMARGS=()
 ENVS=()
@@ -39,7 +41,17 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-vm/setup.sh --kernel "$KERNEL" >/dev/null 2>&1 || vm/setup.sh --kernel "$KERNEL"
+# One VM at a time on a shared machine: vm/setup.sh and vm/run.sh run under
+# the lock (the builds do not).
+LOCK=${DMB_VM_LOCK-/tmp/dmrs-vm.lock}
+locked() {
+    if [ -n "$LOCK" ] && command -v flock >/dev/null; then
+        flock "$LOCK" "$@"
+    else
+        "$@"
+    fi
+}
+locked vm/setup.sh --kernel "$KERNEL" >/dev/null 2>&1 || locked vm/setup.sh --kernel "$KERNEL"
 if [ -z "$OURS" ]; then
     make -s build
     OURS=$REPO/build/lib
@@ -52,6 +64,8 @@ CG_FLAGS=
 # shellcheck disable=SC2046
 cc -O2 -g -Wall -Wextra -Werror $CG_FLAGS -o build/bench/dm-bench bench/dm-bench.c \
     $(PKG_CONFIG_PATH=build/pkgconfig pkg-config --cflags --libs devmapper) -ldl
+[ -f /usr/include/linux/dm-ioctl.h ] || { echo "bench/run.sh: no <linux/dm-ioctl.h> (linux-libc-dev)" >&2; exit 2; }
+cc -O2 -g -Wall -Wextra -Werror $CG_FLAGS -o build/bench/dm-floor bench/dm-floor.c
 if [ -z "$CG_FLAGS" ] && [ $CG = 1 ]; then
     echo "bench/run.sh: /usr/include/valgrind/callgrind.h missing, callgrind skipped" >&2
     CG=0
@@ -62,7 +76,7 @@ mkdir -p "$OUT/lib"
 cp "$OURS/libdevmapper.so.1.02.1" "$OUT/lib/"
 echo "bench/run.sh: results in ${OUT#"$REPO"/}; ours: $OURS/libdevmapper.so.1.02.1 (copied there)"
 rc=0
-vm/run.sh --kernel "$KERNEL" "${VMARGS[@]}" --timeout "$TIMEOUT" --rw "$OUT" \
+locked vm/run.sh --kernel "$KERNEL" "${VMARGS[@]}" --timeout "$TIMEOUT" --rw "$OUT" \
     --env DMB_OUT="$OUT" --env DMB_OURS="$OUT/lib" --env DMB_ROUNDS="$ROUNDS" --env DMB_CALLGRIND="$CG" "${ENVS[@]}" \
     -- bash bench/guest.sh | tee "$OUT/summary.txt" || rc=$?
 [ $rc = 0 ] || echo "bench/run.sh: guest exited $rc" >&2
