@@ -13,7 +13,9 @@ over all its inlined parts, so every function is one row:
     included), per op and as a share of the region;
   * inclusive: self plus everything it called, per op and share;
   * for each --callers FUNC (a substring of the name), who calls it and how
-    much of its inclusive cost each caller accounts for;
+    much of its inclusive cost each caller accounts for (the calls/op
+    column is callgrind's call count, which can read up to ~1.4x high in a
+    region toggled on and off: trust the Ir, use the count as a hint);
   * for each --lines FUNC (exact function name), its source lines (file:line,
     inlined files included) with their own Ir and the calls made there.
 
