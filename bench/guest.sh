@@ -16,7 +16,7 @@
 #   DMB_CALLGRIND 1 to run the callgrind pass (default), 0 to skip it
 #   DMB_WORKLOADS timed workloads (default: info status table deps message
 #                 list lifecycle bigtable startup)
-#   DMB_N, DMB_T, ...   sizes, passed to dm-bench (see bench/dm-bench.c)
+#   DMB_N, DMB_T, ...   sizes, passed to both programs (see bench/bench-common.h)
 #
 # Prints progress, then the summary table (medians over the rounds).
 set -u

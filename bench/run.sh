@@ -15,7 +15,7 @@
 # summary table is printed at the end and saved there as summary.txt.
 # --ours DIR measures DIR/libdevmapper.so.1.02.1 instead (no make build).
 # --smp N is passed to vm/run.sh (its default, 1 vCPU, when not given).
-# --env K=V passes sizes to the guest (DMB_N, DMB_T, ... see dm-bench.c).
+# --env K=V passes sizes to the guest (DMB_N, DMB_T, ... see bench-common.h).
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 cd "$REPO"
