@@ -147,6 +147,6 @@ help:
 	@echo "  test-c, test-vm, test-python   capi-tests/run.sh, vm/tests.sh, python/run-tests.sh"
 	@echo "  check           all of the above checks and tests (what CI runs: .ci/run)"
 	@echo "  demo            vm/demo.sh"
-	@echo "  bench           bench/run.sh: ours vs stock libdevmapper in one VM boot (ratios, callgrind)"
+	@echo "  bench           bench/run.sh: ours, stock libdevmapper and the raw-ioctl floor in one VM boot (ratios, callgrind, RSS)"
 	@echo "  clean           cargo clean, remove $(STAGE)/"
 	@echo "variables: SONAME=$(SONAME) (or $(UPSTREAM_SONAME)), PREFIX=$(PREFIX), LIBDIR=$(LIBDIR), DESTDIR, CARGO"
