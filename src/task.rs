@@ -775,7 +775,7 @@ pub unsafe extern "C" fn dm_get_next_target(
                 Some(TaskType::Status | TaskType::Table | TaskType::WaitEvent)
             );
         let count = if from_reply {
-            t.task.reply_targets.len()
+            t.task.reply_target_count() as usize
         } else {
             t.task.targets.len()
         };
@@ -784,7 +784,7 @@ pub unsafe extern "C" fn dm_get_next_target(
             return None;
         }
         if from_reply {
-            let rt = t.task.reply_targets[i];
+            let rt = t.task.reply_target_at(u32::try_from(i).ok()?)?;
             let r = t.task.reply.as_mut()?;
             let b = r.buf.as_bytes_mut();
             // The offsets were validated against the reply when it was parsed.

@@ -512,6 +512,7 @@ impl Context {
         }
         self.release();
         self.version_failed.store(false, Ordering::Relaxed);
+        self.control.forget_version();
     }
 }
 

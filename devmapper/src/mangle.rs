@@ -168,7 +168,7 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 /// `check_multiple_mangled_string_allowed`: in AUTO mode a string containing
 /// `\x5cx` is rejected as mangled more than once.
 pub fn check_multiple_mangled(s: &[u8], mode: ManglingMode, kind: &str) -> Result<(), MangleError> {
-    if mode == ManglingMode::Auto && contains(s, b"\\x5cx") {
+    if mode == ManglingMode::Auto && s.contains(&b'\\') && contains(s, b"\\x5cx") {
         return Err(MangleError::new(
             MangleFailure::MangledMoreThanOnce,
             kind,

@@ -19,7 +19,7 @@ use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::fd::AsFd;
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -360,10 +360,11 @@ impl<'a> Env<'a> {
         if name.contains(&b'/') {
             PathBuf::from(OsStr::from_bytes(name))
         } else {
-            let mut p = self.dm_dir.clone();
+            let mut p = Vec::with_capacity(self.dm_dir.len() + 1 + name.len());
+            p.extend_from_slice(&self.dm_dir);
             p.push(b'/');
             p.extend_from_slice(name);
-            PathBuf::from(OsStr::from_bytes(&p))
+            PathBuf::from(std::ffi::OsString::from_vec(p))
         }
     }
 
@@ -528,18 +529,19 @@ fn add_dev_node(
         }
     }
 
-    // The device directory normally exists already (the control node lives
-    // there); create it like libdm creates it for the control node.
-    if !name.contains(&b'/') {
+    // libdm runs mknod under umask 0; setting the mode afterwards gives the
+    // same node without touching the process-wide umask. The device
+    // directory normally exists already (the control node lives there);
+    // when it does not, it is made like libdm makes it, and mknod retried.
+    let mut made = sys::mknod(&path, libc::S_IFBLK | (mode & 0o7777), dev);
+    if made == Err(libc::ENOENT) && !name.contains(&b'/') {
         let dir = Path::new(OsStr::from_bytes(&ctx.dm_dir));
-        if !dir.is_dir() && !create_dir(ctx.ctx, dir, Some(0o755)) {
+        if !create_dir(ctx.ctx, dir, Some(0o755)) {
             return false;
         }
+        made = sys::mknod(&path, libc::S_IFBLK | (mode & 0o7777), dev);
     }
-
-    // libdm runs mknod under umask 0; setting the mode afterwards gives the
-    // same node without touching the process-wide umask.
-    match sys::mknod(&path, libc::S_IFBLK | (mode & 0o7777), dev) {
+    match made {
         Ok(()) => {
             let _ = fs::set_permissions(&path, fs::Permissions::from_mode(mode & 0o7777));
         }

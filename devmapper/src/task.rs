@@ -15,7 +15,7 @@ use crate::context::Context;
 use crate::error::{Error, ErrorKind};
 use crate::kernel::abi::{self, Command, DmFlags, DmIoctl, DATA_START};
 use crate::kernel::codec::{self, TargetRef};
-use crate::kernel::control::{IoctlError, Reply, Request};
+use crate::kernel::control::{IoctlError, Payload, Reply, Request};
 use crate::log::Level;
 use crate::mangle::{self, ManglingMode};
 use crate::nodes::{self, NodeOp};
@@ -166,6 +166,53 @@ pub const REMOVE_RETRIES: u32 = 25;
 /// Delay between those attempts.
 pub const REMOVE_RETRY_DELAY: std::time::Duration = std::time::Duration::from_millis(200);
 
+/// A target type name (at most 15 bytes), stored inline.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct TypeName {
+    bytes: [u8; abi::DM_MAX_TYPE_NAME],
+    len: u8,
+}
+
+impl TypeName {
+    /// A checked type name (non-empty, no NUL, shorter than 16 bytes).
+    pub fn new(t: &[u8]) -> Result<TypeName, Error> {
+        codec::check_target_type(t).map_err(|_| {
+            if t.is_empty() {
+                Error::invalid("Target type name is empty.")
+            } else {
+                Error::invalid(format!(
+                    "Target type name {} is too long.",
+                    String::from_utf8_lossy(t)
+                ))
+            }
+        })?;
+        let mut bytes = [0u8; abi::DM_MAX_TYPE_NAME];
+        bytes[..t.len()].copy_from_slice(t);
+        Ok(TypeName {
+            bytes,
+            len: t.len() as u8,
+        })
+    }
+
+    /// The name.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+impl std::ops::Deref for TypeName {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
+impl std::fmt::Debug for TypeName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", String::from_utf8_lossy(self.as_bytes()))
+    }
+}
+
 /// One target of a table to load. Parameters are wiped on drop.
 #[derive(Clone, Debug)]
 pub struct TargetSpec {
@@ -174,9 +221,21 @@ pub struct TargetSpec {
     /// Length in sectors.
     pub length: u64,
     /// Target type name.
-    pub target_type: Vec<u8>,
+    pub target_type: TypeName,
     /// Parameters (may hold keys).
     pub params: Secret,
+}
+
+impl TargetSpec {
+    /// The spec as the codec takes it.
+    pub fn as_ref(&self) -> TargetRef<'_> {
+        TargetRef {
+            start: self.start,
+            length: self.length,
+            target_type: self.target_type.as_bytes(),
+            params: self.params.as_bytes(),
+        }
+    }
 }
 
 /// A target of a STATUS/TABLE/WAITEVENT reply, as offsets into the reply
@@ -235,18 +294,21 @@ pub struct Task {
     /// LIST only: ask the kernel (4.45+) for each device's uuid too. Not a
     /// libdevmapper 1.02.185 setting; the Rust API uses it.
     pub list_uuids: bool,
+    /// The targets passed [`Task::check_table`] since they last changed.
+    table_checked: bool,
     /// Largest ioctl buffer (0: the context's).
     pub buffer_cap: usize,
     /// Result of the last successful run.
-    pub reply: Option<Reply>,
-    /// Targets parsed from the reply (STATUS, TABLE, WAITEVENT).
-    pub reply_targets: Vec<ReplyTarget>,
+    pub reply: Option<Box<Reply>>,
+    /// Where the last [`Task::reply_target_at`] was: (index, offset in the
+    /// payload), so that walking a table in order costs O(1) per target.
+    target_cursor: (u32, usize),
     /// Errno of the last failed ioctl on this task.
     pub ioctl_errno: i32,
     /// Set once `run` has been called (libdm allows rerunning; we note it).
     pub runs: u32,
-    /// The last reply's payload was already walked and found well-formed
-    /// (a LIST reply is checked while unmangling names).
+    /// The last reply's payload was walked whole and found well-formed
+    /// (every reply with records is, before anything reads it).
     pub payload_checked: bool,
 }
 
@@ -289,9 +351,10 @@ impl Task {
             ima_measurement: false,
             record_timestamp: false,
             list_uuids: false,
+            table_checked: false,
             buffer_cap: 0,
             reply: None,
-            reply_targets: Vec::new(),
+            target_cursor: (0, 0),
             ioctl_errno: 0,
             runs: 0,
             payload_checked: false,
@@ -431,25 +494,17 @@ impl Task {
         ttype: &[u8],
         params: Secret,
     ) -> Result<(), Error> {
-        codec::check_target_type(ttype).map_err(|_| {
-            if ttype.is_empty() {
-                Error::invalid("Target type name is empty.")
-            } else {
-                Error::invalid(format!(
-                    "Target type name {} is too long.",
-                    String::from_utf8_lossy(ttype)
-                ))
-            }
-        })?;
+        let target_type = TypeName::new(ttype)?;
         self.targets
             .try_reserve(1)
             .map_err(|_| Error::no_memory(std::mem::size_of::<TargetSpec>()))?;
         self.targets.push(TargetSpec {
             start,
             length,
-            target_type: ttype.to_vec(),
+            target_type,
             params,
         });
+        self.table_checked = false;
         Ok(())
     }
 
@@ -546,15 +601,54 @@ impl Task {
     /// The targets of a STATUS/TABLE/WAITEVENT reply, in order: start,
     /// length, type and parameters/status (borrowed from the reply buffer).
     pub fn reply_targets(&self) -> impl Iterator<Item = (u64, u64, &[u8], &[u8])> + '_ {
-        let buf = self.reply.as_ref().map(|r| r.buf.as_bytes()).unwrap_or(&[]);
-        self.reply_targets.iter().map(move |t| {
-            (
-                t.start,
-                t.length,
-                cstr_at(buf, t.type_off),
-                cstr_at(buf, t.params_off),
-            )
-        })
+        let (p, count) = self.spec_payload();
+        codec::specs(p, count)
+            .filter_map(Result::ok)
+            .map(|(_, e)| (e.start, e.length, e.target_type, e.params))
+    }
+
+    /// The number of targets in a STATUS/TABLE/WAITEVENT reply.
+    pub fn reply_target_count(&self) -> u32 {
+        self.spec_payload().1
+    }
+
+    /// The payload and target count of a (validated) status-type reply.
+    fn spec_payload(&self) -> (&[u8], u32) {
+        match (&self.reply, self.task_type()) {
+            (Some(r), Some(TaskType::Status | TaskType::Table | TaskType::WaitEvent))
+                if self.payload_checked =>
+            {
+                (r.payload().unwrap_or_default(), r.header.target_count)
+            }
+            _ => (&[], 0),
+        }
+    }
+
+    /// The `index`-th target of a STATUS/TABLE/WAITEVENT reply, as offsets
+    /// into the reply buffer (for handing pointers to C). Walking the
+    /// targets in order costs O(1) per target.
+    pub fn reply_target_at(&mut self, index: u32) -> Option<ReplyTarget> {
+        let (p, count) = self.spec_payload();
+        if index >= count {
+            return None;
+        }
+        let base = self.reply.as_ref()?.header.data_start as usize;
+        let (ci, co) = self.target_cursor;
+        let (mut it, skip) = if index >= ci && co < p.len() {
+            (codec::SpecIter::resume(p, co, count - ci), index - ci)
+        } else {
+            (codec::specs(p, count), index)
+        };
+        let (off, e) = it.nth(skip as usize)?.ok()?;
+        let pstart = p.as_ptr() as usize;
+        let t = ReplyTarget {
+            start: e.start,
+            length: e.length,
+            type_off: base + (e.target_type.as_ptr() as usize - pstart),
+            params_off: base + (e.params.as_ptr() as usize - pstart),
+        };
+        self.target_cursor = (index, off);
+        Some(t)
     }
 
     /// The names of a LIST reply (decoded; unmangled by the run unless the
@@ -686,13 +780,16 @@ impl Task {
         format!("{name} {uuid}{dev}")
     }
 
-    /// Build header and payload the way libdevmapper's `_flatten` does.
+    /// Fill the header and size the payload the way libdevmapper's
+    /// `_flatten` does; [`Task::encode_payload`] writes the payload.
+    /// Everything is checked here, so encoding cannot fail.
     fn flatten(
         &self,
         ctx: &Context,
         ty: TaskType,
         driver_minor: u32,
-    ) -> Result<(DmIoctl, Secret), Error> {
+        h: &mut DmIoctl,
+    ) -> Result<usize, Error> {
         let fail =
             |msg: &str| Err(Error::invalid(msg).with_note("Couldn't create ioctl argument."));
         let enc = |e: codec::EncodeError| Error::invalid(e.to_string());
@@ -725,7 +822,7 @@ impl Task {
         if self.sector.is_some() && self.message.is_none() {
             return fail("message is required with sector");
         }
-        let mut h = DmIoctl::default();
+        *h = DmIoctl::default();
         let mut flags = DmFlags::EXISTS;
         if self.minor >= 0 {
             let mut major = self.major;
@@ -821,51 +918,81 @@ impl Task {
             flags |= DmFlags::SKIP_BDGET;
         }
         h.event_nr = self.event_nr;
-        // Reserve the exact size up front: a reallocation would free a copy
-        // of the table or message (keys included) without wiping it.
-        let refs = || {
-            self.targets.iter().map(|t| TargetRef {
-                start: t.start,
-                length: t.length,
-                target_type: &t.target_type,
-                params: t.params.as_bytes(),
-            })
-        };
-        let mut need = 0;
+        let mut need = 0usize;
         if has_targets {
-            need += refs().map(|r| codec::target_encoded_len(&r)).sum::<usize>();
-        }
-        need += self.newname.as_ref().map_or(0, |n| n.len() + 1);
-        need += self.message.as_ref().map_or(0, |m| 8 + m.len() + 1);
-        need += self.geometry.as_ref().map_or(0, |g| g.len() + 1);
-        let mut secret = Secret::try_with_capacity(need).ok_or_else(|| Error::no_memory(need))?;
-        let payload = secret.vec_mut();
-        if has_targets {
-            match codec::encode_targets(payload, refs()) {
-                Ok(n) => h.target_count = n,
-                Err(e) => return fail(&e.to_string()),
+            let mut count: u32 = 0;
+            for t in &self.targets {
+                if t.params.as_bytes().contains(&0) {
+                    return fail(&codec::EncodeError::EmbeddedNul("target parameters").to_string());
+                }
+                need = need.saturating_add(codec::target_encoded_len(&t.as_ref()));
+                count = count
+                    .checked_add(1)
+                    .ok_or_else(|| Error::invalid(codec::EncodeError::TooLarge.to_string()))?;
             }
+            h.target_count = count;
         }
+        let string = |v: &[u8], what: &'static str| {
+            if v.contains(&0) {
+                Err(enc(codec::EncodeError::EmbeddedNul(what)))
+            } else {
+                Ok(v.len() + 1)
+            }
+        };
         if let Some(n) = &self.newname {
-            codec::encode_string(payload, n, "new name").map_err(enc)?;
+            need = need.saturating_add(string(n, "new name")?);
         }
         if let Some(m) = &self.message {
-            codec::encode_message(payload, self.sector.unwrap_or(0), m.as_bytes()).map_err(enc)?;
+            need = need.saturating_add(8 + string(m.as_bytes(), "message")?);
         }
         if let Some(g) = &self.geometry {
-            codec::encode_string(payload, g, "geometry").map_err(enc)?;
+            need = need.saturating_add(string(g, "geometry")?);
+        }
+        if need > u32::MAX as usize - DATA_START {
+            return fail(&codec::EncodeError::TooLarge.to_string());
         }
         h.flags = flags.bits();
-        Ok((h, secret))
+        Ok(need)
+    }
+
+    /// Write the payload [`Task::flatten`] sized into `out` (zeroed, exactly
+    /// that long): target specs, new name, message, geometry.
+    fn encode_payload(&self, ty: TaskType, out: &mut [u8]) {
+        let mut at = 0;
+        if !self.targets.is_empty() && !ty.carries_no_targets() {
+            for t in &self.targets {
+                at += codec::encode_target_into(&mut out[at..], &t.as_ref());
+            }
+        }
+        // Each string is followed by the NUL the zeroed buffer already has.
+        let mut put = |at: &mut usize, b: &[u8], nul: usize| {
+            out[*at..*at + b.len()].copy_from_slice(b);
+            *at += b.len() + nul;
+        };
+        if let Some(n) = &self.newname {
+            put(&mut at, n, 1);
+        }
+        if let Some(m) = &self.message {
+            put(&mut at, &self.sector.unwrap_or(0).to_ne_bytes(), 0);
+            put(&mut at, m.as_bytes(), 1);
+        }
+        if let Some(g) = &self.geometry {
+            put(&mut at, g, 1);
+        }
     }
 
     /// Check a table the kernel would reject, to fail before touching devices.
-    pub fn check_table(&self) -> Result<(), Error> {
+    pub fn check_table(&mut self) -> Result<(), Error> {
+        if self.table_checked {
+            return Ok(());
+        }
         check_table(
             self.targets
                 .iter()
-                .map(|t| (t.start, t.length, t.target_type.as_slice())),
-        )
+                .map(|t| (t.start, t.length, t.target_type.as_bytes())),
+        )?;
+        self.table_checked = true;
+        Ok(())
     }
 
     fn run_ioctl(&mut self, ctx: &Context, ty: TaskType) -> Result<(), Error> {
@@ -887,7 +1014,8 @@ impl Task {
                 self.display_name()
             );
         }
-        let (mut h, payload) = self.flatten(ctx, ty, driver[1])?;
+        let mut h = DmIoctl::default();
+        let payload_len = self.flatten(ctx, ty, driver[1], &mut h)?;
         let sync = ctx.udev_sync();
         if ty.with_uevent() && driver[1] >= 15 {
             let mut f = (udev::PRIMARY_SOURCE_FLAG as u32) << udev::UDEV_FLAGS_SHIFT;
@@ -904,7 +1032,7 @@ impl Task {
             }
             h.event_nr |= f;
         }
-        self.log_ioctl(ctx, ty, &h, payload.len());
+        self.log_ioctl(ctx, ty, &h, payload_len);
         let cmd = ty.command();
         let cap = if self.buffer_cap == 0 {
             ctx.buffer_cap()
@@ -914,10 +1042,14 @@ impl Task {
         let mut attempt = 0;
         let result = loop {
             attempt += 1;
+            let encode = |out: &mut [u8]| self.encode_payload(ty, out);
             let req = Request {
                 cmd,
-                header: h,
-                payload: payload.as_bytes(),
+                header: &h,
+                payload: Payload::Encoded {
+                    len: payload_len,
+                    encode: &encode,
+                },
                 cap,
             };
             let r = ctx.control.ioctl(ctx, &req);
@@ -938,7 +1070,6 @@ impl Task {
                 other => break other,
             }
         };
-        drop(payload); // wiped on drop
         let mut reply = match result {
             Ok(r) => r,
             Err(IoctlError::Kernel(e))
@@ -954,11 +1085,11 @@ impl Task {
                 hh.data_start = DATA_START as u32;
                 let mut buf = crate::kernel::control::Buffer::zeroed(DATA_START);
                 codec::write_header(buf.as_bytes_mut(), &hh);
-                Reply {
+                Box::new(Reply {
                     header: hh,
                     buf,
                     attempts: attempt,
-                }
+                })
             }
             Err(e) => {
                 self.ioctl_errno = e.errno();
@@ -978,7 +1109,10 @@ impl Task {
             crate::log_warn!(ctx, "WARNING: libdevmapper buffer too small for data");
         }
         // Unmangle names in the reply, in place.
-        self.payload_checked = unmangle_reply(ctx.mangling_mode(), ty, &mut reply)?;
+        unmangle_reply(ctx.mangling_mode(), ty, &mut reply)?;
+        validate_reply(ty, &reply).map_err(|e| Error::protocol(e.to_string()))?;
+        self.payload_checked = true;
+        self.target_cursor = (0, 0);
         if ty.with_uevent() && sync && driver[1] >= 17 && !flags.contains(DmFlags::UEVENT_GENERATED)
         {
             crate::log_debug_act!(
@@ -986,11 +1120,6 @@ impl Task {
                 "Uevent not generated! Calling udev_complete internally to avoid process lock-up."
             );
             self.udev_complete(ctx);
-        }
-        self.reply_targets.clear();
-        if matches!(ty, TaskType::Status | TaskType::Table | TaskType::WaitEvent) {
-            self.reply_targets =
-                parse_reply_targets(&reply).map_err(|e| Error::protocol(e.to_string()))?;
         }
         self.reply = Some(reply);
         self.post_process(ctx, ty, sync);
@@ -1240,6 +1369,7 @@ impl Task {
         reload.secure_data = self.secure_data;
         reload.ima_measurement = self.ima_measurement;
         reload.targets = std::mem::take(&mut self.targets);
+        reload.table_checked = self.table_checked;
         let loaded = reload.run(ctx);
         self.targets = std::mem::take(&mut reload.targets);
         if let Err(e) = loaded {
@@ -1367,17 +1497,15 @@ impl Task {
         let Some(reply) = t.reply.as_ref() else {
             return Ok(false);
         };
-        let buf = reply.buf.as_bytes();
         let ro = reply.flags().contains(DmFlags::READONLY);
         let same = ro == self.read_only
-            && t.reply_targets.len() == self.targets.len()
-            && t.reply_targets.iter().zip(&self.targets).all(|(a, b)| {
-                let ty = cstr_at(buf, a.type_off);
-                let params = trim_trailing_spaces(cstr_at(buf, a.params_off));
-                a.start == b.start
-                    && a.length == b.length
-                    && ty == b.target_type.as_slice()
-                    && params == trim_trailing_spaces(b.params.as_bytes())
+            && t.reply_target_count() as usize == self.targets.len()
+            && t.reply_targets().zip(&self.targets).all(|(a, b)| {
+                let (start, length, ty, params) = a;
+                start == b.start
+                    && length == b.length
+                    && ty == b.target_type.as_bytes()
+                    && trim_trailing_spaces(params) == trim_trailing_spaces(b.params.as_bytes())
             });
         if same {
             crate::log_verbose!(
@@ -1387,7 +1515,8 @@ impl Task {
             );
             // Take over the TABLE result, as libdevmapper does.
             self.reply = t.reply.take();
-            self.reply_targets = std::mem::take(&mut t.reply_targets);
+            self.payload_checked = t.payload_checked;
+            self.target_cursor = (0, 0);
         }
         Ok(same)
     }
@@ -1400,6 +1529,10 @@ pub fn check_table<'a>(
 ) -> Result<(), Error> {
     let mut next = 0u64;
     for (i, (start, length, ty)) in targets.into_iter().enumerate() {
+        if length != 0 && start == next {
+            next = start.saturating_add(length);
+            continue;
+        }
         let ty = String::from_utf8_lossy(ty);
         if length == 0 {
             return Err(Error::invalid(format!(
@@ -1482,63 +1615,65 @@ fn trim_trailing_spaces(b: &[u8]) -> &[u8] {
     &b[..n]
 }
 
-fn parse_reply_targets(reply: &Reply) -> Result<Vec<ReplyTarget>, codec::DecodeError> {
+/// Walk a reply's records whole, once, before anything (C callers
+/// included) reads them: every offset, length and terminator checked.
+fn validate_reply(ty: TaskType, reply: &Reply) -> Result<(), codec::DecodeError> {
     let p = reply.payload()?;
-    let base = reply.header.data_start as usize;
-    let specs = codec::decode_specs(p, reply.header.target_count)?;
-    let mut out = Vec::with_capacity(specs.len());
-    let pstart = p.as_ptr() as usize;
-    for s in specs {
-        // The type lives in a 16-byte field; it must be NUL-terminated there.
-        let type_off = s.target_type.as_ptr() as usize - pstart;
-        if s.target_type.len() >= abi::DM_MAX_TYPE_NAME {
-            return Err(codec::DecodeError("target type not NUL-terminated"));
+    match ty {
+        TaskType::List => codec::names(p).try_for_each(|r| r.map(|_| ())),
+        TaskType::ListVersions | TaskType::GetTargetVersion => {
+            codec::versions(p).try_for_each(|r| r.map(|_| ()))
         }
-        let params_off = s.params.as_ptr() as usize - pstart;
-        out.push(ReplyTarget {
-            start: s.start,
-            length: s.length,
-            type_off: base + type_off,
-            params_off: base + params_off,
-        });
+        TaskType::Deps => codec::deps_count(p).map(|_| ()),
+        TaskType::Status | TaskType::Table | TaskType::WaitEvent => {
+            codec::specs(p, reply.header.target_count).try_for_each(|r| r.map(|_| ()))
+        }
+        TaskType::TargetMsg if reply.flags().contains(DmFlags::DATA_OUT) => {
+            codec::decode_message(p).map(|_| ())
+        }
+        _ => Ok(()),
     }
-    Ok(out)
 }
 
 /// Unmangle the names (and uuids) the kernel returned, in place.
 /// Returns whether a LIST payload was walked (and so is well-formed).
-fn unmangle_reply(mode: ManglingMode, ty: TaskType, reply: &mut Reply) -> Result<bool, Error> {
+fn unmangle_reply(mode: ManglingMode, ty: TaskType, reply: &mut Reply) -> Result<(), Error> {
     if mode == ManglingMode::None {
-        return Ok(false);
+        return Ok(());
     }
     let fail = |e: mangle::MangleError| Error::invalid(e.to_string());
+    // Only names with a backslash can hold \xNN sequences: the others are
+    // left alone without a closer look.
+    let escaped = |b: &[u8]| b.contains(&b'\\');
     // Header name and uuid (not the uuid of REMOVE, like libdm).
-    let mut h = reply.header;
     let mut changed = false;
-    if let Some(v) = mangle::unmangle(codec::fixed_str(&h.name), mode).map_err(fail)? {
-        let _ = codec::put_fixed(&mut h.name, &v, "name");
-        changed = true;
+    let h = &mut reply.header;
+    if escaped(codec::fixed_str(&h.name)) {
+        if let Some(v) = mangle::unmangle(codec::fixed_str(&h.name), mode).map_err(fail)? {
+            let _ = codec::put_fixed(&mut h.name, &v, "name");
+            changed = true;
+        }
     }
-    if ty != TaskType::Remove {
+    if ty != TaskType::Remove && escaped(codec::fixed_str(&h.uuid)) {
         if let Some(v) = mangle::unmangle(codec::fixed_str(&h.uuid), mode).map_err(fail)? {
             let _ = codec::put_fixed(&mut h.uuid, &v, "uuid");
             changed = true;
         }
     }
     if changed {
+        let h = reply.header;
         codec::write_header(reply.buf.as_bytes_mut(), &h);
-        reply.header = h;
     }
-    if ty == TaskType::List {
+    if ty == TaskType::List && reply.payload().is_ok_and(escaped) {
         let base = reply.header.data_start as usize;
         let edits: Vec<(usize, Vec<u8>, usize)> = {
             let p = reply
                 .payload()
                 .map_err(|e| Error::protocol(e.to_string()))?;
-            let entries = codec::decode_names(p).map_err(|e| Error::protocol(e.to_string()))?;
             let pstart = p.as_ptr() as usize;
             let mut edits = Vec::new();
-            for e in entries {
+            for e in codec::names(p) {
+                let e = e.map_err(|e| Error::protocol(e.to_string()))?;
                 if let Some(v) = mangle::unmangle(e.name, mode).map_err(fail)? {
                     edits.push((base + (e.name.as_ptr() as usize - pstart), v, e.name.len()));
                 }
@@ -1558,7 +1693,7 @@ fn unmangle_reply(mode: ManglingMode, ty: TaskType, reply: &mut Reply) -> Result
             b[off + n..off + old_len].fill(0);
         }
     }
-    Ok(ty == TaskType::List)
+    Ok(())
 }
 
 /// Resolve a path such as `/dev/mapper/x` or `/dev/dm-3` to the dm name.
@@ -1630,6 +1765,15 @@ mod tests {
         Context::new()
     }
 
+    /// The header and payload a run would send.
+    fn flat(t: &Task, c: &Context, ty: TaskType, minor: u32) -> Result<(DmIoctl, Vec<u8>), Error> {
+        let mut h = DmIoctl::default();
+        let n = t.flatten(c, ty, minor, &mut h)?;
+        let mut p = vec![0u8; n];
+        t.encode_payload(ty, &mut p);
+        Ok((h, p))
+    }
+
     #[test]
     fn types_map_to_commands() {
         assert_eq!(TaskType::from_raw(21), None);
@@ -1686,18 +1830,18 @@ mod tests {
         let mut t = Task::new(TaskType::TargetMsg as i32);
         t.set_name(&c, b"x").unwrap();
         t.sector = Some(0);
-        assert!(t.flatten(&c, TaskType::TargetMsg, 47).is_err());
+        assert!(flat(&t, &c, TaskType::TargetMsg, 47).is_err());
         t.message = Some(Secret::from(&b"@stats_list"[..]));
-        let (h, p) = t.flatten(&c, TaskType::TargetMsg, 47).unwrap();
-        assert_eq!(&p.as_bytes()[8..], b"@stats_list\0");
+        let (h, p) = flat(&t, &c, TaskType::TargetMsg, 47).unwrap();
+        assert_eq!(&p[8..], b"@stats_list\0");
         assert!(DmFlags::from_bits_retain(h.flags).contains(DmFlags::EXISTS));
         t.targets.push(TargetSpec {
             start: 0,
             length: 1,
-            target_type: b"zero".to_vec(),
+            target_type: TypeName::new(b"zero").unwrap(),
             params: Secret::default(),
         });
-        assert!(t.flatten(&c, TaskType::TargetMsg, 47).is_err());
+        assert!(flat(&t, &c, TaskType::TargetMsg, 47).is_err());
     }
 
     #[test]
@@ -1708,7 +1852,7 @@ mod tests {
         t.no_flush = true;
         t.query_inactive_table = true;
         t.secure_data = true;
-        let (h, p) = t.flatten(&c, TaskType::Table, 47).unwrap();
+        let (h, p) = flat(&t, &c, TaskType::Table, 47).unwrap();
         let f = DmFlags::from_bits_retain(h.flags);
         assert!(f.contains(
             DmFlags::STATUS_TABLE
@@ -1719,11 +1863,11 @@ mod tests {
         assert!(p.is_empty());
         let mut r = Task::new(TaskType::Remove as i32);
         r.deferred_remove = true;
-        let (h, _) = r.flatten(&c, TaskType::Remove, 47).unwrap();
+        let (h, _) = flat(&r, &c, TaskType::Remove, 47).unwrap();
         assert!(DmFlags::from_bits_retain(h.flags).contains(DmFlags::DEFERRED_REMOVE));
         let mut s = Task::new(TaskType::Info as i32);
         s.ima_measurement = true;
-        assert!(s.flatten(&c, TaskType::Info, 44).is_err());
+        assert!(flat(&s, &c, TaskType::Info, 44).is_err());
     }
 
     #[test]
@@ -1747,7 +1891,7 @@ mod tests {
         t.major = 254;
         t.minor = 3;
         t.allow_default_major_fallback = false;
-        let (h, _) = t.flatten(&c, TaskType::Resume, 47).unwrap();
+        let (h, _) = flat(&t, &c, TaskType::Resume, 47).unwrap();
         assert_eq!(codec::fixed_str(&h.name), b"");
         assert_eq!(h.dev, abi::encode_dev(254, 3));
     }

@@ -81,8 +81,9 @@ fn rd_i32(b: &[u8], off: usize) -> Option<i32> {
 /// The bytes of a NUL-terminated string starting at `off`, bounded by `end`.
 fn rd_cstr(b: &[u8], off: usize, end: usize) -> Option<&[u8]> {
     let s = b.get(off..end.min(b.len()))?;
-    let n = s.iter().position(|&c| c == 0)?;
-    Some(&s[..n])
+    std::ffi::CStr::from_bytes_until_nul(s)
+        .ok()
+        .map(std::ffi::CStr::to_bytes)
 }
 
 /// Copy `src` into a fixed-size, NUL-terminated field.
@@ -104,8 +105,10 @@ pub fn put_fixed(field: &mut [u8], src: &[u8], what: &'static str) -> Result<(),
 
 /// The string stored in a fixed-size field (up to the first NUL).
 pub fn fixed_str(field: &[u8]) -> &[u8] {
-    let n = field.iter().position(|&c| c == 0).unwrap_or(field.len());
-    &field[..n]
+    match std::ffi::CStr::from_bytes_until_nul(field) {
+        Ok(c) => c.to_bytes(),
+        Err(_) => field,
+    }
 }
 
 /// Serialise a header into the first 312 bytes of `out`.
@@ -125,6 +128,53 @@ pub fn write_header(out: &mut [u8], h: &DmIoctl) {
     b[48..176].copy_from_slice(&h.name);
     b[176..305].copy_from_slice(&h.uuid);
     b[305..312].copy_from_slice(&h.data);
+}
+
+/// Write the header of a request into the first 312 bytes of `out`, with
+/// the given interface version and `data_size`, and `data_start` = 312.
+pub fn write_request_header(out: &mut [u8], h: &DmIoctl, version: [u32; 3], data_size: u32) {
+    write_header(out, h);
+    let b = &mut out[..DATA_START];
+    b[0..4].copy_from_slice(&version[0].to_ne_bytes());
+    b[4..8].copy_from_slice(&version[1].to_ne_bytes());
+    b[8..12].copy_from_slice(&version[2].to_ne_bytes());
+    b[12..16].copy_from_slice(&data_size.to_ne_bytes());
+    b[16..20].copy_from_slice(&(DATA_START as u32).to_ne_bytes());
+}
+
+/// The interface version in a header (the kernel writes it even when the
+/// ioctl fails).
+pub fn read_version(b: &[u8]) -> Result<[u32; 3], DecodeError> {
+    match (rd_u32(b, 0), rd_u32(b, 4), rd_u32(b, 8)) {
+        (Some(a), Some(m), Some(p)) => Ok([a, m, p]),
+        _ => Err(DecodeError("buffer shorter than struct dm_ioctl")),
+    }
+}
+
+/// [`read_reply_header`] into an existing header (no copy of the result).
+pub fn read_reply_header_into(b: &[u8], h: &mut DmIoctl) -> Result<(), DecodeError> {
+    if b.len() < DATA_START {
+        return Err(DecodeError("buffer shorter than struct dm_ioctl"));
+    }
+    // The name and uuid fields end in a NUL: C callers get pointers to them.
+    let terminated = |f: &[u8]| std::ffi::CStr::from_bytes_until_nul(f).is_ok();
+    if !terminated(&b[48..176]) || !terminated(&b[176..305]) {
+        return Err(DecodeError("name or uuid not NUL-terminated"));
+    }
+    let u = |o| rd_u32(b, o).unwrap_or(0);
+    h.version = [u(0), u(4), u(8)];
+    h.data_size = u(12);
+    h.data_start = u(16);
+    h.target_count = u(20);
+    h.open_count = rd_i32(b, 24).unwrap_or(0);
+    h.flags = u(28);
+    h.event_nr = u(32);
+    h.padding = u(36);
+    h.dev = rd_u64(b, 40).unwrap_or(0);
+    h.name.copy_from_slice(&b[48..176]);
+    h.uuid.copy_from_slice(&b[176..305]);
+    h.data.copy_from_slice(&b[305..312]);
+    Ok(())
 }
 
 /// Parse a header from the first 312 bytes of a buffer.
@@ -154,10 +204,8 @@ pub fn read_header(b: &[u8]) -> Result<DmIoctl, DecodeError> {
 /// [`read_header`] for a reply: also checks that the name and uuid fields
 /// are NUL-terminated (C callers get pointers to them).
 pub fn read_reply_header(b: &[u8]) -> Result<DmIoctl, DecodeError> {
-    let h = read_header(b)?;
-    if !h.name.contains(&0) || !h.uuid.contains(&0) {
-        return Err(DecodeError("name or uuid not NUL-terminated"));
-    }
+    let mut h = DmIoctl::default();
+    read_reply_header_into(b, &mut h)?;
     Ok(h)
 }
 
@@ -194,7 +242,10 @@ pub struct TargetRef<'a> {
 
 /// Bytes one target occupies in a TABLE_LOAD payload.
 pub fn target_encoded_len(t: &TargetRef<'_>) -> usize {
-    let escaped = t.params.len() + t.params.iter().filter(|&&c| c == b'\\').count();
+    let mut escaped = t.params.len();
+    if t.params.contains(&b'\\') {
+        escaped += t.params.iter().filter(|&&c| c == b'\\').count();
+    }
     std::mem::size_of::<DmTargetSpec>() + align8(escaped + 1)
 }
 
@@ -212,6 +263,32 @@ pub fn check_target_type(t: &[u8]) -> Result<(), EncodeError> {
         ));
     }
     Ok(())
+}
+
+/// Write one target spec at the start of `out` (zeroed, at least
+/// [`target_encoded_len`] long); returns its length. The type and
+/// parameters must have been checked (no NUL, type shorter than 16).
+pub fn encode_target_into(out: &mut [u8], t: &TargetRef<'_>) -> usize {
+    let len = target_encoded_len(t);
+    let spec = &mut out[..len];
+    spec[0..8].copy_from_slice(&t.start.to_ne_bytes());
+    spec[8..16].copy_from_slice(&t.length.to_ne_bytes());
+    spec[20..24].copy_from_slice(&(len as u32).to_ne_bytes());
+    spec[24..24 + t.target_type.len()].copy_from_slice(t.target_type);
+    if !t.params.contains(&b'\\') {
+        spec[40..40 + t.params.len()].copy_from_slice(t.params);
+    } else {
+        let mut p = 40;
+        for &c in t.params {
+            if c == b'\\' {
+                spec[p] = b'\\';
+                p += 1;
+            }
+            spec[p] = c;
+            p += 1;
+        }
+    }
+    len
 }
 
 /// Append a table's target specs to `out` (which starts at `data_start`, an
@@ -302,12 +379,27 @@ pub struct NameEntry<'a> {
 
 /// Walk a LIST_DEVICES payload. An empty list is a single record with dev 0.
 pub fn decode_names(p: &[u8]) -> Result<Vec<NameEntry<'_>>, DecodeError> {
-    let mut out = Vec::new();
-    if p.is_empty() || rd_u64(p, 0) == Some(0) {
-        return Ok(out);
-    }
-    let mut off = 0usize;
-    loop {
+    names(p).collect()
+}
+
+/// The records of a LIST_DEVICES payload, one by one, without allocating;
+/// a malformed record ends the walk with an error.
+pub fn names(p: &[u8]) -> NameIter<'_> {
+    let done = p.is_empty() || rd_u64(p, 0) == Some(0);
+    NameIter { p, off: 0, done }
+}
+
+/// Iterator of [`names`].
+#[derive(Clone, Debug)]
+pub struct NameIter<'a> {
+    p: &'a [u8],
+    off: usize,
+    done: bool,
+}
+
+impl<'a> NameIter<'a> {
+    fn record(&mut self) -> Result<NameEntry<'a>, DecodeError> {
+        let (p, off) = (self.p, self.off);
         let dev = rd_u64(p, off).ok_or(DecodeError("truncated name-list record"))?;
         let next = rd_u32(p, off + 8).ok_or(DecodeError("truncated name-list record"))? as usize;
         if next != 0 && (next < 16 || next % 8 != 0) {
@@ -336,20 +428,34 @@ pub fn decode_names(p: &[u8]) -> Result<Vec<NameEntry<'_>>, DecodeError> {
                 uuid = Some(u);
             }
         }
-        out.push(NameEntry {
+        if next == 0 {
+            self.done = true;
+        }
+        self.off = end;
+        Ok(NameEntry {
             offset: off,
             dev,
             name,
             event_nr,
             flags,
             uuid,
-        });
-        if next == 0 {
-            break;
-        }
-        off = end;
+        })
     }
-    Ok(out)
+}
+
+impl<'a> Iterator for NameIter<'a> {
+    type Item = Result<NameEntry<'a>, DecodeError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let r = self.record();
+        if r.is_err() {
+            self.done = true;
+        }
+        Some(r)
+    }
 }
 
 /// One entry of a LIST_VERSIONS / GET_TARGET_VERSION reply.
@@ -363,14 +469,31 @@ pub struct VersionEntry<'a> {
     pub version: [u32; 3],
 }
 
-/// Walk a target-versions payload.
+/// Walk a LIST_VERSIONS / GET_TARGET_VERSION payload.
 pub fn decode_versions(p: &[u8]) -> Result<Vec<VersionEntry<'_>>, DecodeError> {
-    let mut out = Vec::new();
-    if p.is_empty() {
-        return Ok(out);
+    versions(p).collect()
+}
+
+/// The records of a versions payload, one by one, without allocating.
+pub fn versions(p: &[u8]) -> VersionIter<'_> {
+    VersionIter {
+        p,
+        off: 0,
+        done: p.is_empty(),
     }
-    let mut off = 0usize;
-    loop {
+}
+
+/// Iterator of [`versions`].
+#[derive(Clone, Debug)]
+pub struct VersionIter<'a> {
+    p: &'a [u8],
+    off: usize,
+    done: bool,
+}
+
+impl<'a> VersionIter<'a> {
+    fn record(&mut self) -> Result<VersionEntry<'a>, DecodeError> {
+        let (p, off) = (self.p, self.off);
         let next = rd_u32(p, off).ok_or(DecodeError("truncated versions record"))? as usize;
         let v =
             |i: usize| rd_u32(p, off + 4 + 4 * i).ok_or(DecodeError("truncated versions record"));
@@ -389,21 +512,41 @@ pub fn decode_versions(p: &[u8]) -> Result<Vec<VersionEntry<'_>>, DecodeError> {
         }
         let name = rd_cstr(p, off + VERSIONS_NAME_OFFSET, end)
             .ok_or(DecodeError("unterminated target name"))?;
-        out.push(VersionEntry {
+        if next == 0 {
+            self.done = true;
+        }
+        self.off = end;
+        Ok(VersionEntry {
             offset: off,
             name,
             version,
-        });
-        if next == 0 {
-            break;
-        }
-        off = end;
+        })
     }
-    Ok(out)
+}
+
+impl<'a> Iterator for VersionIter<'a> {
+    type Item = Result<VersionEntry<'a>, DecodeError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let r = self.record();
+        if r.is_err() {
+            self.done = true;
+        }
+        Some(r)
+    }
 }
 
 /// Device numbers of a TABLE_DEPS payload.
 pub fn decode_deps(p: &[u8]) -> Result<Vec<u64>, DecodeError> {
+    let n = deps_count(p)?;
+    Ok((0..n).map(|i| rd_u64(p, 8 + 8 * i).unwrap_or(0)).collect())
+}
+
+/// The number of device numbers a DEPS payload holds, checked to fit.
+pub fn deps_count(p: &[u8]) -> Result<usize, DecodeError> {
     let count = rd_u32(p, 0).ok_or(DecodeError("truncated deps header"))? as usize;
     let need = count
         .checked_mul(8)
@@ -412,9 +555,7 @@ pub fn decode_deps(p: &[u8]) -> Result<Vec<u64>, DecodeError> {
     if need > p.len() {
         return Err(DecodeError("deps list runs past the reply"));
     }
-    Ok((0..count)
-        .map(|i| rd_u64(p, 8 + 8 * i).unwrap_or(0))
-        .collect())
+    Ok(count)
 }
 
 /// One target of a TABLE_STATUS / DEV_WAIT reply.
@@ -435,9 +576,36 @@ pub struct SpecEntry<'a> {
 /// Walk `count` target specs of a status/table reply. Here `next` is the
 /// offset of the following spec from the *first* spec (the payload start).
 pub fn decode_specs(p: &[u8], count: u32) -> Result<Vec<SpecEntry<'_>>, DecodeError> {
-    let mut out = Vec::with_capacity((count as usize).min(p.len() / 40));
-    let mut off = 0usize;
-    for i in 0..count {
+    specs(p, count).map(|r| r.map(|(_, e)| e)).collect()
+}
+
+/// The `count` target specs of a status/table reply with their offsets in
+/// the payload, one by one, without allocating.
+pub fn specs(p: &[u8], count: u32) -> SpecIter<'_> {
+    SpecIter {
+        p,
+        off: 0,
+        left: count,
+    }
+}
+
+/// Iterator of [`specs`].
+#[derive(Clone, Debug)]
+pub struct SpecIter<'a> {
+    p: &'a [u8],
+    off: usize,
+    left: u32,
+}
+
+impl<'a> SpecIter<'a> {
+    /// Continue a walk at the spec at `off`, with `left` specs to go
+    /// (offsets of a payload already walked whole).
+    pub fn resume(p: &'a [u8], off: usize, left: u32) -> SpecIter<'a> {
+        SpecIter { p, off, left }
+    }
+
+    fn record(&mut self) -> Result<(usize, SpecEntry<'a>), DecodeError> {
+        let (p, off) = (self.p, self.off);
         if off + 40 > p.len() {
             return Err(DecodeError("target spec runs past the reply"));
         }
@@ -446,23 +614,44 @@ pub fn decode_specs(p: &[u8], count: u32) -> Result<Vec<SpecEntry<'_>>, DecodeEr
         let status = rd_i32(p, off + 16).unwrap_or(0);
         let next = rd_u32(p, off + 20).unwrap_or(0) as usize;
         let target_type = fixed_str(&p[off + 24..off + 40]);
+        if target_type.len() >= DM_MAX_TYPE_NAME {
+            return Err(DecodeError("target type not NUL-terminated"));
+        }
         let params =
             rd_cstr(p, off + 40, p.len()).ok_or(DecodeError("unterminated target parameters"))?;
-        out.push(SpecEntry {
-            start,
-            length,
-            status,
-            target_type,
-            params,
-        });
-        if i + 1 < count {
+        self.left -= 1;
+        if self.left > 0 {
             if next <= off || next % 8 != 0 {
                 return Err(DecodeError("target spec offsets do not advance"));
             }
-            off = next;
+            self.off = next;
         }
+        Ok((
+            off,
+            SpecEntry {
+                start,
+                length,
+                status,
+                target_type,
+                params,
+            },
+        ))
     }
-    Ok(out)
+}
+
+impl<'a> Iterator for SpecIter<'a> {
+    type Item = Result<(usize, SpecEntry<'a>), DecodeError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        let r = self.record();
+        if r.is_err() {
+            self.left = 0;
+        }
+        Some(r)
+    }
 }
 
 /// The response text of a TARGET_MSG reply: NUL-terminated inside the payload.

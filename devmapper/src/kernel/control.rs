@@ -16,7 +16,7 @@ use super::abi::{Command, DmFlags, DmIoctl, DATA_START, DM_CONTROL_MAJOR, DM_CON
 use super::codec::{self, DecodeError};
 use crate::context::Context;
 use crate::error::{Error, ErrorKind};
-use parking_lot::{Mutex, RwLock};
+use parking_lot::Mutex;
 use std::ffi::OsStr;
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -24,7 +24,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 pub use crate::context::DEFAULT_BUFFER_CAP;
@@ -70,19 +70,41 @@ impl Hints {
     }
 }
 
-/// An 8-byte aligned, zero-initialised byte buffer that wipes itself on drop.
+/// Buffers up to this many bytes live inline (no allocation): the header
+/// of every command without output, and small replies.
+const INLINE_BYTES: usize = 512;
+
+/// An 8-byte aligned, zero-initialised byte buffer that wipes the bytes
+/// that held data when it is dropped. Up to [`INLINE_BYTES`] it needs no
+/// allocation.
 pub struct Buffer {
-    words: Vec<u64>,
+    store: Store,
+    /// Length in bytes (a multiple of 8).
+    len: usize,
     /// Bytes that may hold caller or kernel data (wiped on drop).
     dirty: usize,
+    /// Whether the contents may be secret (the default); buffers known to
+    /// hold none (a status line, a device list) skip the wipe.
+    secret: bool,
+}
+
+// Deliberately unboxed: the inline variant is the point (no allocation for
+// the common header-only ioctls; the reply itself is boxed once).
+#[allow(clippy::large_enum_variant)]
+enum Store {
+    Inline([u64; INLINE_BYTES / 8]),
+    Heap(Vec<u64>),
 }
 
 impl Buffer {
     /// A zeroed buffer of at least `len` bytes (rounded up to 8).
     pub fn zeroed(len: usize) -> Buffer {
-        Buffer {
-            words: vec![0u64; len.div_ceil(8)],
-            dirty: 0,
+        match Buffer::try_zeroed(len) {
+            Some(b) => b,
+            None => std::alloc::handle_alloc_error(
+                std::alloc::Layout::array::<u64>(len.div_ceil(8))
+                    .unwrap_or(std::alloc::Layout::new::<u64>()),
+            ),
         }
     }
 
@@ -90,49 +112,73 @@ impl Buffer {
     /// memory cannot be had (sizes come from callers and the kernel).
     pub fn try_zeroed(len: usize) -> Option<Buffer> {
         let n = len.div_ceil(8);
-        let mut words = Vec::new();
-        words.try_reserve_exact(n).ok()?;
-        words.resize(n, 0u64);
-        Some(Buffer { words, dirty: 0 })
+        let store = if n * 8 <= INLINE_BYTES {
+            Store::Inline([0; INLINE_BYTES / 8])
+        } else {
+            let mut words = Vec::new();
+            words.try_reserve_exact(n).ok()?;
+            words.resize(n, 0u64);
+            Store::Heap(words)
+        };
+        Some(Buffer {
+            store,
+            len: n * 8,
+            dirty: 0,
+            secret: true,
+        })
     }
 
     /// Length in bytes.
     pub fn len(&self) -> usize {
-        self.words.len() * 8
+        self.len
     }
 
     /// Whether the buffer has no bytes.
     pub fn is_empty(&self) -> bool {
-        self.words.is_empty()
+        self.len == 0
+    }
+
+    fn words(&self) -> &[u64] {
+        match &self.store {
+            Store::Inline(w) => &w[..self.len / 8],
+            Store::Heap(v) => v,
+        }
+    }
+
+    fn words_mut(&mut self) -> &mut [u64] {
+        match &mut self.store {
+            Store::Inline(w) => &mut w[..self.len / 8],
+            Store::Heap(v) => v,
+        }
     }
 
     /// The bytes.
     pub fn as_bytes(&self) -> &[u8] {
+        let w = self.words();
         // SAFETY: u64 has no padding and any byte pattern is a valid u8; the
-        // slice covers exactly the vector's initialised storage.
-        unsafe {
-            std::slice::from_raw_parts(self.words.as_ptr().cast::<u8>(), self.words.len() * 8)
-        }
+        // slice covers exactly the initialised words.
+        unsafe { std::slice::from_raw_parts(w.as_ptr().cast::<u8>(), w.len() * 8) }
     }
 
     /// The bytes, mutably.
     pub fn as_bytes_mut(&mut self) -> &mut [u8] {
+        let w = self.words_mut();
         // SAFETY: as above; the borrow is unique.
-        unsafe {
-            std::slice::from_raw_parts_mut(
-                self.words.as_mut_ptr().cast::<u8>(),
-                self.words.len() * 8,
-            )
-        }
+        unsafe { std::slice::from_raw_parts_mut(w.as_mut_ptr().cast::<u8>(), w.len() * 8) }
     }
 
     /// Pointer to the start, for handing parts of a reply to C callers.
     pub fn as_ptr(&self) -> *const u8 {
-        self.words.as_ptr().cast()
+        self.words().as_ptr().cast()
     }
 
     fn mark_dirty(&mut self, n: usize) {
-        self.dirty = self.dirty.max(n.min(self.len()));
+        self.dirty = self.dirty.max(n.min(self.len));
+    }
+
+    /// Declare that the buffer never holds key material (no wipe on drop).
+    pub fn mark_public(&mut self) {
+        self.secret = false;
     }
 
     /// Zero the bytes that held data; not optimised away.
@@ -147,7 +193,9 @@ impl Buffer {
 
 impl Drop for Buffer {
     fn drop(&mut self) {
-        self.wipe();
+        if self.secret {
+            self.wipe();
+        }
     }
 }
 
@@ -251,15 +299,45 @@ impl IoctlError {
     }
 }
 
+/// The payload of a request.
+pub enum Payload<'a> {
+    /// Bytes ready to send.
+    Bytes(&'a [u8]),
+    /// `len` bytes written straight into the ioctl buffer by `encode` (a
+    /// table is encoded where the kernel reads it, without a second copy).
+    Encoded {
+        /// Exact length.
+        len: usize,
+        /// Fills exactly `len` bytes.
+        encode: &'a dyn Fn(&mut [u8]),
+    },
+}
+
+impl Payload<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Payload::Bytes(b) => b.len(),
+            Payload::Encoded { len, .. } => *len,
+        }
+    }
+
+    fn write(&self, out: &mut [u8]) {
+        match self {
+            Payload::Bytes(b) => out.copy_from_slice(b),
+            Payload::Encoded { encode, .. } => encode(out),
+        }
+    }
+}
+
 /// What to send: a header (name, uuid, dev, flags, event_nr, target_count
-/// already filled in by the caller) and an encoded payload.
+/// already filled in by the caller) and a payload.
 pub struct Request<'a> {
     /// The command.
     pub cmd: Command,
     /// The header to send.
-    pub header: DmIoctl,
-    /// The encoded payload.
-    pub payload: &'a [u8],
+    pub header: &'a DmIoctl,
+    /// The payload.
+    pub payload: Payload<'a>,
     /// Upper bound for buffer growth.
     pub cap: usize,
 }
@@ -268,16 +346,108 @@ pub struct Request<'a> {
 /// lazily, shared by all threads, and may be released.
 pub(crate) struct Control {
     file: Mutex<Option<Arc<File>>>,
-    version: RwLock<Option<[u32; 3]>>,
+    /// The interface version once known (lock-free: read on every call).
+    version: KnownVersion,
     hints: Hints,
+    /// Sizes of big replies per device (see [`BigHints`]).
+    big: Mutex<BigHints>,
+}
+
+/// The driver's interface version, written once, read without a lock.
+struct KnownVersion {
+    set: AtomicBool,
+    parts: [AtomicU32; 3],
+}
+
+impl KnownVersion {
+    const fn new() -> KnownVersion {
+        KnownVersion {
+            set: AtomicBool::new(false),
+            parts: [const { AtomicU32::new(0) }; 3],
+        }
+    }
+
+    fn get(&self) -> Option<[u32; 3]> {
+        if !self.set.load(Ordering::Acquire) {
+            return None;
+        }
+        Some([
+            self.parts[0].load(Ordering::Relaxed),
+            self.parts[1].load(Ordering::Relaxed),
+            self.parts[2].load(Ordering::Relaxed),
+        ])
+    }
+
+    fn set(&self, v: [u32; 3]) {
+        if self.set.load(Ordering::Acquire) {
+            return;
+        }
+        for (p, x) in self.parts.iter().zip(v) {
+            p.store(x, Ordering::Relaxed);
+        }
+        self.set.store(true, Ordering::Release);
+    }
+}
+
+/// Remembered sizes of replies above [`HINT_MAX`], per device and command:
+/// reading a big table again costs one ioctl, while a small device's read
+/// still starts small (libdevmapper's one growing buffer made every later
+/// call big). A few entries, oldest replaced first; only sizes are kept,
+/// never buffers.
+struct BigHints {
+    entries: [(u64, usize); 8],
+    next: usize,
+}
+
+impl BigHints {
+    const fn new() -> BigHints {
+        BigHints {
+            entries: [(0, 0); 8],
+            next: 0,
+        }
+    }
+
+    fn get(&self, key: u64) -> Option<usize> {
+        self.entries
+            .iter()
+            .find(|(k, n)| *k == key && *n != 0)
+            .map(|&(_, n)| n)
+    }
+
+    fn put(&mut self, key: u64, size: usize) {
+        if let Some(e) = self.entries.iter_mut().find(|(k, _)| *k == key) {
+            e.1 = size;
+            return;
+        }
+        self.entries[self.next] = (key, size);
+        self.next = (self.next + 1) % self.entries.len();
+    }
+}
+
+/// The device and command a request is about, as a hash (FNV-1a).
+fn device_key(cmd: Command, h: &DmIoctl) -> u64 {
+    let mut x: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |b: &[u8]| {
+        for &c in b {
+            x = (x ^ u64::from(c)).wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    eat(&[cmd as u8]);
+    eat(codec::fixed_str(&h.name));
+    eat(&[0]);
+    eat(codec::fixed_str(&h.uuid));
+    eat(&h.dev.to_le_bytes());
+    eat(&h.flags.to_le_bytes());
+    x | 1
 }
 
 impl Control {
     pub(crate) const fn new() -> Control {
         Control {
             file: Mutex::new(None),
-            version: RwLock::new(None),
+            version: KnownVersion::new(),
             hints: Hints::new(),
+            big: Mutex::new(BigHints::new()),
         }
     }
 
@@ -319,7 +489,7 @@ impl Control {
     /// The kernel's interface version, from the one handshake per context.
     /// A failure carries libdm's lines about the driver.
     pub(crate) fn driver_version(&self, ctx: &Context) -> Result<[u32; 3], Error> {
-        if let Some(v) = *self.version.read() {
+        if let Some(v) = self.version.get() {
             return Ok(v);
         }
         let r = self
@@ -327,68 +497,94 @@ impl Control {
                 ctx,
                 &Request {
                     cmd: Command::Version,
-                    header: DmIoctl::default(),
-                    payload: &[],
+                    header: &DmIoctl::default(),
+                    payload: Payload::Bytes(&[]),
                     cap: DATA_START,
                 },
             )
             .map_err(|e| e.into_driver_error())?;
         let v = r.header.version;
-        *self.version.write() = Some(v);
+        self.version.set(v);
         Ok(v)
+    }
+
+    /// Forget the version (`dm_lib_exit`: the next call asks again).
+    pub(crate) fn forget_version(&self) {
+        self.version.set.store(false, Ordering::Release);
     }
 
     /// Record a version seen in any reply (the kernel always writes its own).
     fn note_version(&self, v: [u32; 3]) {
-        if v[0] == super::abi::DM_VERSION_MAJOR && self.version.read().is_none() {
-            *self.version.write() = Some(v);
+        if v[0] == super::abi::DM_VERSION_MAJOR {
+            self.version.set(v);
         }
     }
 
-    /// Run one dm ioctl, growing the buffer on `DM_BUFFER_FULL_FLAG`.
-    pub(crate) fn ioctl(&self, ctx: &Context, req: &Request<'_>) -> Result<Reply, IoctlError> {
+    /// Run one dm ioctl, growing the buffer on `DM_BUFFER_FULL_FLAG`. The
+    /// reply is boxed: it is handed around without copying its header.
+    pub(crate) fn ioctl(&self, ctx: &Context, req: &Request<'_>) -> Result<Box<Reply>, IoctlError> {
         let file = self.open(ctx)?;
-        let base = DATA_START + req.payload.len();
+        let plen = req.payload.len();
+        let base = DATA_START + plen;
         let cap = req.cap.max(base);
+        let key = if req.cmd.has_output() {
+            device_key(req.cmd, req.header)
+        } else {
+            0
+        };
         let mut size = if req.cmd.has_output() {
-            base.max(self.hints.first_size(req.cmd).min(cap))
+            let hint = self.hints.first_size(req.cmd);
+            let hint = match self.big.lock().get(key) {
+                Some(n) => n.max(hint),
+                None => hint,
+            };
+            base.max(hint.min(cap))
         } else {
             base
         };
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let mut buf = Buffer::try_zeroed(size).ok_or(IoctlError::NoMemory(size))?;
-            let mut h = req.header;
-            h.version = req.cmd.min_version();
-            h.data_size =
-                u32::try_from(buf.len()).map_err(|_| IoctlError::TooLarge { needed: size, cap })?;
-            h.data_start = DATA_START as u32;
+            let mut r = Box::new(Reply {
+                header: DmIoctl::default(),
+                buf: Buffer::try_zeroed(size).ok_or(IoctlError::NoMemory(size))?,
+                attempts,
+            });
+            let len = r.buf.len();
             {
-                let b = buf.as_bytes_mut();
-                codec::write_header(b, &h);
-                b[DATA_START..base].copy_from_slice(req.payload);
+                let b = r.buf.as_bytes_mut();
+                codec::write_request_header(
+                    b,
+                    req.header,
+                    req.cmd.min_version(),
+                    u32::try_from(len).map_err(|_| IoctlError::TooLarge { needed: size, cap })?,
+                );
+                req.payload.write(&mut b[DATA_START..base]);
             }
-            buf.mark_dirty(base);
+            r.buf.mark_dirty(base);
+            if !may_hold_keys(req, plen) {
+                r.buf.mark_public();
+            }
             // SAFETY: the header just written says data_size == buf.len(),
             // the buffer is 8-aligned and at least DATA_START bytes.
-            let rc = unsafe { raw_ioctl(&file, req.cmd, &mut buf) };
+            let rc = unsafe { raw_ioctl(&file, req.cmd, &mut r.buf) };
             if rc < 0 {
                 let e = io::Error::last_os_error()
                     .raw_os_error()
                     .unwrap_or(libc::EIO);
                 // The kernel writes its version back even on failure.
-                if let Ok(h) = codec::read_header(buf.as_bytes()) {
-                    self.note_version(h.version);
+                if let Ok(v) = codec::read_version(r.buf.as_bytes()) {
+                    self.note_version(v);
                 }
                 return Err(IoctlError::Kernel(e));
             }
-            let header = codec::read_reply_header(buf.as_bytes()).map_err(IoctlError::Decode)?;
-            buf.mark_dirty(header.data_size as usize);
-            self.note_version(header.version);
-            let flags = DmFlags::from_bits_retain(header.flags);
-            if flags.contains(DmFlags::BUFFER_FULL) && req.cmd.has_output() {
-                let next = next_size(req.cmd, size, &header, buf.as_bytes());
+            codec::read_reply_header_into(r.buf.as_bytes(), &mut r.header)
+                .map_err(IoctlError::Decode)?;
+            let used = r.header.data_size as usize;
+            r.buf.mark_dirty(used);
+            self.note_version(r.header.version);
+            if r.flags().contains(DmFlags::BUFFER_FULL) && req.cmd.has_output() {
+                let next = next_size(req.cmd, size, &r.header, r.buf.as_bytes());
                 if next > cap {
                     // One last try at the cap before giving up.
                     if size < cap {
@@ -400,22 +596,36 @@ impl Control {
                 size = next;
                 continue;
             }
-            if header.data_size as usize > buf.len() {
+            if used > len {
                 return Err(IoctlError::Decode(DecodeError(
                     "data_size larger than the buffer",
                 )));
             }
             if req.cmd.has_output() {
-                self.hints
-                    .learn(req.cmd, size, header.data_size as usize, attempts);
+                self.hints.learn(req.cmd, size, used, attempts);
+                if size > HINT_MAX {
+                    // Keep the size that fitted; forget it once the device's
+                    // replies have shrunk to a quarter.
+                    let keep = if attempts == 1 && used.saturating_mul(4) < size {
+                        0
+                    } else {
+                        size
+                    };
+                    self.big.lock().put(key, keep);
+                }
             }
-            return Ok(Reply {
-                header,
-                buf,
-                attempts,
-            });
+            return Ok(r);
         }
     }
+}
+
+/// Whether a request or its reply may carry key material: anything with a
+/// payload (tables, messages), table reads, message responses. Status
+/// lines, device lists, dependencies and versions never do.
+fn may_hold_keys(req: &Request<'_>, payload_len: usize) -> bool {
+    payload_len > 0
+        || matches!(req.cmd, Command::TargetMsg | Command::TableLoad)
+        || req.header.flags & DmFlags::STATUS_TABLE.bits() != 0
 }
 
 /// The buffer size to retry with after a reply of `size` bytes came back
@@ -446,10 +656,10 @@ fn next_size(cmd: Command, size: usize, h: &DmIoctl, buf: &[u8]) -> usize {
                 return doubled;
             }
             let per = (used - DATA_START).div_ceil(fitted);
-            // 25% margin (later targets may print longer lines) + a page.
+            // 1/8 margin (later targets may print longer lines) + a page.
             let estimate = DATA_START
                 .saturating_add(per.saturating_mul(total))
-                .saturating_add(per.saturating_mul(total) / 4)
+                .saturating_add(per.saturating_mul(total) / 8)
                 .saturating_add(4096);
             grown(estimate)
         }
