@@ -1,8 +1,9 @@
 //! Caching targets: `cache` (a small fast disk in front of a big slow one,
-//! smq policy, writethrough) with its typed hit/miss statistics and a
-//! `migration_threshold` message; then `writecache` (writes land on the
-//! cache disk and are written back later) with its typed block counts and
-//! the `flush` message that writes everything back.
+//! smq policy, writeback) with its typed statistics (promotions, dirty
+//! blocks, hits), a `migration_threshold` message, and the `cleaner` policy
+//! swapped in to write dirty blocks back before removal; then `writecache`
+//! (writes land on the cache disk and are written back later) with its
+//! typed block counts and the `flush` message that writes everything back.
 //!
 //! Needs root and device-mapper (run it in the test VM:
 //! `vm/run.sh -- target/release/examples/cache_writecache`).
@@ -26,42 +27,65 @@ fn main() -> Res<()> {
     let fast = lab.loop_device("fast", mib(16))?;
     let meta = lab.loop_device("meta", mib(8))?;
 
-    // --- cache ----------------------------------------------------------
-    let params = CacheParams {
+    // --- cache ---------------------------------------------------------
+    // Writeback, smq policy, 32 KiB cache blocks.
+    let mut params = CacheParams {
         metadata_dev: meta.dev.clone(),
         cache_dev: fast.dev.clone(),
         origin_dev: slow.dev.clone(),
-        block_size: Sectors(64), // 32 KiB cache blocks
-        features: CacheFeatures(vec![CacheFeature::IoMode(CacheIoMode::Writethrough)]),
+        block_size: Sectors(64),
+        features: CacheFeatures(vec![CacheFeature::IoMode(CacheIoMode::Writeback)]),
         policy: b"smq".to_vec(),
         policy_args: Vec::new(),
     };
     let name = lab.name("cached")?;
-    let dev = dm.create_device(&name, &opts, &Table::single(slow.size, params)?)?;
+    let dev = dm.create_device(&name, &opts, &Table::single(slow.size, params.clone())?)?;
     let node = dev.path()?;
     print!("created {name}:\n{}", show(&dev.typed_table()?));
 
-    // Write then read the first 2 MiB a few times.
+    // In writeback mode a write of whole cache blocks is promoted at once:
+    // the data goes to the fast disk only, and the blocks are dirty.
     write_direct(&node, 0, &pattern("cached ", 2 << 20))?;
     for _ in 0..4 {
         read_direct(&node, 0, 2 << 20)?;
     }
-    check(
-        read_direct(&slow.path, 0, BLOCK)? == pattern("cached ", BLOCK),
-        "writethrough: the data is on the slow disk too",
-    )?;
     dev.message(0, b"migration_threshold 4096")?;
     println!("sent `migration_threshold 4096`");
     let st = cache_status(&dev)?;
     check(
-        st.read_hits + st.read_misses > 0,
-        "the cache counted the reads",
+        st.promotions == 64 && st.dirty == 64,
+        "64 blocks promoted, all dirty",
     )?;
+    check(st.read_hits > 0, "reads hit the cache")?;
     check(
         st.core_args
             .iter()
             .any(|(k, v)| k == b"migration_threshold" && v == b"4096"),
         "the status shows the new migration threshold",
+    )?;
+    check(
+        read_direct(&slow.path, 0, BLOCK)? != pattern("cached ", BLOCK),
+        "the slow disk does not have the data yet",
+    )?;
+
+    // Before the cache can go, its dirty blocks are written back: swap in
+    // the `cleaner` policy and wait for the dirty count to reach zero.
+    params.policy = b"cleaner".to_vec();
+    dev.replace_table(&Table::single(slow.size, params)?)?;
+    print!(
+        "swapped in the cleaner policy:\n{}",
+        show(&dev.typed_table()?)
+    );
+    let t0 = Instant::now();
+    while cache_status(&dev)?.dirty > 0 {
+        if t0.elapsed() > Duration::from_secs(60) {
+            return Err("the cleaner did not finish within a minute".into());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    check(
+        read_direct(&slow.path, 0, BLOCK)? == pattern("cached ", BLOCK),
+        "clean: the data is on the slow disk",
     )?;
     dev.remove(Default::default())?;
     lab.forget(&name);

@@ -64,6 +64,7 @@ fn main() -> Res<()> {
         raid_type: RaidType::Raid1,
         chunk_size: 0,
         options: RaidOptions {
+            sync: true, // force a full resynchronisation of the legs
             region_size: Some(1024),
             ..Default::default()
         },
