@@ -32,6 +32,7 @@ for t in "${RUST_KERNEL_TESTS[@]}"; do
     case $(basename "$t") in kernel-*) RUST_TESTS=$t ;; esac
 done
 [ -x "$RUST_TESTS" ] || { echo "vm/tests.sh: could not build the Rust kernel tests" >&2; exit 1; }
+cargo build --release -p devmapper --examples -q
 make -s -C capi-tests all asan
 mkdir -p build/tests
 cc -Wall -Wextra -Werror -o build/tests/deviceless vm/tests/deviceless.c \
@@ -63,10 +64,11 @@ host_suite() { # host_suite NAME COMMAND...: a host command that boots VMs itsel
     rm -f "$log"
 }
 summary() { # the closing count lines of a suite's output, joined
-    grep -E '^(test result:|[0-9]+ passed|cryptsetup transcript:|stock: [0-9]+ steps|pass sets)' "$1" | tr '\n' ';' | sed 's/;$//'
+    grep -E '^(test result:|examples:|[0-9]+ passed|cryptsetup transcript:|stock: [0-9]+ steps|pass sets)' "$1" | tr '\n' ';' | sed 's/;$//'
 }
 
 suite "6.1: Rust API kernel tests" -- vm/tests/rust-kernel.sh "${RUST_KERNEL_TESTS[@]}"
+suite "6.1: Rust examples (one per target family)" -- vm/tests/rust-examples.sh
 if [ -x capi-tests/run.sh ]; then
     suite "6.1: C suite, stock vs ours" -- capi-tests/run.sh --lib both --kernel
     suite "6.1: C suite on ours under AddressSanitizer" -- capi-tests/run.sh --lib ours --kernel --asan
@@ -81,6 +83,7 @@ suite "6.1: deviceless messages on a stock kernel report the missing feature" \
     --env DM_KERNEL_TESTS=1 -- vm/tests/deviceless.sh "$REPO" "$RUST_TESTS"
 if [ $QUICK = 0 ]; then
     suite "sid: Rust API kernel tests" --kernel sid -- vm/tests/rust-kernel.sh "${RUST_KERNEL_TESTS[@]}"
+    suite "sid: Rust examples (one per target family)" --kernel sid -- vm/tests/rust-examples.sh
     if [ -x capi-tests/run.sh ]; then
         suite "sid: C suite, stock vs ours" --kernel sid -- capi-tests/run.sh --lib both --kernel
     fi
