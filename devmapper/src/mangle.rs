@@ -153,6 +153,41 @@ const fn build_class() -> [u8; 256] {
 /// Byte classes: whitelisted, backslash, blacklisted.
 static CLASS: [u8; 256] = build_class();
 
+/// The classes as bits, for OR-ing over a whole string.
+const fn build_bits() -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut c = 0usize;
+    while c < 256 {
+        t[c] = 1 << CLASS[c];
+        c += 1;
+    }
+    t
+}
+
+static CLASS_BITS: [u8; 256] = build_bits();
+
+/// The union of the classes (as `1 << class` bits) of the bytes of `s`.
+#[inline]
+fn classes(s: &[u8]) -> u8 {
+    let t = &CLASS_BITS;
+    let mut seen = 0u8;
+    let mut chunks = s.chunks_exact(8);
+    for w in &mut chunks {
+        seen |= t[w[0] as usize]
+            | t[w[1] as usize]
+            | t[w[2] as usize]
+            | t[w[3] as usize]
+            | t[w[4] as usize]
+            | t[w[5] as usize]
+            | t[w[6] as usize]
+            | t[w[7] as usize];
+    }
+    for &b in chunks.remainder() {
+        seen |= t[b as usize];
+    }
+    seen
+}
+
 /// Whether `b` is on udev's whitelist.
 #[inline]
 pub fn is_whitelisted(b: u8) -> bool {
@@ -298,10 +333,7 @@ pub fn unmangle_as(
     let strict = mode != ManglingMode::None;
 
     // Fast path: one table lookup per byte, no allocation.
-    let mut seen = 0u8;
-    for &b in s {
-        seen |= 1 << CLASS[b as usize];
-    }
+    let seen = classes(s);
     if seen & (1 << BACKSLASH) == 0 {
         if strict && seen & (1 << BLACK) != 0 {
             return Err(MangleError::new(MangleFailure::Blacklisted, kind, s));
@@ -338,6 +370,29 @@ pub fn unmangle_as(
         }
     }
     Ok(if decoded { Some(out) } else { None })
+}
+
+/// What libdm does to each name and uuid of an ioctl reply before the
+/// caller sees it (`_do_dm_ioctl_unmangle_string`): nothing in NONE mode;
+/// otherwise a string mangled more than once (AUTO) or holding a
+/// blacklisted byte is an error, and `\xNN` sequences are decoded.
+pub fn unmangle_reply_string(
+    s: &[u8],
+    mode: ManglingMode,
+    kind: &str,
+) -> Result<Option<Vec<u8>>, MangleError> {
+    if mode == ManglingMode::None {
+        return Ok(None);
+    }
+    let seen = classes(s);
+    if seen & (1 << BACKSLASH) == 0 {
+        if seen & (1 << BLACK) != 0 {
+            return Err(MangleError::new(MangleFailure::Blacklisted, kind, s));
+        }
+        return Ok(None);
+    }
+    check_multiple_mangled(s, mode, kind)?;
+    unmangle_as(s, mode, kind)
 }
 
 /// [`unmangle_as`] for a device name (errors say "The name ...").

@@ -633,22 +633,30 @@ impl Task {
             return None;
         }
         let base = self.reply.as_ref()?.header.data_start as usize;
+        // The run walked the specs whole (every offset advances, every
+        // string ends inside the payload): follow the next offsets without
+        // looking at the strings again.
         let (ci, co) = self.target_cursor;
-        let (mut it, skip) = if index >= ci && co < p.len() {
-            (codec::SpecIter::resume(p, co, count - ci), index - ci)
+        let (mut i, mut off) = if index >= ci && co < p.len() {
+            (ci, co)
         } else {
-            (codec::specs(p, count), index)
+            (0, 0)
         };
-        let (off, e) = it.nth(skip as usize)?.ok()?;
-        let pstart = p.as_ptr() as usize;
-        let t = ReplyTarget {
-            start: e.start,
-            length: e.length,
-            type_off: base + (e.target_type.as_ptr() as usize - pstart),
-            params_off: base + (e.params.as_ptr() as usize - pstart),
+        let (start, length) = loop {
+            let (start, length, next) = codec::spec_at(p, off)?;
+            if i == index {
+                break (start, length);
+            }
+            i += 1;
+            off = next;
         };
         self.target_cursor = (index, off);
-        Some(t)
+        Some(ReplyTarget {
+            start,
+            length,
+            type_off: base + off + 24,
+            params_off: base + off + 40,
+        })
     }
 
     /// The names of a LIST reply (decoded; unmangled by the run unless the
@@ -1109,8 +1117,10 @@ impl Task {
             crate::log_warn!(ctx, "WARNING: libdevmapper buffer too small for data");
         }
         // Unmangle names in the reply, in place.
-        unmangle_reply(ctx.mangling_mode(), ty, &mut reply)?;
-        validate_reply(ty, &reply).map_err(|e| Error::protocol(e.to_string()))?;
+        let walked = unmangle_reply(ctx.mangling_mode(), ty, &mut reply)?;
+        if !walked {
+            validate_reply(ty, &reply).map_err(|e| Error::protocol(e.to_string()))?;
+        }
         self.payload_checked = true;
         self.target_cursor = (0, 0);
         if ty.with_uevent() && sync && driver[1] >= 17 && !flags.contains(DmFlags::UEVENT_GENERATED)
@@ -1635,27 +1645,26 @@ fn validate_reply(ty: TaskType, reply: &Reply) -> Result<(), codec::DecodeError>
     }
 }
 
-/// Unmangle the names (and uuids) the kernel returned, in place.
-/// Returns whether a LIST payload was walked (and so is well-formed).
-fn unmangle_reply(mode: ManglingMode, ty: TaskType, reply: &mut Reply) -> Result<(), Error> {
+/// Unmangle the names (and uuids) the kernel returned, in place, as libdm
+/// does before its caller sees them: every one is checked (a blacklisted
+/// byte fails the run in AUTO and HEX modes), only those with a backslash
+/// can change. Returns whether it walked a LIST payload whole and left it
+/// as the kernel wrote it (so it needs no second validating walk).
+fn unmangle_reply(mode: ManglingMode, ty: TaskType, reply: &mut Reply) -> Result<bool, Error> {
     if mode == ManglingMode::None {
-        return Ok(());
+        return Ok(false);
     }
     let fail = |e: mangle::MangleError| Error::invalid(e.to_string());
-    // Only names with a backslash can hold \xNN sequences: the others are
-    // left alone without a closer look.
-    let escaped = |b: &[u8]| b.contains(&b'\\');
+    let check = |s: &[u8], kind: &str| mangle::unmangle_reply_string(s, mode, kind).map_err(fail);
     // Header name and uuid (not the uuid of REMOVE, like libdm).
     let mut changed = false;
     let h = &mut reply.header;
-    if escaped(codec::fixed_str(&h.name)) {
-        if let Some(v) = mangle::unmangle(codec::fixed_str(&h.name), mode).map_err(fail)? {
-            let _ = codec::put_fixed(&mut h.name, &v, "name");
-            changed = true;
-        }
+    if let Some(v) = check(codec::fixed_str(&h.name), "name")? {
+        let _ = codec::put_fixed(&mut h.name, &v, "name");
+        changed = true;
     }
-    if ty != TaskType::Remove && escaped(codec::fixed_str(&h.uuid)) {
-        if let Some(v) = mangle::unmangle(codec::fixed_str(&h.uuid), mode).map_err(fail)? {
+    if ty != TaskType::Remove {
+        if let Some(v) = check(codec::fixed_str(&h.uuid), "UUID")? {
             let _ = codec::put_fixed(&mut h.uuid, &v, "uuid");
             changed = true;
         }
@@ -1664,36 +1673,67 @@ fn unmangle_reply(mode: ManglingMode, ty: TaskType, reply: &mut Reply) -> Result
         let h = reply.header;
         codec::write_header(reply.buf.as_bytes_mut(), &h);
     }
-    if ty == TaskType::List && reply.payload().is_ok_and(escaped) {
-        let base = reply.header.data_start as usize;
-        let edits: Vec<(usize, Vec<u8>, usize)> = {
-            let p = reply
-                .payload()
-                .map_err(|e| Error::protocol(e.to_string()))?;
-            let pstart = p.as_ptr() as usize;
-            let mut edits = Vec::new();
-            for e in codec::names(p) {
-                let e = e.map_err(|e| Error::protocol(e.to_string()))?;
-                if let Some(v) = mangle::unmangle(e.name, mode).map_err(fail)? {
-                    edits.push((base + (e.name.as_ptr() as usize - pstart), v, e.name.len()));
-                }
-                if let Some(u) = e.uuid {
-                    if let Some(v) = mangle::unmangle(u, mode).map_err(fail)? {
-                        edits.push((base + (u.as_ptr() as usize - pstart), v, u.len()));
-                    }
-                }
+    if ty != TaskType::List {
+        return Ok(false);
+    }
+    // Records whose name or uuid decodes to something shorter are rewritten
+    // whole: libdm only shortens the name in place, which leaves the event
+    // number and uuid where a reader (strlen, then align) no longer looks.
+    struct Edit {
+        at: usize,
+        end: usize,
+        name: Option<Vec<u8>>,
+        uuid: Option<Vec<u8>>,
+    }
+    let mut edits: Vec<Edit> = Vec::new();
+    {
+        let p = reply
+            .payload()
+            .map_err(|e| Error::protocol(e.to_string()))?;
+        for e in codec::names(p) {
+            let e = e.map_err(|e| Error::protocol(e.to_string()))?;
+            let name = check(e.name, "name")?;
+            let uuid = match e.uuid {
+                Some(u) => check(u, "UUID")?,
+                None => None,
+            };
+            if name.is_some() || uuid.is_some() {
+                let next = codec::name_record_next(p, e.offset).unwrap_or(0);
+                let end = if next == 0 { p.len() } else { e.offset + next };
+                edits.push(Edit {
+                    at: e.offset,
+                    end,
+                    name,
+                    uuid,
+                });
             }
-            edits
-        };
-        let b = reply.buf.as_bytes_mut();
-        for (off, v, old_len) in edits {
-            // Unmangled text is never longer than the mangled form.
-            let n = v.len().min(old_len);
-            b[off..off + n].copy_from_slice(&v[..n]);
-            b[off + n..off + old_len].fill(0);
         }
     }
-    Ok(())
+    if edits.is_empty() {
+        return Ok(true);
+    }
+    let base = reply.header.data_start as usize;
+    let b = reply.buf.as_bytes_mut();
+    for ed in edits {
+        let rec = &mut b[base + ed.at..base + ed.end];
+        let old = codec::names(rec).next().and_then(Result::ok).map(|e| {
+            (
+                e.name.to_vec(),
+                e.event_nr,
+                e.flags,
+                e.uuid.map(<[u8]>::to_vec),
+            )
+        });
+        let Some((old_name, event_nr, flags, old_uuid)) = old else {
+            continue;
+        };
+        let name = ed.name.unwrap_or(old_name);
+        let uuid = ed.uuid.or(old_uuid);
+        // Decoded text is never longer than its mangled form, so the
+        // record only shrinks and its next offset stays as it is.
+        codec::rewrite_name_record(rec, &name, event_nr.zip(flags), uuid.as_deref());
+    }
+    Ok(false)
 }
 
 /// Resolve a path such as `/dev/mapper/x` or `/dev/dm-3` to the dm name.
@@ -1772,6 +1812,95 @@ mod tests {
         let mut p = vec![0u8; n];
         t.encode_payload(ty, &mut p);
         Ok((h, p))
+    }
+
+    /// A LIST reply holding `names` (name, optional uuid), header name `hn`.
+    fn list_reply(hn: &str, names: &[(&str, Option<&str>)]) -> Reply {
+        let mut p = Vec::new();
+        for (i, (n, u)) in names.iter().enumerate() {
+            let at = p.len();
+            p.extend_from_slice(&(i as u64 + 1).to_ne_bytes());
+            p.extend_from_slice(&0u32.to_ne_bytes());
+            p.extend_from_slice(n.as_bytes());
+            p.push(0);
+            p.resize(p.len().next_multiple_of(8), 0);
+            p.extend_from_slice(&0u32.to_ne_bytes());
+            let flags = if u.is_some() {
+                abi::DM_NAME_LIST_FLAG_HAS_UUID
+            } else {
+                0
+            };
+            p.extend_from_slice(&flags.to_ne_bytes());
+            if let Some(u) = u {
+                p.extend_from_slice(u.as_bytes());
+                p.push(0);
+                p.resize(p.len().next_multiple_of(8), 0);
+            }
+            let next = if i + 1 == names.len() {
+                0
+            } else {
+                (p.len() - at) as u32
+            };
+            p[at + 8..at + 12].copy_from_slice(&next.to_ne_bytes());
+        }
+        let mut header = DmIoctl {
+            data_start: DATA_START as u32,
+            data_size: (DATA_START + p.len()) as u32,
+            ..DmIoctl::default()
+        };
+        codec::put_fixed(&mut header.name, hn.as_bytes(), "name").unwrap();
+        let mut buf = crate::kernel::control::Buffer::zeroed(DATA_START + p.len());
+        codec::write_header(buf.as_bytes_mut(), &header);
+        buf.as_bytes_mut()[DATA_START..].copy_from_slice(&p);
+        Reply {
+            header,
+            buf,
+            attempts: 1,
+        }
+    }
+
+    fn listed(r: &Reply) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+        codec::decode_names(r.payload().unwrap())
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.name.to_vec(), e.uuid.map(<[u8]>::to_vec)))
+            .collect()
+    }
+
+    #[test]
+    fn reply_names_are_checked_and_unmangled_like_libdm() {
+        use ManglingMode::{Auto, Hex, None as NoneMode};
+        // Decoded where a backslash says so, in names and uuids.
+        let mut r = list_reply("", &[("plain", Some("U-1")), ("a\\x20b", Some("u\\x2fv"))]);
+        unmangle_reply(Auto, TaskType::List, &mut r).unwrap();
+        assert_eq!(
+            listed(&r),
+            vec![
+                (b"plain".to_vec(), Some(b"U-1".to_vec())),
+                (b"a b".to_vec(), Some(b"u/v".to_vec())),
+            ]
+        );
+        // A blacklisted byte anywhere fails the run (stock: "should be
+        // mangled but it contains blacklisted characters"), with or
+        // without a backslash elsewhere in the payload.
+        for mode in [Auto, Hex] {
+            let mut r = list_reply("", &[("ok", None), ("a b", None)]);
+            let e = unmangle_reply(mode, TaskType::List, &mut r).unwrap_err();
+            assert!(e.to_string().contains("The name \"a b\""), "{e}");
+            let mut r = list_reply("", &[("x\\x20", None), ("ok", Some("bad uuid"))]);
+            let e = unmangle_reply(mode, TaskType::List, &mut r).unwrap_err();
+            assert!(e.to_string().contains("The UUID \"bad uuid\""), "{e}");
+        }
+        // So does the header's name, whatever the command.
+        let mut r = list_reply("with space", &[]);
+        assert!(unmangle_reply(Auto, TaskType::Info, &mut r).is_err());
+        // AUTO refuses a string mangled twice.
+        let mut r = list_reply("", &[("a\\x5cx20", None)]);
+        assert!(unmangle_reply(Auto, TaskType::List, &mut r).is_err());
+        // NONE leaves everything alone.
+        let mut r = list_reply("with space", &[("a b", None), ("a\\x20b", None)]);
+        unmangle_reply(NoneMode, TaskType::List, &mut r).unwrap();
+        assert_eq!(listed(&r)[1].0, b"a\\x20b".to_vec());
     }
 
     #[test]

@@ -81,9 +81,58 @@ fn rd_i32(b: &[u8], off: usize) -> Option<i32> {
 /// The bytes of a NUL-terminated string starting at `off`, bounded by `end`.
 fn rd_cstr(b: &[u8], off: usize, end: usize) -> Option<&[u8]> {
     let s = b.get(off..end.min(b.len()))?;
-    std::ffi::CStr::from_bytes_until_nul(s)
-        .ok()
-        .map(std::ffi::CStr::to_bytes)
+    cstr_len(s).map(|n| &s[..n])
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// High bit set in each byte of `v` that is zero (read little-endian, the
+/// lowest set bit is exact; bits above it may be false positives).
+#[inline]
+fn zero_bytes(v: u64) -> u64 {
+    v.wrapping_sub(ONES) & !v & HIGHS
+}
+
+#[inline]
+fn word(c: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(c);
+    u64::from_le_bytes(w)
+}
+
+/// Length of the NUL-terminated string at the start of `s`, or `None` when
+/// `s` holds no NUL. Eight bytes at a time: replies hold thousands of short
+/// strings, and the byte-at-a-time search is most of their cost.
+#[inline]
+pub fn cstr_len(s: &[u8]) -> Option<usize> {
+    let mut chunks = s.chunks_exact(8);
+    let mut at = 0;
+    for c in &mut chunks {
+        let z = zero_bytes(word(c));
+        if z != 0 {
+            return Some(at + (z.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| b == 0)
+        .map(|i| at + i)
+}
+
+/// Whether `s` holds the byte `b` (eight bytes at a time).
+#[inline]
+pub fn contains_byte(s: &[u8], b: u8) -> bool {
+    let pattern = ONES.wrapping_mul(u64::from(b));
+    let mut chunks = s.chunks_exact(8);
+    for c in &mut chunks {
+        if zero_bytes(word(c) ^ pattern) != 0 {
+            return true;
+        }
+    }
+    chunks.remainder().contains(&b)
 }
 
 /// Copy `src` into a fixed-size, NUL-terminated field.
@@ -105,9 +154,9 @@ pub fn put_fixed(field: &mut [u8], src: &[u8], what: &'static str) -> Result<(),
 
 /// The string stored in a fixed-size field (up to the first NUL).
 pub fn fixed_str(field: &[u8]) -> &[u8] {
-    match std::ffi::CStr::from_bytes_until_nul(field) {
-        Ok(c) => c.to_bytes(),
-        Err(_) => field,
+    match cstr_len(field) {
+        Some(n) => &field[..n],
+        None => field,
     }
 }
 
@@ -157,7 +206,7 @@ pub fn read_reply_header_into(b: &[u8], h: &mut DmIoctl) -> Result<(), DecodeErr
         return Err(DecodeError("buffer shorter than struct dm_ioctl"));
     }
     // The name and uuid fields end in a NUL: C callers get pointers to them.
-    let terminated = |f: &[u8]| std::ffi::CStr::from_bytes_until_nul(f).is_ok();
+    let terminated = |f: &[u8]| cstr_len(f).is_some();
     if !terminated(&b[48..176]) || !terminated(&b[176..305]) {
         return Err(DecodeError("name or uuid not NUL-terminated"));
     }
@@ -375,6 +424,43 @@ pub struct NameEntry<'a> {
     pub flags: Option<u32>,
     /// Present when requested with `DM_UUID_FLAG` on 4.45+ kernels.
     pub uuid: Option<&'a [u8]>,
+}
+
+/// The `next` offset of the name-list record at `off`.
+pub fn name_record_next(p: &[u8], off: usize) -> Option<usize> {
+    rd_u32(p, off.checked_add(8)?).map(|n| n as usize)
+}
+
+/// Rewrite the name-list record `rec` (from its dev field to where the next
+/// record starts) with `name`, the trailer (event number, flags) and `uuid`,
+/// keeping its dev and next fields and zeroing what is left. Used when
+/// unmangling shortens a record's strings; anything that would not fit is
+/// left as it was.
+pub fn rewrite_name_record(
+    rec: &mut [u8],
+    name: &[u8],
+    trailer: Option<(u32, u32)>,
+    uuid: Option<&[u8]>,
+) {
+    let name_end = NAME_LIST_NAME_OFFSET + name.len() + 1;
+    let trailer_at = align8(name_end);
+    let need = match (trailer, uuid) {
+        (Some(_), Some(u)) => trailer_at + 8 + u.len() + 1,
+        (Some(_), None) => trailer_at + 8,
+        (None, _) => name_end,
+    };
+    if need > rec.len() {
+        return;
+    }
+    rec[NAME_LIST_NAME_OFFSET..].fill(0);
+    rec[NAME_LIST_NAME_OFFSET..name_end - 1].copy_from_slice(name);
+    if let Some((event_nr, flags)) = trailer {
+        rec[trailer_at..trailer_at + 4].copy_from_slice(&event_nr.to_ne_bytes());
+        rec[trailer_at + 4..trailer_at + 8].copy_from_slice(&flags.to_ne_bytes());
+        if let Some(u) = uuid {
+            rec[trailer_at + 8..trailer_at + 8 + u.len()].copy_from_slice(u);
+        }
+    }
 }
 
 /// Walk a LIST_DEVICES payload. An empty list is a single record with dev 0.
@@ -654,6 +740,16 @@ impl<'a> Iterator for SpecIter<'a> {
     }
 }
 
+/// The spec at `off` of a payload that [`specs`] has already walked whole:
+/// `(start, length, offset of the next spec)`, read without scanning its
+/// strings (the walk proved them terminated). `None` if `off` is out of
+/// range, which a walked payload never gives.
+#[inline]
+pub fn spec_at(p: &[u8], off: usize) -> Option<(u64, u64, usize)> {
+    let r = p.get(off..off.checked_add(40)?)?;
+    Some((rd_u64(r, 0)?, rd_u64(r, 8)?, rd_u32(r, 20)? as usize))
+}
+
 /// The response text of a TARGET_MSG reply: NUL-terminated inside the payload.
 pub fn decode_message(p: &[u8]) -> Result<&[u8], DecodeError> {
     rd_cstr(p, 0, p.len()).ok_or(DecodeError("message response is not NUL-terminated"))
@@ -662,6 +758,33 @@ pub fn decode_message(p: &[u8]) -> Result<&[u8], DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn word_scans_agree_with_bytewise_ones() {
+        for len in 0..40 {
+            for nul in 0..=len {
+                let mut v: Vec<u8> = (0..len).map(|i| b'a' + (i % 20) as u8).collect();
+                if nul < len {
+                    v[nul] = 0;
+                }
+                // 0x80 and 0x01 bytes are where borrow tricks go wrong.
+                for (i, b) in v.iter_mut().enumerate() {
+                    if *b != 0 && i % 3 == 1 {
+                        *b = if i % 2 == 0 { 0x80 } else { 0x01 };
+                    }
+                }
+                let want = v.iter().position(|&b| b == 0);
+                assert_eq!(cstr_len(&v), want, "{v:?}");
+                for probe in [b'\\', 0x01, 0x80, 0xff, 0] {
+                    assert_eq!(
+                        contains_byte(&v, probe),
+                        v.contains(&probe),
+                        "{probe} in {v:?}"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn replies_must_be_aligned_and_terminated() {
