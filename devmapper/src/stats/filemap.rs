@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::os::fd::{AsRawFd, BorrowedFd};
 
-use super::error::{Result, StatsError, StatsErrorKind};
+use super::error::{Note, Result, StatsError, StatsErrorKind};
 use super::histogram::{build_histogram_arg, Histogram};
 use super::transport::StatsTransport;
 use super::Stats;
@@ -207,7 +207,7 @@ impl<T: StatsTransport> Stats<T> {
                     *regroup = true;
                 }
                 self.delete_region_raw(i)
-                    .map_err(|e| e.with_note(format!("Could not remove region ID {i}")))?;
+                    .map_err(|e| e.note(format!("Could not remove region ID {i}")))?;
                 crate::log_info!(self.transport.context(), "Deleted region {}", i);
             }
         }
@@ -286,7 +286,7 @@ impl<T: StatsTransport> Stats<T> {
                     }
                 }
                 Err(err) => {
-                    let err = err.with_note(format!(
+                    let err = err.note(format!(
                         "Failed to create region {i} of {count} at {}.",
                         e.start
                     ));
@@ -407,7 +407,7 @@ impl<T: StatsTransport> Stats<T> {
         if self.regions.is_none() || !self.group_present(group_id) {
             let pid = self.program_id.clone();
             self.list(Some(&pid)).map_err(|e| {
-                e.with_note(format!(
+                e.note(format!(
                     "Could not obtain region list while updating group {group_id}."
                 ))
             })?;

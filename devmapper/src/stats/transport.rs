@@ -89,8 +89,12 @@ impl<T: StatsTransport + ?Sized> StatsTransport for &T {
     }
 }
 
-/// A task of `ty` on `dev`.
+/// A task of `ty` on `dev`. Like libdm's `dm_task_create`, this first makes
+/// the context's driver version check: its failure is printed once (the
+/// control node, "Incompatible libdevmapper ..."), later attempts fail
+/// quietly, and the failure is of kind [`ErrorKind::Control`].
 fn task_on(ctx: &Context, ty: TaskType, dev: &StatsDevice) -> Result<Task, Error> {
+    ctx.check_version()?;
     let mut t = Task::new(ty as i32);
     match dev {
         StatsDevice::Name(n) => t.set_name(ctx, n)?,
