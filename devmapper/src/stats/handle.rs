@@ -569,6 +569,9 @@ impl<T: StatsTransport> Stats<T> {
 
     fn populate_region(&mut self, region_id: u64) -> Result<()> {
         self.bound()?;
+        // Stock reads (and clears) the kernel's counters before it looks
+        // for the region in its table.
+        let resp = self.send(&message::print_message(region_id, 0, 0, true))?;
         let (timescale, bounds) = match self.region(region_id) {
             Some(r) => (r.timescale, r.bounds.clone()),
             None => {
@@ -578,7 +581,6 @@ impl<T: StatsTransport> Stats<T> {
                 ))
             }
         };
-        let resp = self.send(&message::print_message(region_id, 0, 0, true))?;
         let p = message::parse_print(resp.as_deref(), timescale, bounds.as_ref())
             .map_err(|e| e.note("Could not parse @stats_print message response."))?;
         let mut areas = Vec::new();
