@@ -444,6 +444,11 @@ TEST(unbound_handle, M)
 
 	REQUIRE(dms && fd >= 0);
 	fact("list=%d", dm_stats_list(dms, NULL));
+	{
+		char line[128];
+		snprintf(line, sizeof(line), "Stats handle at %p is not bound.", (void *)dms);
+		CHECK(log_has(line, 3));
+	}
 	logs("list", 6);
 	fact("list(all)=%d", dm_stats_list(dms, DM_STATS_ALL_PROGRAMS));
 	logs("list-all", 6);
