@@ -48,7 +48,7 @@ both) libs=(stock ours) ;;
 *) echo "run.sh: --lib must be ours, stock or both" >&2; exit 2 ;;
 esac
 
-areas="libstate logging memory udev tasks getters badinput secure report pool strings timestamp tree"
+areas="libstate logging memory udev tasks getters badinput secure report pool strings timestamp tree stats"
 if [ $asan = 1 ]; then bindir=$here/out/asan; target=asan; else bindir=$here/out; target=all; fi
 
 # Build when needed (and possible: inside the VM the tree is read-only).

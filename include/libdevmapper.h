@@ -264,6 +264,148 @@ typedef enum dm_report_group_type_e {
 } dm_report_group_type_t;
 
 /*
+ * I/O statistics (dm_stats_*) and latency histograms (dm_histogram_*).
+ *
+ * A struct dm_stats handle is bound to one device (by name, uuid, device
+ * number or an open file on it) and talks to the kernel's dm-stats with
+ * target messages: regions (ranges of sectors, optionally split into areas
+ * of equal size) are created, listed (dm_stats_list), read
+ * (dm_stats_populate), cleared and deleted. Counters and the metrics derived
+ * from them (given a sampling interval) are read for one area, for a whole
+ * region or for a group of regions; a cursor walks areas, regions and groups
+ * in turn (dm_stats_walk_* and the iterator macros below). Strings and
+ * histograms a handle returns belong to it: they stay valid at least until
+ * the next dm_stats_list(), dm_stats_populate(), dm_stats_bind_*() or
+ * dm_stats_destroy() of that handle. Buffers from dm_stats_print_region()
+ * are given back with dm_stats_buffer_destroy(); region id arrays from the
+ * file-mapping functions end with DM_STATS_REGION_NOT_PRESENT (UINT64_MAX)
+ * and are freed with dm_free(). Bounds made by dm_histogram_bounds_from_*()
+ * belong to the caller (dm_histogram_bounds_destroy()).
+ */
+struct dm_stats;
+struct dm_histogram;
+
+/* dm_stats_list(): every region, whatever program created it. */
+#define DM_STATS_ALL_PROGRAMS ""
+
+/* dm_stats_populate(): every region of the device. */
+#define DM_STATS_REGIONS_ALL UINT64_MAX
+
+/* The region or area under the handle's cursor. */
+#define DM_STATS_REGION_CURRENT UINT64_MAX
+#define DM_STATS_AREA_CURRENT UINT64_MAX
+
+/* The group id of a region that belongs to no group. */
+#define DM_STATS_GROUP_NONE UINT64_MAX
+
+/*
+ * What the cursor visits (dm_stats_walk_init()). As region or area ids,
+ * DM_STATS_WALK_REGION (as an area) names a whole region and
+ * DM_STATS_WALK_GROUP (alone: the cursor's group; ORed with a group id:
+ * that group) names a group.
+ */
+#define DM_STATS_WALK_AREA   0x1000000000000ULL
+#define DM_STATS_WALK_REGION 0x2000000000000ULL
+#define DM_STATS_WALK_GROUP  0x4000000000000ULL
+#define DM_STATS_WALK_ALL    0x7000000000000ULL
+#define DM_STATS_WALK_DEFAULT (DM_STATS_WALK_AREA | DM_STATS_WALK_REGION)
+/* Leave out regions with a single area from a region walk. */
+#define DM_STATS_WALK_SKIP_SINGLE_AREA   0x8000000000000ULL
+
+/* What a region id / area id pair names. */
+typedef enum dm_stats_obj_type_e {
+    DM_STATS_OBJECT_TYPE_NONE,
+    DM_STATS_OBJECT_TYPE_AREA,
+    DM_STATS_OBJECT_TYPE_REGION,
+    DM_STATS_OBJECT_TYPE_GROUP
+} dm_stats_obj_type_t;
+
+/* The kernel's counters, for dm_stats_get_counter(). */
+typedef enum dm_stats_counter_e {
+    DM_STATS_READS_COUNT,
+    DM_STATS_READS_MERGED_COUNT,
+    DM_STATS_READ_SECTORS_COUNT,
+    DM_STATS_READ_NSECS,
+    DM_STATS_WRITES_COUNT,
+    DM_STATS_WRITES_MERGED_COUNT,
+    DM_STATS_WRITE_SECTORS_COUNT,
+    DM_STATS_WRITE_NSECS,
+    DM_STATS_IO_IN_PROGRESS_COUNT,
+    DM_STATS_IO_NSECS,
+    DM_STATS_WEIGHTED_IO_NSECS,
+    DM_STATS_TOTAL_READ_NSECS,
+    DM_STATS_TOTAL_WRITE_NSECS,
+    DM_STATS_NR_COUNTERS
+} dm_stats_counter_t;
+
+/* Metrics derived from the counters (iostat's), for dm_stats_get_metric(). */
+typedef enum dm_stats_metric_e {
+    DM_STATS_RD_MERGES_PER_SEC,
+    DM_STATS_WR_MERGES_PER_SEC,
+    DM_STATS_READS_PER_SEC,
+    DM_STATS_WRITES_PER_SEC,
+    DM_STATS_READ_SECTORS_PER_SEC,
+    DM_STATS_WRITE_SECTORS_PER_SEC,
+    DM_STATS_AVERAGE_REQUEST_SIZE,
+    DM_STATS_AVERAGE_QUEUE_SIZE,
+    DM_STATS_AVERAGE_WAIT_TIME,
+    DM_STATS_AVERAGE_RD_WAIT_TIME,
+    DM_STATS_AVERAGE_WR_WAIT_TIME,
+    DM_STATS_SERVICE_TIME,
+    DM_STATS_THROUGHPUT,
+    DM_STATS_UTILIZATION,
+    DM_STATS_NR_METRICS
+} dm_stats_metric_t;
+
+/* How dmfilemapd follows a mapped file: by its inode or by its path. */
+typedef enum dm_filemapd_mode_e {
+    DM_FILEMAPD_FOLLOW_INODE,
+    DM_FILEMAPD_FOLLOW_PATH,
+    DM_FILEMAPD_FOLLOW_NONE
+} dm_filemapd_mode_t;
+
+/* dm_histogram_to_string() flags. */
+#define DM_HISTOGRAM_SUFFIX  0x1    /* bounds with ns/us/ms/s suffixes */
+#define DM_HISTOGRAM_VALUES  0x2    /* the bin counts */
+#define DM_HISTOGRAM_PERCENT 0x4    /* the counts as percentages of the sum */
+#define DM_HISTOGRAM_BOUNDS_LOWER 0x10  /* each bin's lower bound */
+#define DM_HISTOGRAM_BOUNDS_UPPER 0x20  /* each bin's upper bound */
+#define DM_HISTOGRAM_BOUNDS_RANGE 0x30  /* each bin as "lower-upper" */
+
+/*
+ * Iterate over the regions, the areas or the groups of a listed or
+ * populated handle; the cursor is the current object inside the loop.
+ */
+#define dm_stats_foreach_region(dms) \
+    for (dm_stats_walk_init((dms), DM_STATS_WALK_REGION), dm_stats_walk_start((dms)); \
+         !dm_stats_walk_end((dms)); \
+         dm_stats_walk_next_region((dms)))
+
+#define dm_stats_foreach_area(dms) \
+    for (dm_stats_walk_init((dms), DM_STATS_WALK_AREA), dm_stats_walk_start((dms)); \
+         !dm_stats_walk_end((dms)); \
+         dm_stats_walk_next((dms)))
+
+#define dm_stats_foreach_group(dms) \
+    for (dm_stats_walk_init((dms), DM_STATS_WALK_GROUP), dm_stats_walk_start((dms)); \
+         !dm_stats_walk_end((dms)); \
+         dm_stats_walk_next((dms)))
+
+/*
+ * A walk with the flags of the last dm_stats_walk_init():
+ *     dm_stats_walk_do(dms) { ...; dm_stats_walk_next(dms); }
+ *     dm_stats_walk_while(dms);
+ */
+#define dm_stats_walk_do(dms) \
+    do { \
+        dm_stats_walk_start((dms)); \
+        do
+
+#define dm_stats_walk_while(dms) \
+        while (!dm_stats_walk_end((dms))); \
+    } while (0)
+
+/*
  * Strings: the formatting functions are C-variadic (they live in shim.c).
  *
  * dm_snprintf returns -1 when the buffer is too small (the pre-C99
@@ -337,6 +479,11 @@ typedef enum dm_size_suffix_e {
 #define DM_UDEV_PRIMARY_SOURCE_FLAG 64
 
 /**
+ * The opaque `struct dm_histogram`.
+ */
+struct dm_histogram;
+
+/**
  * The opaque `struct dm_pool`.
  */
 struct dm_pool;
@@ -356,6 +503,11 @@ struct dm_report_field;
  * The opaque `struct dm_report_group`.
  */
 struct dm_report_group;
+
+/**
+ * The opaque `struct dm_stats`.
+ */
+struct dm_stats;
 
 /**
  * The opaque `struct dm_task`.
@@ -469,6 +621,12 @@ char *dm_escape_double_quotes(char *out, const char *src);
 size_t dm_escaped_len(const char *str);
 
 /**
+ * `"inode"` (or NULL) or `"path"` as a `dm_filemapd_mode_t`;
+ * `DM_FILEMAPD_FOLLOW_NONE` (logged) for anything else.
+ */
+dm_filemapd_mode_t dm_filemapd_mode_from_string(const char *mode_str);
+
+/**
  * `"<major>:<minor>"` into `buf` (at least 8 bytes); 0 when it does not fit
  * (the text is then cut).
  */
@@ -483,6 +641,70 @@ dm_string_mangling_t dm_get_name_mangling_mode(void);
 void *dm_get_next_target(struct dm_task *dmt, void *next, uint64_t *start, uint64_t *length, char **target_type, char **params);
 
 int dm_get_suspended_counter(void);
+
+/**
+ * Free bounds made by `dm_histogram_bounds_from_*`. A histogram that
+ * belongs to a stats handle is refused (stock logs the same line, then
+ * frees memory it does not own); the handle frees it.
+ */
+void dm_histogram_bounds_destroy(struct dm_histogram *bounds);
+
+/**
+ * Bounds from a string of comma-separated values with optional `ns`, `us`,
+ * `ms` or `s` suffixes (a value without one takes the previous unit). The
+ * caller frees them with `dm_histogram_bounds_destroy`.
+ */
+struct dm_histogram *dm_histogram_bounds_from_string(const char *bounds_str);
+
+/**
+ * Bounds from an array of values in nanoseconds ended by a zero. The caller
+ * frees them with `dm_histogram_bounds_destroy`.
+ */
+struct dm_histogram *dm_histogram_bounds_from_uint64(const uint64_t *bounds);
+
+/**
+ * The count of a bin.
+ */
+uint64_t dm_histogram_get_bin_count(const struct dm_histogram *dmh, int bin);
+
+/**
+ * The lower bound of a bin in nanoseconds (the previous bin's upper bound;
+ * 0 for the first).
+ */
+uint64_t dm_histogram_get_bin_lower(const struct dm_histogram *dmh, int bin);
+
+/**
+ * A bin's share of the sum of the counts.
+ */
+dm_percent_t dm_histogram_get_bin_percent(const struct dm_histogram *dmh, int bin);
+
+/**
+ * The upper bound of a bin in nanoseconds.
+ */
+uint64_t dm_histogram_get_bin_upper(const struct dm_histogram *dmh, int bin);
+
+/**
+ * The width of a bin (upper - lower) in nanoseconds.
+ */
+uint64_t dm_histogram_get_bin_width(const struct dm_histogram *dmh, int bin);
+
+/**
+ * The number of bins.
+ */
+int dm_histogram_get_nr_bins(const struct dm_histogram *dmh);
+
+/**
+ * The sum of the bin counts.
+ */
+uint64_t dm_histogram_get_sum(const struct dm_histogram *dmh);
+
+/**
+ * The histogram (`bin` < 0) or one bin as text: `width` is the minimum
+ * width of each value (0: automatic, < 0: no padding), `flags` the
+ * `DM_HISTOGRAM_*` parts to show. The string belongs to the histogram's
+ * stats handle (valid until its next list, populate, bind or destroy).
+ */
+const char *dm_histogram_to_string(const struct dm_histogram *dmh, int bin, int width, int flags);
 
 void dm_hold_control_dev(int hold_open);
 
@@ -508,6 +730,12 @@ dm_percent_t dm_make_percent(uint64_t numerator, uint64_t denominator);
 void *dm_malloc_aligned_wrapper(size_t s, size_t a, const char *_file, int _line);
 
 void *dm_malloc_wrapper(size_t s, const char *_file, int _line);
+
+/**
+ * Whether the driver takes and reports `precise_timestamps` and histograms
+ * (interface 4.33 or later).
+ */
+int dm_message_supports_precise_timestamps(void);
 
 int dm_mknodes(const char *name);
 
@@ -799,6 +1027,496 @@ int dm_split_lvm_name(struct dm_pool *mem, const char *dmname, char **vgname, ch
  * place; `argv` receives pointers to them. Returns the number of words.
  */
 int dm_split_words(char *buffer, unsigned int max, unsigned int ignore_comments, char **argv);
+
+/**
+ * Bind to the device `major:minor` (a major of 0 or less leaves the handle
+ * unbound).
+ */
+int dm_stats_bind_devno(struct dm_stats *dms, int major, int minor);
+
+/**
+ * Bind to the device that holds the file open at `fd`.
+ */
+int dm_stats_bind_from_fd(struct dm_stats *dms, int fd);
+
+/**
+ * Bind to the device named `name`.
+ */
+int dm_stats_bind_name(struct dm_stats *dms, const char *name);
+
+/**
+ * Bind to the device with uuid `uuid`.
+ */
+int dm_stats_bind_uuid(struct dm_stats *dms, const char *uuid);
+
+/**
+ * Give back a buffer from `dm_stats_print_region` or
+ * `dm_stats_get_group_descriptor` (and, as stock's pool does, every buffer
+ * the handle handed out after it).
+ */
+void dm_stats_buffer_destroy(struct dm_stats *dms, char *buffer);
+
+/**
+ * Zero a region's counters.
+ */
+int dm_stats_clear_region(struct dm_stats *dms, uint64_t region_id);
+
+/**
+ * A statistics handle using `program_id` (NULL or empty: the program's name
+ * from /proc/self/comm) for the regions it creates and lists.
+ */
+struct dm_stats *dm_stats_create(const char *program_id);
+
+/**
+ * Group the listed regions `members` ("1,3-5"; the lowest id leads and
+ * names the group), optionally with an alias; its id goes to `*group_id`.
+ */
+int dm_stats_create_group(struct dm_stats *dms, const char *members, const char *alias, uint64_t *group_id);
+
+/**
+ * Create a region of `len` sectors at `start` (both 0: the whole device)
+ * split into areas of `step` sectors (negative: into `-step` areas), with
+ * nanosecond counters when `precise` > 0 and a latency histogram when
+ * `bounds` is given; its id goes to `*region_id`.
+ */
+int dm_stats_create_region(struct dm_stats *dms, uint64_t *region_id, uint64_t start, uint64_t len, int64_t step, int precise, struct dm_histogram *bounds, const char *program_id, const char *user_data);
+
+/**
+ * One region per extent of the file open at `fd` (on the bound device),
+ * grouped (with `alias`) when `group` is set. Returns the region ids ended
+ * by `DM_STATS_REGION_NOT_PRESENT`, for the caller to `dm_free`.
+ */
+uint64_t *dm_stats_create_regions_from_fd(struct dm_stats *dms, int fd, int group, int precise, struct dm_histogram *bounds, const char *alias);
+
+/**
+ * What the cursor is on.
+ */
+dm_stats_obj_type_t dm_stats_current_object_type(const struct dm_stats *dms);
+
+/**
+ * Ungroup a group's regions (and delete them with `remove`).
+ */
+int dm_stats_delete_group(struct dm_stats *dms, uint64_t group_id, int remove);
+
+/**
+ * Delete a region (and take it out of its group).
+ */
+int dm_stats_delete_region(struct dm_stats *dms, uint64_t region_id);
+
+/**
+ * Free a handle and everything it handed out.
+ */
+void dm_stats_destroy(struct dm_stats *dms);
+
+/**
+ * Whether regions can have latency histograms.
+ */
+int dm_stats_driver_supports_histogram(void);
+
+/**
+ * Whether regions can have nanosecond counters.
+ */
+int dm_stats_driver_supports_precise(void);
+
+/**
+ * The alias of the group a region or group id belongs to, else the device
+ * name.
+ */
+const char *dm_stats_get_alias(const struct dm_stats *dms, uint64_t id);
+
+/**
+ * The offset of an area from its region's start, in sectors.
+ */
+int dm_stats_get_area_offset(const struct dm_stats *dms, uint64_t *offset, uint64_t region_id, uint64_t area_id);
+
+/**
+ * The first sector of an area.
+ */
+int dm_stats_get_area_start(const struct dm_stats *dms, uint64_t *start, uint64_t region_id, uint64_t area_id);
+
+/**
+ * Average queue size.
+ */
+int dm_stats_get_average_queue_size(const struct dm_stats *dms, double *qusz, uint64_t region_id, uint64_t area_id);
+
+/**
+ * Average read wait time (ns).
+ */
+int dm_stats_get_average_rd_wait_time(const struct dm_stats *dms, double *wait_time, uint64_t region_id, uint64_t area_id);
+
+/**
+ * Average request size (sectors).
+ */
+int dm_stats_get_average_request_size(const struct dm_stats *dms, double *arqsz, uint64_t region_id, uint64_t area_id);
+
+/**
+ * Average wait time (ns).
+ */
+int dm_stats_get_average_wait_time(const struct dm_stats *dms, double *wait_time, uint64_t region_id, uint64_t area_id);
+
+/**
+ * Average write wait time (ns).
+ */
+int dm_stats_get_average_wr_wait_time(const struct dm_stats *dms, double *wait_time, uint64_t region_id, uint64_t area_id);
+
+/**
+ * A counter (`DM_STATS_*` of `dm_stats_counter_t`) of an area, a region
+ * (`DM_STATS_WALK_REGION` as area) or a group.
+ */
+uint64_t dm_stats_get_counter(const struct dm_stats *dms, dm_stats_counter_t counter, uint64_t region_id, uint64_t area_id);
+
+/**
+ * The cursor's area id.
+ */
+uint64_t dm_stats_get_current_area(const struct dm_stats *dms);
+
+/**
+ * The cursor's area length.
+ */
+int dm_stats_get_current_area_len(const struct dm_stats *dms, uint64_t *start);
+
+/**
+ * The cursor's area offset.
+ */
+int dm_stats_get_current_area_offset(const struct dm_stats *dms, uint64_t *offset);
+
+/**
+ * The cursor's area start.
+ */
+int dm_stats_get_current_area_start(const struct dm_stats *dms, uint64_t *start);
+
+/**
+ * The number of areas of the cursor's region.
+ */
+uint64_t dm_stats_get_current_nr_areas(const struct dm_stats *dms);
+
+/**
+ * The cursor's region id (may carry `DM_STATS_WALK_GROUP`).
+ */
+uint64_t dm_stats_get_current_region(const struct dm_stats *dms);
+
+/**
+ * The cursor's region area size.
+ */
+int dm_stats_get_current_region_area_len(const struct dm_stats *dms, uint64_t *area_len);
+
+/**
+ * The cursor's region aux data.
+ */
+const char *dm_stats_get_current_region_aux_data(const struct dm_stats *dms);
+
+/**
+ * The cursor's region length.
+ */
+int dm_stats_get_current_region_len(const struct dm_stats *dms, uint64_t *len);
+
+/**
+ * Whether the cursor's region has nanosecond counters.
+ */
+int dm_stats_get_current_region_precise_timestamps(const struct dm_stats *dms);
+
+/**
+ * The cursor's region program id.
+ */
+const char *dm_stats_get_current_region_program_id(const struct dm_stats *dms);
+
+/**
+ * The cursor's region start.
+ */
+int dm_stats_get_current_region_start(const struct dm_stats *dms, uint64_t *start);
+
+/**
+ * A group's members as text ("0-2,5") in `*buf`, a buffer of the handle.
+ */
+int dm_stats_get_group_descriptor(const struct dm_stats *dms, uint64_t group_id, char **buf);
+
+/**
+ * The group a region belongs to (`DM_STATS_GROUP_NONE`: none).
+ */
+uint64_t dm_stats_get_group_id(const struct dm_stats *dms, uint64_t region_id);
+
+/**
+ * The histogram of an area, a region (`DM_STATS_WALK_REGION` as area) or a
+ * group; the bounds when the handle is listed but not populated; NULL
+ * without one. It belongs to the handle.
+ */
+struct dm_histogram *dm_stats_get_histogram(const struct dm_stats *dms, uint64_t region_id, uint64_t area_id);
+
+/**
+ * I/Os in progress.
+ */
+uint64_t dm_stats_get_io_in_progress(const struct dm_stats *dms, uint64_t region_id, uint64_t area_id);
+
+/**
+ * Time spent doing I/O (ns).
+ */
+uint64_t dm_stats_get_io_nsecs(const struct dm_stats *dms, uint64_t region_id, uint64_t area_id);
+
+/**
+ * A metric (`DM_STATS_*` of `dm_stats_metric_t`) of an area, a region or a
+ * group, given a sampling interval.
+ */
+int dm_stats_get_metric(const struct dm_stats *dms, int metric, uint64_t region_id, uint64_t area_id, double *value);
+
+/**
+ * The number of areas of all regions (as stock computes it: see CAPI.md).
+ */
+uint64_t dm_stats_get_nr_areas(const struct dm_stats *dms);
+
+/**
+ * The number of listed groups.
+ */
+uint64_t dm_stats_get_nr_groups(const struct dm_stats *dms);
+
+/**
+ * The number of listed regions (0 before a list).
+ */
+uint64_t dm_stats_get_nr_regions(const struct dm_stats *dms);
+
+/**
+ * Read merges per second.
+ */
+int dm_stats_get_rd_merges_per_sec(const struct dm_stats *dms, double *rrqm, uint64_t region_id, uint64_t area_id);
+
+/**
+ * Time spent reading (ns).
+ */
+uint64_t dm_stats_get_read_nsecs(const struct dm_stats *dms, uint64_t region_id, uint64_t area_id);
+
+/**
+ * Sectors read.
+ */
+uint64_t dm_stats_get_read_sectors(const struct dm_stats *dms, uint64_t region_id, uint64_t area_id);
+
+/**
+ * Sectors read per second.
+ */
+int dm_stats_get_read_sectors_per_sec(const struct dm_stats *dms, double *rsec_s, uint64_t region_id, uint64_t area_id);
+
+/**
+ * Reads completed.
+ */
+uint64_t dm_stats_get_reads(const struct dm_stats *dms, uint64_t region_id, uint64_t area_id);
+
+/**
+ * Reads merged.
+ */
+uint64_t dm_stats_get_reads_merged(const struct dm_stats *dms, uint64_t region_id, uint64_t area_id);
+
+/**
+ * Reads per second.
+ */
+int dm_stats_get_reads_per_sec(const struct dm_stats *dms, double *rd_s, uint64_t region_id, uint64_t area_id);
+
+/**
+ * The area size of a region in sectors (groups and aggregates: their
+ * length).
+ */
+int dm_stats_get_region_area_len(const struct dm_stats *dms, uint64_t *len, uint64_t region_id);
+
+/**
+ * A region's aux data (without the group tag).
+ */
+const char *dm_stats_get_region_aux_data(const struct dm_stats *dms, uint64_t region_id);
+
+/**
+ * The length of a region in sectors (of a group: the sum of its members').
+ */
+int dm_stats_get_region_len(const struct dm_stats *dms, uint64_t *len, uint64_t region_id);
+
+/**
+ * The number of areas of a region (1 for groups and aggregates).
+ */
+uint64_t dm_stats_get_region_nr_areas(const struct dm_stats *dms, uint64_t region_id);
+
+/**
+ * The number of histogram bins of a region (0: none).
+ */
+int dm_stats_get_region_nr_histogram_bins(const struct dm_stats *dms, uint64_t region_id);
+
+/**
+ * Whether a region has nanosecond counters.
+ */
+int dm_stats_get_region_precise_timestamps(const struct dm_stats *dms, uint64_t region_id);
+
+/**
+ * A region's program id (a group's: the handle's).
+ */
+const char *dm_stats_get_region_program_id(const struct dm_stats *dms, uint64_t region_id);
+
+/**
+ * The first sector of a region (of a group: of its first member).
+ */
+int dm_stats_get_region_start(const struct dm_stats *dms, uint64_t *start, uint64_t region_id);
+
+/**
+ * The sampling interval in milliseconds.
+ */
+uint64_t dm_stats_get_sampling_interval_ms(const struct dm_stats *dms);
+
+/**
+ * The sampling interval in nanoseconds.
+ */
+uint64_t dm_stats_get_sampling_interval_ns(const struct dm_stats *dms);
+
+/**
+ * Average service time (ns).
+ */
+int dm_stats_get_service_time(const struct dm_stats *dms, double *svctm, uint64_t region_id, uint64_t area_id);
+
+/**
+ * Throughput (I/Os per second).
+ */
+int dm_stats_get_throughput(const struct dm_stats *dms, double *tput, uint64_t region_id, uint64_t area_id);
+
+/**
+ * Total time spent reading (ns).
+ */
+uint64_t dm_stats_get_total_read_nsecs(const struct dm_stats *dms, uint64_t region_id, uint64_t area_id);
+
+/**
+ * Total time spent writing (ns).
+ */
+uint64_t dm_stats_get_total_write_nsecs(const struct dm_stats *dms, uint64_t region_id, uint64_t area_id);
+
+/**
+ * Utilization as a percentage.
+ */
+int dm_stats_get_utilization(const struct dm_stats *dms, dm_percent_t *util, uint64_t region_id, uint64_t area_id);
+
+/**
+ * Weighted time spent doing I/O (ns).
+ */
+uint64_t dm_stats_get_weighted_io_nsecs(const struct dm_stats *dms, uint64_t region_id, uint64_t area_id);
+
+/**
+ * Write merges per second.
+ */
+int dm_stats_get_wr_merges_per_sec(const struct dm_stats *dms, double *rrqm, uint64_t region_id, uint64_t area_id);
+
+/**
+ * Time spent writing (ns).
+ */
+uint64_t dm_stats_get_write_nsecs(const struct dm_stats *dms, uint64_t region_id, uint64_t area_id);
+
+/**
+ * Sectors written.
+ */
+uint64_t dm_stats_get_write_sectors(const struct dm_stats *dms, uint64_t region_id, uint64_t area_id);
+
+/**
+ * Sectors written per second.
+ */
+int dm_stats_get_write_sectors_per_sec(const struct dm_stats *dms, double *wr_s, uint64_t region_id, uint64_t area_id);
+
+/**
+ * Writes completed.
+ */
+uint64_t dm_stats_get_writes(const struct dm_stats *dms, uint64_t region_id, uint64_t area_id);
+
+/**
+ * Writes merged.
+ */
+uint64_t dm_stats_get_writes_merged(const struct dm_stats *dms, uint64_t region_id, uint64_t area_id);
+
+/**
+ * Writes per second.
+ */
+int dm_stats_get_writes_per_sec(const struct dm_stats *dms, double *wr_s, uint64_t region_id, uint64_t area_id);
+
+/**
+ * Whether the listed table has a group `group_id`.
+ */
+int dm_stats_group_present(const struct dm_stats *dms, uint64_t group_id);
+
+/**
+ * Read the device's regions of `program_id` (NULL: the handle's; "": all).
+ */
+int dm_stats_list(struct dm_stats *dms, const char *program_id);
+
+/**
+ * What a region id / area id pair names (`DM_STATS_OBJECT_TYPE_*`).
+ */
+dm_stats_obj_type_t dm_stats_object_type(const struct dm_stats *dms, uint64_t region_id, uint64_t area_id);
+
+/**
+ * Read (and clear) the counters of every region (`DM_STATS_REGIONS_ALL`,
+ * listing first) or of one listed region.
+ */
+int dm_stats_populate(struct dm_stats *dms, const char *program_id, uint64_t region_id);
+
+/**
+ * The kernel's text for a region's areas (`num_lines` from `start_line`,
+ * 0: all), optionally clearing them; give it back with
+ * `dm_stats_buffer_destroy`.
+ */
+char *dm_stats_print_region(struct dm_stats *dms, uint64_t region_id, unsigned int start_line, unsigned int num_lines, unsigned int clear);
+
+/**
+ * Whether the listed table has a region `region_id`.
+ */
+int dm_stats_region_present(const struct dm_stats *dms, uint64_t region_id);
+
+/**
+ * Set a group's alias.
+ */
+int dm_stats_set_alias(struct dm_stats *dms, uint64_t group_id, const char *alias);
+
+/**
+ * Set the handle's program id (empty only with `allow_empty`).
+ */
+int dm_stats_set_program_id(struct dm_stats *dms, int allow_empty, const char *program_id);
+
+/**
+ * Set the sampling interval in milliseconds.
+ */
+void dm_stats_set_sampling_interval_ms(struct dm_stats *dms, uint64_t interval_ms);
+
+/**
+ * Set the sampling interval the metrics divide by, in nanoseconds.
+ */
+void dm_stats_set_sampling_interval_ns(struct dm_stats *dms, uint64_t interval_ns);
+
+/**
+ * Start `dmfilemapd` to keep the group `group_id` mapped to the file open
+ * at `fd` (`path` absolute). In the background (`foreground` 0) this
+ * returns once the daemon is spawned; if it cannot be executed the failure
+ * is logged and the call still succeeds, as stock's forked child fails
+ * after its parent returned.
+ */
+int dm_stats_start_filemapd(int fd, uint64_t group_id, const char *path, dm_filemapd_mode_t mode, unsigned int foreground, unsigned int verbose);
+
+/**
+ * Bring the file-mapped group `group_id` up to date with the extents of
+ * the file open at `fd`. Returns every region id of the map (as
+ * `dm_stats_create_regions_from_fd`).
+ */
+uint64_t *dm_stats_update_regions_from_fd(struct dm_stats *dms, int fd, uint64_t group_id);
+
+/**
+ * Whether the walk is over (then the next one may start).
+ */
+int dm_stats_walk_end(struct dm_stats *dms);
+
+/**
+ * Set what the next walk visits (`DM_STATS_WALK_*`).
+ */
+int dm_stats_walk_init(struct dm_stats *dms, uint64_t flags);
+
+/**
+ * Move the cursor to the next object.
+ */
+void dm_stats_walk_next(struct dm_stats *dms);
+
+/**
+ * Move the cursor to the next region (skipping the current one's areas).
+ */
+void dm_stats_walk_next_region(struct dm_stats *dms);
+
+/**
+ * Put the cursor on the first object of the walk.
+ */
+void dm_stats_walk_start(struct dm_stats *dms);
 
 char *dm_strdup_wrapper(const char *s, const char *_file, int _line);
 

@@ -331,3 +331,54 @@ pub(crate) unsafe fn c_string_array<'a>(p: *const *const c_char) -> Vec<&'a [u8]
         i += 1;
     }
 }
+
+// ---------------------------------------------------------------------------
+// Helpers for the stats family: arrays ended by a sentinel, both ways.
+
+/// The elements of a caller's array before the first `end` (none for a NULL
+/// array).
+///
+/// # Safety
+/// A non-NULL `p` must point to an array of `T` that holds an `end` element.
+pub(crate) unsafe fn terminated<T: Copy + PartialEq>(p: *const T, end: T) -> Vec<T> {
+    let mut v = Vec::new();
+    if p.is_null() {
+        return v;
+    }
+    let mut i = 0;
+    loop {
+        // SAFETY: every element up to the `end` one is readable.
+        let x = unsafe { p.add(i).read() };
+        if x == end {
+            return v;
+        }
+        v.push(x);
+        i += 1;
+    }
+}
+
+/// `items` followed by `end`, in memory from libc's `malloc` that the caller
+/// frees with `free()`/`dm_free()`; NULL (logged) when memory is short.
+pub(crate) fn malloc_terminated<T: Copy>(items: &[T], end: T) -> *mut T {
+    let bytes = items
+        .len()
+        .checked_add(1)
+        .and_then(|n| n.checked_mul(std::mem::size_of::<T>()));
+    let Some(bytes) = bytes else {
+        devmapper::log_error!(&CTX, "Failed to allocate {} items.", items.len());
+        return std::ptr::null_mut();
+    };
+    // SAFETY: malloc has no preconditions.
+    let p = unsafe { libc::malloc(bytes) }.cast::<T>();
+    if p.is_null() {
+        devmapper::log_error!(&CTX, "Failed to allocate {bytes} bytes.");
+        return p;
+    }
+    // SAFETY: `p` has room for `items.len() + 1` elements and is aligned for
+    // any type (malloc); the source is a valid slice that cannot overlap.
+    unsafe {
+        std::ptr::copy_nonoverlapping(items.as_ptr(), p, items.len());
+        p.add(items.len()).write(end);
+    }
+    p
+}

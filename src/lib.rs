@@ -11,7 +11,8 @@
 //! directories, init/release/exit, mangling), `log.rs`, `udev.rs`,
 //! `device.rs`, `mem.rs`, `pool.rs` (`dm_pool_*`), `report.rs` (`dm_report_*`),
 //! `tree.rs` (`dm_tree_*`, read side), `timestamp.rs`, `strings.rs`,
-//! `percent.rs`; `consts.rs` holds the header's constants.
+//! `percent.rs`, `stats.rs` (`dm_stats_*`) and `histogram.rs`
+//! (`dm_histogram_*`); `consts.rs` holds the header's constants.
 
 #![allow(non_camel_case_types)]
 #![allow(clippy::missing_safety_doc)]
@@ -22,12 +23,14 @@ mod ffi;
 
 pub mod consts;
 pub mod device;
+pub mod histogram;
 pub mod lib_state;
 pub mod log;
 pub mod mem;
 pub mod percent;
 pub mod pool;
 pub mod report;
+pub mod stats;
 pub mod strings;
 pub mod task;
 pub mod timestamp;

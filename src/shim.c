@@ -12,7 +12,9 @@
  *   - the string formatters dm_snprintf, dm_asprintf and dm_vasprintf
  *     (C-variadic or taking a va_list);
  *   - dm_tree_node_size_changed@Base, the 0/1 variant of the function
- *     before 1.02.110 (1.02.185 lost it; 1.02.205 restored it).
+ *     before 1.02.110 (1.02.185 lost it; 1.02.205 restored it);
+ *   - the compat versions dm_stats_create_region@DM_1_02_104 (no precise,
+ *     no histogram arguments) and @DM_1_02_106 (no histogram argument).
  *
  * build.rs compiles this file into a static archive linked whole-archive into
  * the library. The version script (exports.map) decides what is exported: the
@@ -24,6 +26,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +41,7 @@ typedef void (*dm_log_fn)(int level, const char *file, int line,
 
 struct dm_task;
 struct dm_tree_node;
+struct dm_stats;
 
 /* Size of the formatting buffer, the same as libdevmapper's. */
 #define DMRS_LOG_BUFSIZE (2 * PATH_MAX + 256)
@@ -51,6 +55,10 @@ void dmrs_default_log_line(int level, const char *file, int line,
 			   int dm_errno_or_class, const char *msg);
 int dmrs_task_get_info_full(struct dm_task *dmt, void *info48);
 int dmrs_tree_node_size_changed(const struct dm_tree_node *dnode);
+int dmrs_stats_create_region_compat(struct dm_stats *dms, uint64_t *region_id,
+				    uint64_t start, uint64_t len, int64_t step,
+				    int precise, const char *program_id,
+				    const char *aux_data);
 
 /* Exported by the Rust side (the memory family). */
 void *dm_malloc_wrapper(size_t s, const char *file, int line);
@@ -69,6 +77,13 @@ int dm_vasprintf(char **result, const char *format, va_list ap)
 int dm_asprintf(char **result, const char *format, ...)
 	__attribute__((format(printf, 2, 3)));
 int dm_tree_node_size_changed_base(const struct dm_tree_node *dnode);
+int dm_stats_create_region_v1_02_106(struct dm_stats *dms, uint64_t *region_id,
+				     uint64_t start, uint64_t len, int64_t step,
+				     int precise, const char *program_id,
+				     const char *aux_data);
+int dm_stats_create_region_v1_02_104(struct dm_stats *dms, uint64_t *region_id,
+				     uint64_t start, uint64_t len, int64_t step,
+				     const char *program_id, const char *aux_data);
 
 /* Called by the Rust side; local to the library. */
 void dmrs_log_emit(int level, const char *file, int line,
@@ -468,3 +483,29 @@ int dm_tree_node_size_changed_base(const struct dm_tree_node *dnode)
 }
 
 __asm__(".symver dm_tree_node_size_changed_base, dm_tree_node_size_changed@Base");
+
+/*
+ * dm_stats_create_region@DM_1_02_106: before histograms. Unlike the current
+ * version it does not ask whether the driver supports precise timestamps.
+ */
+int dm_stats_create_region_v1_02_106(struct dm_stats *dms, uint64_t *region_id,
+				     uint64_t start, uint64_t len, int64_t step,
+				     int precise, const char *program_id,
+				     const char *aux_data)
+{
+	return dmrs_stats_create_region_compat(dms, region_id, start, len, step,
+					       precise, program_id, aux_data);
+}
+
+__asm__(".symver dm_stats_create_region_v1_02_106, dm_stats_create_region@DM_1_02_106");
+
+/* dm_stats_create_region@DM_1_02_104: millisecond counters only. */
+int dm_stats_create_region_v1_02_104(struct dm_stats *dms, uint64_t *region_id,
+				     uint64_t start, uint64_t len, int64_t step,
+				     const char *program_id, const char *aux_data)
+{
+	return dmrs_stats_create_region_compat(dms, region_id, start, len, step,
+					       0, program_id, aux_data);
+}
+
+__asm__(".symver dm_stats_create_region_v1_02_104, dm_stats_create_region@DM_1_02_104");

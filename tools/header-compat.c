@@ -34,6 +34,8 @@ struct dm_timestamp;
 struct dm_tree;
 struct dm_tree_node;
 struct dm_pool;
+struct dm_stats;
+struct dm_histogram;
 
 /* ---- logging ---- */
 CHECK(SAME_TYPE((dm_log_fn)0, void (*)(int, const char *, int, const char *, ...)), "dm_log_fn");
@@ -444,6 +446,153 @@ PROTO(dm_report_group_pop, int (*)(struct dm_report_group *));
 PROTO(dm_report_group_output_and_pop_all, int (*)(struct dm_report_group *));
 PROTO(dm_report_group_destroy, int (*)(struct dm_report_group *));
 
+/* ---- statistics and histograms ---- */
+PROTO(dm_stats_create, struct dm_stats *(*)(const char *));
+PROTO(dm_stats_bind_devno, int (*)(struct dm_stats *, int, int));
+PROTO(dm_stats_bind_name, int (*)(struct dm_stats *, const char *));
+PROTO(dm_stats_bind_uuid, int (*)(struct dm_stats *, const char *));
+PROTO(dm_stats_bind_from_fd, int (*)(struct dm_stats *, int));
+PROTO(dm_message_supports_precise_timestamps, int (*)(void));
+PROTO(dm_stats_driver_supports_precise, int (*)(void));
+PROTO(dm_stats_driver_supports_histogram, int (*)(void));
+PROTO(dm_stats_get_region_precise_timestamps, int (*)(const struct dm_stats *, uint64_t));
+PROTO(dm_stats_get_current_region_precise_timestamps, int (*)(const struct dm_stats *));
+PROTO(dm_stats_list, int (*)(struct dm_stats *, const char *));
+PROTO(dm_stats_populate, int (*)(struct dm_stats *, const char *, uint64_t));
+PROTO(dm_stats_create_region, int (*)(struct dm_stats *, uint64_t *, uint64_t, uint64_t, int64_t, int, struct dm_histogram *, const char *, const char *));
+PROTO(dm_stats_delete_region, int (*)(struct dm_stats *, uint64_t));
+PROTO(dm_stats_clear_region, int (*)(struct dm_stats *, uint64_t));
+PROTO(dm_stats_print_region, char *(*)(struct dm_stats *, uint64_t, unsigned, unsigned, unsigned));
+PROTO(dm_stats_buffer_destroy, void (*)(struct dm_stats *, char *));
+PROTO(dm_stats_get_nr_regions, uint64_t (*)(const struct dm_stats *));
+PROTO(dm_stats_get_nr_groups, uint64_t (*)(const struct dm_stats *));
+PROTO(dm_stats_region_present, int (*)(const struct dm_stats *, uint64_t));
+PROTO(dm_stats_get_region_nr_areas, uint64_t (*)(const struct dm_stats *, uint64_t));
+PROTO(dm_stats_get_nr_areas, uint64_t (*)(const struct dm_stats *));
+PROTO(dm_stats_group_present, int (*)(const struct dm_stats *, uint64_t));
+PROTO(dm_stats_get_region_nr_histogram_bins, int (*)(const struct dm_stats *, uint64_t));
+PROTO(dm_histogram_bounds_from_string, struct dm_histogram *(*)(const char *));
+PROTO(dm_histogram_bounds_from_uint64, struct dm_histogram *(*)(const uint64_t *));
+PROTO(dm_histogram_bounds_destroy, void (*)(struct dm_histogram *));
+PROTO(dm_stats_destroy, void (*)(struct dm_stats *));
+PROTO(dm_stats_set_sampling_interval_ns, void (*)(struct dm_stats *, uint64_t));
+PROTO(dm_stats_set_sampling_interval_ms, void (*)(struct dm_stats *, uint64_t));
+PROTO(dm_stats_get_sampling_interval_ns, uint64_t (*)(const struct dm_stats *));
+PROTO(dm_stats_get_sampling_interval_ms, uint64_t (*)(const struct dm_stats *));
+PROTO(dm_stats_set_program_id, int (*)(struct dm_stats *, int, const char *));
+PROTO(dm_stats_get_region_start, int (*)(const struct dm_stats *, uint64_t *, uint64_t));
+PROTO(dm_stats_get_region_len, int (*)(const struct dm_stats *, uint64_t *, uint64_t));
+PROTO(dm_stats_get_region_area_len, int (*)(const struct dm_stats *, uint64_t *, uint64_t));
+PROTO(dm_stats_get_area_start, int (*)(const struct dm_stats *, uint64_t *, uint64_t, uint64_t));
+PROTO(dm_stats_get_area_offset, int (*)(const struct dm_stats *, uint64_t *, uint64_t, uint64_t));
+PROTO(dm_stats_get_region_program_id, const char *(*)(const struct dm_stats *, uint64_t));
+PROTO(dm_stats_get_region_aux_data, const char *(*)(const struct dm_stats *, uint64_t));
+PROTO(dm_stats_walk_init, int (*)(struct dm_stats *, uint64_t));
+PROTO(dm_stats_walk_start, void (*)(struct dm_stats *));
+PROTO(dm_stats_walk_next, void (*)(struct dm_stats *));
+PROTO(dm_stats_walk_next_region, void (*)(struct dm_stats *));
+PROTO(dm_stats_walk_end, int (*)(struct dm_stats *));
+PROTO(dm_stats_object_type, dm_stats_obj_type_t (*)(const struct dm_stats *, uint64_t, uint64_t));
+PROTO(dm_stats_current_object_type, dm_stats_obj_type_t (*)(const struct dm_stats *));
+PROTO(dm_stats_get_current_nr_areas, uint64_t (*)(const struct dm_stats *));
+PROTO(dm_stats_get_current_region, uint64_t (*)(const struct dm_stats *));
+PROTO(dm_stats_get_current_area, uint64_t (*)(const struct dm_stats *));
+PROTO(dm_stats_get_current_region_start, int (*)(const struct dm_stats *, uint64_t *));
+PROTO(dm_stats_get_current_region_len, int (*)(const struct dm_stats *, uint64_t *));
+PROTO(dm_stats_get_current_region_area_len, int (*)(const struct dm_stats *, uint64_t *));
+PROTO(dm_stats_get_current_area_start, int (*)(const struct dm_stats *, uint64_t *));
+PROTO(dm_stats_get_current_area_offset, int (*)(const struct dm_stats *, uint64_t *));
+PROTO(dm_stats_get_current_area_len, int (*)(const struct dm_stats *, uint64_t *));
+PROTO(dm_stats_get_current_region_program_id, const char *(*)(const struct dm_stats *));
+PROTO(dm_stats_get_current_region_aux_data, const char *(*)(const struct dm_stats *));
+PROTO(dm_stats_create_group, int (*)(struct dm_stats *, const char *, const char *, uint64_t *));
+PROTO(dm_stats_delete_group, int (*)(struct dm_stats *, uint64_t, int));
+PROTO(dm_stats_set_alias, int (*)(struct dm_stats *, uint64_t, const char *));
+PROTO(dm_stats_get_alias, const char *(*)(const struct dm_stats *, uint64_t));
+PROTO(dm_stats_get_group_id, uint64_t (*)(const struct dm_stats *, uint64_t));
+PROTO(dm_stats_get_group_descriptor, int (*)(const struct dm_stats *, uint64_t, char **));
+PROTO(dm_stats_create_regions_from_fd, uint64_t *(*)(struct dm_stats *, int, int, int, struct dm_histogram *, const char *));
+PROTO(dm_stats_update_regions_from_fd, uint64_t *(*)(struct dm_stats *, int, uint64_t));
+PROTO(dm_filemapd_mode_from_string, dm_filemapd_mode_t (*)(const char *));
+PROTO(dm_stats_start_filemapd, int (*)(int, uint64_t, const char *, dm_filemapd_mode_t, unsigned, unsigned));
+PROTO(dm_stats_get_counter, uint64_t (*)(const struct dm_stats *, dm_stats_counter_t, uint64_t, uint64_t));
+PROTO(dm_stats_get_reads, uint64_t (*)(const struct dm_stats *, uint64_t, uint64_t));
+PROTO(dm_stats_get_reads_merged, uint64_t (*)(const struct dm_stats *, uint64_t, uint64_t));
+PROTO(dm_stats_get_read_sectors, uint64_t (*)(const struct dm_stats *, uint64_t, uint64_t));
+PROTO(dm_stats_get_read_nsecs, uint64_t (*)(const struct dm_stats *, uint64_t, uint64_t));
+PROTO(dm_stats_get_writes, uint64_t (*)(const struct dm_stats *, uint64_t, uint64_t));
+PROTO(dm_stats_get_writes_merged, uint64_t (*)(const struct dm_stats *, uint64_t, uint64_t));
+PROTO(dm_stats_get_write_sectors, uint64_t (*)(const struct dm_stats *, uint64_t, uint64_t));
+PROTO(dm_stats_get_write_nsecs, uint64_t (*)(const struct dm_stats *, uint64_t, uint64_t));
+PROTO(dm_stats_get_io_in_progress, uint64_t (*)(const struct dm_stats *, uint64_t, uint64_t));
+PROTO(dm_stats_get_io_nsecs, uint64_t (*)(const struct dm_stats *, uint64_t, uint64_t));
+PROTO(dm_stats_get_weighted_io_nsecs, uint64_t (*)(const struct dm_stats *, uint64_t, uint64_t));
+PROTO(dm_stats_get_total_read_nsecs, uint64_t (*)(const struct dm_stats *, uint64_t, uint64_t));
+PROTO(dm_stats_get_total_write_nsecs, uint64_t (*)(const struct dm_stats *, uint64_t, uint64_t));
+PROTO(dm_stats_get_metric, int (*)(const struct dm_stats *, int, uint64_t, uint64_t, double *));
+PROTO(dm_stats_get_rd_merges_per_sec, int (*)(const struct dm_stats *, double *, uint64_t, uint64_t));
+PROTO(dm_stats_get_wr_merges_per_sec, int (*)(const struct dm_stats *, double *, uint64_t, uint64_t));
+PROTO(dm_stats_get_reads_per_sec, int (*)(const struct dm_stats *, double *, uint64_t, uint64_t));
+PROTO(dm_stats_get_writes_per_sec, int (*)(const struct dm_stats *, double *, uint64_t, uint64_t));
+PROTO(dm_stats_get_read_sectors_per_sec, int (*)(const struct dm_stats *, double *, uint64_t, uint64_t));
+PROTO(dm_stats_get_write_sectors_per_sec, int (*)(const struct dm_stats *, double *, uint64_t, uint64_t));
+PROTO(dm_stats_get_average_request_size, int (*)(const struct dm_stats *, double *, uint64_t, uint64_t));
+PROTO(dm_stats_get_service_time, int (*)(const struct dm_stats *, double *, uint64_t, uint64_t));
+PROTO(dm_stats_get_average_queue_size, int (*)(const struct dm_stats *, double *, uint64_t, uint64_t));
+PROTO(dm_stats_get_average_wait_time, int (*)(const struct dm_stats *, double *, uint64_t, uint64_t));
+PROTO(dm_stats_get_average_rd_wait_time, int (*)(const struct dm_stats *, double *, uint64_t, uint64_t));
+PROTO(dm_stats_get_average_wr_wait_time, int (*)(const struct dm_stats *, double *, uint64_t, uint64_t));
+PROTO(dm_stats_get_throughput, int (*)(const struct dm_stats *, double *, uint64_t, uint64_t));
+PROTO(dm_stats_get_utilization, int (*)(const struct dm_stats *, dm_percent_t *, uint64_t, uint64_t));
+PROTO(dm_stats_get_histogram, struct dm_histogram *(*)(const struct dm_stats *, uint64_t, uint64_t));
+PROTO(dm_histogram_get_nr_bins, int (*)(const struct dm_histogram *));
+PROTO(dm_histogram_get_bin_lower, uint64_t (*)(const struct dm_histogram *, int));
+PROTO(dm_histogram_get_bin_upper, uint64_t (*)(const struct dm_histogram *, int));
+PROTO(dm_histogram_get_bin_width, uint64_t (*)(const struct dm_histogram *, int));
+PROTO(dm_histogram_get_bin_count, uint64_t (*)(const struct dm_histogram *, int));
+PROTO(dm_histogram_get_bin_percent, dm_percent_t (*)(const struct dm_histogram *, int));
+PROTO(dm_histogram_get_sum, uint64_t (*)(const struct dm_histogram *));
+PROTO(dm_histogram_to_string, const char *(*)(const struct dm_histogram *, int, int, int));
+VALUE(DM_STATS_REGIONS_ALL, UINT64_MAX);
+VALUE(DM_STATS_REGION_CURRENT, UINT64_MAX);
+VALUE(DM_STATS_AREA_CURRENT, UINT64_MAX);
+VALUE(DM_STATS_GROUP_NONE, UINT64_MAX);
+VALUE(DM_STATS_WALK_AREA, 0x1000000000000ULL);
+VALUE(DM_STATS_WALK_REGION, 0x2000000000000ULL);
+VALUE(DM_STATS_WALK_GROUP, 0x4000000000000ULL);
+VALUE(DM_STATS_WALK_ALL, 0x7000000000000ULL);
+VALUE(DM_STATS_WALK_DEFAULT, 0x3000000000000ULL);
+VALUE(DM_STATS_WALK_SKIP_SINGLE_AREA, 0x8000000000000ULL);
+CHECK(SAME_TYPE(DM_STATS_WALK_AREA, unsigned long long), "DM_STATS_WALK_AREA type");
+CHECK(sizeof(DM_STATS_ALL_PROGRAMS) == 1, "DM_STATS_ALL_PROGRAMS is \"\"");
+VALUE(DM_STATS_OBJECT_TYPE_NONE, 0);
+VALUE(DM_STATS_OBJECT_TYPE_AREA, 1);
+VALUE(DM_STATS_OBJECT_TYPE_REGION, 2);
+VALUE(DM_STATS_OBJECT_TYPE_GROUP, 3);
+CHECK(sizeof(dm_stats_obj_type_t) == sizeof(int), "dm_stats_obj_type_t");
+VALUE(DM_STATS_READS_COUNT, 0);
+VALUE(DM_STATS_READ_NSECS, 3);
+VALUE(DM_STATS_WRITE_NSECS, 7);
+VALUE(DM_STATS_IO_IN_PROGRESS_COUNT, 8);
+VALUE(DM_STATS_TOTAL_WRITE_NSECS, 12);
+VALUE(DM_STATS_NR_COUNTERS, 13);
+VALUE(DM_STATS_RD_MERGES_PER_SEC, 0);
+VALUE(DM_STATS_AVERAGE_REQUEST_SIZE, 6);
+VALUE(DM_STATS_SERVICE_TIME, 11);
+VALUE(DM_STATS_UTILIZATION, 13);
+VALUE(DM_STATS_NR_METRICS, 14);
+CHECK(sizeof(dm_stats_counter_t) == sizeof(int) && sizeof(dm_stats_metric_t) == sizeof(int),
+      "dm_stats_counter_t, dm_stats_metric_t");
+VALUE(DM_FILEMAPD_FOLLOW_INODE, 0);
+VALUE(DM_FILEMAPD_FOLLOW_PATH, 1);
+VALUE(DM_FILEMAPD_FOLLOW_NONE, 2);
+VALUE(DM_HISTOGRAM_SUFFIX, 0x1);
+VALUE(DM_HISTOGRAM_VALUES, 0x2);
+VALUE(DM_HISTOGRAM_PERCENT, 0x4);
+VALUE(DM_HISTOGRAM_BOUNDS_LOWER, 0x10);
+VALUE(DM_HISTOGRAM_BOUNDS_UPPER, 0x20);
+VALUE(DM_HISTOGRAM_BOUNDS_RANGE, 0x30);
+
 /* Static tables as stock-built programs write them (dmsetup's style). */
 static void *compat_data(void *obj) { return obj; }
 static int compat_disp(struct dm_report *rh, struct dm_pool *mem, struct dm_report_field *field,
@@ -511,7 +660,32 @@ int header_compat_use_report(void)
 	return r;
 }
 
+/* The walk macros expand as in stock (dmsetup's loops). */
+int header_compat_use_stats(void);
+int header_compat_use_stats(void)
+{
+	struct dm_stats *dms = dm_stats_create(DM_STATS_ALL_PROGRAMS);
+	uint64_t n = 0;
+
+	if (!dms)
+		return 0;
+	dm_stats_foreach_region(dms)
+		n += dm_stats_get_current_region(dms);
+	dm_stats_foreach_area(dms)
+		n += dm_stats_get_current_area(dms);
+	dm_stats_foreach_group(dms)
+		n += dm_stats_get_group_id(dms, DM_STATS_REGION_CURRENT);
+	dm_stats_walk_init(dms, DM_STATS_WALK_DEFAULT);
+	dm_stats_walk_do(dms) {
+		n += dm_stats_current_object_type(dms) == DM_STATS_OBJECT_TYPE_GROUP;
+		dm_stats_walk_next(dms);
+	} dm_stats_walk_while(dms);
+	dm_stats_destroy(dms);
+	return (int)n;
+}
+
 int main(void)
 {
-	return header_compat_use_macros() == 0 || header_compat_use_report() < 0;
+	return header_compat_use_macros() == 0 || header_compat_use_report() < 0 ||
+	       header_compat_use_stats() < 0;
 }

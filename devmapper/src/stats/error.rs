@@ -18,3 +18,24 @@ pub type Result<T> = std::result::Result<T, StatsError>;
 pub(crate) fn not_bound() -> StatsError {
     StatsError::new(StatsErrorKind::NotBound, "Stats handle is not bound.")
 }
+
+/// Adding the line stock logs after an inner failure.
+pub(crate) trait Note {
+    /// `self` with `line` logged after it. Stock prints such a line whether
+    /// or not the inner failure printed anything: on a
+    /// [silent](StatsError::is_silent) failure the line becomes the message.
+    fn note(self, line: impl Into<String>) -> StatsError;
+}
+
+impl Note for StatsError {
+    fn note(self, line: impl Into<String>) -> StatsError {
+        if !self.is_silent() {
+            return self.with_note(line);
+        }
+        let e = StatsError::new(self.kind(), line).at_level(self.level());
+        match self.errno() {
+            Some(errno) => e.with_errno(errno),
+            None => e,
+        }
+    }
+}

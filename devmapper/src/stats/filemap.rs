@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::os::fd::{AsRawFd, BorrowedFd};
 
-use super::error::{Result, StatsError, StatsErrorKind};
+use super::error::{Note, Result, StatsError, StatsErrorKind};
 use super::histogram::{build_histogram_arg, Histogram};
 use super::transport::StatsTransport;
 use super::Stats;
@@ -142,7 +142,7 @@ fn find_extent(exts: &[FileExtent], start: u64, len: u64) -> Option<&FileExtent>
 
 impl<T: StatsTransport> Stats<T> {
     /// Stock's checks on the file: not btrfs, a regular file, on a dm device.
-    fn check_map_fd(&self, fd: BorrowedFd<'_>) -> Result<()> {
+    fn check_map_fd(&self, fd: BorrowedFd<'_>, group_id: u64) -> Result<()> {
         let raw = fd.as_raw_fd();
         let sfs = nix::sys::statfs::fstatfs(fd).map_err(|e| {
             StatsError::new(StatsErrorKind::Io, format!("fstatfs failed for fd {raw}"))
@@ -161,12 +161,46 @@ impl<T: StatsTransport> Stats<T> {
         if st.st_mode & libc::S_IFREG == 0 {
             return Err(StatsError::invalid("Not a regular file"));
         }
-        if !self.transport.is_dm_major(libc::major(st.st_dev)) {
+        let (major, minor) = (libc::major(st.st_dev), libc::minor(st.st_dev));
+        if !self.transport.is_dm_major(major) {
             return Err(StatsError::invalid(
                 "Cannot map file: not a device-mapper device.",
             ));
         }
+        if self.group_present(group_id) {
+            crate::log_info!(
+                self.transport.context(),
+                "Updating extents from fd {raw} with group ID {group_id} on ({major}:{minor})"
+            );
+        } else {
+            crate::log_info!(
+                self.transport.context(),
+                "Mapping extents from fd {raw} on ({major}:{minor})"
+            );
+        }
         Ok(())
+    }
+
+    /// The extents of `fd`, logged as stock reads them. A failure is logged
+    /// here (stock follows it with a line of its own) and returned silent.
+    fn read_extents(&self, fd: BorrowedFd<'_>) -> Result<Vec<FileExtent>> {
+        let raw = fd.as_raw_fd();
+        let ctx = self.transport.context();
+        match file_extents(fd) {
+            Ok(exts) => {
+                for e in &exts {
+                    crate::log_info!(ctx, "Extent {} on fd {raw} at {}+{}", e.id, e.start, e.len);
+                }
+                Ok(exts)
+            }
+            Err(e) => {
+                for l in e.log_lines() {
+                    crate::log_error!(ctx, "{}", l);
+                }
+                crate::log_info!(ctx, "No extents found in fd {raw}");
+                Err(e.silently())
+            }
+        }
     }
 
     /// `_stats_cleanup_region_ids`: delete regions created by a failed map.
@@ -190,10 +224,15 @@ impl<T: StatsTransport> Stats<T> {
         extents: Option<&[FileExtent]>,
         regroup: &mut bool,
     ) -> Result<Vec<FileExtent>> {
+        crate::log_info!(
+            self.transport.context(),
+            "Checking for changed file extents in group ID {group_id}"
+        );
         let members: Vec<u64> = self
             .group(group_id)
             .map(|g| g.regions.iter().rev().copied().collect())
             .unwrap_or_default();
+        let nr_old = members.len();
         let mut kept = Vec::new();
         for i in members {
             let (start, len) = self.region(i).map(|r| (r.start, r.len)).unwrap_or((0, 0));
@@ -207,10 +246,21 @@ impl<T: StatsTransport> Stats<T> {
                     *regroup = true;
                 }
                 self.delete_region_raw(i)
-                    .map_err(|e| e.with_note(format!("Could not remove region ID {i}")))?;
+                    .map_err(|e| e.note(format!("Could not remove region ID {i}")))?;
                 crate::log_info!(self.transport.context(), "Deleted region {}", i);
             }
         }
+        let found = extents.map_or(0, <[FileExtent]>::len);
+        crate::log_info!(
+            self.transport.context(),
+            "Kept {} of {nr_old} old extents",
+            kept.len()
+        );
+        crate::log_info!(
+            self.transport.context(),
+            "Found {} new extents",
+            found.wrapping_sub(kept.len())
+        );
         Ok(kept)
     }
 
@@ -236,6 +286,12 @@ impl<T: StatsTransport> Stats<T> {
             }
         };
         let count = extents.as_ref().map_or(0, Vec::len);
+        // Stock keeps the members in a bitmap sized by the highest member
+        // when listed, and grows it (logging the sizes) for new members.
+        let mut bitmap_bits = self
+            .group(group_id)
+            .and_then(|g| g.regions.last())
+            .map_or(0, |&l| l.wrapping_add(1));
         let old = if update {
             self.unmap_regions(group_id, extents.as_deref(), regroup)?
         } else {
@@ -276,6 +332,18 @@ impl<T: StatsTransport> Stats<T> {
                     );
                     ids.push(id);
                     if !*regroup && update {
+                        if id > bitmap_bits.wrapping_sub(1) {
+                            let num_bits = id.wrapping_add(count as u64);
+                            let last_bit = self
+                                .group(group_id)
+                                .and_then(|g| g.regions.last().copied())
+                                .unwrap_or(u64::MAX);
+                            crate::log_info!(
+                                self.transport.context(),
+                                "Resizing group bitmap from {bitmap_bits} to {num_bits} (last_bit: {last_bit})."
+                            );
+                            bitmap_bits = num_bits;
+                        }
                         if let Some(Some(g)) = self
                             .groups
                             .as_mut()
@@ -286,7 +354,7 @@ impl<T: StatsTransport> Stats<T> {
                     }
                 }
                 Err(err) => {
-                    let err = err.with_note(format!(
+                    let err = err.note(format!(
                         "Failed to create region {i} of {count} at {}.",
                         e.start
                     ));
@@ -344,8 +412,8 @@ impl<T: StatsTransport> Stats<T> {
                 "Cannot set alias without grouping regions.",
             ));
         }
-        self.check_map_fd(fd)?;
-        let extents = file_extents(fd);
+        self.check_map_fd(fd, super::DM_STATS_GROUP_NONE)?;
+        let extents = self.read_extents(fd);
         self.create_regions_from_extents(extents, group, precise, bounds, alias)
     }
 
@@ -398,8 +466,8 @@ impl<T: StatsTransport> Stats<T> {
         group_id: u64,
     ) -> Result<Vec<u64>> {
         self.update_prepare(group_id)?;
-        self.check_map_fd(fd)?;
-        let extents = file_extents(fd);
+        self.check_map_fd(fd, group_id)?;
+        let extents = self.read_extents(fd);
         self.update_regions_from_extents(extents, group_id)
     }
 
@@ -407,7 +475,7 @@ impl<T: StatsTransport> Stats<T> {
         if self.regions.is_none() || !self.group_present(group_id) {
             let pid = self.program_id.clone();
             self.list(Some(&pid)).map_err(|e| {
-                e.with_note(format!(
+                e.note(format!(
                     "Could not obtain region list while updating group {group_id}."
                 ))
             })?;

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use super::error::{Result, StatsError, StatsErrorKind};
+use super::error::{Note, Result, StatsError, StatsErrorKind};
 use super::group::{self, ParsedGroup};
 use super::histogram::{build_histogram_arg, Bin, Histogram, NSEC_PER_MSEC};
 use super::message;
@@ -111,7 +111,7 @@ pub fn default_program_id() -> Result<Vec<u8>> {
     if comm.is_empty() {
         return Err(
             StatsError::new(StatsErrorKind::Io, "Could not read from /proc/self/comm")
-                .with_note("Could not allocate memory for program_id"),
+                .note("Could not allocate memory for program_id"),
         );
     }
     let end = comm
@@ -278,14 +278,17 @@ impl<T: StatsTransport> Stats<T> {
         }
         let dev = self.device().ok_or_else(|| {
             StatsError::silent(StatsErrorKind::NotBound)
-                .with_note("Could not retrieve device-mapper name for device.")
+                .note("Could not retrieve device-mapper name for device.")
         })?;
         match self.transport.device_name(&dev) {
             Ok(n) => {
                 self.name = Some(n);
                 Ok(())
             }
-            Err(e) => Err(e.with_note("Could not retrieve device-mapper name for device.")),
+            // Stock's task creation (and so its driver version check)
+            // fails before the step that prints this note.
+            Err(e) if e.kind() == StatsErrorKind::Control => Err(e),
+            Err(e) => Err(e.note("Could not retrieve device-mapper name for device.")),
         }
     }
 
@@ -353,7 +356,7 @@ impl<T: StatsTransport> Stats<T> {
         let msg = message::list_message(&pid)?;
         let resp = self.send(&msg)?;
         self.parse_list(resp.as_deref())
-            .map_err(|e| e.with_note("Could not parse @stats_list response."))
+            .map_err(|e| e.note("Could not parse @stats_list response."))
     }
 
     fn parse_list(&mut self, resp: Option<&[u8]>) -> Result<()> {
@@ -526,7 +529,7 @@ impl<T: StatsTransport> Stats<T> {
         let pid = program_id.unwrap_or(&self.program_id).to_vec();
         let r = if all {
             self.list(Some(&pid))
-                .map_err(|e| e.with_note("Could not parse @stats_list response."))
+                .map_err(|e| e.note("Could not parse @stats_list response."))
         } else {
             self.set_name_cache()
         };
@@ -566,6 +569,9 @@ impl<T: StatsTransport> Stats<T> {
 
     fn populate_region(&mut self, region_id: u64) -> Result<()> {
         self.bound()?;
+        // Stock reads (and clears) the kernel's counters before it looks
+        // for the region in its table.
+        let resp = self.send(&message::print_message(region_id, 0, 0, true))?;
         let (timescale, bounds) = match self.region(region_id) {
             Some(r) => (r.timescale, r.bounds.clone()),
             None => {
@@ -575,9 +581,8 @@ impl<T: StatsTransport> Stats<T> {
                 ))
             }
         };
-        let resp = self.send(&message::print_message(region_id, 0, 0, true))?;
         let p = message::parse_print(resp.as_deref(), timescale, bounds.as_ref())
-            .map_err(|e| e.with_note("Could not parse @stats_print message response."))?;
+            .map_err(|e| e.note("Could not parse @stats_print message response."))?;
         let mut areas = Vec::new();
         areas
             .try_reserve(p.areas.len())
@@ -729,7 +734,7 @@ impl<T: StatsTransport> Stats<T> {
         if self.region_is_grouped(region_id) {
             if let Err(e) = self.remove_region_id_from_group(region_id) {
                 let gid = self.region(region_id).map(|r| r.group_id).unwrap_or(0);
-                return Err(e.with_note(format!(
+                return Err(e.note(format!(
                     "Could not remove region ID {region_id} from group ID {gid}"
                 )));
             }
@@ -746,7 +751,7 @@ impl<T: StatsTransport> Stats<T> {
         if self.regions.is_none() {
             let pid = self.program_id.clone();
             if let Err(e) = self.list(Some(&pid)) {
-                return Err(e.with_note(format!(
+                return Err(e.note(format!(
                     "Could not obtain region list while deleting region ID {region_id}"
                 )));
             }
@@ -1140,7 +1145,7 @@ impl<T: StatsTransport> Stats<T> {
             if let Some(Some(g)) = self.group_slot(gid) {
                 g.alias = old;
             }
-            return Err(e.with_note("Could not set new aux_data"));
+            return Err(e.note("Could not set new aux_data"));
         }
         Ok(())
     }

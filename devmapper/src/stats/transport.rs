@@ -4,7 +4,7 @@
 
 use crate::context::Context;
 use crate::dm::DeviceMapper;
-use crate::error::{Error, ErrorKind};
+use crate::error::Error;
 use crate::task::{Task, TaskType};
 
 /// The device a stats handle is bound to.
@@ -89,8 +89,12 @@ impl<T: StatsTransport + ?Sized> StatsTransport for &T {
     }
 }
 
-/// A task of `ty` on `dev`.
+/// A task of `ty` on `dev`. Like libdm's `dm_task_create`, this first makes
+/// the context's driver version check: its failure is printed once (the
+/// control node, "Incompatible libdevmapper ..."), later attempts fail
+/// quietly, and the failure is of kind [`ErrorKind::Control`](crate::error::ErrorKind::Control).
 fn task_on(ctx: &Context, ty: TaskType, dev: &StatsDevice) -> Result<Task, Error> {
+    ctx.check_version()?;
     let mut t = Task::new(ty as i32);
     match dev {
         StatsDevice::Name(n) => t.set_name(ctx, n)?,
@@ -128,10 +132,13 @@ impl StatsTransport for Context {
         t.run(self)?;
         match t.info() {
             Some(i) if i.exists != 0 => Ok(t.reply_name().unwrap_or_default().to_vec()),
-            _ => {
-                Err(Error::new(ErrorKind::NotFound, "Device does not exist.")
-                    .with_errno(libc::ENXIO))
-            }
+            // libdm's dm_task_get_name() of a device that does not exist is
+            // the name that was asked for ("" for a uuid or a number): stock
+            // caches it and fails at the first message instead.
+            _ => Ok(match dev {
+                StatsDevice::Name(n) => t.reply_name().map_or_else(|| n.clone(), <[u8]>::to_vec),
+                _ => Vec::new(),
+            }),
         }
     }
 
