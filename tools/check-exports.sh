@@ -193,6 +193,12 @@ if has dm_task_get_info DM_1_02_97 default && has dm_task_get_info Base compat; 
 else
   fail "dm_task_get_info needs both @@DM_1_02_97 and @Base"
 fi
+if has dm_stats_create_region DM_1_02_107 default && has dm_stats_create_region DM_1_02_104 compat &&
+   has dm_stats_create_region DM_1_02_106 compat; then
+  ok "dm_stats_create_region@@DM_1_02_107 and compat @DM_1_02_104, @DM_1_02_106"
+else
+  fail "dm_stats_create_region needs @@DM_1_02_107, @DM_1_02_104 and @DM_1_02_106"
+fi
 for obj in dm_log dm_log_with_errno; do
   line=$(awk -F'\t' -v n=$obj '$1 == n' "$tmp/dynsyms")
   if [[ $line == "$obj"$'\tBase\tdefault\tOBJECT\t8' ]]; then
