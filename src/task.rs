@@ -626,14 +626,17 @@ fn payload_ptr(
         devmapper::log_error!(&CTX, "Internal error: {what}: wrong task type.");
         return None;
     }
-    let payload = t.task.reply_payload()?;
-    if !(t.task.payload_checked || check(payload)) {
+    // A reply whose data_start/data_size do not delimit a payload inside
+    // the buffer is as malformed as one whose records do not parse.
+    let payload = t.task.reply_payload();
+    if !payload.is_some_and(|p| t.task.payload_checked || check(p)) {
         devmapper::log_error!(
             &CTX,
             "Internal error: {what}: the kernel's reply is malformed."
         );
         return None;
     }
+    let payload = payload?;
     let buf = t.task.reply.as_ref()?.buf.as_bytes();
     Some(if buf.len() >= off + 16 && !payload.is_empty() {
         buf[off..].as_ptr().cast_mut().cast()
