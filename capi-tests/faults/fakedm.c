@@ -474,7 +474,7 @@ static void free_table(struct fk_table *t)
 	for (i = 0; i < t->n; i++) {
 		if (t->t[i].params) {
 			/* tables may carry keys: wipe like the kernel does */
-			memset(t->t[i].params, 0, strlen(t->t[i].params));
+			explicit_bzero(t->t[i].params, strlen(t->t[i].params));
 			free(t->t[i].params);
 		}
 	}
@@ -1075,7 +1075,8 @@ static int load_table(struct reply *in, struct fk_table *t)
 		memcpy(t->t[i].type, spec + 24, DM_MAX_TYPE_NAME);
 		t->t[i].params = strdup(params);
 		t->n++;
-		if (!l)
+		/* the kernel's dm_table_complete: contiguous from sector 0 */
+		if (!l || s != (i ? t->t[i - 1].start + t->t[i - 1].len : 0))
 			goto bad;
 	}
 	if (!t->n)
@@ -1535,8 +1536,8 @@ static int dm_ioctl_fake(unsigned long request, void *arg)
 	if (!err)
 		memcpy(u, r.buf, r.size);
 	/* the buffers may hold keys */
-	memset(in.buf, 0, in.size);
-	memset(r.buf, 0, r.size);
+	explicit_bzero(in.buf, in.size);
+	explicit_bzero(r.buf, r.size);
 	free(in.buf);
 	free(r.buf);
 	pthread_mutex_unlock(&lock);
