@@ -1310,6 +1310,60 @@ static void apply_payload_layout(struct reply *r, long cmd)
 	}
 }
 
+/* FK_HUGE_LIST: the payload filled with the smallest well-formed records */
+static void huge_list(struct reply *r, unsigned nr, size_t bytes)
+{
+	size_t len, start = result_buffer(r, &len), rec, n, i;
+	unsigned char *p;
+
+	bytes &= ~(size_t)7;
+	r->h->flags &= ~DM_BUFFER_FULL_FLAG;
+	if (len < bytes) {
+		r->h->flags |= DM_BUFFER_FULL_FLAG;
+		r->h->data_size = (uint32_t)(start + bytes);
+		return;
+	}
+	p = r->buf + start;
+	memset(p, 0, bytes);
+	switch (nr) {
+	case DM_LIST_DEVICES_CMD: rec = 16; break;   /* dev, next, "" + pad */
+	case DM_LIST_VERSIONS_CMD: rec = 24; break;  /* next, version, "x" + pad */
+	case DM_TABLE_STATUS_CMD:
+	case DM_DEV_WAIT_CMD: rec = 48; break;       /* spec, "zero", "" + pad */
+	case DM_TABLE_DEPS_CMD:
+		put32(p, (uint32_t)((bytes - 8) / 8));
+		for (i = 0; i < (bytes - 8) / 8; i++)
+			put64(p + 8 + 8 * i, encode_dev(7, (uint32_t)i));
+		r->h->data_size = (uint32_t)(start + bytes);
+		return;
+	default: return;
+	}
+	n = bytes / rec;
+	for (i = 0; i < n; i++) {
+		unsigned char *q = p + i * rec;
+		switch (nr) {
+		case DM_LIST_DEVICES_CMD:
+			put64(q, encode_dev(FK_MAJOR, (uint32_t)i));
+			put32(q + 8, i + 1 < n ? 16 : 0);
+			break;
+		case DM_LIST_VERSIONS_CMD:
+			put32(q, i + 1 < n ? 24 : 0);
+			put32(q + 4, 1);
+			q[16] = 'x';
+			break;
+		default:
+			put64(q, i * 8);
+			put64(q + 8, 8);
+			put32(q + 20, (uint32_t)((i + 1) * rec));
+			memcpy(q + 24, "zero", 4);
+			break;
+		}
+	}
+	if (nr == DM_TABLE_STATUS_CMD || nr == DM_DEV_WAIT_CMD)
+		r->h->target_count = (uint32_t)n;
+	r->h->data_size = (uint32_t)(start + n * rec);
+}
+
 /* An errno fault for this call (the command is then not run at all). */
 static int errno_fault(int idx, unsigned nr)
 {
@@ -1461,6 +1515,8 @@ static int apply_faults(int idx, unsigned nr, struct reply *r, int *rc)
 		case FK_VERSION:
 			h->version[0] = (uint32_t)f->arg;
 			break;
+		case FK_HUGE_LIST:
+			continue; /* handled before the command runs */
 		case FK_JUNK_TAIL:
 			if (*rc || h->data_size >= r->size)
 				continue;
@@ -1479,7 +1535,7 @@ static int dm_ioctl_fake(unsigned long request, void *arg)
 	struct dm_ioctl *u = arg, hdr;
 	struct reply in, r;
 	unsigned nr = _IOC_NR(request);
-	int rc, err, idx;
+	int rc, err, idx, i;
 	uint32_t version[3] = { DM_VERSION_MAJOR, DM_VERSION_MINOR, 0 };
 
 	if (!arg) {
@@ -1502,6 +1558,23 @@ static int dm_ioctl_fake(unsigned long request, void *arg)
 		pthread_mutex_unlock(&lock);
 		errno = EINVAL;
 		return -1;
+	}
+	/* a huge list is written straight into the caller's buffer: the
+	 * fake's own copies would eat the address space a test caps */
+	for (i = 0; i < nfaults; i++) {
+		struct fk_fault_spec *f = &faults[i];
+		if (f->kind != FK_HUGE_LIST || (f->at >= 0 && f->at != idx) ||
+		    (f->cmd >= 0 && (unsigned)f->cmd != nr))
+			continue;
+		r.buf = (unsigned char *)u;
+		r.size = hdr.data_size;
+		r.h = u;
+		u->flags &= ~(DM_BUFFER_FULL_FLAG | DM_UEVENT_GENERATED_FLAG | DM_DATA_OUT_FLAG);
+		u->data_size = offsetof(struct dm_ioctl, data);
+		huge_list(&r, nr, (size_t)f->arg);
+		faults_applied++;
+		pthread_mutex_unlock(&lock);
+		return 0;
 	}
 	in.size = r.size = hdr.data_size;
 	in.buf = malloc(in.size);

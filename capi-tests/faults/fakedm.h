@@ -46,6 +46,10 @@ enum fk_kind {
 	FK_FLAGS,            /* flags ^= arg */
 	FK_VERSION,          /* version[0] = arg in the reply */
 	FK_JUNK_TAIL,        /* bytes past data_size (to the buffer end) = 'Z' */
+	FK_HUGE_LIST,        /* a well-formed reply of arg payload bytes of the
+			      * smallest records of the command (names,
+			      * versions, deps, status specs); BUFFER_FULL
+			      * asking for that size until the buffer fits */
 	FK_KIND_MAX
 };
 
