@@ -269,8 +269,8 @@ pub unsafe extern "C" fn dm_task_set_message(dmt: *mut dm_task, message: *const 
         let what = "dm_task_set_message";
         // SAFETY: a task handle and a C string (C contract).
         let (t, m) = unsafe { (task_mut(dmt, what)?, arg_bytes(message, what, "message")?) };
-        t.task.set_message(m);
-        Some(1)
+        // The copy is the caller's size: fail, do not abort, without memory.
+        done(t.task.try_set_message(m))
     })
 }
 
@@ -300,8 +300,7 @@ pub unsafe extern "C" fn dm_task_set_geometry(
                 arg_bytes(start, what, "argument")?,
             )
         };
-        t.task.set_geometry(c, h, s, st);
-        Some(1)
+        done(t.task.try_set_geometry(c, h, s, st))
     })
 }
 

@@ -458,6 +458,42 @@ impl Task {
         self.message = Some(Secret::from(message));
     }
 
+    /// [`Task::set_message`] that fails with [`ErrorKind::NoMemory`] instead
+    /// of aborting when the copy cannot be allocated (the size is the
+    /// caller's).
+    pub fn try_set_message(&mut self, message: &[u8]) -> Result<(), Error> {
+        let m = Secret::try_from_slice(message).ok_or_else(|| Error::no_memory(message.len()))?;
+        self.message = Some(m);
+        Ok(())
+    }
+
+    /// [`Task::set_geometry`] that fails with [`ErrorKind::NoMemory`]
+    /// instead of aborting when the text cannot be allocated.
+    pub fn try_set_geometry(
+        &mut self,
+        cylinders: &[u8],
+        heads: &[u8],
+        sectors: &[u8],
+        start: &[u8],
+    ) -> Result<(), Error> {
+        let parts = [cylinders, heads, sectors, start];
+        let len = parts
+            .iter()
+            .try_fold(3usize, |n, p| n.checked_add(p.len()))
+            .ok_or_else(|| Error::no_memory(usize::MAX))?;
+        let mut g = Vec::new();
+        g.try_reserve_exact(len)
+            .map_err(|_| Error::no_memory(len))?;
+        for (i, part) in parts.into_iter().enumerate() {
+            if i > 0 {
+                g.push(b' ');
+            }
+            g.extend_from_slice(part);
+        }
+        self.geometry = Some(g);
+        Ok(())
+    }
+
     /// `dm_task_set_geometry`: the four numbers as text.
     pub fn set_geometry(&mut self, cylinders: &[u8], heads: &[u8], sectors: &[u8], start: &[u8]) {
         let mut g =
@@ -1486,7 +1522,9 @@ fn parse_reply_targets(reply: &Reply) -> Result<Vec<ReplyTarget>, codec::DecodeE
     let p = reply.payload()?;
     let base = reply.header.data_start as usize;
     let specs = codec::decode_specs(p, reply.header.target_count)?;
-    let mut out = Vec::with_capacity(specs.len());
+    let mut out = Vec::new();
+    out.try_reserve_exact(specs.len())
+        .map_err(|_| codec::DecodeError(codec::NO_MEMORY))?;
     let pstart = p.as_ptr() as usize;
     for s in specs {
         // The type lives in a 16-byte field; it must be NUL-terminated there.
@@ -1539,11 +1577,14 @@ fn unmangle_reply(mode: ManglingMode, ty: TaskType, reply: &mut Reply) -> Result
             let pstart = p.as_ptr() as usize;
             let mut edits = Vec::new();
             for e in entries {
+                let oom = |_| Error::no_memory(std::mem::size_of::<(usize, Vec<u8>, usize)>());
                 if let Some(v) = mangle::unmangle(e.name, mode).map_err(fail)? {
+                    edits.try_reserve(1).map_err(oom)?;
                     edits.push((base + (e.name.as_ptr() as usize - pstart), v, e.name.len()));
                 }
                 if let Some(u) = e.uuid {
                     if let Some(v) = mangle::unmangle(u, mode).map_err(fail)? {
+                        edits.try_reserve(1).map_err(oom)?;
                         edits.push((base + (u.as_ptr() as usize - pstart), v, u.len()));
                     }
                 }

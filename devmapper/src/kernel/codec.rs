@@ -24,6 +24,18 @@ impl fmt::Display for DecodeError {
 
 impl std::error::Error for DecodeError {}
 
+/// The [`DecodeError`] text when the decoded records do not fit in memory
+/// (their number comes from the kernel: decoding fails instead of aborting).
+pub const NO_MEMORY: &str = "not enough memory to decode the reply";
+
+/// Append to a vector whose length the kernel chose, failing instead of
+/// aborting when memory runs out.
+fn push<T>(v: &mut Vec<T>, x: T) -> Result<(), DecodeError> {
+    v.try_reserve(1).map_err(|_| DecodeError(NO_MEMORY))?;
+    v.push(x);
+    Ok(())
+}
+
 /// Why a request could not be encoded.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EncodeError {
@@ -336,14 +348,17 @@ pub fn decode_names(p: &[u8]) -> Result<Vec<NameEntry<'_>>, DecodeError> {
                 uuid = Some(u);
             }
         }
-        out.push(NameEntry {
-            offset: off,
-            dev,
-            name,
-            event_nr,
-            flags,
-            uuid,
-        });
+        push(
+            &mut out,
+            NameEntry {
+                offset: off,
+                dev,
+                name,
+                event_nr,
+                flags,
+                uuid,
+            },
+        )?;
         if next == 0 {
             break;
         }
@@ -389,11 +404,14 @@ pub fn decode_versions(p: &[u8]) -> Result<Vec<VersionEntry<'_>>, DecodeError> {
         }
         let name = rd_cstr(p, off + VERSIONS_NAME_OFFSET, end)
             .ok_or(DecodeError("unterminated target name"))?;
-        out.push(VersionEntry {
-            offset: off,
-            name,
-            version,
-        });
+        push(
+            &mut out,
+            VersionEntry {
+                offset: off,
+                name,
+                version,
+            },
+        )?;
         if next == 0 {
             break;
         }
@@ -412,9 +430,11 @@ pub fn decode_deps(p: &[u8]) -> Result<Vec<u64>, DecodeError> {
     if need > p.len() {
         return Err(DecodeError("deps list runs past the reply"));
     }
-    Ok((0..count)
-        .map(|i| rd_u64(p, 8 + 8 * i).unwrap_or(0))
-        .collect())
+    let mut out = Vec::new();
+    out.try_reserve_exact(count)
+        .map_err(|_| DecodeError(NO_MEMORY))?;
+    out.extend((0..count).map(|i| rd_u64(p, 8 + 8 * i).unwrap_or(0)));
+    Ok(out)
 }
 
 /// One target of a TABLE_STATUS / DEV_WAIT reply.
@@ -435,7 +455,9 @@ pub struct SpecEntry<'a> {
 /// Walk `count` target specs of a status/table reply. Here `next` is the
 /// offset of the following spec from the *first* spec (the payload start).
 pub fn decode_specs(p: &[u8], count: u32) -> Result<Vec<SpecEntry<'_>>, DecodeError> {
-    let mut out = Vec::with_capacity((count as usize).min(p.len() / 40));
+    let mut out = Vec::new();
+    out.try_reserve_exact((count as usize).min(p.len() / 40))
+        .map_err(|_| DecodeError(NO_MEMORY))?;
     let mut off = 0usize;
     for i in 0..count {
         if off + 40 > p.len() {
@@ -448,13 +470,16 @@ pub fn decode_specs(p: &[u8], count: u32) -> Result<Vec<SpecEntry<'_>>, DecodeEr
         let target_type = fixed_str(&p[off + 24..off + 40]);
         let params =
             rd_cstr(p, off + 40, p.len()).ok_or(DecodeError("unterminated target parameters"))?;
-        out.push(SpecEntry {
-            start,
-            length,
-            status,
-            target_type,
-            params,
-        });
+        push(
+            &mut out,
+            SpecEntry {
+                start,
+                length,
+                status,
+                target_type,
+                params,
+            },
+        )?;
         if i + 1 < count {
             if next <= off || next % 8 != 0 {
                 return Err(DecodeError("target spec offsets do not advance"));
