@@ -1362,3 +1362,33 @@ TEST(alloc_pool, T_OURS)
 	CHECK(dm_pool_strndup(p, "abc", 3) != NULL);
 	dm_pool_destroy(p);
 }
+
+/* setters whose argument is checked for length: a huge one is refused
+ * (after logging its text, as stock does) without aborting */
+static void huge_setter(int which)
+{
+	struct dm_task *dmt;
+	char *s;
+	int r;
+
+	alloc_setup();
+	s = big_string(128 * MB, 'n');
+	REQUIRE((dmt = dm_task_create(which == 4 ? DM_DEVICE_RELOAD : DM_DEVICE_RENAME)));
+	cap_memory(64 * MB);
+	switch (which) {
+	case 0: r = dm_task_set_name(dmt, s); break;
+	case 1: r = dm_task_set_uuid(dmt, s); break;
+	case 2: r = dm_task_set_newname(dmt, s); break;
+	case 3: r = dm_task_set_newuuid(dmt, s); break;
+	default: r = dm_task_add_target(dmt, 0, 8, s, ""); break;
+	}
+	CHECK_INT(r, 0);
+	CHECK(log_count(3) > 0);
+	dm_task_destroy(dmt);
+}
+
+TEST(alloc_huge_name, T_OURS) { huge_setter(0); }
+TEST(alloc_huge_uuid, T_OURS) { huge_setter(1); }
+TEST(alloc_huge_newname, T_OURS) { huge_setter(2); }
+TEST(alloc_huge_newuuid, T_OURS) { huge_setter(3); }
+TEST(alloc_huge_target_type, T_OURS) { huge_setter(4); }
