@@ -311,32 +311,32 @@ impl Task {
     pub fn set_name(&mut self, ctx: &Context, name: &[u8]) -> Result<(), Error> {
         self.name = None;
         self.mangled_name = None;
-        let mut name = name.to_vec();
+        // The name may be of any length: no copy, and messages that quote it
+        // are built fallibly, before the length check has bounded it.
         if name.contains(&b'/') {
             if self.task_type() == Some(TaskType::Create) {
-                return Err(Error::invalid(format!(
-                    "Name \"{}\" invalid. It contains \"/\".",
-                    String::from_utf8_lossy(&name)
-                )));
+                return Err(quoted(
+                    "Name \"",
+                    name,
+                    "\" invalid. It contains \"/\".",
+                    Error::invalid,
+                ));
             }
-            return match resolve_path_name(ctx, &name) {
+            return match resolve_path_name(ctx, name) {
                 Some(n) => {
                     self.name = Some(n);
                     Ok(())
                 }
-                None => Err(Error::new(
-                    ErrorKind::NotFound,
-                    format!("Device {} not found", String::from_utf8_lossy(&name)),
-                )
+                None => Err(quoted("Device ", name, " not found", |m| {
+                    Error::new(ErrorKind::NotFound, m)
+                })
                 .with_errno(libc::ENXIO)),
             };
         }
         if name.len() >= abi::DM_NAME_LEN {
-            return Err(Error::invalid(format!(
-                "Name \"{}\" too long.",
-                String::from_utf8_lossy(&name)
-            )));
+            return Err(quoted("Name \"", name, "\" too long.", Error::invalid));
         }
+        let mut name = name.to_vec();
         if name.contains(&0) {
             name.truncate(name.iter().position(|&c| c == 0).unwrap_or(0));
         }
@@ -350,10 +350,7 @@ impl Task {
         self.uuid = None;
         self.mangled_uuid = None;
         if uuid.len() >= abi::DM_UUID_LEN {
-            return Err(Error::invalid(format!(
-                "Uuid \"{}\" too long.",
-                String::from_utf8_lossy(uuid)
-            )));
+            return Err(quoted("Uuid \"", uuid, "\" too long.", Error::invalid));
         }
         self.mangled_uuid = mangle_for_kernel(ctx, uuid, "UUID", "device uuid", abi::DM_UUID_LEN)?;
         self.uuid = Some(uuid.to_vec());
@@ -363,16 +360,15 @@ impl Task {
     /// `dm_task_set_newname`.
     pub fn set_newname(&mut self, ctx: &Context, newname: &[u8]) -> Result<(), Error> {
         if newname.contains(&b'/') {
-            return Err(Error::invalid(format!(
-                "Name \"{}\" invalid. It contains \"/\".",
-                String::from_utf8_lossy(newname)
-            )));
+            return Err(quoted(
+                "Name \"",
+                newname,
+                "\" invalid. It contains \"/\".",
+                Error::invalid,
+            ));
         }
         if newname.len() >= abi::DM_NAME_LEN {
-            return Err(Error::invalid(format!(
-                "Name \"{}\" too long",
-                String::from_utf8_lossy(newname)
-            )));
+            return Err(quoted("Name \"", newname, "\" too long", Error::invalid));
         }
         if newname.is_empty() {
             return Err(Error::invalid("Non empty new name is required."));
@@ -393,10 +389,7 @@ impl Task {
     /// `dm_task_set_newuuid`.
     pub fn set_newuuid(&mut self, ctx: &Context, newuuid: &[u8]) -> Result<(), Error> {
         if newuuid.len() >= abi::DM_UUID_LEN {
-            return Err(Error::invalid(format!(
-                "Uuid \"{}\" too long",
-                String::from_utf8_lossy(newuuid)
-            )));
+            return Err(quoted("Uuid \"", newuuid, "\" too long", Error::invalid));
         }
         let v = mangle_for_kernel(
             ctx,
@@ -431,6 +424,15 @@ impl Task {
         ttype: &[u8],
         params: Secret,
     ) -> Result<(), Error> {
+        if ttype.len() >= abi::DM_MAX_TYPE_NAME {
+            // Checked here: the codec's error would copy the caller's type.
+            return Err(quoted(
+                "Target type name ",
+                ttype,
+                " is too long.",
+                Error::invalid,
+            ));
+        }
         codec::check_target_type(ttype).map_err(|_| {
             if ttype.is_empty() {
                 Error::invalid("Target type name is empty.")
@@ -1506,6 +1508,34 @@ fn mangle_for_kernel(
             err
         }
     })
+}
+
+/// The error `make(prefix + value + suffix)`, the value shown as lossy
+/// UTF-8 like `String::from_utf8_lossy`, but allocated fallibly: the value
+/// is the caller's, of any size, and a text that cannot be allocated gives
+/// a [`ErrorKind::NoMemory`] error instead of aborting.
+fn quoted(prefix: &str, value: &[u8], suffix: &str, make: impl FnOnce(String) -> Error) -> Error {
+    let shown: usize = value
+        .utf8_chunks()
+        .map(|c| c.valid().len() + if c.invalid().is_empty() { 0 } else { 3 })
+        .sum();
+    let len = prefix
+        .len()
+        .saturating_add(shown)
+        .saturating_add(suffix.len());
+    let mut m = String::new();
+    if m.try_reserve_exact(len).is_err() {
+        return Error::no_memory(len);
+    }
+    m.push_str(prefix);
+    for c in value.utf8_chunks() {
+        m.push_str(c.valid());
+        if !c.invalid().is_empty() {
+            m.push(char::REPLACEMENT_CHARACTER);
+        }
+    }
+    m.push_str(suffix);
+    make(m)
 }
 
 fn cstr_at(buf: &[u8], off: usize) -> &[u8] {
