@@ -6,7 +6,7 @@
 # By default the library itself is rebuilt with ThreadSanitizer
 # instrumentation on the stable toolchain (RUSTC_BOOTSTRAP=1
 # -Zsanitizer=thread -Cunsafe-allow-abi-mismatch=sanitizer; std stays
-# uninstrumented, see tsan.supp) into target-tsan/ and staged privately, so
+# uninstrumented, see tsan.supp) into target/tsan/ and staged privately, so
 # that its own locks and atomics are seen. --plain-lib (or a failed build)
 # uses build/lib as is: then only C-side memory is checked, and reports
 # whose stack is inside the library are suppressed (its locks are invisible
@@ -36,7 +36,7 @@ libdir=$work/build/lib
 mkdir -p "$libdir"
 if [ $plain = 0 ]; then
 	triple=$(rustc -vV | sed -n 's/^host: //p')
-	tdir=${TSAN_TARGET_DIR:-$repo/target-tsan}
+	tdir=${TSAN_TARGET_DIR:-$repo/target/tsan}
 	if RUSTC_BOOTSTRAP=1 RUSTFLAGS="-Zsanitizer=thread -Cunsafe-allow-abi-mismatch=sanitizer" \
 		CARGO_TARGET_DIR="$tdir" cargo build -q --release --target "$triple" \
 		--manifest-path "$repo/Cargo.toml" -p libdevmapper-rs 2>"$work/build.log"; then

@@ -812,9 +812,25 @@ struct result {
 	int calls;    /* ioctls */
 	int faults;   /* faults applied */
 	int checks;   /* CHECK failures (clean runs) */
+	int fd_leak;  /* descriptors open after dm_lib_release minus before */
 	int cmds[64]; /* command of each ioctl (clean run) */
 	int strs[64], nexts[64];
 };
+
+/* SysV semaphore sets in the system (udev cookies are semaphores) */
+static int count_semaphores(void)
+{
+	FILE *f = fopen("/proc/sysvipc/sem", "r");
+	char line[512];
+	int n = -1;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		n++;
+	fclose(f);
+	return n < 0 ? 0 : n;
+}
 
 static int status_of_child(pid_t pid, char *why, size_t size)
 {
@@ -851,7 +867,7 @@ static int run_case(const struct scen *s, int at, int kind, long arg, struct res
 		return snprintf(why, size, "fork: %s", strerror(errno)), 0;
 	if (!pid) {
 		struct result out;
-		int failed_before;
+		int failed_before, fds;
 
 		close(pfd[0]);
 		/* CHECK failures are counted here, not reported to the harness
@@ -868,7 +884,10 @@ static int run_case(const struct scen *s, int at, int kind, long arg, struct res
 		g_clean = !kind;
 		g_fail = 0;
 		memset(&out, 0, sizeof(out));
+		fds = count_fds_to("");
 		out.r = s->run();
+		dm_lib_release();
+		out.fd_leak = count_fds_to("") - fds;
 		out.ran = 1;
 		out.fails = g_fail;
 		out.logs = log_count(5);
@@ -961,10 +980,11 @@ static void sweep(const struct scen *s)
 	long calls = 0, faults = 0, fails = 0;
 	const char *e = getenv("FAULTS_SEEDS");
 	struct fault list[512];
-	int nl;
+	int nl, sems;
 
 	if (e && *e)
 		seeds = atoi(e);
+	sems = count_semaphores();
 	if (!run_case(s, -1, 0, 0, &clean, why, sizeof(why))) {
 		h_fail(__FILE__, __LINE__, "%s: clean run: %s", s->name, why);
 		return;
@@ -1062,6 +1082,8 @@ static void sweep(const struct scen *s)
 				fails++;
 			if (!ok)
 				violation = why;
+			else if (res.fd_leak)
+				violation = "a file descriptor was left open (after dm_lib_release)";
 			else if (res.r == 0 && res.logs == 0 && list[j].kind != FK_FLAGS)
 				violation = "failure without a log line";
 			else if (res.r == 1 && res.faults && !list[j].forever &&
@@ -1079,6 +1101,9 @@ static void sweep(const struct scen *s)
 			}
 		}
 	}
+	/* no SysV semaphore (udev cookie) may outlive the cases */
+	CHECK_INT(count_semaphores(), sems);
+	CHECK_INT(clean.fd_leak, 0);
 	total_cases += cases;
 	total_calls += calls;
 	total_faults += faults;
