@@ -1417,3 +1417,27 @@ TEST(alloc_huge_uuid, T_OURS) { huge_setter(1); }
 TEST(alloc_huge_newname, T_OURS) { huge_setter(2); }
 TEST(alloc_huge_newuuid, T_OURS) { huge_setter(3); }
 TEST(alloc_huge_target_type, T_OURS) { huge_setter(4); }
+
+/* ------------------------------------------------------------ returned strings
+ *
+ * dm_dir(), dm_sysfs_dir() and dm_uuid_prefix() return stock's static
+ * buffers: a pointer a caller (or another thread) still holds stays valid
+ * after the setting changes. Under ASan a freed string is a report. */
+
+TEST(returned_setting_strings_outlive_a_change, M)
+{
+	const char *d, *s, *u;
+	char other[600];
+
+	d = dm_dir();
+	s = dm_sysfs_dir();
+	u = dm_uuid_prefix();
+	REQUIRE(d && s && u);
+	snprintf(other, sizeof(other), "%s/other", h_tmpdir);
+	CHECK_INT(dm_set_dev_dir(other), 1);
+	CHECK_INT(dm_set_sysfs_dir(other), 1);
+	CHECK_INT(dm_set_uuid_prefix("OTHER-"), 1);
+	REQUIRE(dm_dir() && dm_sysfs_dir() && dm_uuid_prefix());
+	/* the earlier pointers are still readable strings */
+	fact("old pointers readable=%d", strlen(d) > 0 && strlen(s) > 0 && strlen(u) > 0);
+}
