@@ -1441,3 +1441,19 @@ TEST(returned_setting_strings_outlive_a_change, M)
 	/* the earlier pointers are still readable strings */
 	fact("old pointers readable=%d", strlen(d) > 0 && strlen(s) > 0 && strlen(u) > 0);
 }
+
+/* the over-long name is quoted in the error line: the message fits, the
+ * copies the log path makes of it must fail softly too */
+TEST(alloc_huge_name_logged, T_OURS)
+{
+	struct dm_task *dmt;
+	char *s;
+
+	alloc_setup();
+	s = big_string(96 * MB, 'n');
+	REQUIRE((dmt = dm_task_create(DM_DEVICE_INFO)));
+	cap_memory(160 * MB);
+	CHECK_INT(dm_task_set_name(dmt, s), 0);
+	CHECK(log_count(3) > 0);
+	dm_task_destroy(dmt);
+}
