@@ -1457,3 +1457,20 @@ TEST(alloc_huge_name_logged, T_OURS)
 	CHECK(log_count(3) > 0);
 	dm_task_destroy(dmt);
 }
+
+/* a path longer than any path: refused (as stat refuses it) without
+ * copying it for the file system calls */
+TEST(alloc_huge_path_name, T_OURS)
+{
+	struct dm_task *dmt;
+	char *s;
+
+	alloc_setup();
+	s = big_string(96 * MB, 'p');
+	s[0] = '/';
+	REQUIRE((dmt = dm_task_create(DM_DEVICE_INFO)));
+	cap_memory(64 * MB);
+	CHECK_INT(dm_task_set_name(dmt, s), 0);
+	CHECK(log_count(3) > 0);
+	dm_task_destroy(dmt);
+}
