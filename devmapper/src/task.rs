@@ -322,7 +322,14 @@ impl Task {
                     Error::invalid,
                 ));
             }
-            return match resolve_path_name(ctx, name) {
+            // No path is longer than PATH_MAX (stat would say ENAMETOOLONG):
+            // do not copy an arbitrarily long one for the file system calls.
+            let resolved = if name.len() < libc::PATH_MAX as usize {
+                resolve_path_name(ctx, name)
+            } else {
+                None
+            };
+            return match resolved {
                 Some(n) => {
                     self.name = Some(n);
                     Ok(())
