@@ -13,23 +13,27 @@ use std::sync::atomic::{AtomicBool, Ordering};
 static EXITED: AtomicBool = AtomicBool::new(false);
 
 /// The strings `dm_dir()`, `dm_sysfs_dir()` and `dm_uuid_prefix()` hand out
-/// must stay valid until the setting changes again; libdm returns its own
-/// buffer. One slot per function: a value is replaced (and the old one
-/// freed) only when the setting changed, so memory stays bounded.
-struct Returned(Mutex<Option<CString>>);
+/// are libdm's static buffers there: a pointer a caller or another thread
+/// still holds stays valid after the setting changes. So every distinct
+/// value handed out is kept for the life of the process (interned): a
+/// pointer is never freed, and memory grows only with the number of
+/// distinct values a program sets.
+struct Returned(Mutex<Vec<CString>>);
 
 impl Returned {
     const fn new() -> Returned {
-        Returned(Mutex::new(None))
+        Returned(Mutex::new(Vec::new()))
     }
 
     fn get(&self, value: Vec<u8>) -> *const c_char {
-        let mut slot = self.0.lock();
-        if let Some(c) = slot.as_ref().filter(|c| c.as_bytes() == value.as_slice()) {
+        let mut seen = self.0.lock();
+        if let Some(c) = seen.iter().find(|c| c.as_bytes() == value.as_slice()) {
             return c.as_ptr();
         }
         let c = CString::new(value).unwrap_or_default();
-        slot.insert(c).as_ptr()
+        let p = c.as_ptr();
+        seen.push(c); // moving a CString does not move its bytes
+        p
     }
 }
 

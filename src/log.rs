@@ -37,17 +37,44 @@ impl Logger for CLogger {
     }
 
     fn log(&self, r: &Record<'_>) {
-        let text = match r.args.as_str() {
-            Some(s) => std::borrow::Cow::Borrowed(s),
-            None => std::borrow::Cow::Owned(r.args.to_string()),
-        };
-        let m = CString::new(text.replace('\0', " ")).unwrap_or_default();
+        let m = c_line(r.args);
         let f = CString::new(r.file).unwrap_or_default();
         let line = c_int::try_from(r.line).unwrap_or(c_int::MAX);
         // SAFETY: both strings are valid NUL-terminated strings for the
         // duration of the call.
-        unsafe { dmrs_log_emit(r.raw_level(), f.as_ptr(), line, r.class, m.as_ptr()) };
+        unsafe { dmrs_log_emit(r.raw_level(), f.as_ptr(), line, r.class, m.as_ptr().cast()) };
     }
+}
+
+/// A log line as one NUL-terminated copy (NULs inside become spaces),
+/// built fallibly: a line can quote a caller's string of any size. When the
+/// whole line does not fit in memory, what fitted (at most 1 KiB of it) is
+/// printed instead of aborting the process.
+fn c_line(args: std::fmt::Arguments<'_>) -> std::borrow::Cow<'static, [u8]> {
+    struct Out(Vec<u8>);
+    impl std::fmt::Write for Out {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.0
+                .try_reserve(s.len().saturating_add(1))
+                .map_err(|_| std::fmt::Error)?;
+            self.0
+                .extend(s.bytes().map(|c| if c == 0 { b' ' } else { c }));
+            Ok(())
+        }
+    }
+    let mut out = Out(Vec::new());
+    if std::fmt::write(&mut out, args).is_err() {
+        out.0.truncate(1024);
+    }
+    let mut v = out.0;
+    if v.try_reserve(1).is_err() {
+        if v.is_empty() {
+            return std::borrow::Cow::Borrowed(b"\0");
+        }
+        v.truncate(v.len() - 1);
+    }
+    v.push(0);
+    std::borrow::Cow::Owned(v)
 }
 
 pub(crate) static C_LOGGER: CLogger = CLogger;

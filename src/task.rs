@@ -269,8 +269,8 @@ pub unsafe extern "C" fn dm_task_set_message(dmt: *mut dm_task, message: *const 
         let what = "dm_task_set_message";
         // SAFETY: a task handle and a C string (C contract).
         let (t, m) = unsafe { (task_mut(dmt, what)?, arg_bytes(message, what, "message")?) };
-        t.task.set_message(m);
-        Some(1)
+        // The copy is the caller's size: fail, do not abort, without memory.
+        done(t.task.try_set_message(m))
     })
 }
 
@@ -300,8 +300,7 @@ pub unsafe extern "C" fn dm_task_set_geometry(
                 arg_bytes(start, what, "argument")?,
             )
         };
-        t.task.set_geometry(c, h, s, st);
-        Some(1)
+        done(t.task.try_set_geometry(c, h, s, st))
     })
 }
 
@@ -626,14 +625,17 @@ fn payload_ptr(
         devmapper::log_error!(&CTX, "Internal error: {what}: wrong task type.");
         return None;
     }
-    let payload = t.task.reply_payload()?;
-    if !(t.task.payload_checked || check(payload)) {
+    // A reply whose data_start/data_size do not delimit a payload inside
+    // the buffer is as malformed as one whose records do not parse.
+    let payload = t.task.reply_payload();
+    if !payload.is_some_and(|p| t.task.payload_checked || check(p)) {
         devmapper::log_error!(
             &CTX,
             "Internal error: {what}: the kernel's reply is malformed."
         );
         return None;
     }
+    let payload = payload?;
     let buf = t.task.reply.as_ref()?.buf.as_bytes();
     Some(if buf.len() >= off + 16 && !payload.is_empty() {
         buf[off..].as_ptr().cast_mut().cast()

@@ -176,14 +176,22 @@ pub struct TypeName {
 impl TypeName {
     /// A checked type name (non-empty, no NUL, shorter than 16 bytes).
     pub fn new(t: &[u8]) -> Result<TypeName, Error> {
+        // The error quotes the caller's bytes without an infallible copy
+        // (a caller may hand over a huge one), so the length is checked
+        // here, before the codec's check, whose error holds a copy.
+        if t.len() >= abi::DM_MAX_TYPE_NAME {
+            return Err(quoted(
+                "Target type name ",
+                t,
+                " is too long.",
+                Error::invalid,
+            ));
+        }
         codec::check_target_type(t).map_err(|_| {
             if t.is_empty() {
                 Error::invalid("Target type name is empty.")
             } else {
-                Error::invalid(format!(
-                    "Target type name {} is too long.",
-                    String::from_utf8_lossy(t)
-                ))
+                quoted("Target type name ", t, " is too long.", Error::invalid)
             }
         })?;
         let mut bytes = [0u8; abi::DM_MAX_TYPE_NAME];
@@ -374,32 +382,39 @@ impl Task {
     pub fn set_name(&mut self, ctx: &Context, name: &[u8]) -> Result<(), Error> {
         self.name = None;
         self.mangled_name = None;
-        let mut name = name.to_vec();
+        // The name may be of any length: no copy, and messages that quote it
+        // are built fallibly, before the length check has bounded it.
         if name.contains(&b'/') {
             if self.task_type() == Some(TaskType::Create) {
-                return Err(Error::invalid(format!(
-                    "Name \"{}\" invalid. It contains \"/\".",
-                    String::from_utf8_lossy(&name)
-                )));
+                return Err(quoted(
+                    "Name \"",
+                    name,
+                    "\" invalid. It contains \"/\".",
+                    Error::invalid,
+                ));
             }
-            return match resolve_path_name(ctx, &name) {
+            // No path is longer than PATH_MAX (stat would say ENAMETOOLONG):
+            // do not copy an arbitrarily long one for the file system calls.
+            let resolved = if name.len() < libc::PATH_MAX as usize {
+                resolve_path_name(ctx, name)
+            } else {
+                None
+            };
+            return match resolved {
                 Some(n) => {
                     self.name = Some(n);
                     Ok(())
                 }
-                None => Err(Error::new(
-                    ErrorKind::NotFound,
-                    format!("Device {} not found", String::from_utf8_lossy(&name)),
-                )
+                None => Err(quoted("Device ", name, " not found", |m| {
+                    Error::new(ErrorKind::NotFound, m)
+                })
                 .with_errno(libc::ENXIO)),
             };
         }
         if name.len() >= abi::DM_NAME_LEN {
-            return Err(Error::invalid(format!(
-                "Name \"{}\" too long.",
-                String::from_utf8_lossy(&name)
-            )));
+            return Err(quoted("Name \"", name, "\" too long.", Error::invalid));
         }
+        let mut name = name.to_vec();
         if name.contains(&0) {
             name.truncate(name.iter().position(|&c| c == 0).unwrap_or(0));
         }
@@ -413,10 +428,7 @@ impl Task {
         self.uuid = None;
         self.mangled_uuid = None;
         if uuid.len() >= abi::DM_UUID_LEN {
-            return Err(Error::invalid(format!(
-                "Uuid \"{}\" too long.",
-                String::from_utf8_lossy(uuid)
-            )));
+            return Err(quoted("Uuid \"", uuid, "\" too long.", Error::invalid));
         }
         self.mangled_uuid = mangle_for_kernel(ctx, uuid, "UUID", "device uuid", abi::DM_UUID_LEN)?;
         self.uuid = Some(uuid.to_vec());
@@ -426,16 +438,15 @@ impl Task {
     /// `dm_task_set_newname`.
     pub fn set_newname(&mut self, ctx: &Context, newname: &[u8]) -> Result<(), Error> {
         if newname.contains(&b'/') {
-            return Err(Error::invalid(format!(
-                "Name \"{}\" invalid. It contains \"/\".",
-                String::from_utf8_lossy(newname)
-            )));
+            return Err(quoted(
+                "Name \"",
+                newname,
+                "\" invalid. It contains \"/\".",
+                Error::invalid,
+            ));
         }
         if newname.len() >= abi::DM_NAME_LEN {
-            return Err(Error::invalid(format!(
-                "Name \"{}\" too long",
-                String::from_utf8_lossy(newname)
-            )));
+            return Err(quoted("Name \"", newname, "\" too long", Error::invalid));
         }
         if newname.is_empty() {
             return Err(Error::invalid("Non empty new name is required."));
@@ -456,10 +467,7 @@ impl Task {
     /// `dm_task_set_newuuid`.
     pub fn set_newuuid(&mut self, ctx: &Context, newuuid: &[u8]) -> Result<(), Error> {
         if newuuid.len() >= abi::DM_UUID_LEN {
-            return Err(Error::invalid(format!(
-                "Uuid \"{}\" too long",
-                String::from_utf8_lossy(newuuid)
-            )));
+            return Err(quoted("Uuid \"", newuuid, "\" too long", Error::invalid));
         }
         let v = mangle_for_kernel(
             ctx,
@@ -511,6 +519,42 @@ impl Task {
     /// `dm_task_set_message`.
     pub fn set_message(&mut self, message: &[u8]) {
         self.message = Some(Secret::from(message));
+    }
+
+    /// [`Task::set_message`] that fails with [`ErrorKind::NoMemory`] instead
+    /// of aborting when the copy cannot be allocated (the size is the
+    /// caller's).
+    pub fn try_set_message(&mut self, message: &[u8]) -> Result<(), Error> {
+        let m = Secret::try_from_slice(message).ok_or_else(|| Error::no_memory(message.len()))?;
+        self.message = Some(m);
+        Ok(())
+    }
+
+    /// [`Task::set_geometry`] that fails with [`ErrorKind::NoMemory`]
+    /// instead of aborting when the text cannot be allocated.
+    pub fn try_set_geometry(
+        &mut self,
+        cylinders: &[u8],
+        heads: &[u8],
+        sectors: &[u8],
+        start: &[u8],
+    ) -> Result<(), Error> {
+        let parts = [cylinders, heads, sectors, start];
+        let len = parts
+            .iter()
+            .try_fold(3usize, |n, p| n.checked_add(p.len()))
+            .ok_or_else(|| Error::no_memory(usize::MAX))?;
+        let mut g = Vec::new();
+        g.try_reserve_exact(len)
+            .map_err(|_| Error::no_memory(len))?;
+        for (i, part) in parts.into_iter().enumerate() {
+            if i > 0 {
+                g.push(b' ');
+            }
+            g.extend_from_slice(part);
+        }
+        self.geometry = Some(g);
+        Ok(())
     }
 
     /// `dm_task_set_geometry`: the four numbers as text.
@@ -1615,6 +1659,34 @@ fn mangle_for_kernel(
     })
 }
 
+/// The error `make(prefix + value + suffix)`, the value shown as lossy
+/// UTF-8 like `String::from_utf8_lossy`, but allocated fallibly: the value
+/// is the caller's, of any size, and a text that cannot be allocated gives
+/// a [`ErrorKind::NoMemory`] error instead of aborting.
+fn quoted(prefix: &str, value: &[u8], suffix: &str, make: impl FnOnce(String) -> Error) -> Error {
+    let shown: usize = value
+        .utf8_chunks()
+        .map(|c| c.valid().len() + if c.invalid().is_empty() { 0 } else { 3 })
+        .sum();
+    let len = prefix
+        .len()
+        .saturating_add(shown)
+        .saturating_add(suffix.len());
+    let mut m = String::new();
+    if m.try_reserve_exact(len).is_err() {
+        return Error::no_memory(len);
+    }
+    m.push_str(prefix);
+    for c in value.utf8_chunks() {
+        m.push_str(c.valid());
+        if !c.invalid().is_empty() {
+            m.push(char::REPLACEMENT_CHARACTER);
+        }
+    }
+    m.push_str(suffix);
+    make(m)
+}
+
 fn cstr_at(buf: &[u8], off: usize) -> &[u8] {
     let s = buf.get(off..).unwrap_or(&[]);
     &s[..s.iter().position(|&c| c == 0).unwrap_or(s.len())]
@@ -1700,6 +1772,9 @@ fn unmangle_reply(mode: ManglingMode, ty: TaskType, reply: &mut Reply) -> Result
             if name.is_some() || uuid.is_some() {
                 let next = codec::name_record_next(p, e.offset).unwrap_or(0);
                 let end = if next == 0 { p.len() } else { e.offset + next };
+                edits
+                    .try_reserve(1)
+                    .map_err(|_| Error::no_memory(std::mem::size_of::<Edit>()))?;
                 edits.push(Edit {
                     at: e.offset,
                     end,

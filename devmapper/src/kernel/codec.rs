@@ -24,6 +24,24 @@ impl fmt::Display for DecodeError {
 
 impl std::error::Error for DecodeError {}
 
+/// The [`DecodeError`] text when the decoded records do not fit in memory
+/// (their number comes from the kernel: decoding fails instead of aborting).
+pub const NO_MEMORY: &str = "not enough memory to decode the reply";
+
+/// Collect a walk whose length the kernel chose, failing instead of
+/// aborting when memory runs out.
+fn try_collect<T>(
+    walk: impl Iterator<Item = Result<T, DecodeError>>,
+) -> Result<Vec<T>, DecodeError> {
+    let mut v = Vec::new();
+    for x in walk {
+        let x = x?;
+        v.try_reserve(1).map_err(|_| DecodeError(NO_MEMORY))?;
+        v.push(x);
+    }
+    Ok(v)
+}
+
 /// Why a request could not be encoded.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EncodeError {
@@ -465,7 +483,7 @@ pub fn rewrite_name_record(
 
 /// Walk a LIST_DEVICES payload. An empty list is a single record with dev 0.
 pub fn decode_names(p: &[u8]) -> Result<Vec<NameEntry<'_>>, DecodeError> {
-    names(p).collect()
+    try_collect(names(p))
 }
 
 /// The records of a LIST_DEVICES payload, one by one, without allocating;
@@ -557,7 +575,7 @@ pub struct VersionEntry<'a> {
 
 /// Walk a LIST_VERSIONS / GET_TARGET_VERSION payload.
 pub fn decode_versions(p: &[u8]) -> Result<Vec<VersionEntry<'_>>, DecodeError> {
-    versions(p).collect()
+    try_collect(versions(p))
 }
 
 /// The records of a versions payload, one by one, without allocating.
@@ -628,7 +646,11 @@ impl<'a> Iterator for VersionIter<'a> {
 /// Device numbers of a TABLE_DEPS payload.
 pub fn decode_deps(p: &[u8]) -> Result<Vec<u64>, DecodeError> {
     let n = deps_count(p)?;
-    Ok((0..n).map(|i| rd_u64(p, 8 + 8 * i).unwrap_or(0)).collect())
+    let mut out = Vec::new();
+    out.try_reserve_exact(n)
+        .map_err(|_| DecodeError(NO_MEMORY))?;
+    out.extend((0..n).map(|i| rd_u64(p, 8 + 8 * i).unwrap_or(0)));
+    Ok(out)
 }
 
 /// The number of device numbers a DEPS payload holds, checked to fit.
@@ -662,7 +684,7 @@ pub struct SpecEntry<'a> {
 /// Walk `count` target specs of a status/table reply. Here `next` is the
 /// offset of the following spec from the *first* spec (the payload start).
 pub fn decode_specs(p: &[u8], count: u32) -> Result<Vec<SpecEntry<'_>>, DecodeError> {
-    specs(p, count).map(|r| r.map(|(_, e)| e)).collect()
+    try_collect(specs(p, count).map(|r| r.map(|(_, e)| e)))
 }
 
 /// The `count` target specs of a status/table reply with their offsets in

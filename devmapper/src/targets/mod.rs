@@ -913,7 +913,10 @@ impl TableLine {
         let mut o = Out::new();
         o.num(self.start.0);
         o.num(self.length.0);
-        o.arg(self.target.target_type());
+        // The type verbatim, as `parse` reads it (one word, no escapes): an
+        // escaped type would not read back as the same type.
+        o.sep();
+        o.raw(self.target.target_type());
         let p = self.target.to_params();
         o.raw(b" ");
         o.raw(p.as_bytes());
@@ -1259,6 +1262,17 @@ impl TargetStatusLine {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn table_text_round_trips_unknown_types_with_backslashes() {
+        // Found by fuzz/target_params: the type was printed escaped but is
+        // parsed verbatim, so each print/parse cycle doubled its backslashes.
+        let t = Table::parse(b"0 8 a\\b x\\\\y").expect("parses");
+        let text = t.to_text();
+        let again = Table::parse(text.as_bytes()).expect("printed table parses");
+        assert_eq!(again, t);
+        assert_eq!(again.to_text().as_bytes(), text.as_bytes());
+    }
+
     use super::*;
 
     #[test]
