@@ -474,6 +474,11 @@ impl Control {
         Ok(Arc::clone(g.get_or_insert_with(|| Arc::new(f))))
     }
 
+    /// The open control descriptor (opened now if it is not), shared.
+    pub(crate) fn file(&self, ctx: &Context) -> Result<Arc<File>, Error> {
+        self.open(ctx).map_err(IoctlError::into_driver_error)
+    }
+
     /// Whether the control node is currently open.
     pub(crate) fn is_open(&self) -> bool {
         self.file.lock().is_some()
