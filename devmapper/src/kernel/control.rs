@@ -75,7 +75,7 @@ impl Hints {
 const INLINE_BYTES: usize = 512;
 
 /// An 8-byte aligned, zero-initialised byte buffer that wipes the bytes
-/// that held data when it is dropped. Up to [`INLINE_BYTES`] it needs no
+/// that held data when it is dropped. Up to `INLINE_BYTES` (512) it needs no
 /// allocation.
 pub struct Buffer {
     store: Store,
