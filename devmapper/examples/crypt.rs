@@ -33,7 +33,10 @@ fn main() -> Res<()> {
         disk.dev.clone(),
         Sectors(0),
     );
-    println!("the parameters, as Debug prints them: {params:?}");
+    println!(
+        "cipher {:?}, key {:?} (as Debug prints them)",
+        params.cipher, params.key
+    );
     let table = Table::single(disk.size, params)?;
     let name = lab.name("secret")?;
     let dev = dm.create_device(&name, &CreateOptions::default(), &table)?;

@@ -378,10 +378,16 @@ fn multipath_cache_and_writecache_messages() {
     );
     mp.send(&MultipathMessage::EnableGroup(1)).unwrap();
     mp.send(&MultipathMessage::SwitchGroup(1)).unwrap();
+    // The table line shows the current queue_if_no_path setting.
+    let queues = |mp: &Device| match &mp.typed_table().unwrap().lines()[0].target {
+        Target::Multipath(p) => p.features.queue_if_no_path,
+        t => panic!("{t:?}"),
+    };
+    assert!(!queues(&mp));
     mp.send(&MultipathMessage::QueueIfNoPath).unwrap();
-    assert!(mp.status_of::<MultipathStatus>().unwrap().queueing);
+    assert!(queues(&mp));
     mp.send(&MultipathMessage::FailIfNoPath).unwrap();
-    assert!(!mp.status_of::<MultipathStatus>().unwrap().queueing);
+    assert!(!queues(&mp));
     // A group that does not exist.
     assert!(mp.send(&MultipathMessage::SwitchGroup(7)).is_err());
     mp.remove(RemoveOptions::default()).unwrap();
@@ -504,27 +510,63 @@ impl Monitor {
                 }
             }
         });
-        // The header is printed once the netlink socket listens.
         ready_rx.recv_timeout(Duration::from_secs(20)).ok()?;
         Some(Monitor { child, rx })
     }
 
-    /// The next event with `ACTION=action` for the device `major:minor`.
-    fn wait(&self, action: &str, (major, minor): (u32, u32)) -> Vec<(String, String)> {
+    /// Make sure the monitor listens: ask the kernel for a synthetic
+    /// `change` uevent of `devno` (through sysfs) until one arrives.
+    /// (udevadm may print its header before its socket is bound.)
+    fn sync(&self, (major, minor): (u32, u32)) {
+        let trigger = format!("/sys/dev/block/{major}:{minor}/uevent");
+        let uuid = "5eed5eed-0000-4000-8000-000000000001";
+        for _ in 0..100 {
+            std::fs::write(&trigger, format!("change {uuid}")).unwrap();
+            if self
+                .next_for(
+                    "change",
+                    (major, minor),
+                    Some(uuid),
+                    Duration::from_millis(300),
+                )
+                .is_some()
+            {
+                return;
+            }
+        }
+        panic!("udevadm monitor never saw an event");
+    }
+
+    /// The next event with `ACTION=action` for `major:minor` within `wait`:
+    /// a synthetic one with that `SYNTH_UUID`, or (`None`) one the kernel
+    /// made itself.
+    fn next_for(
+        &self,
+        action: &str,
+        (major, minor): (u32, u32),
+        synth_uuid: Option<&str>,
+        wait: Duration,
+    ) -> Option<Vec<(String, String)>> {
         let (major, minor) = (major.to_string(), minor.to_string());
+        let deadline = std::time::Instant::now() + wait;
         loop {
-            let ev = self
-                .rx
-                .recv_timeout(Duration::from_secs(30))
-                .unwrap_or_else(|_| panic!("no {action} uevent for {major}:{minor}"));
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let ev = self.rx.recv_timeout(left).ok()?;
             let get = |k: &str| ev.iter().find(|(a, _)| a == k).map(|(_, v)| v.as_str());
             if get("ACTION") == Some(action)
                 && get("MAJOR") == Some(major.as_str())
                 && get("MINOR") == Some(minor.as_str())
+                && get("SYNTH_UUID") == synth_uuid
             {
-                return ev;
+                return Some(ev);
             }
         }
+    }
+
+    /// The next event with `ACTION=action` for the device `major:minor`.
+    fn wait(&self, action: &str, devno: (u32, u32)) -> Vec<(String, String)> {
+        self.next_for(action, devno, None, Duration::from_secs(30))
+            .unwrap_or_else(|| panic!("no {action} uevent for {}:{}", devno.0, devno.1))
     }
 }
 
@@ -553,9 +595,18 @@ fn udev_flags_reach_the_uevents() {
         eprintln!("skipped: udevadm monitor is not available");
         return;
     };
-    let (np, nd) = (name("private"), name("plain"));
-    let _c = Cleanup(vec![np.clone(), nd.clone()]);
+    let (np, nd, nprobe) = (name("private"), name("plain"), name("probe"));
+    let _c = Cleanup(vec![np.clone(), nd.clone(), nprobe.clone()]);
     let zero = Table::single(Sectors(8), Target::Zero).unwrap();
+    let devno = |d: &Device| {
+        let i = d.info().unwrap();
+        (i.major, i.minor)
+    };
+    let probe = dm
+        .create_device(&nprobe, &CreateOptions::default(), &zero)
+        .unwrap();
+    // The probe stays until the end: no other device takes its number.
+    mon.sync(devno(&probe));
     let private = dm
         .create_device(
             &np,
@@ -566,10 +617,6 @@ fn udev_flags_reach_the_uevents() {
             &zero,
         )
         .unwrap();
-    let devno = |d: &Device| {
-        let i = d.info().unwrap();
-        (i.major, i.minor)
-    };
     let pn = devno(&private);
     let ev = mon.wait("change", pn);
     let f = UdevFlags::from_bits_retain(uevent_flags(&ev));
