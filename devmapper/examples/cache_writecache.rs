@@ -11,8 +11,9 @@
 mod common;
 
 use common::*;
+use devmapper::targets::messages::{CacheMessage, WritecacheMessage};
 use devmapper::targets::{
-    CacheFeature, CacheFeatures, CacheIoMode, CacheParams, CacheStatus, Table, TargetStatusLine,
+    CacheFeature, CacheFeatures, CacheIoMode, CacheParams, CacheStatus, CacheStatusDetail, Table,
     WritecacheMode, WritecacheParams, WritecacheStatus,
 };
 use devmapper::units::Sectors;
@@ -23,9 +24,9 @@ fn main() -> Res<()> {
     let mut lab = Lab::new("cache")?;
     let dm = lab.dm.clone();
     let opts = CreateOptions::default();
-    let slow = lab.loop_device("slow", mib(64))?;
-    let fast = lab.loop_device("fast", mib(16))?;
-    let meta = lab.loop_device("meta", mib(8))?;
+    let slow = lab.loop_device("slow", mib(64)?)?;
+    let fast = lab.loop_device("fast", mib(16)?)?;
+    let meta = lab.loop_device("meta", mib(8)?)?;
 
     // --- cache ---------------------------------------------------------
     // Writeback, smq policy, 32 KiB cache blocks.
@@ -49,7 +50,7 @@ fn main() -> Res<()> {
     for _ in 0..4 {
         read_direct(&node, 0, 2 << 20)?;
     }
-    dev.message(0, b"migration_threshold 4096")?;
+    dev.send(&CacheMessage::MigrationThreshold(4096))?;
     println!("sent `migration_threshold 4096`");
     let st = cache_status(&dev)?;
     check(
@@ -94,7 +95,7 @@ fn main() -> Res<()> {
     // --- writecache -----------------------------------------------------
     // A fresh cache disk: writecache formats a zeroed one and refuses one
     // that holds anything else (the cache above left its blocks on `fast`).
-    let wcache = lab.loop_device("wcache", mib(16))?;
+    let wcache = lab.loop_device("wcache", mib(16)?)?;
     let params = WritecacheParams {
         mode: WritecacheMode::Ssd,
         origin: slow.dev.clone(),
@@ -115,7 +116,7 @@ fn main() -> Res<()> {
     )?;
 
     // `flush` commits and writes everything back to the slow disk.
-    dev.message(0, b"flush")?;
+    dev.send(&WritecacheMessage::Flush)?;
     println!("sent `flush`");
     let t0 = Instant::now();
     loop {
@@ -136,42 +137,34 @@ fn main() -> Res<()> {
     Ok(())
 }
 
-fn cache_status(dev: &Device) -> Res<Box<devmapper::targets::CacheStatusDetail>> {
-    for (_, _, st) in dev.typed_status()? {
-        match st {
-            TargetStatusLine::Cache(CacheStatus::Ok(d)) => {
-                println!(
-                    "  cache: {}/{} cache blocks used, metadata {}/{}, read {} hits {} misses, write {} hits {} misses, {} promotions, {} dirty, policy {}",
-                    d.used_cache_blocks,
-                    d.total_cache_blocks,
-                    d.used_metadata_blocks,
-                    d.total_metadata_blocks,
-                    d.read_hits,
-                    d.read_misses,
-                    d.write_hits,
-                    d.write_misses,
-                    d.promotions,
-                    d.dirty,
-                    String::from_utf8_lossy(&d.policy)
-                );
-                return Ok(d);
-            }
-            TargetStatusLine::Cache(other) => return Err(format!("cache: {other:?}").into()),
-            _ => {}
+fn cache_status(dev: &Device) -> Res<Box<CacheStatusDetail>> {
+    match dev.status_of::<CacheStatus>()? {
+        CacheStatus::Ok(d) => {
+            println!(
+                "  cache: {}/{} cache blocks used, metadata {}/{}, read {} hits {} misses, write {} hits {} misses, {} promotions, {} dirty, policy {}",
+                d.used_cache_blocks,
+                d.total_cache_blocks,
+                d.used_metadata_blocks,
+                d.total_metadata_blocks,
+                d.read_hits,
+                d.read_misses,
+                d.write_hits,
+                d.write_misses,
+                d.promotions,
+                d.dirty,
+                String::from_utf8_lossy(&d.policy)
+            );
+            Ok(d)
         }
+        other => Err(format!("cache: {other:?}").into()),
     }
-    Err("no cache status".into())
 }
 
 fn wc_status(dev: &Device, when: &str) -> Res<WritecacheStatus> {
-    for (_, _, st) in dev.typed_status()? {
-        if let TargetStatusLine::Writecache(s) = st {
-            println!(
-                "  writecache {when}: {} blocks, {} free, {} under writeback, error {}",
-                s.total_blocks, s.free_blocks, s.writeback_blocks, s.error
-            );
-            return Ok(s);
-        }
-    }
-    Err("no writecache status".into())
+    let s = dev.status_of::<WritecacheStatus>()?;
+    println!(
+        "  writecache {when}: {} blocks, {} free, {} under writeback, error {}",
+        s.total_blocks, s.free_blocks, s.writeback_blocks, s.error
+    );
+    Ok(s)
 }

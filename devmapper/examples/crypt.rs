@@ -5,8 +5,9 @@
 //!
 //! The key never appears in this program's output, in errors or in `Debug`
 //! output: `CryptKey` and `CryptParams` print it as `<hidden>`, and the
-//! `key set` message travels with the kernel's secure-data flag (its buffer
-//! is wiped).
+//! `key set` message (`CryptMessage::SetKey`) is hex-encoded straight into a
+//! wiped buffer sized up front and travels with the kernel's secure-data
+//! flag.
 //!
 //! Needs root and device-mapper (run it in the test VM:
 //! `vm/run.sh -- target/release/examples/crypt`).
@@ -14,27 +15,27 @@
 mod common;
 
 use common::*;
+use devmapper::targets::messages::CryptMessage;
 use devmapper::targets::{CipherSpec, CryptKey, CryptParams, Table, Target, TargetStatusLine};
 use devmapper::units::Sectors;
 use devmapper::{CreateOptions, Secret, SuspendOptions};
-use std::io::Read;
 
 fn main() -> Res<()> {
     let mut lab = Lab::new("crypt")?;
     let dm = lab.dm.clone();
-    let disk = lab.loop_device("disk", mib(16))?;
+    let disk = lab.loop_device("disk", mib(16)?)?;
 
     // A 512-bit key for aes-xts-plain64, read straight into a Secret.
-    let key = random_secret(64)?;
+    let key = random_key(64)?;
     let params = CryptParams::new(
         CipherSpec::new("aes", "xts", "plain64"),
-        CryptKey::Raw(key.clone()),
+        key.clone(),
         disk.dev.clone(),
         Sectors(0),
     );
     println!(
-        "key in the parameters, as Debug prints it: {:?}",
-        params.key
+        "cipher {:?}, key {:?} (as Debug prints them)",
+        params.cipher, params.key
     );
     let table = Table::single(disk.size, params)?;
     let name = lab.name("secret")?;
@@ -49,15 +50,14 @@ fn main() -> Res<()> {
         Some(Target::Crypt(p)) => {
             println!("  cipher {}", String::from_utf8_lossy(&p.cipher.to_bytes()));
             println!("  key {:?}", p.key);
-            let same = matches!(&p.key, CryptKey::Raw(k) if k.as_bytes() == key.as_bytes());
-            check(same, "the kernel holds the key we gave it")?;
+            check(p.key == key, "the kernel holds the key we gave it")?;
         }
         other => return Err(format!("unexpected table: {other:?}").into()),
     }
     // crypt reports no status fields.
-    for (_, _, st) in dev.typed_status()? {
+    for line in dev.typed_status()? {
         check(
-            st == TargetStatusLine::Crypt,
+            line.status == TargetStatusLine::Crypt,
             "typed status: crypt (no fields)",
         )?;
     }
@@ -71,7 +71,7 @@ fn main() -> Res<()> {
 
     // Key messages need the device suspended.
     dev.suspend(SuspendOptions::default())?;
-    dev.message(0, b"key wipe")?;
+    dev.send(&CryptMessage::WipeKey)?;
     println!("suspended, sent `key wipe`");
     // Resuming without a key fails: the error says so, the device stays
     // suspended.
@@ -81,8 +81,8 @@ fn main() -> Res<()> {
     }
 
     // A wrong key: the device works, but the data is noise.
-    let wrong = random_secret(64)?;
-    dev.message(0, key_set_message(&wrong)?.as_bytes())?;
+    let wrong = random_key(64)?;
+    dev.send(&CryptMessage::SetKey(&wrong))?;
     dev.resume()?;
     println!("set another key (`key set <hex>`, not shown) and resumed");
     let garbled = read_direct(&node, 0, BLOCK)?;
@@ -90,7 +90,7 @@ fn main() -> Res<()> {
 
     // The right key again.
     dev.suspend(SuspendOptions::default())?;
-    dev.message(0, key_set_message(&key)?.as_bytes())?;
+    dev.send(&CryptMessage::SetKey(&key))?;
     dev.resume()?;
     println!("set the original key again and resumed");
     check(
@@ -101,24 +101,9 @@ fn main() -> Res<()> {
     Ok(())
 }
 
-/// `len` random bytes from the kernel, in a wiped-on-drop buffer.
-fn random_secret(len: usize) -> Res<Secret> {
-    let mut s = Secret::new(vec![0u8; len]);
-    std::fs::File::open("/dev/urandom")?.read_exact(s.vec_mut())?;
-    Ok(s)
-}
-
-/// `key set <hex>`, built in a Secret sized up front (so the buffer that
-/// holds the hex key is never reallocated and left behind unwiped).
-fn key_set_message(key: &Secret) -> Res<Secret> {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut m = Secret::try_with_capacity(8 + 2 * key.len()).ok_or("out of memory")?;
-    let mut ok = m.push_within_capacity(b"key set ");
-    for &b in key.as_bytes() {
-        ok &= m.push_within_capacity(&[HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
-    }
-    if !ok {
-        return Err("message buffer too small".into());
-    }
-    Ok(m)
+/// A raw key of `len` random bytes from the kernel, read straight into a
+/// wiped-on-drop buffer.
+fn random_key(len: usize) -> Res<CryptKey> {
+    let mut urandom = std::fs::File::open("/dev/urandom")?;
+    Ok(CryptKey::Raw(Secret::from_reader(&mut urandom, len)?))
 }

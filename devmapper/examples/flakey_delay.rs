@@ -10,8 +10,8 @@ mod common;
 
 use common::*;
 use devmapper::targets::{
-    CorruptBioByte, DelayClass, DelayParams, FlakeyFeatures, FlakeyParams, IoDirection, Table,
-    TargetStatusLine,
+    CorruptBioByte, DelayClass, DelayParams, DelayStatus, FlakeyFeatures, FlakeyParams,
+    IoDirection, Table,
 };
 use devmapper::units::Sectors;
 use devmapper::CreateOptions;
@@ -37,7 +37,7 @@ fn flakey(disk: &Loop, down: Option<FlakeyFeatures>) -> Res<Table> {
 fn main() -> Res<()> {
     let mut lab = Lab::new("faults")?;
     let dm = lab.dm.clone();
-    let disk = lab.loop_device("disk", mib(8))?;
+    let disk = lab.loop_device("disk", mib(8)?)?;
 
     // --- flakey ---------------------------------------------------------
     let name = lab.name("flakey")?;
@@ -135,16 +135,13 @@ fn main() -> Res<()> {
     };
     let mut seen = false;
     while !writer.is_finished() {
-        for (_, _, st) in dev.typed_status()? {
-            if let TargetStatusLine::Delay(d) = st {
-                if d.writes + d.flushes > 0 && !seen {
-                    println!(
-                        "  typed status while writing: {} reads, {} writes, {} flushes held",
-                        d.reads, d.writes, d.flushes
-                    );
-                    seen = true;
-                }
-            }
+        let d = dev.status_of::<DelayStatus>()?;
+        if d.writes + d.flushes > 0 && !seen {
+            println!(
+                "  typed status while writing: {} reads, {} writes, {} flushes held",
+                d.reads, d.writes, d.flushes
+            );
+            seen = true;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -158,12 +155,11 @@ fn main() -> Res<()> {
     let back = read_direct(&node, 0, BLOCK)?;
     println!("  a read took {} ms", t.elapsed().as_millis());
     check(back == pattern("late ", BLOCK), "the delayed write arrived")?;
-    if let Some((_, _, TargetStatusLine::Delay(d))) = dev.typed_status()?.into_iter().next() {
-        println!(
-            "  typed status now: {} reads, {} writes, {} flushes held",
-            d.reads, d.writes, d.flushes
-        );
-    }
+    let d = dev.status_of::<DelayStatus>()?;
+    println!(
+        "  typed status now: {} reads, {} writes, {} flushes held",
+        d.reads, d.writes, d.flushes
+    );
     println!("done");
     Ok(())
 }

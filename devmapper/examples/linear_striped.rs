@@ -17,20 +17,20 @@ fn main() -> Res<()> {
     let mut lab = Lab::new("linear")?;
     let dm = lab.dm.clone();
     println!("two 8 MiB disks:");
-    let a = lab.loop_device("a", mib(8))?;
-    let b = lab.loop_device("b", mib(8))?;
+    let a = lab.loop_device("a", mib(8)?)?;
+    let b = lab.loop_device("b", mib(8)?)?;
 
     // The table, typed: each line is a length and a target; `Table` checks
     // that the lines are contiguous from sector 0.
-    let mut table = Table::single(mib(4), LinearParams::new(a.dev.clone(), Sectors(0)))?;
+    let mut table = Table::single(mib(4)?, LinearParams::new(a.dev.clone(), Sectors(0)))?;
     table.push(
-        mib(8),
+        mib(8)?,
         StripedParams {
             chunk_size: Sectors(64), // 32 KiB chunks, alternating between the disks
             stripes: vec![
                 Stripe {
                     device: a.dev.clone(),
-                    offset: mib(4),
+                    offset: mib(4)?,
                 },
                 Stripe {
                     device: b.dev.clone(),
@@ -39,8 +39,8 @@ fn main() -> Res<()> {
             ],
         },
     )?;
-    table.push(mib(1), Target::Zero)?;
-    table.push(mib(1), Target::Error)?;
+    table.push(mib(1)?, Target::Zero)?;
+    table.push(mib(1)?, Target::Error)?;
     print!("table to load:\n{}", show(&table));
 
     let name = lab.name("vol")?;
@@ -101,8 +101,9 @@ fn main() -> Res<()> {
     )?;
 
     // Typed status: striped reports each stripe's health.
-    for (start, len, st) in dev.typed_status()? {
-        match st {
+    for line in dev.typed_status()? {
+        let (start, len) = (line.start, line.length);
+        match line.status {
             TargetStatusLine::Striped(s) => println!(
                 "  status {start}+{len} striped: {} stripes, alive: {:?}",
                 s.devices.len(),
@@ -117,7 +118,7 @@ fn main() -> Res<()> {
     let mut lines = table.into_lines();
     lines.pop();
     let mut bigger = Table::new(lines)?;
-    bigger.push(mib(4), LinearParams::new(b.dev.clone(), mib(4)))?;
+    bigger.push(mib(4)?, LinearParams::new(b.dev.clone(), mib(4)?))?;
     dev.replace_table(&bigger)?;
     print!("replaced the table:\n{}", show(&dev.typed_table()?));
     check(

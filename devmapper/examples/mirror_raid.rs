@@ -11,8 +11,8 @@ mod common;
 
 use common::*;
 use devmapper::targets::{
-    LogSync, MirrorLeg, MirrorLog, MirrorParams, RaidDevice, RaidDeviceHealth, RaidOptions,
-    RaidParams, RaidType, Table, TargetStatusLine,
+    LogSync, MirrorLeg, MirrorLog, MirrorParams, MirrorStatus, RaidDevice, RaidOptions, RaidParams,
+    RaidStatus, RaidType, Table,
 };
 use devmapper::units::Sectors;
 use devmapper::{CreateOptions, Device};
@@ -23,8 +23,8 @@ fn main() -> Res<()> {
     let dm = lab.dm.clone();
     let opts = CreateOptions::default();
     let legs = [
-        lab.loop_device("leg0", mib(16))?,
-        lab.loop_device("leg1", mib(16))?,
+        lab.loop_device("leg0", mib(16)?)?,
+        lab.loop_device("leg1", mib(16)?)?,
     ];
 
     // --- mirror ---------------------------------------------------------
@@ -43,16 +43,18 @@ fn main() -> Res<()> {
         features: Default::default(),
     };
     let name = lab.name("mirror")?;
-    let dev = dm.create_device(&name, &opts, &Table::single(mib(16), params)?)?;
+    let dev = dm.create_device(&name, &opts, &Table::single(mib(16)?, params)?)?;
     print!("created {name}:\n{}", show(&dev.typed_table()?));
-    wait_in_sync(&dev, |st| match st {
-        TargetStatusLine::Mirror(m) => Some(Progress {
-            done: m.in_sync_regions,
-            total: m.total_regions,
-            in_sync: m.in_sync_regions == m.total_regions,
-            what: format!("regions in sync, legs {:?}", m.health),
-        }),
-        _ => None,
+    wait_in_sync(|| {
+        let m = dev.status_of::<MirrorStatus>()?;
+        Ok(Progress {
+            ratio: m.sync_ratio(),
+            in_sync: m.in_sync(),
+            what: format!(
+                "{}/{} regions in sync, legs {:?}",
+                m.in_sync_regions, m.total_regions, m.health
+            ),
+        })
     })?;
     written_on_both(&dev, &legs, "mirrored ")?;
     dev.remove(Default::default())?;
@@ -77,23 +79,21 @@ fn main() -> Res<()> {
             .collect(),
     };
     let name = lab.name("raid1")?;
-    let dev = dm.create_device(&name, &opts, &Table::single(mib(16), params)?)?;
+    let dev = dm.create_device(&name, &opts, &Table::single(mib(16)?, params)?)?;
     print!("created {name}:\n{}", show(&dev.typed_table()?));
-    // In sync when every member reports `A` (alive and in sync) and the
-    // ratio is complete; right after activation the ratio alone can read
-    // complete before the resync has started.
-    wait_in_sync(&dev, |st| match st {
-        TargetStatusLine::Raid(r) => Some(Progress {
-            done: r.sync_done,
-            total: r.sync_total,
-            in_sync: r.sync_done == r.sync_total
-                && r.health.iter().all(|h| *h == RaidDeviceHealth::Alive),
+    // `in_sync` wants every member to report `A` (alive and in sync) as
+    // well as a complete ratio: right after activation the ratio alone can
+    // read complete before the resync has started.
+    wait_in_sync(|| {
+        let r = dev.status_of::<RaidStatus>()?;
+        Ok(Progress {
+            ratio: r.sync_ratio(),
+            in_sync: r.in_sync(),
             what: format!(
-                "sectors synced, devices {:?}, action {:?}",
-                r.health, r.sync_action
+                "{}/{} sectors synced, devices {:?}, action {:?}",
+                r.sync_done, r.sync_total, r.health, r.sync_action
             ),
-        }),
-        _ => None,
+        })
     })?;
     written_on_both(&dev, &legs, "raid1 ")?;
     println!("done");
@@ -102,23 +102,21 @@ fn main() -> Res<()> {
 
 /// Where a resynchronisation stands.
 struct Progress {
-    done: u64,
-    total: u64,
+    ratio: f64,
     in_sync: bool,
     what: String,
 }
 
 /// Poll the typed status until it says in sync; print the sync ratio as it
 /// moves.
-fn wait_in_sync(dev: &Device, progress: impl Fn(&TargetStatusLine) -> Option<Progress>) -> Res<()> {
+fn wait_in_sync(progress: impl Fn() -> Res<Progress>) -> Res<()> {
     let t0 = Instant::now();
-    let mut last: Option<u64> = None;
+    let mut last: Option<u32> = None;
     loop {
-        let (_, _, st) = dev.typed_status()?.into_iter().next().ok_or("no status")?;
-        let p = progress(&st).ok_or_else(|| format!("unexpected status {st:?}"))?;
-        let pct = p.done.saturating_mul(100).checked_div(p.total).unwrap_or(0);
+        let p = progress()?;
+        let pct = (p.ratio * 100.0) as u32;
         if p.in_sync || last.is_none_or(|l| pct >= l + 25) {
-            println!("  {}/{} {} ({pct}%)", p.done, p.total, p.what);
+            println!("  {} ({pct}%)", p.what);
             last = Some(pct);
         }
         if p.in_sync {

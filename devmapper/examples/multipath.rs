@@ -11,15 +11,14 @@
 mod common;
 
 use common::*;
-use devmapper::targets::{
-    MultipathParams, MultipathPath, MultipathStatus, PathGroup, Table, TargetStatusLine,
-};
+use devmapper::targets::messages::MultipathMessage;
+use devmapper::targets::{MultipathParams, MultipathPath, MultipathStatus, PathGroup, Table};
 use devmapper::{CreateOptions, Device};
 
 fn main() -> Res<()> {
     let mut lab = Lab::new("multipath")?;
     let dm = lab.dm.clone();
-    let lun = lab.scratch_file("lun", mib(16))?;
+    let lun = lab.scratch_file("lun", mib(16)?)?;
     let paths = [lab.attach(&lun)?, lab.attach(&lun)?];
     for p in &paths {
         println!(
@@ -53,7 +52,7 @@ fn main() -> Res<()> {
     let dev = dm.create_device(
         &name,
         &CreateOptions::default(),
-        &Table::single(mib(16), params)?,
+        &Table::single(mib(16)?, params)?,
     )?;
     let node = dev.path()?;
     print!("created {name}:\n{}", show(&dev.typed_table()?));
@@ -66,7 +65,7 @@ fn main() -> Res<()> {
     status(&dev)?;
 
     // Fail the first path: I/O continues on the other.
-    dev.message(0, format!("fail_path {}", paths[0].dev).as_bytes())?;
+    dev.send(&MultipathMessage::FailPath(paths[0].dev.clone()))?;
     println!("sent `fail_path {}`", paths[0].dev);
     let st = status(&dev)?;
     check(
@@ -79,7 +78,7 @@ fn main() -> Res<()> {
     )?;
 
     // Fail the second one too: with no path and no queueing, I/O fails.
-    dev.message(0, format!("fail_path {}", paths[1].dev).as_bytes())?;
+    dev.send(&MultipathMessage::FailPath(paths[1].dev.clone()))?;
     println!("sent `fail_path {}`", paths[1].dev);
     status(&dev)?;
     match read_direct(&node, 0, BLOCK) {
@@ -88,7 +87,7 @@ fn main() -> Res<()> {
     }
 
     for p in &paths {
-        dev.message(0, format!("reinstate_path {}", p.dev).as_bytes())?;
+        dev.send(&MultipathMessage::ReinstatePath(p.dev.clone()))?;
         println!("sent `reinstate_path {}`", p.dev);
     }
     let st = status(&dev)?;
@@ -106,27 +105,23 @@ fn main() -> Res<()> {
 
 /// Print and return the typed status.
 fn status(dev: &Device) -> Res<MultipathStatus> {
-    for (_, _, st) in dev.typed_status()? {
-        if let TargetStatusLine::Multipath(m) = st {
+    let m = dev.status_of::<MultipathStatus>()?;
+    println!(
+        "  status: queueing {}, next group {}, {} group(s)",
+        m.queueing,
+        m.next_group,
+        m.groups.len()
+    );
+    for (i, g) in m.groups.iter().enumerate() {
+        println!("    group {}: {:?}", i + 1, g.state);
+        for p in &g.paths {
             println!(
-                "  status: queueing {}, next group {}, {} group(s)",
-                m.queueing,
-                m.next_group,
-                m.groups.len()
+                "      path {}: {}, {} failures",
+                p.device,
+                if p.active { "active" } else { "failed" },
+                p.fail_count
             );
-            for (i, g) in m.groups.iter().enumerate() {
-                println!("    group {}: {:?}", i + 1, g.state);
-                for p in &g.paths {
-                    println!(
-                        "      path {}: {}, {} failures",
-                        p.device,
-                        if p.active { "active" } else { "failed" },
-                        p.fail_count
-                    );
-                }
-            }
-            return Ok(m);
         }
     }
-    Err("no multipath status".into())
+    Ok(m)
 }

@@ -11,8 +11,8 @@ mod common;
 
 use common::*;
 use devmapper::report::{
-    FieldSpec, FieldValue, ReportOptions, ReportRow, TypedReport, FIELD_TYPE_NUMBER,
-    FIELD_TYPE_STRING, OUTPUT_ALIGNED, OUTPUT_BUFFERED, OUTPUT_HEADINGS,
+    FieldSpec, FieldValue, ReportOptions, ReportRow, TypedReport, OUTPUT_ALIGNED, OUTPUT_BUFFERED,
+    OUTPUT_HEADINGS,
 };
 use devmapper::targets::{Table, Target};
 use devmapper::{CreateOptions, DevId, DeviceInfo, DmUuid, SuspendOptions};
@@ -20,58 +20,31 @@ use devmapper::{CreateOptions, DevId, DeviceInfo, DmUuid, SuspendOptions};
 /// One device, as a report row.
 struct DevRow(DeviceInfo);
 
-// Field types only: strings align left and numbers right by default. (An
-// explicit FIELD_ALIGN_* on a number field would make selections on it fail:
-// libdevmapper compares the whole flags word there, and so does this engine.)
-const STR: u32 = FIELD_TYPE_STRING;
-const NUM: u32 = FIELD_TYPE_NUMBER;
-
-/// The fields, in definition order (`value` is indexed by this order).
+/// The fields, in definition order (`value` is indexed by this order), all
+/// of object type 1. The constructors set the field type alone: strings
+/// align left and numbers right, and selections work on every field.
 static FIELDS: &[FieldSpec] = &[
-    field(STR, 16, "name", "Name", "Name of the mapped device."),
-    field(NUM, 3, "maj", "Maj", "Major number."),
-    field(NUM, 3, "min", "Min", "Minor number."),
-    field(
-        STR,
+    FieldSpec::string(1, 16, "name", "Name", "Name of the mapped device."),
+    FieldSpec::number(1, 3, "maj", "Maj", "Major number."),
+    FieldSpec::number(1, 3, "min", "Min", "Minor number."),
+    FieldSpec::string(
+        1,
         4,
         "attr",
         "Stat",
         "(L)ive, (I)nactive table present, (s)uspended, (r)ead-only or (w)ritable.",
     ),
-    field(NUM, 4, "open", "Open", "Number of openers."),
-    field(
-        NUM,
-        4,
-        "targ",
-        "Targ",
-        "Number of targets in the live table.",
-    ),
-    field(NUM, 5, "event", "Event", "Event number."),
-    field(
-        STR,
+    FieldSpec::number(1, 4, "open", "Open", "Number of openers."),
+    FieldSpec::number(1, 4, "targ", "Targ", "Number of targets in the live table."),
+    FieldSpec::number(1, 5, "event", "Event", "Event number."),
+    FieldSpec::string(
+        1,
         32,
         "uuid",
         "UUID",
         "Unique identifier of the mapped device.",
     ),
 ];
-
-const fn field(
-    flags: u32,
-    width: i32,
-    id: &'static str,
-    heading: &'static str,
-    desc: &'static str,
-) -> FieldSpec {
-    FieldSpec {
-        type_id: 1,
-        flags,
-        width,
-        id,
-        heading,
-        desc,
-    }
-}
 
 impl ReportRow for DevRow {
     fn fields() -> &'static [FieldSpec] {
@@ -113,9 +86,9 @@ fn main() -> Res<()> {
     // Three devices with 1, 2 and 3 targets; the last one is suspended with
     // a table waiting in its inactive slot.
     for (what, n) in [("one", 1u64), ("two", 2), ("three", 3)] {
-        let mut t = Table::single(mib(1), Target::Zero)?;
+        let mut t = Table::single(mib(1)?, Target::Zero)?;
         for _ in 1..n {
-            t.push(mib(1), Target::Error)?;
+            t.push(mib(1)?, Target::Error)?;
         }
         let opts = CreateOptions {
             uuid: Some(DmUuid::new(format!("RSEX-report-{what}"))?),
@@ -124,7 +97,7 @@ fn main() -> Res<()> {
         };
         let dev = dm.create_device(&lab.name(what)?, &opts, &t)?;
         if what == "three" {
-            dev.load(&Table::single(mib(4), Target::Zero)?)?;
+            dev.load(&Table::single(mib(4)?, Target::Zero)?)?;
             dev.suspend(SuspendOptions::default())?;
         }
     }

@@ -11,7 +11,7 @@ mod common;
 use common::*;
 use devmapper::targets::{
     ExceptionStore, LinearParams, SnapshotMergeParams, SnapshotOriginParams, SnapshotParams,
-    SnapshotStatus, Table, TargetStatusLine,
+    SnapshotStatus, Table,
 };
 use devmapper::units::Sectors;
 use devmapper::{CreateOptions, Device, SuspendOptions};
@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 fn main() -> Res<()> {
     let mut lab = Lab::new("snapshot")?;
     let dm = lab.dm.clone();
-    let base = lab.loop_device("base", mib(16))?;
-    let cow = lab.loop_device("cow", mib(8))?;
+    let base = lab.loop_device("base", mib(16)?)?;
+    let cow = lab.loop_device("cow", mib(8)?)?;
     let opts = CreateOptions::default();
 
     // The real device, and the origin users see.
@@ -32,7 +32,7 @@ fn main() -> Res<()> {
         &Table::single(base.size, LinearParams::new(base.dev.clone(), Sectors(0)))?,
     )?;
     let origin_params = SnapshotOriginParams {
-        device: dm_ref(&real)?,
+        device: real.dev_ref()?,
     };
     let origin_name = lab.name("vol")?;
     let origin = dm.create_device(
@@ -46,7 +46,7 @@ fn main() -> Res<()> {
 
     // Take the snapshot with the origin suspended, so no write is half done.
     let snap_params = SnapshotParams {
-        origin: dm_ref(&real)?,
+        origin: real.dev_ref()?,
         cow: cow.dev.clone(),
         store: ExceptionStore::Persistent,
         chunk_size: Sectors(16),
@@ -114,25 +114,20 @@ fn main() -> Res<()> {
     Ok(())
 }
 
-/// Print the typed usage of a snapshot or snapshot-merge device; returns
-/// (allocated, metadata) sectors.
+/// Print the typed usage of a snapshot or snapshot-merge device (one
+/// status type describes both); returns (allocated, metadata) sectors.
 fn usage(dev: &Device, what: &str) -> Res<(Sectors, Sectors)> {
-    for (_, _, st) in dev.typed_status()? {
-        if let TargetStatusLine::Snapshot(s) | TargetStatusLine::SnapshotMerge(s) = st {
-            match s {
-                SnapshotStatus::Usage {
-                    allocated,
-                    total,
-                    metadata,
-                } => {
-                    println!(
-                        "  {what}: {allocated}/{total} sectors of the COW store used, {metadata} of them metadata"
-                    );
-                    return Ok((allocated, metadata));
-                }
-                other => return Err(format!("{what}: {other:?}").into()),
-            }
+    match dev.status_of::<SnapshotStatus>()? {
+        SnapshotStatus::Usage {
+            allocated,
+            total,
+            metadata,
+        } => {
+            println!(
+                "  {what}: {allocated}/{total} sectors of the COW store used, {metadata} of them metadata"
+            );
+            Ok((allocated, metadata))
         }
+        other => Err(format!("{what}: {other:?}").into()),
     }
-    Err(format!("{what}: no snapshot status").into())
 }

@@ -10,7 +10,8 @@ mod common;
 
 use common::*;
 use devmapper::stats::{
-    Histogram, HistogramFlags, Metric, Stats, DM_STATS_REGIONS_ALL, DM_STATS_WALK_REGION,
+    Histogram, HistogramFlags, Metric, RegionSpec, Stats, DM_STATS_REGIONS_ALL,
+    DM_STATS_WALK_REGION,
 };
 use devmapper::targets::{LinearParams, Table};
 use devmapper::units::Sectors;
@@ -20,7 +21,7 @@ use std::time::Instant;
 fn main() -> Res<()> {
     let mut lab = Lab::new("stats")?;
     let dm = lab.dm.clone();
-    let disk = lab.loop_device("disk", mib(16))?;
+    let disk = lab.loop_device("disk", mib(16)?)?;
     let name = lab.name("vol")?;
     let dev = dm.create_device(
         &name,
@@ -36,10 +37,15 @@ fn main() -> Res<()> {
     if !stats.driver_supports_histogram() {
         return skip("this kernel's dm statistics have no histograms");
     }
-    // The whole device (start 0, length 0), four areas (a negative step is
-    // a count of areas), latency bins at 1 ms, 10 ms and 100 ms.
+    // The whole device in four areas, latency bins at 1 ms, 10 ms and
+    // 100 ms.
     let bounds = Histogram::bounds_from_string(b"1ms,10ms,100ms")?;
-    let region = stats.create_region(0, 0, -4, false, Some(&bounds), None, b"example")?;
+    let region = stats.create_region_with(
+        &RegionSpec::whole_device()
+            .areas(4)
+            .histogram(&bounds)
+            .user_data(b"example"),
+    )?;
     let t0 = Instant::now();
     println!("created statistics region {region} with 4 areas and a histogram");
 

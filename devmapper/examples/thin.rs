@@ -10,9 +10,9 @@
 mod common;
 
 use common::*;
+use devmapper::targets::messages::ThinPoolMessage;
 use devmapper::targets::{
-    Table, TargetStatusLine, ThinParams, ThinPoolParams, ThinPoolStatus, ThinPoolStatusDetail,
-    ThinStatus,
+    Table, ThinParams, ThinPoolParams, ThinPoolStatus, ThinPoolStatusDetail, ThinStatus,
 };
 use devmapper::units::Sectors;
 use devmapper::{CreateOptions, Device, SuspendOptions};
@@ -20,8 +20,8 @@ use devmapper::{CreateOptions, Device, SuspendOptions};
 fn main() -> Res<()> {
     let mut lab = Lab::new("thin")?;
     let dm = lab.dm.clone();
-    let meta = lab.loop_device("meta", mib(8))?;
-    let data = lab.loop_device("data", mib(64))?;
+    let meta = lab.loop_device("meta", mib(8)?)?;
+    let data = lab.loop_device("data", mib(64)?)?;
     let opts = CreateOptions::default();
 
     // A pool with 64 KiB blocks; a zeroed metadata device is formatted by
@@ -39,15 +39,15 @@ fn main() -> Res<()> {
     pool_usage(&pool)?;
 
     // Thin device 0 exists once the pool is told so; a volume maps it.
-    pool.message(0, b"create_thin 0")?;
+    pool.send(&ThinPoolMessage::CreateThin { dev_id: 0 })?;
     println!("sent `create_thin 0` to the pool");
     let thin_params = ThinParams {
-        pool: dm_ref(&pool)?,
+        pool: pool.dev_ref()?,
         device_id: 0,
         external_origin: None,
     };
     let vol_name = lab.name("vol")?;
-    let vol = dm.create_device(&vol_name, &opts, &Table::single(mib(256), thin_params)?)?;
+    let vol = dm.create_device(&vol_name, &opts, &Table::single(mib(256)?, thin_params)?)?;
     let node = vol.path()?;
     println!("created {vol_name}: 256 MiB backed by a 64 MiB pool");
 
@@ -59,30 +59,31 @@ fn main() -> Res<()> {
         used.used_data_blocks == 17,
         "17 data blocks of 64 KiB are provisioned",
     )?;
-    for (_, _, st) in vol.typed_status()? {
-        if let TargetStatusLine::Thin(ThinStatus::Ok(t)) = st {
-            println!(
-                "  {vol_name}: {} sectors mapped, highest mapped sector {:?}",
-                t.mapped, t.highest_mapped
-            );
-        }
+    if let ThinStatus::Ok(t) = vol.status_of::<ThinStatus>()? {
+        println!(
+            "  {vol_name}: {} sectors mapped, highest mapped sector {:?}",
+            t.mapped, t.highest_mapped
+        );
     }
 
     // A snapshot of device 0 as device 1: the origin must be suspended
     // while the pool records it. It shares every block.
     vol.suspend(SuspendOptions::default())?;
-    let r = pool.message(0, b"create_snap 1 0");
+    let r = pool.send(&ThinPoolMessage::CreateSnap {
+        dev_id: 1,
+        origin_id: 0,
+    });
     vol.resume()?;
     r?;
-    pool.message(0, b"set_transaction_id 0 1")?;
+    pool.send(&ThinPoolMessage::SetTransactionId { current: 0, new: 1 })?;
     println!("sent `create_snap 1 0` and `set_transaction_id 0 1`");
     let snap_name = lab.name("snap")?;
     let snap_params = ThinParams {
-        pool: dm_ref(&pool)?,
+        pool: pool.dev_ref()?,
         device_id: 1,
         external_origin: None,
     };
-    let snap = dm.create_device(&snap_name, &opts, &Table::single(mib(256), snap_params)?)?;
+    let snap = dm.create_device(&snap_name, &opts, &Table::single(mib(256)?, snap_params)?)?;
     write_direct(&node, 0, &pattern("changed ", BLOCK))?;
     check(
         read_direct(&snap.path()?, 0, BLOCK)? == pattern("thin data ", BLOCK),
@@ -97,10 +98,10 @@ fn main() -> Res<()> {
 
     // Tear down in order: volumes, then their thin devices, then the pool
     // (the lab removes the pool and anything left if this fails half way).
-    for (dev, name, id) in [(snap, snap_name, 1), (vol, vol_name, 0)] {
+    for (dev, name, dev_id) in [(snap, snap_name, 1), (vol, vol_name, 0)] {
         dev.remove(Default::default())?;
         lab.forget(&name);
-        pool.message(0, format!("delete {id}").as_bytes())?;
+        pool.send(&ThinPoolMessage::Delete { dev_id })?;
     }
     println!("removed both volumes and deleted thin devices 1 and 0");
     check(
@@ -113,24 +114,20 @@ fn main() -> Res<()> {
 
 /// Print and return the pool's typed status.
 fn pool_usage(pool: &Device) -> Res<ThinPoolStatusDetail> {
-    for (_, _, st) in pool.typed_status()? {
-        match st {
-            TargetStatusLine::ThinPool(ThinPoolStatus::Ok(d)) => {
-                println!(
-                    "  pool: transaction {}, data {}/{} blocks, metadata {}/{} blocks, {:?}, discards {:?}",
-                    d.transaction_id,
-                    d.used_data_blocks,
-                    d.total_data_blocks,
-                    d.used_metadata_blocks,
-                    d.total_metadata_blocks,
-                    d.mode,
-                    d.discards
-                );
-                return Ok(d);
-            }
-            TargetStatusLine::ThinPool(other) => return Err(format!("pool: {other:?}").into()),
-            _ => {}
+    match pool.status_of::<ThinPoolStatus>()? {
+        ThinPoolStatus::Ok(d) => {
+            println!(
+                "  pool: transaction {}, data {}/{} blocks, metadata {}/{} blocks, {:?}, discards {:?}",
+                d.transaction_id,
+                d.used_data_blocks,
+                d.total_data_blocks,
+                d.used_metadata_blocks,
+                d.total_metadata_blocks,
+                d.mode,
+                d.discards
+            );
+            Ok(d)
         }
+        other => Err(format!("pool: {other:?}").into()),
     }
-    Err("no thin-pool status".into())
 }

@@ -11,7 +11,7 @@
 mod common;
 
 use common::*;
-use devmapper::targets::{LinearParams, Stripe, StripedParams, Table};
+use devmapper::targets::{DevRef, LinearParams, Stripe, StripedParams, Table};
 use devmapper::tree::{NodeId, Tree};
 use devmapper::units::Sectors;
 use devmapper::{CreateOptions, DmUuid};
@@ -19,8 +19,8 @@ use devmapper::{CreateOptions, DmUuid};
 fn main() -> Res<()> {
     let mut lab = Lab::new("tree")?;
     let dm = lab.dm.clone();
-    let a = lab.loop_device("a", mib(8))?;
-    let b = lab.loop_device("b", mib(8))?;
+    let a = lab.loop_device("a", mib(8)?)?;
+    let b = lab.loop_device("b", mib(8)?)?;
     let with_uuid = |u: &str| -> Res<CreateOptions> {
         Ok(CreateOptions {
             uuid: Some(DmUuid::new(format!("RSEX-tree-{u}"))?),
@@ -33,20 +33,20 @@ fn main() -> Res<()> {
     let left = dm.create_device(
         &lab.name("left")?,
         &with_uuid("left")?,
-        &Table::single(mib(4), LinearParams::new(a.dev.clone(), Sectors(0)))?,
+        &Table::single(mib(4)?, LinearParams::new(a.dev.clone(), Sectors(0)))?,
     )?;
     let right = dm.create_device(
         &lab.name("right")?,
         &with_uuid("right")?,
-        &Table::single(mib(4), LinearParams::new(b.dev.clone(), Sectors(0)))?,
+        &Table::single(mib(4)?, LinearParams::new(b.dev.clone(), Sectors(0)))?,
     )?;
     let stripes = vec![
         Stripe {
-            device: dm_ref(&left)?,
+            device: left.dev_ref()?,
             offset: Sectors(0),
         },
         Stripe {
-            device: dm_ref(&right)?,
+            device: right.dev_ref()?,
             offset: Sectors(0),
         },
     ];
@@ -54,7 +54,7 @@ fn main() -> Res<()> {
         &lab.name("top")?,
         &with_uuid("top")?,
         &Table::single(
-            mib(8),
+            mib(8)?,
             StripedParams {
                 chunk_size: Sectors(128),
                 stripes,
@@ -64,7 +64,7 @@ fn main() -> Res<()> {
     let side = dm.create_device(
         &lab.name("side")?,
         &with_uuid("side")?,
-        &Table::single(mib(1), LinearParams::new(dm_ref(&right)?, mib(3)))?,
+        &Table::single(mib(1)?, LinearParams::new(right.dev_ref()?, mib(3)?))?,
     )?;
     println!("built: top = striped(left on a, right on b); side = linear(right)");
 
@@ -84,9 +84,8 @@ fn main() -> Res<()> {
     )?;
 
     // Bottom-up: who uses disk b?
-    let (major, minor) = match &b.dev {
-        devmapper::targets::DevRef::Number { major, minor } => (*major, *minor),
-        _ => return Err("disk b has no device number".into()),
+    let DevRef::Number { major, minor } = b.dev else {
+        return Err("disk b has no device number".into());
     };
     let disk_b = tree
         .find_node(major, minor)
@@ -112,16 +111,20 @@ fn label(tree: &Tree<'_>, id: NodeId) -> String {
     let Some(n) = tree.node(id) else {
         return "?".into();
     };
-    let (major, minor) = n.devno();
-    if n.name().is_empty() {
-        format!("{major}:{minor} (not a mapped device)")
-    } else {
-        format!(
-            "{} ({major}:{minor}, uuid {}, {} open)",
-            String::from_utf8_lossy(n.name()),
-            String::from_utf8_lossy(n.uuid()),
-            n.info().open_count
-        )
+    match n.device_info() {
+        Some(i) => format!(
+            "{} ({}:{}, uuid {}, {} open, {} target(s))",
+            i.name_lossy(),
+            i.major,
+            i.minor,
+            String::from_utf8_lossy(&i.uuid),
+            i.open_count,
+            i.target_count
+        ),
+        None => {
+            let (major, minor) = n.devno();
+            format!("{major}:{minor} (not a mapped device)")
+        }
     }
 }
 

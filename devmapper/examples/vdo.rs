@@ -11,7 +11,8 @@
 mod common;
 
 use common::*;
-use devmapper::targets::{Table, TargetStatusLine, VdoOption, VdoParams, VdoStatus};
+use devmapper::targets::{Table, VdoOption, VdoParams, VdoStatus};
+use devmapper::units::Sectors;
 use devmapper::{CreateOptions, Device};
 
 fn main() -> Res<()> {
@@ -22,7 +23,8 @@ fn main() -> Res<()> {
     };
     println!("vdo target version {}.{}.{}", v[0], v[1], v[2]);
 
-    let disk = lab.loop_device("storage", mib(6 << 10))?;
+    let gib = |n| Sectors::from_gib(n).ok_or("size out of range");
+    let disk = lab.loop_device("storage", gib(6)?)?;
     let mut params = VdoParams::new(
         disk.dev.clone(),
         disk.size.0 / 8, // physical size in 4 KiB blocks
@@ -35,7 +37,7 @@ fn main() -> Res<()> {
     let dev = dm.create_device(
         &name,
         &CreateOptions::default(),
-        &Table::single(mib(2 << 10), params)?,
+        &Table::single(gib(2)?, params)?,
     )?;
     print!(
         "created {name} (2 GiB logical):\n{}",
@@ -69,19 +71,15 @@ fn main() -> Res<()> {
 }
 
 fn status(dev: &Device, when: &str) -> Res<VdoStatus> {
-    for (_, _, st) in dev.typed_status()? {
-        if let TargetStatusLine::Vdo(s) = st {
-            println!(
-                "  {when}: mode {:?}, recovering {}, index {:?}, compression {}, {}/{} physical blocks used",
-                s.mode,
-                s.in_recovery,
-                s.index_state,
-                if s.compression_online { "online" } else { "offline" },
-                s.used_blocks,
-                s.total_blocks
-            );
-            return Ok(s);
-        }
-    }
-    Err("no vdo status".into())
+    let s = dev.status_of::<VdoStatus>()?;
+    println!(
+        "  {when}: mode {:?}, recovering {}, index {:?}, compression {}, {}/{} physical blocks used",
+        s.mode,
+        s.in_recovery,
+        s.index_state,
+        if s.compression_online { "online" } else { "offline" },
+        s.used_blocks,
+        s.total_blocks
+    );
+    Ok(s)
 }

@@ -13,7 +13,7 @@ mod common;
 use common::*;
 use devmapper::targets::{
     IntegrityAlgorithm, IntegrityMode, IntegrityOption, IntegrityOptions, IntegrityParams,
-    IntegrityStatus, Table, TagSize, TargetStatusLine, VerityHashState, VerityParams,
+    IntegrityStatus, Table, TagSize, VerityHashState, VerityParams, VerityStatus,
 };
 use devmapper::units::Sectors;
 use devmapper::{CreateOptions, Device};
@@ -29,7 +29,7 @@ fn main() -> Res<()> {
 
 fn integrity(lab: &mut Lab) -> Res<()> {
     let dm = lab.dm.clone();
-    let disk = lab.loop_device("integrity", mib(16))?;
+    let disk = lab.loop_device("integrity", mib(16)?)?;
     let params = IntegrityParams {
         device: disk.dev.clone(),
         offset: Sectors(0),
@@ -94,16 +94,12 @@ fn integrity(lab: &mut Lab) -> Res<()> {
 }
 
 fn integrity_status(dev: &Device) -> Res<IntegrityStatus> {
-    for (_, _, st) in dev.typed_status()? {
-        if let TargetStatusLine::Integrity(s) = st {
-            println!(
-                "  integrity status: {} mismatches, {} sectors provided, recalculating: {:?}",
-                s.mismatches, s.provided_data_sectors, s.recalculate_sector
-            );
-            return Ok(s);
-        }
-    }
-    Err("no integrity status".into())
+    let s = dev.status_of::<IntegrityStatus>()?;
+    println!(
+        "  integrity status: {} mismatches, {} sectors provided, recalculating: {:?}",
+        s.mismatches, s.provided_data_sectors, s.recalculate_sector
+    );
+    Ok(s)
 }
 
 /// The byte offset of the first 512-byte-aligned sector equal to `sector`.
@@ -145,7 +141,7 @@ fn verity(lab: &mut Lab) -> Res<()> {
     );
     let data_file = lab.scratch_file("verity-data", Sectors(BLOCKS * 8))?;
     std::fs::write(&data_file, &data)?;
-    let hash_file = lab.scratch_file("verity-hash", mib(1))?;
+    let hash_file = lab.scratch_file("verity-hash", mib(1)?)?;
     std::fs::OpenOptions::new()
         .write(true)
         .open(&hash_file)?
@@ -205,16 +201,12 @@ fn verity(lab: &mut Lab) -> Res<()> {
 }
 
 fn verity_state(dev: &Device) -> Res<VerityHashState> {
-    for (_, _, st) in dev.typed_status()? {
-        if let TargetStatusLine::Verity(s) = st {
-            println!(
-                "  verity status: {:?} (FEC corrections: {:?})",
-                s.state, s.fec_corrected
-            );
-            return Ok(s.state);
-        }
-    }
-    Err("no verity status".into())
+    let s = dev.status_of::<VerityStatus>()?;
+    println!(
+        "  verity status: {:?} (FEC corrections: {:?})",
+        s.state, s.fec_corrected
+    );
+    Ok(s.state)
 }
 
 /// The hash device contents and the root digest of a version 1 dm-verity

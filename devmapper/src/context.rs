@@ -424,6 +424,11 @@ impl Context {
         );
     }
 
+    /// The control descriptor, opened if it is not yet (for `poll()`).
+    pub(crate) fn control_file(&self) -> Result<Arc<std::fs::File>> {
+        self.control.file(self)
+    }
+
     /// Whether the control node is open.
     pub fn control_is_open(&self) -> bool {
         self.control.is_open()

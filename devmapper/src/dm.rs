@@ -27,9 +27,16 @@ use crate::kernel::abi::{self, DmFlags, DmIoctl};
 use crate::kernel::codec;
 use crate::names::{DmName, DmUuid};
 use crate::secret::{self, Secret};
+use crate::targets::messages::TargetMessage;
+use crate::targets::{DevRef, StatusLine};
 use crate::task::{Task, TaskType};
+use crate::udev::UdevFlags;
+use crate::units::Sectors;
 use std::fmt;
+use std::fs::File;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Which device a call is about.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -136,9 +143,40 @@ impl DeviceInfo {
         }
     }
 
+    /// A device's state from libdevmapper's `dm_info` fields (what the
+    /// tree and the C library keep), with its name and uuid.
+    pub(crate) fn from_task_info(i: &crate::task::Info, name: &[u8], uuid: &[u8]) -> DeviceInfo {
+        DeviceInfo {
+            name: name.to_vec(),
+            uuid: uuid.to_vec(),
+            major: i.major,
+            minor: i.minor,
+            open_count: i.open_count,
+            event_nr: i.event_nr,
+            target_count: u32::try_from(i.target_count).unwrap_or(0),
+            suspended: i.suspended != 0,
+            read_only: i.read_only != 0,
+            live_table: i.live_table != 0,
+            inactive_table: i.inactive_table != 0,
+            deferred_remove: i.deferred_remove != 0,
+            internal_suspend: i.internal_suspend != 0,
+        }
+    }
+
     /// The name as text (lossy where it is not UTF-8).
     pub fn name_lossy(&self) -> std::borrow::Cow<'_, str> {
         String::from_utf8_lossy(&self.name)
+    }
+
+    /// The device as a device reference in another table's parameters
+    /// (`major:minor`), to stack devices.
+    pub fn dev_ref(&self) -> Result<DevRef> {
+        DevRef::number(self.major, self.minor).ok_or_else(|| {
+            Error::invalid(format!(
+                "Invalid device number {}:{}.",
+                self.major, self.minor
+            ))
+        })
     }
 }
 
@@ -306,11 +344,28 @@ impl TableSource for crate::targets::Table {
 
 impl TargetStatus {
     /// The typed form of this status line.
-    pub fn typed(&self) -> Result<crate::targets::TargetStatusLine> {
-        Ok(crate::targets::TargetStatusLine::parse(
-            self.target_type.as_bytes(),
-            &self.status,
-        )?)
+    pub fn typed(&self) -> Result<StatusLine> {
+        Ok(StatusLine {
+            start: Sectors(self.start),
+            length: Sectors(self.length),
+            status: crate::targets::TargetStatusLine::parse(
+                self.target_type.as_bytes(),
+                &self.status,
+            )?,
+        })
+    }
+
+    /// The typed status of this line as `T`, or an error when `T` does not
+    /// describe this line's target type.
+    pub fn typed_as<T: crate::targets::TargetStatus>(&self) -> Result<T> {
+        if !T::accepts(self.target_type.as_bytes()) {
+            return Err(Error::invalid(format!(
+                "Expected a {} target, found {}.",
+                T::TARGET_TYPE,
+                self.target_type
+            )));
+        }
+        Ok(T::parse_for(self.target_type.as_bytes(), &self.status)?)
     }
 }
 
@@ -348,13 +403,22 @@ pub struct TargetVersion {
     pub version: [u32; 3],
 }
 
-/// Options for [`DeviceMapper::suspend`].
+/// Options for [`DeviceMapper::suspend`]. (A suspend makes no uevent, so
+/// it takes no udev flags; the resume after it does: [`ResumeOptions`].)
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SuspendOptions {
     /// Do not flush queued I/O (`--noflush`).
     pub noflush: bool,
     /// Do not freeze the filesystem (`--nolockfs`).
     pub skip_lockfs: bool,
+}
+
+/// Options for [`DeviceMapper::resume_with`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ResumeOptions {
+    /// udev flags for the uevent of the resume (`dmsetup --udevflags`);
+    /// e.g. [`UdevFlags::PRIVATE`].
+    pub udev_flags: UdevFlags,
 }
 
 /// Options for [`DeviceMapper::remove`].
@@ -364,9 +428,11 @@ pub struct RemoveOptions {
     pub deferred: bool,
     /// Retry on EBUSY (25 attempts, 200 ms apart) like `dm_task_retry_remove`.
     pub retry: bool,
+    /// udev flags for the uevent of the removal.
+    pub udev_flags: UdevFlags,
 }
 
-/// Options for [`DeviceMapper::create`].
+/// Options for [`DeviceMapper::create`] and [`DeviceMapper::create_device`].
 #[derive(Clone, Debug, Default)]
 pub struct CreateOptions {
     /// The new device's uuid.
@@ -376,6 +442,33 @@ pub struct CreateOptions {
     pub dev: Option<(u32, u32)>,
     /// Load tables read-only.
     pub read_only: bool,
+    /// udev flags for the uevent of the resume that makes the device live
+    /// (e.g. [`UdevFlags::PRIVATE`] for a device no udev rule but
+    /// device-mapper's should look at). [`DeviceMapper::create_device`]
+    /// returns a [`Device`] that keeps them for its later resumes, renames
+    /// and removal.
+    pub udev_flags: UdevFlags,
+}
+
+/// The control descriptor of a [`Context`] (`/dev/mapper/control`), for
+/// `poll()`: after [`DeviceMapper::arm_poll`] it polls readable
+/// (`POLLIN`) once a device-mapper event happened (a device created,
+/// removed, renamed, suspended or resumed, a table swapped, or a target's
+/// own event such as a thin pool running out of space or a mirror leg
+/// failing). It keeps the descriptor open while it lives.
+#[derive(Clone, Debug)]
+pub struct ControlFd(Arc<File>);
+
+impl AsFd for ControlFd {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.0.as_fd()
+    }
+}
+
+impl AsRawFd for ControlFd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0.as_raw_fd()
+    }
 }
 
 /// A handle on the device-mapper driver. Cheap to clone and `Send + Sync`;
@@ -430,11 +523,13 @@ impl DeviceMapper {
     /// Run a task that makes udev act, inside a udev transaction when udev
     /// synchronisation is in effect, then wait for udev and run the pending
     /// node operations (what `dmsetup` does around every such call).
-    fn run_udev(&self, t: &mut Task, id: Option<&DevId>) -> Result<()> {
+    fn run_udev(&self, t: &mut Task, id: Option<&DevId>, flags: UdevFlags) -> Result<()> {
         let ctx = &*self.ctx;
         let mut cookie = 0u32;
-        if ctx.udev_sync() {
-            t.set_cookie(ctx, &mut cookie, 0)
+        // Without synchronisation the flags still go to the kernel (as
+        // libdevmapper's dm_task_set_cookie sends them), with no cookie.
+        if ctx.udev_sync() || !flags.is_empty() {
+            t.set_cookie(ctx, &mut cookie, flags.bits())
                 .map_err(|e| describe(e, t, id))?;
         }
         let r = self.run(t, id);
@@ -461,12 +556,13 @@ impl DeviceMapper {
         &self,
         ty: TaskType,
         id: &DevId,
+        flags: UdevFlags,
         setup: impl FnOnce(&mut Task),
     ) -> Result<DeviceInfo> {
         let mut t = self.task(ty, Some(id))?;
         setup(&mut t);
         if matches!(ty, TaskType::Resume | TaskType::Remove | TaskType::Rename) {
-            self.run_udev(&mut t, Some(id))?;
+            self.run_udev(&mut t, Some(id), flags)?;
         } else {
             self.run(&mut t, Some(id))?;
         }
@@ -531,6 +627,17 @@ impl DeviceMapper {
         table: &(impl TableSource + ?Sized),
         read_only: bool,
     ) -> Result<DeviceInfo> {
+        self.create_loaded(name, uuid, table, read_only, UdevFlags::empty())
+    }
+
+    fn create_loaded(
+        &self,
+        name: &DmName,
+        uuid: Option<&DmUuid>,
+        table: &(impl TableSource + ?Sized),
+        read_only: bool,
+        flags: UdevFlags,
+    ) -> Result<DeviceInfo> {
         let table = table.lines();
         if table.is_empty() {
             return Err(Error::invalid("A table needs at least one target.").with_op("create"));
@@ -542,13 +649,13 @@ impl DeviceMapper {
         }
         t.read_only = read_only;
         add_targets(&mut t, &table)?;
-        self.run_udev(&mut t, Some(&id))?;
+        self.run_udev(&mut t, Some(&id), flags)?;
         Ok(Self::header_info(&t))
     }
 
     /// Remove a device.
     pub fn remove(&self, id: &DevId, opts: RemoveOptions) -> Result<DeviceInfo> {
-        self.simple(TaskType::Remove, id, |t| {
+        self.simple(TaskType::Remove, id, opts.udev_flags, |t| {
             t.deferred_remove = opts.deferred;
             t.retry_remove = opts.retry;
         })
@@ -565,9 +672,19 @@ impl DeviceMapper {
 
     /// Rename a device.
     pub fn rename(&self, id: &DevId, new_name: &DmName) -> Result<DeviceInfo> {
+        self.rename_with(id, new_name, UdevFlags::empty())
+    }
+
+    /// Rename a device, with udev flags for the rename's uevent.
+    pub fn rename_with(
+        &self,
+        id: &DevId,
+        new_name: &DmName,
+        udev_flags: UdevFlags,
+    ) -> Result<DeviceInfo> {
         let mut t = self.task(TaskType::Rename, Some(id))?;
         t.set_newname(&self.ctx, new_name.as_bytes())?;
-        self.run_udev(&mut t, Some(id))?;
+        self.run_udev(&mut t, Some(id), udev_flags)?;
         Ok(Self::header_info(&t))
     }
 
@@ -575,13 +692,13 @@ impl DeviceMapper {
     pub fn set_uuid(&self, id: &DevId, uuid: &DmUuid) -> Result<DeviceInfo> {
         let mut t = self.task(TaskType::Rename, Some(id))?;
         t.set_newuuid(&self.ctx, uuid.as_bytes())?;
-        self.run_udev(&mut t, Some(id))?;
+        self.run_udev(&mut t, Some(id), UdevFlags::empty())?;
         Ok(Self::header_info(&t))
     }
 
     /// Suspend a device.
     pub fn suspend(&self, id: &DevId, opts: SuspendOptions) -> Result<DeviceInfo> {
-        self.simple(TaskType::Suspend, id, |t| {
+        self.simple(TaskType::Suspend, id, UdevFlags::empty(), |t| {
             t.no_flush = opts.noflush;
             t.skip_lockfs = opts.skip_lockfs;
         })
@@ -589,7 +706,12 @@ impl DeviceMapper {
 
     /// Resume a device, making its inactive table live.
     pub fn resume(&self, id: &DevId) -> Result<DeviceInfo> {
-        self.simple(TaskType::Resume, id, |_| {})
+        self.resume_with(id, ResumeOptions::default())
+    }
+
+    /// Resume a device with options (udev flags for the resume's uevent).
+    pub fn resume_with(&self, id: &DevId, opts: ResumeOptions) -> Result<DeviceInfo> {
+        self.simple(TaskType::Resume, id, opts.udev_flags, |_| {})
     }
 
     /// Device state; [`ErrorKind::NotFound`] when there is no such device.
@@ -630,7 +752,7 @@ impl DeviceMapper {
 
     /// Drop the inactive table.
     pub fn clear_table(&self, id: &DevId) -> Result<DeviceInfo> {
-        self.simple(TaskType::Clear, id, |_| {})
+        self.simple(TaskType::Clear, id, UdevFlags::empty(), |_| {})
     }
 
     /// Devices the table depends on, as (major, minor).
@@ -695,15 +817,25 @@ impl DeviceMapper {
     }
 
     /// Status lines of the live (or inactive) table, typed.
-    pub fn typed_status(
+    pub fn typed_status(&self, id: &DevId, inactive: bool) -> Result<Vec<StatusLine>> {
+        self.status(id, inactive)?
+            .iter()
+            .map(TargetStatus::typed)
+            .collect()
+    }
+
+    /// The typed status of a device whose live (or inactive) table is one
+    /// target of the type `T` describes, e.g.
+    /// `dm.status_of::<ThinPoolStatus>(&id, false)?`. An
+    /// [`ErrorKind::InvalidArgument`] error when the table has more than
+    /// one target or a target of another type.
+    pub fn status_of<T: crate::targets::TargetStatus>(
         &self,
         id: &DevId,
         inactive: bool,
-    ) -> Result<Vec<(u64, u64, crate::targets::TargetStatusLine)>> {
-        self.status(id, inactive)?
-            .iter()
-            .map(|s| Ok((s.start, s.length, s.typed()?)))
-            .collect()
+    ) -> Result<T> {
+        single_status(&self.status(id, inactive)?)
+            .map_err(|e| e.with_op("status").with_device(id.bytes()))
     }
 
     /// Status lines of the live (or inactive) table.
@@ -801,10 +933,63 @@ impl DeviceMapper {
         self.run(&mut t, Some(id))
     }
 
-    /// Re-arm the control fd's event for `poll()` (`DM_DEV_ARM_POLL`).
+    /// Send a typed message ([`targets::messages`](crate::targets::messages))
+    /// to the target at `sector` of a device; the target's response, if it
+    /// gave one. The text goes to the kernel in the [`Secret`] it was
+    /// rendered into; messages carrying keys are sent with the secure-data
+    /// flag and never logged.
+    pub fn send(
+        &self,
+        id: &DevId,
+        sector: Sectors,
+        msg: &(impl TargetMessage + ?Sized),
+    ) -> Result<Option<Vec<u8>>> {
+        let text = msg.render()?;
+        let mut t = self.task(TaskType::TargetMsg, Some(id))?;
+        t.secure_data = secret::is_key_message(text.as_bytes());
+        t.message = Some(text);
+        t.sector = Some(sector.0);
+        self.run(&mut t, Some(id))?;
+        Ok(t.message_response().map(<[u8]>::to_vec))
+    }
+
+    /// Re-arm the control descriptor's event for `poll()`
+    /// (`DM_DEV_ARM_POLL`): [`control_fd`](DeviceMapper::control_fd) polls
+    /// readable again only after a new event. Arm first, then look at the
+    /// devices, then poll, so that no event falls in between.
     pub fn arm_poll(&self) -> Result<()> {
         let mut t = self.task(TaskType::ArmPoll, None)?;
         self.run(&mut t, None)
+    }
+
+    /// The control descriptor this handle's ioctls go through (opened if it
+    /// is not yet), to `poll()` for events in an event loop (see
+    /// [`ControlFd`]). The kernel keeps the "armed" state per open
+    /// descriptor: a [`Context::release`] closes the context's descriptor
+    /// and the next call opens a new one, so hold the control
+    /// ([`Context::hold_control`]) in programs that release.
+    pub fn control_fd(&self) -> Result<ControlFd> {
+        self.ctx.control_file().map(ControlFd)
+    }
+
+    /// Wait until the control descriptor polls readable, i.e. a
+    /// device-mapper event happened since the last
+    /// [`arm_poll`](DeviceMapper::arm_poll), for at most `timeout` (`None`:
+    /// as long as it takes). `true` when an event is pending, `false` on
+    /// timeout.
+    pub fn poll_event(&self, timeout: Option<Duration>) -> Result<bool> {
+        let fd = self.control_fd()?;
+        crate::kernel::sys::poll_readable(fd.as_fd(), timeout).map_err(|errno| {
+            Error::new(
+                ErrorKind::Io,
+                format!(
+                    "poll on the control device failed: {}",
+                    crate::kernel::sys::strerror(errno)
+                ),
+            )
+            .with_errno(errno)
+            .with_op("poll")
+        })
     }
 
     /// Make the `/dev/mapper` node of one device right, or of every device
@@ -840,6 +1025,7 @@ impl DeviceMapper {
 pub struct Device {
     dm: DeviceMapper,
     id: DevId,
+    udev_flags: UdevFlags,
 }
 
 impl DeviceMapper {
@@ -848,6 +1034,7 @@ impl DeviceMapper {
         Device {
             dm: self.clone(),
             id,
+            udev_flags: UdevFlags::empty(),
         }
     }
 
@@ -860,22 +1047,34 @@ impl DeviceMapper {
         opts: &CreateOptions,
         table: &(impl TableSource + ?Sized),
     ) -> Result<Device> {
+        let dev = self
+            .device(DevId::Name(name.clone()))
+            .with_udev_flags(opts.udev_flags);
         if opts.dev.is_some() {
             // A fixed device number: create, load and resume step by step
             // (the one-call form takes no device number).
             self.create(name, opts)?;
-            let dev = self.device(DevId::Name(name.clone()));
-            let r = dev
-                .load(table)
-                .and_then(|_| self.resume(&dev.id).map(|_| ()));
+            let r = dev.load(table).and_then(|_| dev.resume().map(|_| ()));
             if let Err(e) = r {
-                let _ = self.remove(&dev.id, RemoveOptions::default());
+                let _ = self.remove(
+                    &dev.id,
+                    RemoveOptions {
+                        udev_flags: opts.udev_flags,
+                        ..Default::default()
+                    },
+                );
                 return Err(e);
             }
             return Ok(dev);
         }
-        self.create_with_table(name, opts.uuid.as_ref(), table, opts.read_only)?;
-        Ok(self.device(DevId::Name(name.clone())))
+        self.create_loaded(
+            name,
+            opts.uuid.as_ref(),
+            table,
+            opts.read_only,
+            opts.udev_flags,
+        )?;
+        Ok(dev)
     }
 }
 
@@ -890,9 +1089,39 @@ impl Device {
         &self.dm
     }
 
+    /// This handle with udev flags that its resumes, renames and removal
+    /// send ([`UdevFlags::PRIVATE`], ...); [`DeviceMapper::create_device`]
+    /// sets the ones of its [`CreateOptions`].
+    pub fn with_udev_flags(mut self, flags: UdevFlags) -> Device {
+        self.udev_flags = flags;
+        self
+    }
+
+    /// The udev flags this handle sends.
+    pub fn udev_flags(&self) -> UdevFlags {
+        self.udev_flags
+    }
+
     /// The device's state.
     pub fn info(&self) -> Result<DeviceInfo> {
         self.dm.info(&self.id)
+    }
+
+    /// The device as a device reference in another table's parameters
+    /// (`major:minor`), to stack devices: `LinearParams::new(lower.dev_ref()?,
+    /// Sectors(0))`. A handle that names the device by number needs no
+    /// ioctl; otherwise this asks the kernel (and fails if the device does
+    /// not exist).
+    pub fn dev_ref(&self) -> Result<DevRef> {
+        match self.id {
+            DevId::Dev(major, minor) => DeviceInfo {
+                major,
+                minor,
+                ..Default::default()
+            }
+            .dev_ref(),
+            _ => self.info()?.dev_ref(),
+        }
     }
 
     /// Load `table` into the inactive slot (it becomes live at the next
@@ -907,7 +1136,7 @@ impl Device {
     pub fn replace_table(&self, table: &(impl TableSource + ?Sized)) -> Result<DeviceInfo> {
         self.load(table)?;
         self.dm.suspend(&self.id, SuspendOptions::default())?;
-        self.dm.resume(&self.id)
+        self.resume()
     }
 
     /// Suspend the device.
@@ -915,9 +1144,14 @@ impl Device {
         self.dm.suspend(&self.id, opts)
     }
 
-    /// Resume the device.
+    /// Resume the device (with the handle's udev flags).
     pub fn resume(&self) -> Result<DeviceInfo> {
-        self.dm.resume(&self.id)
+        self.dm.resume_with(
+            &self.id,
+            ResumeOptions {
+                udev_flags: self.udev_flags,
+            },
+        )
     }
 
     /// The live table.
@@ -936,8 +1170,16 @@ impl Device {
     }
 
     /// The live table's status lines, typed.
-    pub fn typed_status(&self) -> Result<Vec<(u64, u64, crate::targets::TargetStatusLine)>> {
+    pub fn typed_status(&self) -> Result<Vec<StatusLine>> {
         self.dm.typed_status(&self.id, false)
+    }
+
+    /// The typed status of a device whose live table is one target of the
+    /// type `T` describes: `dev.status_of::<ThinPoolStatus>()?`. An
+    /// [`ErrorKind::InvalidArgument`] error when the table has more than
+    /// one target or a target of another type.
+    pub fn status_of<T: crate::targets::TargetStatus>(&self) -> Result<T> {
+        self.dm.status_of(&self.id, false)
     }
 
     /// Devices the live table uses, as (major, minor).
@@ -950,6 +1192,22 @@ impl Device {
         self.dm.target_message(&self.id, sector, msg)
     }
 
+    /// Send a typed message ([`targets::messages`](crate::targets::messages))
+    /// to the target at sector 0: `pool.send(&ThinPoolMessage::CreateThin
+    /// { dev_id: 0 })?`.
+    pub fn send(&self, msg: &(impl TargetMessage + ?Sized)) -> Result<Option<Vec<u8>>> {
+        self.dm.send(&self.id, Sectors::ZERO, msg)
+    }
+
+    /// Send a typed message to the target at `sector`.
+    pub fn send_at(
+        &self,
+        sector: Sectors,
+        msg: &(impl TargetMessage + ?Sized),
+    ) -> Result<Option<Vec<u8>>> {
+        self.dm.send(&self.id, sector, msg)
+    }
+
     /// Wait for an event after `event_nr`.
     pub fn wait_event(&self, event_nr: u32) -> Result<(DeviceInfo, Vec<TargetStatus>)> {
         self.dm.wait_event(&self.id, event_nr)
@@ -958,7 +1216,7 @@ impl Device {
     /// Rename the device; the handle follows it when it names the device by
     /// name.
     pub fn rename(&mut self, new_name: &DmName) -> Result<DeviceInfo> {
-        let i = self.dm.rename(&self.id, new_name)?;
+        let i = self.dm.rename_with(&self.id, new_name, self.udev_flags)?;
         if matches!(self.id, DevId::Name(_)) {
             self.id = DevId::Name(new_name.clone());
         }
@@ -985,8 +1243,13 @@ impl Device {
         Ok(std::path::PathBuf::from(std::ffi::OsString::from_vec(p)))
     }
 
-    /// Remove the device.
+    /// Remove the device (with the handle's udev flags added to those of
+    /// `opts`).
     pub fn remove(self, opts: RemoveOptions) -> Result<DeviceInfo> {
+        let opts = RemoveOptions {
+            udev_flags: opts.udev_flags | self.udev_flags,
+            ..opts
+        };
         self.dm.remove(&self.id, opts)
     }
 }
@@ -1024,6 +1287,19 @@ fn add_targets(t: &mut Task, table: &[Target]) -> Result<()> {
         }
     }
     t.check_table()
+}
+
+/// The typed status of a table of exactly one target of the type `T`
+/// describes.
+fn single_status<T: crate::targets::TargetStatus>(lines: &[TargetStatus]) -> Result<T> {
+    match lines {
+        [one] => one.typed_as::<T>(),
+        _ => Err(Error::invalid(format!(
+            "Expected one {} target, found {} targets.",
+            T::TARGET_TYPE,
+            lines.len()
+        ))),
+    }
 }
 
 fn status_lines(t: &Task) -> Vec<TargetStatus> {
@@ -1083,6 +1359,106 @@ mod tests {
         assert_eq!(DevId::name("x").unwrap().to_string(), "x");
         assert_eq!(DevId::Dev(253, 1).to_string(), "253:1");
         assert!(devno(u32::MAX, 0).is_err());
+    }
+
+    fn st(start: u64, length: u64, ty: &str, status: &str) -> TargetStatus {
+        TargetStatus {
+            start,
+            length,
+            target_type: ty.to_string(),
+            status: status.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn typed_status_lines() {
+        use crate::targets::TargetStatusLine;
+        let l = st(8, 16, "zero", "").typed().unwrap();
+        assert_eq!(
+            l,
+            StatusLine {
+                start: Sectors(8),
+                length: Sectors(16),
+                status: TargetStatusLine::Zero
+            }
+        );
+        assert!(st(0, 8, "zero", "junk").typed().is_err());
+    }
+
+    #[test]
+    fn status_of_one_target() {
+        use crate::targets::{MirrorStatus, SnapshotStatus, ThinPoolStatus, ThinStatus};
+        let pool = st(
+            0,
+            8,
+            "thin-pool",
+            "1 10/100 20/200 - rw no_discard_passdown queue_if_no_space - 1024",
+        );
+        let p: ThinPoolStatus = single_status(std::slice::from_ref(&pool)).unwrap();
+        assert!(matches!(p, ThinPoolStatus::Ok(d) if d.transaction_id == 1));
+        // Another target type.
+        let e = single_status::<ThinStatus>(std::slice::from_ref(&pool)).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+        assert_eq!(e.to_string(), "Expected a thin target, found thin-pool.");
+        // More than one target, or none.
+        let two = [st(0, 8, "zero", ""), st(8, 8, "zero", "")];
+        let e = single_status::<MirrorStatus>(&two).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Expected one mirror target, found 2 targets."
+        );
+        let e = single_status::<MirrorStatus>(&[]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Expected one mirror target, found 0 targets."
+        );
+        // SnapshotStatus describes snapshot-merge too.
+        let m = st(0, 8, "snapshot-merge", "16/2048 16");
+        assert!(matches!(
+            single_status::<SnapshotStatus>(std::slice::from_ref(&m)).unwrap(),
+            SnapshotStatus::Usage { .. }
+        ));
+        // A malformed status of the right type is a parse error.
+        let bad = st(0, 8, "mirror", "x");
+        let e = single_status::<MirrorStatus>(std::slice::from_ref(&bad)).unwrap_err();
+        assert!(e.to_string().starts_with("mirror: "), "{e}");
+    }
+
+    #[test]
+    fn device_refs() {
+        let i = DeviceInfo {
+            major: 253,
+            minor: 7,
+            ..Default::default()
+        };
+        assert_eq!(i.dev_ref().unwrap(), DevRef::number(253, 7).unwrap());
+        let big = DeviceInfo {
+            major: 4096,
+            ..Default::default()
+        };
+        assert_eq!(
+            big.dev_ref().unwrap_err().kind(),
+            ErrorKind::InvalidArgument
+        );
+    }
+
+    #[test]
+    fn device_handles_carry_udev_flags() {
+        // A handle made without a driver: nothing here talks to the kernel.
+        let dm = DeviceMapper {
+            ctx: Arc::new(Context::new()),
+        };
+        let d = dm.device(DevId::Dev(253, 4));
+        assert_eq!(d.udev_flags(), UdevFlags::empty());
+        assert_eq!(d.dev_ref().unwrap().to_string(), "253:4");
+        let d = d.with_udev_flags(UdevFlags::PRIVATE);
+        assert_eq!(
+            d.udev_flags().bits(),
+            crate::udev::DISABLE_SUBSYSTEM_RULES_FLAG
+                | crate::udev::DISABLE_DISK_RULES_FLAG
+                | crate::udev::DISABLE_OTHER_RULES_FLAG
+        );
+        assert_eq!(CreateOptions::default().udev_flags, UdevFlags::empty());
     }
 
     #[test]

@@ -307,6 +307,28 @@ impl From<crate::targets::TableError> for Error {
     }
 }
 
+impl From<crate::report::ReportError> for Error {
+    /// A failed report call ([`ErrorKind::InvalidArgument`]: an unknown
+    /// field, a bad selection or sort key, a misused group): the message is
+    /// the report engine's first error line, the further lines are notes,
+    /// and the [`ReportError`](crate::report::ReportError) (with the help
+    /// lines stock printed) is the source.
+    fn from(e: crate::report::ReportError) -> Error {
+        let mut lines = e
+            .lines()
+            .iter()
+            .map(|l| String::from_utf8_lossy(l).into_owned());
+        let first = lines
+            .next()
+            .unwrap_or_else(|| "report operation failed".to_string());
+        let mut err = Error::invalid(first);
+        for l in lines {
+            err = err.with_note(l);
+        }
+        err.with_source(e)
+    }
+}
+
 /// `Result` with [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
 
@@ -325,6 +347,38 @@ mod tests {
         assert_eq!(e.kind(), ErrorKind::InvalidArgument);
         assert_eq!(e.errno(), Some(libc::EINVAL));
         assert_eq!(e.clone().silently().log_lines().count(), 0);
+    }
+
+    #[test]
+    fn report_errors_convert() {
+        use crate::report::{FieldSpec, FieldValue, ReportOptions, ReportRow, TypedReport};
+        struct Row;
+        static FIELDS: &[FieldSpec] = &[FieldSpec::string(1, 4, "name", "Name", "The name.")];
+        impl ReportRow for Row {
+            fn fields() -> &'static [FieldSpec] {
+                FIELDS
+            }
+            fn value(&self, _: usize) -> FieldValue {
+                FieldValue::string(b"x")
+            }
+        }
+        let opts = ReportOptions {
+            output_fields: b"name,size".to_vec(),
+            ..Default::default()
+        };
+        let re = TypedReport::<Row>::new(0, &opts).unwrap_err();
+        let e = Error::from(re.clone());
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+        assert_eq!(e.errno(), Some(libc::EINVAL));
+        assert_eq!(e.message().as_bytes(), re.message());
+        assert_eq!(e.notes().len() + 1, re.lines().len());
+        assert_eq!(e.log_lines().count(), re.lines().len());
+        assert!(std::error::Error::source(&e).is_some());
+        // `?` works from a function returning the crate's Result.
+        fn make(opts: &ReportOptions) -> Result<TypedReport<Row>> {
+            Ok(TypedReport::<Row>::new(0, opts)?)
+        }
+        assert!(make(&opts).is_err());
     }
 
     #[test]

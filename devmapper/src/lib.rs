@@ -58,14 +58,15 @@ pub mod units;
 
 pub use context::Context;
 pub use dm::{
-    CreateOptions, DevId, Device, DeviceInfo, DeviceMapper, ListedDevice, RemoveOptions,
-    SuspendOptions, TableSource, Target, TargetStatus, TargetVersion,
+    ControlFd, CreateOptions, DevId, Device, DeviceInfo, DeviceMapper, ListedDevice, RemoveOptions,
+    ResumeOptions, SuspendOptions, TableSource, Target, TargetStatus, TargetVersion,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use kernel::abi;
 pub use names::{DmName, DmUuid};
 pub use secret::Secret;
-pub use targets::{Table, TableLine, TargetStatusLine};
+pub use targets::{StatusLine, Table, TableLine, TargetStatusLine};
+pub use udev::UdevFlags;
 pub use units::{Bytes, Sectors};
 
 /// The libdevmapper release whose behaviour and ABI this crate reproduces

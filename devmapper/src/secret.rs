@@ -1,6 +1,16 @@
 //! Byte strings that may hold key material: wiped before their memory is freed.
+//!
+//! A [`Secret`] never hands out its vector: it can only grow through its own
+//! methods, which move the bytes to a larger buffer and wipe the old one
+//! (a plain `Vec` would free the old buffer unwiped). Code that wants no
+//! second buffer at all reserves the capacity up front
+//! ([`Secret::try_with_capacity`]) and fills it with
+//! [`Secret::push_within_capacity`], or fills a fixed-size buffer in place
+//! ([`Secret::zeroed`], [`Secret::as_bytes_mut`], [`Secret::from_reader`]).
 
 use std::fmt;
+use std::io::Read;
+use std::mem::MaybeUninit;
 
 /// An owned byte string that is zeroed on drop and never printed.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -12,9 +22,42 @@ impl Secret {
         Secret(v)
     }
 
+    /// `len` zero bytes, to be filled in place through
+    /// [`as_bytes_mut`](Secret::as_bytes_mut).
+    pub fn zeroed(len: usize) -> Secret {
+        Secret(vec![0; len])
+    }
+
+    /// Like [`Secret::zeroed`], but `None` instead of aborting when the
+    /// memory cannot be had.
+    pub fn try_zeroed(len: usize) -> Option<Secret> {
+        let mut s = Secret::try_with_capacity(len)?;
+        s.0.resize(len, 0);
+        Some(s)
+    }
+
+    /// Exactly `len` bytes read from `r` (a key file, `/dev/urandom`),
+    /// straight into a wiped-on-drop buffer.
+    pub fn from_reader(r: &mut impl Read, len: usize) -> std::io::Result<Secret> {
+        let mut s = Secret::try_zeroed(len).ok_or(std::io::ErrorKind::OutOfMemory)?;
+        r.read_exact(s.as_bytes_mut())?;
+        Ok(s)
+    }
+
     /// The bytes.
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
+    }
+
+    /// The bytes, to change in place (the length is fixed: a slice cannot
+    /// reallocate).
+    pub fn as_bytes_mut(&mut self) -> &mut [u8] {
+        &mut self.0
+    }
+
+    /// An empty buffer that can grow to `n` bytes without reallocating.
+    pub fn with_capacity(n: usize) -> Secret {
+        Secret(Vec::with_capacity(n))
     }
 
     /// Like [`Secret::with_capacity`], but `None` instead of aborting when
@@ -32,8 +75,13 @@ impl Secret {
         Some(s)
     }
 
+    /// How many bytes the buffer holds without moving.
+    pub fn capacity(&self) -> usize {
+        self.0.capacity()
+    }
+
     /// Append `b` within the reserved capacity; `false` (nothing appended)
-    /// when it would need a reallocation, which would leave an unwiped copy.
+    /// when it would need a larger buffer.
     pub fn push_within_capacity(&mut self, b: &[u8]) -> bool {
         if self.0.capacity() - self.0.len() < b.len() {
             return false;
@@ -42,15 +90,61 @@ impl Secret {
         true
     }
 
-    /// An empty buffer that can grow to `n` bytes without reallocating
-    /// (a reallocation would free a copy without wiping it).
-    pub fn with_capacity(n: usize) -> Secret {
-        Secret(Vec::with_capacity(n))
+    /// Make room for `additional` more bytes: past the capacity, the bytes
+    /// move to a new buffer (at least twice as large) and the old one is
+    /// wiped. `false` (nothing changed) when the memory cannot be had.
+    pub fn try_reserve(&mut self, additional: usize) -> bool {
+        let len = self.0.len();
+        if self.0.capacity() - len >= additional {
+            return true;
+        }
+        let Some(need) = len.checked_add(additional) else {
+            return false;
+        };
+        let mut v = Vec::new();
+        let roomy = need.max(self.0.capacity().saturating_mul(2)).max(16);
+        if v.try_reserve_exact(roomy).is_err() && v.try_reserve_exact(need).is_err() {
+            return false;
+        }
+        v.extend_from_slice(&self.0);
+        // The old buffer is wiped as the Secret holding it drops.
+        drop(Secret(std::mem::replace(&mut self.0, v)));
+        true
     }
 
-    /// The bytes, for filling in place (keep within the reserved capacity).
-    pub fn vec_mut(&mut self) -> &mut Vec<u8> {
-        &mut self.0
+    /// Append `b`, moving to a larger buffer (and wiping the old one) when
+    /// needed; `false` (nothing appended) when the memory cannot be had.
+    pub fn try_extend_from_slice(&mut self, b: &[u8]) -> bool {
+        if !self.try_reserve(b.len()) {
+            return false;
+        }
+        self.0.extend_from_slice(b);
+        true
+    }
+
+    /// Append `b` like [`try_extend_from_slice`](Secret::try_extend_from_slice),
+    /// aborting like `Vec` when the memory cannot be had.
+    pub fn extend_from_slice(&mut self, b: &[u8]) {
+        if !self.try_extend_from_slice(b) {
+            std::alloc::handle_alloc_error(
+                std::alloc::Layout::array::<u8>(self.0.len().saturating_add(b.len()))
+                    .unwrap_or(std::alloc::Layout::new::<u8>()),
+            );
+        }
+    }
+
+    /// Shorten to `len` bytes, wiping the bytes cut off (nothing happens
+    /// when `len` is not shorter).
+    pub fn truncate(&mut self, len: usize) {
+        if let Some(tail) = self.0.get_mut(len..) {
+            wipe(tail);
+        }
+        self.0.truncate(len);
+    }
+
+    /// Wipe the bytes and make the buffer empty (the capacity stays).
+    pub fn clear(&mut self) {
+        self.truncate(0);
     }
 
     /// Length in bytes.
@@ -73,6 +167,9 @@ impl From<&[u8]> for Secret {
 impl Drop for Secret {
     fn drop(&mut self) {
         wipe(&mut self.0);
+        // Spare capacity too: a `Vec` handed to `new` may have held data there.
+        self.0.spare_capacity_mut().fill(MaybeUninit::new(0));
+        std::hint::black_box(&mut self.0);
     }
 }
 
@@ -127,5 +224,56 @@ mod tests {
         assert_eq!(loggable_message(b"key set deadbeef"), "key set");
         assert_eq!(loggable_message(b"@stats_list"), "@stats_list");
         assert_eq!(format!("{:?}", Secret::from(&b"k"[..])), "Secret(1 bytes)");
+    }
+
+    #[test]
+    fn fixed_size_fill() {
+        let mut s = Secret::zeroed(4);
+        assert_eq!(s.as_bytes(), [0; 4]);
+        s.as_bytes_mut().copy_from_slice(b"abcd");
+        assert_eq!(s.as_bytes(), b"abcd");
+        assert_eq!(Secret::try_zeroed(3).unwrap().len(), 3);
+        let s = Secret::from_reader(&mut &b"0123456789"[..], 6).unwrap();
+        assert_eq!(s.as_bytes(), b"012345");
+        let e = Secret::from_reader(&mut &b"01"[..], 6).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof);
+    }
+
+    #[test]
+    fn growth_moves_and_never_past_reservations() {
+        let mut s = Secret::try_with_capacity(4).unwrap();
+        assert!(s.push_within_capacity(b"ab"));
+        assert!(!s.push_within_capacity(b"cde"));
+        assert_eq!(s.as_bytes(), b"ab");
+        assert!(s.push_within_capacity(b"cd"));
+        assert_eq!(s.capacity(), 4);
+        // Growing past the capacity moves to a new buffer.
+        let before = s.as_bytes().as_ptr();
+        assert!(s.try_extend_from_slice(b"efgh"));
+        assert_eq!(s.as_bytes(), b"abcdefgh");
+        assert_ne!(s.as_bytes().as_ptr(), before);
+        assert!(s.capacity() >= 8);
+        // Within the capacity: no move.
+        let mut s = Secret::with_capacity(64);
+        let at = s.as_bytes().as_ptr();
+        for _ in 0..16 {
+            s.extend_from_slice(b"wxyz");
+        }
+        assert_eq!(s.as_bytes().as_ptr(), at);
+        assert!(!s.try_reserve(usize::MAX));
+        assert_eq!(s.len(), 64);
+    }
+
+    #[test]
+    fn truncate_and_clear() {
+        let mut s = Secret::from(&b"secretkey"[..]);
+        s.truncate(6);
+        assert_eq!(s.as_bytes(), b"secret");
+        s.truncate(10);
+        assert_eq!(s.len(), 6);
+        let cap = s.capacity();
+        s.clear();
+        assert!(s.is_empty());
+        assert_eq!(s.capacity(), cap);
     }
 }

@@ -90,11 +90,23 @@ impl Node {
         }
     }
 
-    /// What the kernel said about the device (`dm_tree_node_get_info`).
-    /// Only `major` and `minor` are set for devices that are not mapped
-    /// devices; everything is zero for the root.
+    /// What the kernel said about the device (`dm_tree_node_get_info`), in
+    /// libdevmapper's `dm_info` shape ([`device_info`](Node::device_info) is
+    /// the typed form). Only `major` and `minor` are set for devices that
+    /// are not mapped devices; everything is zero for the root.
     pub fn info(&self) -> &Info {
         &self.info
+    }
+
+    /// What the kernel said about the device, typed: the same
+    /// [`DeviceInfo`](crate::DeviceInfo) as
+    /// [`DeviceMapper::info`](crate::DeviceMapper::info) gives, with the
+    /// node's name and uuid.
+    /// `None` for the root, for devices that are not mapped devices and for
+    /// devices that were gone when the tree asked.
+    pub fn device_info(&self) -> Option<crate::DeviceInfo> {
+        (self.info.exists != 0)
+            .then(|| crate::DeviceInfo::from_task_info(&self.info, &self.name, &self.uuid))
     }
 
     /// The device number.
@@ -788,6 +800,30 @@ mod tests {
         assert_eq!(t.cookie(), 0);
         t.set_cookie(0x0d4d1234);
         assert_eq!(t.cookie(), 0x0d4d1234);
+    }
+
+    #[test]
+    fn typed_device_info() {
+        let ctx = Context::new();
+        let (mut t, [top, _, _, _]) = stack(&ctx);
+        assert_eq!(t.node(t.root()).unwrap().device_info(), None);
+        if let Some(n) = t.nodes.get_mut(top.0) {
+            n.info.open_count = 2;
+            n.info.target_count = 3;
+            n.info.live_table = 1;
+            n.info.suspended = 1;
+            n.info.event_nr = 7;
+        }
+        let i = t.node(top).unwrap().device_info().unwrap();
+        assert_eq!(i.name, b"top");
+        assert_eq!(i.uuid, b"LVM-top");
+        assert_eq!((i.major, i.minor), (253, 3));
+        assert_eq!((i.open_count, i.target_count, i.event_nr), (2, 3, 7));
+        assert!(i.live_table && i.suspended && !i.read_only && !i.inactive_table);
+        assert_eq!(i.dev_ref().unwrap().to_string(), "253:3");
+        // Not a mapped device: no typed info.
+        let leaf = t.add_dev(7, 3).unwrap();
+        assert_eq!(t.node(leaf).unwrap().device_info(), None);
     }
 
     #[test]

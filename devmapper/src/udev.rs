@@ -64,6 +64,67 @@ pub const SUBSYSTEM_UDEV_FLAG6: u16 = 0x4000;
 #[allow(missing_docs)]
 pub const SUBSYSTEM_UDEV_FLAG7: u16 = 0x8000;
 
+bitflags::bitflags! {
+    /// libdevmapper's udev flags (`DM_UDEV_*`), typed, for the typed API's
+    /// options ([`CreateOptions`](crate::CreateOptions),
+    /// [`RemoveOptions`](crate::RemoveOptions),
+    /// [`ResumeOptions`](crate::ResumeOptions),
+    /// [`Device::with_udev_flags`](crate::Device::with_udev_flags)). They
+    /// travel with the uevent of a resume, remove or rename and tell the
+    /// udev rules what to do with the device.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+    pub struct UdevFlags: u16 {
+        /// `DM_UDEV_DISABLE_DM_RULES_FLAG`: skip device-mapper's own rules
+        /// (no `/dev/mapper` node from udev).
+        const DISABLE_DM_RULES = DISABLE_DM_RULES_FLAG;
+        /// `DM_UDEV_DISABLE_SUBSYSTEM_RULES_FLAG`: skip the subsystem's
+        /// rules (LVM, cryptsetup, multipath).
+        const DISABLE_SUBSYSTEM_RULES = DISABLE_SUBSYSTEM_RULES_FLAG;
+        /// `DM_UDEV_DISABLE_DISK_RULES_FLAG`: no `/dev/disk/by-*` links, no
+        /// blkid scan.
+        const DISABLE_DISK_RULES = DISABLE_DISK_RULES_FLAG;
+        /// `DM_UDEV_DISABLE_OTHER_RULES_FLAG`: skip every other rule.
+        const DISABLE_OTHER_RULES = DISABLE_OTHER_RULES_FLAG;
+        /// `DM_UDEV_LOW_PRIORITY_FLAG`: lower priority for the node
+        /// symlinks.
+        const LOW_PRIORITY = LOW_PRIORITY_FLAG;
+        /// `DM_UDEV_DISABLE_LIBRARY_FALLBACK`: the library makes no
+        /// `/dev/mapper` node itself; udev must.
+        const DISABLE_LIBRARY_FALLBACK = DISABLE_LIBRARY_FALLBACK;
+        /// `DM_UDEV_PRIMARY_SOURCE_FLAG` (set by the library on every
+        /// uevent-making ioctl; the rules use it to tell genuine events
+        /// from synthetic ones).
+        const PRIMARY_SOURCE = PRIMARY_SOURCE_FLAG;
+        /// `DM_SUBSYSTEM_UDEV_FLAG0`, for the subsystem's own rules.
+        const SUBSYSTEM_0 = SUBSYSTEM_UDEV_FLAG0;
+        /// `DM_SUBSYSTEM_UDEV_FLAG1`.
+        const SUBSYSTEM_1 = SUBSYSTEM_UDEV_FLAG1;
+        /// `DM_SUBSYSTEM_UDEV_FLAG2`.
+        const SUBSYSTEM_2 = SUBSYSTEM_UDEV_FLAG2;
+        /// `DM_SUBSYSTEM_UDEV_FLAG3`.
+        const SUBSYSTEM_3 = SUBSYSTEM_UDEV_FLAG3;
+        /// `DM_SUBSYSTEM_UDEV_FLAG4`.
+        const SUBSYSTEM_4 = SUBSYSTEM_UDEV_FLAG4;
+        /// `DM_SUBSYSTEM_UDEV_FLAG5`.
+        const SUBSYSTEM_5 = SUBSYSTEM_UDEV_FLAG5;
+        /// `DM_SUBSYSTEM_UDEV_FLAG6`.
+        const SUBSYSTEM_6 = SUBSYSTEM_UDEV_FLAG6;
+        /// `DM_SUBSYSTEM_UDEV_FLAG7`.
+        const SUBSYSTEM_7 = SUBSYSTEM_UDEV_FLAG7;
+    }
+}
+
+impl UdevFlags {
+    /// A private device, as LVM makes its hidden devices (and
+    /// devicemapper-rs's `DmOptions::private()`): device-mapper's rules
+    /// still make the node, but no subsystem, disk or other rule looks at
+    /// the device (no `/dev/disk/by-*` links, no blkid scan, nothing
+    /// auto-activated on it).
+    pub const PRIVATE: UdevFlags = UdevFlags::DISABLE_SUBSYSTEM_RULES
+        .union(UdevFlags::DISABLE_DISK_RULES)
+        .union(UdevFlags::DISABLE_OTHER_RULES);
+}
+
 const DM_UDEV_FLAGS_SHIFT: u32 = UDEV_FLAGS_SHIFT;
 const DM_UDEV_FLAGS_MASK: u32 = UDEV_FLAGS_MASK;
 const DISABLE_DM_RULES: u16 = DISABLE_DM_RULES_FLAG;

@@ -95,6 +95,34 @@ macro_rules! unit_impl {
             pub const fn is_zero(self) -> bool {
                 self.0 == 0
             }
+
+            /// `n` KiB (1024 bytes), or `None` if that does not fit in 64 bits.
+            pub const fn from_kib(n: u64) -> Option<$t> {
+                $t::scaled(n, 1 << 10)
+            }
+
+            /// `n` MiB, or `None` if that does not fit in 64 bits.
+            pub const fn from_mib(n: u64) -> Option<$t> {
+                $t::scaled(n, 1 << 20)
+            }
+
+            /// `n` GiB, or `None` if that does not fit in 64 bits.
+            pub const fn from_gib(n: u64) -> Option<$t> {
+                $t::scaled(n, 1 << 30)
+            }
+
+            /// `n` TiB, or `None` if that does not fit in 64 bits.
+            pub const fn from_tib(n: u64) -> Option<$t> {
+                $t::scaled(n, 1 << 40)
+            }
+
+            /// `n` units of `bytes` bytes each (a multiple of the unit).
+            const fn scaled(n: u64, bytes: u64) -> Option<$t> {
+                match n.checked_mul(bytes / $t::UNIT_BYTES) {
+                    Some(v) => Some($t(v)),
+                    None => None,
+                }
+            }
         }
 
         impl From<u64> for $t {
@@ -130,6 +158,9 @@ unit_impl!(Sectors);
 unit_impl!(Bytes);
 
 impl Sectors {
+    /// Bytes per unit.
+    const UNIT_BYTES: u64 = SECTOR_SIZE;
+
     /// The same size in bytes, or `None` if it does not fit in 64 bits.
     pub const fn bytes(self) -> Option<Bytes> {
         match self.0.checked_mul(SECTOR_SIZE) {
@@ -140,6 +171,9 @@ impl Sectors {
 }
 
 impl Bytes {
+    /// Bytes per unit.
+    const UNIT_BYTES: u64 = 1;
+
     /// The same size in sectors, or `None` if it is not a whole number of
     /// sectors.
     pub const fn sectors(self) -> Option<Sectors> {
@@ -188,6 +222,30 @@ mod tests {
         assert_eq!(u64::from(Sectors(3)), 3);
         assert_eq!(Sectors::from(3), Sectors(3));
         assert_eq!(SECTOR_SIZE, 512);
+    }
+
+    #[test]
+    fn binary_prefixes() {
+        assert_eq!(Sectors::from_kib(1), Some(Sectors(2)));
+        assert_eq!(Sectors::from_mib(1), Some(Sectors(2048)));
+        assert_eq!(Sectors::from_gib(2), Some(Sectors(2 << 21)));
+        assert_eq!(Sectors::from_tib(1), Some(Sectors(1 << 31)));
+        assert_eq!(Bytes::from_kib(3), Some(Bytes(3072)));
+        assert_eq!(Bytes::from_mib(1), Some(Bytes(1 << 20)));
+        assert_eq!(Bytes::from_gib(1), Some(Bytes(1 << 30)));
+        assert_eq!(Bytes::from_tib(1), Some(Bytes(1 << 40)));
+        assert_eq!(Sectors::from_mib(0), Some(Sectors::ZERO));
+        // The largest that fits, and one more.
+        assert_eq!(Sectors::from_kib(u64::MAX / 2), Some(Sectors(u64::MAX - 1)));
+        assert_eq!(Sectors::from_kib(u64::MAX / 2 + 1), None);
+        assert_eq!(
+            Bytes::from_gib(u64::MAX >> 30),
+            Some(Bytes((u64::MAX >> 30) << 30))
+        );
+        assert_eq!(Bytes::from_gib((u64::MAX >> 30) + 1), None);
+        assert_eq!(Sectors::from_tib(u64::MAX), None);
+        const DISK: Option<Sectors> = Sectors::from_mib(8);
+        assert_eq!(DISK.and_then(Sectors::bytes), Bytes::from_mib(8));
     }
 
     #[test]

@@ -24,6 +24,7 @@ impl Drop for Cleanup {
                     RemoveOptions {
                         deferred: false,
                         retry: true,
+                        ..Default::default()
                     },
                 );
             }
@@ -494,6 +495,7 @@ fn threads_share_the_control_device() {
                         RemoveOptions {
                             deferred: false,
                             retry: true,
+                            ..Default::default()
                         },
                     )
                     .unwrap();

@@ -39,6 +39,7 @@ impl Drop for Cleanup {
                     RemoveOptions {
                         deferred: false,
                         retry: true,
+                        ..Default::default()
                     },
                 );
             }

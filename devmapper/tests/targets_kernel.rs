@@ -22,7 +22,6 @@ use devmapper::secret::Secret;
 use devmapper::targets::*;
 use devmapper::units::Sectors;
 use devmapper::{DevId, DeviceMapper, DmName, RemoveOptions};
-use std::os::unix::fs::MetadataExt;
 use std::process::Command;
 use std::sync::Mutex;
 
@@ -38,6 +37,7 @@ impl Drop for Cleanup {
                     RemoveOptions {
                         deferred: false,
                         retry: true,
+                        ..Default::default()
                     },
                 );
             }
@@ -91,16 +91,12 @@ impl Drop for Loop {
 
 /// The device number of a block device node, as a `DevRef`.
 fn devnum(path: &str) -> DevRef {
-    let rdev = std::fs::metadata(path).unwrap().rdev();
-    let major = ((rdev >> 8) & 0xfff) | ((rdev >> 32) & !0xfff);
-    let minor = (rdev & 0xff) | ((rdev >> 12) & !0xff);
-    DevRef::number(major as u32, minor as u32).unwrap()
+    DevRef::from_node(path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
 /// The device number of a dm device.
 fn dm_dev(dm: &DeviceMapper, name: &str) -> DevRef {
-    let i = dm.info(&DevId::name(name).unwrap()).unwrap();
-    DevRef::number(i.major, i.minor).unwrap()
+    dm.device(DevId::name(name).unwrap()).dev_ref().unwrap()
 }
 
 fn name(t: &str) -> String {
@@ -144,7 +140,7 @@ fn read_status(dm: &DeviceMapper, n: &str) -> Vec<TargetStatusLine> {
     dm.typed_status(&DevId::name(n).unwrap(), false)
         .unwrap_or_else(|e| panic!("{n}: {e}"))
         .into_iter()
-        .map(|(_, _, s)| s)
+        .map(|l| l.status)
         .collect()
 }
 

@@ -166,6 +166,7 @@ impl Drop for Stack {
                 RemoveOptions {
                     deferred: false,
                     retry: true,
+                    ..Default::default()
                 },
             );
         }

@@ -11,10 +11,10 @@
 
 use devmapper::targets::DevRef;
 use devmapper::units::Sectors;
-use devmapper::{DevId, Device, DeviceMapper, DmName, RemoveOptions};
+use devmapper::{DevId, DeviceMapper, DmName, RemoveOptions};
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -24,9 +24,9 @@ pub type Res<T> = Result<T, Box<dyn std::error::Error>>;
 /// The I/O unit of the helpers below (and the alignment `O_DIRECT` wants).
 pub const BLOCK: usize = 4096;
 
-/// Mebibytes as sectors.
-pub const fn mib(n: u64) -> Sectors {
-    Sectors(n * 2048)
+/// Mebibytes as sectors (checked: an error rather than an overflow).
+pub fn mib(n: u64) -> Res<Sectors> {
+    Ok(Sectors::from_mib(n).ok_or("size out of range")?)
 }
 
 /// A loop device over a scratch file.
@@ -86,7 +86,7 @@ impl Lab {
     /// A sparse scratch file of `size`.
     pub fn scratch_file(&self, what: &str, size: Sectors) -> Res<PathBuf> {
         let path = self.dir.join(format!("{what}.img"));
-        File::create(&path)?.set_len(size.0 * 512)?;
+        File::create(&path)?.set_len(size.bytes().ok_or("size out of range")?.get())?;
         Ok(path)
     }
 
@@ -102,7 +102,7 @@ impl Lab {
         }
         let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
         self.loops.push(path.clone());
-        let dev = dev_ref(&path)?;
+        let dev = DevRef::from_node(&path)?;
         let size = Sectors(std::fs::metadata(file)?.len() / 512);
         Ok(Loop {
             path,
@@ -129,8 +129,8 @@ impl Lab {
 impl Drop for Lab {
     fn drop(&mut self) {
         let retry = RemoveOptions {
-            deferred: false,
             retry: true,
+            ..Default::default()
         };
         for n in self.names.iter().rev() {
             let id = DevId::Name(n.clone());
@@ -145,23 +145,6 @@ impl Drop for Lab {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-/// The device number of a block device node, as a target parameter.
-pub fn dev_ref(node: &Path) -> Res<DevRef> {
-    let rdev = std::fs::metadata(node)?.rdev();
-    // glibc's gnu_dev_major/minor encoding.
-    let major = ((rdev >> 8) & 0xfff) | ((rdev >> 32) & !0xfff);
-    let minor = (rdev & 0xff) | ((rdev >> 12) & !0xff);
-    let (major, minor) = (u32::try_from(major)?, u32::try_from(minor)?);
-    DevRef::number(major, minor)
-        .ok_or_else(|| format!("{major}:{minor}: not a device number").into())
-}
-
-/// A mapped device as a target parameter (to stack devices).
-pub fn dm_ref(dev: &Device) -> Res<DevRef> {
-    let i = dev.info()?;
-    DevRef::number(i.major, i.minor).ok_or_else(|| "bad device number".into())
 }
 
 /// A buffer of `len` bytes aligned for `O_DIRECT`, carved out of a larger

@@ -75,7 +75,7 @@ impl Hints {
 const INLINE_BYTES: usize = 512;
 
 /// An 8-byte aligned, zero-initialised byte buffer that wipes the bytes
-/// that held data when it is dropped. Up to [`INLINE_BYTES`] it needs no
+/// that held data when it is dropped. Up to `INLINE_BYTES` (512) it needs no
 /// allocation.
 pub struct Buffer {
     store: Store,
@@ -472,6 +472,11 @@ impl Control {
         let mut g = self.file.lock();
         // Another thread may have opened it meanwhile: keep one descriptor.
         Ok(Arc::clone(g.get_or_insert_with(|| Arc::new(f))))
+    }
+
+    /// The open control descriptor (opened now if it is not), shared.
+    pub(crate) fn file(&self, ctx: &Context) -> Result<Arc<File>, Error> {
+        self.open(ctx).map_err(IoctlError::into_driver_error)
     }
 
     /// Whether the control node is currently open.

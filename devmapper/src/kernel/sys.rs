@@ -22,6 +22,53 @@ pub const IPC_EXCL: i32 = libc::IPC_EXCL;
 /// `IPC_NOWAIT` for [`semop_one`].
 pub const IPC_NOWAIT: i16 = libc::IPC_NOWAIT as i16;
 
+/// `poll()` one descriptor for `POLLIN` for at most `timeout` (`None`:
+/// without limit; longer waits are made of several polls). `Ok(true)`
+/// when it is readable (or reports an error condition, which a read would
+/// surface), `Ok(false)` when the time ran out. An interrupted poll is
+/// resumed with the time that remains.
+pub fn poll_readable(
+    fd: BorrowedFd<'_>,
+    timeout: Option<std::time::Duration>,
+) -> Result<bool, i32> {
+    let deadline = timeout.and_then(|t| std::time::Instant::now().checked_add(t));
+    loop {
+        let ms: c_int = match (timeout, deadline) {
+            (None, _) => -1,
+            // Too far ahead to represent: as good as forever.
+            (Some(_), None) => -1,
+            (Some(_), Some(d)) => {
+                let left = d.saturating_duration_since(std::time::Instant::now());
+                // Round up, so that a short timeout still waits.
+                let ms = left.as_nanos().div_ceil(1_000_000);
+                c_int::try_from(ms).unwrap_or(c_int::MAX)
+            }
+        };
+        let mut p = libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: `p` is one valid, initialised pollfd living across the
+        // call, and the count passed is 1; `fd` is borrowed, so it stays
+        // open during the call.
+        let r = unsafe { libc::poll(&mut p, 1, ms) };
+        if r > 0 {
+            return Ok(true);
+        }
+        if r == 0 {
+            if ms == c_int::MAX || ms < 0 {
+                continue; // a slice of a longer wait
+            }
+            return Ok(false);
+        }
+        let e = errno();
+        if e != libc::EINTR {
+            return Err(e);
+        }
+    }
+}
+
 /// `_IO(0x12, 99)`: get the read-ahead of a block device (in 512-byte sectors).
 const BLKRAGET: c_ulong = 0x1263;
 /// `_IO(0x12, 98)`: set the read-ahead of a block device (in 512-byte sectors).

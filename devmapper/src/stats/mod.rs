@@ -9,10 +9,10 @@
 //!
 //! ```no_run
 //! use devmapper::dm::DeviceMapper;
-//! use devmapper::stats::{Stats, Metric, DM_STATS_REGIONS_ALL, DM_STATS_WALK_AREA};
+//! use devmapper::stats::{Metric, RegionSpec, Stats, DM_STATS_REGIONS_ALL, DM_STATS_WALK_AREA};
 //! let mut s = Stats::new(DeviceMapper::new()?, Some(b"myprog"))?;
 //! s.bind_name(b"vol");
-//! let id = s.create_region(0, 0, -4, false, None, None, b"")?;
+//! let id = s.create_region_with(&RegionSpec::whole_device().areas(4))?;
 //! s.populate(None, DM_STATS_REGIONS_ALL)?;
 //! s.set_sampling_interval_ms(1000);
 //! s.walk_init(DM_STATS_WALK_AREA)?;
@@ -41,6 +41,7 @@ mod handle;
 pub mod histogram;
 pub mod message;
 pub mod metrics;
+pub mod region;
 pub mod transport;
 
 pub use error::{StatsError, StatsErrorKind};
@@ -48,6 +49,7 @@ pub use filemap::{filemapd_mode_from_string, start_filemapd, FilemapdMode, Filem
 pub use handle::{default_program_id, supports_precise_timestamps, ObjectType, Stats};
 pub use histogram::{Bin, Histogram, HistogramFlags, DM_PERCENT_0, DM_PERCENT_1, DM_PERCENT_100};
 pub use metrics::{Counter, Counters, Metric};
+pub use region::RegionSpec;
 pub use transport::{StatsDevice, StatsTransport, TransportError};
 
 /// `DM_STATS_ALL_PROGRAMS`: list every region, whatever its program id.

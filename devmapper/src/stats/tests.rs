@@ -629,6 +629,47 @@ fn populate_partial_last_area_extends_len() {
 }
 
 #[test]
+fn region_spec_sends_what_create_region_sends() {
+    use super::RegionSpec;
+    use crate::units::Sectors;
+    let k = FakeKernel::new(1000);
+    let mut s = handle(&k);
+    let b = Histogram::bounds_from_string(b"1ms,5ms").unwrap();
+    s.create_region_with(&RegionSpec::range(Sectors(0), Sectors(100)).area_size(Sectors(50)))
+        .unwrap();
+    s.create_region_with(
+        &RegionSpec::range(Sectors(100), Sectors(10))
+            .areas(1)
+            .user_data(b"u"),
+    )
+    .unwrap();
+    s.create_region_with(&RegionSpec::whole_device().areas(2).histogram(&b))
+        .unwrap();
+    s.create_region_with(
+        &RegionSpec::whole_device()
+            .precise(true)
+            .program_id(b"other")
+            .user_data(b"xyz"),
+    )
+    .unwrap();
+    assert_eq!(
+        k.sent(),
+        vec![
+            "@stats_create 0+100 50  dmstats ",
+            "@stats_create 100+10 /1  dmstats u",
+            "@stats_create - /2 1  histogram:1,5 dmstats ",
+            "@stats_create - /1 1 precise_timestamps  other xyz",
+        ]
+    );
+    // Nothing is sent for a spec that does not make sense.
+    let e = s
+        .create_region_with(&RegionSpec::whole_device().areas(0))
+        .unwrap_err();
+    assert_eq!(e.kind(), crate::ErrorKind::InvalidArgument);
+    assert_eq!(k.sent().len(), 4);
+}
+
+#[test]
 fn precise_and_histograms() {
     let k = FakeKernel::new(1000);
     let mut s = handle(&k);

@@ -3,14 +3,16 @@
 //! `<cipher> <key> <iv_offset> <device> <offset> [<#opt_params> <opt_params>...]`
 
 use super::{
-    copy_bytes, split_colon, Args, DevRef, Out, ParseError, ParseErrorKind, TargetParams, Tokens,
+    copy_bytes, split_colon, Args, DevRef, Lossy, Out, ParseError, ParseErrorKind, TargetParams,
+    Tokens,
 };
 use crate::secret::Secret;
 use crate::units::{parse_decimal_u64, Sectors};
 use std::fmt;
 
-/// The cipher specification, in one of the kernel's two forms.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The cipher specification, in one of the kernel's two forms. `Debug`
+/// shows its byte strings as text.
+#[derive(Clone, PartialEq, Eq)]
 pub enum CipherSpec {
     /// `cipher[:keycount][-chainmode[-ivmode[:ivopts]]]`, e.g.
     /// `aes-xts-plain64`, `aes-cbc-essiv:sha256`, `aes:64-cbc-lmk`.
@@ -36,6 +38,40 @@ pub enum CipherSpec {
         /// IV generator options.
         iv_opts: Option<Vec<u8>>,
     },
+}
+
+impl fmt::Debug for CipherSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fn text(b: &Option<Vec<u8>>) -> Option<Lossy<'_>> {
+            b.as_deref().map(Lossy)
+        }
+        match self {
+            CipherSpec::Legacy {
+                cipher,
+                key_count,
+                chain_mode,
+                iv_mode,
+                iv_opts,
+            } => f
+                .debug_struct("Legacy")
+                .field("cipher", &Lossy(cipher))
+                .field("key_count", key_count)
+                .field("chain_mode", &text(chain_mode))
+                .field("iv_mode", &text(iv_mode))
+                .field("iv_opts", &text(iv_opts))
+                .finish(),
+            CipherSpec::Capi {
+                spec,
+                iv_mode,
+                iv_opts,
+            } => f
+                .debug_struct("Capi")
+                .field("spec", &Lossy(spec))
+                .field("iv_mode", &text(iv_mode))
+                .field("iv_opts", &text(iv_opts))
+                .finish(),
+        }
+    }
 }
 
 impl CipherSpec {
@@ -169,7 +205,7 @@ pub enum KeyringKeyType {
 }
 
 impl KeyringKeyType {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             KeyringKeyType::Logon => "logon",
             KeyringKeyType::User => "user",
@@ -234,13 +270,12 @@ pub(crate) fn decode_hex(t: &[u8]) -> Result<Option<Secret>, ParseErrorKind> {
     if t.len() % 2 != 0 {
         return Ok(None);
     }
-    let mut v = Vec::new();
-    v.try_reserve_exact(t.len() / 2)
-        .map_err(|_| ParseErrorKind::OutOfMemory)?;
-    let mut s = Secret::new(v);
+    let mut s = Secret::try_with_capacity(t.len() / 2).ok_or(ParseErrorKind::OutOfMemory)?;
     for pair in t.chunks_exact(2) {
         match (hex_digit(pair[0]), hex_digit(pair[1])) {
-            (Some(h), Some(l)) => s.vec_mut().push(h << 4 | l),
+            (Some(h), Some(l)) => {
+                s.push_within_capacity(&[h << 4 | l]);
+            }
             _ => return Ok(None),
         }
     }
@@ -517,7 +552,7 @@ impl fmt::Debug for CryptParams {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CryptParams")
             .field("cipher", &self.cipher)
-            .field("key", &format_args!("<hidden>"))
+            .field("key", &self.key)
             .field("iv_offset", &self.iv_offset)
             .field("device", &self.device)
             .field("offset", &self.offset)
@@ -832,6 +867,31 @@ mod tests {
             }
         }
         let c = p(&lines[0]).unwrap();
-        assert!(format!("{c:?}").contains("key: <hidden>"));
+        assert!(format!("{c:?}").contains("key: Raw(<hidden, 16 bytes>)"));
+    }
+
+    #[test]
+    fn debug_shows_text() {
+        let c = CipherSpec::parse(b"aes-cbc-essiv:sha256").unwrap();
+        assert_eq!(
+            format!("{c:?}"),
+            "Legacy { cipher: \"aes\", key_count: None, chain_mode: Some(\"cbc\"), \
+             iv_mode: Some(\"essiv\"), iv_opts: Some(\"sha256\") }"
+        );
+        let c = CipherSpec::parse(b"capi:gcm(aes)-random").unwrap();
+        assert_eq!(
+            format!("{c:?}"),
+            "Capi { spec: \"gcm(aes)\", iv_mode: Some(\"random\"), iv_opts: None }"
+        );
+        let p = CryptParams::new(
+            CipherSpec::new("aes", "xts", "plain64"),
+            CryptKey::Raw(Secret::from(&b"\x5e\xc7\xe7"[..])),
+            DevRef::number(7, 0).unwrap(),
+            Sectors(0),
+        );
+        let d = format!("{p:?}");
+        assert!(d.contains("cipher: Legacy { cipher: \"aes\""), "{d}");
+        assert!(d.contains("key: Raw(<hidden, 3 bytes>)"), "{d}");
+        assert!(!d.contains("5e") && !d.contains("94"), "{d}");
     }
 }

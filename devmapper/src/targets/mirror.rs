@@ -392,6 +392,26 @@ impl TargetStatus for MirrorStatus {
     }
 }
 
+impl MirrorStatus {
+    /// The share of regions in sync, `0.0..=1.0`.
+    pub fn sync_ratio(&self) -> f64 {
+        super::ratio(self.in_sync_regions, self.total_regions)
+    }
+
+    /// Whether every region is in sync (what LVM's mirror percentage
+    /// reports as 100%). Leg health is separate: see [`all_legs_alive`].
+    ///
+    /// [`all_legs_alive`]: MirrorStatus::all_legs_alive
+    pub fn in_sync(&self) -> bool {
+        self.total_regions > 0 && self.in_sync_regions >= self.total_regions
+    }
+
+    /// Whether every leg reports `A` (alive, no error seen).
+    pub fn all_legs_alive(&self) -> bool {
+        self.health.iter().all(|h| *h == MirrorDeviceHealth::Alive)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -459,8 +479,16 @@ mod tests {
                 health: MirrorDeviceHealth::FlushError
             }
         );
+        assert!(!s.in_sync() && !s.all_legs_alive());
         let s = MirrorStatus::parse(b"2 7:0 7:1 48/128 1 AA 1 core").unwrap();
         assert_eq!(s.log, MirrorLogStatus::Core);
+        assert_eq!(s.sync_ratio(), 0.375);
+        assert!(!s.in_sync() && s.all_legs_alive());
+        let s = MirrorStatus::parse(b"2 7:0 7:1 128/128 1 AA 1 core").unwrap();
+        assert!(s.in_sync());
+        assert_eq!(s.sync_ratio(), 1.0);
+        let s = MirrorStatus::parse(b"2 7:0 7:1 128/128 1 AD 1 core").unwrap();
+        assert!(s.in_sync() && !s.all_legs_alive());
         let s = MirrorStatus::parse(b"2 7:0 7:1 48/128 1 AA userspace 1 COM_FAILURE").unwrap();
         assert_eq!(
             s.log,

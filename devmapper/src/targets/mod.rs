@@ -46,6 +46,7 @@ mod cache;
 mod crypt;
 mod faults;
 mod integrity;
+pub mod messages;
 mod mirror;
 mod multipath;
 mod raid;
@@ -249,6 +250,9 @@ pub trait TargetParams: Sized + Clone {
 
 /// The status of one target type, as the kernel reports it
 /// (`STATUSTYPE_INFO`, `dmsetup status`).
+///
+/// [`Device::status_of`](crate::Device::status_of) is generic over it:
+/// `dev.status_of::<ThinPoolStatus>()?`.
 pub trait TargetStatus: Sized {
     /// The kernel's target type name.
     const TARGET_TYPE: &'static str;
@@ -256,6 +260,20 @@ pub trait TargetStatus: Sized {
     /// Parse one target's status line: the text after `start length type `
     /// in `dmsetup status`.
     fn parse(status: &[u8]) -> Result<Self, ParseError>;
+
+    /// Whether this type describes the status of targets of `target_type`
+    /// (by default [`TARGET_TYPE`](TargetStatus::TARGET_TYPE) alone;
+    /// [`SnapshotStatus`] also takes `snapshot-merge`).
+    fn accepts(target_type: &[u8]) -> bool {
+        target_type == Self::TARGET_TYPE.as_bytes()
+    }
+
+    /// Parse the status of a target of `target_type` (one it
+    /// [`accepts`](TargetStatus::accepts)).
+    fn parse_for(target_type: &[u8], status: &[u8]) -> Result<Self, ParseError> {
+        let _ = target_type;
+        Self::parse(status)
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -292,6 +310,46 @@ impl DevRef {
     pub fn path(p: impl Into<Vec<u8>>) -> Option<DevRef> {
         let p = p.into();
         (!p.is_empty()).then_some(DevRef::Path(p))
+    }
+
+    /// The device number of a block device node (`/dev/loop0`,
+    /// `/dev/mapper/vol`; symbolic links are followed), read with `stat`
+    /// now: a table that names a device by number reads back equal from the
+    /// kernel, and does not depend on the path later.
+    ///
+    /// Errors: [`ErrorKind::Io`](crate::ErrorKind::Io) when the node cannot
+    /// be looked at, [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument)
+    /// when it is not a block device.
+    pub fn from_node(path: impl AsRef<std::path::Path>) -> crate::Result<DevRef> {
+        use std::os::unix::fs::{FileTypeExt, MetadataExt};
+        let path = path.as_ref();
+        let md = std::fs::metadata(path).map_err(|e| {
+            let errno = e.raw_os_error().unwrap_or(libc::EIO);
+            crate::Error::new(
+                crate::ErrorKind::Io,
+                format!(
+                    "{}: stat failed: {}",
+                    path.display(),
+                    crate::kernel::sys::strerror(errno)
+                ),
+            )
+            .with_errno(errno)
+        })?;
+        if !md.file_type().is_block_device() {
+            return Err(crate::Error::invalid(format!(
+                "{} is not a block device.",
+                path.display()
+            ))
+            .with_errno(libc::ENOTBLK));
+        }
+        let rdev = md.rdev();
+        let (major, minor) = (libc::major(rdev), libc::minor(rdev));
+        DevRef::number(major, minor).ok_or_else(|| {
+            crate::Error::invalid(format!(
+                "{}: device number {major}:{minor} is out of the kernel's range.",
+                path.display()
+            ))
+        })
     }
 
     /// Parse `major:minor` (decimal) or, failing that, take it as a path.
@@ -336,6 +394,15 @@ impl fmt::Debug for DevRef {
             DevRef::Path(p) => write!(f, "Path({:?})", String::from_utf8_lossy(p)),
             DevRef::Number { major, minor } => write!(f, "Number({major}:{minor})"),
         }
+    }
+}
+
+/// Bytes shown as text (lossy where not UTF-8) in `Debug` output.
+pub(crate) struct Lossy<'a>(pub(crate) &'a [u8]);
+
+impl fmt::Debug for Lossy<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&String::from_utf8_lossy(self.0), f)
     }
 }
 
@@ -393,16 +460,14 @@ impl<'a> Tokens<'a> {
             }
             let raw = &input[start..i];
             let tok = if quoted {
-                let mut v = Secret::new(Vec::new());
-                v.vec_mut()
-                    .try_reserve_exact(raw.len())
-                    .map_err(|_| oom())?;
+                // Unquoted is never longer than quoted: the reservation holds.
+                let mut v = Secret::try_with_capacity(raw.len()).ok_or_else(oom)?;
                 let mut j = 0;
                 while j < raw.len() {
                     if raw[j] == b'\\' && j + 1 < raw.len() {
                         j += 1;
                     }
-                    v.vec_mut().push(raw[j]);
+                    v.push_within_capacity(&raw[j..j + 1]);
                     j += 1;
                 }
                 Tok::Owned(v)
@@ -609,6 +674,15 @@ pub(crate) fn parse_num(t: &[u8]) -> Result<u64, ParseErrorKind> {
     parse_decimal_u64(t).ok_or(ParseErrorKind::OutOfRange)
 }
 
+/// `done / total` in `0.0..=1.0`; nothing to do (`0/0`) is complete.
+pub(crate) fn ratio(done: u64, total: u64) -> f64 {
+    if total == 0 {
+        1.0
+    } else {
+        done.min(total) as f64 / total as f64
+    }
+}
+
 /// `a/b` as two numbers.
 pub(crate) fn parse_ratio(t: &[u8]) -> Result<(u64, u64), ParseErrorKind> {
     let slash = t
@@ -627,9 +701,9 @@ pub(crate) fn split_colon(t: &[u8]) -> Option<(&[u8], &[u8])> {
 // ---------------------------------------------------------------------------
 // Building parameter strings
 
-/// A parameter string under construction. It lives in a [`Secret`] and
-/// grows by moving to a larger wiped-on-drop buffer, so no copy of a key is
-/// left behind in freed memory.
+/// A parameter string under construction. It lives in a [`Secret`], which
+/// grows by moving to a larger buffer and wiping the old one, so no copy of
+/// a key is left behind in freed memory.
 pub(crate) struct Out {
     buf: Secret,
     first: bool,
@@ -643,22 +717,9 @@ impl Out {
         }
     }
 
-    fn reserve(&mut self, more: usize) {
-        let len = self.buf.len();
-        let need = len.saturating_add(more);
-        if need > self.buf.vec_mut().capacity() {
-            let cap = need.max(len.saturating_mul(2)).max(64);
-            let mut n = Secret::with_capacity(cap);
-            n.vec_mut().extend_from_slice(self.buf.as_bytes());
-            // The old buffer is wiped when dropped here.
-            self.buf = n;
-        }
-    }
-
     /// Append bytes verbatim.
     pub(crate) fn raw(&mut self, b: &[u8]) {
-        self.reserve(b.len());
-        self.buf.vec_mut().extend_from_slice(b);
+        self.buf.extend_from_slice(b);
     }
 
     fn sep(&mut self) {
@@ -1202,6 +1263,18 @@ pub enum TargetStatusLine {
     },
 }
 
+/// One line of a device's status, typed: where it is in the device and
+/// what its target reports (the status counterpart of [`TableLine`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatusLine {
+    /// First sector of the device this target maps.
+    pub start: Sectors,
+    /// Number of sectors it maps.
+    pub length: Sectors,
+    /// The target's status.
+    pub status: TargetStatusLine,
+}
+
 /// Status text that must be empty (white space only).
 fn empty_status(target: &'static str, status: &[u8]) -> Result<(), ParseError> {
     let toks = Tokens::split(target, status)?;
@@ -1326,6 +1399,43 @@ mod tests {
             format!("{:?}", DevRef::number(1, 2).unwrap()),
             "Number(1:2)"
         );
+    }
+
+    #[test]
+    fn devref_from_node() {
+        use crate::ErrorKind;
+        // A character device, a regular file, a directory: not block devices.
+        for p in ["/dev/null", "/proc/self/status", "/"] {
+            let e = DevRef::from_node(p).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{p}");
+            assert_eq!(e.errno(), Some(libc::ENOTBLK));
+            assert_eq!(e.to_string(), format!("{p} is not a block device."));
+        }
+        let e = DevRef::from_node("/nonexistent/node").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Io);
+        assert_eq!(e.errno(), Some(libc::ENOENT));
+        assert!(e
+            .to_string()
+            .starts_with("/nonexistent/node: stat failed: "));
+        // Any block device node the host has (none in some containers).
+        let block = std::fs::read_dir("/dev").ok().and_then(|d| {
+            d.filter_map(|e| e.ok()).find(|e| {
+                use std::os::unix::fs::FileTypeExt;
+                e.file_type().is_ok_and(|t| t.is_block_device())
+            })
+        });
+        match block {
+            Some(e) => {
+                use std::os::unix::fs::MetadataExt;
+                let rdev = std::fs::metadata(e.path()).unwrap().rdev();
+                let d = DevRef::from_node(e.path()).unwrap();
+                assert_eq!(
+                    d,
+                    DevRef::number(libc::major(rdev), libc::minor(rdev)).unwrap()
+                );
+            }
+            None => eprintln!("devref_from_node: no block device under /dev: that part skipped"),
+        }
     }
 
     #[test]

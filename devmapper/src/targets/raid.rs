@@ -510,6 +510,24 @@ impl TargetStatus for RaidStatus {
     }
 }
 
+impl RaidStatus {
+    /// The share of the array synchronised (or reshaped), `0.0..=1.0`.
+    pub fn sync_ratio(&self) -> f64 {
+        super::ratio(self.sync_done, self.sync_total)
+    }
+
+    /// Whether the array is in sync: the sync ratio is complete **and**
+    /// every member reports `A` (alive and in sync). The ratio alone is not
+    /// enough: right after activation, before the resynchronisation has
+    /// started, it can read complete while the members still say `a`.
+    pub fn in_sync(&self) -> bool {
+        self.sync_total > 0
+            && self.sync_done >= self.sync_total
+            && !self.health.is_empty()
+            && self.health.iter().all(|h| *h == RaidDeviceHealth::Alive)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -578,6 +596,29 @@ raid10_use_near_sets journal_dev 7:9 journal_mode writeback 4 7:0 7:1 - 7:2 7:3 
     }
 
     #[test]
+    fn in_sync_needs_the_ratio_and_every_member() {
+        let st = |s: &[u8]| RaidStatus::parse(s).unwrap();
+        assert!(st(b"raid1 2 AA 32768/32768 idle 0 0 -").in_sync());
+        // Complete ratio, members not yet in sync (just activated).
+        let s = st(b"raid1 2 aa 32768/32768 resync 0 0 -");
+        assert_eq!(s.sync_ratio(), 1.0);
+        assert!(!s.in_sync());
+        // A dead or missing member.
+        assert!(!st(b"raid1 2 AD 32768/32768 idle 0 0 -").in_sync());
+        assert!(!st(b"raid10_offset 2 A- 65536/65536 idle 3 2048 -").in_sync());
+        // Members fine, ratio incomplete.
+        let s = st(b"raid1 2 AA 16384/32768 recover 0 0 -");
+        assert_eq!(s.sync_ratio(), 0.5);
+        assert!(!s.in_sync());
+        // Nothing to synchronise is a complete ratio, but not "in sync".
+        let s = st(b"raid1 2 AA 0/0");
+        assert_eq!(s.sync_ratio(), 1.0);
+        assert!(!s.in_sync());
+        // More done than total (never printed by a kernel) stays at 1.0.
+        assert_eq!(st(b"raid1 2 AA 5/4").sync_ratio(), 1.0);
+    }
+
+    #[test]
     fn status() {
         let s = RaidStatus::parse(b"raid4 3 aaD 32832/65536 resync 0 0 a").unwrap();
         assert_eq!(s.raid_type, RaidType::Raid4);
@@ -600,6 +641,8 @@ raid10_use_near_sets journal_dev 7:9 journal_mode writeback 4 7:0 7:1 - 7:2 7:3 
         );
         let s = RaidStatus::parse(b"raid1 2 AA 1/2").unwrap();
         assert_eq!(s.sync_action, None);
+        assert_eq!(s.sync_ratio(), 0.5);
+        assert!(!s.in_sync());
         let s = RaidStatus::parse(b"raid1 2 AA 1/2 undef 0 0 - new").unwrap();
         assert_eq!(
             s.sync_action,

@@ -240,6 +240,17 @@ impl TargetStatus for SnapshotStatus {
     fn parse(status: &[u8]) -> Result<SnapshotStatus, ParseError> {
         parse_status(Self::TARGET_TYPE, status)
     }
+
+    fn accepts(target_type: &[u8]) -> bool {
+        matches!(target_type, b"snapshot" | b"snapshot-merge")
+    }
+
+    fn parse_for(target_type: &[u8], status: &[u8]) -> Result<SnapshotStatus, ParseError> {
+        match target_type {
+            b"snapshot-merge" => parse_status("snapshot-merge", status),
+            _ => parse_status(Self::TARGET_TYPE, status),
+        }
+    }
 }
 
 #[cfg(test)]
