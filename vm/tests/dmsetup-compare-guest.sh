@@ -163,7 +163,7 @@ if [ -n "$BUILT" ]; then BIN[built]=$BUILT LIB[built]=$OURS; COLUMNS+=(built); f
 force_clean
 # Every target module the kernel has, loaded before the first column (the
 # kernel loads them on demand: `dmsetup targets` would differ otherwise).
-for m in /lib/modules/"$(uname -r)"/kernel/drivers/md/dm-*.ko*; do
+for m in $(find /lib/modules/"$(uname -r)"/kernel/drivers/md -name 'dm-*.ko*' | sort); do
     m=$(basename "$m"); m=${m%%.ko*}
     case $m in dm-bufio|dm-bio-prison|dm-persistent-data|dm-log|dm-region-hash|dm-*-policy*|dm-round-robin|dm-queue-length|dm-service-time|dm-historical-service-time|dm-io-affinity) continue ;; esac
     modprobe -q "$m" 2>/dev/null

@@ -637,8 +637,9 @@ else
     note t-clone "no dm-clone module on $(uname -r)"
 fi
 if neutral modprobe -q dm-vdo 2>/dev/null; then
-    # A vdo target needs a volume formatted by vdoformat (not packaged
-    # here): the failing load is what both libraries must report alike.
+    # A vdo volume needs far more room than this VM's RAM-backed disk
+    # (slabs of 128 MiB plus the deduplication index): the load fails with
+    # ENOSPC, and that failure is what both libraries must report alike.
     s t-vdo-dev dm create dmt-vdodev --table "$(lin v 344 64)"
     s t-vdo dm create dmt-vdo --table "0 $((64 * MiB)) vdo V4 /dev/mapper/dmt-vdodev $((64 * MiB / 8)) 4096 32768 16380"
     s t-vdo-remove dm remove dmt-vdodev
