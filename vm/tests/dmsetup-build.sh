@@ -40,6 +40,7 @@ REPO=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=../lib/debian.sh
 . "$REPO/vm/lib/debian.sh"
 CACHE_ROOT=${VM_CACHE:-$REPO/vm/cache}
+unset LD_LIBRARY_PATH LD_PRELOAD
 
 log() { echo "dmsetup-build: $*" >&2; }
 die() { log "error: $*"; exit 1; }

@@ -12,7 +12,7 @@
 #   vm/tests/dmsetup-compare.sh [--kernel 6.1|sid] [--ours LIBDIR|stock-copy]
 #                               [--include DIR] [--no-built]
 #
-#   --ours LIBDIR   the library under test (default: build/lib, built with
+#   --ours LIBDIR   the library under test (default: $DMRS_LIBDIR, else build/lib, built with
 #                   `make build` when missing); `stock-copy` is a copy of the
 #                   installed stock library (validates the machinery: every
 #                   column must then match). Env: DMSETUP_COMPARE_OURS.
@@ -27,10 +27,12 @@
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$REPO"
+# (make check exports LD_LIBRARY_PATH=build/lib: the host side needs none)
+unset LD_LIBRARY_PATH LD_PRELOAD
 CACHE_ROOT=${VM_CACHE:-$REPO/vm/cache}
 KERNEL=6.1
-OURS=${DMSETUP_COMPARE_OURS:-}
-INCLUDE=${DMSETUP_COMPARE_INCLUDE:-}
+OURS=${DMSETUP_COMPARE_OURS:-${DMRS_LIBDIR:-}}
+INCLUDE=${DMSETUP_COMPARE_INCLUDE:-${DMRS_INCLUDEDIR:-}}
 BUILT=${DMSETUP_COMPARE_BUILT:-1}
 while [ $# -gt 0 ]; do
     case $1 in
@@ -38,7 +40,7 @@ while [ $# -gt 0 ]; do
         --ours) OURS=$2; shift 2 ;;
         --include) INCLUDE=$2; shift 2 ;;
         --no-built) BUILT=0; shift ;;
-        -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "dmsetup-compare: unknown argument: $1" >&2; exit 2 ;;
     esac
 done

@@ -39,14 +39,17 @@ udev_disabled() { # udev_disabled 1|0: DM_DISABLE_UDEV=1 or unset
     if [ "$1" = 1 ]; then export DM_DISABLE_UDEV=1; else unset DM_DISABLE_UDEV; fi
 }
 udev_disabled 1
-dm() { if [ -n "$LIBDIR" ]; then LD_LIBRARY_PATH=$LIBDIR "$DMSETUP" "$@"; else "$DMSETUP" "$@"; fi; }
-dms() { if [ -n "$LIBDIR" ]; then LD_LIBRARY_PATH=$LIBDIR "$DMSTATS" "$@"; else "$DMSTATS" "$@"; fi; }
-# dmw: dmsetup under a 30 s timeout (commands that wait for the kernel).
-dmw() {
-    if [ -n "$LIBDIR" ]; then LD_LIBRARY_PATH=$LIBDIR timeout -k 5 30 "$DMSETUP" "$@"; else timeout -k 5 30 "$DMSETUP" "$@"; fi
-}
-# Neutral helpers never load the library under test.
-neutral() { env -u LD_PRELOAD -u LD_LIBRARY_PATH "$@"; }
+# Every command runs under a guard (DMSETUP_SEQ_GUARD seconds, default 60;
+# each takes well under a second): a command that hangs shows as rc=124 in
+# the transcript instead of stalling the whole boot.
+GUARD=(timeout -k 5 "${DMSETUP_SEQ_GUARD:-60}")
+dm() { if [ -n "$LIBDIR" ]; then LD_LIBRARY_PATH=$LIBDIR "${GUARD[@]}" "$DMSETUP" "$@"; else "${GUARD[@]}" "$DMSETUP" "$@"; fi; }
+dms() { if [ -n "$LIBDIR" ]; then LD_LIBRARY_PATH=$LIBDIR "${GUARD[@]}" "$DMSTATS" "$@"; else "${GUARD[@]}" "$DMSTATS" "$@"; fi; }
+# dmw: the same, for the commands that wait for a kernel event (`wait`).
+dmw() { dm "$@"; }
+# Neutral helpers never load the library under test (guarded too: I/O on a
+# device a failing library left suspended would block).
+neutral() { env -u LD_PRELOAD -u LD_LIBRARY_PATH "${GUARD[@]}" "$@"; }
 
 rm -rf "$W"
 mkdir -p "$W"

@@ -37,16 +37,18 @@
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$REPO"
+# (make check exports LD_LIBRARY_PATH=build/lib: the host side needs none)
+unset LD_LIBRARY_PATH LD_PRELOAD
 CACHE_ROOT=${VM_CACHE:-$REPO/vm/cache}
 DEFAULT_TESTS="dmsetup-integrity-keys dmsetup-keyring dmsecuretest dmstats-create dmstats-report name-mangling"
 KERNEL=6.1
-OURS=${LVM2_UPSTREAM_OURS:-}
+OURS=${LVM2_UPSTREAM_OURS:-${DMRS_LIBDIR:-}}
 TESTS=()
 while [ $# -gt 0 ]; do
     case $1 in
         --kernel) KERNEL=$2; shift 2 ;;
         --ours) OURS=$2; shift 2 ;;
-        -h|--help) sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "lvm2-upstream: unknown option: $1" >&2; exit 2 ;;
         *) TESTS+=("$1"); shift ;;
     esac

@@ -20,9 +20,11 @@
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$REPO"
+# (make check exports LD_LIBRARY_PATH=build/lib: the host side needs none)
+unset LD_LIBRARY_PATH LD_PRELOAD
 CACHE_ROOT=${VM_CACHE:-$REPO/vm/cache}
 KERNEL=6.1
-OURS=${UDEV_SYNC_OURS:-}
+OURS=${UDEV_SYNC_OURS:-${DMRS_LIBDIR:-}}
 while [ $# -gt 0 ]; do
     case $1 in
         --kernel) KERNEL=$2; shift 2 ;;
