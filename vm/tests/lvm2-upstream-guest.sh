@@ -1,0 +1,108 @@
+#!/bin/bash
+# Guest side of vm/tests/lvm2-upstream.sh (runs as root in the test VM):
+# LVM2's test/shell scripts with the harness built by the host script, on
+# stock libdevmapper, then on ours (LD_LIBRARY_PATH=LIBDIR for the whole
+# script). Prints `<script>: PASS|FAIL|SKIP (<seconds>s)` per script and
+# library, the comparison, and `N passed, N failed` (over both libraries).
+# Exits non-zero when a script's result differs between the libraries.
+#
+#   lvm2-upstream-guest.sh TESTDIR LIBDIR LOGDIR SCRIPT...
+#
+# LOGDIR/<stock|ours>/<script>.log receive each script's output.
+#
+# A script is run as LVM2's runner does: `bash shell/<name>.sh` from the
+# test directory (lib/ beside it), flavour ndev-vanilla (no udev: nodes are
+# made by libdevmapper under the test's own DM_DEV_DIR), exit status 0 =
+# pass, 200 = skip, anything else = fail. LVM2_UPSTREAM_SCRIPT_TIMEOUT:
+# seconds per script (default 300).
+set -u
+[ $# -ge 4 ] || { echo "usage: $0 TESTDIR LIBDIR LOGDIR SCRIPT..." >&2; exit 2; }
+TESTDIR=$1
+LIBDIR=$2
+OUT=$3
+shift 3
+SCRIPTS=("$@")
+TMO=${LVM2_UPSTREAM_SCRIPT_TIMEOUT:-300}
+unset LD_LIBRARY_PATH LD_PRELOAD DM_DISABLE_UDEV
+export LVM_TEST_FLAVOUR=ndev-vanilla
+DMSETUP=$(command -v dmsetup) || { echo "no dmsetup" >&2; exit 2; }
+stock_dm() { env -u LD_LIBRARY_PATH -u LD_PRELOAD "$DMSETUP" "$@"; }
+
+cleanup() { # what a script left (printed), then a clean state
+    local left
+    left=$(stock_dm ls 2>/dev/null | grep -v '^No devices found' | awk '{ print $1 }' | tr '\n' ' ')
+    stock_dm remove_all --force >/dev/null 2>&1
+    losetup -D 2>/dev/null
+    rmmod brd 2>/dev/null
+    for id in $(ipcs -s 2>/dev/null | awk '$1 ~ /^0x0*d4d/ { print $2 }'); do
+        left="$left semaphore:$id"; ipcrm -s "$id" 2>/dev/null
+    done
+    echo "$left"
+}
+
+# Versioned libdevmapper symbols dmsetup imports that LIBDIR's library lacks:
+# then every dmsetup call in the scripts fails to load; say so up front.
+missing=$(comm -23 \
+    <(readelf --dyn-syms -W "$DMSETUP" | awk '$7 == "UND" && $8 ~ /^dm_/ { sub(/ .*/, "", $8); print $8 }' | sort -u) \
+    <(readelf --dyn-syms -W "$LIBDIR/libdevmapper.so.1.02.1" | awk '$7 != "UND" && $8 ~ /^dm_/ { s = $8; sub(/@@/, "@", s); print s }' | sort -u))
+
+declare -A RESULT
+run_lib() { # run_lib stock|ours
+    local mode=$1 dir=$OUT/$1 t rc res start secs left so
+    local envs=(env -u LD_LIBRARY_PATH -u LD_PRELOAD)
+    [ "$mode" = ours ] && envs=(env -u LD_PRELOAD LD_LIBRARY_PATH="$LIBDIR")
+    rm -rf "$dir"; mkdir -p "$dir"
+    so=$("${envs[@]}" ldd "$DMSETUP" | awk '$1 == "libdevmapper.so.1.02.1" { print $3 }')
+    echo "=== $mode libdevmapper: $so (dmsetup $DMSETUP, kernel $(uname -r))"
+    if [ "$mode" = ours ] && [ -n "$missing" ]; then
+        echo "ours: $(echo "$missing" | wc -l) symbols dmsetup imports are missing from $so, e.g." \
+            "$(echo "$missing" | head -n 3 | sed 's/@.*//' | paste -sd' '): every dmsetup call will fail to load"
+    fi
+    cd "$TESTDIR" || exit 2
+    for t in "${SCRIPTS[@]}"; do
+        start=$(date +%s.%N)
+        "${envs[@]}" timeout -k 10 "$TMO" bash "shell/$t.sh" >"$dir/$t.log" 2>&1 </dev/null
+        rc=$?
+        secs=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
+        case $rc in
+            0) res=PASS ;;
+            200) res=SKIP ;;
+            *) res=FAIL ;;
+        esac
+        RESULT[$mode,$t]=$res
+        left=$(cleanup)
+        echo "$t: $res (${secs}s)${left:+ [left behind: $left]}"
+        case $res in
+            SKIP) grep -m1 'TEST SKIPPED' "$dir/$t.log" | sed 's/^/    | /' ;;
+            FAIL)
+                [ $rc = 124 ] && echo "    (timed out after ${TMO}s)"
+                grep -v '^\s*$' "$dir/$t.log" | tail -n 25 | sed 's/^/    | /' ;;
+        esac
+    done
+    cd / || exit 2
+}
+
+cleanup >/dev/null
+total_start=$(date +%s)
+for mode in stock ours; do
+    s=$(date +%s)
+    run_lib $mode
+    echo "=== $mode: $(( $(date +%s) - s ))s"
+done
+
+echo "=== comparison (stock -> ours)"
+status=0 passed=0 failed=0 skipped=0
+for t in "${SCRIPTS[@]}"; do
+    a=${RESULT[stock,$t]} b=${RESULT[ours,$t]}
+    for r in "$a" "$b"; do
+        case $r in PASS) passed=$((passed + 1)) ;; FAIL) failed=$((failed + 1)) ;; SKIP) skipped=$((skipped + 1)) ;; esac
+    done
+    if [ "$a" = "$b" ]; then echo "$t: $a -> $b"; else echo "$t: $a -> $b  DIFFERS"; status=1; fi
+done
+pass_set() { local m=$1 t l=""; for t in "${SCRIPTS[@]}"; do [ "${RESULT[$m,$t]}" = PASS ] && l+="$t "; done; echo "${l% }"; }
+echo "stock pass set: $(pass_set stock)"
+echo "ours  pass set: $(pass_set ours)"
+if [ $status = 0 ]; then echo "pass sets: same"; else echo "pass sets: DIFFER"; fi
+echo "total: $(( $(date +%s) - total_start ))s; $skipped skipped"
+echo "$passed passed, $failed failed"
+exit $status
