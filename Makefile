@@ -49,7 +49,7 @@ make_pc = sed -e 's|@prefix@|$(1)|g' -e 's|@libdir@|$(2)|g' -e 's|@includedir@|$
 # Run an optional suite script, or say it is skipped: $(call run_suite,name,script)
 run_suite = if [ -f $(2) ]; then $(TEST_ENV) bash $(2); else echo "$(1): skipped ($(2) not present)"; fi
 
-.PHONY: all build install uninstall header check-header check-exports check-core lint test-unit \
+.PHONY: all build install uninstall header check-header check-exports check-core lint test-unit test-harden \
 	test-harness test-c test-vm test-python check demo bench clean help
 
 all: build
@@ -112,13 +112,19 @@ test-harness:
 test-c: build
 	@$(call run_suite,test-c,capi-tests/run.sh)
 
+# Hardening (issue 9): faults under ASan+UBSan, allocation limits, key heap
+# scan, ThreadSanitizer, bounded fuzzing (FUZZ_TIME seconds per target).
+FUZZ_TIME ?= 20
+test-harden: build
+	@bash tools/harden.sh --fuzz-time $(FUZZ_TIME)
+
 test-vm: build
 	@$(call run_suite,test-vm,vm/tests.sh)
 
 test-python: build
 	@$(call run_suite,test-python,python/run-tests.sh)
 
-check: lint test-unit test-harness check-core check-header check-exports test-c test-vm test-python
+check: lint test-unit test-harness check-core check-header check-exports test-c test-harden test-vm test-python
 	@echo "check: all passed"
 
 demo: build
@@ -145,6 +151,7 @@ help:
 	@echo "  test-unit       cargo test --workspace"
 	@echo "  test-harness    vm/tests/harness-kernel.sh: the harness's kernel choice and mirror lookup"
 	@echo "  test-c, test-vm, test-python   capi-tests/run.sh, vm/tests.sh, python/run-tests.sh"
+	@echo "  test-harden     tools/harden.sh: fault injection, allocation limits, key heap scan, TSan, fuzzing (FUZZ_TIME s/target)"
 	@echo "  check           all of the above checks and tests (what CI runs: .ci/run)"
 	@echo "  demo            vm/demo.sh"
 	@echo "  bench           bench/run.sh: ours, stock libdevmapper and the raw-ioctl floor in one VM boot (ratios, callgrind, RSS)"
