@@ -190,7 +190,11 @@ pub extern "C" fn dm_lib_release() {
     })
 }
 
-/// `dm_lib_exit`: also the library destructor. Runs once at a time.
+/// `dm_lib_exit`: also the library destructor. Like libdm it does its work
+/// once per process: whichever comes first, an explicit call or the
+/// destructor at exit, releases (running the node operations still
+/// stacked: programs such as dmsetup rely on this), reports suspended
+/// devices and leaked pools, and forgets the version check.
 #[no_mangle]
 pub extern "C" fn dm_lib_exit() {
     guard("dm_lib_exit", (), || {
@@ -199,7 +203,6 @@ pub extern "C" fn dm_lib_exit() {
         }
         CTX.exit();
         crate::pool::check_leaks();
-        EXITED.store(false, Ordering::Release);
         Some(())
     })
 }
@@ -208,6 +211,14 @@ extern "C" fn lib_constructor() {
     dm_lib_init();
 }
 
+extern "C" fn lib_destructor() {
+    dm_lib_exit();
+}
+
 #[used]
 #[link_section = ".init_array"]
 static CONSTRUCTOR: extern "C" fn() = lib_constructor;
+
+#[used]
+#[link_section = ".fini_array"]
+static DESTRUCTOR: extern "C" fn() = lib_destructor;

@@ -677,7 +677,7 @@ pub unsafe extern "C" fn dm_task_get_deps(dmt: *mut dm_task) -> *mut dm_deps {
         // SAFETY: a task handle (C contract).
         let t = unsafe { task(dmt, "dm_task_get_deps") }?;
         payload_ptr(t, "dm_task_get_deps", &[TaskType::Deps], |p| {
-            devmapper::kernel::codec::decode_deps(p).is_ok()
+            devmapper::kernel::codec::deps_count(p).is_ok()
         })
         .map(<*mut c_void>::cast)
     })

@@ -810,14 +810,14 @@ impl Task {
         self.device_text().trim_end().to_string()
     }
 
-    /// The task's name and uuid for messages ("" when unset).
+    /// The task's name and uuid for messages ("" when unset), as sent to
+    /// the kernel (mangled), which is how libdm quotes them.
     fn name_and_uuid(&self) -> (String, String) {
-        let text = |v: &Option<Vec<u8>>| {
-            v.as_deref()
-                .map(|b| String::from_utf8_lossy(b).into_owned())
+        let text = |v: Option<&[u8]>| {
+            v.map(|b| String::from_utf8_lossy(b).into_owned())
                 .unwrap_or_default()
         };
-        (text(&self.name), text(&self.uuid))
+        (text(self.dev_name()), text(self.dev_uuid()))
     }
 
     /// The device as libdevmapper prints it in ioctl error lines:
@@ -1068,10 +1068,12 @@ impl Task {
         }
         let mut h = DmIoctl::default();
         let payload_len = self.flatten(ctx, ty, driver[1], &mut h)?;
-        let sync = ctx.udev_sync();
+        // The udev state is asked where libdm asks it (the first ask may log
+        // "Udev is not running..."): here only for a uevent-raising command
+        // without a cookie, after the ioctl only for uevent-raising ones.
         if ty.with_uevent() && driver[1] >= 15 {
             let mut f = (udev::PRIMARY_SOURCE_FLAG as u32) << udev::UDEV_FLAGS_SHIFT;
-            if !self.cookie_set && sync {
+            if !self.cookie_set && ctx.udev_sync() {
                 let which = match ty {
                     TaskType::Resume => "DM_DEVICE_RESUME",
                     TaskType::Remove => "DM_DEVICE_REMOVE",
@@ -1084,7 +1086,6 @@ impl Task {
             }
             h.event_nr |= f;
         }
-        self.log_ioctl(ctx, ty, &h, payload_len);
         let cmd = ty.command();
         let cap = if self.buffer_cap == 0 {
             ctx.buffer_cap()
@@ -1094,6 +1095,7 @@ impl Task {
         let mut attempt = 0;
         let result = loop {
             attempt += 1;
+            self.log_ioctl(ctx, ty, &h, payload_len, attempt);
             let encode = |out: &mut [u8]| self.encode_payload(ty, out);
             let req = Request {
                 cmd,
@@ -1167,7 +1169,10 @@ impl Task {
         }
         self.payload_checked = true;
         self.target_cursor = (0, 0);
-        if ty.with_uevent() && sync && driver[1] >= 17 && !flags.contains(DmFlags::UEVENT_GENERATED)
+        if ty.with_uevent()
+            && ctx.udev_sync()
+            && driver[1] >= 17
+            && !flags.contains(DmFlags::UEVENT_GENERATED)
         {
             crate::log_debug_act!(
                 ctx,
@@ -1176,7 +1181,7 @@ impl Task {
             self.udev_complete(ctx);
         }
         self.reply = Some(reply);
-        self.post_process(ctx, ty, sync);
+        self.post_process(ctx, ty);
         Ok(())
     }
 
@@ -1248,7 +1253,17 @@ impl Task {
         }
     }
 
-    fn log_ioctl(&self, ctx: &Context, ty: TaskType, h: &DmIoctl, payload_len: usize) {
+    /// libdm's debug line before each ioctl, field for field: the size is
+    /// what this call starts from (ours fits the request; stock's starts at
+    /// 16 KiB) and the last number counts remove retries.
+    fn log_ioctl(
+        &self,
+        ctx: &Context,
+        ty: TaskType,
+        h: &DmIoctl,
+        payload_len: usize,
+        attempt: u32,
+    ) {
         if !ctx.log_enabled(Level::Debug) {
             return;
         }
@@ -1278,37 +1293,48 @@ impl Task {
             .as_ref()
             .map(|m| secret::loggable_message(m.as_bytes()))
             .unwrap_or_default();
-        let sector = if self.message.is_some() {
-            self.sector.unwrap_or(0).to_string()
+        let sector = match self.sector {
+            Some(s) if s != 0 && self.message.is_some() => s.to_string(),
+            _ => String::new(),
+        };
+        let dev = if self.major > 0 {
+            let minor = if self.minor > 0 {
+                self.minor.to_string()
+            } else {
+                "0".into()
+            };
+            format!("({}:{minor}) ", self.major)
         } else {
             String::new()
         };
+        let newname = self.newname.as_deref().map(String::from_utf8_lossy);
         crate::log_debug!(
             ctx,
-            "dm {} {} {} {}[ {}] {} {} [{}]",
+            "dm {} {}{} {}{}{} {}[ {}] {} {} [{}] (*{})",
             ty.name(),
+            if self.new_uuid { "UUID " } else { "" },
             String::from_utf8_lossy(codec::fixed_str(&h.name)),
             String::from_utf8_lossy(codec::fixed_str(&h.uuid)),
-            if self.major > 0 && self.minor >= 0 {
-                format!("({}:{}) ", self.major, self.minor)
-            } else {
-                String::new()
-            },
-            opts.trim_end(),
+            if newname.is_some() { " " } else { "" },
+            newname.as_deref().unwrap_or(""),
+            dev,
+            opts,
             sector,
             msg,
-            DATA_START + payload_len
+            DATA_START + payload_len,
+            attempt
         );
     }
 
-    fn post_process(&mut self, ctx: &Context, ty: TaskType, sync: bool) {
+    fn post_process(&mut self, ctx: &Context, ty: TaskType) {
         let Some(h) = self.reply_header().copied() else {
             return;
         };
         let flags = self.event_nr >> udev::UDEV_FLAGS_SHIFT;
         let rely_on_udev = self.cookie_set && (flags & udev::DISABLE_LIBRARY_FALLBACK as u32) != 0;
-        let check_udev =
-            self.cookie_set && (flags & udev::DISABLE_DM_RULES_FLAG as u32) == 0 && sync;
+        // Whether udev was expected to act is settled when the node
+        // operation runs (udev sync and checking asked then, as libdm does).
+        let check_udev = self.cookie_set && (flags & udev::DISABLE_DM_RULES_FLAG as u32) == 0;
         let (major, minor) = abi::decode_dev(h.dev);
         // libdm names nodes by the name as sent to the kernel (mangled), except
         // for MKNODES, which uses the (unmangled) name of the reply.
@@ -1762,13 +1788,23 @@ fn unmangle_reply(mode: ManglingMode, ty: TaskType, reply: &mut Reply) -> Result
         let p = reply
             .payload()
             .map_err(|e| Error::protocol(e.to_string()))?;
+        // Like libdm, every bad name or uuid is reported, not just the first;
+        // the run fails after the walk.
+        let mut bad: Option<Error> = None;
+        let mut keep = |r: Result<Option<Vec<u8>>, Error>| match r {
+            Ok(v) => v,
+            Err(e) => {
+                bad = Some(match bad.take() {
+                    None => e,
+                    Some(first) => first.with_note(e.to_string()),
+                });
+                None
+            }
+        };
         for e in codec::names(p) {
             let e = e.map_err(|e| Error::protocol(e.to_string()))?;
-            let name = check(e.name, "name")?;
-            let uuid = match e.uuid {
-                Some(u) => check(u, "UUID")?,
-                None => None,
-            };
+            let name = keep(check(e.name, "name"));
+            let uuid = e.uuid.and_then(|u| keep(check(u, "UUID")));
             if name.is_some() || uuid.is_some() {
                 let next = codec::name_record_next(p, e.offset).unwrap_or(0);
                 let end = if next == 0 { p.len() } else { e.offset + next };
@@ -1782,6 +1818,9 @@ fn unmangle_reply(mode: ManglingMode, ty: TaskType, reply: &mut Reply) -> Result
                     uuid,
                 });
             }
+        }
+        if let Some(e) = bad {
+            return Err(e);
         }
     }
     if edits.is_empty() {
@@ -1966,6 +2005,15 @@ mod tests {
             let e = unmangle_reply(mode, TaskType::List, &mut r).unwrap_err();
             assert!(e.to_string().contains("The UUID \"bad uuid\""), "{e}");
         }
+        // Every bad name is reported, in list order, not just the first.
+        let mut r = list_reply("", &[("a b", None), ("ok", None), ("c d", None)]);
+        let e = unmangle_reply(Auto, TaskType::List, &mut r).unwrap_err();
+        let lines: Vec<&str> = e.log_lines().collect();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(
+            lines[0].contains("\"a b\"") && lines[1].contains("\"c d\""),
+            "{lines:?}"
+        );
         // So does the header's name, whatever the command.
         let mut r = list_reply("with space", &[]);
         assert!(unmangle_reply(Auto, TaskType::Info, &mut r).is_err());

@@ -75,6 +75,7 @@ normalise() { # normalise BIN < raw > normalised
         -e 's/^([^ ]+ o\| Timestamp: +)[0-9.]+ seconds$/\1? seconds/' \
         -e 's/^([^ ]+ o\| ([0-9]+ ){2}thin-pool [0-9]+ [0-9]+\/[0-9]+ [0-9]+\/[0-9]+ )[0-9]+ /\1? /' \
         -e 's/\[0x[0-9a-f]+\]/[0x?]/g' \
+        -e 's/^([^ ]+ [oe]\| dm .*\] .* )\[[0-9]+\] (\(\*[0-9]+\))$/\1[size?] \2/' \
         -e "s/(DM_STATS_)?DM_(READ_TIME|WRITE_TIME|IO_TICKS|QUEUE_TICKS|READ_TICKS|WRITE_TICKS|READS_MERGED_PER_SEC|WRITES_MERGED_PER_SEC|READS_PER_SEC|WRITES_PER_SEC|READ_SIZE_PER_SEC|WRITE_SIZE_PER_SEC|AVG_REQUEST_SIZE|QUEUE_SIZE|AWAIT|READ_AWAIT|WRITE_AWAIT|THROUGHPUT|SERVICE_TIME|UTIL|INTERVAL_NS|INTERVAL)='[^']*'/DM_\2='?'/g" |
     awk '
         # udevcookies rows: cookie, semid, value, two timestamps

@@ -655,6 +655,10 @@ pub fn decode_deps(p: &[u8]) -> Result<Vec<u64>, DecodeError> {
 
 /// The number of device numbers a DEPS payload holds, checked to fit.
 pub fn deps_count(p: &[u8]) -> Result<usize, DecodeError> {
+    // A device without a table: the kernel writes no deps record at all.
+    if p.is_empty() {
+        return Ok(0);
+    }
     let count = rd_u32(p, 0).ok_or(DecodeError("truncated deps header"))? as usize;
     let need = count
         .checked_mul(8)
@@ -780,6 +784,18 @@ pub fn decode_message(p: &[u8]) -> Result<&[u8], DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deps_of_a_device_without_a_table_are_none() {
+        assert_eq!(deps_count(&[]).unwrap(), 0);
+        assert!(decode_deps(&[]).unwrap().is_empty());
+        assert!(deps_count(&[1, 0, 0]).is_err());
+        let mut p = vec![0u8; 24];
+        p[0] = 3;
+        assert!(deps_count(&p).is_err());
+        p[0] = 1;
+        assert_eq!(deps_count(&p).unwrap(), 1);
+    }
 
     #[test]
     fn word_scans_agree_with_bytewise_ones() {
@@ -1031,7 +1047,7 @@ mod tests {
             vec![encode_dev(7, 0), encode_dev(254, 2)]
         );
         assert!(decode_deps(&d[..20]).is_err());
-        assert!(decode_deps(&[]).is_err());
+        assert!(decode_deps(&[]).unwrap().is_empty());
     }
 
     #[test]

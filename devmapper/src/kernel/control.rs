@@ -497,6 +497,12 @@ impl Control {
         if let Some(v) = self.version.get() {
             return Ok(v);
         }
+        // libdm's version check is a task of its own, logged like any other.
+        crate::log_debug!(
+            ctx,
+            "dm version   [ opencount flush ]   [{}] (*1)",
+            DATA_START
+        );
         let r = self
             .ioctl(
                 ctx,

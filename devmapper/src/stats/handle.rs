@@ -1599,6 +1599,10 @@ impl<T: StatsTransport> Stats<T> {
             )));
         }
         self.walk_flags = flags;
+        crate::log_debug!(
+            self.transport.context(),
+            "dm_stats_walk_init: initialised flags to {flags:x}"
+        );
         Ok(())
     }
 
@@ -1775,6 +1779,15 @@ impl<T: StatsTransport> Stats<T> {
     }
 
     fn walk_start_c(&self, c: &mut Cursor) {
+        let on = |bit: u64, word: &'static str| if c.flags & bit != 0 { word } else { "" };
+        crate::log_debug!(
+            self.transport.context(),
+            "starting stats walk with {} {} {} {}",
+            on(DM_STATS_WALK_AREA, "AREA"),
+            on(DM_STATS_WALK_REGION, "REGION"),
+            on(DM_STATS_WALK_GROUP, "GROUP"),
+            on(DM_STATS_WALK_SKIP_SINGLE_AREA, "SKIP")
+        );
         if self.regions.is_none() {
             return;
         }
