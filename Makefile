@@ -50,7 +50,7 @@ make_pc = sed -e 's|@prefix@|$(1)|g' -e 's|@libdir@|$(2)|g' -e 's|@includedir@|$
 run_suite = if [ -f $(2) ]; then $(TEST_ENV) bash $(2); else echo "$(1): skipped ($(2) not present)"; fi
 
 .PHONY: all build install uninstall header check-header check-exports check-core lint test-unit test-harden \
-	test-harness test-c test-vm test-python check demo bench clean help
+	test-harness test-c test-vm test-python check demo bench bench-tools clean help
 
 all: build
 
@@ -135,6 +135,11 @@ demo: build
 bench: build
 	bash bench/run.sh
 
+# Issue 8's speed benchmark: Debian's dmsetup and dmstats and a dm_report
+# program on stock and on ours, in one VM boot (bench/README.md, "Tools").
+bench-tools: build
+	bash bench/tools.sh
+
 clean:
 	$(CARGO) clean
 	rm -rf $(STAGE)
@@ -155,5 +160,6 @@ help:
 	@echo "  check           all of the above checks and tests (what CI runs: .ci/run)"
 	@echo "  demo            vm/demo.sh"
 	@echo "  bench           bench/run.sh: ours, stock libdevmapper and the raw-ioctl floor in one VM boot (ratios, callgrind, RSS)"
+	@echo "  bench-tools     bench/tools.sh: dmsetup info -c / ls --tree, dmstats report, dm_report over 100 000 rows: ours vs stock"
 	@echo "  clean           cargo clean, remove $(STAGE)/"
 	@echo "variables: SONAME=$(SONAME) (or $(UPSTREAM_SONAME)), PREFIX=$(PREFIX), LIBDIR=$(LIBDIR), DESTDIR, CARGO"

@@ -2,6 +2,7 @@
 """bench/cgprof.py: where one callgrind region's instructions go, per op.
 
     bench/cgprof.py DUMP [--ops N] [--top K] [--callers FUNC]... [--match SUBSTR]
+                    [--lines FUNC]... [--objects]
 
 DUMP is one of guest.sh's cg-<lib>/callgrind.out.N (one region each; the
 region name and its op count come from the dump and from regions.txt next
@@ -20,6 +21,8 @@ over all its inlined parts, so every function is one row:
     inlined files included) with their own Ir and the calls made there.
 
 --match keeps only functions whose name contains SUBSTR in the listings.
+--objects adds the self Ir per ELF object (the program, libdevmapper, libc,
+ld.so, ...): where a whole process's instructions run.
 """
 import argparse
 import os
@@ -31,6 +34,9 @@ from collections import defaultdict
 def parse(path, line_fns=()):
     names = {}                       # compressed id -> name (fn/cfn share ids)
     files = {}                       # compressed id -> file name
+    objs = {}                        # compressed id -> object name
+    obj_of = {}                      # fn -> its object (the ob= before its fn=)
+    cur_ob = "?"
     lines = defaultdict(int)         # (fn, file, line, callee or None) -> Ir
     cur_file = "?"
     pos = 0
@@ -77,8 +83,20 @@ def parse(path, line_fns=()):
             if line.startswith("totals:") or line.startswith("summary:"):
                 total = int(line.split()[1])
                 continue
+            if line.startswith("ob="):
+                m = re.match(r"\((\d+)\)(?:\s+(.*))?$", line[3:].strip())
+                if m and m.group(2) is not None:
+                    objs[m.group(1)] = m.group(2)
+                cur_ob = objs.get(m.group(1), "?") if m else line[3:].strip()
+                continue
+            if line.startswith("cob="):
+                m = re.match(r"\((\d+)\)(?:\s+(.*))?$", line[4:].strip())
+                if m and m.group(2) is not None:
+                    objs[m.group(1)] = m.group(2)
+                continue
             if line.startswith("fn="):
                 fn = name_of(line[3:])
+                obj_of.setdefault(fn, cur_ob)
                 continue
             if line[:3] in ("fl=", "fi=", "fe="):
                 cur_file = file_of(line[3:])
@@ -109,7 +127,7 @@ def parse(path, line_fns=()):
                 self_ir[fn] += ir
                 if fn in line_fns:
                     lines[(fn, os.path.basename(cur_file), pos, None)] += ir
-    return region, total, self_ir, edges, ncalls, lines
+    return region, total, self_ir, edges, ncalls, lines, obj_of
 
 
 def ops_from_regions(path, region):
@@ -132,8 +150,9 @@ def main():
     ap.add_argument("--callers", action="append", default=[])
     ap.add_argument("--lines", action="append", default=[])
     ap.add_argument("--match")
+    ap.add_argument("--objects", action="store_true")
     a = ap.parse_args()
-    region, total, self_ir, edges, ncalls, lines = parse(a.dump, set(a.lines))
+    region, total, self_ir, edges, ncalls, lines, obj_of = parse(a.dump, set(a.lines))
     ops = a.ops or ops_from_regions(a.dump, region) or 1
     incl = defaultdict(int)
     for f, v in self_ir.items():
@@ -144,7 +163,15 @@ def main():
     total = total or sum(self_ir.values())
     keep = (lambda n: a.match in n) if a.match else (lambda n: True)
     short = lambda n: n if len(n) <= 110 else n[:107] + "..."
-    print(f"region {region}: {total:,} Ir, {ops} ops, {total / ops:,.0f} Ir/op")
+    print(f"region {region or '(whole run)'}: {total:,} Ir, {ops} ops, {total / ops:,.0f} Ir/op")
+    if a.objects:
+        per_ob = defaultdict(int)
+        for f, v in self_ir.items():
+            per_ob[obj_of.get(f, "?")] += v
+        print("\nself Ir per object:")
+        print(f"{'Ir/op':>14} {'share':>6}  object")
+        for o, v in sorted(per_ob.items(), key=lambda kv: -kv[1]):
+            print(f"{v / ops:>14,.0f} {100 * v / total:>5.1f}%  {o}")
     for title, d in (("self", self_ir), ("inclusive", incl)):
         print(f"\n{title}:")
         print(f"{'Ir/op':>10} {'share':>6}  function")

@@ -44,14 +44,13 @@ PY=/usr/bin/python3
 T0=$(date +%s)
 elapsed() { echo "$(($(date +%s) - T0))s"; }
 
-# run LIB CMD...: dm-bench with stock (system library) or ours.
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
+
+# run LIB CMD...: dm-bench with stock (system library) or ours (the floor
+# links no libdevmapper: as stock, LD_LIBRARY_PATH unset).
 run() {
-    local lib=$1; shift
-    if [ "$lib" = ours ]; then
-        LD_LIBRARY_PATH=$OURS "$@"
-    else
-        env -u LD_LIBRARY_PATH "$@"
-    fi
+    bench_with "$@"
 }
 
 # bin LIB: the program measuring LIB (dm-floor for the floor).
@@ -115,14 +114,14 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 
 if [ "$CG" = 1 ] && command -v valgrind >/dev/null; then
-    # rep-string memset/memcpy disabled in glibc, as in the baseline's main
-    # callgrind column: valgrind counts each rep iteration as an instruction.
-    tun=glibc.cpu.x86_rep_stosb_threshold=1099511627776:glibc.cpu.x86_rep_movsb_threshold=1099511627776
+    # rep-string memset/memcpy disabled in glibc (bench_callgrind), as in the
+    # baseline's main callgrind column: valgrind counts each rep iteration as
+    # an instruction.
     for lib in stock ours floor; do
         echo "== callgrind: $lib ($(elapsed))"
         mkdir -p "$OUT/cg-$lib"
-        if ! run "$lib" env GLIBC_TUNABLES=$tun valgrind --tool=callgrind --collect-atstart=no \
-            --callgrind-out-file="$OUT/cg-$lib/callgrind.out" "$(bin "$lib")" callgrind \
+        if ! BENCH_CG_OPTS=--collect-atstart=no bench_callgrind "$lib" "$OUT/cg-$lib/callgrind.out" \
+            "$(bin "$lib")" callgrind \
             >"$OUT/cg-$lib/regions.txt" 2>"$OUT/cg-$lib/valgrind.txt"; then
             echo "guest.sh: callgrind $lib failed:" >&2
             grep ^ERR "$OUT/cg-$lib/regions.txt" >&2

@@ -43,15 +43,9 @@ done
 
 # One VM at a time on a shared machine: vm/setup.sh and vm/run.sh run under
 # the lock (the builds do not).
-LOCK=${DMB_VM_LOCK-/tmp/dmrs-vm.lock}
-locked() {
-    if [ -n "$LOCK" ] && command -v flock >/dev/null; then
-        flock "$LOCK" "$@"
-    else
-        "$@"
-    fi
-}
-locked vm/setup.sh --kernel "$KERNEL" >/dev/null 2>&1 || locked vm/setup.sh --kernel "$KERNEL"
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+bench_locked vm/setup.sh --kernel "$KERNEL" >/dev/null 2>&1 || bench_locked vm/setup.sh --kernel "$KERNEL"
 if [ -z "$OURS" ]; then
     make -s build
     OURS=$REPO/build/lib
@@ -59,12 +53,11 @@ fi
 [ -f "$OURS/libdevmapper.so.1.02.1" ] || { echo "bench/run.sh: no $OURS/libdevmapper.so.1.02.1" >&2; exit 2; }
 [ -f build/pkgconfig/devmapper.pc ] || make -s build
 mkdir -p build/bench
-CG_FLAGS=
-[ -f /usr/include/valgrind/callgrind.h ] && CG_FLAGS=-DHAVE_CALLGRIND
-# shellcheck disable=SC2046
-cc -O2 -g -Wall -Wextra -Werror $CG_FLAGS -o build/bench/dm-bench bench/dm-bench.c \
-    $(PKG_CONFIG_PATH=build/pkgconfig pkg-config --cflags --libs devmapper) -ldl
+bench_cc build/bench/dm-bench bench/dm-bench.c
 [ -f /usr/include/linux/dm-ioctl.h ] || { echo "bench/run.sh: no <linux/dm-ioctl.h> (linux-libc-dev)" >&2; exit 2; }
+CG_FLAGS=
+bench_have_callgrind_h && CG_FLAGS=-DHAVE_CALLGRIND
+# shellcheck disable=SC2086
 cc -O2 -g -Wall -Wextra -Werror $CG_FLAGS -o build/bench/dm-floor bench/dm-floor.c
 if [ -z "$CG_FLAGS" ] && [ $CG = 1 ]; then
     echo "bench/run.sh: /usr/include/valgrind/callgrind.h missing, callgrind skipped" >&2
@@ -76,7 +69,7 @@ mkdir -p "$OUT/lib"
 cp "$OURS/libdevmapper.so.1.02.1" "$OUT/lib/"
 echo "bench/run.sh: results in ${OUT#"$REPO"/}; ours: $OURS/libdevmapper.so.1.02.1 (copied there)"
 rc=0
-locked vm/run.sh --kernel "$KERNEL" "${VMARGS[@]}" --timeout "$TIMEOUT" --rw "$OUT" \
+bench_locked vm/run.sh --kernel "$KERNEL" "${VMARGS[@]}" --timeout "$TIMEOUT" --rw "$OUT" \
     --env DMB_OUT="$OUT" --env DMB_OURS="$OUT/lib" --env DMB_ROUNDS="$ROUNDS" --env DMB_CALLGRIND="$CG" "${ENVS[@]}" \
     -- bash bench/guest.sh | tee "$OUT/summary.txt" || rc=$?
 [ $rc = 0 ] || echo "bench/run.sh: guest exited $rc" >&2
