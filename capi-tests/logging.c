@@ -226,6 +226,31 @@ TEST(default_logger_verbose, T_MATCH)
 	fact_info("verbose1.stdout='%s'", out);
 }
 
+/*
+ * The default logger writes stdout lines through C's stdout: in order with
+ * the program's own printf output on the same (buffered) stream, and
+ * without a write per line.
+ */
+TEST(default_logger_keeps_stdio_order, T_MATCH)
+{
+	struct capture c;
+	char out[4096], err[4096];
+
+	dm_log_with_errno_init(NULL);
+	dm_log_init_verbose(1);
+	streams_begin(&c);
+	printf("before\n");
+	TRIGGER_DEBUG(); /* "DM udev checking disabled" */
+	printf("after\n");
+	streams_end(&c, out, err, sizeof(out));
+	dm_log_init_verbose(0);
+	CHECK(strncmp(out, "before\n", 7) == 0);
+	CHECK(strlen(out) > 13 && strcmp(out + strlen(out) - 6, "after\n") == 0);
+	fact_info("stdout='%s'", out);
+	fact("order=%s", strncmp(out, "before\n", 7) == 0 &&
+			 strcmp(out + strlen(out) - 6, "after\n") == 0 ? "kept" : "lost");
+}
+
 /* dm_log_init(NULL) restores the default logger too */
 TEST(default_logger_after_old_null, T_MATCH)
 {

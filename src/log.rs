@@ -98,6 +98,12 @@ static LINE_NUMBERS: LazyLock<bool> = LazyLock::new(|| env_flag("DM_DEBUG_WITH_L
 static ABORT_ON_INTERNAL: LazyLock<bool> =
     LazyLock::new(|| env_flag("DM_ABORT_ON_INTERNAL_ERRORS"));
 
+extern "C" {
+    /// `src/shim.c`: write to C's `stderr` or `stdout` (buffered, in order
+    /// with the program's own stdio output).
+    fn dmrs_stdio_write(to_stderr: c_int, buf: *const c_char, len: usize);
+}
+
 /// The default logger's output step (called by the shim's variadic default
 /// loggers with the formatted message): warnings and errors to stderr,
 /// the rest to stdout, only up to warnings unless verbose is set.
@@ -135,13 +141,10 @@ pub unsafe extern "C" fn dmrs_default_log_line(
         }
         out.extend_from_slice(msg);
         out.push(b'\n');
-        if lvl < Level::Warn as i32 || level & devmapper::log::LOG_STDERR != 0 {
-            let _ = std::io::stderr().write_all(&out);
-        } else {
-            let mut so = std::io::stdout().lock();
-            let _ = so.write_all(&out);
-            let _ = so.flush();
-        }
+        let to_stderr = lvl < Level::Warn as i32 || level & devmapper::log::LOG_STDERR != 0;
+        // SAFETY: `out` is a live buffer of `out.len()` bytes; the shim
+        // only hands it to fwrite.
+        unsafe { dmrs_stdio_write(c_int::from(to_stderr), out.as_ptr().cast(), out.len()) };
         Some(())
     })
 }

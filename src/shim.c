@@ -66,6 +66,7 @@ char *dm_strdup_wrapper(const char *str, const char *file, int line);
 void dm_free_wrapper(void *ptr);
 
 /* Exported by this file. */
+void dmrs_stdio_write(int to_stderr, const char *buf, size_t len);
 void dm_log_init(dm_log_fn fn);
 void dm_log_with_errno_init(dm_log_with_errno_fn fn);
 int dm_log_is_non_default(void);
@@ -509,3 +510,15 @@ int dm_stats_create_region_v1_02_104(struct dm_stats *dms, uint64_t *region_id,
 }
 
 __asm__(".symver dm_stats_create_region_v1_02_104, dm_stats_create_region@DM_1_02_104");
+
+/*
+ * The default logger's output goes through C's stdio, as libdevmapper's
+ * does: stdout stays buffered (one write for many report lines) and in
+ * order with the program's own printf output on the same stream.
+ */
+void dmrs_stdio_write(int to_stderr, const char *buf, size_t len)
+{
+	FILE *out = to_stderr ? stderr : stdout;
+
+	(void) fwrite(buf, 1, len, out);
+}

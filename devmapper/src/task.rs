@@ -1459,14 +1459,12 @@ impl Task {
             self.revert_create(ctx, &info);
             return Err(e);
         }
-        // The caller's task becomes the RESUME.
+        // The caller's task becomes the RESUME, by name as libdm sends it
+        // (its uuid dropped, the caller's device number, if any, kept).
         self.raw_type = TaskType::Resume as i32;
         self.uuid = None;
         self.mangled_uuid = None;
         self.targets.clear();
-        self.major = info.major as i32;
-        self.minor = info.minor as i32;
-        self.allow_default_major_fallback = false;
         match self.run_ioctl(ctx, TaskType::Resume) {
             Ok(()) => Ok(()),
             Err(e) => {
