@@ -64,7 +64,7 @@ host_suite() { # host_suite NAME COMMAND...: a host command that boots VMs itsel
     rm -f "$log"
 }
 summary() { # the closing count lines of a suite's output, joined
-    grep -E '^(test result:|examples:|[0-9]+ passed|cryptsetup transcript:|stock: [0-9]+ steps|pass sets)' "$1" | tr '\n' ';' | sed 's/;$//'
+    grep -E '^(test result:|examples:|[0-9]+ passed|cryptsetup transcript:|stock: [0-9]+ steps|pass sets|dmsetup transcript:|udev transcript:|timeouts:)' "$1" | tr '\n' ';' | sed 's/;$//'
 }
 
 suite "6.1: Rust API kernel tests" -- vm/tests/rust-kernel.sh "${RUST_KERNEL_TESTS[@]}"
@@ -76,6 +76,10 @@ fi
 suite "6.1: cryptsetup sequences, stock vs ours (LD_LIBRARY_PATH, LD_PRELOAD)" -- vm/tests/cryptsetup-compare.sh "$REPO"
 host_suite "6.1: cryptsetup's own tests (api-test, luks1-compat, fvault2-compat), stock vs ours" \
     vm/tests/cryptsetup-upstream.sh
+host_suite "6.1: dmsetup and dmstats transcripts (Debian's and rebuilt from source), stock vs ours" \
+    vm/tests/dmsetup-compare.sh
+host_suite "6.1: LVM2's own dmsetup/dmstats test scripts, stock vs ours" vm/tests/lvm2-upstream.sh
+host_suite "6.1: udev synchronisation with Debian's dm rules, stock vs ours" vm/tests/udev-sync.sh
 if [ -x python/run-tests.sh ]; then
     suite "6.1: Python kernel tests, stock and ours" -- python/run-tests.sh --kernel
 fi
@@ -89,6 +93,7 @@ if [ $QUICK = 0 ]; then
     fi
     suite "sid: cryptsetup sequences, stock vs ours (LD_LIBRARY_PATH, LD_PRELOAD)" --kernel sid \
         -- vm/tests/cryptsetup-compare.sh "$REPO"
+    host_suite "sid: dmsetup and dmstats transcripts, stock vs ours" vm/tests/dmsetup-compare.sh --kernel sid
     if [ -x kernel-patch/build.sh ]; then
         DM_MOD=$(kernel-patch/build.sh | tail -1)
         suite "6.1 + patched dm-mod: deviceless messages (C, Rust, Python)" --dm-mod "$DM_MOD" \
