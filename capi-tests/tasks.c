@@ -864,6 +864,7 @@ TEST(mknodes_task, K)
 TEST(remove_all, K)
 {
 	struct dm_info info;
+	char path[PATH_MAX];
 	int foreign = raw_count_devices(1), r;
 
 	if (foreign != 0)
@@ -877,4 +878,9 @@ TEST(remove_all, K)
 	REQUIRE(get_info(TP "ra2", &info));
 	CHECK_INT(info.exists, 0);
 	fact("remove_all=%d", r);
+	/* The kernel removed the devices, not their nodes: dmsetup remove_all
+	 * follows with dm_mknodes(NULL), which drops the stale ones. */
+	snprintf(path, sizeof(path), "%s/" TP "ra1", dm_dir());
+	CHECK_INT(dm_mknodes(NULL), 1);
+	CHECK_INT(access(path, F_OK), -1);
 }

@@ -874,21 +874,27 @@ impl Task {
         if self.sector.is_some() && self.message.is_none() {
             return fail("message is required with sector");
         }
+        // libdm sends this RENAME and the kernel refuses it (EINVAL); a
+        // refused dm_task_set_newname then still reached the kernel.
+        if ty == TaskType::Rename && self.newname.is_none() {
+            return fail("rename needs a new name or uuid (none was set)");
+        }
         *h = DmIoctl::default();
         let mut flags = DmFlags::EXISTS;
+        // The major the header carries: libdm's fallback replaces a foreign
+        // or unset one with device-mapper's own (and says so, even for an
+        // unset -1, as libdm does).
+        let mut major = self.major;
         if self.minor >= 0 {
-            let mut major = self.major;
             let dm_major = crate::devices::dm_major(ctx);
             if let Some(dmm) = dm_major {
                 if self.allow_default_major_fallback && major != dmm as i32 {
-                    if major > 0 {
-                        crate::log_verbose!(
-                            ctx,
-                            "Overriding major number of {} with {} for persistent device.",
-                            major,
-                            dmm
-                        );
-                    }
+                    crate::log_verbose!(
+                        ctx,
+                        "Overriding major number of {} with {} for persistent device.",
+                        major,
+                        dmm
+                    );
                     major = dmm as i32;
                 }
             }
@@ -905,9 +911,12 @@ impl Task {
             h.dev = abi::encode_dev(major as u32, self.minor as u32);
         }
         if let Some(n) = self.dev_name() {
-            let by_devno = matches!(ty, TaskType::Resume | TaskType::Reload)
-                && self.minor >= 0
-                && self.major >= 0;
+            // RESUME and RELOAD with a device number send it alone: the
+            // kernel refuses a name and a number together (ENXIO). The
+            // number is the one after the fallback, as libdm decides on
+            // the major it has just overridden.
+            let by_devno =
+                matches!(ty, TaskType::Resume | TaskType::Reload) && self.minor >= 0 && major >= 0;
             if !by_devno {
                 codec::put_fixed(&mut h.name, n, "name").map_err(enc)?;
             }
@@ -2072,6 +2081,17 @@ mod tests {
         c.set_mangling_mode(ManglingMode::None);
         assert!(t.set_name(&c, b"a\\x20 b").is_ok());
         assert_eq!(t.mangled_name, None);
+    }
+
+    #[test]
+    fn rename_without_a_new_name_never_reaches_the_kernel() {
+        let c = ctx();
+        let mut t = Task::new(TaskType::Rename as i32);
+        t.set_name(&c, b"x").unwrap();
+        assert!(t.set_newname(&c, b"").is_err());
+        assert!(flat(&t, &c, TaskType::Rename, 47).is_err());
+        t.set_newname(&c, b"y").unwrap();
+        assert!(flat(&t, &c, TaskType::Rename, 47).is_ok());
     }
 
     #[test]
