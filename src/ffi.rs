@@ -20,16 +20,58 @@ use devmapper::Error;
 use std::ffi::{c_char, c_int, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+std::thread_local! {
+    /// Where the last panic of this thread happened (file:line), for the
+    /// log line of the export that caught it.
+    static PANIC_AT: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Replace std's default panic hook, which would print "thread ...
+/// panicked at ..." on the host program's stderr, with one that only notes
+/// where the panic happened: the export that catches it reports it through
+/// libdm's log like any other failure. The hook belongs to this library's
+/// copy of std, so a Rust host's own panics are not affected. The message
+/// is not kept: it could quote a caller's data.
+fn quiet_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // Unit tests keep std's report too: their own assertions print.
+        #[cfg(test)]
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let at = info
+                .location()
+                .map(|l| format!("{}:{}", l.file(), l.line()));
+            // A panic while the cell is borrowed (inside this hook) is
+            // left unrecorded rather than panicking again.
+            let _ = PANIC_AT.try_with(|p| p.try_borrow_mut().map(|mut p| *p = at));
+            #[cfg(test)]
+            previous(info);
+        }));
+    });
+}
+
+/// Where the panic just caught happened, if the hook saw it.
+fn panic_location() -> String {
+    PANIC_AT
+        .try_with(|p| p.try_borrow_mut().ok().and_then(|mut p| p.take()))
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| "an unknown place".to_owned())
+}
+
 /// Run an export body. `None` from the body (a refused argument, already
 /// logged) and a caught panic both give `fail`.
 pub(crate) fn guard<T>(what: &'static str, fail: T, f: impl FnOnce() -> Option<T>) -> T {
+    quiet_panics();
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Some(v)) => v,
         Ok(None) => fail,
         Err(_) => {
+            let at = panic_location();
             devmapper::log_error!(
                 &CTX,
-                "Internal error: {what} failed unexpectedly (Rust panic caught at the C boundary)."
+                "Internal error: {what} failed unexpectedly (Rust panic at {at} caught at the C boundary)."
             );
             fail
         }
@@ -381,4 +423,26 @@ pub(crate) fn malloc_terminated<T: Copy>(items: &[T], end: T) -> *mut T {
         p.add(items.len()).write(end);
     }
     p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_caught_panic_fails_quietly_and_says_where() {
+        let r = guard("dm_test", 0, || -> Option<i32> { panic!("boom") });
+        assert_eq!(r, 0);
+        // The library's hook saw the panic (std's alone records nothing).
+        let r = guard("dm_test", 0, || -> Option<i32> {
+            let v: Vec<u8> = Vec::new();
+            Some(i32::from(v[usize::from(v.is_empty())]))
+        });
+        assert_eq!(r, 0);
+        quiet_panics();
+        let _ = catch_unwind(|| panic!("again"));
+        let at = panic_location();
+        assert!(at.contains("src/ffi.rs:"), "{at}");
+        assert_eq!(panic_location(), "an unknown place");
+    }
 }
