@@ -44,9 +44,12 @@ python3 -c 'import pytest' 2>/dev/null || python3 -m pip install --quiet pytest 
 status=0
 RESULTS=build/vm-results.tsv
 : >"$RESULTS"
-suite() { # suite NAME VM-ARGS... -- COMMAND...: a command in one VM boot
-    local name=$1; shift
-    host_suite "$name" vm/run.sh --timeout 900 "$@"
+suite() { # suite NAME VM-ARGS... -- COMMAND...: a command in one VM boot,
+    # then a check that it left no device, node, semaphore or loop device
+    local name=$1 vmargs=(); shift
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do vmargs+=("$1"); shift; done
+    shift
+    host_suite "$name" vm/run.sh --timeout 900 "${vmargs[@]}" -- vm/tests/clean-after.sh "$@"
 }
 host_suite() { # host_suite NAME COMMAND...: a host command that boots VMs itself
     local name=$1; shift
@@ -64,9 +67,11 @@ host_suite() { # host_suite NAME COMMAND...: a host command that boots VMs itsel
     rm -f "$log"
 }
 summary() { # the closing count lines of a suite's output, joined
-    grep -E '^(test result:|examples:|[0-9]+ passed|cryptsetup transcript:|stock: [0-9]+ steps|pass sets|dmsetup transcript:|udev transcript:|timeouts:)' "$1" | tr '\n' ';' | sed 's/;$//'
+    grep -E '^(test result:|examples:|[0-9]+ passed|cryptsetup transcript:|stock: [0-9]+ steps|pass sets|dmsetup transcript:|udev transcript:|timeouts:|clean-after:)' "$1" | tr '\n' ';' | sed 's/;$//'
 }
 
+host_suite "6.1: the leftover check after each suite notices devices, nodes, semaphores, loop devices" \
+    vm/run.sh --timeout 300 -- vm/tests/clean-after-selftest.sh
 suite "6.1: Rust API kernel tests" -- vm/tests/rust-kernel.sh "${RUST_KERNEL_TESTS[@]}"
 suite "6.1: Rust examples (one per target family)" -- vm/tests/rust-examples.sh
 if [ -x capi-tests/run.sh ]; then
