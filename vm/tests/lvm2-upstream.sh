@@ -113,6 +113,14 @@ printf '/* Written by vm/tests/lvm2-upstream.sh: the libdevmapper API. */\n#incl
 cc -O2 -g -Wall -o "$T.new/lib/not" "$SRC/test/lib/not.c" >"$T.new/build.log" 2>&1 ||
     { cat "$T.new/build.log" >&2; die "building lib/not failed"; }
 for l in should invalid fail; do ln -s not "$T.new/lib/$l"; done
+# Linked against the installed stock library through a libdevmapper.so
+# link of our own (a fresh machine has no libdevmapper-dev); LD_LIBRARY_PATH
+# picks the library each run uses.
+stock_so=$(ldconfig -p | awk '$1 == "libdevmapper.so.1.02.1" && /x86-64/ { print $NF; exit }')
+[ -n "$stock_so" ] || stock_so=/lib/x86_64-linux-gnu/libdevmapper.so.1.02.1
+[ -f "$stock_so" ] || die "stock libdevmapper.so.1.02.1 not found"
+mkdir -p "$WORK/stock-lib"
+ln -sfn "$stock_so" "$WORK/stock-lib/libdevmapper.so"
 cc -O2 -g -Wall -I"$T.new/config" -I"$WORK/dm-include" -D_GNU_SOURCE -o "$T.new/lib/securetest" \
     "$SRC/test/lib/dmsecuretest.c" -L"$WORK/stock-lib" -ldevmapper >>"$T.new/build.log" 2>&1 ||
     { cat "$T.new/build.log" >&2; die "building lib/securetest failed"; }
