@@ -50,7 +50,7 @@ make_pc = sed -e 's|@prefix@|$(1)|g' -e 's|@libdir@|$(2)|g' -e 's|@includedir@|$
 run_suite = if [ -f $(2) ]; then $(TEST_ENV) bash $(2); else echo "$(1): skipped ($(2) not present)"; fi
 
 .PHONY: all build install uninstall header check-header check-exports check-core lint test-unit test-harden \
-	test-harness test-c test-vm test-python check demo bench bench-tools clean help
+	test-harness test-c test-vm test-vm-extra test-python check demo bench bench-tools clean help
 
 all: build
 
@@ -121,6 +121,10 @@ test-harden: build
 test-vm: build
 	@$(call run_suite,test-vm,vm/tests.sh)
 
+# Slow kernel suites kept out of `make check` for its time budget.
+test-vm-extra: build
+	@$(TEST_ENV) bash vm/tests.sh --extra
+
 test-python: build
 	@$(call run_suite,test-python,python/run-tests.sh)
 
@@ -156,6 +160,7 @@ help:
 	@echo "  test-unit       cargo test --workspace"
 	@echo "  test-harness    vm/tests/harness-kernel.sh: the harness's kernel choice and mirror lookup"
 	@echo "  test-c, test-vm, test-python   capi-tests/run.sh, vm/tests.sh, python/run-tests.sh"
+	@echo "  test-vm-extra   slow kernel suites outside make check (dmsetup/dmstats transcripts on sid)"
 	@echo "  test-harden     tools/harden.sh: fault injection, allocation limits, key heap scan, TSan, fuzzing (FUZZ_TIME s/target)"
 	@echo "  check           all of the above checks and tests (what CI runs: .ci/run)"
 	@echo "  demo            vm/demo.sh"
