@@ -234,6 +234,14 @@ impl Context {
             .unwrap_or_else(|| DEFAULT_DM_DIR.to_vec())
     }
 
+    /// [`Context::dm_dir`] lent to `f` (no copy).
+    pub(crate) fn with_dm_dir<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
+        match &self.dirs.read().dm_dir {
+            Some(d) => f(d),
+            None => f(DEFAULT_DM_DIR),
+        }
+    }
+
     /// `dm_set_dev_dir(dir)`: device nodes then live in `<dir>/mapper`. The
     /// directory must be absolute and fit in `PATH_MAX`.
     pub fn set_dev_dir(&self, dir: &[u8]) -> Result<()> {
