@@ -127,15 +127,18 @@ unsafe fn set_str(
     })
 }
 
+/// The block of the last destroyed task, for the next one.
+static SPARE_TASK: ffi::Spare<dm_task> = ffi::Spare::new();
+
 #[no_mangle]
 pub extern "C" fn dm_task_create(type_: c_int) -> *mut dm_task {
     guard("dm_task_create", null_mut(), || {
         ok(CTX.check_version())?;
-        Some(Box::into_raw(Box::new(dm_task {
+        Some(SPARE_TASK.boxed(|| dm_task {
             task: Task::new(type_),
             input_strings: Vec::new(),
             timestamp: None,
-        })))
+        }))
     })
 }
 
@@ -143,7 +146,7 @@ pub extern "C" fn dm_task_create(type_: c_int) -> *mut dm_task {
 pub unsafe extern "C" fn dm_task_destroy(dmt: *mut dm_task) {
     guard("dm_task_destroy", (), || {
         // SAFETY: the pointer came from dm_task_create and is not used again.
-        drop(unsafe { ffi::take_handle(dmt) });
+        unsafe { SPARE_TASK.destroy(dmt) };
         Some(())
     })
 }
@@ -776,50 +779,51 @@ pub unsafe extern "C" fn dm_get_next_target(
                 t.task.task_type(),
                 Some(TaskType::Status | TaskType::Table | TaskType::WaitEvent)
             );
-        let count = if from_reply {
-            t.task.reply_target_count() as usize
-        } else {
-            t.task.targets.len()
-        };
+        if from_reply {
+            let found = u32::try_from(i)
+                .ok()
+                .and_then(|i| t.task.reply_target_next(i));
+            let Some((rt, more)) = found else {
+                set(0, 0, null_mut(), null_mut());
+                return None;
+            };
+            let r = t.task.reply.as_mut()?;
+            let b = r.buf.as_bytes_mut();
+            // The offsets were validated against the reply when it was parsed.
+            let ty = b.get_mut(rt.type_off..)?.as_mut_ptr().cast();
+            let p = b.get_mut(rt.params_off..)?.as_mut_ptr().cast();
+            set(rt.start, rt.length, ty, p);
+            return more.then_some((i + 2) as *mut c_void);
+        }
+        let count = t.task.targets.len();
         if i >= count {
             set(0, 0, null_mut(), null_mut());
             return None;
         }
-        if from_reply {
-            let rt = t.task.reply_target_at(u32::try_from(i).ok()?)?;
-            let r = t.task.reply.as_mut()?;
-            let b = r.buf.as_bytes_mut();
-            // The offsets were validated against the reply when it was parsed.
-            let ty = b[rt.type_off..].as_mut_ptr().cast();
-            let p = b[rt.params_off..].as_mut_ptr().cast();
-            set(rt.start, rt.length, ty, p);
-        } else {
-            if t.input_strings.len() != count {
-                let mut v = Vec::new();
-                if v.try_reserve_exact(count).is_err() {
-                    ffi::fail(&devmapper::Error::no_memory(count));
-                    return None;
-                }
-                for x in &t.task.targets {
-                    let pair =
-                        nul_terminated(&x.target_type).zip(nul_terminated(x.params.as_bytes()));
-                    let Some(pair) = pair else {
-                        ffi::fail(&devmapper::Error::no_memory(x.params.len()));
-                        return None;
-                    };
-                    v.push(pair);
-                }
-                t.input_strings = v;
+        if t.input_strings.len() != count {
+            let mut v = Vec::new();
+            if v.try_reserve_exact(count).is_err() {
+                ffi::fail(&devmapper::Error::no_memory(count));
+                return None;
             }
-            let x = &t.task.targets[i];
-            let (ty, p) = &t.input_strings[i];
-            set(
-                x.start,
-                x.length,
-                ty.as_bytes().as_ptr().cast_mut().cast(),
-                p.as_bytes().as_ptr().cast_mut().cast(),
-            );
+            for x in &t.task.targets {
+                let pair = nul_terminated(&x.target_type).zip(nul_terminated(x.params.as_bytes()));
+                let Some(pair) = pair else {
+                    ffi::fail(&devmapper::Error::no_memory(x.params.len()));
+                    return None;
+                };
+                v.push(pair);
+            }
+            t.input_strings = v;
         }
+        let x = &t.task.targets[i];
+        let (ty, p) = &t.input_strings[i];
+        set(
+            x.start,
+            x.length,
+            ty.as_bytes().as_ptr().cast_mut().cast(),
+            p.as_bytes().as_ptr().cast_mut().cast(),
+        );
         (i + 1 < count).then_some((i + 2) as *mut c_void)
     })
 }

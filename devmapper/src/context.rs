@@ -19,7 +19,7 @@ use crate::mangle::ManglingMode;
 use crate::nodes;
 use parking_lot::{Mutex, RwLock};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Default device directory (`dm_dir()`).
 pub const DEFAULT_DM_DIR: &[u8] = b"/dev/mapper";
@@ -33,6 +33,13 @@ pub const UUID_PREFIX_MAX: usize = 15;
 pub const DEFAULT_BUFFER_CAP: usize = 64 << 20;
 
 const MANGLING_UNSET: u8 = u8::MAX;
+
+/// `Context::logger_kind`: no logger.
+const NO_LOGGER: u8 = 0;
+/// `Context::logger_kind`: the static logger in `fast_logger`.
+const FAST_LOGGER: u8 = 1;
+/// `Context::logger_kind`: the logger in the `logger` slot.
+const SLOT_LOGGER: u8 = 2;
 
 /// Where a context's lines go.
 enum LoggerSlot {
@@ -65,7 +72,11 @@ pub struct Context {
     ioctl_timestamp: Mutex<Option<libc::timespec>>,
     version_failed: AtomicBool,
     hold_control: AtomicBool,
-    has_logger: AtomicBool,
+    /// Which logger is in effect: [`NO_LOGGER`], [`FAST_LOGGER`] (the
+    /// static logger in `fast_logger`, asked without a lock: the C
+    /// library's) or [`SLOT_LOGGER`] (the one in `logger`).
+    logger_kind: AtomicU8,
+    fast_logger: OnceLock<&'static dyn Logger>,
     logger: RwLock<LoggerSlot>,
     buffer_cap: AtomicUsize,
 }
@@ -118,7 +129,8 @@ impl Context {
             ioctl_timestamp: Mutex::new(None),
             version_failed: AtomicBool::new(false),
             hold_control: AtomicBool::new(false),
-            has_logger: AtomicBool::new(false),
+            logger_kind: AtomicU8::new(NO_LOGGER),
+            fast_logger: OnceLock::new(),
             logger: RwLock::new(LoggerSlot::None),
             buffer_cap: AtomicUsize::new(DEFAULT_BUFFER_CAP),
         }
@@ -129,27 +141,44 @@ impl Context {
     /// Send this context's lines to `logger` (replacing any other).
     pub fn set_logger(&self, logger: Arc<dyn Logger>) {
         *self.logger.write() = LoggerSlot::Shared(logger);
-        self.has_logger.store(true, Ordering::Release);
+        self.logger_kind.store(SLOT_LOGGER, Ordering::Release);
     }
 
     /// Send this context's lines to a logger that lives for the whole program.
     pub fn set_static_logger(&self, logger: &'static dyn Logger) {
         *self.logger.write() = LoggerSlot::Static(logger);
-        self.has_logger.store(true, Ordering::Release);
+        // The first static logger of a context is also kept where it can
+        // be asked without the lock (the C library sets one, once).
+        let fast = self.fast_logger.get_or_init(|| logger);
+        let kind = if std::ptr::eq(*fast, logger) {
+            FAST_LOGGER
+        } else {
+            SLOT_LOGGER
+        };
+        self.logger_kind.store(kind, Ordering::Release);
     }
 
     /// Drop the logger: nothing is printed any more.
     pub fn clear_logger(&self) {
-        self.has_logger.store(false, Ordering::Release);
+        self.logger_kind.store(NO_LOGGER, Ordering::Release);
         *self.logger.write() = LoggerSlot::None;
     }
 
     /// Whether a line of `level` would be kept.
     #[inline]
     pub fn log_enabled(&self, level: Level) -> bool {
-        if !self.has_logger.load(Ordering::Acquire) {
-            return false;
+        match self.logger_kind.load(Ordering::Acquire) {
+            NO_LOGGER => false,
+            FAST_LOGGER => match self.fast_logger.get() {
+                Some(l) => l.enabled(level),
+                None => self.slot_log_enabled(level),
+            },
+            _ => self.slot_log_enabled(level),
         }
+    }
+
+    #[inline(never)]
+    fn slot_log_enabled(&self, level: Level) -> bool {
         match &*self.logger.read() {
             LoggerSlot::None => false,
             LoggerSlot::Static(l) => l.enabled(level),
@@ -203,6 +232,14 @@ impl Context {
             .dm_dir
             .clone()
             .unwrap_or_else(|| DEFAULT_DM_DIR.to_vec())
+    }
+
+    /// [`Context::dm_dir`] lent to `f` (no copy).
+    pub(crate) fn with_dm_dir<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
+        match &self.dirs.read().dm_dir {
+            Some(d) => f(d),
+            None => f(DEFAULT_DM_DIR),
+        }
     }
 
     /// `dm_set_dev_dir(dir)`: device nodes then live in `<dir>/mapper`. The
@@ -371,6 +408,7 @@ impl Context {
 
     /// The driver supports udev cookies (interface 4.15+); asks the kernel
     /// when the version is not known yet (false if it cannot be asked).
+    #[inline]
     pub fn cookies_supported(&self) -> bool {
         // Through the version check, as libdm's dm_cookie_supported(): a
         // failure is logged (once: the check latches).
@@ -386,6 +424,7 @@ impl Context {
     // -------------------------------------------------------- the control
 
     /// The kernel's interface version, from the one handshake per context.
+    #[inline]
     pub fn driver_version(&self) -> Result<[u32; 3]> {
         self.control.driver_version(self)
     }
@@ -393,7 +432,19 @@ impl Context {
     /// The version check libdevmapper makes before the first task: once it
     /// failed, later calls fail without a further message until
     /// [`exit`](Context::exit) resets it.
+    #[inline]
     pub fn check_version(&self) -> Result<[u32; 3]> {
+        if !self.version_failed.load(Ordering::Relaxed) {
+            if let Some(v) = self.control.known_version() {
+                return Ok(v);
+            }
+        }
+        self.check_version_slow()
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn check_version_slow(&self) -> Result<[u32; 3]> {
         if self.version_failed.load(Ordering::Relaxed) {
             return Err(Error::new(
                 ErrorKind::Control,

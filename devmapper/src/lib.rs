@@ -47,6 +47,7 @@ pub mod nodes;
 pub mod percent;
 pub mod report;
 pub mod secret;
+pub mod small;
 pub mod stats;
 pub mod strings;
 pub mod targets;

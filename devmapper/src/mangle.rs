@@ -167,7 +167,7 @@ const fn build_bits() -> [u8; 256] {
 static CLASS_BITS: [u8; 256] = build_bits();
 
 /// The union of the classes (as `1 << class` bits) of the bytes of `s`.
-#[inline]
+#[inline(always)]
 fn classes(s: &[u8]) -> u8 {
     let t = &CLASS_BITS;
     let mut seen = 0u8;
@@ -182,10 +182,37 @@ fn classes(s: &[u8]) -> u8 {
             | t[w[6] as usize]
             | t[w[7] as usize];
     }
-    for &b in chunks.remainder() {
-        seen |= t[b as usize];
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        match s.len().checked_sub(8) {
+            // The last eight bytes again (OR-ing a byte twice is harmless).
+            Some(at) => {
+                let w = &s[at..];
+                seen |= t[w[0] as usize]
+                    | t[w[1] as usize]
+                    | t[w[2] as usize]
+                    | t[w[3] as usize]
+                    | t[w[4] as usize]
+                    | t[w[5] as usize]
+                    | t[w[6] as usize]
+                    | t[w[7] as usize];
+            }
+            None => {
+                for &b in rest {
+                    seen |= t[b as usize];
+                }
+            }
+        }
     }
     seen
+}
+
+/// Whether every byte of `s` is on udev's whitelist (true for `""`): such
+/// a string is the same mangled or not, in every mode, and holds neither a
+/// `/` nor a NUL.
+#[inline]
+pub fn is_plain(s: &[u8]) -> bool {
+    classes(s) & !(1 << WHITE) == 0
 }
 
 /// Whether `b` is on udev's whitelist.
@@ -395,6 +422,34 @@ pub fn unmangle_reply_string(
     unmangle_as(s, mode, kind)
 }
 
+/// [`unmangle_reply_string`] of the NUL-terminated string in a kernel
+/// field (name or uuid of a reply header); a string of whitelisted bytes
+/// only, the usual case, is settled in one pass.
+#[inline(always)]
+pub fn unmangle_reply_field(
+    field: &[u8],
+    mode: ManglingMode,
+    kind: &str,
+) -> Result<Option<Vec<u8>>, MangleError> {
+    if field.first().is_none_or(|&b| b == 0) {
+        return Ok(None); // empty (most uuids)
+    }
+    unmangle_reply_field_nonempty(field, mode, kind)
+}
+
+#[inline(never)]
+fn unmangle_reply_field_nonempty(
+    field: &[u8],
+    mode: ManglingMode,
+    kind: &str,
+) -> Result<Option<Vec<u8>>, MangleError> {
+    let s = crate::kernel::codec::fixed_str(field);
+    if mode == ManglingMode::None || is_plain(s) {
+        return Ok(None);
+    }
+    unmangle_reply_string(s, mode, kind)
+}
+
 /// [`unmangle_as`] for a device name (errors say "The name ...").
 pub fn unmangle(s: &[u8], mode: ManglingMode) -> Result<Option<Vec<u8>>, MangleError> {
     unmangle_as(s, mode, "name")
@@ -426,6 +481,34 @@ mod tests {
     }
     fn some(s: &str) -> Option<Vec<u8>> {
         Some(s.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn byte_classes_at_every_length_and_position() {
+        for len in 0..40usize {
+            for odd in 0..=len {
+                for b in [b'/', 0, b'\\', b' ', 0xff, b'a'] {
+                    let mut v: Vec<u8> = (0..len).map(|i| b"az09#+-.:=@_AZ"[i % 14]).collect();
+                    if odd < len {
+                        v[odd] = b;
+                    }
+                    let white = v.iter().all(|&c| is_whitelisted(c));
+                    assert_eq!(is_plain(&v), white, "{v:?}");
+                    let slow = |s: &[u8]| s.iter().fold(0u8, |a, &c| a | 1 << CLASS[c as usize]);
+                    assert_eq!(classes(&v), slow(&v), "{v:?}");
+                    let mut field = [0u8; NAME_LEN];
+                    let n = v.iter().position(|&c| c == 0).unwrap_or(len);
+                    field[..n].copy_from_slice(&v[..n]);
+                    for mode in [Auto, Hex, NoneMode] {
+                        assert_eq!(
+                            unmangle_reply_field(&field, mode, "name"),
+                            unmangle_reply_string(&v[..n], mode, "name"),
+                            "{v:?}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

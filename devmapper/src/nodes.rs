@@ -19,12 +19,13 @@ use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::fd::AsFd;
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::context::Context;
 use crate::kernel::sys;
+use crate::small::SmallBytes;
 
 /// `DM_READ_AHEAD_AUTO`: leave the kernel's read-ahead alone.
 pub const READ_AHEAD_AUTO: u32 = u32::MAX;
@@ -338,8 +339,9 @@ pub fn stack(ctx: &Context, op: NodeOp, rely_on_udev: bool) {
 /// Where and how operations run: the context and a snapshot of its settings.
 struct Env<'a> {
     ctx: &'a Context,
-    dm_dir: Vec<u8>,
-    sysfs_dir: Vec<u8>,
+    dm_dir: SmallBytes,
+    /// Asked when a read-ahead operation needs it.
+    sysfs_dir: OnceCell<Vec<u8>>,
     /// `dm_udev_get_sync_support() && dm_udev_get_checking()`, asked only
     /// when an operation wants to verify udev's work (as libdm does).
     udev_checks: OnceCell<bool>,
@@ -349,8 +351,8 @@ impl<'a> Env<'a> {
     fn of(ctx: &'a Context) -> Self {
         Env {
             ctx,
-            dm_dir: ctx.dm_dir(),
-            sysfs_dir: ctx.sysfs_dir(),
+            dm_dir: ctx.with_dm_dir(SmallBytes::new),
+            sysfs_dir: OnceCell::new(),
             udev_checks: OnceCell::new(),
         }
     }
@@ -360,11 +362,21 @@ impl<'a> Env<'a> {
         if name.contains(&b'/') {
             PathBuf::from(OsStr::from_bytes(name))
         } else {
-            let mut p = Vec::with_capacity(self.dm_dir.len() + 1 + name.len());
-            p.extend_from_slice(&self.dm_dir);
-            p.push(b'/');
-            p.extend_from_slice(name);
-            PathBuf::from(std::ffi::OsString::from_vec(p))
+            PathBuf::from(OsStr::from_bytes(&[&self.dm_dir[..], b"/", name].concat()))
+        }
+    }
+
+    /// [`Env::dev_path`] as a C string lent to `f` (no allocation for
+    /// the usual node path); `Err(EINVAL)` for a name with a NUL inside.
+    fn with_dev_path<R>(
+        &self,
+        name: &[u8],
+        f: impl FnOnce(&sys::CPath<'_>) -> R,
+    ) -> Result<R, i32> {
+        if name.contains(&b'/') {
+            sys::with_path(&[name], f)
+        } else {
+            sys::with_path(&[&self.dm_dir, b"/", name], f)
         }
     }
 
@@ -377,10 +389,11 @@ impl<'a> Env<'a> {
     }
 
     fn read_ahead_kb_path(&self, major: u32, minor: u32) -> Option<PathBuf> {
-        if self.sysfs_dir.is_empty() || major == 0 {
+        let sysfs_dir = self.sysfs_dir.get_or_init(|| self.ctx.sysfs_dir());
+        if sysfs_dir.is_empty() || major == 0 {
             None
         } else {
-            let mut p = self.sysfs_dir.clone();
+            let mut p = sysfs_dir.clone();
             p.extend_from_slice(format!("dev/block/{major}:{minor}/bdi/read_ahead_kb").as_bytes());
             Some(PathBuf::from(OsStr::from_bytes(&p)))
         }
@@ -390,17 +403,24 @@ impl<'a> Env<'a> {
 /// `update_devs()`: run every stacked operation in FIFO order and clear the
 /// stack. Failures are logged; they do not stop later operations.
 pub fn update_devs(ctx: &Context) {
-    let ops = std::mem::take(&mut *ctx.nodes.lock());
+    let mut ops = std::mem::take(&mut *ctx.nodes.lock());
     if ops.is_empty() {
         return;
     }
     let env = Env::of(ctx);
-    for e in ops {
+    for e in ops.drain(..) {
         if e.rely_on_udev {
             log_op(ctx, "Skipping", &e);
         } else {
             log_op(ctx, "Processing", &e);
             let _ = execute(&env, &e);
+        }
+    }
+    // The emptied vector serves the next operations (a small one only).
+    if ops.capacity() <= 64 {
+        let mut st = ctx.nodes.lock();
+        if st.is_empty() {
+            *st = ops;
         }
     }
 }
@@ -492,24 +512,52 @@ fn add_dev_node(
     mode: u32,
     warn: bool,
 ) -> bool {
-    let path = ctx.dev_path(name);
+    let at = |p: &sys::CPath<'_>| add_dev_node_at(ctx, p, name, major, minor, uid, gid, mode, warn);
+    match ctx.with_dev_path(name, at) {
+        Ok(done) => done,
+        Err(e) => {
+            // A name the C library could not pass to mknod (a NUL inside).
+            crate::log_error!(
+                ctx.ctx,
+                "{}: mknod for {} failed: {}",
+                disp(&ctx.dev_path(name)),
+                lossy(name),
+                sys::strerror(e)
+            );
+            false
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn add_dev_node_at(
+    ctx: &Env<'_>,
+    path: &sys::CPath<'_>,
+    name: &[u8],
+    major: u32,
+    minor: u32,
+    uid: u32,
+    gid: u32,
+    mode: u32,
+    warn: bool,
+) -> bool {
     let dev = sys::makedev(major, minor);
 
-    match fs::metadata(&path) {
-        Ok(md) => {
-            if !md.file_type().is_block_device() {
+    match path.stat() {
+        Ok(st) => {
+            if !st.is_block() {
                 crate::log_error!(
                     ctx.ctx,
                     "A non-block device file at '{}' is already present",
-                    disp(&path)
+                    disp(path.as_path())
                 );
                 return false;
             }
             // The right node exists: leave it (and its owner/mode) alone.
-            if md.rdev() == dev {
+            if st.rdev == dev {
                 return true;
             }
-            if fs::remove_file(&path).is_err() {
+            if path.unlink().is_err() {
                 crate::log_error!(
                     ctx.ctx,
                     "Unable to unlink device node for '{}'",
@@ -523,7 +571,7 @@ fn add_dev_node(
                 crate::log_warn!(
                     ctx.ctx,
                     "{} not set up by udev: Falling back to direct node creation.",
-                    disp(&path)
+                    disp(path.as_path())
                 );
             }
         }
@@ -533,17 +581,17 @@ fn add_dev_node(
     // same node without touching the process-wide umask. The device
     // directory normally exists already (the control node lives there);
     // when it does not, it is made like libdm makes it, and mknod retried.
-    let mut made = sys::mknod(&path, libc::S_IFBLK | (mode & 0o7777), dev);
+    let mut made = path.mknod(libc::S_IFBLK | (mode & 0o7777), dev);
     if made == Err(libc::ENOENT) && !name.contains(&b'/') {
         let dir = Path::new(OsStr::from_bytes(&ctx.dm_dir));
         if !create_dir(ctx.ctx, dir, Some(0o755)) {
             return false;
         }
-        made = sys::mknod(&path, libc::S_IFBLK | (mode & 0o7777), dev);
+        made = path.mknod(libc::S_IFBLK | (mode & 0o7777), dev);
     }
     match made {
         Ok(()) => {
-            let _ = fs::set_permissions(&path, fs::Permissions::from_mode(mode & 0o7777));
+            let _ = path.chmod(mode & 0o7777);
         }
         // The node may already have been created by udev.
         Err(libc::EEXIST) => {}
@@ -551,7 +599,7 @@ fn add_dev_node(
             crate::log_error!(
                 ctx.ctx,
                 "{}: mknod for {} failed: {}",
-                disp(&path),
+                disp(path.as_path()),
                 lossy(name),
                 sys::strerror(e)
             );
@@ -559,35 +607,40 @@ fn add_dev_node(
         }
     }
 
-    if let Err(err) = std::os::unix::fs::chown(&path, Some(uid), Some(gid)) {
+    if let Err(errno) = path.chown(uid, gid) {
         crate::log_error!(
             ctx.ctx,
             "{}",
-            sys_msg("chown", &disp(&path), io_errno(&err))
+            sys_msg("chown", &disp(path.as_path()), errno)
         );
         return false;
     }
 
-    crate::log_debug_act!(ctx.ctx, "Created {}", disp(&path));
+    crate::log_debug_act!(ctx.ctx, "Created {}", disp(path.as_path()));
     true
 }
 
 /// `_rm_dev_node`.
 fn rm_dev_node(ctx: &Env<'_>, name: &[u8], warn: bool) -> bool {
-    let path = ctx.dev_path(name);
-    if fs::symlink_metadata(&path).is_err() {
+    // A name with a NUL inside names no node: nothing to remove.
+    ctx.with_dev_path(name, |p| rm_dev_node_at(ctx, p, name, warn))
+        .unwrap_or(true)
+}
+
+fn rm_dev_node_at(ctx: &Env<'_>, path: &sys::CPath<'_>, name: &[u8], warn: bool) -> bool {
+    if path.lstat().is_err() {
         return true;
     }
     if ctx.warn_needed(warn) {
         crate::log_warn!(
             ctx.ctx,
             "Node {} was not removed by udev. Falling back to direct node removal.",
-            disp(&path)
+            disp(path.as_path())
         );
     }
     // udev may already have deleted the node.
-    if let Err(err) = fs::remove_file(&path) {
-        if io_errno(&err) != libc::ENOENT {
+    if let Err(errno) = path.unlink() {
+        if errno != libc::ENOENT {
             crate::log_error!(
                 ctx.ctx,
                 "Unable to unlink device node for '{}'",
@@ -596,7 +649,7 @@ fn rm_dev_node(ctx: &Env<'_>, name: &[u8], warn: bool) -> bool {
             return false;
         }
     }
-    crate::log_debug_act!(ctx.ctx, "Removed {}", disp(&path));
+    crate::log_debug_act!(ctx.ctx, "Removed {}", disp(path.as_path()));
     true
 }
 
@@ -907,6 +960,7 @@ pub fn set_read_ahead(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::MetadataExt;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     struct TmpDir(PathBuf);

@@ -20,6 +20,7 @@ use crate::log::Level;
 use crate::mangle::{self, ManglingMode};
 use crate::nodes::{self, NodeOp};
 use crate::secret::{self, Secret};
+use crate::small::SmallBytes;
 use crate::udev;
 
 /// Task types, numbered as in `libdevmapper.h` (`DM_DEVICE_*`).
@@ -194,8 +195,12 @@ impl TypeName {
                 quoted("Target type name ", t, " is too long.", Error::invalid)
             }
         })?;
+        // Byte by byte: names are a few bytes, and a copy of a variable
+        // length into a zeroed array becomes two library calls.
         let mut bytes = [0u8; abi::DM_MAX_TYPE_NAME];
-        bytes[..t.len()].copy_from_slice(t);
+        for (d, &c) in bytes.iter_mut().zip(t) {
+            *d = c;
+        }
         Ok(TypeName {
             bytes,
             len: t.len() as u8,
@@ -266,9 +271,10 @@ pub struct ReplyTarget {
 #[allow(missing_docs)]
 pub struct Task {
     pub raw_type: i32,
-    pub name: Option<Vec<u8>>,
+    /// Set with [`Task::set_name`].
+    pub name: Option<SmallBytes>,
     pub mangled_name: Option<Vec<u8>>,
-    pub uuid: Option<Vec<u8>>,
+    pub uuid: Option<SmallBytes>,
     pub mangled_uuid: Option<Vec<u8>>,
     pub newname: Option<Vec<u8>>,
     pub new_uuid: bool,
@@ -307,7 +313,7 @@ pub struct Task {
     /// Largest ioctl buffer (0: the context's).
     pub buffer_cap: usize,
     /// Result of the last successful run.
-    pub reply: Option<Box<Reply>>,
+    pub reply: Option<Reply>,
     /// Where the last [`Task::reply_target_at`] was: (index, offset in the
     /// payload), so that walking a table in order costs O(1) per target.
     target_cursor: (u32, usize),
@@ -322,6 +328,7 @@ pub struct Task {
 
 impl Task {
     /// A new task with libdevmapper's defaults.
+    #[inline]
     pub fn new(raw_type: i32) -> Task {
         Task {
             raw_type,
@@ -382,6 +389,12 @@ impl Task {
     pub fn set_name(&mut self, ctx: &Context, name: &[u8]) -> Result<(), Error> {
         self.name = None;
         self.mangled_name = None;
+        // The usual name: short, whitelisted bytes only (no '/', no NUL,
+        // the same mangled or not): what the checks below would keep as is.
+        if name.len() < abi::DM_NAME_LEN && mangle::is_plain(name) {
+            SmallBytes::store(&mut self.name, name);
+            return Ok(());
+        }
         // The name may be of any length: no copy, and messages that quote it
         // are built fallibly, before the length check has bounded it.
         if name.contains(&b'/') {
@@ -402,7 +415,7 @@ impl Task {
             };
             return match resolved {
                 Some(n) => {
-                    self.name = Some(n);
+                    self.name = Some(n.into());
                     Ok(())
                 }
                 None => Err(quoted("Device ", name, " not found", |m| {
@@ -419,7 +432,7 @@ impl Task {
             name.truncate(name.iter().position(|&c| c == 0).unwrap_or(0));
         }
         self.mangled_name = mangle_for_kernel(ctx, &name, "name", "device name", abi::DM_NAME_LEN)?;
-        self.name = Some(name);
+        self.name = Some(name.into());
         Ok(())
     }
 
@@ -430,8 +443,11 @@ impl Task {
         if uuid.len() >= abi::DM_UUID_LEN {
             return Err(quoted("Uuid \"", uuid, "\" too long.", Error::invalid));
         }
-        self.mangled_uuid = mangle_for_kernel(ctx, uuid, "UUID", "device uuid", abi::DM_UUID_LEN)?;
-        self.uuid = Some(uuid.to_vec());
+        if !mangle::is_plain(uuid) {
+            self.mangled_uuid =
+                mangle_for_kernel(ctx, uuid, "UUID", "device uuid", abi::DM_UUID_LEN)?;
+        }
+        SmallBytes::store(&mut self.uuid, uuid);
         Ok(())
     }
 
@@ -614,7 +630,7 @@ impl Task {
 
     /// The reply header of the last successful run.
     pub fn reply_header(&self) -> Option<&DmIoctl> {
-        self.reply.as_ref().map(|r| &r.header)
+        self.reply.as_ref().map(|r| r.header())
     }
 
     /// The reply payload of the last successful run.
@@ -662,7 +678,7 @@ impl Task {
             (Some(r), Some(TaskType::Status | TaskType::Table | TaskType::WaitEvent))
                 if self.payload_checked =>
             {
-                (r.payload().unwrap_or_default(), r.header.target_count)
+                (r.payload().unwrap_or_default(), r.header().target_count)
             }
             _ => (&[], 0),
         }
@@ -672,11 +688,17 @@ impl Task {
     /// into the reply buffer (for handing pointers to C). Walking the
     /// targets in order costs O(1) per target.
     pub fn reply_target_at(&mut self, index: u32) -> Option<ReplyTarget> {
+        self.reply_target_next(index).map(|(t, _)| t)
+    }
+
+    /// [`Task::reply_target_at`], and whether more targets follow it
+    /// (`dm_get_next_target`'s walk in one call).
+    pub fn reply_target_next(&mut self, index: u32) -> Option<(ReplyTarget, bool)> {
         let (p, count) = self.spec_payload();
         if index >= count {
             return None;
         }
-        let base = self.reply.as_ref()?.header.data_start as usize;
+        let base = self.reply.as_ref()?.header().data_start as usize;
         // The run walked the specs whole (every offset advances, every
         // string ends inside the payload): follow the next offsets without
         // looking at the strings again.
@@ -695,12 +717,13 @@ impl Task {
             off = next;
         };
         self.target_cursor = (index, off);
-        Some(ReplyTarget {
+        let t = ReplyTarget {
             start,
             length,
             type_off: base + off + 24,
             params_off: base + off + 40,
-        })
+        };
+        Some((t, index + 1 < count))
     }
 
     /// The names of a LIST reply (decoded; unmangled by the run unless the
@@ -750,8 +773,12 @@ impl Task {
         if !r.flags().contains(DmFlags::DATA_OUT) {
             return None;
         }
+        if self.payload_checked && self.task_type() == Some(TaskType::TargetMsg) {
+            // The run checked the response (validate_reply).
+            return Some(r.header().data_start as usize);
+        }
         match r.payload().and_then(codec::decode_message) {
-            Ok(_) => Some(r.header.data_start as usize),
+            Ok(_) => Some(r.header().data_start as usize),
             Err(_) => None,
         }
     }
@@ -832,8 +859,8 @@ impl Task {
         format!("{name} {uuid}{dev}")
     }
 
-    /// Fill the header and size the payload the way libdevmapper's
-    /// `_flatten` does; [`Task::encode_payload`] writes the payload.
+    /// Fill the header (`h` comes zeroed) and size the payload the way
+    /// libdevmapper's `_flatten` does; [`Task::encode_payload`] writes the payload.
     /// Everything is checked here, so encoding cannot fail.
     fn flatten(
         &self,
@@ -842,10 +869,78 @@ impl Task {
         driver_minor: u32,
         h: &mut DmIoctl,
     ) -> Result<usize, Error> {
-        let fail =
-            |msg: &str| Err(Error::invalid(msg).with_note("Couldn't create ioctl argument."));
         let enc = |e: codec::EncodeError| Error::invalid(e.to_string());
         let has_targets = !self.targets.is_empty() && !ty.carries_no_targets();
+        // A message, a new name, a geometry or a sector (what can clash), or
+        // a RENAME (which needs a new name): the checks of check_exclusive.
+        let extras = self.message.is_some()
+            | self.newname.is_some()
+            | self.geometry.is_some()
+            | self.sector.is_some();
+        if extras || (!self.targets.is_empty() && !has_targets) || ty == TaskType::Rename {
+            self.check_exclusive(ctx, ty, has_targets)?;
+        }
+        let mut flags = DmFlags::EXISTS;
+        if self.minor >= 0 {
+            h.dev = self.persistent_dev(ctx, ty)?;
+            flags |= DmFlags::PERSISTENT_DEV;
+        }
+        if let Some(n) = self.dev_name() {
+            // RESUME and RELOAD with a device number send it alone: the
+            // kernel refuses a name and a number together (ENXIO). The
+            // number is the one after the fallback (persistent_dev: a major
+            // above 0 whenever the minor is set), as libdm decides on the
+            // major it has just overridden.
+            let by_devno = matches!(ty, TaskType::Resume | TaskType::Reload) && self.minor >= 0;
+            if !by_devno {
+                codec::put_fixed_zeroed(&mut h.name, n, "name").map_err(enc)?;
+            }
+        }
+        if let Some(u) = self.dev_uuid() {
+            codec::put_fixed_zeroed(&mut h.uuid, u, "uuid").map_err(enc)?;
+        }
+        if ty == TaskType::Suspend {
+            flags |= DmFlags::SUSPEND;
+        }
+        if self.no_flush {
+            flags |= DmFlags::NOFLUSH;
+        }
+        if self.read_only {
+            flags |= DmFlags::READONLY;
+        }
+        if self.skip_lockfs {
+            flags |= DmFlags::SKIP_LOCKFS;
+        }
+        if self.deferred_remove && matches!(ty, TaskType::Remove | TaskType::RemoveAll) {
+            flags |= DmFlags::DEFERRED_REMOVE;
+        }
+        if self.secure_data | self.query_inactive_table | self.new_uuid | self.ima_measurement {
+            flags |= self.versioned_flags(ctx, driver_minor)?;
+        }
+        if ty == TaskType::Table {
+            flags |= DmFlags::STATUS_TABLE;
+        }
+        if ty == TaskType::List && self.list_uuids {
+            flags |= DmFlags::UUID;
+        }
+        if self.no_open_count {
+            flags |= DmFlags::SKIP_BDGET;
+        }
+        h.event_nr = self.event_nr;
+        let need = if has_targets || extras {
+            self.payload_len(has_targets, h)?
+        } else {
+            0
+        };
+        h.flags = flags.bits();
+        Ok(need)
+    }
+
+    /// [`Task::flatten`]'s checks of what cannot go together.
+    #[cold]
+    fn check_exclusive(&self, ctx: &Context, ty: TaskType, has_targets: bool) -> Result<(), Error> {
+        let fail =
+            |msg: &str| Err(Error::invalid(msg).with_note("Couldn't create ioctl argument."));
         if !self.targets.is_empty() && ty.carries_no_targets() {
             crate::log_debug!(
                 ctx,
@@ -879,66 +974,48 @@ impl Task {
         if ty == TaskType::Rename && self.newname.is_none() {
             return fail("rename needs a new name or uuid (none was set)");
         }
-        *h = DmIoctl::default();
-        let mut flags = DmFlags::EXISTS;
+        Ok(())
+    }
+
+    /// [`Task::flatten`]'s `dev` for a task with a minor number.
+    #[cold]
+    fn persistent_dev(&self, ctx: &Context, ty: TaskType) -> Result<u64, Error> {
+        let fail =
+            |msg: &str| Err(Error::invalid(msg).with_note("Couldn't create ioctl argument."));
         // The major the header carries: libdm's fallback replaces a foreign
         // or unset one with device-mapper's own (and says so, even for an
         // unset -1, as libdm does).
         let mut major = self.major;
-        if self.minor >= 0 {
-            let dm_major = crate::devices::dm_major(ctx);
-            if let Some(dmm) = dm_major {
-                if self.allow_default_major_fallback && major != dmm as i32 {
-                    crate::log_verbose!(
-                        ctx,
-                        "Overriding major number of {} with {} for persistent device.",
-                        major,
-                        dmm
-                    );
-                    major = dmm as i32;
-                }
-            }
-            if major <= 0 {
-                return fail("Missing major number for persistent device.");
-            }
-            if ty == TaskType::Create && dm_major.is_some_and(|m| m as i32 != major) {
-                return fail(&format!(
-                    "Major number {major} is not device-mapper's major {} and the fallback is disabled.",
-                    dm_major.unwrap_or(0)
-                ));
-            }
-            flags |= DmFlags::PERSISTENT_DEV;
-            h.dev = abi::encode_dev(major as u32, self.minor as u32);
-        }
-        if let Some(n) = self.dev_name() {
-            // RESUME and RELOAD with a device number send it alone: the
-            // kernel refuses a name and a number together (ENXIO). The
-            // number is the one after the fallback, as libdm decides on
-            // the major it has just overridden.
-            let by_devno =
-                matches!(ty, TaskType::Resume | TaskType::Reload) && self.minor >= 0 && major >= 0;
-            if !by_devno {
-                codec::put_fixed(&mut h.name, n, "name").map_err(enc)?;
+        let dm_major = crate::devices::dm_major(ctx);
+        if let Some(dmm) = dm_major {
+            if self.allow_default_major_fallback && major != dmm as i32 {
+                crate::log_verbose!(
+                    ctx,
+                    "Overriding major number of {} with {} for persistent device.",
+                    major,
+                    dmm
+                );
+                major = dmm as i32;
             }
         }
-        if let Some(u) = self.dev_uuid() {
-            codec::put_fixed(&mut h.uuid, u, "uuid").map_err(enc)?;
+        if major <= 0 {
+            return fail("Missing major number for persistent device.");
         }
-        if ty == TaskType::Suspend {
-            flags |= DmFlags::SUSPEND;
+        if ty == TaskType::Create && dm_major.is_some_and(|m| m as i32 != major) {
+            return fail(&format!(
+                "Major number {major} is not device-mapper's major {} and the fallback is disabled.",
+                dm_major.unwrap_or(0)
+            ));
         }
-        if self.no_flush {
-            flags |= DmFlags::NOFLUSH;
-        }
-        if self.read_only {
-            flags |= DmFlags::READONLY;
-        }
-        if self.skip_lockfs {
-            flags |= DmFlags::SKIP_LOCKFS;
-        }
-        if self.deferred_remove && matches!(ty, TaskType::Remove | TaskType::RemoveAll) {
-            flags |= DmFlags::DEFERRED_REMOVE;
-        }
+        Ok(abi::encode_dev(major as u32, self.minor as u32))
+    }
+
+    /// [`Task::flatten`]'s flags that depend on the driver's version.
+    #[cold]
+    fn versioned_flags(&self, ctx: &Context, driver_minor: u32) -> Result<DmFlags, Error> {
+        let fail =
+            |msg: &str| Err(Error::invalid(msg).with_note("Couldn't create ioctl argument."));
+        let mut flags = DmFlags::empty();
         if self.secure_data {
             if driver_minor < 20 {
                 crate::log_verbose!(
@@ -969,21 +1046,20 @@ impl Task {
             }
             flags |= DmFlags::IMA_MEASUREMENT;
         }
-        if ty == TaskType::Table {
-            flags |= DmFlags::STATUS_TABLE;
-        }
-        if ty == TaskType::List && self.list_uuids {
-            flags |= DmFlags::UUID;
-        }
-        if self.no_open_count {
-            flags |= DmFlags::SKIP_BDGET;
-        }
-        h.event_nr = self.event_nr;
+        Ok(flags)
+    }
+
+    /// [`Task::flatten`]'s payload size (targets, new name, message,
+    /// geometry), checked; sets the header's target count.
+    fn payload_len(&self, has_targets: bool, h: &mut DmIoctl) -> Result<usize, Error> {
+        let fail =
+            |msg: &str| Err(Error::invalid(msg).with_note("Couldn't create ioctl argument."));
+        let enc = |e: codec::EncodeError| Error::invalid(e.to_string());
         let mut need = 0usize;
         if has_targets {
             let mut count: u32 = 0;
             for t in &self.targets {
-                if t.params.as_bytes().contains(&0) {
+                if codec::contains_byte(t.params.as_bytes(), 0) {
                     return fail(&codec::EncodeError::EmbeddedNul("target parameters").to_string());
                 }
                 need = need.saturating_add(codec::target_encoded_len(&t.as_ref()));
@@ -994,7 +1070,7 @@ impl Task {
             h.target_count = count;
         }
         let string = |v: &[u8], what: &'static str| {
-            if v.contains(&0) {
+            if codec::contains_byte(v, 0) {
                 Err(enc(codec::EncodeError::EmbeddedNul(what)))
             } else {
                 Ok(v.len() + 1)
@@ -1012,7 +1088,6 @@ impl Task {
         if need > u32::MAX as usize - DATA_START {
             return fail(&codec::EncodeError::TooLarge.to_string());
         }
-        h.flags = flags.bits();
         Ok(need)
     }
 
@@ -1146,13 +1221,12 @@ impl Task {
                 hh.version = driver;
                 hh.data_size = DATA_START as u32;
                 hh.data_start = DATA_START as u32;
-                let mut buf = crate::kernel::control::Buffer::zeroed(DATA_START);
-                codec::write_header(buf.as_bytes_mut(), &hh);
-                Box::new(Reply {
-                    header: hh,
-                    buf,
-                    attempts: attempt,
-                })
+                let mut bytes = [0u8; DATA_START];
+                codec::write_header(&mut bytes, &hh);
+                let mut r =
+                    Reply::from_bytes(&bytes).map_err(|e| Error::protocol(e.to_string()))?;
+                r.attempts = attempt;
+                r
             }
             Err(e) => {
                 self.ioctl_errno = e.errno();
@@ -1336,15 +1410,27 @@ impl Task {
     }
 
     fn post_process(&mut self, ctx: &Context, ty: TaskType) {
-        let Some(h) = self.reply_header().copied() else {
+        if !matches!(
+            ty,
+            TaskType::Create
+                | TaskType::Remove
+                | TaskType::Rename
+                | TaskType::Resume
+                | TaskType::MkNodes
+        ) {
+            return;
+        }
+        let Some(h) = self.reply_header() else {
             return;
         };
+        let (hflags, hdev) = (h.flags, h.dev);
+        let reply_name = (ty == TaskType::MkNodes).then(|| codec::fixed_str(&h.name).to_vec());
         let flags = self.event_nr >> udev::UDEV_FLAGS_SHIFT;
         let rely_on_udev = self.cookie_set && (flags & udev::DISABLE_LIBRARY_FALLBACK as u32) != 0;
         // Whether udev was expected to act is settled when the node
         // operation runs (udev sync and checking asked then, as libdm does).
         let check_udev = self.cookie_set && (flags & udev::DISABLE_DM_RULES_FLAG as u32) == 0;
-        let (major, minor) = abi::decode_dev(h.dev);
+        let (major, minor) = abi::decode_dev(hdev);
         // libdm names nodes by the name as sent to the kernel (mangled), except
         // for MKNODES, which uses the (unmangled) name of the reply.
         let name = self.dev_name().map(<[u8]>::to_vec);
@@ -1381,8 +1467,8 @@ impl Task {
                 }
             }
             TaskType::MkNodes => {
-                if DmFlags::from_bits_retain(h.flags).contains(DmFlags::EXISTS) {
-                    nodes::stack(ctx, add(codec::fixed_str(&h.name).to_vec(), false), false);
+                if DmFlags::from_bits_retain(hflags).contains(DmFlags::EXISTS) {
+                    nodes::stack(ctx, add(reply_name.unwrap_or_default(), false), false);
                 } else if let Some(n) = name {
                     nodes::stack(ctx, NodeOp::del(n, false), false);
                 }
@@ -1442,7 +1528,10 @@ impl Task {
             self.udev_complete(ctx);
             return Err(e);
         }
-        let Some(info) = create.info().filter(|i| i.exists != 0) else {
+        let info = create.info().filter(|i| i.exists != 0);
+        // Done with it: its reply buffer serves the next ioctl.
+        drop(create);
+        let Some(info) = info else {
             self.udev_complete(ctx);
             return Err(Error::new(ErrorKind::NotFound, "the new device vanished")
                 .with_errno(libc::ENXIO)
@@ -1461,8 +1550,10 @@ impl Task {
         reload.table_checked = self.table_checked;
         let loaded = reload.run(ctx);
         self.targets = std::mem::take(&mut reload.targets);
+        let reload_errno = reload.ioctl_errno;
+        drop(reload);
         if let Err(e) = loaded {
-            self.ioctl_errno = reload.ioctl_errno;
+            self.ioctl_errno = reload_errno;
             let e = logged(ctx, e);
             self.udev_complete(ctx);
             self.revert_create(ctx, &info);
@@ -1741,7 +1832,7 @@ fn validate_reply(ty: TaskType, reply: &Reply) -> Result<(), codec::DecodeError>
         }
         TaskType::Deps => codec::deps_count(p).map(|_| ()),
         TaskType::Status | TaskType::Table | TaskType::WaitEvent => {
-            codec::specs(p, reply.header.target_count).try_for_each(|r| r.map(|_| ()))
+            codec::specs(p, reply.header().target_count).try_for_each(|r| r.map(|_| ()))
         }
         TaskType::TargetMsg if reply.flags().contains(DmFlags::DATA_OUT) => {
             codec::decode_message(p).map(|_| ())
@@ -1762,21 +1853,16 @@ fn unmangle_reply(mode: ManglingMode, ty: TaskType, reply: &mut Reply) -> Result
     let fail = |e: mangle::MangleError| Error::invalid(e.to_string());
     let check = |s: &[u8], kind: &str| mangle::unmangle_reply_string(s, mode, kind).map_err(fail);
     // Header name and uuid (not the uuid of REMOVE, like libdm).
-    let mut changed = false;
-    let h = &mut reply.header;
-    if let Some(v) = check(codec::fixed_str(&h.name), "name")? {
-        let _ = codec::put_fixed(&mut h.name, &v, "name");
-        changed = true;
-    }
-    if ty != TaskType::Remove {
-        if let Some(v) = check(codec::fixed_str(&h.uuid), "UUID")? {
-            let _ = codec::put_fixed(&mut h.uuid, &v, "uuid");
-            changed = true;
+    // Decoded in place, in the buffer C callers get pointers into.
+    if let Some(h) = reply.header_mut() {
+        if let Some(v) = mangle::unmangle_reply_field(&h.name, mode, "name").map_err(fail)? {
+            let _ = codec::put_fixed(&mut h.name, &v, "name");
         }
-    }
-    if changed {
-        let h = reply.header;
-        codec::write_header(reply.buf.as_bytes_mut(), &h);
+        if ty != TaskType::Remove {
+            if let Some(v) = mangle::unmangle_reply_field(&h.uuid, mode, "UUID").map_err(fail)? {
+                let _ = codec::put_fixed(&mut h.uuid, &v, "uuid");
+            }
+        }
     }
     if ty != TaskType::List {
         return Ok(false);
@@ -1833,7 +1919,7 @@ fn unmangle_reply(mode: ManglingMode, ty: TaskType, reply: &mut Reply) -> Result
     if edits.is_empty() {
         return Ok(true);
     }
-    let base = reply.header.data_start as usize;
+    let base = reply.header().data_start as usize;
     let b = reply.buf.as_bytes_mut();
     for ed in edits {
         let rec = &mut b[base + ed.at..base + ed.end];
@@ -1970,14 +2056,10 @@ mod tests {
             ..DmIoctl::default()
         };
         codec::put_fixed(&mut header.name, hn.as_bytes(), "name").unwrap();
-        let mut buf = crate::kernel::control::Buffer::zeroed(DATA_START + p.len());
-        codec::write_header(buf.as_bytes_mut(), &header);
-        buf.as_bytes_mut()[DATA_START..].copy_from_slice(&p);
-        Reply {
-            header,
-            buf,
-            attempts: 1,
-        }
+        let mut bytes = vec![0u8; DATA_START + p.len()];
+        codec::write_header(&mut bytes, &header);
+        bytes[DATA_START..].copy_from_slice(&p);
+        Reply::from_bytes(&bytes).unwrap()
     }
 
     fn listed(r: &Reply) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {

@@ -48,22 +48,27 @@ pub struct DmIoctl {
     pub data: [u8; 7],
 }
 
+impl DmIoctl {
+    /// The all-zero header.
+    pub const ZERO: DmIoctl = DmIoctl {
+        version: [0; 3],
+        data_size: 0,
+        data_start: 0,
+        target_count: 0,
+        open_count: 0,
+        flags: 0,
+        event_nr: 0,
+        padding: 0,
+        dev: 0,
+        name: [0; DM_NAME_LEN],
+        uuid: [0; DM_UUID_LEN],
+        data: [0; 7],
+    };
+}
+
 impl Default for DmIoctl {
     fn default() -> Self {
-        DmIoctl {
-            version: [0; 3],
-            data_size: 0,
-            data_start: 0,
-            target_count: 0,
-            open_count: 0,
-            flags: 0,
-            event_nr: 0,
-            padding: 0,
-            dev: 0,
-            name: [0; DM_NAME_LEN],
-            uuid: [0; DM_UUID_LEN],
-            data: [0; 7],
-        }
+        DmIoctl::ZERO
     }
 }
 
@@ -116,6 +121,8 @@ pub struct DmTargetMsg {
 
 const _: () = {
     assert!(size_of::<DmIoctl>() == 312);
+    // Replies are read in place from 8-aligned buffers (kernel/control.rs).
+    assert!(std::mem::align_of::<DmIoctl>() <= 8);
     assert!(offset_of!(DmIoctl, data_size) == 12);
     assert!(offset_of!(DmIoctl, data_start) == 16);
     assert!(offset_of!(DmIoctl, target_count) == 20);

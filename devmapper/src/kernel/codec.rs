@@ -140,9 +140,13 @@ pub fn cstr_len(s: &[u8]) -> Option<usize> {
         .map(|i| at + i)
 }
 
-/// Whether `s` holds the byte `b` (eight bytes at a time).
+/// Whether `s` holds the byte `b` (eight bytes at a time; the tail of a
+/// string of eight bytes or more is read as the overlapping last word).
 #[inline]
 pub fn contains_byte(s: &[u8], b: u8) -> bool {
+    let Some(last) = s.len().checked_sub(8) else {
+        return s.contains(&b);
+    };
     let pattern = ONES.wrapping_mul(u64::from(b));
     let mut chunks = s.chunks_exact(8);
     for c in &mut chunks {
@@ -150,12 +154,12 @@ pub fn contains_byte(s: &[u8], b: u8) -> bool {
             return true;
         }
     }
-    chunks.remainder().contains(&b)
+    !chunks.remainder().is_empty() && zero_bytes(word(&s[last..]) ^ pattern) != 0
 }
 
 /// Copy `src` into a fixed-size, NUL-terminated field.
 pub fn put_fixed(field: &mut [u8], src: &[u8], what: &'static str) -> Result<(), EncodeError> {
-    if src.contains(&0) {
+    if contains_byte(src, 0) {
         return Err(EncodeError::EmbeddedNul(what));
     }
     if src.len() >= field.len() {
@@ -165,9 +169,25 @@ pub fn put_fixed(field: &mut [u8], src: &[u8], what: &'static str) -> Result<(),
             EncodeError::NameTooLong(src.len())
         });
     }
-    field.fill(0);
-    field[..src.len()].copy_from_slice(src);
+    let (head, tail) = field.split_at_mut(src.len());
+    head.copy_from_slice(src);
+    tail.fill(0);
     Ok(())
+}
+
+/// [`put_fixed`] into a field known to be zeroed (a fresh header): the
+/// same checks, no clearing.
+#[inline]
+pub fn put_fixed_zeroed(
+    field: &mut [u8],
+    src: &[u8],
+    what: &'static str,
+) -> Result<(), EncodeError> {
+    if src.len() < field.len() && !contains_byte(src, 0) {
+        field[..src.len()].copy_from_slice(src);
+        return Ok(());
+    }
+    put_fixed(field, src, what)
 }
 
 /// The string stored in a fixed-size field (up to the first NUL).
@@ -218,16 +238,23 @@ pub fn read_version(b: &[u8]) -> Result<[u32; 3], DecodeError> {
     }
 }
 
-/// [`read_reply_header`] into an existing header (no copy of the result).
-pub fn read_reply_header_into(b: &[u8], h: &mut DmIoctl) -> Result<(), DecodeError> {
+/// Check the header of a reply where it lies (the first 312 bytes of `b`):
+/// long enough, and its name and uuid fields NUL-terminated (C callers get
+/// pointers to them). Replies are read in place after this check.
+pub fn check_reply_header(b: &[u8]) -> Result<(), DecodeError> {
     if b.len() < DATA_START {
         return Err(DecodeError("buffer shorter than struct dm_ioctl"));
     }
-    // The name and uuid fields end in a NUL: C callers get pointers to them.
     let terminated = |f: &[u8]| cstr_len(f).is_some();
     if !terminated(&b[48..176]) || !terminated(&b[176..305]) {
         return Err(DecodeError("name or uuid not NUL-terminated"));
     }
+    Ok(())
+}
+
+/// [`read_reply_header`] into an existing header (no copy of the result).
+pub fn read_reply_header_into(b: &[u8], h: &mut DmIoctl) -> Result<(), DecodeError> {
+    check_reply_header(b)?;
     let u = |o| rd_u32(b, o).unwrap_or(0);
     h.version = [u(0), u(4), u(8)];
     h.data_size = u(12);
@@ -310,7 +337,7 @@ pub struct TargetRef<'a> {
 /// Bytes one target occupies in a TABLE_LOAD payload.
 pub fn target_encoded_len(t: &TargetRef<'_>) -> usize {
     let mut escaped = t.params.len();
-    if t.params.contains(&b'\\') {
+    if contains_byte(t.params, b'\\') {
         escaped += t.params.iter().filter(|&&c| c == b'\\').count();
     }
     std::mem::size_of::<DmTargetSpec>() + align8(escaped + 1)
@@ -321,7 +348,7 @@ pub fn check_target_type(t: &[u8]) -> Result<(), EncodeError> {
     if t.is_empty() {
         return Err(EncodeError::EmptyType);
     }
-    if t.contains(&0) {
+    if contains_byte(t, 0) {
         return Err(EncodeError::EmbeddedNul("target type"));
     }
     if t.len() >= DM_MAX_TYPE_NAME {
@@ -342,7 +369,7 @@ pub fn encode_target_into(out: &mut [u8], t: &TargetRef<'_>) -> usize {
     spec[8..16].copy_from_slice(&t.length.to_ne_bytes());
     spec[20..24].copy_from_slice(&(len as u32).to_ne_bytes());
     spec[24..24 + t.target_type.len()].copy_from_slice(t.target_type);
-    if !t.params.contains(&b'\\') {
+    if !contains_byte(t.params, b'\\') {
         spec[40..40 + t.params.len()].copy_from_slice(t.params);
     } else {
         let mut p = 40;
@@ -370,7 +397,7 @@ where
     let mut count: u32 = 0;
     for t in targets {
         check_target_type(t.target_type)?;
-        if t.params.contains(&0) {
+        if contains_byte(t.params, 0) {
             return Err(EncodeError::EmbeddedNul("target parameters"));
         }
         let at = out.len();
@@ -403,7 +430,7 @@ where
 
 /// Append a NUL-terminated string payload (rename target, geometry).
 pub fn encode_string(out: &mut Vec<u8>, s: &[u8], what: &'static str) -> Result<(), EncodeError> {
-    if s.contains(&0) {
+    if contains_byte(s, 0) {
         return Err(EncodeError::EmbeddedNul(what));
     }
     out.extend_from_slice(s);
@@ -413,7 +440,7 @@ pub fn encode_string(out: &mut Vec<u8>, s: &[u8], what: &'static str) -> Result<
 
 /// Append a `dm_target_msg` payload: the sector, then the NUL-terminated text.
 pub fn encode_message(out: &mut Vec<u8>, sector: u64, msg: &[u8]) -> Result<(), EncodeError> {
-    if msg.contains(&0) {
+    if contains_byte(msg, 0) {
         return Err(EncodeError::EmbeddedNul("message"));
     }
     out.extend_from_slice(&sector.to_ne_bytes());
@@ -718,19 +745,32 @@ impl<'a> SpecIter<'a> {
 
     fn record(&mut self) -> Result<(usize, SpecEntry<'a>), DecodeError> {
         let (p, off) = (self.p, self.off);
-        if off + 40 > p.len() {
+        // One bounds check for the fixed part (struct dm_target_spec).
+        let Some((rec, rest)) = p.get(off..).and_then(|t| t.split_first_chunk::<40>()) else {
             return Err(DecodeError("target spec runs past the reply"));
-        }
-        let start = rd_u64(p, off).unwrap_or(0);
-        let length = rd_u64(p, off + 8).unwrap_or(0);
-        let status = rd_i32(p, off + 16).unwrap_or(0);
-        let next = rd_u32(p, off + 20).unwrap_or(0) as usize;
-        let target_type = fixed_str(&p[off + 24..off + 40]);
+        };
+        let u64_at = |i: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&rec[i..i + 8]);
+            u64::from_ne_bytes(w)
+        };
+        let u32_at = |i: usize| {
+            let mut w = [0u8; 4];
+            w.copy_from_slice(&rec[i..i + 4]);
+            u32::from_ne_bytes(w)
+        };
+        let start = u64_at(0);
+        let length = u64_at(8);
+        let status = u32_at(16) as i32;
+        let next = u32_at(20) as usize;
+        let target_type = fixed_str(&rec[24..40]);
         if target_type.len() >= DM_MAX_TYPE_NAME {
             return Err(DecodeError("target type not NUL-terminated"));
         }
-        let params =
-            rd_cstr(p, off + 40, p.len()).ok_or(DecodeError("unterminated target parameters"))?;
+        let params = match cstr_len(rest) {
+            Some(n) => &rest[..n],
+            None => return Err(DecodeError("unterminated target parameters")),
+        };
         self.left -= 1;
         if self.left > 0 {
             if next <= off || next % 8 != 0 {

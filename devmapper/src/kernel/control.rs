@@ -20,11 +20,12 @@ use parking_lot::Mutex;
 use std::ffi::OsStr;
 use std::fs::{File, OpenOptions};
 use std::io;
+use std::mem::ManuallyDrop;
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 pub use crate::context::DEFAULT_BUFFER_CAP;
@@ -74,12 +75,14 @@ impl Hints {
 /// of every command without output, and small replies.
 const INLINE_BYTES: usize = 512;
 
-/// An 8-byte aligned, zero-initialised byte buffer that wipes the bytes
-/// that held data when it is dropped. Up to `INLINE_BYTES` (512) it needs no
-/// allocation.
+/// An 8-byte aligned byte buffer that wipes the bytes that held data when
+/// it is dropped or recycled. Up to `INLINE_BYTES` (512) it needs no
+/// allocation. A fresh buffer is zeroed; a recycled one (see [`Reply`])
+/// holds zeros where secrets were and possibly stale public bytes after
+/// what the next request writes.
 pub struct Buffer {
     store: Store,
-    /// Length in bytes (a multiple of 8).
+    /// Length in bytes (a multiple of 8), at most the store's capacity.
     len: usize,
     /// Bytes that may hold caller or kernel data (wiped on drop).
     dirty: usize,
@@ -94,6 +97,27 @@ pub struct Buffer {
 enum Store {
     Inline([u64; INLINE_BYTES / 8]),
     Heap(Vec<u64>),
+}
+
+impl Store {
+    /// Zeroed storage for `words` 8-byte words.
+    fn try_zeroed(words: usize) -> Option<Store> {
+        if words * 8 <= INLINE_BYTES {
+            return Some(Store::Inline([0; INLINE_BYTES / 8]));
+        }
+        let mut v = Vec::new();
+        v.try_reserve_exact(words).ok()?;
+        v.resize(words, 0u64);
+        Some(Store::Heap(v))
+    }
+
+    /// Capacity in bytes.
+    fn capacity(&self) -> usize {
+        match self {
+            Store::Inline(_) => INLINE_BYTES,
+            Store::Heap(v) => v.len() * 8,
+        }
+    }
 }
 
 impl Buffer {
@@ -112,16 +136,8 @@ impl Buffer {
     /// memory cannot be had (sizes come from callers and the kernel).
     pub fn try_zeroed(len: usize) -> Option<Buffer> {
         let n = len.div_ceil(8);
-        let store = if n * 8 <= INLINE_BYTES {
-            Store::Inline([0; INLINE_BYTES / 8])
-        } else {
-            let mut words = Vec::new();
-            words.try_reserve_exact(n).ok()?;
-            words.resize(n, 0u64);
-            Store::Heap(words)
-        };
         Some(Buffer {
-            store,
+            store: Store::try_zeroed(n)?,
             len: n * 8,
             dirty: 0,
             secret: true,
@@ -138,38 +154,34 @@ impl Buffer {
         self.len == 0
     }
 
-    fn words(&self) -> &[u64] {
-        match &self.store {
-            Store::Inline(w) => &w[..self.len / 8],
-            Store::Heap(v) => v,
-        }
-    }
-
-    fn words_mut(&mut self) -> &mut [u64] {
-        match &mut self.store {
-            Store::Inline(w) => &mut w[..self.len / 8],
-            Store::Heap(v) => v,
-        }
-    }
-
     /// The bytes.
+    #[inline]
     pub fn as_bytes(&self) -> &[u8] {
-        let w = self.words();
-        // SAFETY: u64 has no padding and any byte pattern is a valid u8; the
-        // slice covers exactly the initialised words.
-        unsafe { std::slice::from_raw_parts(w.as_ptr().cast::<u8>(), w.len() * 8) }
+        let p: *const u64 = match &self.store {
+            Store::Inline(w) => w.as_ptr(),
+            Store::Heap(v) => v.as_ptr(),
+        };
+        // SAFETY: `len` never exceeds the store's capacity (it is only set
+        // by try_zeroed and reset, next to the store), every word of the
+        // store is initialised, u64 has no padding and any byte pattern is
+        // a valid u8.
+        unsafe { std::slice::from_raw_parts(p.cast::<u8>(), self.len) }
     }
 
     /// The bytes, mutably.
+    #[inline]
     pub fn as_bytes_mut(&mut self) -> &mut [u8] {
-        let w = self.words_mut();
-        // SAFETY: as above; the borrow is unique.
-        unsafe { std::slice::from_raw_parts_mut(w.as_mut_ptr().cast::<u8>(), w.len() * 8) }
+        let p: *mut u64 = match &mut self.store {
+            Store::Inline(w) => w.as_mut_ptr(),
+            Store::Heap(v) => v.as_mut_ptr(),
+        };
+        // SAFETY: as in as_bytes(); the borrow is unique.
+        unsafe { std::slice::from_raw_parts_mut(p.cast::<u8>(), self.len) }
     }
 
     /// Pointer to the start, for handing parts of a reply to C callers.
     pub fn as_ptr(&self) -> *const u8 {
-        self.words().as_ptr().cast()
+        self.as_bytes().as_ptr()
     }
 
     fn mark_dirty(&mut self, n: usize) {
@@ -183,11 +195,40 @@ impl Buffer {
 
     /// Zero the bytes that held data; not optimised away.
     pub fn wipe(&mut self) {
-        let n = self.dirty;
+        if self.dirty == 0 {
+            return;
+        }
+        let n = self.dirty.min(self.len);
         let bytes = self.as_bytes_mut();
-        bytes[..n].fill(0);
+        if let Some(b) = bytes.get_mut(..n) {
+            b.fill(0);
+        }
         std::hint::black_box(&mut *bytes);
         self.dirty = 0;
+    }
+
+    /// Wipe what may be secret, and forget what was written: the buffer
+    /// may be reused for another request.
+    fn release(&mut self) {
+        if self.secret {
+            self.wipe();
+        }
+        self.dirty = 0;
+        self.secret = true;
+    }
+
+    /// Make the buffer at least `len` bytes long (rounded up to 8) for a
+    /// new request, reusing its storage when it is big enough, else
+    /// replacing it with zeroed storage. The old contents are released
+    /// (wiped if secret) first.
+    fn reset(&mut self, len: usize) -> Option<()> {
+        self.release();
+        let n = len.div_ceil(8);
+        if n * 8 > self.store.capacity() {
+            self.store = Store::try_zeroed(n)?;
+        }
+        self.len = n * 8;
+        Some(())
     }
 }
 
@@ -199,25 +240,139 @@ impl Drop for Buffer {
     }
 }
 
-/// A successful reply: the header as the kernel returned it, and the buffer.
-pub struct Reply {
-    /// The header as the kernel wrote it.
-    pub header: DmIoctl,
-    /// The whole buffer (wiped when dropped).
+/// What a [`Reply`] owns: the ioctl buffer the kernel answered in.
+pub struct ReplyBuf {
+    /// The whole buffer: the header where the kernel wrote it, then the
+    /// payload (wiped when dropped, when it may hold keys).
     pub buf: Buffer,
     /// How many ioctls this reply took (1 + buffer regrowths).
     pub attempts: u32,
 }
 
+/// A successful reply, read in place: the header is the first 312 bytes of
+/// the buffer, checked once when the reply arrived (NUL-terminated name and
+/// uuid, `data_size` within the buffer). One allocation, recycled: when a
+/// reply is dropped its box (and buffer, up to [`SPARE_MAX`] bytes) is kept
+/// for the next ioctl of the process, after the wipe of anything secret.
+pub struct Reply(ManuallyDrop<Box<ReplyBuf>>);
+
+/// Largest buffer kept for reuse between ioctls (libdevmapper's sticky
+/// big buffer must not come back: only small ones are kept).
+const SPARE_MAX: usize = 16 << 10;
+
+/// One spare reply box for the next ioctl (process-wide, lock-free).
+static SPARE: AtomicPtr<ReplyBuf> = AtomicPtr::new(std::ptr::null_mut());
+
 impl Reply {
+    /// A reply box with a buffer of at least `len` bytes: the spare one if
+    /// there is one, else a new one.
+    fn with_len(len: usize) -> Option<Reply> {
+        let p = SPARE.swap(std::ptr::null_mut(), Ordering::Acquire);
+        let mut b = if p.is_null() {
+            Box::new(ReplyBuf {
+                buf: Buffer::try_zeroed(len)?,
+                attempts: 0,
+            })
+        } else {
+            // SAFETY: SPARE only ever holds a pointer from Box::into_raw
+            // (see Drop), and the swap made this thread its only owner.
+            unsafe { Box::from_raw(p) }
+        };
+        b.buf.reset(len)?;
+        b.attempts = 0;
+        Some(Reply(ManuallyDrop::new(b)))
+    }
+
+    /// A reply made of `bytes` (a header and a payload), checked like a
+    /// kernel reply: for replies the library makes up itself, and tests.
+    pub(crate) fn from_bytes(bytes: &[u8]) -> Result<Reply, DecodeError> {
+        let mut r =
+            Reply::with_len(bytes.len().max(DATA_START)).ok_or(DecodeError("out of memory"))?;
+        let b = r.buf.as_bytes_mut();
+        b[..bytes.len()].copy_from_slice(bytes);
+        b[bytes.len()..].fill(0);
+        let len = r.buf.len();
+        r.buf.mark_dirty(len);
+        codec::check_reply_header(r.buf.as_bytes())?;
+        if r.header().data_size as usize > len {
+            return Err(DecodeError("data_size larger than the buffer"));
+        }
+        Ok(r)
+    }
+}
+
+impl std::ops::Deref for Reply {
+    type Target = ReplyBuf;
+    fn deref(&self) -> &ReplyBuf {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Reply {
+    fn deref_mut(&mut self) -> &mut ReplyBuf {
+        &mut self.0
+    }
+}
+
+impl Drop for Reply {
+    fn drop(&mut self) {
+        // SAFETY: the box is taken exactly once, here, and not used after.
+        let mut b = unsafe { ManuallyDrop::take(&mut self.0) };
+        if b.buf.store.capacity() > SPARE_MAX {
+            return; // dropped (and wiped) here
+        }
+        b.buf.release();
+        let p = Box::into_raw(b);
+        if SPARE
+            .compare_exchange(
+                std::ptr::null_mut(),
+                p,
+                Ordering::Release,
+                Ordering::Relaxed,
+            )
+            .is_err()
+        {
+            // SAFETY: p came from Box::into_raw just above and was not shared.
+            drop(unsafe { Box::from_raw(p) });
+        }
+    }
+}
+
+impl ReplyBuf {
+    /// The reply's header, where the kernel wrote it.
+    #[inline]
+    pub fn header(&self) -> &DmIoctl {
+        let b = self.buf.as_bytes();
+        if b.len() < DATA_START {
+            return &DmIoctl::ZERO;
+        }
+        // SAFETY: the buffer is 8-aligned (u64 storage) and at least 312
+        // bytes; DmIoctl is repr(C), 312 bytes, align <= 8 (checked in
+        // abi.rs), without padding, and every bit pattern of its integer
+        // fields is valid. The borrow of self keeps the bytes alive and
+        // unchanged.
+        unsafe { &*b.as_ptr().cast::<DmIoctl>() }
+    }
+
+    /// The reply's header, mutably (names are unmangled in place); `None`
+    /// only for a buffer shorter than a header, which replies never are.
+    pub fn header_mut(&mut self) -> Option<&mut DmIoctl> {
+        let b = self.buf.as_bytes_mut();
+        if b.len() < DATA_START {
+            return None;
+        }
+        // SAFETY: as in header(); the borrow is unique.
+        Some(unsafe { &mut *b.as_mut_ptr().cast::<DmIoctl>() })
+    }
+
     /// The reply's header flags.
     pub fn flags(&self) -> DmFlags {
-        DmFlags::from_bits_retain(self.header.flags)
+        DmFlags::from_bits_retain(self.header().flags)
     }
 
     /// The payload bytes `[data_start, data_size)`, bounds-checked.
     pub fn payload(&self) -> Result<&[u8], DecodeError> {
-        codec::reply_payload(self.buf.as_bytes(), &self.header)
+        codec::reply_payload(self.buf.as_bytes(), self.header())
     }
 }
 
@@ -321,10 +476,18 @@ impl Payload<'_> {
         }
     }
 
+    /// Write the payload into `out` (exactly its length), which may hold
+    /// stale bytes of a recycled buffer: encoders get it zeroed.
     fn write(&self, out: &mut [u8]) {
+        if out.is_empty() {
+            return;
+        }
         match self {
             Payload::Bytes(b) => out.copy_from_slice(b),
-            Payload::Encoded { encode, .. } => encode(out),
+            Payload::Encoded { encode, .. } => {
+                out.fill(0);
+                encode(out)
+            }
         }
     }
 }
@@ -351,6 +514,8 @@ pub(crate) struct Control {
     hints: Hints,
     /// Sizes of big replies per device (see [`BigHints`]).
     big: Mutex<BigHints>,
+    /// Whether `big` ever held a size (until then it is not consulted).
+    big_used: AtomicBool,
 }
 
 /// The driver's interface version, written once, read without a lock.
@@ -367,6 +532,7 @@ impl KnownVersion {
         }
     }
 
+    #[inline]
     fn get(&self) -> Option<[u32; 3]> {
         if !self.set.load(Ordering::Acquire) {
             return None;
@@ -448,6 +614,7 @@ impl Control {
             version: KnownVersion::new(),
             hints: Hints::new(),
             big: Mutex::new(BigHints::new()),
+            big_used: AtomicBool::new(false),
         }
     }
 
@@ -491,12 +658,26 @@ impl Control {
         drop(f);
     }
 
+    /// The interface version if the handshake (or any reply) told it.
+    #[inline]
+    pub(crate) fn known_version(&self) -> Option<[u32; 3]> {
+        self.version.get()
+    }
+
     /// The kernel's interface version, from the one handshake per context.
     /// A failure carries libdm's lines about the driver.
+    #[inline]
     pub(crate) fn driver_version(&self, ctx: &Context) -> Result<[u32; 3], Error> {
-        if let Some(v) = self.version.get() {
-            return Ok(v);
+        match self.version.get() {
+            Some(v) => Ok(v),
+            None => self.handshake(ctx),
         }
+    }
+
+    /// The VERSION ioctl of [`Control::driver_version`].
+    #[cold]
+    #[inline(never)]
+    fn handshake(&self, ctx: &Context) -> Result<[u32; 3], Error> {
         // libdm's version check is a task of its own, logged like any other.
         crate::log_debug!(
             ctx,
@@ -514,7 +695,7 @@ impl Control {
                 },
             )
             .map_err(|e| e.into_driver_error())?;
-        let v = r.header.version;
+        let v = r.header().version;
         self.version.set(v);
         Ok(v)
     }
@@ -532,20 +713,23 @@ impl Control {
     }
 
     /// Run one dm ioctl, growing the buffer on `DM_BUFFER_FULL_FLAG`. The
-    /// reply is boxed: it is handed around without copying its header.
-    pub(crate) fn ioctl(&self, ctx: &Context, req: &Request<'_>) -> Result<Box<Reply>, IoctlError> {
+    /// reply is read in place (see [`Reply`]).
+    pub(crate) fn ioctl(&self, ctx: &Context, req: &Request<'_>) -> Result<Reply, IoctlError> {
         let file = self.open(ctx)?;
         let plen = req.payload.len();
         let base = DATA_START + plen;
         let cap = req.cap.max(base);
-        let key = if req.cmd.has_output() {
+        let output = req.cmd.has_output();
+        // Big replies are remembered per device; hash the device only when
+        // there is something remembered.
+        let key = if output && self.big_used.load(Ordering::Relaxed) {
             device_key(req.cmd, req.header)
         } else {
             0
         };
-        let mut size = if req.cmd.has_output() {
+        let mut size = if output {
             let hint = self.hints.first_size(req.cmd);
-            let hint = match self.big.lock().get(key) {
+            let hint = match (key != 0).then(|| self.big.lock().get(key)).flatten() {
                 Some(n) => n.max(hint),
                 None => hint,
             };
@@ -553,27 +737,22 @@ impl Control {
         } else {
             base
         };
+        let keys = may_hold_keys(req, plen);
+        let mut r = Reply::with_len(size).ok_or(IoctlError::NoMemory(size))?;
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let mut r = Box::new(Reply {
-                header: DmIoctl::default(),
-                buf: Buffer::try_zeroed(size).ok_or(IoctlError::NoMemory(size))?,
-                attempts,
-            });
+            r.attempts = attempts;
             let len = r.buf.len();
+            let data_size =
+                u32::try_from(len).map_err(|_| IoctlError::TooLarge { needed: size, cap })?;
             {
                 let b = r.buf.as_bytes_mut();
-                codec::write_request_header(
-                    b,
-                    req.header,
-                    req.cmd.min_version(),
-                    u32::try_from(len).map_err(|_| IoctlError::TooLarge { needed: size, cap })?,
-                );
+                codec::write_request_header(b, req.header, req.cmd.min_version(), data_size);
                 req.payload.write(&mut b[DATA_START..base]);
             }
             r.buf.mark_dirty(base);
-            if !may_hold_keys(req, plen) {
+            if !keys {
                 r.buf.mark_public();
             }
             // SAFETY: the header just written says data_size == buf.len(),
@@ -589,22 +768,31 @@ impl Control {
                 }
                 return Err(IoctlError::Kernel(e));
             }
-            codec::read_reply_header_into(r.buf.as_bytes(), &mut r.header)
-                .map_err(IoctlError::Decode)?;
-            let used = r.header.data_size as usize;
+            if let Err(e) = codec::check_reply_header(r.buf.as_bytes()) {
+                // The kernel wrote a reply, but where it ends is not known:
+                // the whole buffer is wiped (if secret) before it is reused.
+                r.buf.mark_dirty(len);
+                return Err(IoctlError::Decode(e));
+            }
+            let h = r.header();
+            let used = h.data_size as usize;
+            let version = h.version;
+            let full = DmFlags::from_bits_retain(h.flags).contains(DmFlags::BUFFER_FULL);
             r.buf.mark_dirty(used);
-            self.note_version(r.header.version);
-            if r.flags().contains(DmFlags::BUFFER_FULL) && req.cmd.has_output() {
-                let next = next_size(req.cmd, size, &r.header, r.buf.as_bytes());
+            self.note_version(version);
+            if full && output {
+                let next = next_size(req.cmd, size, r.header(), r.buf.as_bytes());
                 if next > cap {
                     // One last try at the cap before giving up.
                     if size < cap {
                         size = cap;
-                        continue;
+                    } else {
+                        return Err(IoctlError::TooLarge { needed: next, cap });
                     }
-                    return Err(IoctlError::TooLarge { needed: next, cap });
+                } else {
+                    size = next;
                 }
-                size = next;
+                r.buf.reset(size).ok_or(IoctlError::NoMemory(size))?;
                 continue;
             }
             if used > len {
@@ -612,7 +800,7 @@ impl Control {
                     "data_size larger than the buffer",
                 )));
             }
-            if req.cmd.has_output() {
+            if output {
                 self.hints.learn(req.cmd, size, used, attempts);
                 if size > HINT_MAX {
                     // Keep the size that fitted; forget it once the device's
@@ -622,7 +810,15 @@ impl Control {
                     } else {
                         size
                     };
+                    let key = if key != 0 {
+                        key
+                    } else {
+                        device_key(req.cmd, req.header)
+                    };
                     self.big.lock().put(key, keep);
+                    if keep != 0 {
+                        self.big_used.store(true, Ordering::Relaxed);
+                    }
                 }
             }
             return Ok(r);

@@ -8,7 +8,7 @@
 
 #![allow(unsafe_code)]
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -172,16 +172,156 @@ pub fn semop_one(semid: i32, op: i16, flags: i16) -> Result<(), i32> {
     ret_unit(unsafe { libc::semop(semid, &mut sb, 1) })
 }
 
-fn cpath(path: &Path) -> Result<CString, i32> {
-    CString::new(path.as_os_str().as_bytes()).map_err(|_| libc::EINVAL)
+/// Paths shorter than this are made C strings on the stack.
+const STACK_PATH: usize = 256;
+
+/// A path as a C string, lent by [`with_path`]; the node calls on it make
+/// no allocation.
+pub struct CPath<'a>(&'a CStr);
+
+/// Call `f` with the path made of `parts` (concatenated) as a C string: on
+/// the stack when short, else in a `CString`. A path with a NUL inside is
+/// `EINVAL`, as for std's calls.
+pub fn with_path<R>(parts: &[&[u8]], f: impl FnOnce(&CPath<'_>) -> R) -> Result<R, i32> {
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    if parts
+        .iter()
+        .any(|p| crate::kernel::codec::contains_byte(p, 0))
+    {
+        return Err(libc::EINVAL);
+    }
+    if len < STACK_PATH {
+        let mut buf = [0u8; STACK_PATH];
+        let mut at = 0;
+        for p in parts {
+            if let Some(d) = buf.get_mut(at..at + p.len()) {
+                d.copy_from_slice(p);
+            }
+            at += p.len();
+        }
+        // The parts hold no NUL (checked above) and the byte after them is
+        // one: a C string of `len` bytes.
+        let c = CStr::from_bytes_until_nul(&buf).map_err(|_| libc::EINVAL)?;
+        Ok(f(&CPath(c)))
+    } else {
+        let c = CString::new(parts.concat()).map_err(|_| libc::EINVAL)?;
+        Ok(f(&CPath(&c)))
+    }
+}
+
+fn with_cpath<R>(path: &Path, f: impl FnOnce(&CPath<'_>) -> Result<R, i32>) -> Result<R, i32> {
+    with_path(&[path.as_os_str().as_bytes()], f)?
+}
+
+/// What the node operations need of `stat(2)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NodeStat {
+    /// `st_mode` (file type and permission bits).
+    pub mode: u32,
+    /// `st_rdev`.
+    pub rdev: u64,
+}
+
+impl NodeStat {
+    /// A block device.
+    pub fn is_block(&self) -> bool {
+        self.mode & libc::S_IFMT == libc::S_IFBLK
+    }
+
+    /// A symbolic link (only from [`lstat`]).
+    pub fn is_symlink(&self) -> bool {
+        self.mode & libc::S_IFMT == libc::S_IFLNK
+    }
+}
+
+impl CPath<'_> {
+    /// The path, for messages.
+    pub fn as_path(&self) -> &Path {
+        Path::new(std::ffi::OsStr::from_bytes(self.0.to_bytes()))
+    }
+
+    fn stat_with(
+        &self,
+        call: unsafe extern "C" fn(*const libc::c_char, *mut libc::stat) -> c_int,
+    ) -> Result<NodeStat, i32> {
+        let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+        // SAFETY: a valid C string and a writable `struct stat`.
+        if unsafe { call(self.0.as_ptr(), st.as_mut_ptr()) } < 0 {
+            return Err(errno());
+        }
+        // SAFETY: the call succeeded, so it filled the whole struct.
+        let st = unsafe { st.assume_init() };
+        Ok(NodeStat {
+            mode: st.st_mode,
+            rdev: st.st_rdev,
+        })
+    }
+
+    /// `stat(path)` (follows symbolic links).
+    pub fn stat(&self) -> Result<NodeStat, i32> {
+        self.stat_with(libc::stat)
+    }
+
+    /// `lstat(path)`.
+    pub fn lstat(&self) -> Result<NodeStat, i32> {
+        self.stat_with(libc::lstat)
+    }
+
+    /// `unlink(path)`.
+    pub fn unlink(&self) -> Result<(), i32> {
+        // SAFETY: a valid C string for the duration of the call.
+        ret_unit(unsafe { libc::unlink(self.0.as_ptr()) })
+    }
+
+    /// `chmod(path, mode)`.
+    pub fn chmod(&self, mode: u32) -> Result<(), i32> {
+        // SAFETY: a valid C string for the duration of the call.
+        ret_unit(unsafe { libc::chmod(self.0.as_ptr(), mode as libc::mode_t) })
+    }
+
+    /// `chown(path, uid, gid)` (follows symbolic links).
+    pub fn chown(&self, uid: u32, gid: u32) -> Result<(), i32> {
+        // SAFETY: a valid C string for the duration of the call.
+        ret_unit(unsafe { libc::chown(self.0.as_ptr(), uid, gid) })
+    }
+
+    /// `mknod(path, mode, dev)` (mode includes the file type, e.g.
+    /// `S_IFBLK`). The process umask applies, as for the C call.
+    pub fn mknod(&self, mode: u32, dev: u64) -> Result<(), i32> {
+        // SAFETY: a valid C string for the duration of the call.
+        ret_unit(unsafe { libc::mknod(self.0.as_ptr(), mode as libc::mode_t, dev as libc::dev_t) })
+    }
 }
 
 /// `mknod(path, mode, dev)` (mode includes the file type, e.g. `S_IFBLK`).
 /// The process umask applies, as for the C call.
 pub fn mknod(path: &Path, mode: u32, dev: u64) -> Result<(), i32> {
-    let c = cpath(path)?;
-    // SAFETY: `c` is a valid NUL-terminated path for the duration of the call.
-    ret_unit(unsafe { libc::mknod(c.as_ptr(), mode as libc::mode_t, dev as libc::dev_t) })
+    with_cpath(path, |p| p.mknod(mode, dev))
+}
+
+/// `stat(path)` (follows symbolic links).
+pub fn stat(path: &Path) -> Result<NodeStat, i32> {
+    with_cpath(path, |p| p.stat())
+}
+
+/// `lstat(path)`.
+pub fn lstat(path: &Path) -> Result<NodeStat, i32> {
+    with_cpath(path, |p| p.lstat())
+}
+
+/// `unlink(path)`.
+pub fn unlink(path: &Path) -> Result<(), i32> {
+    with_cpath(path, |p| p.unlink())
+}
+
+/// `chmod(path, mode)`.
+pub fn chmod(path: &Path, mode: u32) -> Result<(), i32> {
+    with_cpath(path, |p| p.chmod(mode))
+}
+
+/// `chown(path, uid, gid)` (follows symbolic links).
+pub fn chown(path: &Path, uid: u32, gid: u32) -> Result<(), i32> {
+    with_cpath(path, |p| p.chown(uid, gid))
 }
 
 /// The fields of C's `struct tm` that `mktime` reads (as it counts them:
@@ -307,6 +447,46 @@ mod tests {
         semop_one(id, 0, 0).expect("wait for zero returns at once");
         sem_remove(id).expect("rmid");
         assert_eq!(sem_getval(id).err(), Some(libc::EINVAL));
+    }
+
+    #[test]
+    fn path_calls_work_on_short_and_long_paths() {
+        let dir = std::env::temp_dir().join(format!("dmrs-sys-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let sub = dir.join("y".repeat(150));
+        std::fs::create_dir_all(&sub).unwrap();
+        let long = sub.join("z".repeat(150));
+        assert!(long.as_os_str().len() > STACK_PATH);
+        for p in [dir.join("short"), long] {
+            std::fs::write(&p, b"").unwrap();
+            let st = lstat(&p).unwrap();
+            assert_eq!(st.mode & libc::S_IFMT, libc::S_IFREG);
+            assert!(!st.is_block() && !st.is_symlink());
+            chmod(&p, 0o600).unwrap();
+            assert_eq!(stat(&p).unwrap().mode & 0o777, 0o600);
+            chown(&p, own_uid(), u32::MAX).unwrap();
+            unlink(&p).unwrap();
+            assert_eq!(lstat(&p), Err(libc::ENOENT));
+            assert_eq!(unlink(&p), Err(libc::ENOENT));
+        }
+        let nul = Path::new(std::ffi::OsStr::from_bytes(b"a\0b"));
+        assert_eq!(stat(nul), Err(libc::EINVAL));
+        let short = dir.join("parts");
+        std::fs::write(&short, b"").unwrap();
+        let d = dir.as_os_str().as_bytes();
+        assert_eq!(
+            with_path(&[d, b"/", b"parts"], |p| p.as_path() == short),
+            Ok(true)
+        );
+        assert_eq!(with_path(&[d, b"/", b"parts"], |p| p.unlink()), Ok(Ok(())));
+        assert_eq!(with_path(&[d, b"/\0"], |_| ()), Err(libc::EINVAL));
+        std::fs::remove_dir(&sub).unwrap();
+        std::fs::remove_dir(&dir).unwrap();
+    }
+
+    /// The caller's own uid (chown to it always works).
+    fn own_uid() -> u32 {
+        nix::unistd::getuid().as_raw()
     }
 
     #[test]
