@@ -252,7 +252,7 @@ pub struct ReplyBuf {
 /// A successful reply, read in place: the header is the first 312 bytes of
 /// the buffer, checked once when the reply arrived (NUL-terminated name and
 /// uuid, `data_size` within the buffer). One allocation, recycled: when a
-/// reply is dropped its box (and buffer, up to [`SPARE_MAX`] bytes) is kept
+/// reply is dropped its box (and buffer, up to `SPARE_MAX` bytes) is kept
 /// for the next ioctl of the process, after the wipe of anything secret.
 pub struct Reply(ManuallyDrop<Box<ReplyBuf>>);
 
