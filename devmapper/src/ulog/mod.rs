@@ -21,7 +21,7 @@
 //!   request dispatch; [`state`]: state files that let a restarted server
 //!   take live mirrors back exactly.
 //! * [`socket`]: the connector socket (the only `unsafe` here);
-//!   [`server`]: transport rules, the [`Router`](server::Router) seam a
+//!   [`server`]: transport rules, the [`Router`] seam a
 //!   cluster layer plugs into, and the receive/answer loop step.
 //!
 //! ```no_run

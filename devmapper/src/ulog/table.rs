@@ -347,11 +347,12 @@ impl LogTable {
     fn ctr(&mut self, h: &Header, args: &[u8], nul: bool) -> Result<ReplyPayload, Error> {
         let key = key_of(h);
         let cfg = parse_ctr(args)?;
-        let reply = match (&cfg.device, h.version >= 2) {
-            (Some(dev), true) => ReplyPayload::c_string(dev)
-                .ok_or_else(|| Error::invalid("log device name too long"))?,
-            _ => ReplyPayload::none(),
-        };
+        // The kernel's reconnect path (after ESRCH) sends the arguments with
+        // their NUL and takes no reply payload: a device name there fails
+        // the request (ENOSPC) and the kernel retries forever. Only the
+        // constructor proper gets the log device to register.
+        let reconnect = self.unknown.contains(&key) || nul;
+        let reply = ctr_reply(&cfg, h.version, reconnect)?;
         if let Some(e) = self.logs.get(&key) {
             if e.log.config() == &cfg {
                 ulog!(
@@ -385,7 +386,7 @@ impl LogTable {
             _ => None,
         };
         let mut log = RegionLog::new(h.uuid, h.luid, cfg, disk)?;
-        let reconnect = self.unknown.remove(&key) || nul;
+        self.unknown.remove(&key);
         let mut state = None;
         match &self.state {
             Some(sd) => {
@@ -507,6 +508,21 @@ impl LogTable {
     /// The state directory, if any.
     pub fn state_dir(&self) -> Option<&Path> {
         self.state.as_ref().map(|s| s.path())
+    }
+}
+
+/// What a CTR reply carries: the log device to register (request version
+/// 2 on), except on the kernel's reconnect path, which takes nothing.
+fn ctr_reply(
+    cfg: &super::ctr::LogConfig,
+    version: u32,
+    reconnect: bool,
+) -> Result<ReplyPayload, Error> {
+    match (&cfg.device, version >= 2 && !reconnect) {
+        (Some(dev), true) => {
+            ReplyPayload::c_string(dev).ok_or_else(|| Error::invalid("log device name too long"))
+        }
+        _ => Ok(ReplyPayload::none()),
     }
 }
 
@@ -653,6 +669,16 @@ mod tests {
             "{lines}"
         );
         assert!(lines.contains("region 99 out of range"), "{lines}");
+    }
+
+    #[test]
+    fn ctr_replies() {
+        let disk = parse_ctr(b"1024 clustered-disk 253:4 64").unwrap();
+        assert_eq!(ctr_reply(&disk, 3, false).unwrap().as_bytes(), b"253:4\0");
+        assert!(ctr_reply(&disk, 3, true).unwrap().is_empty());
+        assert!(ctr_reply(&disk, 1, false).unwrap().is_empty());
+        let core = parse_ctr(b"1024 clustered-core 64").unwrap();
+        assert!(ctr_reply(&core, 3, false).unwrap().is_empty());
     }
 
     #[test]
