@@ -34,7 +34,7 @@ impl PidFile {
                 let _ = f.read_to_string(&mut s);
                 return Err(if errno == nix::errno::Errno::EWOULDBLOCK {
                     format!(
-                        "dm-ulogd is already running (pid {}, {})",
+                        "a server is already running (pid {}, {})",
                         s.trim(),
                         path.display()
                     )
