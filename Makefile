@@ -50,7 +50,7 @@ make_pc = sed -e 's|@prefix@|$(1)|g' -e 's|@libdir@|$(2)|g' -e 's|@includedir@|$
 run_suite = if [ -f $(2) ]; then $(TEST_ENV) bash $(2); else echo "$(1): skipped ($(2) not present)"; fi
 
 .PHONY: all build install uninstall header check-header check-exports check-core lint test-unit test-harden \
-	test-harness test-c test-vm test-vm-extra test-python check demo bench bench-tools clean help
+	test-harness test-c test-vm test-vm-extra test-ulog test-python check demo bench bench-tools clean help
 
 all: build
 
@@ -125,6 +125,15 @@ test-vm: build
 test-vm-extra: build
 	@$(TEST_ENV) bash vm/tests.sh --extra
 
+# dm-ulogd alone under real mirrors, in one VM boot (6.1 is in test-vm, sid
+# in test-vm-extra): ULOG_KERNEL=sid for Debian sid's kernel,
+# ULOG_SCENARIOS="kill crash" for some scenarios only.
+test-ulog:
+	$(CARGO) build --release -p dm-ulogd
+	vm/setup.sh $(if $(ULOG_KERNEL),--kernel $(ULOG_KERNEL)) >/dev/null
+	vm/run.sh $(if $(ULOG_KERNEL),--kernel $(ULOG_KERNEL)) --timeout 900 \
+		--env ULOGD=$(abspath $(TARGET_DIR))/release/dm-ulogd -- vm/tests/ulog.sh $(ULOG_SCENARIOS)
+
 test-python: build
 	@$(call run_suite,test-python,python/run-tests.sh)
 
@@ -160,7 +169,8 @@ help:
 	@echo "  test-unit       cargo test --workspace"
 	@echo "  test-harness    vm/tests/harness-kernel.sh: the harness's kernel choice and mirror lookup"
 	@echo "  test-c, test-vm, test-python   capi-tests/run.sh, vm/tests.sh, python/run-tests.sh"
-	@echo "  test-vm-extra   slow kernel suites outside make check (dmsetup/dmstats transcripts on sid)"
+	@echo "  test-vm-extra   slow kernel suites outside make check (dmsetup/dmstats transcripts, dm-ulogd on sid)"
+	@echo "  test-ulog       vm/tests/ulog.sh: dm-ulogd under real mirrors (ULOG_KERNEL=sid, ULOG_SCENARIOS=...)"
 	@echo "  test-harden     tools/harden.sh: fault injection, allocation limits, key heap scan, TSan, fuzzing (FUZZ_TIME s/target)"
 	@echo "  check           all of the above checks and tests (what CI runs: .ci/run)"
 	@echo "  demo            vm/demo.sh"

@@ -2,16 +2,16 @@
 # Host side of the real-kernel tests (`make test-vm`): boots the test VM and
 # runs, as root inside it, the Rust kernel tests, the C suite against stock
 # and our libdevmapper, the cryptsetup/veritysetup/integritysetup sequences
-# on both libraries, and the Python kernel tests; then the Rust tests and the
-# C suite again on Debian sid's kernel, and the deviceless-message tests on a
-# 6.1 kernel with our patched dm-mod.
+# on both libraries, dm-ulogd under real mirrors, and the Python kernel
+# tests; then the Rust tests and the C suite again on Debian sid's kernel,
+# and the deviceless-message tests on a 6.1 kernel with our patched dm-mod.
 #
 #   vm/tests.sh [--quick|--extra]
 #
 #   --quick   6.1 kernel only, no sid, no patched dm-mod
 #   --extra   only the slow suites kept out of `make check` for its time
 #             budget (`make test-vm-extra`): dmsetup/dmstats transcripts
-#             on sid (the 6.1 run is in make check)
+#             and dm-ulogd on sid (the 6.1 runs are in make check)
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 cd "$REPO"
@@ -39,6 +39,8 @@ for t in "${RUST_KERNEL_TESTS[@]}"; do
 done
 [ -x "$RUST_TESTS" ] || { echo "vm/tests.sh: could not build the Rust kernel tests" >&2; exit 1; }
 cargo build --release -p devmapper --examples -q
+cargo build --release -p dm-ulogd -q
+ULOGD=$(cd "${CARGO_TARGET_DIR:-target}/release" && pwd)/dm-ulogd
 make -s -C capi-tests all asan
 mkdir -p build/tests
 cc -Wall -Wextra -Werror -o build/tests/deviceless vm/tests/deviceless.c \
@@ -95,6 +97,8 @@ host_suite "6.1: udev synchronisation with Debian's dm rules, stock vs ours" vm/
 if [ -x python/run-tests.sh ]; then
     suite "6.1: Python kernel tests, stock and ours" -- python/run-tests.sh --kernel
 fi
+suite "6.1: dm-ulogd (userspace dirty log) under real mirrors, vs the kernel's core/disk logs" \
+    --env ULOGD="$ULOGD" -- vm/tests/ulog.sh
 suite "6.1: deviceless messages on a stock kernel report the missing feature" \
     --env DM_KERNEL_TESTS=1 -- vm/tests/deviceless.sh "$REPO" "$RUST_TESTS"
 if [ $QUICK = 0 ]; then
@@ -114,6 +118,8 @@ fi
 fi # EXTRA = 0
 if [ $EXTRA = 1 ]; then
     host_suite "sid: dmsetup and dmstats transcripts, stock vs ours" vm/tests/dmsetup-compare.sh --kernel sid
+    suite "sid: dm-ulogd (userspace dirty log) under real mirrors, vs the kernel's core/disk logs" --kernel sid \
+        --env ULOGD="$ULOGD" -- vm/tests/ulog.sh
 fi
 # A compatibility table from this run (README links the committed copy).
 {

@@ -29,7 +29,8 @@
 //! libdevmapper semantics ([`task`], [`mangle`], [`udev`], [`nodes`],
 //! [`devices`], [`tree`]), the typed API ([`dm`], [`names`]), and
 //! libdevmapper's helpers ([`strings`], [`percent`], [`timestamp`],
-//! [`report`]).
+//! [`report`]). [`ulog`] is a `dm-log-userspace` server (the dirty log of
+//! `mirror` targets in userspace), as a library.
 
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
@@ -55,6 +56,7 @@ pub mod task;
 pub mod timestamp;
 pub mod tree;
 pub mod udev;
+pub mod ulog;
 pub mod units;
 
 pub use context::Context;
