@@ -167,36 +167,32 @@ const fn build_bits() -> [u8; 256] {
 static CLASS_BITS: [u8; 256] = build_bits();
 
 /// The union of the classes (as `1 << class` bits) of the bytes of `s`.
+/// The classes of eight bytes (`w` holds at least eight), unrolled.
+#[inline(always)]
+fn classes8(t: &[u8; 256], w: &[u8]) -> u8 {
+    t[w[0] as usize]
+        | t[w[1] as usize]
+        | t[w[2] as usize]
+        | t[w[3] as usize]
+        | t[w[4] as usize]
+        | t[w[5] as usize]
+        | t[w[6] as usize]
+        | t[w[7] as usize]
+}
+
 #[inline(always)]
 fn classes(s: &[u8]) -> u8 {
     let t = &CLASS_BITS;
     let mut seen = 0u8;
     let mut chunks = s.chunks_exact(8);
     for w in &mut chunks {
-        seen |= t[w[0] as usize]
-            | t[w[1] as usize]
-            | t[w[2] as usize]
-            | t[w[3] as usize]
-            | t[w[4] as usize]
-            | t[w[5] as usize]
-            | t[w[6] as usize]
-            | t[w[7] as usize];
+        seen |= classes8(t, w);
     }
     let rest = chunks.remainder();
     if !rest.is_empty() {
         match s.len().checked_sub(8) {
             // The last eight bytes again (OR-ing a byte twice is harmless).
-            Some(at) => {
-                let w = &s[at..];
-                seen |= t[w[0] as usize]
-                    | t[w[1] as usize]
-                    | t[w[2] as usize]
-                    | t[w[3] as usize]
-                    | t[w[4] as usize]
-                    | t[w[5] as usize]
-                    | t[w[6] as usize]
-                    | t[w[7] as usize];
-            }
+            Some(at) => seen |= classes8(t, &s[at..]),
             None => {
                 for &b in rest {
                     seen |= t[b as usize];
