@@ -33,8 +33,9 @@ std::thread_local! {
 /// where the panic happened: the export that catches it reports it through
 /// libdm's log like any other failure. The hook belongs to this library's
 /// copy of std, so a Rust host's own panics are not affected. The message
-/// is not kept: it could quote a caller's data.
-fn quiet_panics() {
+/// is not kept: it could quote a caller's data. Installed once by the
+/// library constructor (`lib_state.rs`), before any export can run.
+pub(crate) fn quiet_panics() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         // Unit tests keep std's report too: their own assertions print.
@@ -65,7 +66,6 @@ fn panic_location() -> String {
 /// Run an export body. `None` from the body (a refused argument, already
 /// logged) and a caught panic both give `fail`.
 pub(crate) fn guard<T>(what: &'static str, fail: T, f: impl FnOnce() -> Option<T>) -> T {
-    quiet_panics();
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Some(v)) => v,
         Ok(None) => fail,

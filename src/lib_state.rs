@@ -208,6 +208,7 @@ pub extern "C" fn dm_lib_exit() {
 }
 
 extern "C" fn lib_constructor() {
+    crate::ffi::quiet_panics();
     dm_lib_init();
 }
 
