@@ -166,3 +166,17 @@ deb_refresh_lists() {
         echo "debian.sh: apt-get update failed; using the package lists as they are" >&2
     fi
 }
+
+# deb_stock_dm_link DIR: make DIR/libdevmapper.so a link to the installed
+# stock libdevmapper.so.1.02.1 (what libdevmapper-dev's own link would be; a
+# fresh machine has no libdevmapper-dev), so `-L DIR -ldevmapper` builds
+# against stock. Fails with a message when the library is not installed.
+deb_stock_dm_link() {
+    _lib=$(ldconfig -p | awk '$1 == "libdevmapper.so.1.02.1" && /x86-64/ { print $NF; exit }')
+    [ -n "$_lib" ] || _lib=/lib/x86_64-linux-gnu/libdevmapper.so.1.02.1
+    if [ ! -f "$_lib" ]; then
+        echo "debian.sh: stock libdevmapper.so.1.02.1 not found" >&2
+        return 1
+    fi
+    mkdir -p "$1" && ln -sfn "$_lib" "$1/libdevmapper.so"
+}

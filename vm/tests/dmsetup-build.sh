@@ -142,12 +142,8 @@ case $MODE in
         # The stock header from libdevmapper-dev, the installed runtime
         # library through a libdevmapper.so link (what libdevmapper-dev's
         # own symlink would be).
-        lib=$(ldconfig -p | awk '$1 == "libdevmapper.so.1.02.1" && /x86-64/ { print $NF; exit }')
-        [ -n "$lib" ] || lib=/lib/x86_64-linux-gnu/libdevmapper.so.1.02.1
-        [ -f "$lib" ] || die "stock libdevmapper.so.1.02.1 not found"
         INC=$WORK/dm-include LIB=$WORK/stock-lib
-        mkdir -p "$LIB"
-        ln -sfn "$lib" "$LIB/libdevmapper.so"
+        deb_stock_dm_link "$LIB" || die "cannot link the stock library"
         LABEL=stock ;;
     dirs)
         [ -n "$INC" ] && [ -n "$LIB" ] || die "--include and --lib go together"

@@ -36,6 +36,7 @@
 # Downloads come from vm/tests/dmsetup-build.sh --source-only (cached).
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
+. "$REPO/vm/lib/debian.sh"
 cd "$REPO"
 # (make check exports LD_LIBRARY_PATH=build/lib: the host side needs none)
 unset LD_LIBRARY_PATH LD_PRELOAD
@@ -116,11 +117,7 @@ for l in should invalid fail; do ln -s not "$T.new/lib/$l"; done
 # Linked against the installed stock library through a libdevmapper.so
 # link of our own (a fresh machine has no libdevmapper-dev); LD_LIBRARY_PATH
 # picks the library each run uses.
-stock_so=$(ldconfig -p | awk '$1 == "libdevmapper.so.1.02.1" && /x86-64/ { print $NF; exit }')
-[ -n "$stock_so" ] || stock_so=/lib/x86_64-linux-gnu/libdevmapper.so.1.02.1
-[ -f "$stock_so" ] || die "stock libdevmapper.so.1.02.1 not found"
-mkdir -p "$WORK/stock-lib"
-ln -sfn "$stock_so" "$WORK/stock-lib/libdevmapper.so"
+deb_stock_dm_link "$WORK/stock-lib" || die "cannot link the stock library"
 cc -O2 -g -Wall -I"$T.new/config" -I"$WORK/dm-include" -D_GNU_SOURCE -o "$T.new/lib/securetest" \
     "$SRC/test/lib/dmsecuretest.c" -L"$WORK/stock-lib" -ldevmapper >>"$T.new/build.log" 2>&1 ||
     { cat "$T.new/build.log" >&2; die "building lib/securetest failed"; }
