@@ -310,6 +310,9 @@ pub struct Task {
     pub list_uuids: bool,
     /// The targets passed [`Task::check_table`] since they last changed.
     table_checked: bool,
+    /// [`Task::set_name`] found the name plain (udev-whitelisted bytes
+    /// only): a reply that echoes those bytes needs no unmangling check.
+    name_plain: bool,
     /// Largest ioctl buffer (0: the context's).
     pub buffer_cap: usize,
     /// Result of the last successful run.
@@ -334,6 +337,7 @@ impl Task {
             raw_type,
             name: None,
             mangled_name: None,
+            name_plain: false,
             uuid: None,
             mangled_uuid: None,
             newname: None,
@@ -389,10 +393,12 @@ impl Task {
     pub fn set_name(&mut self, ctx: &Context, name: &[u8]) -> Result<(), Error> {
         self.name = None;
         self.mangled_name = None;
+        self.name_plain = false;
         // The usual name: short, whitelisted bytes only (no '/', no NUL,
         // the same mangled or not): what the checks below would keep as is.
         if name.len() < abi::DM_NAME_LEN && mangle::is_plain(name) {
             SmallBytes::store(&mut self.name, name);
+            self.name_plain = true;
             return Ok(());
         }
         // The name may be of any length: no copy, and messages that quote it
@@ -1246,7 +1252,11 @@ impl Task {
             crate::log_warn!(ctx, "WARNING: libdevmapper buffer too small for data");
         }
         // Unmangle names in the reply, in place.
-        let walked = unmangle_reply(ctx.mangling_mode(), ty, &mut reply)?;
+        let sent_plain = self
+            .name
+            .as_deref()
+            .filter(|_| self.name_plain && self.mangled_name.is_none());
+        let walked = unmangle_reply(ctx.mangling_mode(), ty, &mut reply, sent_plain)?;
         if !walked {
             validate_reply(ty, &reply).map_err(|e| Error::protocol(e.to_string()))?;
         }
@@ -1846,7 +1856,14 @@ fn validate_reply(ty: TaskType, reply: &Reply) -> Result<(), codec::DecodeError>
 /// byte fails the run in AUTO and HEX modes), only those with a backslash
 /// can change. Returns whether it walked a LIST payload whole and left it
 /// as the kernel wrote it (so it needs no second validating walk).
-fn unmangle_reply(mode: ManglingMode, ty: TaskType, reply: &mut Reply) -> Result<bool, Error> {
+/// `sent_plain` is the name the request carried when it is known plain: a
+/// reply name with exactly those bytes is plain too and is not scanned.
+fn unmangle_reply(
+    mode: ManglingMode,
+    ty: TaskType,
+    reply: &mut Reply,
+    sent_plain: Option<&[u8]>,
+) -> Result<bool, Error> {
     if mode == ManglingMode::None {
         return Ok(false);
     }
@@ -1855,7 +1872,11 @@ fn unmangle_reply(mode: ManglingMode, ty: TaskType, reply: &mut Reply) -> Result
     // Header name and uuid (not the uuid of REMOVE, like libdm).
     // Decoded in place, in the buffer C callers get pointers into.
     if let Some(h) = reply.header_mut() {
-        if let Some(v) = mangle::unmangle_reply_field(&h.name, mode, "name").map_err(fail)? {
+        let echoed = sent_plain
+            .is_some_and(|n| h.name.get(..n.len()) == Some(n) && h.name.get(n.len()) == Some(&0));
+        if echoed {
+            // The bytes of a plain name: nothing to check or decode.
+        } else if let Some(v) = mangle::unmangle_reply_field(&h.name, mode, "name").map_err(fail)? {
             let _ = codec::put_fixed(&mut h.name, &v, "name");
         }
         if ty != TaskType::Remove {
@@ -1881,6 +1902,13 @@ fn unmangle_reply(mode: ManglingMode, ty: TaskType, reply: &mut Reply) -> Result
         let p = reply
             .payload()
             .map_err(|e| Error::protocol(e.to_string()))?;
+        // The usual reply: every name and uuid plain (nothing to report or
+        // decode), settled in one lean walk.
+        let plain =
+            |n: &[u8], u: Option<&[u8]>| mangle::is_plain(n) && u.is_none_or(mangle::is_plain);
+        if codec::walk_names(p, plain).map_err(|e| Error::protocol(e.to_string()))? {
+            return Ok(true);
+        }
         // Like libdm, every bad name or uuid is reported, not just the first;
         // the run fails after the walk.
         let mut bad: Option<Error> = None;
@@ -2075,7 +2103,7 @@ mod tests {
         use ManglingMode::{Auto, Hex, None as NoneMode};
         // Decoded where a backslash says so, in names and uuids.
         let mut r = list_reply("", &[("plain", Some("U-1")), ("a\\x20b", Some("u\\x2fv"))]);
-        unmangle_reply(Auto, TaskType::List, &mut r).unwrap();
+        unmangle_reply(Auto, TaskType::List, &mut r, None).unwrap();
         assert_eq!(
             listed(&r),
             vec![
@@ -2088,15 +2116,15 @@ mod tests {
         // without a backslash elsewhere in the payload.
         for mode in [Auto, Hex] {
             let mut r = list_reply("", &[("ok", None), ("a b", None)]);
-            let e = unmangle_reply(mode, TaskType::List, &mut r).unwrap_err();
+            let e = unmangle_reply(mode, TaskType::List, &mut r, None).unwrap_err();
             assert!(e.to_string().contains("The name \"a b\""), "{e}");
             let mut r = list_reply("", &[("x\\x20", None), ("ok", Some("bad uuid"))]);
-            let e = unmangle_reply(mode, TaskType::List, &mut r).unwrap_err();
+            let e = unmangle_reply(mode, TaskType::List, &mut r, None).unwrap_err();
             assert!(e.to_string().contains("The UUID \"bad uuid\""), "{e}");
         }
         // Every bad name is reported, in list order, not just the first.
         let mut r = list_reply("", &[("a b", None), ("ok", None), ("c d", None)]);
-        let e = unmangle_reply(Auto, TaskType::List, &mut r).unwrap_err();
+        let e = unmangle_reply(Auto, TaskType::List, &mut r, None).unwrap_err();
         let lines: Vec<&str> = e.log_lines().collect();
         assert_eq!(lines.len(), 2, "{lines:?}");
         assert!(
@@ -2105,13 +2133,23 @@ mod tests {
         );
         // So does the header's name, whatever the command.
         let mut r = list_reply("with space", &[]);
-        assert!(unmangle_reply(Auto, TaskType::Info, &mut r).is_err());
+        assert!(unmangle_reply(Auto, TaskType::Info, &mut r, None).is_err());
+        // A plain name the request carried, echoed byte for byte, is taken
+        // as is; any other reply name is still checked.
+        let mut r = list_reply("plain-1", &[]);
+        unmangle_reply(Auto, TaskType::Info, &mut r, Some(b"plain-1")).unwrap();
+        assert_eq!(codec::fixed_str(&r.header().name), b"plain-1");
+        let mut r = list_reply("plain-1 x", &[]);
+        assert!(unmangle_reply(Auto, TaskType::Info, &mut r, Some(b"plain-1")).is_err());
+        let mut r = list_reply("a\\x20b", &[]);
+        unmangle_reply(Auto, TaskType::Info, &mut r, Some(b"a")).unwrap();
+        assert_eq!(codec::fixed_str(&r.header().name), b"a b");
         // AUTO refuses a string mangled twice.
         let mut r = list_reply("", &[("a\\x5cx20", None)]);
-        assert!(unmangle_reply(Auto, TaskType::List, &mut r).is_err());
+        assert!(unmangle_reply(Auto, TaskType::List, &mut r, None).is_err());
         // NONE leaves everything alone.
         let mut r = list_reply("with space", &[("a b", None), ("a\\x20b", None)]);
-        unmangle_reply(NoneMode, TaskType::List, &mut r).unwrap();
+        unmangle_reply(NoneMode, TaskType::List, &mut r, None).unwrap();
         assert_eq!(listed(&r)[1].0, b"a\\x20b".to_vec());
     }
 

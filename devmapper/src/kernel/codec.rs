@@ -520,6 +520,56 @@ pub fn names(p: &[u8]) -> NameIter<'_> {
     NameIter { p, off: 0, done }
 }
 
+/// Walk a LIST_DEVICES payload with the checks of [`names`], handing each
+/// record's name and uuid to `each`; stops at the first malformed record
+/// (the error) or when `each` returns false (`Ok(false)`). The lean walk
+/// of a reply with thousands of records: nothing is built per record.
+#[inline]
+pub fn walk_names(
+    p: &[u8],
+    mut each: impl FnMut(&[u8], Option<&[u8]>) -> bool,
+) -> Result<bool, DecodeError> {
+    if p.is_empty() || rd_u64(p, 0) == Some(0) {
+        return Ok(true);
+    }
+    const TRUNCATED: DecodeError = DecodeError("truncated name-list record");
+    let mut off = 0usize;
+    loop {
+        // dev (8 bytes, not needed here) then next (4): 12 bytes readable.
+        let rest = p.get(off..).ok_or(TRUNCATED)?;
+        let next = rd_u32(rest, 8).ok_or(TRUNCATED)? as usize;
+        let len = if next == 0 {
+            rest.len()
+        } else if next < 16 || next % 8 != 0 {
+            return Err(DecodeError("bad name-list next offset"));
+        } else if next > rest.len() {
+            return Err(DecodeError("name-list record runs past the reply"));
+        } else {
+            next
+        };
+        let rec = &rest[..len];
+        let body = &rec[NAME_LIST_NAME_OFFSET..];
+        let n = cstr_len(body).ok_or(DecodeError("unterminated name in name list"))?;
+        let name = &body[..n];
+        let trailer = align8(NAME_LIST_NAME_OFFSET + n + 1);
+        let mut uuid = None;
+        if let Some(t) = rec.get(trailer..trailer + 8) {
+            if rd_u32(t, 4).unwrap_or(0) & DM_NAME_LIST_FLAG_HAS_UUID != 0 {
+                let u = &rec[trailer + 8..];
+                let m = cstr_len(u).ok_or(DecodeError("unterminated uuid in name list"))?;
+                uuid = Some(&u[..m]);
+            }
+        }
+        if !each(name, uuid) {
+            return Ok(false);
+        }
+        if next == 0 {
+            return Ok(true);
+        }
+        off += next;
+    }
+}
+
 /// Iterator of [`names`].
 #[derive(Clone, Debug)]
 pub struct NameIter<'a> {
@@ -1052,6 +1102,65 @@ mod tests {
         let mut bad = name_record(1, "abc", None, false);
         bad[8..12].copy_from_slice(&4096u32.to_ne_bytes());
         assert!(decode_names(&bad).is_err());
+    }
+
+    type Listed = Vec<(Vec<u8>, Option<Vec<u8>>)>;
+
+    /// What [`names`] yields, as (name, uuid) pairs, or that it failed.
+    fn by_iter(p: &[u8]) -> Result<Listed, DecodeError> {
+        names(p)
+            .map(|r| r.map(|e| (e.name.to_vec(), e.uuid.map(<[u8]>::to_vec))))
+            .collect()
+    }
+
+    fn by_walk(p: &[u8]) -> Result<Listed, DecodeError> {
+        let mut v = Vec::new();
+        walk_names(p, |n, u| {
+            v.push((n.to_vec(), u.map(<[u8]>::to_vec)));
+            true
+        })?;
+        Ok(v)
+    }
+
+    #[test]
+    fn the_lean_name_walk_agrees_with_the_iterator_on_every_mutation() {
+        let mut p = name_record(encode_dev(254, 0), "a", Some((3, 1, Some("UUID-1"))), false);
+        p.extend(name_record(
+            encode_dev(254, 1),
+            "bench-lin-0001",
+            None,
+            false,
+        ));
+        p.extend(name_record(
+            encode_dev(254, 2),
+            "b",
+            Some((4, 2, None)),
+            false,
+        ));
+        p.extend(name_record(
+            encode_dev(254, 3),
+            "cc",
+            Some((5, 1, Some("U"))),
+            true,
+        ));
+        assert_eq!(by_walk(&p).unwrap().len(), 4);
+        let mut cases = vec![p.clone(), vec![0u8; 16], Vec::new()];
+        for cut in 0..p.len() {
+            cases.push(p[..cut].to_vec());
+        }
+        for at in 0..p.len() {
+            for v in [0u8, 1, 7, 8, 16, 0x80, 0xff] {
+                let mut q = p.clone();
+                q[at] = v;
+                cases.push(q);
+            }
+        }
+        for q in &cases {
+            assert_eq!(by_walk(q).ok(), by_iter(q).ok(), "{q:?}");
+            assert_eq!(by_walk(q).is_err(), by_iter(q).is_err(), "{q:?}");
+        }
+        // Stopping early says so.
+        assert_eq!(walk_names(&p, |n, _| n != b"b"), Ok(false));
     }
 
     #[test]
