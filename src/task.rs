@@ -774,12 +774,7 @@ pub unsafe extern "C" fn dm_get_next_target(
             }
         };
         let i = (next as usize).saturating_sub(1);
-        let from_reply = t.task.reply.is_some()
-            && matches!(
-                t.task.task_type(),
-                Some(TaskType::Status | TaskType::Table | TaskType::WaitEvent)
-            );
-        if from_reply {
+        if t.task.has_reply_targets() {
             let found = u32::try_from(i)
                 .ok()
                 .and_then(|i| t.task.reply_target_next(i));

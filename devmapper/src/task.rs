@@ -327,6 +327,9 @@ pub struct Task {
     /// The last reply's payload was walked whole and found well-formed
     /// (every reply with records is, before anything reads it).
     pub payload_checked: bool,
+    /// The last reply is a checked STATUS/TABLE/WAITEVENT one (its target
+    /// specs can be followed without looking at the strings again).
+    reply_specs: bool,
 }
 
 impl Task {
@@ -377,6 +380,7 @@ impl Task {
             ioctl_errno: 0,
             runs: 0,
             payload_checked: false,
+            reply_specs: false,
         }
     }
 
@@ -679,15 +683,28 @@ impl Task {
     }
 
     /// The payload and target count of a (validated) status-type reply.
+    #[inline]
     fn spec_payload(&self) -> (&[u8], u32) {
-        match (&self.reply, self.task_type()) {
-            (Some(r), Some(TaskType::Status | TaskType::Table | TaskType::WaitEvent))
-                if self.payload_checked =>
-            {
-                (r.payload().unwrap_or_default(), r.header().target_count)
+        match &self.reply {
+            Some(r) if self.payload_checked && self.reply_specs => {
+                // Checked by the run: data_start..data_size is inside the
+                // buffer (`get` only keeps this free of a panic path).
+                let h = r.header();
+                let p = r
+                    .buf
+                    .as_bytes()
+                    .get(h.data_start as usize..h.data_size as usize);
+                (p.unwrap_or_default(), h.target_count)
             }
             _ => (&[], 0),
         }
+    }
+
+    /// Whether the last reply holds target specs to walk (a checked
+    /// STATUS/TABLE/WAITEVENT reply).
+    #[inline]
+    pub fn has_reply_targets(&self) -> bool {
+        self.reply.is_some() && self.payload_checked && self.reply_specs
     }
 
     /// The `index`-th target of a STATUS/TABLE/WAITEVENT reply, as offsets
@@ -1261,6 +1278,7 @@ impl Task {
             validate_reply(ty, &reply).map_err(|e| Error::protocol(e.to_string()))?;
         }
         self.payload_checked = true;
+        self.reply_specs = matches!(ty, TaskType::Status | TaskType::Table | TaskType::WaitEvent);
         self.target_cursor = (0, 0);
         if ty.with_uevent()
             && ctx.udev_sync()
@@ -1704,6 +1722,7 @@ impl Task {
             // Take over the TABLE result, as libdevmapper does.
             self.reply = t.reply.take();
             self.payload_checked = t.payload_checked;
+            self.reply_specs = false;
             self.target_cursor = (0, 0);
         }
         Ok(same)
