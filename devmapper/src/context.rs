@@ -337,11 +337,19 @@ impl Context {
     /// The name-mangling mode (`dm_get_name_mangling_mode`). A
     /// [libdm-compatible](Context::libdm_compatible) context reads
     /// `DM_DEFAULT_NAME_MANGLING_MODE` on first use, as libdevmapper does.
+    #[inline]
     pub fn mangling_mode(&self) -> ManglingMode {
         let v = self.mangling.load(Ordering::Acquire);
-        if let Some(m) = ManglingMode::from_u32(u32::from(v)) {
-            return m;
+        match ManglingMode::from_u32(u32::from(v)) {
+            Some(m) => m,
+            None => self.first_mangling_mode(),
         }
+    }
+
+    /// The mode on first use: the environment's or the default, recorded.
+    #[cold]
+    #[inline(never)]
+    fn first_mangling_mode(&self) -> ManglingMode {
         let m = if self.env_defaults {
             std::env::var("DM_DEFAULT_NAME_MANGLING_MODE")
                 .ok()

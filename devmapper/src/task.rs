@@ -1861,7 +1861,7 @@ fn validate_reply(ty: TaskType, reply: &Reply) -> Result<(), codec::DecodeError>
         }
         TaskType::Deps => codec::deps_count(p).map(|_| ()),
         TaskType::Status | TaskType::Table | TaskType::WaitEvent => {
-            codec::specs(p, reply.header().target_count).try_for_each(|r| r.map(|_| ()))
+            codec::check_specs(p, reply.header().target_count)
         }
         TaskType::TargetMsg if reply.flags().contains(DmFlags::DATA_OUT) => {
             codec::decode_message(p).map(|_| ())

@@ -856,6 +856,35 @@ impl<'a> Iterator for SpecIter<'a> {
     }
 }
 
+/// Check the `count` specs of a status/table reply exactly as [`specs`]
+/// does, without building them: the walk every such reply gets before
+/// anything reads it (a reply of 100 000 targets is walked whole).
+pub fn check_specs(p: &[u8], count: u32) -> Result<(), DecodeError> {
+    let mut off = 0usize;
+    let mut left = count;
+    while left > 0 {
+        let Some((rec, rest)) = p.get(off..).and_then(|t| t.split_first_chunk::<40>()) else {
+            return Err(DecodeError("target spec runs past the reply"));
+        };
+        // The type name field (16 bytes) holds its NUL.
+        if zero_bytes(word(&rec[24..32])) == 0 && zero_bytes(word(&rec[32..40])) == 0 {
+            return Err(DecodeError("target type not NUL-terminated"));
+        }
+        if cstr_len(rest).is_none() {
+            return Err(DecodeError("unterminated target parameters"));
+        }
+        left -= 1;
+        if left > 0 {
+            let next = u32::from_ne_bytes([rec[20], rec[21], rec[22], rec[23]]) as usize;
+            if next <= off || next % 8 != 0 {
+                return Err(DecodeError("target spec offsets do not advance"));
+            }
+            off = next;
+        }
+    }
+    Ok(())
+}
+
 /// The spec at `off` of a payload that [`specs`] has already walked whole:
 /// `(start, length, offset of the next spec)`, read without scanning its
 /// strings (the walk proved them terminated). `None` if `off` is out of
@@ -1161,6 +1190,55 @@ mod tests {
         }
         // Stopping early says so.
         assert_eq!(walk_names(&p, |n, _| n != b"b"), Ok(false));
+    }
+
+    #[test]
+    fn the_spec_check_agrees_with_the_iterator_on_every_mutation() {
+        // A status reply: absolute next offsets, strings NUL-terminated.
+        let mut p = Vec::new();
+        for (i, (ty, params)) in [
+            ("linear", "7:0 2048"),
+            ("zero", ""),
+            ("crypt", "aes 0 7:1 0"),
+        ]
+        .iter()
+        .enumerate()
+        {
+            let at = p.len();
+            p.resize(at + 40, 0);
+            p[at..at + 8].copy_from_slice(&(i as u64 * 8).to_ne_bytes());
+            p[at + 8..at + 16].copy_from_slice(&8u64.to_ne_bytes());
+            p[at + 24..at + 24 + ty.len()].copy_from_slice(ty.as_bytes());
+            p.extend_from_slice(params.as_bytes());
+            p.push(0);
+            p.resize(align8(p.len()), 0);
+            let next = p.len() as u32;
+            p[at + 20..at + 24].copy_from_slice(&next.to_ne_bytes());
+        }
+        let iter_ok = |q: &[u8], c: u32| specs(q, c).all(|r| r.is_ok());
+        assert!(check_specs(&p, 3).is_ok() && iter_ok(&p, 3));
+        let mut full_type = p.clone();
+        full_type[24..40].fill(b'a');
+        assert!(check_specs(&full_type, 3).is_err());
+        let mut cases = vec![
+            (p.clone(), 4),
+            (p.clone(), 0),
+            (Vec::new(), 1),
+            (full_type, 3),
+        ];
+        for cut in 0..p.len() {
+            cases.push((p[..cut].to_vec(), 3));
+        }
+        for at in 0..p.len() {
+            for v in [0u8, 1, 7, 8, 0x41, 0xff] {
+                let mut q = p.clone();
+                q[at] = v;
+                cases.push((q, 3));
+            }
+        }
+        for (q, c) in &cases {
+            assert_eq!(check_specs(q, *c).is_ok(), iter_ok(q, *c), "{c} {q:?}");
+        }
     }
 
     #[test]
