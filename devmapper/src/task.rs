@@ -1538,6 +1538,7 @@ impl Task {
         }
         let mut create = self.sub_task(TaskType::Create);
         create.name = self.name.clone();
+        create.name_plain = self.name_plain;
         create.mangled_name = self.mangled_name.clone();
         create.uuid = self.uuid.clone();
         create.mangled_uuid = self.mangled_uuid.clone();
@@ -1567,6 +1568,7 @@ impl Task {
         };
         let mut reload = self.sub_task(TaskType::Reload);
         reload.name = self.name.clone();
+        reload.name_plain = self.name_plain;
         reload.mangled_name = self.mangled_name.clone();
         reload.major = info.major as i32;
         reload.minor = info.minor as i32;
@@ -1607,6 +1609,7 @@ impl Task {
     fn revert_create(&mut self, ctx: &Context, info: &Info) {
         let mut rm = self.sub_task(TaskType::Remove);
         rm.name = self.name.clone();
+        rm.name_plain = self.name_plain;
         rm.mangled_name = self.mangled_name.clone();
         if rm.name.is_none() {
             rm.major = info.major as i32;
@@ -1625,6 +1628,7 @@ impl Task {
     fn children_not_suspended(&self, ctx: &Context) -> bool {
         let mut deps = self.sub_task(TaskType::Deps);
         deps.name = self.name.clone();
+        deps.name_plain = self.name_plain;
         deps.mangled_name = self.mangled_name.clone();
         deps.uuid = self.uuid.clone();
         deps.mangled_uuid = self.mangled_uuid.clone();
@@ -1690,6 +1694,7 @@ impl Task {
     fn identical_to_live(&mut self, ctx: &Context) -> Result<bool, Error> {
         let mut t = self.sub_task(TaskType::Table);
         t.name = self.name.clone();
+        t.name_plain = self.name_plain;
         t.mangled_name = self.mangled_name.clone();
         t.uuid = self.uuid.clone();
         t.mangled_uuid = self.mangled_uuid.clone();
