@@ -220,5 +220,5 @@ strace|callgrind)
 esac
 done
 stop_daemon
-grep -E 'error|warn' "$LOG" | head -n 5
+grep -E ': (error|warn): ' "$LOG" | head -n 5
 echo "== done ($(elapsed))"
