@@ -146,17 +146,17 @@ daemon_by_type() {
 table() { # table kernel|ours|ours-if
     local args
     case $1 in
-    kernel) args="disk 3 $(majmin $LOGDEV) $REGION nosync" ;;
-    ours) args="userspace 5 ULOGBENCH-$RANDOM$RANDOM clustered-disk $(majmin $LOGDEV) $REGION nosync" ;;
-    before) args="userspace 5 ULOGBENCH-$RANDOM$RANDOM clustered-disk $(majmin $LOGDEV) $REGION nosync" ;;
-    ours-if) args="userspace 6 ULOGBENCH-$RANDOM$RANDOM integrated_flush clustered-disk $(majmin $LOGDEV) $REGION nosync" ;;
+    kernel) args="disk 3 $(majmin "$LOGDEV") $REGION nosync" ;;
+    ours) args="userspace 5 ULOGBENCH-$RANDOM$RANDOM clustered-disk $(majmin "$LOGDEV") $REGION nosync" ;;
+    before) args="userspace 5 ULOGBENCH-$RANDOM$RANDOM clustered-disk $(majmin "$LOGDEV") $REGION nosync" ;;
+    ours-if) args="userspace 6 ULOGBENCH-$RANDOM$RANDOM integrated_flush clustered-disk $(majmin "$LOGDEV") $REGION nosync" ;;
     esac
-    echo "0 $SECTORS mirror $args 2 $(majmin $LEG0) 0 $(majmin $LEG1) 0"
+    echo "0 $SECTORS mirror $args 2 $(majmin "$LEG0") 0 $(majmin "$LEG1") 0"
 }
 devpath() { echo "/dev/dm-$(dmsetup info -c --noheadings -o minor "$NAME" | tr -d ' ')"; }
 in_sync() { local s; s=$(dmsetup status "$NAME" | awk '{ print $(5 + $4) }'); [ -n "$s" ] && [ "${s%/*}" = "${s#*/}" ]; }
 create() { # create kernel|ours|ours-if
-    dd if=/dev/zero of=$LOGDEV bs=1M count=1 oflag=direct status=none
+    dd if=/dev/zero of="$LOGDEV" bs=1M count=1 oflag=direct status=none
     dmsetup create "$NAME" --table "$(table "$1")" || die "cannot create the $1 mirror"
     wait_for 60 in_sync || die "the $1 mirror is not in sync: $(dmsetup status "$NAME")"
 }
