@@ -292,7 +292,7 @@ impl<R: Router> Server<R> {
             // Replies only after what they acknowledge is kept.
             self.dispatcher.table.persist();
             self.flush_out();
-            if n < super::socket::BATCH {
+            if !self.batch.was_full() {
                 break;
             }
         }
