@@ -155,7 +155,7 @@ bench-tools: build
 
 # Issue 10's speed benchmark: writes through a mirror with dm-ulogd's
 # userspace log vs the kernel's own disk log, in one VM boot
-# (bench/README.md, "dm-ulogd"; about 12 min with the defaults).
+# (bench/README.md, "dm-ulogd"; about 7 min in the VM).
 bench-ulog:
 	bash bench/ulog.sh
 
