@@ -292,7 +292,7 @@ impl<R: Router> Server<R> {
             // Replies only after what they acknowledge is kept.
             self.dispatcher.table.persist();
             self.flush_out();
-            if n < super::socket::BATCH {
+            if !self.batch.was_full() {
                 break;
             }
         }
@@ -303,16 +303,23 @@ impl<R: Router> Server<R> {
         if self.out.is_empty() {
             return;
         }
-        let frames: Vec<&[u8]> = self.out.iter().map(|f| f.as_bytes()).collect();
-        let (sent, err) = self.socket.send_batch(&frames);
-        if let Some(e) = err {
-            ulog!(
-                self.logger.as_deref(),
-                Level::Error,
-                "cannot send {} of {} replies to the kernel: {e} (it resends after 15 s)",
-                frames.len() - sent,
-                frames.len()
-            );
+        // No allocation per batch: the frames' slices on the stack.
+        for chunk in self.out.chunks(super::socket::BATCH) {
+            let mut frames: [&[u8]; super::socket::BATCH] = [&[]; super::socket::BATCH];
+            for (s, f) in frames.iter_mut().zip(chunk) {
+                *s = f.as_bytes();
+            }
+            let frames = frames.get(..chunk.len()).unwrap_or(&[]);
+            let (sent, err) = self.socket.send_batch(frames);
+            if let Some(e) = err {
+                ulog!(
+                    self.logger.as_deref(),
+                    Level::Error,
+                    "cannot send {} of {} replies to the kernel: {e} (it resends after 15 s)",
+                    frames.len() - sent,
+                    frames.len()
+                );
+            }
         }
         self.out.clear();
     }

@@ -25,8 +25,13 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 /// Bytes per received datagram (the kernel's are at most 16 + 512).
 pub const RECV_BUF_SIZE: usize = 2048;
-/// Datagrams per `recvmmsg`/`sendmmsg` call.
+/// Datagrams per `recvmmsg`/`sendmmsg` call, at most.
 pub const BATCH: usize = 32;
+/// Datagrams a `recvmmsg` asks for at least: the batch grows (doubling, up
+/// to [`BATCH`]) while receives come back full and shrinks to twice what
+/// the last one got, so a mirror at queue depth 1 (one request at a time)
+/// does not pay for setting up 32 headers per request.
+const MIN_BATCH: usize = 4;
 /// `CAP_NET_ADMIN` (`linux/capability.h`).
 const CAP_NET_ADMIN: u32 = 12;
 /// `CAP_SYS_ADMIN` (`linux/capability.h`).
@@ -96,6 +101,10 @@ pub struct RecvBatch {
     bufs: Vec<[u8; RECV_BUF_SIZE]>,
     meta: [(usize, u32, bool); BATCH],
     n: usize,
+    /// Buffers the next receive offers.
+    want: usize,
+    /// Buffers the last receive offered.
+    offered: usize,
 }
 
 impl std::fmt::Debug for RecvBatch {
@@ -117,12 +126,20 @@ impl RecvBatch {
             bufs: vec![[0u8; RECV_BUF_SIZE]; BATCH],
             meta: [(0, 0, false); BATCH],
             n: 0,
+            want: MIN_BATCH,
+            offered: 0,
         }
     }
 
     /// How many datagrams the last receive got.
     pub fn len(&self) -> usize {
         self.n
+    }
+
+    /// Whether the last receive filled every buffer it offered (more may
+    /// be queued).
+    pub fn was_full(&self) -> bool {
+        self.n > 0 && self.n >= self.offered
     }
 
     /// Whether the last receive got none.
@@ -264,6 +281,7 @@ impl ConnectorSocket {
     /// after its 15 s timeout).
     pub fn recv_batch(&self, batch: &mut RecvBatch) -> io::Result<usize> {
         batch.n = 0;
+        batch.offered = 0;
         // SAFETY: iovec, sockaddr_nl and mmsghdr are plain C structs for
         // which all-zero is a valid value.
         let mut iovs: [libc::iovec; BATCH] = unsafe { zeroed() };
@@ -271,7 +289,8 @@ impl ConnectorSocket {
         let mut addrs: [libc::sockaddr_nl; BATCH] = unsafe { zeroed() };
         // SAFETY: as above.
         let mut msgs: [libc::mmsghdr; BATCH] = unsafe { zeroed() };
-        for (i, buf) in batch.bufs.iter_mut().enumerate().take(BATCH) {
+        let vlen = batch.want.clamp(1, BATCH).min(batch.bufs.len());
+        for (i, buf) in batch.bufs.iter_mut().enumerate().take(vlen) {
             iovs[i].iov_base = buf.as_mut_ptr().cast();
             iovs[i].iov_len = buf.len();
             msgs[i].msg_hdr.msg_name = (&mut addrs[i] as *mut libc::sockaddr_nl).cast();
@@ -279,7 +298,6 @@ impl ConnectorSocket {
             msgs[i].msg_hdr.msg_iov = &mut iovs[i];
             msgs[i].msg_hdr.msg_iovlen = 1;
         }
-        let vlen = batch.bufs.len().min(BATCH) as libc::c_uint;
         // SAFETY: every mmsghdr points at its own live iovec (into a buffer
         // of batch.bufs, borrowed mutably for this call) and sockaddr_nl;
         // vlen does not exceed the initialised entries; no timeout.
@@ -287,7 +305,7 @@ impl ConnectorSocket {
             libc::recvmmsg(
                 self.fd.as_raw_fd(),
                 msgs.as_mut_ptr(),
-                vlen,
+                vlen as libc::c_uint,
                 libc::MSG_DONTWAIT,
                 std::ptr::null_mut(),
             )
@@ -299,12 +317,18 @@ impl ConnectorSocket {
             }
             return Err(e);
         }
-        let n = (r as usize).min(BATCH);
+        let n = (r as usize).min(vlen);
         for (i, m) in msgs.iter().enumerate().take(n) {
             let truncated = m.msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
             batch.meta[i] = (m.msg_len as usize, addrs[i].nl_pid, truncated);
         }
         batch.n = n;
+        batch.offered = vlen;
+        batch.want = if n >= vlen {
+            (vlen * 2).min(BATCH)
+        } else {
+            (n * 2).clamp(MIN_BATCH, BATCH)
+        };
         Ok(n)
     }
 

@@ -238,10 +238,20 @@ impl StateFile {
         if words.is_empty() {
             return Ok(());
         }
-        let mut buf = vec![0u8; words.len() * 8];
-        bits.write_le(words.clone(), &mut buf);
+        // A request changes a word or two: no allocation for those.
+        let mut small = [0u8; 64];
+        let mut large = Vec::new();
+        let n = words.len() * 8;
+        let buf = match small.get_mut(..n) {
+            Some(b) => b,
+            None => {
+                large.resize(n, 0u8);
+                &mut large[..]
+            }
+        };
+        bits.write_le(words.clone(), buf);
         self.file
-            .write_all_at(&buf, BITS_AT + (base_word + words.start as u64) * 8)
+            .write_all_at(buf, BITS_AT + (base_word + words.start as u64) * 8)
     }
 
     /// Write what changed in `log` since the last call.
