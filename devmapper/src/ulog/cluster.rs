@@ -1821,6 +1821,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::needless_range_loop)]
     fn resync_work_is_handed_out_once_cluster_wide() {
         let mut sim = Sim::new(3);
         for i in 0..3 {
