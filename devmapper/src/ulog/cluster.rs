@@ -1369,6 +1369,32 @@ impl<T: Transport> ClusterRouter<T> {
         };
         let Some((h, _)) = pending else { return };
         table.count(kind, out.error != 0);
+        if let Some(l) = logger.as_deref() {
+            if l.enabled(Level::Debug) {
+                let p = out.payload.as_bytes();
+                let shown = match (out.error, p.len()) {
+                    (0, 8) | (0, 16) => format!(
+                        "{:?}",
+                        p.chunks_exact(8)
+                            .map(|c| u64::from_ne_bytes(c.try_into().unwrap_or([0; 8])))
+                            .collect::<Vec<_>>()
+                    ),
+                    (0, _) => String::from("ok"),
+                    (e, _) => format!("error {e}"),
+                };
+                ulog!(
+                    Some(l),
+                    Level::Debug,
+                    "[{}/{:x}] {} [{}] (cluster, {} member(s)) -> {}",
+                    uuid.display(),
+                    h.luid,
+                    kind,
+                    h.seq,
+                    g.members.len(),
+                    shown
+                );
+            }
+        }
         if wait_for_writer {
             let changes = g.changes;
             g.flush_wait.insert(token, (h, changes));
