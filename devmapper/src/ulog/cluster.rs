@@ -520,6 +520,9 @@ pub struct ClusterRouter<T: Transport> {
     next_token: u64,
     logger: Option<Arc<dyn Logger>>,
     stats: ClusterStats,
+    /// Tests: treat core logs like disk logs for the writer's FLUSH
+    /// acknowledgements (no block device needed).
+    acks_for_core: bool,
 }
 
 impl<T: Transport> std::fmt::Debug for ClusterRouter<T> {
@@ -566,6 +569,7 @@ impl<T: Transport> ClusterRouter<T> {
             next_token: 1,
             logger,
             stats: ClusterStats::default(),
+            acks_for_core: false,
         }
     }
 
@@ -964,7 +968,7 @@ impl<T: Transport> ClusterRouter<T> {
         let is_me = w == Some(me);
         let mut disk = false;
         if let Some(l) = table.get_mut(uuid, g.luid) {
-            disk = l.config().kind == LogKind::Disk;
+            disk = l.config().kind == LogKind::Disk || self.acks_for_core;
             l.set_disk_writer(is_me);
             if is_me && g.initialized && l.phase() == Phase::Running {
                 if let Err(e) = l.commit_now() {
@@ -1208,7 +1212,7 @@ impl<T: Transport> ClusterRouter<T> {
             }
         };
         let count = log.config().region_count;
-        let disk = log.config().kind == LogKind::Disk;
+        let disk = log.config().kind == LogKind::Disk || self.acks_for_core;
         let writer = g.writer == Some(me);
         let mut wait_for_writer = false;
         let out = match req {
@@ -2057,6 +2061,47 @@ mod tests {
         assert_eq!(sim.log(0, U1).snapshot(), sim.log(1, U1).snapshot());
         assert_eq!(sim.work(0, U1), (1, 0));
         assert_eq!(sim.work(1, U1), (1, 1));
+    }
+
+    #[test]
+    fn a_flush_is_answered_once_the_writer_has_it() {
+        let mut sim = Sim::new(3);
+        for i in 0..3 {
+            sim.nodes[i].router.acks_for_core = true;
+            sim.start(i, U1, NOSYNC8);
+        }
+        // The writer answers its own at once; the others wait for its ack.
+        let a = sim
+            .send(0, U1, RequestType::Flush, &regions(&[1]))
+            .unwrap_err();
+        sim.step();
+        assert_eq!(sim.reply(0, a).unwrap().error, 0);
+        let b = sim
+            .send(1, U1, RequestType::Flush, &regions(&[2]))
+            .unwrap_err();
+        sim.step(); // applied everywhere; the writer's ack is queued
+        assert!(sim.reply(1, b).is_none());
+        sim.pump();
+        assert_eq!(sim.reply(1, b).unwrap().error, 0);
+        // The writer fails after applying two FLUSHes, before its acks:
+        // node 1 becomes the writer (its own FLUSH is then on disk) and
+        // says so, which answers node 2's.
+        let c = sim
+            .send(1, U1, RequestType::Flush, &regions(&[3]))
+            .unwrap_err();
+        let d = sim
+            .send(2, U1, RequestType::Flush, &regions(&[4]))
+            .unwrap_err();
+        sim.step();
+        sim.step();
+        assert!(sim.reply(1, c).is_none() && sim.reply(2, d).is_none());
+        sim.fail(0);
+        sim.pump();
+        assert_eq!(sim.nodes[2].router.writer(&uuid(U1)), Some(member(1)));
+        assert!(sim.log(1, U1).is_disk_writer());
+        assert_eq!(sim.reply(1, c).unwrap().error, 0);
+        assert_eq!(sim.reply(2, d).unwrap().error, 0);
+        assert!(!sim.clean(2, U1, 4));
     }
 
     #[test]
