@@ -1340,22 +1340,29 @@ impl<T: Transport> ClusterRouter<T> {
                 if g.recovering.get(&from) == Some(&region) {
                     g.recovering.remove(&from);
                 }
-                let r = log.set_region_sync(region, in_sync);
-                if r.is_ok() && !in_sync {
-                    g.cursor = g.cursor.min(region);
-                }
-                outcome(r)
+                // A failed recovery (`in_sync` 0) is not handed out again
+                // (as on one node): the kernel reports the failed leg.
+                outcome(log.set_region_sync(region, in_sync))
             }
             Request::IsRemoteRecovering(region) => {
                 if region >= count {
                     Outcome::errno(libc::EINVAL)
                 } else {
-                    // As cmirrord: a region out of sync is (or will be)
-                    // recovered by some member; regions below the hint are
-                    // in sync.
+                    // A region out of sync is being recovered by another
+                    // member, or will be (the resync has not reached it:
+                    // cmirrord answers `!in_sync` alone). Regions below the
+                    // hint are not recovered by anyone now (in sync, or
+                    // passed by the resync and held by nobody, e.g. after
+                    // a failed recovery).
                     let sync = log.sync_bits();
-                    let rec = !sync.get(region) && g.recovering.get(&from) != Some(&region);
-                    let hint = sync.next_zero(0).unwrap_or(count);
+                    let held_elsewhere =
+                        g.recovering.iter().any(|(m, &x)| x == region && *m != from);
+                    let rec = !sync.get(region) && (held_elsewhere || region >= g.cursor);
+                    let hint = g
+                        .recovering
+                        .values()
+                        .copied()
+                        .fold(g.cursor.min(count), u64::min);
                     Outcome::ok(ReplyPayload::pair(i64::from(rec), hint))
                 }
             }
@@ -2061,6 +2068,32 @@ mod tests {
         assert_eq!(sim.log(0, U1).snapshot(), sim.log(1, U1).snapshot());
         assert_eq!(sim.work(0, U1), (1, 0));
         assert_eq!(sim.work(1, U1), (1, 1));
+    }
+
+    #[test]
+    fn remote_recovery_is_reported_for_regions_others_hold_or_not_reached() {
+        let mut sim = Sim::new(2);
+        sim.start(0, U1, SYNC8);
+        sim.start(1, U1, SYNC8);
+        let rr = |sim: &mut Sim, i: usize, r: u64| {
+            pair(&sim.req(i, U1, RequestType::IsRemoteRecovering, &r.to_ne_bytes()))
+        };
+        // Nothing handed out yet: every region is pending recovery.
+        assert_eq!(rr(&mut sim, 0, 5), (1, 0));
+        assert_eq!(sim.work(1, U1), (1, 0));
+        // Node 1 holds 0: remote for node 0, not for node 1 itself.
+        assert_eq!(rr(&mut sim, 0, 0), (1, 0));
+        assert_eq!(rr(&mut sim, 1, 0), (0, 0));
+        // Region 0 fails to recover: passed by the resync, held by nobody.
+        let p = [0u64.to_ne_bytes(), 0i64.to_ne_bytes()].concat();
+        sim.ok(1, U1, RequestType::SetRegionSync, &p);
+        assert_eq!(rr(&mut sim, 0, 0), (0, 1));
+        assert_eq!(rr(&mut sim, 0, 1), (1, 1));
+        assert_eq!(
+            sim.req(0, U1, RequestType::IsRemoteRecovering, &8u64.to_ne_bytes())
+                .error,
+            -libc::EINVAL
+        );
     }
 
     #[test]
