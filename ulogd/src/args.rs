@@ -186,6 +186,12 @@ mod tests {
         let o = run(&["-f", "-l", "info", "--no-state"]);
         assert_eq!(o.level, Level::Info);
         assert!(o.state_dir.is_none());
+        // The contract of the multi-node harness.
+        assert!(!o.cluster);
+        let o = run(&["-f", "--cluster", "--no-state", "-l", "debug"]);
+        assert!(o.cluster && o.foreground && o.state_dir.is_none());
+        assert!(run(&["-c"]).cluster);
+        assert!(USAGE.contains("--cluster"));
         assert!(matches!(parse(["-h".to_string()]), Ok(Command::Help)));
         assert!(matches!(
             parse(["--version".to_string()]),
