@@ -296,11 +296,48 @@ fn serve_cluster(
                         feed_cluster(server, logger);
                         return Ok(());
                     }
-                    Ok(_) => stats(server, logger, cpu0),
+                    Ok(_) => {
+                        stats(server, logger, cpu0);
+                        cluster_stats(server, logger);
+                    }
                     Err(_) => {}
                 }
             }
         }
+    }
+}
+
+/// The cluster layer's counters and every group, at notice level.
+fn cluster_stats(server: &mut Server<ClusterRouter<cpg::Cpg>>, logger: &DaemonLogger) {
+    let r = server.dispatcher_mut().router_mut();
+    let s = r.stats().clone();
+    say!(
+        logger,
+        Level::Notice,
+        "cluster: me={:?} sent={} applied={} dropped={} checkpoints_sent={} checkpoints_restored={} resynced_after_leave={}",
+        r.me(),
+        s.sent,
+        s.applied,
+        s.dropped,
+        s.checkpoints_sent,
+        s.checkpoints_restored,
+        s.resynced_after_leave
+    );
+    let uuids: Vec<_> = r.groups().copied().collect();
+    for u in uuids {
+        say!(
+            logger,
+            Level::Notice,
+            "cluster group [{}]: members {:?}, writer {:?}, {}",
+            u.display(),
+            r.members(&u),
+            r.writer(&u),
+            if r.is_ready(&u) {
+                "ready"
+            } else {
+                "waiting for the state"
+            }
+        );
     }
 }
 
