@@ -1455,6 +1455,16 @@ impl<T: Transport> Router for ClusterRouter<T> {
         if kind == RequestType::ClearRegion {
             // As cmirrord: acknowledged at once, applied in order.
             table.count(kind, false);
+            ulog!(
+                self.logger(),
+                Level::Debug,
+                "[{}/{:x}] {} [{}] {} region(s) (cluster: acknowledged at once) -> ok",
+                h.uuid.display(),
+                h.luid,
+                kind,
+                h.seq,
+                request.payload.len() / 8
+            );
             return Some(Outcome::ok(ReplyPayload::none()));
         }
         None
