@@ -679,6 +679,36 @@ impl<T: Transport> ClusterRouter<T> {
         }
     }
 
+    /// A FLUSH without marks answered here, when no other node must write
+    /// first (see [`Router::route`]); `None` to send it through the group.
+    fn local_flush(&mut self, table: &mut LogTable, h: &Header) -> Option<Outcome> {
+        let g = self.groups.get(&h.uuid)?;
+        if !matches!(g.stage, Stage::Ready) {
+            return None;
+        }
+        let writer = g.writer == Some(self.me);
+        let log = table.get_mut(&h.uuid, h.luid)?;
+        let disk = log.config().kind == LogKind::Disk || self.acks_for_core;
+        if disk && !writer {
+            return None;
+        }
+        let out = outcome(log.commit_now().map(|_| ReplyPayload::none()));
+        ulog!(
+            self.logger(),
+            Level::Debug,
+            "[{}/{:x}] FLUSH [{}] (cluster: nothing to agree on, answered here) -> {}",
+            h.uuid.display(),
+            h.luid,
+            h.seq,
+            if out.error == 0 {
+                "ok".to_string()
+            } else {
+                format!("error {}", out.error)
+            }
+        );
+        Some(out)
+    }
+
     fn route_resume(&mut self, table: &mut LogTable, raw: &RawRequest<'_>) -> Option<Outcome> {
         let h = raw.header;
         if table.get(&h.uuid, h.luid).is_none() {
@@ -1449,6 +1479,16 @@ impl<T: Transport> Router for ClusterRouter<T> {
         if !joined || !is_cluster_request(kind) {
             return Some(table.handle(request));
         }
+        if kind == RequestType::Flush && request.payload.is_empty() {
+            // A FLUSH without marks changes nothing the others need: the
+            // marks it makes durable were applied here before they were
+            // answered. Where nothing must reach a device first (a core
+            // log, or this node writes the disk log), answer at once.
+            if let Some(out) = self.local_flush(table, &h) {
+                table.count(kind, out.error != 0);
+                return Some(out);
+            }
+        }
         if !self.submit(request, kind) {
             return Some(Outcome::errno(libc::EIO));
         }
@@ -2126,6 +2166,14 @@ mod tests {
         assert!(sim.reply(1, b).is_none());
         sim.pump();
         assert_eq!(sim.reply(1, b).unwrap().error, 0);
+        // A FLUSH without marks: at once on the writer, through the group
+        // (the writer's ack) elsewhere.
+        assert_eq!(sim.send(0, U1, RequestType::Flush, b"").unwrap().error, 0);
+        let e = sim.send(2, U1, RequestType::Flush, b"").unwrap_err();
+        sim.step();
+        assert!(sim.reply(2, e).is_none());
+        sim.pump();
+        assert_eq!(sim.reply(2, e).unwrap().error, 0);
         // The writer fails after applying two FLUSHes, before its acks:
         // node 1 becomes the writer (its own FLUSH is then on disk) and
         // says so, which answers node 2's.
