@@ -19,6 +19,10 @@
 //! |---|---|
 //! | CTR, DTR, GET_REGION_SIZE, IS_CLEAN, IN_SYNC, GET_SYNC_COUNT, STATUS_INFO, STATUS_TABLE, PRESUSPEND | RESUME, MARK_REGION, FLUSH (with its marks), GET_RESYNC_WORK, SET_REGION_SYNC, IS_REMOTE_RECOVERING, POSTSUSPEND; CLEAR_REGION is acknowledged at once and then multicast |
 //!
+//! A FLUSH without marks is answered locally where no other node must write
+//! first (a core log, or this node writes the disk log); elsewhere it goes
+//! through the group and waits for the writer's acknowledgement.
+//!
 //! * Marks are kept per member: a region is clean only when no member has
 //!   it marked. When a member leaves or fails, every region it still had
 //!   marked is taken out of sync (and so resynchronised), and the region it
