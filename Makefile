@@ -127,12 +127,14 @@ test-vm-extra: build
 
 # dm-ulogd alone under real mirrors, in one VM boot (6.1 is in test-vm, sid
 # in test-vm-extra): ULOG_KERNEL=sid for Debian sid's kernel,
-# ULOG_SCENARIOS="kill crash" for some scenarios only.
+# ULOG_SCENARIOS="kill crash" for some scenarios only; ULOGD_ARGS=--cluster
+# runs them against the clustered mode on a one-node corosync.
 test-ulog:
 	$(CARGO) build --release -p dm-ulogd
 	vm/setup.sh $(if $(ULOG_KERNEL),--kernel $(ULOG_KERNEL)) >/dev/null
 	vm/run.sh $(if $(ULOG_KERNEL),--kernel $(ULOG_KERNEL)) --timeout 900 \
-		--env ULOGD=$(abspath $(TARGET_DIR))/release/dm-ulogd -- vm/tests/ulog.sh $(ULOG_SCENARIOS)
+		--env ULOGD=$(abspath $(TARGET_DIR))/release/dm-ulogd $(if $(ULOGD_ARGS),--env 'ULOGD_ARGS=$(ULOGD_ARGS)') \
+		-- vm/tests/ulog.sh $(ULOG_SCENARIOS)
 
 test-python: build
 	@$(call run_suite,test-python,python/run-tests.sh)
@@ -176,7 +178,7 @@ help:
 	@echo "  test-harness    vm/tests/harness-kernel.sh: the harness's kernel choice and mirror lookup"
 	@echo "  test-c, test-vm, test-python   capi-tests/run.sh, vm/tests.sh, python/run-tests.sh"
 	@echo "  test-vm-extra   slow kernel suites outside make check (dmsetup/dmstats transcripts, dm-ulogd on sid)"
-	@echo "  test-ulog       vm/tests/ulog.sh: dm-ulogd under real mirrors (ULOG_KERNEL=sid, ULOG_SCENARIOS=...)"
+	@echo "  test-ulog       vm/tests/ulog.sh: dm-ulogd under real mirrors (ULOG_KERNEL=sid, ULOG_SCENARIOS=..., ULOGD_ARGS=--cluster)"
 	@echo "  test-harden     tools/harden.sh: fault injection, allocation limits, key heap scan, TSan, fuzzing (FUZZ_TIME s/target)"
 	@echo "  check           all of the above checks and tests (what CI runs: .ci/run)"
 	@echo "  demo            vm/demo.sh"

@@ -26,6 +26,8 @@ pub struct Options {
     pub pidfile: PathBuf,
     pub state_dir: Option<PathBuf>,
     pub mlock: bool,
+    /// Share every log with the other nodes of a corosync cluster.
+    pub cluster: bool,
     /// Internal: this process is the detached child of `dm-ulogd`.
     pub detached_child: bool,
 }
@@ -39,6 +41,7 @@ impl Default for Options {
             pidfile: PathBuf::from(PIDFILE),
             state_dir: Some(PathBuf::from(STATE_DIR)),
             mlock: true,
+            cluster: false,
             detached_child: false,
         }
     }
@@ -72,6 +75,11 @@ Options:
       --no-state         keep no restart state (a restarted server then loses
                          what core logs knew, see the README)
       --no-mlock         do not lock the server's memory
+  -c, --cluster          clustered mode (the role of cmirrord): every log is
+                         shared with the other nodes that run dm-ulogd
+                         --cluster, through corosync's CPG (libcpg.so.4 is
+                         loaded at run time; corosync must be running); one
+                         CPG group per log uuid. Start every node the same way
   -h, --help             this text
   -V, --version          the version
 
@@ -118,6 +126,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, String>
             "-p" | "--pidfile" => o.pidfile = PathBuf::from(value(&name)?),
             "-s" | "--state-dir" => o.state_dir = Some(PathBuf::from(value(&name)?)),
             "--no-state" => o.state_dir = None,
+            "-c" | "--cluster" => o.cluster = true,
             "--no-mlock" => o.mlock = false,
             "--detached-child" => o.detached_child = true,
             "-h" | "--help" => return Ok(Command::Help),
@@ -177,6 +186,12 @@ mod tests {
         let o = run(&["-f", "-l", "info", "--no-state"]);
         assert_eq!(o.level, Level::Info);
         assert!(o.state_dir.is_none());
+        // The contract of the multi-node harness.
+        assert!(!o.cluster);
+        let o = run(&["-f", "--cluster", "--no-state", "-l", "debug"]);
+        assert!(o.cluster && o.foreground && o.state_dir.is_none());
+        assert!(run(&["-c"]).cluster);
+        assert!(USAGE.contains("--cluster"));
         assert!(matches!(parse(["-h".to_string()]), Ok(Command::Help)));
         assert!(matches!(
             parse(["--version".to_string()]),

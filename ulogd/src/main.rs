@@ -6,17 +6,20 @@
 //! `dm-ulogd -f` stays in the foreground; plain `dm-ulogd` detaches once
 //! it is serving (its parent exits 0 then, or 1 with the reason on stderr).
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 mod args;
+#[allow(unsafe_code)]
+mod cpg;
 mod daemon;
 mod logging;
 
 use args::{Command, Options, Sink};
 use devmapper::log::{Level, Logger};
 use devmapper::ulog::abi::RequestType;
+use devmapper::ulog::cluster::ClusterRouter;
 use devmapper::ulog::socket::ConnectorSocket;
-use devmapper::ulog::{LocalRouter, LogTable, Server, TableOptions};
+use devmapper::ulog::{LocalRouter, LogTable, Router, Server, TableOptions};
 use logging::DaemonLogger;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, Signal};
@@ -137,6 +140,12 @@ fn run(opts: Options) -> Result<(), String> {
     let sigfd = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
         .map_err(|e| format!("cannot open a signalfd: {e}"))?;
     let pidfile = daemon::PidFile::acquire(&opts.pidfile)?;
+    // In clustered mode corosync must answer before anything is served.
+    let cpg = if opts.cluster {
+        Some(cpg::Cpg::open()?)
+    } else {
+        None
+    };
     let table = LogTable::new(
         TableOptions {
             state_dir: opts.state_dir.clone(),
@@ -170,35 +179,55 @@ fn run(opts: Options) -> Result<(), String> {
             "cannot protect from the OOM killer: {e}"
         );
     }
-    let mut server = Server::new(
-        socket,
-        table,
-        LocalRouter,
-        Some(logger.clone() as Arc<dyn Logger>),
-    );
-    say!(
-        logger,
-        Level::Notice,
-        "serving dm-log-userspace (request version {}), state in {}",
-        devmapper::ulog::abi::DM_ULOG_REQUEST_VERSION,
-        opts.state_dir
-            .as_deref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| "(none)".into())
-    );
-    if opts.detached_child {
-        let mut out = std::io::stdout();
-        let _ = out.write_all(b"READY\n");
-        let _ = out.flush();
-        detach_stdio();
-    }
-    daemon::sd_notify(&format!("READY=1\nMAINPID={}", std::process::id()));
+    let logger_dyn = Some(logger.clone() as Arc<dyn Logger>);
+    let ready = |what: String| {
+        say!(
+            logger,
+            Level::Notice,
+            "serving dm-log-userspace (request version {}){what}, state in {}",
+            devmapper::ulog::abi::DM_ULOG_REQUEST_VERSION,
+            opts.state_dir
+                .as_deref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "(none)".into())
+        );
+        if opts.detached_child {
+            let mut out = std::io::stdout();
+            let _ = out.write_all(b"READY\n");
+            let _ = out.flush();
+            detach_stdio();
+        }
+        daemon::sd_notify(&format!("READY=1\nMAINPID={}", std::process::id()));
+    };
     let cpu0 = daemon::cpu_time_us().unwrap_or(0);
-    let result = serve(&mut server, &sigfd, &logger, cpu0);
-    daemon::sd_notify("STOPPING=1");
-    let written = server.shutdown();
-    let live = server.dispatcher().table().len();
-    stats(&server, &logger, cpu0);
+    let (result, written, live) = match cpg {
+        None => {
+            let mut server = Server::new(socket, table, LocalRouter, logger_dyn);
+            ready(String::new());
+            let result = serve(&mut server, &sigfd, &logger, cpu0);
+            daemon::sd_notify("STOPPING=1");
+            let written = server.shutdown();
+            let live = server.dispatcher().table().len();
+            stats(&server, &logger, cpu0);
+            (result, written, live)
+        }
+        Some(cpg) => {
+            let me = cpg.me();
+            let router = ClusterRouter::new(me, cpg, logger_dyn.clone());
+            let mut server = Server::new(socket, table, router, logger_dyn);
+            ready(format!(
+                " in clustered mode (corosync node {}, pid {})",
+                me.node, me.pid
+            ));
+            let result = serve_cluster(&mut server, &sigfd, &logger, cpu0);
+            daemon::sd_notify("STOPPING=1");
+            let written = server.shutdown();
+            server.dispatcher_mut().router_mut().leave_all();
+            let live = server.dispatcher().table().len();
+            stats(&server, &logger, cpu0);
+            (result, written, live)
+        }
+    };
     say!(
         logger,
         Level::Notice,
@@ -207,6 +236,147 @@ fn run(opts: Options) -> Result<(), String> {
     );
     drop(pidfile);
     result
+}
+
+/// The loop of the clustered mode: the connector socket, the signals and
+/// one CPG descriptor per joined group. CPG callbacks only queue events;
+/// they are fed to the router here, then the replies that became ready are
+/// sent.
+fn serve_cluster(
+    server: &mut Server<ClusterRouter<cpg::Cpg>>,
+    sigfd: &SignalFd,
+    logger: &DaemonLogger,
+    cpu0: u64,
+) -> Result<(), String> {
+    use std::os::fd::AsRawFd;
+    loop {
+        let groups = server.dispatcher_mut().router_mut().transport().fds();
+        let mut fds: Vec<libc::pollfd> = Vec::with_capacity(2 + groups.len());
+        for fd in [server.fd().as_raw_fd(), sigfd.as_raw_fd()]
+            .into_iter()
+            .chain(groups.iter().map(|g| g.1))
+        {
+            fds.push(libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            });
+        }
+        match cpg::poll(&mut fds) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(format!("poll: {e}")),
+        }
+        let ready = |i: usize| fds.get(i).is_some_and(|f| f.revents != 0);
+        if ready(0) {
+            if let Err(e) = server.process(16) {
+                say!(logger, Level::Error, "receiving from the kernel: {e}");
+                if e.raw_os_error() != Some(libc::EAGAIN) {
+                    return Err(format!("the netlink socket failed: {e}"));
+                }
+            }
+        }
+        for (i, (handle, _)) in groups.iter().enumerate() {
+            if ready(i + 2) {
+                let t = server.dispatcher_mut().router_mut().transport_mut();
+                if let Err(e) = t.dispatch(*handle) {
+                    return Err(format!(
+                        "lost the connection to corosync ({e}): stopping (the kernel waits for a server; restart dm-ulogd --cluster when corosync runs)"
+                    ));
+                }
+            }
+        }
+        feed_cluster(server, logger);
+        if ready(1) {
+            while let Ok(Some(si)) = sigfd.read_signal() {
+                match Signal::try_from(si.ssi_signo as i32) {
+                    Ok(Signal::SIGTERM | Signal::SIGINT | Signal::SIGQUIT) => {
+                        say!(logger, Level::Notice, "signal {}: stopping", si.ssi_signo);
+                        let _ = server.process(16);
+                        feed_cluster(server, logger);
+                        return Ok(());
+                    }
+                    Ok(_) => {
+                        stats(server, logger, cpu0);
+                        cluster_stats(server, logger);
+                    }
+                    Err(_) => {}
+                }
+            }
+        }
+    }
+}
+
+/// The cluster layer's counters and every group, at notice level.
+fn cluster_stats(server: &mut Server<ClusterRouter<cpg::Cpg>>, logger: &DaemonLogger) {
+    let r = server.dispatcher_mut().router_mut();
+    let s = r.stats().clone();
+    say!(
+        logger,
+        Level::Notice,
+        "cluster: me={:?} sent={} applied={} dropped={} checkpoints_sent={} checkpoints_restored={} resynced_after_leave={}",
+        r.me(),
+        s.sent,
+        s.applied,
+        s.dropped,
+        s.checkpoints_sent,
+        s.checkpoints_restored,
+        s.resynced_after_leave
+    );
+    let uuids: Vec<_> = r.groups().copied().collect();
+    for u in uuids {
+        say!(
+            logger,
+            Level::Notice,
+            "cluster group [{}]: members {:?}, writer {:?}, {}",
+            u.display(),
+            r.members(&u),
+            r.writer(&u),
+            if r.is_ready(&u) {
+                "ready"
+            } else {
+                "waiting for the state"
+            }
+        );
+    }
+}
+
+/// Feed what the CPG callbacks queued to the router, then send the replies
+/// that became ready.
+fn feed_cluster(server: &mut Server<ClusterRouter<cpg::Cpg>>, logger: &DaemonLogger) {
+    let events = cpg::take_events();
+    {
+        let (table, router) = server.dispatcher_mut().parts_mut();
+        for ev in events {
+            match ev {
+                cpg::CpgEvent::Deliver { handle, from, data } => {
+                    if router.transport().uuid_of(handle).is_some() {
+                        router.deliver(table, from, &data);
+                    }
+                }
+                cpg::CpgEvent::Confchg {
+                    handle,
+                    members,
+                    left,
+                    joined,
+                } => {
+                    if let Some(u) = router.transport().uuid_of(handle) {
+                        router.membership(table, &u, &members, &left, &joined);
+                    }
+                }
+            }
+        }
+    }
+    let replies = server.dispatcher_mut().router_mut().take_replies();
+    for (h, o) in replies {
+        if let Err(e) = server.reply(&h, o) {
+            say!(
+                logger,
+                Level::Error,
+                "cannot send a reply to the kernel: {e} (it resends after 15 s)"
+            );
+        }
+    }
 }
 
 /// Standard streams to /dev/null once detached.
@@ -269,7 +439,7 @@ fn serve(
 }
 
 /// Counters and every log's state, at notice level.
-fn stats(server: &Server, logger: &DaemonLogger, cpu0: u64) {
+fn stats<R: Router>(server: &Server<R>, logger: &DaemonLogger, cpu0: u64) {
     let t = server.dispatcher().table();
     let s = t.stats();
     let total = s.total();

@@ -8,6 +8,11 @@
 # Scenarios: resync writes nosync reactivate lifecycle several kill
 # kill-nostate crash failed-leg bad-input detach differential
 #
+# ULOGD_ARGS adds options to every dm-ulogd started here; with --cluster
+# a one-node corosync (127.0.0.1, knet) is started first when none runs,
+# so the whole scenario set runs against the clustered mode:
+#   ULOGD_ARGS=--cluster vm/tests/ulog.sh
+#
 # Needs target/release/dm-ulogd (or $ULOGD) built on the host. Prints
 # "ok - ..."/"not ok - ..." lines and ends with
 #   N passed, M failed, K skipped (dm-ulogd, kernel X)
@@ -21,6 +26,8 @@
 set -u
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 ULOGD=${ULOGD:-${CARGO_TARGET_DIR:-$REPO/target}/release/dm-ulogd}
+ULOGD_ARGS=${ULOGD_ARGS:-}
+COROSYNC_PID=
 W=$(mktemp -d /tmp/ulog-test.XXXXXX)
 LEG_MB=4
 SECTORS=$((LEG_MB * 2048))
@@ -87,6 +94,7 @@ cleanup() {
     done
     stop_daemon >/dev/null 2>&1
     for d in "${LOOPS[@]}"; do losetup -d "$d" 2>/dev/null; done
+    if [ -n "$COROSYNC_PID" ]; then kill -TERM "$COROSYNC_PID" 2>/dev/null; wait "$COROSYNC_PID" 2>/dev/null; fi
 }
 LOOPS=()
 trap 'cleanup; rm -rf "$W"' EXIT
@@ -95,7 +103,8 @@ trap 'cleanup; rm -rf "$W"' EXIT
 start_daemon() { # start_daemon [ARGS...]: dm-ulogd -f -d, log in $W/ulogd.log
     local before
     before=$(grep -c 'serving dm-log-userspace' "$W/ulogd.log" 2>/dev/null)
-    "$ULOGD" -f -d --no-mlock -p "$W/ulogd.pid" -s "$W/state" "$@" >>"$W/ulogd.log" 2>&1 &
+    # shellcheck disable=SC2086 # ULOGD_ARGS is a list of options
+    "$ULOGD" -f -d --no-mlock -p "$W/ulogd.pid" -s "$W/state" $ULOGD_ARGS "$@" >>"$W/ulogd.log" 2>&1 &
     DAEMON_PID=$!
     wait_for "dm-ulogd to serve" 20 sh -c "[ \$(grep -c 'serving dm-log-userspace' '$W/ulogd.log') -gt ${before:-0} ]"
 }
@@ -219,6 +228,47 @@ if [ ! -x "$ULOGD" ]; then
     echo "0 passed, 1 failed, 0 skipped (dm-ulogd, kernel $(uname -r))"
     exit 1
 fi
+# --cluster: a one-node corosync on the loopback interface, unless one runs.
+start_corosync() {
+    if corosync-cpgtool >/dev/null 2>&1; then say "corosync already running"; return 0; fi
+    command -v corosync >/dev/null || { echo "not ok - --cluster needs corosync (Debian package corosync)"; return 1; }
+    ip link set lo up 2>/dev/null
+    mountpoint -q /dev/shm || { mkdir -p /dev/shm && mount -t tmpfs tmpfs /dev/shm; }
+    mkdir -p /var/lib/corosync /var/log/corosync /run/corosync
+    cat >"$W/corosync.conf" <<'CONF'
+totem {
+    version: 2
+    cluster_name: dmulogt
+    transport: knet
+    crypto_cipher: none
+    crypto_hash: none
+}
+nodelist {
+    node {
+        ring0_addr: 127.0.0.1
+        nodeid: 1
+        name: node1
+    }
+}
+logging {
+    to_stderr: yes
+    to_syslog: no
+    to_logfile: no
+}
+CONF
+    corosync -f -c "$W/corosync.conf" >"$W/corosync.log" 2>&1 &
+    COROSYNC_PID=$!
+    if ! wait_for "corosync to answer" 30 corosync-cpgtool; then
+        echo "not ok - corosync did not start"; tail -n 20 "$W/corosync.log" | sed 's/^/    | /'
+        return 1
+    fi
+    say "one-node corosync running (pid $COROSYNC_PID)"
+}
+case " $ULOGD_ARGS " in
+*" --cluster "* | *" -c "*)
+    start_corosync || { echo "0 passed, 1 failed, 0 skipped (dm-ulogd $ULOGD_ARGS, kernel $(uname -r))"; exit 1; } ;;
+esac
+
 head -c "$((LEG_MB * 1024 * 1024))" /dev/urandom >"$W/pattern"
 head -c "$((2 * 1024 * 1024))" /dev/urandom >"$W/da"   # 2 MiB of new data
 head -c "$((1 * 1024 * 1024))" /dev/urandom >"$W/db"   # 1 MiB
@@ -612,5 +662,5 @@ echo "# dm-ulogd: $stats"
 stop_daemon
 check "dm-ulogd stopped cleanly (pid file removed)" test ! -e "$W/ulogd.pid"
 check "dm-ulogd logged no internal error" sh -c "! grep -q 'internal error' '$W/ulogd.log'"
-echo "$pass passed, $fail failed, $skip skipped (dm-ulogd, kernel $(uname -r))"
+echo "$pass passed, $fail failed, $skip skipped (dm-ulogd${ULOGD_ARGS:+ $ULOGD_ARGS}, kernel $(uname -r))"
 [ $fail = 0 ]

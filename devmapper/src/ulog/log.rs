@@ -89,6 +89,7 @@ pub struct RegionLog {
     disk_dirtied: bool,
     dev_failed: bool,
     flush_failed: bool,
+    disk_writer: bool,
     warning: Option<Error>,
     /// Changes not yet in the restart state file.
     pub(super) saved_clean: Touched,
@@ -144,6 +145,7 @@ impl RegionLog {
             disk_dirtied: false,
             dev_failed: false,
             flush_failed: false,
+            disk_writer: true,
             warning: None,
             saved_clean: Touched::none(),
             saved_sync: Touched::none(),
@@ -213,6 +215,29 @@ impl RegionLog {
     /// The region handed out for recovery, if any.
     pub fn recovering(&self) -> Option<u64> {
         self.recovering
+    }
+
+    /// Whether this server writes the disk log's device (the default). In
+    /// a cluster only one node writes (see [`super::cluster`]); the others
+    /// keep the same bits in memory. Turning writes on makes the next
+    /// commit rewrite every block.
+    pub fn set_disk_writer(&mut self, on: bool) {
+        if on && !self.disk_writer {
+            self.disk_touched.add_range(0..self.clean.words().len());
+            self.disk_dirtied = true;
+        }
+        self.disk_writer = on;
+    }
+
+    /// Whether this server writes the disk log's device.
+    pub fn is_disk_writer(&self) -> bool {
+        self.disk_writer
+    }
+
+    /// Write what changed to a disk log (if this server is its writer), as
+    /// FLUSH does without marking anything.
+    pub fn commit_now(&mut self) -> Result<(), Error> {
+        self.commit()
     }
 
     /// The state to keep across a restart of the server.
@@ -319,6 +344,11 @@ impl RegionLog {
         self.sync_search = 0;
         self.recovering = None;
         self.touch_all_saved();
+        if !self.disk_writer {
+            self.disk_touched = Touched::none();
+            self.disk_dirtied = false;
+            return result;
+        }
         if let Some(d) = self.disk.as_mut() {
             // Header with the current region count, and every bit.
             let w = d.write_all(&self.clean).and_then(|_| d.sync());
@@ -424,6 +454,11 @@ impl RegionLog {
     /// marked. A failing device fails the call under `block_on_error`, and
     /// is only reported (`D`/`F` in STATUS_INFO) otherwise.
     fn commit(&mut self) -> Result<(), Error> {
+        if !self.disk_writer {
+            // Another node writes: what changed stays to be written should
+            // this server become the writer (then every block is).
+            return Ok(());
+        }
         let Some(d) = self.disk.as_mut() else {
             self.disk_touched = Touched::none();
             self.disk_dirtied = false;
@@ -584,7 +619,7 @@ impl RegionLog {
     /// (an inactive table) must not overwrite its device, and a suspended
     /// one already wrote at POSTSUSPEND.
     pub fn shutdown(&mut self) -> Result<bool, Error> {
-        if self.phase != Phase::Running || self.disk.is_none() {
+        if self.phase != Phase::Running || self.disk.is_none() || !self.disk_writer {
             return Ok(false);
         }
         self.disk_dirtied = true;

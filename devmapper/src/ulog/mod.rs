@@ -39,6 +39,7 @@
 
 pub mod abi;
 pub mod bitset;
+pub mod cluster;
 pub mod codec;
 pub mod ctr;
 pub mod disk;

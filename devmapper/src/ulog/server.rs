@@ -102,6 +102,12 @@ impl<R: Router> Dispatcher<R> {
         &mut self.table
     }
 
+    /// The table and the router at once (a cluster router applies agreed
+    /// messages to the table).
+    pub fn parts_mut(&mut self) -> (&mut LogTable, &mut R) {
+        (&mut self.table, &mut self.router)
+    }
+
     /// The router.
     pub fn router_mut(&mut self) -> &mut R {
         &mut self.router

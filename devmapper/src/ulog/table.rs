@@ -233,6 +233,21 @@ impl LogTable {
         self.logs.get(&(*uuid, luid)).map(|e| &e.log)
     }
 
+    /// The log of `(uuid, luid)`, writable (for a cluster layer that
+    /// applies requests agreed with other nodes).
+    pub fn get_mut(&mut self, uuid: &Uuid, luid: u64) -> Option<&mut RegionLog> {
+        self.logs.get_mut(&(*uuid, luid)).map(|e| &mut e.log)
+    }
+
+    /// Count a request answered outside [`LogTable::handle`] (by a cluster
+    /// layer), so that the statistics stay complete.
+    pub fn count(&mut self, kind: RequestType, failed: bool) {
+        if let Some(c) = self.stats.requests.get_mut(kind as usize) {
+            *c += 1;
+        }
+        self.stats.errors += u64::from(failed);
+    }
+
     /// Every log.
     pub fn logs(&self) -> impl Iterator<Item = &RegionLog> {
         self.logs.values().map(|e| &e.log)
