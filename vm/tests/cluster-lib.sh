@@ -1,4 +1,5 @@
 # vm/tests/cluster-lib.sh - sourced (sh or bash) by the guest side of the
+# shellcheck shell=sh
 # multi-VM tests that vm/cluster.sh runs: coordination through the shared
 # control directory and corosync.
 #
