@@ -6,7 +6,10 @@
 #   vm/cluster.sh [--nodes N] [--kernel 6.1|sid] [--mem MB] [--timeout SEC]
 #                 [--disk-size MB | --disk FILE] [--dir DIR] [--keep]
 #                 [--env K=V|K]... [--rw DIR]... [--verbose] -- COMMAND [ARGS...]
+#   vm/cluster.sh --host-lock -- COMMAND [ARGS...]
 #
+# (--host-lock: run COMMAND on the host holding the VM lock, as below, so
+# that a test of several cluster runs takes it once.)
 # Node n (1..N) boots with hostname node<n>, the disk as /dev/vda (raw,
 # uncached, shared read-write by every node), eth0 = 10.77.0.<n>/24 on a
 # network that exists only between these VMs (unix datagram sockets through
@@ -24,6 +27,7 @@
 set -eu
 
 VM_DIR=$(cd "$(dirname "$0")" && pwd)
+ARGS=("$@")
 NODES=3
 KERNEL=6.1
 MEM=1024
@@ -36,9 +40,10 @@ VERBOSE=0
 ENVS=()
 RWS=()
 LOCK=${VM_LOCK-/tmp/dmrs-vm.lock}
+HOST_LOCK=0
 
 usage() {
-    sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 125
 }
 die() { echo "vm/cluster.sh: $*" >&2; exit 125; }
@@ -60,6 +65,7 @@ while [ $# -gt 0 ]; do
             esac
             shift 2 ;;
         --keep) KEEP=1; shift ;;
+        --host-lock) HOST_LOCK=1; shift ;;
         --verbose|-v) VERBOSE=1; shift ;;
         -h|--help) usage ;;
         --) shift; break ;;
@@ -87,10 +93,12 @@ lock_held_by_ancestor() {
     done
     return 1
 }
+# flock(1) holds it and stays our parent (so that /proc/locks names an
+# ancestor of every process of the run).
 if [ -n "$LOCK" ] && ! lock_held_by_ancestor; then
-    exec 8>>"$LOCK"
-    flock 8
+    exec flock "$LOCK" "$VM_DIR/cluster.sh" "${ARGS[@]}"
 fi
+[ "$HOST_LOCK" = 1 ] && exec "$@"
 
 # ---- the run directory (ours, removed at the end unless --keep; or --dir,
 # kept)

@@ -22,6 +22,9 @@ while [ $# -gt 0 ]; do
         *) echo "cluster-smoke: unknown argument: $1" >&2; exit 2 ;;
     esac
 done
+# The VM lock once for all the boots (vm/cluster.sh then sees it held).
+[ -n "${CLUSTER_TEST_LOCKED:-}" ] ||
+    exec env CLUSTER_TEST_LOCKED=1 "$REPO/vm/cluster.sh" --host-lock -- bash "$REPO/vm/tests/${0##*/}" "$@"
 # (make's test environment points LD_LIBRARY_PATH at build/lib: not wanted here)
 unset LD_LIBRARY_PATH LD_PRELOAD
 vm/setup.sh --with-corosync --kernel "$KERNEL" >/dev/null 2>&1 || vm/setup.sh --with-corosync --kernel "$KERNEL" || exit 1

@@ -108,10 +108,13 @@ wait_sync() {
     done
 }
 
+# dev NAME: "major:minor" of a dm device (tables name devices by number).
+dev() { dmsetup info -c --noheadings -o major,minor --separator : "$1" | tr -d ' '; }
 make_legs() {
     dmsetup create cl-log --table "0 $LOG_LEN linear $DISK $LOG_START" &&
         dmsetup create cl-leg0 --table "0 $LEG linear $DISK $LEG0_START" &&
-        dmsetup create cl-leg1 --table "0 $LEG linear $DISK $LEG1_START"
+        dmsetup create cl-leg1 --table "0 $LEG linear $DISK $LEG1_START" &&
+        dmsetup mknodes
 }
 remove_legs() {
     local d
@@ -172,7 +175,8 @@ barrier legs
 if [ "$MODE" = harness ]; then
     if [ "$NODE_ID" = 1 ]; then
         check "core-log mirror created on node 1" \
-            dmsetup create "$MIRROR" --table "0 $LEG mirror core 1 $REGION 2 /dev/mapper/cl-leg0 0 /dev/mapper/cl-leg1 0"
+            dmsetup create "$MIRROR" --table "0 $LEG mirror core 1 $REGION 2 $(dev cl-leg0) 0 $(dev cl-leg1) 0"
+        dmsetup mknodes "$MIRROR"
         check "core-log mirror: initial resync to 100 % ($(sync_ratio))" wait_sync
         check "core-log mirror: O_DIRECT write through the mirror" \
             dd if="$(pattern 1 A)" of=/dev/mapper/$MIRROR bs=1M seek="$(area_mb 1 A)" oflag=direct status=none
@@ -195,14 +199,15 @@ fi
 
 # ---------------------------------------------------------------- clustered
 case $MODE in
-    clustered-disk) TABLE="0 $LEG mirror userspace 4 $UUID clustered-disk /dev/mapper/cl-log $REGION 2 /dev/mapper/cl-leg0 0 /dev/mapper/cl-leg1 0" ;;
-    clustered-core) TABLE="0 $LEG mirror userspace 3 $UUID clustered-core $REGION 2 /dev/mapper/cl-leg0 0 /dev/mapper/cl-leg1 0" ;;
+    clustered-disk) TABLE="0 $LEG mirror userspace 4 $UUID clustered-disk $(dev cl-log) $REGION 2 $(dev cl-leg0) 0 $(dev cl-leg1) 0" ;;
+    clustered-core) TABLE="0 $LEG mirror userspace 3 $UUID clustered-core $REGION 2 $(dev cl-leg0) 0 $(dev cl-leg1) 0" ;;
     *) echo "not ok - unknown mode $MODE"; exit 1 ;;
 esac
 VICTIM=$NODES
 check "dm-ulogd -f --cluster serving" start_daemon
 barrier daemons
 check "$MODE mirror created (same table and uuid on every node)" dmsetup create "$MIRROR" --table "$TABLE"
+dmsetup mknodes "$MIRROR"
 barrier created
 check "initial resync to 100 % ($(sync_ratio))" wait_sync
 barrier synced

@@ -29,6 +29,9 @@ while [ $# -gt 0 ]; do
         *) echo "ulog-cluster: unknown argument: $1" >&2; exit 2 ;;
     esac
 done
+# The VM lock once for all the boots (vm/cluster.sh then sees it held).
+[ -n "${CLUSTER_TEST_LOCKED:-}" ] ||
+    exec env CLUSTER_TEST_LOCKED=1 "$REPO/vm/cluster.sh" --host-lock -- bash "$REPO/vm/tests/${0##*/}" "$@"
 unset LD_LIBRARY_PATH LD_PRELOAD
 ULOGD=${ULOGD:-${CARGO_TARGET_DIR:-$REPO/target}/release/dm-ulogd}
 ULOGD=$(realpath -m "$ULOGD")
