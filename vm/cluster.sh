@@ -43,7 +43,7 @@ LOCK=${VM_LOCK-/tmp/dmrs-vm.lock}
 HOST_LOCK=0
 
 usage() {
-    sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 125
 }
 die() { echo "vm/cluster.sh: $*" >&2; exit 125; }

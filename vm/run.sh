@@ -44,7 +44,7 @@ VMHOST=vm
 KILL_FILE=
 
 usage() {
-    sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 125
 }
 die() { echo "vm/run.sh: $*" >&2; exit 125; }

@@ -19,7 +19,7 @@ WITH_UDEV=0
 WITH_COROSYNC=0
 
 usage() {
-    sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
     exit "${1:-2}"
 }
 
