@@ -158,7 +158,7 @@ for d in "${SHARES[@]}"; do
 "
 done
 if [ ${#DISKS[@]} -gt 0 ] || [ -n "$NET" ]; then
-    grep -qE '/virtio_(net|blk)\.ko' "$K/modules.list" ||
+    grep -qE '/virtio_(net|blk)\.ko' "$K/modules.list" "$K"/initrd/lib/modules/*/modules.builtin 2>/dev/null ||
         die "the staged $KERNEL kernel has no virtio_blk/virtio_net (staged by an older vm/setup.sh): run vm/setup.sh"
 fi
 
