@@ -50,7 +50,8 @@ make_pc = sed -e 's|@prefix@|$(1)|g' -e 's|@libdir@|$(2)|g' -e 's|@includedir@|$
 run_suite = if [ -f $(2) ]; then $(TEST_ENV) bash $(2); else echo "$(1): skipped ($(2) not present)"; fi
 
 .PHONY: all build install uninstall header check-header check-exports check-core lint test-unit test-harden \
-	test-harness test-c test-vm test-vm-extra test-ulog test-python check demo bench bench-tools bench-ulog clean help
+	test-harness test-c test-vm test-vm-extra test-ulog test-python check demo bench bench-tools bench-ulog clean help \
+	test-cluster-smoke test-ulog-cluster
 
 all: build
 
@@ -139,6 +140,18 @@ test-ulog:
 test-python: build
 	@$(call run_suite,test-python,python/run-tests.sh)
 
+# Several VMs at once (vm/cluster.sh: shared disk, private network, corosync
+# in each), outside make check. CLUSTER_KERNEL=sid for Debian sid's kernel.
+test-cluster-smoke:
+	bash vm/tests/cluster-smoke.sh $(if $(CLUSTER_KERNEL),--kernel $(CLUSTER_KERNEL))
+
+# dm-ulogd --cluster on 2 and 3 VMs (issue 10, part 2); ULOG_CLUSTER_NODES,
+# ULOG_CLUSTER_LOGS select cases (vm/tests/ulog-cluster.sh).
+test-ulog-cluster:
+	$(CARGO) build --release -p dm-ulogd
+	ULOGD=$(if $(ULOGD),$(ULOGD),$(abspath $(TARGET_DIR))/release/dm-ulogd) \
+		bash vm/tests/ulog-cluster.sh $(if $(CLUSTER_KERNEL),--kernel $(CLUSTER_KERNEL))
+
 check: lint test-unit test-harness check-core check-header check-exports test-c test-harden test-vm test-python
 	@echo "check: all passed"
 
@@ -179,6 +192,8 @@ help:
 	@echo "  test-c, test-vm, test-python   capi-tests/run.sh, vm/tests.sh, python/run-tests.sh"
 	@echo "  test-vm-extra   slow kernel suites outside make check (dmsetup/dmstats transcripts, dm-ulogd on sid)"
 	@echo "  test-ulog       vm/tests/ulog.sh: dm-ulogd under real mirrors (ULOG_KERNEL=sid, ULOG_SCENARIOS=..., ULOGD_ARGS=--cluster)"
+	@echo "  test-cluster-smoke  vm/tests/cluster-smoke.sh: 3 VMs, corosync membership, shared disk, a node killed"
+	@echo "  test-ulog-cluster   vm/tests/ulog-cluster.sh: dm-ulogd --cluster on 2 and 3 VMs (outside make check)"
 	@echo "  test-harden     tools/harden.sh: fault injection, allocation limits, key heap scan, TSan, fuzzing (FUZZ_TIME s/target)"
 	@echo "  check           all of the above checks and tests (what CI runs: .ci/run)"
 	@echo "  demo            vm/demo.sh"

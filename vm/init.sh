@@ -75,7 +75,7 @@ if [ "${1:-}" = stage2 ]; then
     PATH=$VMDIR/bin:/usr/sbin:/usr/bin:/sbin:/bin
     export PATH
     . $VMDIR/config
-    hostname vm
+    hostname "$VM_HOSTNAME"
     log "loading modules"
     # Device-mapper core: the stock module, or the one given with --dm-mod
     # (after the modules it depends on). dm-mod and loop are loaded by
@@ -96,6 +96,49 @@ if [ "${1:-}" = stage2 ]; then
     for m in $VM_MODULES; do
         /sbin/modprobe "$m" || die "cannot load module $m"
     done
+    # --disk: virtio disks, /dev/vda, /dev/vdb... (nodes appear as they probe).
+    if [ "$VM_DISKS" -gt 0 ]; then
+        modprobe virtio_blk || die "cannot load virtio_blk"
+        i=0
+        while [ "$(ls -d /sys/block/vd* 2>/dev/null | wc -l)" -lt "$VM_DISKS" ]; do
+            i=$((i + 1))
+            [ $i -le 300 ] || die "--disk: $VM_DISKS disk(s) expected, /sys/block has: $(ls /sys/block)"
+            usleep 20000
+        done
+        for d in /sys/block/vd*; do
+            d=/dev/${d##*/}
+            i=0
+            while [ ! -b "$d" ]; do
+                i=$((i + 1))
+                [ $i -le 300 ] || die "--disk: no device node $d"
+                usleep 20000
+            done
+        done
+        log "disks: $(ls -d /sys/block/vd* | sed 's,.*/,,' | tr '\n' ' ')"
+    fi
+    # --net: eth0 on the private network, lo up, the --ip address.
+    if [ "$VM_NET" = 1 ]; then
+        modprobe virtio_net || die "cannot load virtio_net"
+        ip link set lo up || die "cannot bring lo up"
+        i=0
+        while [ ! -e /sys/class/net/eth0 ]; do
+            i=$((i + 1))
+            [ $i -le 300 ] || die "--net: no eth0 (have: $(ls /sys/class/net))"
+            usleep 20000
+        done
+        if [ -n "$VM_IP" ]; then
+            ip addr add "$VM_IP" dev eth0 || die "cannot set $VM_IP on eth0"
+        fi
+        ip link set eth0 up || die "cannot bring eth0 up"
+        # The carrier follows within moments: the command starts with it.
+        i=0
+        while [ "$(cat /sys/class/net/eth0/carrier 2>/dev/null)" != 1 ]; do
+            i=$((i + 1))
+            [ $i -le 250 ] || die "--net: eth0 has no carrier"
+            usleep 20000
+        done
+        log "eth0 up${VM_IP:+ with $VM_IP}"
+    fi
 
     if [ "$VM_UDEV" = 1 ]; then
         udevd=
@@ -163,6 +206,16 @@ printf '%s' "$VM_RW" | while IFS= read -r d; do
     [ -n "$d" ] || continue
     mount -o bind "/lower$d" "$NR$d" || die "--rw: cannot bind $d"
 done
+# Host directories shared uncached (--share), one virtiofs each: share0...
+printf '%s' "$VM_SHARE" | {
+    n=0
+    while IFS= read -r d; do
+        [ -n "$d" ] || continue
+        mkdir -p "$NR$d"
+        mount -t virtiofs "share$n" "$NR$d" || die "--share: cannot mount $d"
+        n=$((n + 1))
+    done
+}
 # The staged module tree, where the host's modprobe looks for it.
 mkdir -p $NR/lib/modules/$kver
 mount -o bind /lib/modules/$kver $NR/lib/modules/$kver || die "cannot bind the module tree"

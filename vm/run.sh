@@ -5,7 +5,16 @@
 #   vm/run.sh [--kernel 6.1|sid] [--mem MB] [--smp N] [--timeout SEC]
 #             [--dm-mod PATH] [--modules "m1 m2"] [--env K=V|K]... [--rw DIR]...
 #             [--udev] [--append "kernel args"] [--boot-retries N] [--verbose]
-#             -- COMMAND [ARGS...]
+#             [--disk FILE]... [--net SPEC] [--ip ADDR/PREFIX] [--hostname NAME]
+#             [--share DIR]... [--kill-file FILE] -- COMMAND [ARGS...]
+#
+# Several VMs at once (vm/cluster.sh): --disk attaches a raw image that other
+# VMs may attach too (/dev/vda, /dev/vdb...; uncached, writes seen by all),
+# --net SPEC a NIC on a private network (dgram:LOCAL.sock:REMOTE.sock, unix
+# datagram sockets on this machine; or netdev:QEMU-NETDEV-OPTIONS), --ip the
+# guest's address on it (eth0), --share a host directory writable and
+# uncached (coherent between VMs), --kill-file: kill the VM (exit 137) when
+# FILE appears.
 #
 # The command runs in the guest with the host's cwd, stdout to our stdout,
 # stderr to our stderr, stdin from /dev/null; our exit code is its exit code.
@@ -27,16 +36,23 @@ VERBOSE=0
 EXTRA_APPEND=
 ENVS=()
 RWDIRS=()
+DISKS=()
+SHARES=()
+NET=
+IP=
+VMHOST=vm
+KILL_FILE=
 
 usage() {
-    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 125
 }
 die() { echo "vm/run.sh: $*" >&2; exit 125; }
 
 while [ $# -gt 0 ]; do
     case $1 in
-        --kernel|--mem|--smp|--timeout|--dm-mod|--modules|--env|--append|--rw|--boot-retries)
+        --kernel|--mem|--smp|--timeout|--dm-mod|--modules|--env|--append|--rw|--boot-retries|\
+        --disk|--net|--ip|--hostname|--share|--kill-file)
             [ $# -ge 2 ] || usage
             case $1 in
                 --kernel) KERNEL=$2 ;;
@@ -49,6 +65,12 @@ while [ $# -gt 0 ]; do
                 --append) EXTRA_APPEND="$EXTRA_APPEND $2" ;;
                 --rw) RWDIRS+=("$2") ;;
                 --boot-retries) BOOT_RETRIES=$2 ;;
+                --disk) DISKS+=("$2") ;;
+                --net) NET=$2 ;;
+                --ip) IP=$2 ;;
+                --hostname) VMHOST=$2 ;;
+                --share) SHARES+=("$2") ;;
+                --kill-file) KILL_FILE=$2 ;;
             esac
             shift 2 ;;
         --udev) UDEV=1; shift ;;
@@ -81,6 +103,65 @@ if [ -n "$DM_MOD" ]; then
     [ "$vermagic" = "$(cat "$K/kver")" ] ||
         die "--dm-mod: $DM_MOD is built for '${vermagic:-?}', the $KERNEL kernel is $(cat "$K/kver")"
 fi
+# --disk: raw images, attached uncached and shareable (see the qemu line).
+disk_args=()
+i=0
+for f in "${DISKS[@]}"; do
+    [ -f "$f" ] || [ -b "$f" ] || die "--disk: no such file: $f"
+    f=$(realpath "$f")
+    case $f in *,*) die "--disk: comma in path: $f" ;; esac
+    # cache=none is O_DIRECT on the host: the guests' writes go straight to
+    # the file, and every VM reads them from there (no qemu-side cache).
+    # file.locking=off: several qemu processes open the image read-write.
+    disk_args+=(-drive "file=$f,format=raw,if=none,id=disk$i,cache=none,aio=threads,file.locking=off"
+        -device "virtio-blk-pci,drive=disk$i,share-rw=on,serial=dmrs-disk$i")
+    i=$((i + 1))
+done
+# --ip ADDR/PREFIX: the guest's eth0 address (needs --net).
+case $IP in
+    '') ;;
+    [0-9]*.*.*.*/[0-9]*) [ -n "$NET" ] || die "--ip needs --net" ;;
+    *) die "--ip: expected ADDR/PREFIX (e.g. 10.77.0.1/24), got: $IP" ;;
+esac
+case $VMHOST in
+    ''|*[!A-Za-z0-9.-]*) die "--hostname: letters, digits, '.' and '-' only" ;;
+esac
+# --net SPEC: one virtio NIC. The MAC is derived from --ip so that several
+# VMs on one network differ.
+net_args=()
+if [ -n "$NET" ]; then
+    mac=52:54:00:12:34:56
+    if [ -n "$IP" ]; then
+        mac=$(echo "${IP%/*}" | awk -F. '{ printf "52:54:%02x:%02x:%02x:%02x", $1, $2, $3, $4 }')
+    fi
+    case $NET in
+        dgram:*:*)
+            # Unix datagram sockets: ours (LOCAL, created by qemu) and the
+            # peer's or a hub's (REMOTE). Nothing leaves the machine.
+            local_sock=${NET#dgram:}; local_sock=${local_sock%%:*}
+            remote_sock=${NET##*:}
+            case $local_sock$remote_sock in *,*) die "--net: comma in a socket path" ;; esac
+            rm -f "$local_sock"
+            netdev="dgram,id=net0,local.type=unix,local.path=$local_sock,remote.type=unix,remote.path=$remote_sock" ;;
+        netdev:*) netdev="${NET#netdev:},id=net0" ;;
+        *) die "--net: expected dgram:LOCAL:REMOTE or netdev:OPTIONS, got: $NET" ;;
+    esac
+    net_args=(-netdev "$netdev" -device "virtio-net-pci,netdev=net0,mac=$mac")
+fi
+SHARE=
+for d in "${SHARES[@]}"; do
+    [ -d "$d" ] || die "--share: no such directory: $d"
+    d=$(realpath "$d")
+    case $d in *"
+"*) die "--share: newline in path: $d" ;; esac
+    SHARE="$SHARE$d
+"
+done
+if [ ${#DISKS[@]} -gt 0 ] || [ -n "$NET" ]; then
+    grep -qE '/virtio_(net|blk)\.ko' "$K/modules.list" "$K"/initrd/lib/modules/*/modules.builtin 2>/dev/null ||
+        die "the staged $KERNEL kernel has no virtio_blk/virtio_net (staged by an older vm/setup.sh): run vm/setup.sh"
+fi
+
 RW=
 for d in "${RWDIRS[@]}"; do
     [ -d "$d" ] || die "--rw: no such directory: $d"
@@ -121,6 +202,11 @@ install -m 755 "$VM_DIR/init.sh" "$RUN/cpio/init"
     echo "VM_DM_MOD=$(quote "$DM_MOD")"
     echo "VM_MODULES=$(quote "$MODULES")"
     echo "VM_RW=$(quote "$RW")"
+    echo "VM_SHARE=$(quote "$SHARE")"
+    echo "VM_DISKS=${#DISKS[@]}"
+    echo "VM_NET=$([ -n "$NET" ] && echo 1 || echo 0)"
+    echo "VM_IP=$(quote "$IP")"
+    echo "VM_HOSTNAME=$(quote "$VMHOST")"
 } >"$RUN/cpio/vm/config"
 
 # Environment of the command: a clean one, PATH from the host (so the same
@@ -180,8 +266,25 @@ boot() {
         CONSOLE=$RUN/console.log
     fi
     "$VIRTIOFSD" --socket-path="$RUN/vfs.sock" "${vfs_opts[@]}" </dev/null 2>"$RUN/virtiofsd.log" &
+    # --share: one more virtiofsd each, uncached, so that files written by
+    # another VM or the host are seen at once.
+    local share_args=() n=0 d
+    while IFS= read -r d; do
+        [ -n "$d" ] || continue
+        rm -f "$RUN/share$n.sock"
+        if "$VIRTIOFSD" --help 2>&1 | grep -q -- --shared-dir; then
+            "$VIRTIOFSD" --socket-path="$RUN/share$n.sock" --shared-dir="$d" --sandbox=chroot \
+                --cache=never --log-level=error </dev/null 2>>"$RUN/virtiofsd.log" &
+        else
+            "$VIRTIOFSD" --socket-path="$RUN/share$n.sock" -o source="$d" -o sandbox=chroot \
+                -o cache=none -o log_level=err -o no_posix_lock -o no_flock </dev/null 2>>"$RUN/virtiofsd.log" &
+        fi
+        share_args+=(-chardev "socket,id=share$n,path=$RUN/share$n.sock"
+            -device "vhost-user-fs-pci,chardev=share$n,tag=share$n")
+        n=$((n + 1))
+    done <<<"$SHARE"
     i=0
-    while [ ! -S "$RUN/vfs.sock" ]; do
+    while [ ! -S "$RUN/vfs.sock" ] || { [ $n -gt 0 ] && [ ! -S "$RUN/share$((n - 1)).sock" ]; }; do
         i=$((i + 1))
         [ $i -le 100 ] || { cat "$RUN/virtiofsd.log" >&2; die "virtiofsd did not start"; }
         sleep 0.05
@@ -199,8 +302,21 @@ boot() {
         -chardev file,id=s3,path="$RUN/status" -serial chardev:s3 \
         -chardev socket,id=vfs,path="$RUN/vfs.sock" \
         -device vhost-user-fs-pci,chardev=vfs,tag=hostroot \
+        "${share_args[@]}" "${disk_args[@]}" "${net_args[@]}" -pidfile "$RUN/qemu.pid" \
         </dev/null >"$RUN/qemu.log" 2>&1 &
     local qemu=$!
+    # --kill-file: a watcher kills qemu (SIGKILL, like pulling the plug)
+    # once the file exists; vm/cluster.sh's guests create it to kill a node.
+    local kw=
+    if [ -n "$KILL_FILE" ]; then
+        (
+            while [ ! -e "$KILL_FILE" ]; do read -r -t 0.1 _ <>"$RUN/wd" || true; done
+            : >"$RUN/killed"
+            while [ ! -s "$RUN/qemu.pid" ] && kill -0 "$qemu" 2>/dev/null; do read -r -t 0.05 _ <>"$RUN/wd" || true; done
+            kill -KILL "$(cat "$RUN/qemu.pid")" 2>/dev/null
+        ) &
+        kw=$!
+    fi
     # Boot watchdog: read -t on a fifo opened read-write sleeps without a
     # child process, so killing the subshell leaves nothing behind.
     (
@@ -212,11 +328,13 @@ boot() {
     ) &
     local wd=$!
     set +e
-    wait "$qemu"
+    # (Quietly: a node killed with --kill-file is not news; the braces keep
+    # bash's "Killed" job report off stderr.)
+    { wait "$qemu"; } 2>/dev/null
     QRC=$?
     set -e
-    kill "$wd" 2>/dev/null || true
-    wait "$wd" 2>/dev/null || true
+    kill "$wd" $kw 2>/dev/null || true
+    wait "$wd" $kw 2>/dev/null || true
     BOOT_TIMED_OUT=0
     [ -e "$RUN/boot-timeout" ] && BOOT_TIMED_OUT=1
     # qemu has closed the fifos: let the readers finish copying. A read-write
@@ -250,6 +368,10 @@ while :; do
 
     status=$(grep -ao '@@VM-EXIT=[0-9]*@@' "$RUN/status" 2>/dev/null | head -n1 | tr -dc 0-9)
     [ -n "$status" ] && exit "$status"
+    if [ -e "$RUN/killed" ]; then
+        echo "vm/run.sh: killed on request ($KILL_FILE exists)" >&2
+        exit 137
+    fi
     if [ "$QRC" = 124 ] || [ "$QRC" = 137 ]; then
         fail_report "timed out after $TIMEOUT s" >&2
         exit 124

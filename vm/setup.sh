@@ -3,7 +3,8 @@
 # the guest kernels into vm/cache/. Idempotent: a staged kernel is kept
 # unless --refresh is given. See vm/README.md.
 #
-#   vm/setup.sh [--kernel 6.1|sid|all]... [--refresh] [--no-install] [--with-udev] [--plan]
+#   vm/setup.sh [--kernel 6.1|sid|all]... [--refresh] [--no-install] [--with-udev]
+#               [--with-corosync] [--plan]
 set -eu
 
 VM_DIR=$(cd "$(dirname "$0")" && pwd)
@@ -15,6 +16,7 @@ KERNELS=
 REFRESH=0
 INSTALL=1
 WITH_UDEV=0
+WITH_COROSYNC=0
 
 usage() {
     sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
@@ -28,6 +30,7 @@ while [ $# -gt 0 ]; do
         --refresh) REFRESH=1; shift ;;
         --no-install) INSTALL=0; shift ;;
         --with-udev) WITH_UDEV=1; shift ;;
+        --with-corosync) WITH_COROSYNC=1; shift ;;
         --plan) PLAN=1; INSTALL=0; shift ;;
         -h|--help) usage 0 ;;
         *) echo "setup.sh: unknown argument: $1" >&2; usage ;;
@@ -92,6 +95,9 @@ fi
 # filesystem, so every tool a test runs in the guest must be installed here.
 PKGS="qemu-system-x86 busybox-static cryptsetup-bin dmsetup kmod cpio xz-utils zstd coreutils"
 [ "$WITH_UDEV" = 1 ] && PKGS="$PKGS udev"
+# corosync for the multi-VM tests (vm/cluster.sh): the guests run it, the host
+# only needs it installed (its daemon is kept from starting, see below).
+[ "$WITH_COROSYNC" = 1 ] && PKGS="$PKGS corosync"
 
 missing_pkgs() {
     for p in $PKGS; do
@@ -106,7 +112,8 @@ if [ "$INSTALL" = 1 ]; then
         log "installing: $miss"
         export DEBIAN_FRONTEND=noninteractive
         # The harness only needs the programs: keep maintainer scripts from
-        # starting daemons (udev's would start systemd-udevd on the host).
+        # starting daemons (udev's would start systemd-udevd on the host,
+        # corosync's corosync).
         policy=
         if [ ! -e /usr/sbin/policy-rc.d ]; then
             policy=/usr/sbin/policy-rc.d
@@ -146,7 +153,13 @@ if ldd "$BUSYBOX" >/dev/null 2>&1; then die "$BUSYBOX is not static (install bus
 # ------------------------------------------------------------------ staging
 # Module subset copied into the initramfs (paths under kernel/, as regexes),
 # plus everything they depend on. Test modules are left out.
-MOD_KEEP='^kernel/(drivers/md/|crypto/|arch/x86/crypto/|lib/|fs/fuse/|fs/overlayfs/|drivers/virtio/|security/keys/|drivers/block/(loop|brd|null_blk/null_blk)\.ko|drivers/char/virtio_console\.ko|drivers/char/hw_random/)'
+# virtio_blk and virtio_net (+ net_failover, failover) serve run.sh's --disk
+# and --net (vm/cluster.sh).
+MOD_KEEP='^kernel/(drivers/md/|crypto/|arch/x86/crypto/|lib/|fs/fuse/|fs/overlayfs/|drivers/virtio/|security/keys/|drivers/block/(loop|brd|null_blk/null_blk|virtio_blk)\.ko|drivers/net/virtio_net\.ko|drivers/char/virtio_console\.ko|drivers/char/hw_random/)'
+# A staged kernel whose module list lacks one of these was staged by an older
+# setup.sh (before --disk/--net): it is staged again, same package version
+# when the index still has it.
+MOD_REQUIRED='virtio_blk virtio_net'
 MOD_DROP='(tcrypt|test_|notifier-error-inject|/bcache/)'
 
 # stage_kernel NAME EXTRACTED_ROOT PKG_VERSION
@@ -196,7 +209,7 @@ stage_kernel() {
         [ -f "$src/$f" ] && sed 's/\.ko\.\(xz\|zst\|gz\)$/.ko/' "$src/$f" >"$root/lib/modules/$kver/$f"
     done
     depmod -b "$root" "$kver"
-    for m in dm-mod loop dm-crypt virtiofs overlay; do
+    for m in dm-mod loop dm-crypt virtiofs overlay $MOD_REQUIRED; do
         modprobe -d "$root" -S "$kver" --show-depends "$m" >/dev/null ||
             die "$name: module $m neither staged nor builtin"
     done
@@ -246,9 +259,26 @@ mkdir -p "$CACHE/kernels"
 exec 9>"$CACHE/.setup.lock"
 flock 9
 mkdir -p "$CACHE/debs" "$CACHE/tmp"
+# has_required_modules DIR: the staged kernel in DIR has every MOD_REQUIRED
+# module (staged, or builtin).
+has_required_modules() {
+    for m in $MOD_REQUIRED; do
+        grep -q "/$m\.ko" "$1/modules.list" 2>/dev/null && continue
+        grep -q "/$m\.ko" "$1/initrd/lib/modules/$(cat "$1/kver" 2>/dev/null)/modules.builtin" 2>/dev/null && continue
+        return 1
+    done
+}
 failed=
 for k in $KERNELS; do
+    # SAME="IMAGE VERSION": stage that package version again (a kernel staged
+    # before a module was added to MOD_KEEP), if the index still has it.
+    SAME=
     if [ "$REFRESH" = 0 ] && [ -f "$CACHE/kernels/$k/version" ] &&
+        [ "$(cat "$CACHE/kernels/$k/stage-format" 2>/dev/null)" = "$STAGE_FORMAT" ] &&
+        ! has_required_modules "$CACHE/kernels/$k"; then
+        SAME=$(cat "$CACHE/kernels/$k/version")
+        log "$k: the staged $SAME lacks modules ($MOD_REQUIRED): staging it again"
+    elif [ "$REFRESH" = 0 ] && [ -f "$CACHE/kernels/$k/version" ] &&
         [ "$(cat "$CACHE/kernels/$k/stage-format" 2>/dev/null)" = "$STAGE_FORMAT" ]; then
         # The 6.1 kernel is also the one kernel-patch/ builds dm-mod for: keep
         # it only while its headers and source can still be installed.
@@ -266,7 +296,13 @@ for k in $KERNELS; do
             6.1)
                 # Debian 12's own cloud kernel, from the host's apt sources:
                 # the newest whose image, headers and source all exist.
-                pick=$(kernel61_pick) || die "6.1: no usable kernel in the index"
+                # (The same version again when completing a staged kernel.)
+                # shellcheck disable=SC2086
+                if [ -n "$SAME" ] && kernel61_complete $SAME; then
+                    pick=$SAME
+                else
+                    pick=$(kernel61_pick) || die "6.1: no usable kernel in the index"
+                fi
                 # shellcheck disable=SC2086
                 fetch_kernel 6.1 $pick
                 ;;
@@ -292,6 +328,13 @@ for k in $KERNELS; do
                     sed -n 's/^ *Depends: \(linux-image-[0-9].*-cloud-amd64\)$/\1/p' | head -n1)
                 [ -n "$img" ] || die "sid: cannot resolve linux-image-cloud-amd64"
                 ver=$(apt-cache "$@" show "$img" 2>/dev/null | sed -n 's/^Version: //p' | head -n1)
+                # Completing a staged kernel: the same version if sid still has it.
+                if [ -n "$SAME" ]; then
+                    same_img=${SAME%% *} same_ver=${SAME#* }
+                    if apt-cache "$@" show "$same_img=$same_ver" >/dev/null 2>&1; then
+                        img=$same_img ver=$same_ver
+                    fi
+                fi
                 fetch_kernel sid "$img" "$ver" "$@"
                 ;;
             *) die "unknown kernel '$k' (use 6.1 or sid)" ;;
