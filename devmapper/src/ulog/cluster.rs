@@ -1392,11 +1392,17 @@ impl<T: Transport> ClusterRouter<T> {
                     let held_elsewhere =
                         g.recovering.iter().any(|(m, &x)| x == region && *m != from);
                     let rec = !sync.get(region) && (held_elsewhere || region >= g.cursor);
+                    // Never the region count: the kernel caches the hint
+                    // and, once it reaches the count, stops asking for
+                    // resync work until the next resume, so regions a
+                    // departing member leaves out of sync later would
+                    // never be recovered (cmirrord's hint is likewise at
+                    // most count - 1).
                     let hint = g
                         .recovering
                         .values()
                         .copied()
-                        .fold(g.cursor.min(count), u64::min);
+                        .fold(g.cursor.min(count.saturating_sub(1)), u64::min);
                     Outcome::ok(ReplyPayload::pair(i64::from(rec), hint))
                 }
             }
@@ -2148,6 +2154,14 @@ mod tests {
                 .error,
             -libc::EINVAL
         );
+        // Resync done: the hint stays below the count, so that the kernel
+        // keeps asking for work a departing member may leave behind.
+        while sim.work(1, U1).0 == 1 {
+            let r = sim.work(1, U1).1;
+            let p = [r.to_ne_bytes(), 1i64.to_ne_bytes()].concat();
+            sim.ok(1, U1, RequestType::SetRegionSync, &p);
+        }
+        assert_eq!(rr(&mut sim, 0, 7), (0, 7));
     }
 
     #[test]
