@@ -108,31 +108,29 @@ wait_sync() {
     done
 }
 
-# wait_sync_after_leave: like wait_sync, for the survivors of a node's
-# death. The regions the dead node had marked are out of sync once the
-# daemon has applied the membership change, but the kernel's mirror asks
-# its log for recovery work only when its worker runs (on I/O or resume),
-# as with any dirty log: writes that all ended before corosync declared the
-# node dead (token timeout) leave nothing to run it. So, while not in sync,
-# rewrite this node's first phase-B block (the same bytes) every 2 s: the
-# next write a live mirror gets anyway.
+# wait_sync_after_leave: the survivors of a node's death wait for the
+# resync of the regions it had marked. The kernel's userspace log stops
+# asking its server for resync work once the mirror was in sync (it caches
+# a hint when GET_SYNC_COUNT reaches the region count) and asks again only
+# after a resume. So once this node's daemon has applied the membership
+# change (its log says so, when the dead node had regions marked), the
+# lowest survivor suspends and resumes its mirror (its log leaves and
+# rejoins the group, taking the state back by checkpoint); that node's
+# kernel then does the recovery, which every survivor's status shows.
 wait_sync_after_leave() {
-    local t0 last=0 now pat off
-    pat=$(pattern "$NODE_ID" B)
-    off=$(($(area_mb "$NODE_ID" B) * 16))
+    local t0
     t0=$(date +%s)
-    while ! in_sync; do
+    until in_sync || grep -q 'departed member' "$W/ulogd.log" 2>/dev/null; do
         if cl_deadline_passed "$t0" "$SYNC_TIMEOUT"; then
-            echo "# node$NODE_ID: sync at $(sync_ratio) after $SYNC_TIMEOUT s: $(dmsetup status "$MIRROR" 2>&1)" >&2
+            echo "# node$NODE_ID: the daemon never applied the leave" >&2
             return 1
-        fi
-        now=$(date +%s)
-        if [ $((now - last)) -ge 2 ]; then
-            dd if="$pat" of=/dev/mapper/$MIRROR bs=64K count=1 seek="$off" oflag=direct status=none || return 1
-            last=$now
         fi
         sleep 0.2
     done
+    if ! in_sync && [ "$NODE_ID" = "${LIVE%% *}" ]; then
+        dmsetup suspend "$MIRROR" && dmsetup resume "$MIRROR" || return 1
+    fi
+    wait_sync
 }
 
 # dev NAME: "major:minor" of a dm device (tables name devices by number).
