@@ -520,6 +520,57 @@ pub fn names(p: &[u8]) -> NameIter<'_> {
     NameIter { p, off: 0, done }
 }
 
+/// One name-list record, as [`name_record`] reads it.
+struct NameRecord<'a> {
+    /// Distance to the next record (0: the last).
+    next: usize,
+    name: &'a [u8],
+    /// Event number and flags (4.37+ / 4.45+ kernels).
+    trailer: Option<(u32, u32)>,
+    uuid: Option<&'a [u8]>,
+}
+
+const NAME_TRUNCATED: DecodeError = DecodeError("truncated name-list record");
+
+/// The name-list record at the start of `rest` (the payload from that
+/// record on), checked: the one parser of [`names`] and [`walk_names`].
+/// Inlined, so a walk that uses only the name pays for nothing else.
+#[inline(always)]
+fn name_record(rest: &[u8]) -> Result<NameRecord<'_>, DecodeError> {
+    // dev (8 bytes, read by the caller that wants it), then next (4).
+    let next = rd_u32(rest, 8).ok_or(NAME_TRUNCATED)? as usize;
+    let len = if next == 0 {
+        rest.len()
+    } else if next < 16 || next % 8 != 0 {
+        return Err(DecodeError("bad name-list next offset"));
+    } else if next > rest.len() {
+        return Err(DecodeError("name-list record runs past the reply"));
+    } else {
+        next
+    };
+    let rec = &rest[..len];
+    let body = &rec[NAME_LIST_NAME_OFFSET..];
+    let n = cstr_len(body).ok_or(DecodeError("unterminated name in name list"))?;
+    let at = align8(NAME_LIST_NAME_OFFSET + n + 1);
+    let mut trailer = None;
+    let mut uuid = None;
+    if let Some(t) = rec.get(at..at + 8) {
+        let flags = rd_u32(t, 4).unwrap_or(0);
+        trailer = Some((rd_u32(t, 0).unwrap_or(0), flags));
+        if flags & DM_NAME_LIST_FLAG_HAS_UUID != 0 {
+            let u = &rec[at + 8..];
+            let m = cstr_len(u).ok_or(DecodeError("unterminated uuid in name list"))?;
+            uuid = Some(&u[..m]);
+        }
+    }
+    Ok(NameRecord {
+        next,
+        name: &body[..n],
+        trailer,
+        uuid,
+    })
+}
+
 /// Walk a LIST_DEVICES payload with the checks of [`names`], handing each
 /// record's name and uuid to `each`; stops at the first malformed record
 /// (the error) or when `each` returns false (`Ok(false)`). The lean walk
@@ -532,41 +583,16 @@ pub fn walk_names(
     if p.is_empty() || rd_u64(p, 0) == Some(0) {
         return Ok(true);
     }
-    const TRUNCATED: DecodeError = DecodeError("truncated name-list record");
     let mut off = 0usize;
     loop {
-        // dev (8 bytes, not needed here) then next (4): 12 bytes readable.
-        let rest = p.get(off..).ok_or(TRUNCATED)?;
-        let next = rd_u32(rest, 8).ok_or(TRUNCATED)? as usize;
-        let len = if next == 0 {
-            rest.len()
-        } else if next < 16 || next % 8 != 0 {
-            return Err(DecodeError("bad name-list next offset"));
-        } else if next > rest.len() {
-            return Err(DecodeError("name-list record runs past the reply"));
-        } else {
-            next
-        };
-        let rec = &rest[..len];
-        let body = &rec[NAME_LIST_NAME_OFFSET..];
-        let n = cstr_len(body).ok_or(DecodeError("unterminated name in name list"))?;
-        let name = &body[..n];
-        let trailer = align8(NAME_LIST_NAME_OFFSET + n + 1);
-        let mut uuid = None;
-        if let Some(t) = rec.get(trailer..trailer + 8) {
-            if rd_u32(t, 4).unwrap_or(0) & DM_NAME_LIST_FLAG_HAS_UUID != 0 {
-                let u = &rec[trailer + 8..];
-                let m = cstr_len(u).ok_or(DecodeError("unterminated uuid in name list"))?;
-                uuid = Some(&u[..m]);
-            }
-        }
-        if !each(name, uuid) {
+        let r = name_record(p.get(off..).unwrap_or_default())?;
+        if !each(r.name, r.uuid) {
             return Ok(false);
         }
-        if next == 0 {
+        if r.next == 0 {
             return Ok(true);
         }
-        off += next;
+        off += r.next;
     }
 }
 
@@ -581,45 +607,22 @@ pub struct NameIter<'a> {
 impl<'a> NameIter<'a> {
     fn record(&mut self) -> Result<NameEntry<'a>, DecodeError> {
         let (p, off) = (self.p, self.off);
-        let dev = rd_u64(p, off).ok_or(DecodeError("truncated name-list record"))?;
-        let next = rd_u32(p, off + 8).ok_or(DecodeError("truncated name-list record"))? as usize;
-        if next != 0 && (next < 16 || next % 8 != 0) {
-            return Err(DecodeError("bad name-list next offset"));
-        }
-        let end = if next == 0 {
-            p.len()
-        } else {
-            off.checked_add(next)
-                .ok_or(DecodeError("name-list overflow"))?
-        };
-        if end > p.len() {
-            return Err(DecodeError("name-list record runs past the reply"));
-        }
-        let name_at = off + NAME_LIST_NAME_OFFSET;
-        let name = rd_cstr(p, name_at, end).ok_or(DecodeError("unterminated name in name list"))?;
-        let trailer = off + align8(NAME_LIST_NAME_OFFSET + name.len() + 1);
-        let (mut event_nr, mut flags, mut uuid) = (None, None, None);
-        if trailer + 8 <= end {
-            event_nr = rd_u32(p, trailer);
-            let f = rd_u32(p, trailer + 4);
-            flags = f;
-            if f.unwrap_or(0) & DM_NAME_LIST_FLAG_HAS_UUID != 0 {
-                let u = rd_cstr(p, trailer + 8, end)
-                    .ok_or(DecodeError("unterminated uuid in name list"))?;
-                uuid = Some(u);
-            }
-        }
-        if next == 0 {
+        let rest = p.get(off..).unwrap_or_default();
+        let dev = rd_u64(rest, 0).ok_or(NAME_TRUNCATED)?;
+        let r = name_record(rest)?;
+        if r.next == 0 {
             self.done = true;
+            self.off = p.len();
+        } else {
+            self.off = off + r.next;
         }
-        self.off = end;
         Ok(NameEntry {
             offset: off,
             dev,
-            name,
-            event_nr,
-            flags,
-            uuid,
+            name: r.name,
+            event_nr: r.trailer.map(|t| t.0),
+            flags: r.trailer.map(|t| t.1),
+            uuid: r.uuid,
         })
     }
 }
@@ -794,51 +797,55 @@ impl<'a> SpecIter<'a> {
     }
 
     fn record(&mut self) -> Result<(usize, SpecEntry<'a>), DecodeError> {
-        let (p, off) = (self.p, self.off);
-        // One bounds check for the fixed part (struct dm_target_spec).
-        let Some((rec, rest)) = p.get(off..).and_then(|t| t.split_first_chunk::<40>()) else {
-            return Err(DecodeError("target spec runs past the reply"));
-        };
+        let off = self.off;
+        let (rec, params, next) = spec_record(self.p, off, self.left > 1)?;
         let u64_at = |i: usize| {
             let mut w = [0u8; 8];
             w.copy_from_slice(&rec[i..i + 8]);
             u64::from_ne_bytes(w)
         };
-        let u32_at = |i: usize| {
-            let mut w = [0u8; 4];
-            w.copy_from_slice(&rec[i..i + 4]);
-            u32::from_ne_bytes(w)
-        };
-        let start = u64_at(0);
-        let length = u64_at(8);
-        let status = u32_at(16) as i32;
-        let next = u32_at(20) as usize;
-        let target_type = fixed_str(&rec[24..40]);
-        if target_type.len() >= DM_MAX_TYPE_NAME {
-            return Err(DecodeError("target type not NUL-terminated"));
-        }
-        let params = match cstr_len(rest) {
-            Some(n) => &rest[..n],
-            None => return Err(DecodeError("unterminated target parameters")),
-        };
         self.left -= 1;
         if self.left > 0 {
-            if next <= off || next % 8 != 0 {
-                return Err(DecodeError("target spec offsets do not advance"));
-            }
             self.off = next;
         }
         Ok((
             off,
             SpecEntry {
-                start,
-                length,
-                status,
-                target_type,
+                start: u64_at(0),
+                length: u64_at(8),
+                status: i32::from_ne_bytes([rec[16], rec[17], rec[18], rec[19]]),
+                // spec_record found the type's NUL inside the field.
+                target_type: fixed_str(&rec[24..40]),
                 params,
             },
         ))
     }
+}
+
+/// The target spec at `off` of a status/table reply, checked: its fixed
+/// part, its parameters and, when another spec follows (`more`), the
+/// offset of that one (0 otherwise). The one parser of [`specs`] and [`check_specs`].
+#[inline(always)]
+fn spec_record(p: &[u8], off: usize, more: bool) -> Result<(&[u8; 40], &[u8], usize), DecodeError> {
+    // One bounds check for the fixed part (struct dm_target_spec).
+    let Some((rec, rest)) = p.get(off..).and_then(|t| t.split_first_chunk::<40>()) else {
+        return Err(DecodeError("target spec runs past the reply"));
+    };
+    // The type name field (16 bytes) holds its NUL.
+    if zero_bytes(word(&rec[24..32])) == 0 && zero_bytes(word(&rec[32..40])) == 0 {
+        return Err(DecodeError("target type not NUL-terminated"));
+    }
+    let Some(n) = cstr_len(rest) else {
+        return Err(DecodeError("unterminated target parameters"));
+    };
+    let mut next = 0;
+    if more {
+        next = u32::from_ne_bytes([rec[20], rec[21], rec[22], rec[23]]) as usize;
+        if next <= off || next % 8 != 0 {
+            return Err(DecodeError("target spec offsets do not advance"));
+        }
+    }
+    Ok((rec, &rest[..n], next))
 }
 
 impl<'a> Iterator for SpecIter<'a> {
@@ -863,24 +870,9 @@ pub fn check_specs(p: &[u8], count: u32) -> Result<(), DecodeError> {
     let mut off = 0usize;
     let mut left = count;
     while left > 0 {
-        let Some((rec, rest)) = p.get(off..).and_then(|t| t.split_first_chunk::<40>()) else {
-            return Err(DecodeError("target spec runs past the reply"));
-        };
-        // The type name field (16 bytes) holds its NUL.
-        if zero_bytes(word(&rec[24..32])) == 0 && zero_bytes(word(&rec[32..40])) == 0 {
-            return Err(DecodeError("target type not NUL-terminated"));
-        }
-        if cstr_len(rest).is_none() {
-            return Err(DecodeError("unterminated target parameters"));
-        }
+        let (_, _, next) = spec_record(p, off, left > 1)?;
+        off = next;
         left -= 1;
-        if left > 0 {
-            let next = u32::from_ne_bytes([rec[20], rec[21], rec[22], rec[23]]) as usize;
-            if next <= off || next % 8 != 0 {
-                return Err(DecodeError("target spec offsets do not advance"));
-            }
-            off = next;
-        }
     }
     Ok(())
 }
