@@ -1188,25 +1188,9 @@ mod tests {
     fn the_spec_check_agrees_with_the_iterator_on_every_mutation() {
         // A status reply: absolute next offsets, strings NUL-terminated.
         let mut p = Vec::new();
-        for (i, (ty, params)) in [
-            ("linear", "7:0 2048"),
-            ("zero", ""),
-            ("crypt", "aes 0 7:1 0"),
-        ]
-        .iter()
-        .enumerate()
-        {
-            let at = p.len();
-            p.resize(at + 40, 0);
-            p[at..at + 8].copy_from_slice(&(i as u64 * 8).to_ne_bytes());
-            p[at + 8..at + 16].copy_from_slice(&8u64.to_ne_bytes());
-            p[at + 24..at + 24 + ty.len()].copy_from_slice(ty.as_bytes());
-            p.extend_from_slice(params.as_bytes());
-            p.push(0);
-            p.resize(align8(p.len()), 0);
-            let next = p.len() as u32;
-            p[at + 20..at + 24].copy_from_slice(&next.to_ne_bytes());
-        }
+        push_status_spec(0, "linear", "7:0 2048", &mut p);
+        push_status_spec(8, "zero", "", &mut p);
+        push_status_spec(16, "crypt", "aes 0 7:1 0", &mut p);
         let iter_ok = |q: &[u8], c: u32| specs(q, c).all(|r| r.is_ok());
         assert!(check_specs(&p, 3).is_ok() && iter_ok(&p, 3));
         let mut full_type = p.clone();
@@ -1269,21 +1253,25 @@ mod tests {
         assert!(decode_deps(&[]).unwrap().is_empty());
     }
 
+    /// Append a status-reply spec (8 sectors long; `next` counted from the
+    /// first spec, as the kernel writes it) to `p`.
+    fn push_status_spec(start: u64, ty: &str, params: &str, p: &mut Vec<u8>) {
+        let at = p.len();
+        p.resize(at + 40, 0);
+        p[at..at + 8].copy_from_slice(&start.to_ne_bytes());
+        p[at + 8..at + 16].copy_from_slice(&8u64.to_ne_bytes());
+        p[at + 24..at + 24 + ty.len()].copy_from_slice(ty.as_bytes());
+        p.extend_from_slice(params.as_bytes());
+        p.push(0);
+        p.resize(align8(p.len()), 0);
+        let next = p.len() as u32;
+        p[at + 20..at + 24].copy_from_slice(&next.to_ne_bytes());
+    }
+
     #[test]
     fn specs_use_offsets_from_the_first_spec() {
         let mut p = Vec::new();
-        let push = |start: u64, ty: &str, params: &str, p: &mut Vec<u8>| {
-            let at = p.len();
-            p.resize(at + 40, 0);
-            p[at..at + 8].copy_from_slice(&start.to_ne_bytes());
-            p[at + 8..at + 16].copy_from_slice(&8u64.to_ne_bytes());
-            p[at + 24..at + 24 + ty.len()].copy_from_slice(ty.as_bytes());
-            p.extend_from_slice(params.as_bytes());
-            p.push(0);
-            p.resize(align8(p.len()), 0);
-            let next = p.len() as u32;
-            p[at + 20..at + 24].copy_from_slice(&next.to_ne_bytes());
-        };
+        let push = push_status_spec;
         push(0, "linear", "7:0 0", &mut p);
         push(8, "zero", "", &mut p);
         let v = decode_specs(&p, 2).unwrap();
