@@ -118,6 +118,47 @@ TEST(table_and_status_iteration, K)
 }
 
 /* params with backslashes and long parameter strings survive the round trip */
+/* The targets of a task that has not run, read back as added: parameters
+ * as given (the kernel gets backslashes doubled), empty ones, a type name
+ * of 15 bytes, a gap; again after more targets are added. No kernel. */
+TEST(input_targets_before_run, K)
+{
+	static const char *const params[] = { "7:0 2048", "", "a\\b \\\\c\\", "x y z 0123456789abcdef 0" };
+	static const char *const types[] = { "linear", "zero", "abcdefghijklmno", "crypt" };
+	struct dm_task *dmt = dm_task_create(DM_DEVICE_RELOAD);
+	uint64_t start, len;
+	char *type, *params_out;
+	void *next = NULL;
+	int i, n;
+
+	REQUIRE(dmt);
+	CHECK(dm_get_next_target(dmt, NULL, &start, &len, &type, &params_out) == NULL);
+	fact("empty: %llu %llu %s %s", (unsigned long long)start, (unsigned long long)len,
+	     type ? type : "(null)", params_out ? params_out : "(null)");
+	for (i = 0; i < 4; i++)
+		CHECK_INT(dm_task_add_target(dmt, (uint64_t)i * 8 + (i == 3), 8, types[i], params[i]), 1);
+	for (int pass = 0; pass < 2; pass++) {
+		n = 0;
+		next = NULL;
+		do {
+			next = dm_get_next_target(dmt, next, &start, &len, &type, &params_out);
+			fact("pass%d[%d] %llu %llu %s '%s' more=%d", pass, n, (unsigned long long)start,
+			     (unsigned long long)len, type ? type : "(null)",
+			     params_out ? params_out : "(null)", next != NULL);
+			if (n < 4) {
+				CHECK_STR(type, types[n]);
+				CHECK_STR(params_out, params[n]);
+			}
+			n++;
+		} while (next && n < 16);
+		CHECK_INT(n, 4 + pass);
+		CHECK_INT(dm_task_add_target(dmt, 40, 8, "error", "\\"), 1);
+		if (pass)
+			break;
+	}
+	dm_task_destroy(dmt);
+}
+
 TEST(table_params_escaping, K)
 {
 	struct dm_task *dmt;

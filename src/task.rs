@@ -7,16 +7,19 @@ use crate::CTX;
 use devmapper::kernel::abi::{DmFlags, DM_NAME_LEN, DM_UUID_LEN};
 use devmapper::mangle::{self, ManglingMode};
 use devmapper::secret::Secret;
-use devmapper::task::{Info, Task, TaskType};
+use devmapper::task::{Info, Table, TableTarget, Task, TaskType};
 use std::ffi::{c_char, c_int, c_void};
 use std::ptr::{null, null_mut};
 
 /// The opaque `struct dm_task`.
 pub struct dm_task {
     task: Task,
-    /// NUL-terminated copies of the targets added, for `dm_get_next_target`
-    /// on a task that has not read a table back. Wiped when dropped.
-    input_strings: Vec<(Secret, Secret)>,
+    /// For `dm_get_next_target` on a task that has not read a table back:
+    /// NUL-terminated copies of the parameters of the targets whose encoding
+    /// in the task's table differs from what was added (a backslash is
+    /// doubled there), by offset of their record; every other answer points
+    /// into the table itself. Wiped when dropped. Usually empty.
+    unescaped: Vec<(usize, Secret)>,
     timestamp: Option<Box<dm_timestamp>>,
 }
 
@@ -136,7 +139,7 @@ pub extern "C" fn dm_task_create(type_: c_int) -> *mut dm_task {
         ok(CTX.check_version())?;
         Some(SPARE_TASK.boxed(|| dm_task {
             task: Task::new(type_),
-            input_strings: Vec::new(),
+            unescaped: Vec::new(),
             timestamp: None,
         }))
     })
@@ -412,12 +415,11 @@ pub unsafe extern "C" fn dm_task_add_target(
                 arg_bytes(params, what, "parameters")?,
             )
         };
-        let Some(p) = Secret::try_from_slice(p) else {
-            ffi::fail(&devmapper::Error::no_memory(p.len()));
-            return Some(0);
-        };
-        t.input_strings.clear();
-        done(t.task.add_target_secret(start, size, ty, p))
+        if !t.unescaped.is_empty() {
+            t.unescaped.clear();
+        }
+        // Encoded straight into the task's table: no other copy is kept.
+        done(t.task.add_target(start, size, ty, p))
     })
 }
 
@@ -745,11 +747,25 @@ pub unsafe extern "C" fn dm_task_get_ioctl_timestamp(dmt: *mut dm_task) -> *mut 
     })
 }
 
-/// A NUL-terminated copy of `b` in wiped memory, made without reallocating.
-fn nul_terminated(b: &[u8]) -> Option<Secret> {
-    let mut s = Secret::try_with_capacity(b.len().checked_add(1)?)?;
-    let fits = s.push_within_capacity(b) && s.push_within_capacity(&[0]);
-    fits.then_some(s)
+/// A NUL-terminated copy of a target's parameters as they were added, in
+/// wiped memory (for those whose encoding doubled a backslash).
+fn unescaped_copy(x: &TableTarget<'_>) -> Option<Secret> {
+    let mut s = x.params_secret()?;
+    (s.try_reserve(1) && s.push_within_capacity(&[0])).then_some(s)
+}
+
+/// Whether `copy` (NUL-terminated, from [`unescaped_copy`]) is still the
+/// unescaped form of `x`'s parameters.
+fn copy_matches(copy: &Secret, x: &TableTarget<'_>) -> bool {
+    let c = copy.as_bytes();
+    let c = c.strip_suffix(&[0]).unwrap_or(c);
+    let mut enc = x.encoded_params().iter();
+    for &b in c {
+        if enc.next() != Some(&b) || (b == b'\\' && enc.next() != Some(&b'\\')) {
+            return false;
+        }
+    }
+    enc.next().is_none()
 }
 
 #[no_mangle]
@@ -790,36 +806,59 @@ pub unsafe extern "C" fn dm_get_next_target(
             set(rt.start, rt.length, ty, p);
             return more.then_some((i + 2) as *mut c_void);
         }
-        let count = t.task.targets.len();
-        if i >= count {
+        // The targets added, read from their encoding in the task's table.
+        // The handle is the offset of the next record there. The pointers
+        // handed out point into the table: valid until the next
+        // dm_task_add_target (which may move the table) or the task's end.
+        // Stock's stay valid until the end; no caller holds them across an
+        // add.
+        let off = if next.is_null() {
+            Table::first_offset()
+        } else {
+            next as usize
+        };
+        let dm_task {
+            task, unescaped, ..
+        } = t;
+        let Some((x, more)) = task.table().target_at(off) else {
             set(0, 0, null_mut(), null_mut());
             return None;
-        }
-        if t.input_strings.len() != count {
-            let mut v = Vec::new();
-            if v.try_reserve_exact(count).is_err() {
-                ffi::fail(&devmapper::Error::no_memory(count));
-                return None;
-            }
-            for x in &t.task.targets {
-                let pair = nul_terminated(&x.target_type).zip(nul_terminated(x.params.as_bytes()));
-                let Some(pair) = pair else {
-                    ffi::fail(&devmapper::Error::no_memory(x.params.len()));
-                    return None;
-                };
-                v.push(pair);
-            }
-            t.input_strings = v;
-        }
-        let x = &t.task.targets[i];
-        let (ty, p) = &t.input_strings[i];
+        };
+        let p = if x.params_escaped() {
+            let at = match unescaped.binary_search_by_key(&off, |e| e.0) {
+                Ok(at) if copy_matches(&unescaped[at].1, &x) => at,
+                found => {
+                    let Some(copy) = unescaped_copy(&x) else {
+                        ffi::fail(&devmapper::Error::no_memory(x.encoded_params().len()));
+                        return None;
+                    };
+                    match found {
+                        Ok(at) => {
+                            unescaped[at].1 = copy;
+                            at
+                        }
+                        Err(at) => {
+                            if unescaped.try_reserve(1).is_err() {
+                                ffi::fail(&devmapper::Error::no_memory(1));
+                                return None;
+                            }
+                            unescaped.insert(at, (off, copy));
+                            at
+                        }
+                    }
+                }
+            };
+            unescaped[at].1.as_bytes().as_ptr()
+        } else {
+            x.encoded_params().as_ptr()
+        };
         set(
             x.start,
             x.length,
-            ty.as_bytes().as_ptr().cast_mut().cast(),
-            p.as_bytes().as_ptr().cast_mut().cast(),
+            x.target_type().as_ptr().cast_mut().cast(),
+            p.cast_mut().cast(),
         );
-        (i + 1 < count).then_some((i + 2) as *mut c_void)
+        more.map(|o| o as *mut c_void)
     })
 }
 

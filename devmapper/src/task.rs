@@ -16,12 +16,15 @@ use crate::error::{Error, ErrorKind};
 use crate::kernel::abi::{self, Command, DmFlags, DmIoctl, DATA_START};
 use crate::kernel::codec::{self, TargetRef};
 use crate::kernel::control::{IoctlError, Payload, Reply, Request};
+
+mod table;
 use crate::log::Level;
 use crate::mangle::{self, ManglingMode};
 use crate::nodes::{self, NodeOp};
 use crate::secret::{self, Secret};
 use crate::small::SmallBytes;
 use crate::udev;
+pub use table::{Table, TableIter, TableTarget};
 
 /// Task types, numbered as in `libdevmapper.h` (`DM_DEVICE_*`).
 #[repr(i32)]
@@ -177,24 +180,7 @@ pub struct TypeName {
 impl TypeName {
     /// A checked type name (non-empty, no NUL, shorter than 16 bytes).
     pub fn new(t: &[u8]) -> Result<TypeName, Error> {
-        // The error quotes the caller's bytes without an infallible copy
-        // (a caller may hand over a huge one), so the length is checked
-        // here, before the codec's check, whose error holds a copy.
-        if t.len() >= abi::DM_MAX_TYPE_NAME {
-            return Err(quoted(
-                "Target type name ",
-                t,
-                " is too long.",
-                Error::invalid,
-            ));
-        }
-        codec::check_target_type(t).map_err(|_| {
-            if t.is_empty() {
-                Error::invalid("Target type name is empty.")
-            } else {
-                quoted("Target type name ", t, " is too long.", Error::invalid)
-            }
-        })?;
+        check_type_name(t)?;
         // Byte by byte: names are a few bytes, and a copy of a variable
         // length into a zeroed array becomes two library calls.
         let mut bytes = [0u8; abi::DM_MAX_TYPE_NAME];
@@ -211,6 +197,38 @@ impl TypeName {
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes[..usize::from(self.len)]
     }
+}
+
+/// Check a target type name as `dm_task_add_target` does (non-empty, no
+/// NUL, shorter than 16 bytes), with libdm's messages.
+#[inline]
+pub fn check_type_name(t: &[u8]) -> Result<(), Error> {
+    if !t.is_empty() && t.len() < abi::DM_MAX_TYPE_NAME && !table::short_has_nul(t) {
+        return Ok(());
+    }
+    type_name_error(t)
+}
+
+#[cold]
+fn type_name_error(t: &[u8]) -> Result<(), Error> {
+    // The error quotes the caller's bytes without an infallible copy (a
+    // caller may hand over a huge one), so the length is checked here,
+    // before the codec's check, whose error holds a copy.
+    if t.len() >= abi::DM_MAX_TYPE_NAME {
+        return Err(quoted(
+            "Target type name ",
+            t,
+            " is too long.",
+            Error::invalid,
+        ));
+    }
+    codec::check_target_type(t).map_err(|_| {
+        if t.is_empty() {
+            Error::invalid("Target type name is empty.")
+        } else {
+            quoted("Target type name ", t, " is too long.", Error::invalid)
+        }
+    })
 }
 
 impl std::ops::Deref for TypeName {
@@ -281,7 +299,8 @@ pub struct Task {
     pub message: Option<Secret>,
     pub sector: Option<u64>,
     pub geometry: Option<Vec<u8>>,
-    pub targets: Vec<TargetSpec>,
+    /// The targets added, encoded once for the kernel (see [`Table`]).
+    table: Table,
     pub read_only: bool,
     pub major: i32,
     pub minor: i32,
@@ -348,7 +367,7 @@ impl Task {
             message: None,
             sector: None,
             geometry: None,
-            targets: Vec::new(),
+            table: Table::new(),
             read_only: false,
             major: -1,
             minor: -1,
@@ -508,7 +527,10 @@ impl Task {
         Ok(())
     }
 
-    /// `dm_task_add_target`.
+    /// `dm_task_add_target`: the target is encoded into the task's table
+    /// (see [`Table`]) straight from `params`, which is not kept: no other
+    /// copy of it is made.
+    #[inline]
     pub fn add_target(
         &mut self,
         start: u64,
@@ -516,11 +538,14 @@ impl Task {
         ttype: &[u8],
         params: &[u8],
     ) -> Result<(), Error> {
-        self.add_target_secret(start, length, ttype, Secret::from(params))
+        check_type_name(ttype)?;
+        self.table.push(start, length, ttype, params)?;
+        self.table_checked = false;
+        Ok(())
     }
 
-    /// `dm_task_add_target` with parameters already held in a [`Secret`]
-    /// (no unwiped copy is made).
+    /// `dm_task_add_target` with parameters held in a [`Secret`] (encoded
+    /// like [`Task::add_target`]'s; the secret is wiped when dropped here).
     pub fn add_target_secret(
         &mut self,
         start: u64,
@@ -528,18 +553,24 @@ impl Task {
         ttype: &[u8],
         params: Secret,
     ) -> Result<(), Error> {
-        let target_type = TypeName::new(ttype)?;
-        self.targets
-            .try_reserve(1)
-            .map_err(|_| Error::no_memory(std::mem::size_of::<TargetSpec>()))?;
-        self.targets.push(TargetSpec {
-            start,
-            length,
-            target_type,
-            params,
-        });
+        self.add_target(start, length, ttype, params.as_bytes())
+    }
+
+    /// The targets added (not those of a reply: see
+    /// [`Task::reply_targets`]), in order, read from their encoding.
+    pub fn table(&self) -> &Table {
+        &self.table
+    }
+
+    /// The targets added, in order (`self.table().iter()`).
+    pub fn targets(&self) -> TableIter<'_> {
+        self.table.iter()
+    }
+
+    /// Remove every target added (wiped).
+    pub fn clear_targets(&mut self) {
+        self.table.clear();
         self.table_checked = false;
-        Ok(())
     }
 
     /// `dm_task_set_message`.
@@ -817,7 +848,7 @@ impl Task {
                 self.raw_type
             )));
         };
-        if ty == TaskType::Create && !self.targets.is_empty() {
+        if ty == TaskType::Create && !self.table.is_empty() {
             return self.create_and_load(ctx);
         }
         if ty == TaskType::MkNodes && self.name.is_none() && self.uuid.is_none() && self.major <= 0
@@ -893,14 +924,14 @@ impl Task {
         h: &mut DmIoctl,
     ) -> Result<usize, Error> {
         let enc = |e: codec::EncodeError| Error::invalid(e.to_string());
-        let has_targets = !self.targets.is_empty() && !ty.carries_no_targets();
+        let has_targets = !self.table.is_empty() && !ty.carries_no_targets();
         // A message, a new name, a geometry or a sector (what can clash), or
         // a RENAME (which needs a new name): the checks of check_exclusive.
         let extras = self.message.is_some()
             | self.newname.is_some()
             | self.geometry.is_some()
             | self.sector.is_some();
-        if extras || (!self.targets.is_empty() && !has_targets) || ty == TaskType::Rename {
+        if extras || (!self.table.is_empty() && !has_targets) || ty == TaskType::Rename {
             self.check_exclusive(ctx, ty, has_targets)?;
         }
         let mut flags = DmFlags::EXISTS;
@@ -964,7 +995,7 @@ impl Task {
     fn check_exclusive(&self, ctx: &Context, ty: TaskType, has_targets: bool) -> Result<(), Error> {
         let fail =
             |msg: &str| Err(Error::invalid(msg).with_note("Couldn't create ioctl argument."));
-        if !self.targets.is_empty() && ty.carries_no_targets() {
+        if !self.table.is_empty() && ty.carries_no_targets() {
             crate::log_debug!(
                 ctx,
                 "Internal error: targets ignored: {} does not take a table",
@@ -1080,17 +1111,11 @@ impl Task {
         let enc = |e: codec::EncodeError| Error::invalid(e.to_string());
         let mut need = 0usize;
         if has_targets {
-            let mut count: u32 = 0;
-            for t in &self.targets {
-                if codec::contains_byte(t.params.as_bytes(), 0) {
-                    return fail(&codec::EncodeError::EmbeddedNul("target parameters").to_string());
-                }
-                need = need.saturating_add(codec::target_encoded_len(&t.as_ref()));
-                count = count
-                    .checked_add(1)
-                    .ok_or_else(|| Error::invalid(codec::EncodeError::TooLarge.to_string()))?;
+            if let Some(e) = self.table.refusal() {
+                return fail(&e.to_string());
             }
-            h.target_count = count;
+            need = self.table.payload_len();
+            h.target_count = self.table.len() as u32;
         }
         let string = |v: &[u8], what: &'static str| {
             if codec::contains_byte(v, 0) {
@@ -1118,10 +1143,10 @@ impl Task {
     /// that long): target specs, new name, message, geometry.
     fn encode_payload(&self, ty: TaskType, out: &mut [u8]) {
         let mut at = 0;
-        if !self.targets.is_empty() && !ty.carries_no_targets() {
-            for t in &self.targets {
-                at += codec::encode_target_into(&mut out[at..], &t.as_ref());
-            }
+        if !self.table.is_empty() && !ty.carries_no_targets() {
+            let p = self.table.payload();
+            out[..p.len()].copy_from_slice(p);
+            at = p.len();
         }
         // Each string is followed by the NUL the zeroed buffer already has.
         let mut put = |at: &mut usize, b: &[u8], nul: usize| {
@@ -1142,13 +1167,14 @@ impl Task {
 
     /// Check a table the kernel would reject, to fail before touching devices.
     pub fn check_table(&mut self) -> Result<(), Error> {
-        if self.table_checked {
+        if self.table_checked || self.table.contiguous() {
+            self.table_checked = true;
             return Ok(());
         }
         check_table(
-            self.targets
+            self.table
                 .iter()
-                .map(|t| (t.start, t.length, t.target_type.as_bytes())),
+                .map(|t| (t.start, t.length, t.target_type())),
         )?;
         self.table_checked = true;
         Ok(())
@@ -1162,7 +1188,7 @@ impl Task {
                 return Err(e);
             }
         };
-        if ty == TaskType::Reload && !self.targets.is_empty() {
+        if ty == TaskType::Reload && !self.table.is_empty() {
             self.check_table()?;
         }
         if ctx.suspended_counter() != 0 && ty == TaskType::Reload {
@@ -1194,6 +1220,9 @@ impl Task {
             h.event_nr |= f;
         }
         let cmd = ty.command();
+        // A table alone (targets exclude every other payload), for a
+        // command without output: sent in place.
+        let in_place = h.target_count != 0 && !cmd.has_output();
         let cap = if self.buffer_cap == 0 {
             ctx.buffer_cap()
         } else {
@@ -1203,17 +1232,23 @@ impl Task {
         let result = loop {
             attempt += 1;
             self.log_ioctl(ctx, ty, &h, payload_len, attempt);
-            let encode = |out: &mut [u8]| self.encode_payload(ty, out);
-            let req = Request {
-                cmd,
-                header: &h,
-                payload: Payload::Encoded {
-                    len: payload_len,
-                    encode: &encode,
-                },
-                cap,
+            let r = if in_place {
+                // The table is sent where it was encoded.
+                ctx.control
+                    .ioctl_in_place(ctx, cmd, &h, self.table.buf_mut())
+            } else {
+                let encode = |out: &mut [u8]| self.encode_payload(ty, out);
+                let req = Request {
+                    cmd,
+                    header: &h,
+                    payload: Payload::Encoded {
+                        len: payload_len,
+                        encode: &encode,
+                    },
+                    cap,
+                };
+                ctx.control.ioctl(ctx, &req)
             };
-            let r = ctx.control.ioctl(ctx, &req);
             if self.record_timestamp {
                 ctx.record_ioctl_timestamp();
             }
@@ -1576,10 +1611,10 @@ impl Task {
         reload.read_only = self.read_only;
         reload.secure_data = self.secure_data;
         reload.ima_measurement = self.ima_measurement;
-        reload.targets = std::mem::take(&mut self.targets);
+        reload.table = std::mem::take(&mut self.table);
         reload.table_checked = self.table_checked;
         let loaded = reload.run(ctx);
-        self.targets = std::mem::take(&mut reload.targets);
+        self.table = std::mem::take(&mut reload.table);
         let reload_errno = reload.ioctl_errno;
         drop(reload);
         if let Err(e) = loaded {
@@ -1594,7 +1629,7 @@ impl Task {
         self.raw_type = TaskType::Resume as i32;
         self.uuid = None;
         self.mangled_uuid = None;
-        self.targets.clear();
+        self.clear_targets();
         match self.run_ioctl(ctx, TaskType::Resume) {
             Ok(()) => Ok(()),
             Err(e) => {
@@ -1710,13 +1745,13 @@ impl Task {
         };
         let ro = reply.flags().contains(DmFlags::READONLY);
         let same = ro == self.read_only
-            && t.reply_target_count() as usize == self.targets.len()
-            && t.reply_targets().zip(&self.targets).all(|(a, b)| {
+            && t.reply_target_count() as usize == self.table.len()
+            && t.reply_targets().zip(self.table.iter()).all(|(a, b)| {
                 let (start, length, ty, params) = a;
                 start == b.start
                     && length == b.length
-                    && ty == b.target_type.as_bytes()
-                    && trim_trailing_spaces(params) == trim_trailing_spaces(b.params.as_bytes())
+                    && ty == b.target_type()
+                    && same_params(params, &b)
             });
         if same {
             crate::log_verbose!(
@@ -1848,6 +1883,18 @@ fn quoted(prefix: &str, value: &[u8], suffix: &str, make: impl FnOnce(String) ->
 fn cstr_at(buf: &[u8], off: usize) -> &[u8] {
     let s = buf.get(off..).unwrap_or(&[]);
     &s[..s.iter().position(|&c| c == 0).unwrap_or(s.len())]
+}
+
+/// Whether a table read back has the parameters a target was added with,
+/// trailing spaces aside (libdm's comparison).
+fn same_params(read: &[u8], added: &TableTarget<'_>) -> bool {
+    match added.params() {
+        Some(p) => trim_trailing_spaces(read) == trim_trailing_spaces(p),
+        // Parameters with backslashes (rare): compared as given.
+        None => added
+            .params_secret()
+            .is_some_and(|p| trim_trailing_spaces(read) == trim_trailing_spaces(p.as_bytes())),
+    }
 }
 
 fn trim_trailing_spaces(b: &[u8]) -> &[u8] {
@@ -2249,12 +2296,7 @@ mod tests {
         let (h, p) = flat(&t, &c, TaskType::TargetMsg, 47).unwrap();
         assert_eq!(&p[8..], b"@stats_list\0");
         assert!(DmFlags::from_bits_retain(h.flags).contains(DmFlags::EXISTS));
-        t.targets.push(TargetSpec {
-            start: 0,
-            length: 1,
-            target_type: TypeName::new(b"zero").unwrap(),
-            params: Secret::default(),
-        });
+        t.add_target(0, 1, b"zero", b"").unwrap();
         assert!(flat(&t, &c, TaskType::TargetMsg, 47).is_err());
     }
 

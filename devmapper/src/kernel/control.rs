@@ -240,6 +240,222 @@ impl Drop for Buffer {
     }
 }
 
+/// Tables up to this many bytes grow on the heap; bigger ones live in a
+/// mapping of their own, which grows without a copy (`mremap`).
+const TABLE_MAP_MIN: usize = 32 << 10;
+
+/// A growable byte buffer for data that may hold keys: the table of a task
+/// as it is built, encoded where the kernel will read it (see
+/// `Task::add_target`). Growth never leaves an unwiped copy behind: small
+/// buffers move to a new heap block (the old one wiped, never `realloc`ed),
+/// big ones live in an anonymous mapping that `mremap` moves page by page
+/// (nothing is copied, so nothing is left behind, and the peak memory of a
+/// big table is the table, not twice it). Wiped when truncated, cleared or
+/// dropped. Allocation failures are reported (`None`), never aborts.
+pub struct TableBuf {
+    store: TableStore,
+    /// Bytes in use. Beyond them the storage holds zeros (so appending
+    /// needs no fill).
+    len: usize,
+}
+
+enum TableStore {
+    /// A zeroed heap block; `v.len()` is the capacity.
+    Heap(Vec<u8>),
+    /// An anonymous private mapping of `cap` bytes (pages untouched until
+    /// written, so its resident size is what was written).
+    Map {
+        ptr: std::ptr::NonNull<u8>,
+        cap: usize,
+    },
+}
+
+// SAFETY: the mapping is owned by the buffer alone (no other pointer to it
+// exists), so moving it to another thread or reading it from several
+// (through &self) is as safe as for a Vec<u8>.
+unsafe impl Send for TableBuf {}
+// SAFETY: as above; &self only reads.
+unsafe impl Sync for TableBuf {}
+
+impl Default for TableBuf {
+    fn default() -> Self {
+        TableBuf::new()
+    }
+}
+
+impl TableBuf {
+    /// An empty buffer (no allocation).
+    pub const fn new() -> TableBuf {
+        TableBuf {
+            store: TableStore::Heap(Vec::new()),
+            len: 0,
+        }
+    }
+
+    /// Bytes in use.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether no byte is in use.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The bytes in use.
+    #[inline]
+    pub fn as_bytes(&self) -> &[u8] {
+        match &self.store {
+            TableStore::Heap(v) => v.get(..self.len).unwrap_or(&[]),
+            // SAFETY: the mapping is `cap` >= `len` readable bytes, alive
+            // while self is, and only written through &mut self.
+            TableStore::Map { ptr, .. } => unsafe {
+                std::slice::from_raw_parts(ptr.as_ptr(), self.len)
+            },
+        }
+    }
+
+    /// The bytes in use, mutably.
+    #[inline]
+    pub fn as_bytes_mut(&mut self) -> &mut [u8] {
+        let len = self.len;
+        match &mut self.store {
+            TableStore::Heap(v) => v.get_mut(..len).unwrap_or(&mut []),
+            // SAFETY: as in as_bytes(); the borrow of self is unique.
+            TableStore::Map { ptr, .. } => unsafe {
+                std::slice::from_raw_parts_mut(ptr.as_ptr(), len)
+            },
+        }
+    }
+
+    /// Capacity in bytes.
+    fn capacity(&self) -> usize {
+        match &self.store {
+            TableStore::Heap(v) => v.len(),
+            TableStore::Map { cap, .. } => *cap,
+        }
+    }
+
+    /// Append `n` zero bytes and return them, growing the storage if needed
+    /// (at least doubling it). `None` when the memory cannot be had (the
+    /// buffer is then unchanged).
+    #[inline]
+    pub fn try_extend_zeroed(&mut self, n: usize) -> Option<&mut [u8]> {
+        let old = self.len;
+        let new = old.checked_add(n)?;
+        if new > self.capacity() {
+            self.grow(new)?;
+        }
+        self.len = new;
+        self.as_bytes_mut().get_mut(old..)
+    }
+
+    /// Make room for at least `need` bytes.
+    #[cold]
+    fn grow(&mut self, need: usize) -> Option<()> {
+        let cap = need.max(self.capacity().saturating_mul(2)).max(1024);
+        if cap < TABLE_MAP_MIN {
+            // A new zeroed block, the old one wiped and freed.
+            let mut v = Vec::new();
+            v.try_reserve_exact(cap).ok()?;
+            v.resize(cap, 0);
+            if let Some(d) = v.get_mut(..self.len) {
+                d.copy_from_slice(self.as_bytes());
+            }
+            self.wipe_used();
+            self.store = TableStore::Heap(v);
+            return Some(());
+        }
+        let page = 4096usize;
+        let cap = cap.checked_add(page - 1)? & !(page - 1);
+        match &mut self.store {
+            TableStore::Map { ptr, cap: old } => {
+                // SAFETY: ptr/old describe a mapping this buffer owns;
+                // MREMAP_MAYMOVE moves its pages (no copy is left at the
+                // old address, which is unmapped) or fails leaving it as
+                // it was.
+                let p =
+                    unsafe { libc::mremap(ptr.as_ptr().cast(), *old, cap, libc::MREMAP_MAYMOVE) };
+                if p == libc::MAP_FAILED {
+                    return None;
+                }
+                *ptr = std::ptr::NonNull::new(p.cast())?;
+                *old = cap;
+            }
+            TableStore::Heap(_) => {
+                // SAFETY: a fresh anonymous private mapping; no address hint.
+                let p = unsafe {
+                    libc::mmap(
+                        std::ptr::null_mut(),
+                        cap,
+                        libc::PROT_READ | libc::PROT_WRITE,
+                        libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                        -1,
+                        0,
+                    )
+                };
+                if p == libc::MAP_FAILED {
+                    return None;
+                }
+                // (mmap without MAP_FIXED never answers address 0.)
+                let ptr = std::ptr::NonNull::new(p.cast::<u8>())?;
+                // SAFETY: the new mapping has cap > len bytes, distinct from
+                // the heap block being copied.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(self.as_bytes().as_ptr(), ptr.as_ptr(), self.len)
+                };
+                self.wipe_used();
+                self.store = TableStore::Map { ptr, cap };
+            }
+        }
+        Some(())
+    }
+
+    /// Zero the bytes in use (not optimised away).
+    fn wipe_used(&mut self) {
+        let b = self.as_bytes_mut();
+        b.fill(0);
+        std::hint::black_box(b);
+    }
+
+    /// Drop the bytes from `len` on (wiped).
+    pub fn truncate(&mut self, len: usize) {
+        if len >= self.len {
+            return;
+        }
+        if let Some(tail) = self.as_bytes_mut().get_mut(len..) {
+            tail.fill(0);
+            std::hint::black_box(tail);
+        }
+        self.len = len;
+    }
+
+    /// Wipe everything and release the storage.
+    pub fn clear(&mut self) {
+        self.wipe_used();
+        self.release();
+        self.store = TableStore::Heap(Vec::new());
+        self.len = 0;
+    }
+
+    fn release(&mut self) {
+        if let TableStore::Map { ptr, cap } = &self.store {
+            // SAFETY: the buffer owns this mapping; nothing refers to it
+            // after this (the store is replaced or dropped right after).
+            unsafe { libc::munmap(ptr.as_ptr().cast(), *cap) };
+        }
+    }
+}
+
+impl Drop for TableBuf {
+    fn drop(&mut self) {
+        self.wipe_used();
+        self.release();
+    }
+}
+
 /// What a [`Reply`] owns: the ioctl buffer the kernel answered in.
 pub struct ReplyBuf {
     /// The whole buffer: the header where the kernel wrote it, then the
@@ -823,6 +1039,59 @@ impl Control {
             }
             return Ok(r);
         }
+    }
+}
+
+impl Control {
+    /// Run a command without output whose request is already encoded in
+    /// `table` after [`DATA_START`] bytes of room for the header (a table
+    /// load): the header is written in front and the kernel reads the
+    /// request where it was built, without a copy. The kernel writes back
+    /// only the reply's `data_size` bytes, the header: the reply is that
+    /// header (a reply claiming more is refused), and the table stays as it
+    /// was encoded.
+    pub(crate) fn ioctl_in_place(
+        &self,
+        ctx: &Context,
+        cmd: Command,
+        header: &DmIoctl,
+        table: &mut TableBuf,
+    ) -> Result<Reply, IoctlError> {
+        let file = self.open(ctx)?;
+        let len = table.len();
+        if len < DATA_START || cmd.has_output() {
+            return Err(IoctlError::Decode(DecodeError("no room for the header")));
+        }
+        let data_size = u32::try_from(len).map_err(|_| IoctlError::TooLarge {
+            needed: len,
+            cap: len,
+        })?;
+        let b = table.as_bytes_mut();
+        codec::write_request_header(b, header, cmd.min_version(), data_size);
+        // SAFETY: the header just written says data_size == b.len(), so the
+        // kernel reads and writes inside `b`; the request number encodes
+        // struct dm_ioctl's size.
+        let rc = unsafe {
+            libc::ioctl(
+                file.as_raw_fd(),
+                cmd.request() as libc::c_ulong,
+                b.as_mut_ptr(),
+            )
+        };
+        let b = table.as_bytes();
+        if rc < 0 {
+            let e = io::Error::last_os_error()
+                .raw_os_error()
+                .unwrap_or(libc::EIO);
+            if let Ok(v) = codec::read_version(b) {
+                self.note_version(v);
+            }
+            return Err(IoctlError::Kernel(e));
+        }
+        codec::check_reply_header(b).map_err(IoctlError::Decode)?;
+        let r = Reply::from_bytes(&b[..DATA_START]).map_err(IoctlError::Decode)?;
+        self.note_version(r.header().version);
+        Ok(r)
     }
 }
 

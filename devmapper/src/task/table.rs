@@ -1,0 +1,628 @@
+//! A task's table, kept once, encoded the way `DM_TABLE_LOAD` sends it.
+//!
+//! [`Table`] holds room for the `struct dm_ioctl` header, then one record per
+//! target: `struct dm_target_spec` (start, length, status 0, `next` = the
+//! record's length, the NUL-padded type name), the parameters with every
+//! backslash doubled (the kernel's argument splitter treats backslash as an
+//! escape, libdevmapper doubles them too), a NUL, zeros up to a multiple of
+//! 8. The run hands the buffer to the kernel as it is (the header written
+//! in front): no other copy of the table exists, and the buffer, which may
+//! hold keys, is wiped when it grows, shrinks or goes.
+//!
+//! Reading it back ([`Table::iter`], [`Table::target_at`]) gives typed
+//! views into the encoding; every record read is checked (bounds, the
+//! NULs), so even a buffer someone scribbled on cannot make a read go wrong.
+
+use crate::error::Error;
+use crate::kernel::abi::{self, DATA_START};
+use crate::kernel::codec;
+use crate::kernel::control::TableBuf;
+use crate::secret::Secret;
+
+/// Size of `struct dm_target_spec`.
+const SPEC: usize = std::mem::size_of::<abi::DmTargetSpec>();
+/// Offset of the type name in a spec.
+const TYPE_AT: usize = 24;
+
+/// The targets added to a task, encoded for the kernel (see the module
+/// documentation).
+#[derive(Default)]
+pub struct Table {
+    /// `[0, DATA_START)`: room for the ioctl header (allocated with the
+    /// first target); then the records.
+    buf: TableBuf,
+    /// Number of records.
+    count: u32,
+    /// Offset of the last record (for [`Table::target_at`]'s "more" answer).
+    last: usize,
+    /// Some parameters held a NUL byte (only the Rust API can pass one):
+    /// they were stored cut at it and the run refuses the table, as
+    /// libdevmapper's encoder would.
+    nul_params: bool,
+    /// The table would not fit an ioctl (over 4 GiB, or more than 2^32
+    /// targets): the run refuses it; the target was not stored.
+    too_large: bool,
+    /// Where the next target must start for the table to stay contiguous
+    /// from sector 0 (what the kernel requires).
+    next_sector: u64,
+    /// Some target broke that (or had no length): [`Table::contiguous`]
+    /// is false and the task's check walks the table for the message.
+    gap: bool,
+}
+
+/// One target of a [`Table`], read in place.
+#[derive(Clone, Copy, Debug)]
+pub struct TableTarget<'a> {
+    /// First sector.
+    pub start: u64,
+    /// Length in sectors.
+    pub length: u64,
+    target_type: &'a [u8],
+    params: &'a [u8],
+}
+
+impl<'a> TableTarget<'a> {
+    /// The target type name. A NUL follows it in the table's buffer (C
+    /// callers get `as_ptr()` as a string).
+    #[inline]
+    pub fn target_type(&self) -> &'a [u8] {
+        self.target_type
+    }
+
+    /// The parameters as encoded for the kernel: as given, except that every
+    /// backslash is doubled. A NUL follows them in the table's buffer.
+    #[inline]
+    pub fn encoded_params(&self) -> &'a [u8] {
+        self.params
+    }
+
+    /// Whether the parameters were changed by the encoding (they held a
+    /// backslash): then [`TableTarget::params`] is `None`.
+    #[inline]
+    pub fn params_escaped(&self) -> bool {
+        codec::contains_byte(self.params, b'\\')
+    }
+
+    /// The parameters as given, when the encoding left them as they were
+    /// (no backslash); `None` otherwise (see [`TableTarget::params_secret`]).
+    #[inline]
+    pub fn params(&self) -> Option<&'a [u8]> {
+        (!self.params_escaped()).then_some(self.params)
+    }
+
+    /// The parameters as given, in wiped memory (they may hold keys);
+    /// `None` when the memory cannot be had.
+    pub fn params_secret(&self) -> Option<Secret> {
+        let mut s = Secret::try_with_capacity(self.params.len())?;
+        let mut rest = self.params;
+        // Each doubled backslash stands for one.
+        while let Some(i) = rest.iter().position(|&c| c == b'\\') {
+            let (head, tail) = rest.split_at(i + 1);
+            if !s.push_within_capacity(head) {
+                return None;
+            }
+            rest = tail.strip_prefix(b"\\").unwrap_or(tail);
+        }
+        s.push_within_capacity(rest).then_some(s)
+    }
+}
+
+/// Read a native-endian integer of `N` bytes at `at` (`None` out of bounds).
+#[inline]
+fn field<const N: usize>(b: &[u8], at: usize) -> Option<[u8; N]> {
+    b.get(at..at.checked_add(N)?)?.try_into().ok()
+}
+
+/// The record at `off` of `b`: the target and the record's length.
+#[inline]
+fn record(b: &[u8], off: usize) -> Option<(TableTarget<'_>, usize)> {
+    let rec = b.get(off..)?;
+    let start = u64::from_ne_bytes(field(rec, 0)?);
+    let length = u64::from_ne_bytes(field(rec, 8)?);
+    let next = u32::from_ne_bytes(field(rec, 20)?) as usize;
+    let body = rec.get(..next)?;
+    let ty = body.get(TYPE_AT..SPEC)?;
+    let ty = ty.get(..codec::cstr_len(ty)?)?;
+    let p = body.get(SPEC..)?;
+    let p = p.get(..codec::cstr_len(p)?)?;
+    Some((
+        TableTarget {
+            start,
+            length,
+            target_type: ty,
+            params: p,
+        },
+        next,
+    ))
+}
+
+impl Table {
+    /// An empty table (no allocation).
+    pub const fn new() -> Table {
+        Table {
+            buf: TableBuf::new(),
+            count: 0,
+            last: 0,
+            nul_params: false,
+            too_large: false,
+            next_sector: 0,
+            gap: false,
+        }
+    }
+
+    /// Number of targets.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.count as usize
+    }
+
+    /// Whether no target was added (a refused oversized one counts: the
+    /// run must refuse the table).
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.count == 0 && !self.too_large
+    }
+
+    /// Append a target. `ttype` must have been checked (non-empty, no NUL,
+    /// shorter than 16 bytes). Parameters are copied straight into the
+    /// encoding (backslashes doubled); nothing else keeps a copy.
+    #[inline]
+    pub fn push(
+        &mut self,
+        start: u64,
+        length: u64,
+        ttype: &[u8],
+        params: &[u8],
+    ) -> Result<(), Error> {
+        let mut params = params;
+        let mut escapes = 0;
+        if nul_or_backslash(params) {
+            if codec::contains_byte(params, 0) {
+                self.nul_params = true;
+                params = params
+                    .get(..codec::cstr_len(params).unwrap_or(0))
+                    .unwrap_or(&[]);
+            }
+            escapes = params.iter().filter(|&&c| c == b'\\').count();
+        }
+        let Some(len) = params
+            .len()
+            .checked_add(escapes + 1 + 7)
+            .map(|n| SPEC + (n & !7))
+            .filter(|&n| n <= u32::MAX as usize - self.buf.len().max(DATA_START))
+        else {
+            self.too_large = true;
+            return Ok(());
+        };
+        if self.count == u32::MAX {
+            self.too_large = true;
+            return Ok(());
+        }
+        if self.buf.is_empty() && self.buf.try_extend_zeroed(DATA_START).is_none() {
+            return Err(Error::no_memory(DATA_START));
+        }
+        let off = self.buf.len();
+        let Some(rec) = self.buf.try_extend_zeroed(len) else {
+            return Err(Error::no_memory(len));
+        };
+        encode(rec, start, length, ttype, params, escapes != 0);
+        self.count += 1;
+        self.last = off;
+        if length == 0 || start != self.next_sector {
+            self.gap = true;
+        }
+        self.next_sector = start.saturating_add(length);
+        Ok(())
+    }
+
+    /// Whether every target has a length and starts where the previous one
+    /// ended, the first at sector 0 (else a walk of [`Table::iter`] finds
+    /// the first that does not).
+    #[inline]
+    pub fn contiguous(&self) -> bool {
+        !self.gap
+    }
+
+    /// Remove every target (the buffer is wiped and released).
+    pub fn clear(&mut self) {
+        self.buf.clear();
+        self.count = 0;
+        self.last = 0;
+        self.nul_params = false;
+        self.too_large = false;
+        self.next_sector = 0;
+        self.gap = false;
+    }
+
+    /// The targets, in order.
+    pub fn iter(&self) -> TableIter<'_> {
+        TableIter {
+            buf: self.buf.as_bytes(),
+            off: DATA_START,
+            left: self.count,
+        }
+    }
+
+    /// Offset of the first target's record (for [`Table::target_at`]).
+    pub const fn first_offset() -> usize {
+        DATA_START
+    }
+
+    /// The target whose record starts at `off` (an offset
+    /// [`Table::first_offset`] or a previous answer gave), and the offset
+    /// of the next one, if there is a next one. `None` for an offset past
+    /// the table. An offset inside a record reads whatever is there, within
+    /// the buffer and checked: never out of bounds.
+    #[inline]
+    pub fn target_at(&self, off: usize) -> Option<(TableTarget<'_>, Option<usize>)> {
+        if self.count == 0 || off < DATA_START || off > self.last {
+            return None;
+        }
+        let (t, next) = record(self.buf.as_bytes(), off)?;
+        Some((t, (off < self.last).then(|| off + next)))
+    }
+
+    /// Why the run must refuse the table, if it must: the message of
+    /// libdevmapper's encoder.
+    pub(crate) fn refusal(&self) -> Option<codec::EncodeError> {
+        if self.nul_params {
+            Some(codec::EncodeError::EmbeddedNul("target parameters"))
+        } else if self.too_large {
+            Some(codec::EncodeError::TooLarge)
+        } else {
+            None
+        }
+    }
+
+    /// Payload bytes (the records, without the header room).
+    pub(crate) fn payload_len(&self) -> usize {
+        self.buf.len().saturating_sub(DATA_START)
+    }
+
+    /// The records, as sent.
+    pub(crate) fn payload(&self) -> &[u8] {
+        self.buf.as_bytes().get(DATA_START..).unwrap_or(&[])
+    }
+
+    /// The buffer, header room included, for the run.
+    pub(crate) fn buf_mut(&mut self) -> &mut TableBuf {
+        &mut self.buf
+    }
+}
+
+/// Write one record into `rec` (zeroed, exactly its length).
+#[inline]
+fn encode(rec: &mut [u8], start: u64, length: u64, ttype: &[u8], params: &[u8], escape: bool) {
+    let len = rec.len() as u32;
+    let (head, body) = rec.split_at_mut(SPEC);
+    head[0..8].copy_from_slice(&start.to_ne_bytes());
+    head[8..16].copy_from_slice(&length.to_ne_bytes());
+    head[20..24].copy_from_slice(&len.to_ne_bytes());
+    put_short(&mut head[TYPE_AT..], ttype);
+    if !escape {
+        if params.len() <= 16 {
+            put_short(body, params);
+        } else if let Some(d) = body.get_mut(..params.len()) {
+            d.copy_from_slice(params);
+        }
+        return;
+    }
+    let mut out = body.iter_mut();
+    for &c in params {
+        if c == b'\\' {
+            if let Some(d) = out.next() {
+                *d = b'\\';
+            }
+        }
+        if let Some(d) = out.next() {
+            *d = c;
+        }
+    }
+}
+
+/// Copy `src` (at most 16 bytes) to the start of `dst` (at least as long,
+/// zeroed) with a few overlapping fixed-size moves: type names and most
+/// parameters are short, and a variable-length copy is a library call.
+#[inline(always)]
+fn put_short(dst: &mut [u8], src: &[u8]) {
+    let n = src.len();
+    if dst.len() < n {
+        return;
+    }
+    // Integer loads and stores, not slice copies: LLVM merges copies of
+    // different constant sizes into one variable-size memcpy call.
+    let r4 = |at: usize| load4(src, at);
+    let r8 = |at: usize| load8(src, at);
+    match n {
+        0 => {}
+        1..=3 => {
+            dst[0] = src[0];
+            dst[n / 2] = src[n / 2];
+            dst[n - 1] = src[n - 1];
+        }
+        4..=7 => {
+            let (a, b) = (r4(0), r4(n - 4));
+            dst[..4].copy_from_slice(&a.to_ne_bytes());
+            dst[n - 4..n].copy_from_slice(&b.to_ne_bytes());
+        }
+        8..=16 => {
+            let (a, b) = (r8(0), r8(n - 8));
+            dst[..8].copy_from_slice(&a.to_ne_bytes());
+            dst[n - 8..n].copy_from_slice(&b.to_ne_bytes());
+        }
+        _ => dst[..n].copy_from_slice(src),
+    }
+}
+
+#[inline(always)]
+fn load4(s: &[u8], at: usize) -> u32 {
+    let mut w = [0u8; 4];
+    w.copy_from_slice(&s[at..at + 4]);
+    u32::from_ne_bytes(w)
+}
+
+#[inline(always)]
+fn load8(s: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&s[at..at + 8]);
+    u64::from_ne_bytes(w)
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+const BACKSLASHES: u64 = ONES * b'\\' as u64;
+
+/// High bit set in each byte of `v` that is zero (some false positives
+/// above a true one; none when there is no zero byte).
+#[inline(always)]
+fn zero_bytes(v: u64) -> u64 {
+    v.wrapping_sub(ONES) & !v & HIGHS
+}
+
+/// A word made of bytes of `s` (1 to 8 of them; short ones repeated), so
+/// that the word holds a byte value exactly when `s` does.
+#[inline(always)]
+fn word_of(s: &[u8]) -> u64 {
+    let n = s.len();
+    let w4 = |c: &[u8]| u32::from_ne_bytes([c[0], c[1], c[2], c[3]]) as u64;
+    match n {
+        0 => ONES,
+        1 => u64::from(s[0]) * ONES,
+        2..=3 => {
+            let h = u64::from(u16::from_ne_bytes([s[0], s[1]]))
+                | u64::from(u16::from_ne_bytes([s[n - 2], s[n - 1]])) << 16;
+            h | h << 32
+        }
+        4..=7 => w4(&s[..4]) | w4(&s[n - 4..]) << 32,
+        _ => u64::from_ne_bytes([s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]]),
+    }
+}
+
+/// Whether `s` holds a NUL or a backslash (eight bytes at a time, the
+/// tail read as an overlapping word).
+#[inline]
+pub(crate) fn nul_or_backslash(s: &[u8]) -> bool {
+    let hit = |w: u64| zero_bytes(w) | zero_bytes(w ^ BACKSLASHES) != 0;
+    if s.len() <= 8 {
+        return hit(word_of(s));
+    }
+    let mut chunks = s.chunks_exact(8);
+    for c in &mut chunks {
+        if hit(word_of(c)) {
+            return true;
+        }
+    }
+    !chunks.remainder().is_empty() && hit(word_of(&s[s.len() - 8..]))
+}
+
+/// Whether `s` (at most 16 bytes, else the answer is for its first 16)
+/// holds a NUL.
+#[inline]
+pub(crate) fn short_has_nul(s: &[u8]) -> bool {
+    let n = s.len().min(16);
+    if n <= 8 {
+        return zero_bytes(word_of(&s[..n])) != 0;
+    }
+    zero_bytes(word_of(&s[..8])) | zero_bytes(word_of(&s[n - 8..n])) != 0
+}
+
+/// The targets of a [`Table`], in order.
+pub struct TableIter<'a> {
+    buf: &'a [u8],
+    off: usize,
+    left: u32,
+}
+
+impl<'a> Iterator for TableIter<'a> {
+    type Item = TableTarget<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<TableTarget<'a>> {
+        if self.left == 0 {
+            return None;
+        }
+        let (t, next) = record(self.buf, self.off)?;
+        self.left -= 1;
+        self.off += next;
+        Some(t)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.left as usize))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::codec::TargetRef;
+
+    /// The old encoder's bytes for the same targets.
+    fn reference(targets: &[(u64, u64, &[u8], &[u8])]) -> Vec<u8> {
+        let mut out = Vec::new();
+        codec::encode_targets(
+            &mut out,
+            targets.iter().map(|&(s, l, t, p)| TargetRef {
+                start: s,
+                length: l,
+                target_type: t,
+                params: p,
+            }),
+        )
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn encoding_matches_the_codec_and_reads_back() {
+        let targets: Vec<(u64, u64, &[u8], &[u8])> = vec![
+            (0, 8, b"linear", b"7:0 2048"),
+            (8, 1, b"zero", b""),
+            (9, 3, b"crypt", b"aes-xts-plain64 0123456789abcdef 0 7:1 0"),
+            (12, 4, b"multipath", b"0 1 \\x 2 \\\\y\\"),
+            (16, 1, b"abcdefghijklmno", b"1234567"),
+            (17, 1, b"error", b"12345678"),
+        ];
+        let mut t = Table::new();
+        for &(s, l, ty, p) in &targets {
+            t.push(s, l, ty, p).unwrap();
+        }
+        assert_eq!(t.len(), targets.len());
+        assert!(t.refusal().is_none());
+        assert_eq!(t.payload(), &reference(&targets)[..]);
+        assert_eq!(t.payload_len(), t.payload().len());
+        let got: Vec<_> = t.iter().collect();
+        assert_eq!(got.len(), targets.len());
+        for (g, &(s, l, ty, p)) in got.iter().zip(&targets) {
+            assert_eq!((g.start, g.length, g.target_type()), (s, l, ty));
+            assert_eq!(g.params_secret().unwrap().as_bytes(), p);
+            assert_eq!(g.params_escaped(), p.contains(&b'\\'));
+            if !g.params_escaped() {
+                assert_eq!(g.params(), Some(p));
+            }
+        }
+        // By offset: the same answers, then the end.
+        let mut off = Some(Table::first_offset());
+        let mut n = 0;
+        while let Some(o) = off {
+            let (x, next) = t.target_at(o).unwrap();
+            assert_eq!(x.start, targets[n].0);
+            assert_eq!(x.encoded_params(), got[n].encoded_params());
+            n += 1;
+            off = next;
+        }
+        assert_eq!(n, targets.len());
+        assert!(t.target_at(t.payload_len() + DATA_START).is_none());
+        assert!(t.target_at(0).is_none());
+        t.clear();
+        assert!(t.is_empty());
+        assert_eq!(t.iter().count(), 0);
+        assert!(t.target_at(Table::first_offset()).is_none());
+    }
+
+    #[test]
+    fn grows_across_the_heap_and_the_mapping() {
+        let mut t = Table::new();
+        let n = 5000u64;
+        for i in 0..n {
+            let p = format!("7:{} {}", i % 7, i * 8);
+            t.push(i * 8, 8, b"linear", p.as_bytes()).unwrap();
+        }
+        assert_eq!(t.len(), n as usize);
+        for (i, x) in t.iter().enumerate() {
+            let i = i as u64;
+            assert_eq!((x.start, x.length), (i * 8, 8));
+            assert_eq!(
+                x.encoded_params(),
+                format!("7:{} {}", i % 7, i * 8).as_bytes()
+            );
+        }
+        // Spot checks by offset, including an offset inside a record (no
+        // panic, whatever it reads).
+        let (x, next) = t.target_at(Table::first_offset()).unwrap();
+        assert_eq!(x.start, 0);
+        for o in Table::first_offset()..next.unwrap() + 3 {
+            let _ = t.target_at(o);
+        }
+    }
+
+    #[test]
+    fn word_scans_agree_with_bytewise_ones() {
+        for len in 0..40usize {
+            for at in 0..=len {
+                for b in [0u8, b'\\', b'a', 0x80, 0x5c ^ 0x80, 1] {
+                    let mut v: Vec<u8> = (0..len).map(|i| b'a' + (i % 20) as u8).collect();
+                    if at < len {
+                        v[at] = b;
+                    }
+                    let want = v.iter().any(|&c| c == 0 || c == b'\\');
+                    assert_eq!(nul_or_backslash(&v), want, "{v:?}");
+                    if len <= 16 {
+                        assert_eq!(short_has_nul(&v), v.contains(&0), "{v:?}");
+                        let mut d = vec![0u8; 24];
+                        put_short(&mut d, &v);
+                        assert_eq!(&d[..len], &v[..]);
+                        assert!(d[len..].iter().all(|&c| c == 0));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn contiguity_is_tracked_as_targets_are_added() {
+        let mut t = Table::new();
+        t.push(0, 8, b"zero", b"").unwrap();
+        t.push(8, 8, b"zero", b"").unwrap();
+        assert!(t.contiguous());
+        t.push(17, 8, b"zero", b"").unwrap();
+        assert!(!t.contiguous());
+        t.clear();
+        t.push(0, 0, b"zero", b"").unwrap();
+        assert!(!t.contiguous());
+        t.clear();
+        t.push(1, 8, b"zero", b"").unwrap();
+        assert!(!t.contiguous());
+        t.clear();
+        assert!(t.contiguous());
+    }
+
+    #[test]
+    fn refusals_are_kept_for_the_run() {
+        let mut t = Table::new();
+        t.push(0, 8, b"zero", b"a\0b").unwrap();
+        assert!(matches!(
+            t.refusal(),
+            Some(codec::EncodeError::EmbeddedNul(_))
+        ));
+        assert_eq!(t.iter().next().unwrap().encoded_params(), b"a");
+        t.clear();
+        assert!(t.refusal().is_none());
+    }
+
+    #[test]
+    fn a_scribbled_buffer_reads_safely() {
+        let mut t = Table::new();
+        for i in 0..4 {
+            t.push(i * 8, 8, b"linear", b"7:0 2048").unwrap();
+        }
+        let len = t.buf.len();
+        for at in DATA_START..len {
+            for v in [0u8, 0xff, 7] {
+                let old = t.buf.as_bytes()[at];
+                t.buf.as_bytes_mut()[at] = v;
+                let _ = t.iter().count();
+                let mut off = Some(Table::first_offset());
+                let mut guard = 0;
+                while let Some(o) = off {
+                    off = t.target_at(o).and_then(|(_, n)| n);
+                    guard += 1;
+                    if guard > 10 {
+                        break;
+                    }
+                }
+                t.buf.as_bytes_mut()[at] = old;
+            }
+        }
+    }
+}
