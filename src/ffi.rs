@@ -235,6 +235,21 @@ pub(crate) unsafe fn arg_bytes<'a>(p: *const c_char, what: &str, arg: &str) -> O
     v
 }
 
+/// A required C string argument as a [`CStr`] (whose bytes hold no NUL,
+/// which spares callees that check for one); NULL is logged and gives
+/// `None`.
+///
+/// # Safety
+/// As [`opt_bytes`].
+pub(crate) unsafe fn arg_cstr<'a>(p: *const c_char, what: &str, arg: &str) -> Option<&'a CStr> {
+    if p.is_null() {
+        null_arg(what, arg);
+        return None;
+    }
+    // SAFETY: non-NULL and NUL-terminated by the caller's contract.
+    Some(unsafe { CStr::from_ptr(p) })
+}
+
 /// Store `v` through an out-parameter, if the caller gave one.
 ///
 /// # Safety

@@ -411,15 +411,15 @@ pub unsafe extern "C" fn dm_task_add_target(
         let (t, ty, p) = unsafe {
             (
                 task_mut(dmt, what)?,
-                arg_bytes(ttype, what, "target type")?,
-                arg_bytes(params, what, "parameters")?,
+                ffi::arg_cstr(ttype, what, "target type")?,
+                ffi::arg_cstr(params, what, "parameters")?,
             )
         };
         if !t.unescaped.is_empty() {
             t.unescaped.clear();
         }
         // Encoded straight into the task's table: no other copy is kept.
-        done(t.task.add_target(start, size, ty, p))
+        done(t.task.add_target_cstr(start, size, ty, p))
     })
 }
 

@@ -544,6 +544,26 @@ impl Task {
         Ok(())
     }
 
+    /// [`Task::add_target`] for C strings: the same checks and messages,
+    /// without looking for NULs, which a `CStr`'s bytes cannot hold.
+    #[inline]
+    pub fn add_target_cstr(
+        &mut self,
+        start: u64,
+        length: u64,
+        ttype: &std::ffi::CStr,
+        params: &std::ffi::CStr,
+    ) -> Result<(), Error> {
+        let ty = ttype.to_bytes();
+        if ty.is_empty() || ty.len() >= abi::DM_MAX_TYPE_NAME {
+            return type_name_error(ty);
+        }
+        self.table
+            .push_nul_free(start, length, ty, params.to_bytes())?;
+        self.table_checked = false;
+        Ok(())
+    }
+
     /// `dm_task_add_target` with parameters held in a [`Secret`] (encoded
     /// like [`Task::add_target`]'s; the secret is wiped when dropped here).
     pub fn add_target_secret(
@@ -2283,6 +2303,41 @@ mod tests {
         assert!(flat(&t, &c, TaskType::Rename, 47).is_err());
         t.set_newname(&c, b"y").unwrap();
         assert!(flat(&t, &c, TaskType::Rename, 47).is_ok());
+    }
+
+    #[test]
+    fn add_target_from_c_strings_checks_and_encodes_alike() {
+        use std::ffi::CString;
+        let types: [&[u8]; 6] = [
+            b"",
+            b"z",
+            b"linear",
+            b"abcdefghijklmno",
+            b"abcdefghijklmnop",
+            b"nonexistent_target",
+        ];
+        let params: [&[u8]; 4] = [b"", b"7:0 2048", b"a\\b \\\\c\\", b"0123456789abcdefg 0"];
+        for ty in types {
+            for p in params {
+                let (mut a, mut b) = (
+                    Task::new(TaskType::Reload as i32),
+                    Task::new(TaskType::Reload as i32),
+                );
+                let ra = a.add_target(0, 8, ty, p);
+                let rb =
+                    b.add_target_cstr(0, 8, &CString::new(ty).unwrap(), &CString::new(p).unwrap());
+                assert_eq!(
+                    ra.as_ref().map_err(|e| e.to_string()),
+                    rb.as_ref().map_err(|e| e.to_string())
+                );
+                assert_eq!(a.table().payload(), b.table().payload());
+                if ra.is_ok() {
+                    let x = a.targets().next().unwrap();
+                    assert_eq!(x.target_type(), ty);
+                    assert_eq!(x.params_secret().unwrap().as_bytes(), p);
+                }
+            }
+        }
     }
 
     #[test]

@@ -175,16 +175,29 @@ impl Table {
         params: &[u8],
     ) -> Result<(), Error> {
         let mut params = params;
-        let mut escapes = 0;
-        if nul_or_backslash(params) {
-            if codec::contains_byte(params, 0) {
-                self.nul_params = true;
-                params = params
-                    .get(..codec::cstr_len(params).unwrap_or(0))
-                    .unwrap_or(&[]);
-            }
-            escapes = params.iter().filter(|&&c| c == b'\\').count();
+        if nul_or_backslash(params) && codec::contains_byte(params, 0) {
+            self.nul_params = true;
+            params = params
+                .get(..codec::cstr_len(params).unwrap_or(0))
+                .unwrap_or(&[]);
         }
+        self.push_nul_free(start, length, ttype, params)
+    }
+
+    /// [`Table::push`] for parameters known to hold no NUL (C strings).
+    #[inline]
+    pub fn push_nul_free(
+        &mut self,
+        start: u64,
+        length: u64,
+        ttype: &[u8],
+        params: &[u8],
+    ) -> Result<(), Error> {
+        let escapes = if has_backslash(params) {
+            params.iter().filter(|&&c| c == b'\\').count()
+        } else {
+            0
+        };
         let Some(len) = params
             .len()
             .checked_add(escapes + 1 + 7)
@@ -385,6 +398,9 @@ fn zero_bytes(v: u64) -> u64 {
 fn word_of(s: &[u8]) -> u64 {
     let n = s.len();
     let w4 = |c: &[u8]| u32::from_ne_bytes([c[0], c[1], c[2], c[3]]) as u64;
+    if n >= 8 {
+        return load8(s, 0);
+    }
     match n {
         0 => ONES,
         1 => u64::from(s[0]) * ONES,
@@ -393,9 +409,25 @@ fn word_of(s: &[u8]) -> u64 {
                 | u64::from(u16::from_ne_bytes([s[n - 2], s[n - 1]])) << 16;
             h | h << 32
         }
-        4..=7 => w4(&s[..4]) | w4(&s[n - 4..]) << 32,
-        _ => u64::from_ne_bytes([s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]]),
+        _ => w4(&s[..4]) | w4(&s[n - 4..]) << 32,
     }
+}
+
+/// Whether `s` holds a backslash (eight bytes at a time, the tail read as
+/// an overlapping word).
+#[inline]
+pub(crate) fn has_backslash(s: &[u8]) -> bool {
+    let hit = |w: u64| zero_bytes(w ^ BACKSLASHES) != 0;
+    if s.len() <= 8 {
+        return hit(word_of(s));
+    }
+    let mut chunks = s.chunks_exact(8);
+    for c in &mut chunks {
+        if hit(word_of(c)) {
+            return true;
+        }
+    }
+    !chunks.remainder().is_empty() && hit(word_of(&s[s.len() - 8..]))
 }
 
 /// Whether `s` holds a NUL or a backslash (eight bytes at a time, the
@@ -557,6 +589,7 @@ mod tests {
                     }
                     let want = v.iter().any(|&c| c == 0 || c == b'\\');
                     assert_eq!(nul_or_backslash(&v), want, "{v:?}");
+                    assert_eq!(has_backslash(&v), v.contains(&b'\\'), "{v:?}");
                     if len <= 16 {
                         assert_eq!(short_has_nul(&v), v.contains(&0), "{v:?}");
                         let mut d = vec![0u8; 24];
