@@ -1222,6 +1222,37 @@ mod tests {
     use super::*;
 
     #[test]
+    fn table_buf_grows_keeps_its_bytes_and_zeros_past_its_length() {
+        let mut b = TableBuf::new();
+        assert!(b.is_empty());
+        let mut want = Vec::new();
+        let mut i = 0u32;
+        // From the heap into a mapping and through a few mremaps.
+        while b.len() < 5 * TABLE_MAP_MIN {
+            let n = 1 + (i as usize * 7) % 61;
+            let chunk = b.try_extend_zeroed(n).unwrap();
+            assert!(chunk.iter().all(|&c| c == 0));
+            for (k, c) in chunk.iter_mut().enumerate() {
+                *c = (i as usize + k) as u8 | 1;
+            }
+            want.extend_from_slice(chunk);
+            assert_eq!(b.as_bytes(), &want[..]);
+            i += 1;
+        }
+        // Truncation wipes: what is appended again reads as zeros.
+        let keep = b.len() / 3;
+        b.truncate(keep);
+        want.truncate(keep);
+        assert_eq!(b.as_bytes(), &want[..]);
+        let again = b.try_extend_zeroed(4096).unwrap();
+        assert!(again.iter().all(|&c| c == 0));
+        b.clear();
+        assert!(b.is_empty());
+        assert!(b.try_extend_zeroed(usize::MAX).is_none());
+        assert!(b.is_empty());
+    }
+
+    #[test]
     fn buffer_is_aligned_and_wiped() {
         let mut b = Buffer::zeroed(13);
         assert_eq!(b.len(), 16);
