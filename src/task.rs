@@ -405,7 +405,7 @@ pub unsafe extern "C" fn dm_task_add_target(
     ttype: *const c_char,
     params: *const c_char,
 ) -> c_int {
-    guard("dm_task_add_target", 0, || {
+    guard("dm_task_add_target", 0, move || {
         let what = "dm_task_add_target";
         // SAFETY: a task handle and two C strings (C contract).
         let (t, ty, p) = unsafe {
