@@ -403,6 +403,392 @@ pub struct TargetVersion {
     pub version: [u32; 3],
 }
 
+/// A table read back with [`DeviceMapper::table_reply`], kept as the
+/// kernel's reply: its lines are borrowed from the reply buffer
+/// ([`TargetRef`]), so walking a table of any size costs no allocation and
+/// no copy per target. The buffer may hold keys (crypt, integrity): it is
+/// wiped when the reply is dropped, and neither this nor a [`TargetRef`]
+/// prints parameters in `Debug`.
+///
+/// ```no_run
+/// # use devmapper::{DevId, DeviceMapper};
+/// # let dm = DeviceMapper::new()?;
+/// let table = dm.table_reply(&DevId::name("vol0")?, false)?;
+/// for t in &table {
+///     println!("{} {} {}", t.start, t.length, String::from_utf8_lossy(t.target_type));
+/// }
+/// # Ok::<(), devmapper::Error>(())
+/// ```
+pub struct TableReply {
+    task: Task,
+}
+
+/// A status read back with [`DeviceMapper::status_reply`], kept as the
+/// kernel's reply: its lines are borrowed from the reply buffer
+/// ([`TargetStatusRef`]), no allocation or copy per target.
+pub struct StatusReply {
+    task: Task,
+}
+
+/// One line of a [`TableReply`]: `start length type params`, borrowed from
+/// the reply. `Debug` never shows the parameters (they may hold a key);
+/// [`TargetRef::to_target`] makes the owned [`Target`] that
+/// [`DeviceMapper::table`] returns.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct TargetRef<'a> {
+    /// First sector.
+    pub start: u64,
+    /// Length in sectors.
+    pub length: u64,
+    /// Target type name (bytes, no NUL).
+    pub target_type: &'a [u8],
+    /// Parameters (bytes, no NUL; may hold key material).
+    pub params: &'a [u8],
+}
+
+impl fmt::Debug for TargetRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {} {} <params hidden>",
+            self.start,
+            self.length,
+            String::from_utf8_lossy(self.target_type)
+        )
+    }
+}
+
+impl TargetRef<'_> {
+    /// The owned line: the parameters copied into a [`Secret`], the type
+    /// as text (lossy where it is not UTF-8), as [`DeviceMapper::table`]
+    /// returns them.
+    pub fn to_target(&self) -> Result<Target> {
+        let params = Secret::try_from_slice(self.params)
+            .ok_or_else(|| Error::no_memory(self.params.len()))?;
+        Ok(Target {
+            start: self.start,
+            length: self.length,
+            target_type: String::from_utf8_lossy(self.target_type).into_owned(),
+            params,
+        })
+    }
+}
+
+/// One line of a [`StatusReply`]: `start length type status`, borrowed
+/// from the reply. [`TargetStatusRef::to_status`] makes the owned
+/// [`TargetStatus`] that [`DeviceMapper::status`] returns.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct TargetStatusRef<'a> {
+    /// First sector.
+    pub start: u64,
+    /// Length in sectors.
+    pub length: u64,
+    /// Target type name (bytes, no NUL).
+    pub target_type: &'a [u8],
+    /// The status text (bytes, no NUL).
+    pub status: &'a [u8],
+}
+
+impl fmt::Debug for TargetStatusRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {} {} {}",
+            self.start,
+            self.length,
+            String::from_utf8_lossy(self.target_type),
+            String::from_utf8_lossy(self.status)
+        )
+    }
+}
+
+impl TargetStatusRef<'_> {
+    /// The owned line (the type as text, lossy where it is not UTF-8), as
+    /// [`DeviceMapper::status`] returns it.
+    pub fn to_status(&self) -> TargetStatus {
+        TargetStatus {
+            start: self.start,
+            length: self.length,
+            target_type: String::from_utf8_lossy(self.target_type).into_owned(),
+            status: self.status.to_vec(),
+        }
+    }
+}
+
+/// The lines of a [`TableReply`], in table order.
+#[derive(Clone, Debug)]
+pub struct TableIter<'a> {
+    specs: codec::SpecIter<'a>,
+    left: usize,
+}
+
+/// The lines of a [`StatusReply`] (or of a wait-event reply), in table order.
+#[derive(Clone, Debug)]
+pub struct StatusIter<'a> {
+    specs: codec::SpecIter<'a>,
+    left: usize,
+}
+
+/// The next checked spec of a walk over a reply the run checked whole (so
+/// a malformed record, which cannot occur, just ends the walk).
+#[inline]
+fn next_spec<'a>(
+    specs: &mut codec::SpecIter<'a>,
+    left: &mut usize,
+) -> Option<codec::SpecEntry<'a>> {
+    match specs.next() {
+        Some(Ok((_, e))) => {
+            *left = left.saturating_sub(1);
+            Some(e)
+        }
+        _ => {
+            *left = 0;
+            None
+        }
+    }
+}
+
+impl<'a> Iterator for TableIter<'a> {
+    type Item = TargetRef<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<TargetRef<'a>> {
+        next_spec(&mut self.specs, &mut self.left).map(|e| TargetRef {
+            start: e.start,
+            length: e.length,
+            target_type: e.target_type,
+            params: e.params,
+        })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl ExactSizeIterator for TableIter<'_> {}
+
+impl<'a> Iterator for StatusIter<'a> {
+    type Item = TargetStatusRef<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<TargetStatusRef<'a>> {
+        next_spec(&mut self.specs, &mut self.left).map(|e| TargetStatusRef {
+            start: e.start,
+            length: e.length,
+            target_type: e.target_type,
+            status: e.params,
+        })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl ExactSizeIterator for StatusIter<'_> {}
+
+impl<'a> StatusIter<'a> {
+    fn of(t: &'a Task) -> StatusIter<'a> {
+        StatusIter {
+            specs: t.reply_spec_iter(),
+            left: t.reply_target_count() as usize,
+        }
+    }
+}
+
+impl TableReply {
+    /// The lines, in table order, borrowed from the reply.
+    pub fn iter(&self) -> TableIter<'_> {
+        TableIter {
+            specs: self.task.reply_spec_iter(),
+            left: self.len(),
+        }
+    }
+
+    /// The number of lines.
+    pub fn len(&self) -> usize {
+        self.task.reply_target_count() as usize
+    }
+
+    /// Whether the table has no line.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The device's state, from the reply's header.
+    pub fn info(&self) -> DeviceInfo {
+        DeviceMapper::header_info(&self.task)
+    }
+}
+
+impl<'a> IntoIterator for &'a TableReply {
+    type Item = TargetRef<'a>;
+    type IntoIter = TableIter<'a>;
+
+    fn into_iter(self) -> TableIter<'a> {
+        self.iter()
+    }
+}
+
+impl fmt::Debug for TableReply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The lines without their parameters (TargetRef's Debug).
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl StatusReply {
+    /// The lines, in table order, borrowed from the reply.
+    pub fn iter(&self) -> StatusIter<'_> {
+        StatusIter::of(&self.task)
+    }
+
+    /// The number of lines.
+    pub fn len(&self) -> usize {
+        self.task.reply_target_count() as usize
+    }
+
+    /// Whether the status has no line.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The device's state, from the reply's header.
+    pub fn info(&self) -> DeviceInfo {
+        DeviceMapper::header_info(&self.task)
+    }
+}
+
+impl<'a> IntoIterator for &'a StatusReply {
+    type Item = TargetStatusRef<'a>;
+    type IntoIter = StatusIter<'a>;
+
+    fn into_iter(self) -> StatusIter<'a> {
+        self.iter()
+    }
+}
+
+impl fmt::Debug for StatusReply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+/// The device list read with [`DeviceMapper::list_reply`], kept as the
+/// kernel's reply: its entries are borrowed from the reply buffer
+/// ([`ListedDeviceRef`]), no allocation or copy per device. Names and
+/// uuids are unmangled, as [`DeviceMapper::list_devices`] gives them.
+///
+/// ```no_run
+/// # use devmapper::DeviceMapper;
+/// # let dm = DeviceMapper::new()?;
+/// for d in &dm.list_reply()? {
+///     println!("{} ({}:{})", String::from_utf8_lossy(d.name), d.major, d.minor);
+/// }
+/// # Ok::<(), devmapper::Error>(())
+/// ```
+pub struct ListReply {
+    task: Task,
+}
+
+/// One entry of a [`ListReply`], borrowed from the reply.
+/// [`ListedDeviceRef::to_listed`] makes the owned [`ListedDevice`] that
+/// [`DeviceMapper::list_devices`] returns.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct ListedDeviceRef<'a> {
+    /// Name (bytes, unmangled).
+    pub name: &'a [u8],
+    /// Device major.
+    pub major: u32,
+    /// Device minor.
+    pub minor: u32,
+    /// Kernels with interface 4.37+.
+    pub event_nr: Option<u32>,
+    /// Kernels with interface 4.45+; `Some(empty)` when the device has none.
+    pub uuid: Option<&'a [u8]>,
+}
+
+impl fmt::Debug for ListedDeviceRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        f.debug_struct("ListedDeviceRef")
+            .field("name", &text(self.name))
+            .field("major", &self.major)
+            .field("minor", &self.minor)
+            .field("event_nr", &self.event_nr)
+            .field("uuid", &self.uuid.map(text))
+            .finish()
+    }
+}
+
+impl ListedDeviceRef<'_> {
+    /// The owned entry, as [`DeviceMapper::list_devices`] returns it.
+    pub fn to_listed(&self) -> ListedDevice {
+        ListedDevice {
+            name: self.name.to_vec(),
+            major: self.major,
+            minor: self.minor,
+            event_nr: self.event_nr,
+            uuid: self.uuid.map(<[u8]>::to_vec),
+        }
+    }
+}
+
+/// The entries of a [`ListReply`], in the kernel's order.
+#[derive(Clone, Debug)]
+pub struct ListIter<'a> {
+    names: codec::NameIter<'a>,
+}
+
+impl<'a> Iterator for ListIter<'a> {
+    type Item = ListedDeviceRef<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<ListedDeviceRef<'a>> {
+        // The run checked the records whole: an error cannot occur, and
+        // would end the walk.
+        let e = self.names.next()?.ok()?;
+        let (major, minor) = abi::decode_dev(e.dev);
+        let uuid = match e.flags {
+            Some(f) if f & abi::DM_NAME_LIST_FLAG_HAS_UUID != 0 => e.uuid,
+            Some(f) if f & abi::DM_NAME_LIST_FLAG_DOESNT_HAVE_UUID != 0 => Some(&[][..]),
+            _ => None,
+        };
+        Some(ListedDeviceRef {
+            name: e.name,
+            major,
+            minor,
+            event_nr: e.event_nr,
+            uuid,
+        })
+    }
+}
+
+impl ListReply {
+    /// The devices, in the kernel's order, borrowed from the reply.
+    pub fn iter(&self) -> ListIter<'_> {
+        ListIter {
+            names: self.task.reply_name_iter(),
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a ListReply {
+    type Item = ListedDeviceRef<'a>;
+    type IntoIter = ListIter<'a>;
+
+    fn into_iter(self) -> ListIter<'a> {
+        self.iter()
+    }
+}
+
+impl fmt::Debug for ListReply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
 /// Options for [`DeviceMapper::suspend`]. (A suspend makes no uevent, so
 /// it takes no udev flags; the resume after it does: [`ResumeOptions`].)
 #[derive(Clone, Copy, Debug, Default)]
@@ -576,29 +962,16 @@ impl DeviceMapper {
 
     /// All devices, with event numbers and uuids where the kernel provides them.
     pub fn list_devices(&self) -> Result<Vec<ListedDevice>> {
+        Ok(self.list_reply()?.iter().map(|d| d.to_listed()).collect())
+    }
+
+    /// All devices, as [`list_devices`](DeviceMapper::list_devices) gives
+    /// them, borrowed from the kernel's reply: no allocation per device.
+    pub fn list_reply(&self) -> Result<ListReply> {
         let mut t = self.task(TaskType::List, None)?;
         t.list_uuids = true;
         self.run(&mut t, None)?;
-        Ok(t.reply_names()?
-            .into_iter()
-            .map(|e| {
-                let (major, minor) = abi::decode_dev(e.dev);
-                let uuid = match e.flags {
-                    Some(f) if f & abi::DM_NAME_LIST_FLAG_HAS_UUID != 0 => {
-                        e.uuid.map(<[u8]>::to_vec)
-                    }
-                    Some(f) if f & abi::DM_NAME_LIST_FLAG_DOESNT_HAVE_UUID != 0 => Some(Vec::new()),
-                    _ => None,
-                };
-                ListedDevice {
-                    name: e.name.to_vec(),
-                    major,
-                    minor,
-                    event_nr: e.event_nr,
-                    uuid,
-                }
-            })
-            .collect())
+        Ok(ListReply { task: t })
     }
 
     /// Create a device with no table (it starts suspended; its node appears
@@ -788,22 +1161,27 @@ impl DeviceMapper {
 
     /// The live (or inactive) table. Crypt keys come back in [`Secret`]s.
     pub fn table(&self, id: &DevId, inactive: bool) -> Result<Vec<Target>> {
-        let t = self.read_targets(TaskType::Table, id, |t| {
+        let r = self.table_reply(id, inactive)?;
+        let mut lines = Vec::new();
+        lines
+            .try_reserve_exact(r.len())
+            .map_err(|_| Error::no_memory(r.len().saturating_mul(std::mem::size_of::<Target>())))?;
+        for t in &r {
+            lines.push(t.to_target()?);
+        }
+        Ok(lines)
+    }
+
+    /// The live (or inactive) table as the kernel's reply, its lines
+    /// borrowed from it ([`TableReply`]): the table of
+    /// [`table`](DeviceMapper::table) without a copy per line. The reply
+    /// buffer is wiped when the [`TableReply`] is dropped.
+    pub fn table_reply(&self, id: &DevId, inactive: bool) -> Result<TableReply> {
+        let task = self.read_targets(TaskType::Table, id, |t| {
             t.query_inactive_table = inactive;
             t.secure_data = true;
         })?;
-        t.reply_targets()
-            .map(|(start, length, ty, params)| {
-                let params =
-                    Secret::try_from_slice(params).ok_or_else(|| Error::no_memory(params.len()))?;
-                Ok(Target {
-                    start,
-                    length,
-                    target_type: String::from_utf8_lossy(ty).into_owned(),
-                    params,
-                })
-            })
-            .collect()
+        Ok(TableReply { task })
     }
 
     /// The live (or inactive) table, typed.
@@ -840,8 +1218,17 @@ impl DeviceMapper {
 
     /// Status lines of the live (or inactive) table.
     pub fn status(&self, id: &DevId, inactive: bool) -> Result<Vec<TargetStatus>> {
-        let t = self.read_targets(TaskType::Status, id, |t| t.query_inactive_table = inactive)?;
-        Ok(status_lines(&t))
+        let r = self.status_reply(id, inactive)?;
+        Ok(status_lines(&r.task))
+    }
+
+    /// Status lines of the live (or inactive) table as the kernel's reply,
+    /// borrowed from it ([`StatusReply`]): the lines of
+    /// [`status`](DeviceMapper::status) without a copy per line.
+    pub fn status_reply(&self, id: &DevId, inactive: bool) -> Result<StatusReply> {
+        let task =
+            self.read_targets(TaskType::Status, id, |t| t.query_inactive_table = inactive)?;
+        Ok(StatusReply { task })
     }
 
     /// Wait until the device's event number differs from `event_nr`, then
@@ -1164,6 +1551,18 @@ impl Device {
         self.dm.status(&self.id, false)
     }
 
+    /// The live table as the kernel's reply, lines borrowed from it
+    /// ([`DeviceMapper::table_reply`]).
+    pub fn table_reply(&self) -> Result<TableReply> {
+        self.dm.table_reply(&self.id, false)
+    }
+
+    /// The live table's status lines as the kernel's reply, borrowed from
+    /// it ([`DeviceMapper::status_reply`]).
+    pub fn status_reply(&self) -> Result<StatusReply> {
+        self.dm.status_reply(&self.id, false)
+    }
+
     /// The live table, typed.
     pub fn typed_table(&self) -> Result<crate::targets::Table> {
         self.dm.typed_table(&self.id, false)
@@ -1303,14 +1702,7 @@ fn single_status<T: crate::targets::TargetStatus>(lines: &[TargetStatus]) -> Res
 }
 
 fn status_lines(t: &Task) -> Vec<TargetStatus> {
-    t.reply_targets()
-        .map(|(start, length, ty, status)| TargetStatus {
-            start,
-            length,
-            target_type: String::from_utf8_lossy(ty).into_owned(),
-            status: status.to_vec(),
-        })
-        .collect()
+    StatusIter::of(t).map(|s| s.to_status()).collect()
 }
 
 fn versions(t: &Task) -> Result<Vec<TargetVersion>> {
@@ -1459,6 +1851,283 @@ mod tests {
                 | crate::udev::DISABLE_OTHER_RULES_FLAG
         );
         assert_eq!(CreateOptions::default().udev_flags, UdevFlags::empty());
+    }
+
+    /// A reply header for a payload `p` (`count` targets), as the kernel
+    /// writes it, followed by `p`.
+    fn reply_of(p: &[u8], count: u32) -> crate::kernel::control::Reply {
+        use crate::kernel::abi::DATA_START;
+        let header = DmIoctl {
+            data_start: DATA_START as u32,
+            data_size: (DATA_START + p.len()) as u32,
+            target_count: count,
+            flags: DmFlags::EXISTS.bits(),
+            ..DmIoctl::default()
+        };
+        let mut bytes = vec![0u8; DATA_START + p.len()];
+        codec::write_header(&mut bytes, &header);
+        bytes[DATA_START..].copy_from_slice(p);
+        crate::kernel::control::Reply::from_bytes(&bytes).unwrap()
+    }
+
+    /// A STATUS/TABLE reply with these lines (struct dm_target_spec, then
+    /// the NUL-terminated text padded to 8; `next` counts from the payload).
+    fn spec_reply(lines: &[(u64, u64, &str, &[u8])]) -> crate::kernel::control::Reply {
+        let mut p = Vec::new();
+        for (i, (start, length, ty, text)) in lines.iter().enumerate() {
+            let at = p.len();
+            p.extend_from_slice(&start.to_ne_bytes());
+            p.extend_from_slice(&length.to_ne_bytes());
+            p.extend_from_slice(&0i32.to_ne_bytes());
+            p.extend_from_slice(&0u32.to_ne_bytes());
+            let mut tyf = [0u8; 16];
+            tyf[..ty.len()].copy_from_slice(ty.as_bytes());
+            p.extend_from_slice(&tyf);
+            p.extend_from_slice(text);
+            p.push(0);
+            p.resize(p.len().next_multiple_of(8), 0);
+            if i + 1 < lines.len() {
+                let next = p.len() as u32;
+                p[at + 20..at + 24].copy_from_slice(&next.to_ne_bytes());
+            }
+        }
+        reply_of(&p, lines.len() as u32)
+    }
+
+    /// A LIST reply: (encoded dev, name, trailer (event_nr, flags, uuid)).
+    /// A record without a trailer (kernels before 4.37) must be the last.
+    type ListRecord<'a> = (u64, &'a str, Option<(u32, u32, Option<&'a str>)>);
+
+    fn name_reply(records: &[ListRecord<'_>]) -> crate::kernel::control::Reply {
+        let mut p = Vec::new();
+        for (i, (dev, name, trailer)) in records.iter().enumerate() {
+            let at = p.len();
+            p.extend_from_slice(&dev.to_ne_bytes());
+            p.extend_from_slice(&0u32.to_ne_bytes());
+            p.extend_from_slice(name.as_bytes());
+            p.push(0);
+            if let Some((event_nr, flags, uuid)) = trailer {
+                p.resize(p.len().next_multiple_of(8), 0);
+                p.extend_from_slice(&event_nr.to_ne_bytes());
+                p.extend_from_slice(&flags.to_ne_bytes());
+                if let Some(u) = uuid {
+                    p.extend_from_slice(u.as_bytes());
+                    p.push(0);
+                }
+            }
+            if i + 1 < records.len() {
+                p.resize(p.len().next_multiple_of(8), 0);
+                let next = (p.len() - at) as u32;
+                p[at + 8..at + 12].copy_from_slice(&next.to_ne_bytes());
+            }
+        }
+        reply_of(&p, 0)
+    }
+
+    const KEY: &[u8] = b"aes-xts-plain64 00112233445566778899aabbccddeeff 0 253:0 0";
+
+    #[test]
+    fn table_replies_lend_their_lines() {
+        let lines: [(u64, u64, &str, &[u8]); 3] = [
+            (0, 8, "linear", b"253:0 16"),
+            (8, 16, "crypt", KEY),
+            (24, 8, "zero", b""),
+        ];
+        let task = Task::with_reply(
+            TaskType::Table,
+            crate::mangle::ManglingMode::Auto,
+            spec_reply(&lines),
+        )
+        .unwrap();
+        let r = TableReply { task };
+        assert_eq!(r.len(), 3);
+        assert!(!r.is_empty());
+        let it = r.iter();
+        assert_eq!(it.len(), 3);
+        let got: Vec<TargetRef<'_>> = it.collect();
+        let want: Vec<TargetRef<'_>> = lines
+            .iter()
+            .map(|&(start, length, ty, params)| TargetRef {
+                start,
+                length,
+                target_type: ty.as_bytes(),
+                params,
+            })
+            .collect();
+        assert_eq!(got, want);
+        // The lines point into the reply buffer: nothing was copied.
+        let buf = r.task.reply.as_ref().unwrap().buf.as_bytes().as_ptr_range();
+        assert!(got
+            .iter()
+            .all(|t| buf.contains(&t.params.as_ptr()) && buf.contains(&t.target_type.as_ptr())));
+        // The owned lines table() returns, from the same reply.
+        let owned: Vec<Target> = r.iter().map(|t| t.to_target().unwrap()).collect();
+        assert_eq!(
+            owned,
+            vec![
+                Target::new(0, 8, "linear", "253:0 16"),
+                Target::new(8, 16, "crypt", KEY),
+                Target::new(24, 8, "zero", ""),
+            ]
+        );
+        // Neither a line nor the reply prints parameters.
+        for shown in [
+            format!("{:?}", got[1]),
+            format!("{r:?}"),
+            format!("{:?}", got[0]),
+        ] {
+            assert!(
+                !shown.contains("00112233") && !shown.contains("253:0"),
+                "{shown}"
+            );
+        }
+        assert_eq!(format!("{:?}", got[2]), "24 8 zero <params hidden>");
+        // `for t in &reply`, and partial walks keep the count right.
+        let mut it = (&r).into_iter();
+        it.next();
+        assert_eq!(it.len(), 2);
+        assert_eq!((&r).into_iter().count(), 3);
+        // An empty table.
+        let task = Task::with_reply(
+            TaskType::Table,
+            crate::mangle::ManglingMode::Auto,
+            spec_reply(&[]),
+        )
+        .unwrap();
+        let e = TableReply { task };
+        assert!(e.is_empty() && e.iter().next().is_none());
+    }
+
+    #[test]
+    fn status_replies_lend_their_lines() {
+        let lines: [(u64, u64, &str, &[u8]); 2] = [
+            (0, 8, "linear", b""),
+            (8, 8, "mirror", b"2 8:0 8:16 1/1 1 AA 1 core"),
+        ];
+        let task = Task::with_reply(
+            TaskType::Status,
+            crate::mangle::ManglingMode::Auto,
+            spec_reply(&lines),
+        )
+        .unwrap();
+        let r = StatusReply { task };
+        assert_eq!(r.len(), 2);
+        let got: Vec<TargetStatusRef<'_>> = r.iter().collect();
+        assert_eq!(
+            got,
+            vec![
+                TargetStatusRef {
+                    start: 0,
+                    length: 8,
+                    target_type: b"linear",
+                    status: b""
+                },
+                TargetStatusRef {
+                    start: 8,
+                    length: 8,
+                    target_type: b"mirror",
+                    status: b"2 8:0 8:16 1/1 1 AA 1 core"
+                },
+            ]
+        );
+        // What status() and wait_event() return, from the same reply.
+        let want = vec![
+            st(0, 8, "linear", ""),
+            st(8, 8, "mirror", "2 8:0 8:16 1/1 1 AA 1 core"),
+        ];
+        assert_eq!(status_lines(&r.task), want);
+        assert_eq!(r.iter().map(|s| s.to_status()).collect::<Vec<_>>(), want);
+        assert_eq!(r.info().target_count, 2);
+        assert_eq!(
+            format!("{r:?}"),
+            "[0 8 linear , 8 8 mirror 2 8:0 8:16 1/1 1 AA 1 core]"
+        );
+    }
+
+    #[test]
+    fn list_replies_lend_unmangled_names() {
+        use crate::mangle::ManglingMode;
+        use abi::{
+            DM_NAME_LIST_FLAG_DOESNT_HAVE_UUID as NO_UUID, DM_NAME_LIST_FLAG_HAS_UUID as UUID,
+        };
+        let records: [ListRecord<'_>; 4] = [
+            (
+                abi::encode_dev(253, 0),
+                "plain",
+                Some((3, UUID, Some("LVM-abc"))),
+            ),
+            (abi::encode_dev(253, 1), "a\\x20b", Some((0, NO_UUID, None))),
+            (
+                abi::encode_dev(253, 2),
+                "m",
+                Some((7, UUID, Some("u\\x2fv"))),
+            ),
+            (abi::encode_dev(254, 300), "old", None),
+        ];
+        let task =
+            Task::with_reply(TaskType::List, ManglingMode::Auto, name_reply(&records)).unwrap();
+        let r = ListReply { task };
+        let got: Vec<ListedDeviceRef<'_>> = r.iter().collect();
+        let want = [
+            ListedDeviceRef {
+                name: b"plain",
+                major: 253,
+                minor: 0,
+                event_nr: Some(3),
+                uuid: Some(b"LVM-abc"),
+            },
+            ListedDeviceRef {
+                name: b"a b",
+                major: 253,
+                minor: 1,
+                event_nr: Some(0),
+                uuid: Some(b""),
+            },
+            ListedDeviceRef {
+                name: b"m",
+                major: 253,
+                minor: 2,
+                event_nr: Some(7),
+                uuid: Some(b"u/v"),
+            },
+            ListedDeviceRef {
+                name: b"old",
+                major: 254,
+                minor: 300,
+                event_nr: None,
+                uuid: None,
+            },
+        ];
+        assert_eq!(got, want);
+        // What list_devices() returns, from the same reply.
+        let owned: Vec<ListedDevice> = (&r).into_iter().map(|d| d.to_listed()).collect();
+        assert_eq!(owned[1].name, b"a b");
+        assert_eq!(owned[1].uuid, Some(Vec::new()));
+        assert_eq!(owned[2].uuid.as_deref(), Some(&b"u/v"[..]));
+        assert_eq!(owned[3].uuid, None);
+        assert_eq!(owned.len(), 4);
+        assert_eq!(
+            format!("{:?}", got[1]),
+            "ListedDeviceRef { name: \"a b\", major: 253, minor: 1, event_nr: Some(0), uuid: Some(\"\") }"
+        );
+        // Mangling mode "none": the names as the kernel sent them.
+        let task =
+            Task::with_reply(TaskType::List, ManglingMode::None, name_reply(&records)).unwrap();
+        let r = ListReply { task };
+        assert_eq!(r.iter().nth(1).unwrap().name, b"a\\x20b");
+        // An empty list is one record with dev 0.
+        let task = Task::with_reply(
+            TaskType::List,
+            ManglingMode::Auto,
+            name_reply(&[(0, "", None)]),
+        )
+        .unwrap();
+        assert_eq!(ListReply { task }.iter().count(), 0);
+        // A task that has not run lists nothing.
+        let r = ListReply {
+            task: Task::new(TaskType::List as i32),
+        };
+        assert_eq!(r.iter().count(), 0);
     }
 
     #[test]
