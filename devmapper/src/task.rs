@@ -758,27 +758,6 @@ impl Task {
         codec::decode_names(p).map_err(|e| Error::protocol(e.to_string()))
     }
 
-    /// The target specs of a STATUS/TABLE/WAITEVENT reply the run checked,
-    /// one by one, borrowed from the reply buffer (empty for any other
-    /// reply): what [`Task::reply_targets`] walks, with the records'
-    /// offsets and status fields.
-    pub fn reply_spec_iter(&self) -> codec::SpecIter<'_> {
-        let (p, count) = self.spec_payload();
-        codec::specs(p, count)
-    }
-
-    /// The records of a LIST reply the run checked (and unmangled unless the
-    /// mode is `none`), one by one, borrowed from the reply buffer: what
-    /// [`Task::reply_names`] collects, without allocating. Empty when the
-    /// task has not run.
-    pub fn reply_name_iter(&self) -> codec::NameIter<'_> {
-        let p = match &self.reply {
-            Some(_) if self.payload_checked => self.reply_payload().unwrap_or_default(),
-            _ => &[],
-        };
-        codec::names(p)
-    }
-
     /// A task holding `reply` as if a run of type `ty` in mangling mode
     /// `mode` had received it: unmangled and checked as the run does (for
     /// tests of what reads replies, without a kernel).

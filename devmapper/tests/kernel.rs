@@ -660,16 +660,22 @@ fn borrowed_replies_match_the_copying_calls() {
         lent.iter().map(|d| d.to_listed()).collect::<Vec<_>>(),
         copied
     );
+    for (l, c) in lent.iter().zip(&copied) {
+        assert_eq!(l.name(), &c.name[..]);
+        assert_eq!((l.major(), l.minor()), (c.major, c.minor));
+        assert_eq!(l.event_nr(), c.event_nr);
+        assert_eq!(l.uuid(), c.uuid.as_deref());
+    }
     for n in [&base, &a, &b] {
         let d = lent
             .iter()
-            .find(|d| d.name == n.as_bytes())
+            .find(|d| d.name() == n.as_bytes())
             .unwrap_or_else(|| panic!("{n} listed"));
         let i = dm.info(&id(n)).unwrap();
-        assert_eq!((d.major, d.minor), (i.major, i.minor));
+        assert_eq!((d.major(), d.minor()), (i.major, i.minor));
         if dm.version().unwrap()[1] >= 45 {
             let want: &[u8] = if n == &a { uuid.as_bytes() } else { b"" };
-            assert_eq!(d.uuid, Some(want));
+            assert_eq!(d.uuid(), Some(want));
         }
     }
 }
