@@ -698,7 +698,7 @@ impl fmt::Debug for StatusReply {
 /// # use devmapper::DeviceMapper;
 /// # let dm = DeviceMapper::new()?;
 /// for d in &dm.list_reply()? {
-///     println!("{} ({}:{})", String::from_utf8_lossy(d.name), d.major, d.minor);
+///     println!("{} ({}:{})", String::from_utf8_lossy(d.name()), d.major(), d.minor());
 /// }
 /// # Ok::<(), devmapper::Error>(())
 /// ```
