@@ -502,18 +502,20 @@ fn region(name: &str, ops: i64, body: impl FnOnce()) {
     out(format_args!("CGR {name} {ops}"));
 }
 
-/// bench-base, the bench-lin-NNNN devices (zero targets here) and
-/// bench-msg, for `DMB_CG_SETUP=1` (a fake driver has no population).
+/// bench-base, the bench-lin-NNNN devices (linear on it) and bench-msg, for `DMB_CG_SETUP=1` (a fake driver has no population).
 fn setup_population(dm: &DeviceMapper, n: usize) {
-    let zero = |name: &str, len: u64| {
+    let make = |name: &str, len: u64, ty: &str, params: &str| {
         let n = DmName::new(name).expect("a valid device name");
-        let _ = dm.create_with_table(&n, None, &[Target::new(0, len, "zero", "")], false);
+        let _ = dm.create_with_table(&n, None, &[Target::new(0, len, ty, params)], false);
     };
-    zero(&format!("{PREFIX}base"), 8 * n as u64);
+    make(&format!("{PREFIX}base"), 8 * n as u64, "zero", "");
+    let base = dm.info(&dev(&format!("{PREFIX}base")));
+    let (major, minor) = base.map_or((0, 0), |i| (i.major, i.minor));
     for i in 0..n {
-        zero(&format!("{PREFIX}lin-{i:04}"), 8);
+        let params = format!("{major}:{minor} {}", 8 * i);
+        make(&format!("{PREFIX}lin-{i:04}"), 8, "linear", &params);
     }
-    zero(&format!("{PREFIX}msg"), 8);
+    make(&format!("{PREFIX}msg"), 8, "zero", "");
 }
 
 fn cmd_callgrind(b: &mut Bench) -> i32 {
