@@ -7,6 +7,9 @@
 #
 #   DMB_BIN       the dm-bench binary (default <repo>/build/bench/dm-bench)
 #   DMB_FLOOR     the dm-floor binary (default <repo>/build/bench/dm-floor)
+#   DMB_RUST      the dm-bench-rust binary: the same workloads through the
+#                 devmapper crate's Rust API, label "rust" (default
+#                 <repo>/build/bench/dm-bench-rust; skipped when absent)
 #   DMB_OURS      directory holding our libdevmapper.so.1.02.1
 #                 (default <repo>/build/lib); stock is the system library
 #   DMB_OUT       where raw results and callgrind dumps go (default a new
@@ -24,6 +27,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
 BIN=${DMB_BIN:-$REPO/build/bench/dm-bench}
 FLOOR=${DMB_FLOOR:-$REPO/build/bench/dm-floor}
+RUST=${DMB_RUST:-$REPO/build/bench/dm-bench-rust}
 OURS=${DMB_OURS:-$REPO/build/lib}
 ROUNDS=${DMB_ROUNDS:-3}
 CG=${DMB_CALLGRIND:-1}
@@ -40,6 +44,11 @@ PY=/usr/bin/python3
 [ -x "$FLOOR" ] || { echo "guest.sh: $FLOOR not built (run bench/run.sh)" >&2; exit 2; }
 [ -f "$OURS/libdevmapper.so.1.02.1" ] || { echo "guest.sh: no $OURS/libdevmapper.so.1.02.1" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "guest.sh: must run as root" >&2; exit 2; }
+HAVE_RUST=0
+if [ -x "$RUST" ]; then HAVE_RUST=1; else echo "guest.sh: no $RUST, the Rust API is not measured" >&2; fi
+# The workloads dm-bench-rust has (the Rust API's reads; creating and
+# removing devices are not compared).
+RUST_WLS=" info status table deps message list bigtable "
 
 T0=$(date +%s)
 elapsed() { echo "$(($(date +%s) - T0))s"; }
@@ -53,9 +62,22 @@ run() {
     bench_with "$@"
 }
 
-# bin LIB: the program measuring LIB (dm-floor for the floor).
+# bin LIB: the program measuring LIB (dm-floor for the floor, dm-bench-rust
+# for the Rust API; both link no libdevmapper, so they run as stock does).
 bin() {
-    if [ "$1" = floor ]; then echo "$FLOOR"; else echo "$BIN"; fi
+    case $1 in
+        floor) echo "$FLOOR" ;;
+        rust) echo "$RUST" ;;
+        *) echo "$BIN" ;;
+    esac
+}
+
+# measures LIB WL: whether LIB runs workload WL.
+measures() {
+    case $1 in
+        rust) [ $HAVE_RUST = 1 ] && [[ $RUST_WLS == *" $2 "* ]] ;;
+        *) true ;;
+    esac
 }
 
 {
@@ -66,6 +88,7 @@ bin() {
     echo "# stock: $(run stock "$BIN" libinfo)"
     echo "# ours:  $(run ours "$BIN" libinfo)"
     echo "# floor: $(run floor "$FLOOR" libinfo)"
+    [ $HAVE_RUST = 0 ] || echo "# rust:  $(run rust "$RUST" libinfo)"
 } | tee -a "$RAW"
 
 status=0
@@ -91,17 +114,20 @@ fi
 
 # Rounds rotate the order of stock, ours and the floor; inside a round every
 # workload runs for the three back to back (each run a fresh process), so
-# slow drifts of the host (other VMs, TCG) hit all sides alike.
+# slow drifts of the host (other VMs, TCG) hit all sides alike. The Rust API
+# (rust) runs next to ours, before it in every other round: its figures are
+# compared with ours's.
 WLS=${DMB_WORKLOADS:-info status table deps message list lifecycle bigtable startup}
 for r in $(seq 1 "$ROUNDS"); do
     case $((r % 3)) in
-        1) order="stock ours floor" ;;
-        2) order="ours floor stock" ;;
-        0) order="floor stock ours" ;;
+        1) order="stock ours rust floor" ;;
+        2) order="rust ours floor stock" ;;
+        0) order="floor stock ours rust" ;;
     esac
     echo "== round $r/$ROUNDS: $order ($(elapsed))"
     for wl in $WLS; do
         for lib in $order; do
+            measures "$lib" "$wl" || continue
             echo "# round $r $lib $wl" >>"$RAW"
             if ! run "$lib" "$(bin "$lib")" run "$lib" "$wl" >>"$RAW" 2>>"$OUT/stderr-$lib.txt"; then
                 echo "guest.sh: round $r $lib $wl failed:" >&2
@@ -117,7 +143,9 @@ if [ "$CG" = 1 ] && command -v valgrind >/dev/null; then
     # rep-string memset/memcpy disabled in glibc (bench_callgrind), as in the
     # baseline's main callgrind column: valgrind counts each rep iteration as
     # an instruction.
-    for lib in stock ours floor; do
+    cglibs="stock ours floor"
+    [ $HAVE_RUST = 0 ] || cglibs="$cglibs rust"
+    for lib in $cglibs; do
         echo "== callgrind: $lib ($(elapsed))"
         mkdir -p "$OUT/cg-$lib"
         if ! BENCH_CG_OPTS=--collect-atstart=no bench_callgrind "$lib" "$OUT/cg-$lib/callgrind.out" \

@@ -6,8 +6,9 @@
 #                [--smp N] [--timeout S] [--env K=V]...
 #
 # Host side: builds our library (make build), bench/dm-bench.c against
-# include/ through pkg-config and bench/dm-floor.c against the kernel's
-# <linux/dm-ioctl.h>, then boots vm/run.sh once running bench/guest.sh,
+# include/ through pkg-config, bench/dm-floor.c against the kernel's
+# <linux/dm-ioctl.h> and bench/rust (dm-bench-rust, the Rust API; cargo
+# build --release), then boots vm/run.sh once running bench/guest.sh,
 # holding the machine's VM lock (flock $DMB_VM_LOCK, default
 # /tmp/dmrs-vm.lock; DMB_VM_LOCK= to do without). Raw results and callgrind dumps are kept in
 # build/bench/results-<date>/ (shared writable with the guest), with a copy
@@ -54,6 +55,10 @@ fi
 [ -f build/pkgconfig/devmapper.pc ] || make -s build
 mkdir -p build/bench
 bench_cc build/bench/dm-bench bench/dm-bench.c
+# The Rust API's program (release build, line tables for callgrind), copied
+# next to the others.
+cargo build -q --release -p dm-bench-rust
+cp "${CARGO_TARGET_DIR:-target}/release/dm-bench-rust" build/bench/dm-bench-rust
 [ -f /usr/include/linux/dm-ioctl.h ] || { echo "bench/run.sh: no <linux/dm-ioctl.h> (linux-libc-dev)" >&2; exit 2; }
 CG_FLAGS=
 bench_have_callgrind_h && CG_FLAGS=-DHAVE_CALLGRIND

@@ -4,7 +4,9 @@
 Reads the RES lines (timed rounds) and CG lines (callgrind) that
 bench/guest.sh collected for stock, ours and floor, and prints markdown
 tables: wall time, userspace instructions, peak RSS, the CPU split, and
-issue 11's goals as met / NOT MET. Exit status 0 whatever the verdicts (a
+issue 11's goals as met / NOT MET; then, when dm-bench-rust ran (lib
+"rust"), the Rust API against the C API (ours): wall and Ir ratios, goal
+rust <= C. Exit status 0 whatever the verdicts (a
 missed goal is a result, not a failure); 1 only when the input has no
 results at all.
 """
@@ -30,6 +32,9 @@ IR_SMALL_RATIO, IR_SMALL_SLACK = 2.0, 1500          # <= 2x, or <= floor + 1500
 IR_BIG = ("list", "bigtable.build+load", "bigtable.table_first", "bigtable.table")
 IR_BIG_RATIO = 3.0
 RSS_GOAL = 1.10                      # bigtable.load peak RSS <= floor + 10 %
+# The Rust API (dm-bench-rust, lib "rust") against the C API (ours): rust <= C.
+RUST_WL = ("info", "status", "table", "deps", "message", "list",
+           "bigtable.table_first", "bigtable.table")
 
 
 def key(w):
@@ -54,7 +59,8 @@ def load(path):
                 byround[k][rnd] = float(f[4])
         elif f[0] == "CG" and len(f) == 5:
             cg[(f[1], f[2])] = (int(f[3].replace(",", "")), int(f[4]))
-    # bigtable.build+load: the sum of the two phases, per round.
+    # bigtable.build+load: the sum of the two phases, per round (not for
+    # rust, which loads no table of its own).
     for lib in LIBS:
         b = byround.get((lib, "bigtable.build", "ms"), {})
         l = byround.get((lib, "bigtable.load", "ms"), {})
@@ -209,6 +215,37 @@ def main():
                 [f"{mm(lib, w, 'minflt'):.1f}" for lib in LIBS] for w in cpuw]
         table(["workload"] + [f"{lib} user/sys ms" for lib in LIBS] +
               [f"{lib} minflt" for lib in LIBS], rows)
+
+    # ---- Rust API vs C API --------------------------------------------------
+    if any(lib == "rust" for (lib, _, _) in res) or any(lib == "rust" for (lib, _) in cg):
+        print()
+        print("Rust API vs C API (ours): dm-bench-rust (the devmapper crate, replies read in place:"
+              " table_reply, status_reply, list_reply) against dm-bench on ours; wall as above"
+              " (median over rounds; bigtable: the whole read), Ir per op (bigtable: per target)")
+        print()
+        rows = []
+        for w in RUST_WL:
+            m = "ms" if w.startswith("bigtable.") else "p50_us"
+            cv, rv = res.get(("ours", w, m), []), res.get(("rust", w, m), [])
+            c, r = med(cv), med(rv)
+            if c is None or r is None:
+                wgoal = "-"
+            else:
+                wgoal = verdict("rust wall", w, "rust <= C", r <= c)
+            ci = cg.get(("ours", w))
+            ri = cg.get(("rust", w))
+            cper = ci[0] / ci[1] if ci else None
+            rper = ri[0] / ri[1] if ri else None
+            if cper is None or rper is None:
+                igoal = "-"
+            else:
+                igoal = verdict("rust Ir", w, "rust <= C", rper <= cper)
+            fm = lambda v: "-" if v is None else f"{v:,.1f}" if v < 100 else f"{v:,.0f}"
+            rows.append([w,
+                         tfmt(c, m) + spread(cv), tfmt(r, m) + spread(rv), ratio(r, c), wgoal,
+                         fm(cper), fm(rper), ratio(rper, cper), igoal])
+        table(["workload", "C wall", "rust wall", "rust/C", "goal (wall)",
+               "C Ir/op", "rust Ir/op", "rust/C", "goal (Ir)"], rows)
 
     # ---- goals ----------------------------------------------------------------
     if verdicts:

@@ -25,6 +25,7 @@ use crate::context::Context;
 use crate::error::{Error, ErrorKind, Result};
 use crate::kernel::abi::{self, DmFlags, DmIoctl};
 use crate::kernel::codec;
+use crate::kernel::control::Reply;
 use crate::names::{DmName, DmUuid};
 use crate::secret::{self, Secret};
 use crate::targets::messages::TargetMessage;
@@ -403,6 +404,479 @@ pub struct TargetVersion {
     pub version: [u32; 3],
 }
 
+/// A table read back with [`DeviceMapper::table_reply`], kept as the
+/// kernel's reply: its lines are borrowed from the reply buffer
+/// ([`TargetRef`]), so walking a table of any size costs no allocation and
+/// no copy per target. The buffer may hold keys (crypt, integrity): it is
+/// wiped when the reply is dropped, and neither this nor a [`TargetRef`]
+/// prints parameters in `Debug`.
+///
+/// ```no_run
+/// # use devmapper::{DevId, DeviceMapper};
+/// # let dm = DeviceMapper::new()?;
+/// let table = dm.table_reply(&DevId::name("vol0")?, false)?;
+/// for t in &table {
+///     println!("{} {} {}", t.start, t.length, String::from_utf8_lossy(t.target_type));
+/// }
+/// # Ok::<(), devmapper::Error>(())
+/// ```
+pub struct TableReply {
+    // The reply buffer alone (a box): the reply moves for free.
+    reply: Reply,
+}
+
+/// A status read back with [`DeviceMapper::status_reply`], kept as the
+/// kernel's reply: its lines are borrowed from the reply buffer
+/// ([`TargetStatusRef`]), no allocation or copy per target.
+pub struct StatusReply {
+    reply: Reply,
+}
+
+/// One line of a [`TableReply`]: `start length type params`, borrowed from
+/// the reply. `Debug` never shows the parameters (they may hold a key);
+/// [`TargetRef::to_target`] makes the owned [`Target`] that
+/// [`DeviceMapper::table`] returns.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct TargetRef<'a> {
+    /// First sector.
+    pub start: u64,
+    /// Length in sectors.
+    pub length: u64,
+    /// Target type name (bytes, no NUL).
+    pub target_type: &'a [u8],
+    /// Parameters (bytes, no NUL; may hold key material).
+    pub params: &'a [u8],
+}
+
+impl fmt::Debug for TargetRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {} {} <params hidden>",
+            self.start,
+            self.length,
+            String::from_utf8_lossy(self.target_type)
+        )
+    }
+}
+
+impl TargetRef<'_> {
+    /// The owned line: the parameters copied into a [`Secret`], the type
+    /// as text (lossy where it is not UTF-8), as [`DeviceMapper::table`]
+    /// returns them.
+    pub fn to_target(&self) -> Result<Target> {
+        let params = Secret::try_from_slice(self.params)
+            .ok_or_else(|| Error::no_memory(self.params.len()))?;
+        Ok(Target {
+            start: self.start,
+            length: self.length,
+            target_type: String::from_utf8_lossy(self.target_type).into_owned(),
+            params,
+        })
+    }
+}
+
+/// One line of a [`StatusReply`]: `start length type status`, borrowed
+/// from the reply. [`TargetStatusRef::to_status`] makes the owned
+/// [`TargetStatus`] that [`DeviceMapper::status`] returns.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct TargetStatusRef<'a> {
+    /// First sector.
+    pub start: u64,
+    /// Length in sectors.
+    pub length: u64,
+    /// Target type name (bytes, no NUL).
+    pub target_type: &'a [u8],
+    /// The status text (bytes, no NUL).
+    pub status: &'a [u8],
+}
+
+impl fmt::Debug for TargetStatusRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {} {} {}",
+            self.start,
+            self.length,
+            String::from_utf8_lossy(self.target_type),
+            String::from_utf8_lossy(self.status)
+        )
+    }
+}
+
+impl TargetStatusRef<'_> {
+    /// The owned line (the type as text, lossy where it is not UTF-8), as
+    /// [`DeviceMapper::status`] returns it.
+    pub fn to_status(&self) -> TargetStatus {
+        TargetStatus {
+            start: self.start,
+            length: self.length,
+            target_type: String::from_utf8_lossy(self.target_type).into_owned(),
+            status: self.status.to_vec(),
+        }
+    }
+}
+
+/// The lines of a [`TableReply`], in table order.
+#[derive(Clone, Debug)]
+pub struct TableIter<'a> {
+    specs: codec::SpecIter<'a>,
+    left: usize,
+}
+
+/// The lines of a [`StatusReply`] (or of a wait-event reply), in table order.
+#[derive(Clone, Debug)]
+pub struct StatusIter<'a> {
+    specs: codec::SpecIter<'a>,
+    left: usize,
+}
+
+/// The next checked spec of a walk over a reply the run checked whole (so
+/// a malformed record, which cannot occur, just ends the walk).
+#[inline]
+fn next_spec<'a>(
+    specs: &mut codec::SpecIter<'a>,
+    left: &mut usize,
+) -> Option<codec::SpecEntry<'a>> {
+    match specs.next() {
+        Some(Ok((_, e))) => {
+            *left = left.saturating_sub(1);
+            Some(e)
+        }
+        _ => {
+            *left = 0;
+            None
+        }
+    }
+}
+
+impl<'a> Iterator for TableIter<'a> {
+    type Item = TargetRef<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<TargetRef<'a>> {
+        next_spec(&mut self.specs, &mut self.left).map(|e| TargetRef {
+            start: e.start,
+            length: e.length,
+            target_type: e.target_type,
+            params: e.params,
+        })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl ExactSizeIterator for TableIter<'_> {}
+
+impl<'a> Iterator for StatusIter<'a> {
+    type Item = TargetStatusRef<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<TargetStatusRef<'a>> {
+        next_spec(&mut self.specs, &mut self.left).map(|e| TargetStatusRef {
+            start: e.start,
+            length: e.length,
+            target_type: e.target_type,
+            status: e.params,
+        })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl ExactSizeIterator for StatusIter<'_> {}
+
+impl<'a> StatusIter<'a> {
+    fn over(reply: Option<&'a Reply>) -> StatusIter<'a> {
+        let (specs, left) = spec_walk(reply);
+        StatusIter { specs, left }
+    }
+}
+
+/// The target specs of a STATUS/TABLE/WAITEVENT reply and their number.
+/// Only replies of such a run are ever walked: the run checked every spec,
+/// and [`codec::specs`] checks each again as it reads it.
+fn spec_walk(reply: Option<&Reply>) -> (codec::SpecIter<'_>, usize) {
+    match reply {
+        Some(r) => {
+            let count = r.header().target_count;
+            (
+                codec::specs(r.payload().unwrap_or_default(), count),
+                count as usize,
+            )
+        }
+        None => (codec::specs(&[], 0), 0),
+    }
+}
+
+impl TableReply {
+    /// The lines, in table order, borrowed from the reply.
+    pub fn iter(&self) -> TableIter<'_> {
+        let (specs, left) = spec_walk(Some(&self.reply));
+        TableIter { specs, left }
+    }
+
+    /// The number of lines.
+    pub fn len(&self) -> usize {
+        self.reply.header().target_count as usize
+    }
+
+    /// Whether the table has no line.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The device's state, from the reply's header.
+    pub fn info(&self) -> DeviceInfo {
+        DeviceInfo::from_header(self.reply.header())
+    }
+}
+
+impl<'a> IntoIterator for &'a TableReply {
+    type Item = TargetRef<'a>;
+    type IntoIter = TableIter<'a>;
+
+    fn into_iter(self) -> TableIter<'a> {
+        self.iter()
+    }
+}
+
+impl fmt::Debug for TableReply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The lines without their parameters (TargetRef's Debug).
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl StatusReply {
+    /// The lines, in table order, borrowed from the reply.
+    pub fn iter(&self) -> StatusIter<'_> {
+        StatusIter::over(Some(&self.reply))
+    }
+
+    /// The number of lines.
+    pub fn len(&self) -> usize {
+        self.reply.header().target_count as usize
+    }
+
+    /// Whether the status has no line.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The device's state, from the reply's header.
+    pub fn info(&self) -> DeviceInfo {
+        DeviceInfo::from_header(self.reply.header())
+    }
+}
+
+impl<'a> IntoIterator for &'a StatusReply {
+    type Item = TargetStatusRef<'a>;
+    type IntoIter = StatusIter<'a>;
+
+    fn into_iter(self) -> StatusIter<'a> {
+        self.iter()
+    }
+}
+
+impl fmt::Debug for StatusReply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+/// The device list read with [`DeviceMapper::list_reply`], kept as the
+/// kernel's reply: its entries are borrowed from the reply buffer
+/// ([`ListedDeviceRef`]), no allocation or copy per device. Names and
+/// uuids are unmangled, as [`DeviceMapper::list_devices`] gives them.
+///
+/// ```no_run
+/// # use devmapper::DeviceMapper;
+/// # let dm = DeviceMapper::new()?;
+/// for d in &dm.list_reply()? {
+///     println!("{} ({}:{})", String::from_utf8_lossy(d.name()), d.major(), d.minor());
+/// }
+/// # Ok::<(), devmapper::Error>(())
+/// ```
+pub struct ListReply {
+    reply: Reply,
+}
+
+/// One entry of a [`ListReply`]: a record of the kernel's reply, read
+/// only when asked (walking a list costs what following the C API's
+/// `next` offsets costs). [`ListedDeviceRef::to_listed`] makes the owned
+/// [`ListedDevice`] that [`DeviceMapper::list_devices`] returns.
+#[derive(Clone, Copy)]
+pub struct ListedDeviceRef<'a> {
+    /// The payload from this record's `dev` field on (the record's own
+    /// `next` says where it ends; the readers below read this record only).
+    rec: &'a [u8],
+}
+
+impl fmt::Debug for ListedDeviceRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        f.debug_struct("ListedDeviceRef")
+            .field("name", &text(self.name()))
+            .field("major", &self.major())
+            .field("minor", &self.minor())
+            .field("event_nr", &self.event_nr())
+            .field("uuid", &self.uuid().map(text))
+            .finish()
+    }
+}
+
+impl<'a> ListedDeviceRef<'a> {
+    /// The record's fields, read (and checked) by [`codec::names`] (which
+    /// stops at the record's end).
+    fn entry(&self) -> Option<codec::NameEntry<'a>> {
+        codec::names(self.rec).next()?.ok()
+    }
+
+    /// Name (bytes, unmangled).
+    pub fn name(&self) -> &'a [u8] {
+        // The lean walk of one record, for the name's length (the name
+        // starts at a fixed offset).
+        let mut len = 0;
+        // `false`: this record only.
+        let _ = codec::walk_names(self.rec, |n, _| {
+            len = n.len();
+            false
+        });
+        let at = abi::NAME_LIST_NAME_OFFSET;
+        self.rec.get(at..at + len).unwrap_or_default()
+    }
+
+    /// Device number (major, minor).
+    pub fn dev(&self) -> (u32, u32) {
+        let mut w = [0u8; 8];
+        if let Some(b) = self.rec.get(..8) {
+            w.copy_from_slice(b);
+        }
+        abi::decode_dev(u64::from_ne_bytes(w))
+    }
+
+    /// Device major.
+    pub fn major(&self) -> u32 {
+        self.dev().0
+    }
+
+    /// Device minor.
+    pub fn minor(&self) -> u32 {
+        self.dev().1
+    }
+
+    /// Event number (kernels with interface 4.37+).
+    pub fn event_nr(&self) -> Option<u32> {
+        self.entry()?.event_nr
+    }
+
+    /// Uuid (bytes, unmangled; kernels with interface 4.45+): `Some(empty)`
+    /// when the device has none.
+    pub fn uuid(&self) -> Option<&'a [u8]> {
+        self.entry().and_then(|e| listed_uuid(&e))
+    }
+
+    /// The owned entry, as [`DeviceMapper::list_devices`] returns it.
+    pub fn to_listed(&self) -> ListedDevice {
+        let Some(e) = self.entry() else {
+            return ListedDevice {
+                name: Vec::new(),
+                major: 0,
+                minor: 0,
+                event_nr: None,
+                uuid: None,
+            };
+        };
+        let (major, minor) = abi::decode_dev(e.dev);
+        ListedDevice {
+            name: e.name.to_vec(),
+            major,
+            minor,
+            event_nr: e.event_nr,
+            uuid: listed_uuid(&e).map(<[u8]>::to_vec),
+        }
+    }
+}
+
+/// A name-list record's uuid as the Rust API gives it: the uuid when the
+/// kernel sent one, empty when it says there is none, `None` when it says
+/// nothing (kernels before 4.45).
+fn listed_uuid<'a>(e: &codec::NameEntry<'a>) -> Option<&'a [u8]> {
+    match e.flags {
+        Some(f) if f & abi::DM_NAME_LIST_FLAG_HAS_UUID != 0 => e.uuid,
+        Some(f) if f & abi::DM_NAME_LIST_FLAG_DOESNT_HAVE_UUID != 0 => Some(&[]),
+        _ => None,
+    }
+}
+
+/// The entries of a [`ListReply`], in the kernel's order.
+#[derive(Clone, Debug)]
+pub struct ListIter<'a> {
+    /// The payload from the next record on (the run checked every record).
+    rest: &'a [u8],
+    /// No record left.
+    done: bool,
+}
+
+impl<'a> Iterator for ListIter<'a> {
+    type Item = ListedDeviceRef<'a>;
+
+    /// Follows the `next` offsets and nothing else, as a C caller of
+    /// `dm_task_get_names` does (the run checked every record); an offset
+    /// that leaves the payload ends the walk.
+    #[inline]
+    fn next(&mut self) -> Option<ListedDeviceRef<'a>> {
+        if self.done {
+            return None;
+        }
+        let rec = self.rest;
+        // The record's `next` field (u32 at byte 8): 0 on the last one.
+        let next = match rec.get(8..12) {
+            Some(&[a, b, c, d]) => u32::from_ne_bytes([a, b, c, d]) as usize,
+            _ => 0,
+        };
+        match rec.get(next..) {
+            Some(tail) if next != 0 => self.rest = tail,
+            _ => self.done = true,
+        }
+        Some(ListedDeviceRef { rec })
+    }
+}
+
+impl ListReply {
+    /// The devices, in the kernel's order, borrowed from the reply.
+    pub fn iter(&self) -> ListIter<'_> {
+        let p = self.reply.payload().unwrap_or_default();
+        // No record, or the one record (dev 0) of an empty list
+        // (codec::names).
+        let empty = p.get(..8).is_none_or(|d| d.iter().all(|&b| b == 0));
+        ListIter {
+            rest: p,
+            done: empty,
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a ListReply {
+    type Item = ListedDeviceRef<'a>;
+    type IntoIter = ListIter<'a>;
+
+    fn into_iter(self) -> ListIter<'a> {
+        self.iter()
+    }
+}
+
+impl fmt::Debug for ListReply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
 /// Options for [`DeviceMapper::suspend`]. (A suspend makes no uevent, so
 /// it takes no udev flags; the resume after it does: [`ResumeOptions`].)
 #[derive(Clone, Copy, Debug, Default)]
@@ -503,6 +977,14 @@ impl DeviceMapper {
 
     fn task(&self, ty: TaskType, id: Option<&DevId>) -> Result<Task> {
         let mut t = Task::new(ty as i32);
+        self.set_id(&mut t, id)?;
+        Ok(t)
+    }
+
+    /// Point `t` at the device `id`. (The calls that read replies build
+    /// their task in place with this: a task is a few hundred bytes, and
+    /// moving it through a `Result` costs a copy each time.)
+    fn set_id(&self, t: &mut Task, id: Option<&DevId>) -> Result<()> {
         match id {
             None => {}
             Some(DevId::Name(n)) => t.set_name(&self.ctx, n.as_bytes())?,
@@ -512,7 +994,7 @@ impl DeviceMapper {
                 t.set_major_minor(a, b, false);
             }
         }
-        Ok(t)
+        Ok(())
     }
 
     /// Run `t`; failures carry the operation and the device.
@@ -576,29 +1058,18 @@ impl DeviceMapper {
 
     /// All devices, with event numbers and uuids where the kernel provides them.
     pub fn list_devices(&self) -> Result<Vec<ListedDevice>> {
-        let mut t = self.task(TaskType::List, None)?;
+        Ok(self.list_reply()?.iter().map(|d| d.to_listed()).collect())
+    }
+
+    /// All devices, as [`list_devices`](DeviceMapper::list_devices) gives
+    /// them, borrowed from the kernel's reply: no allocation per device.
+    pub fn list_reply(&self) -> Result<ListReply> {
+        let mut t = Task::new(TaskType::List as i32);
         t.list_uuids = true;
         self.run(&mut t, None)?;
-        Ok(t.reply_names()?
-            .into_iter()
-            .map(|e| {
-                let (major, minor) = abi::decode_dev(e.dev);
-                let uuid = match e.flags {
-                    Some(f) if f & abi::DM_NAME_LIST_FLAG_HAS_UUID != 0 => {
-                        e.uuid.map(<[u8]>::to_vec)
-                    }
-                    Some(f) if f & abi::DM_NAME_LIST_FLAG_DOESNT_HAVE_UUID != 0 => Some(Vec::new()),
-                    _ => None,
-                };
-                ListedDevice {
-                    name: e.name.to_vec(),
-                    major,
-                    minor,
-                    event_nr: e.event_nr,
-                    uuid,
-                }
-            })
-            .collect())
+        Ok(ListReply {
+            reply: take_reply(&mut t)?,
+        })
     }
 
     /// Create a device with no table (it starts suspended; its node appears
@@ -716,7 +1187,8 @@ impl DeviceMapper {
 
     /// Device state; [`ErrorKind::NotFound`] when there is no such device.
     pub fn info(&self, id: &DevId) -> Result<DeviceInfo> {
-        let mut t = self.task(TaskType::Info, Some(id))?;
+        let mut t = Task::new(TaskType::Info as i32);
+        self.set_id(&mut t, Some(id))?;
         self.run(&mut t, Some(id))?;
         match t.info() {
             Some(i) if i.exists != 0 => Ok(Self::header_info(&t)),
@@ -757,15 +1229,11 @@ impl DeviceMapper {
 
     /// Devices the table depends on, as (major, minor).
     pub fn deps(&self, id: &DevId, inactive: bool) -> Result<Vec<(u32, u32)>> {
-        let mut t = self.task(TaskType::Deps, Some(id))?;
+        let mut t = Task::new(TaskType::Deps as i32);
+        self.set_id(&mut t, Some(id))?;
         t.query_inactive_table = inactive;
         self.run(&mut t, Some(id))?;
-        let p = t.reply_payload().unwrap_or_default();
-        Ok(codec::decode_deps(p)
-            .map_err(|e| Error::protocol(e.to_string()).with_op("deps"))?
-            .into_iter()
-            .map(abi::decode_dev)
-            .collect())
+        deps_of(t.reply_payload().unwrap_or_default())
     }
 
     fn read_targets(
@@ -774,36 +1242,63 @@ impl DeviceMapper {
         id: &DevId,
         setup: impl FnOnce(&mut Task),
     ) -> Result<Task> {
-        let mut t = self.task(ty, Some(id))?;
-        setup(&mut t);
-        self.run(&mut t, Some(id))?;
+        let mut t = Task::new(ty as i32);
+        self.run_read(&mut t, ty, id, setup)?;
+        Ok(t)
+    }
+
+    /// [`read_targets`](DeviceMapper::read_targets), keeping only the
+    /// reply (which moves for free).
+    fn read_reply(&self, ty: TaskType, id: &DevId, setup: impl FnOnce(&mut Task)) -> Result<Reply> {
+        let mut t = Task::new(ty as i32);
+        self.run_read(&mut t, ty, id, setup)?;
+        take_reply(&mut t)
+    }
+
+    /// Run a read of `id` (STATUS, TABLE, WAITEVENT) in `t`; NotFound when
+    /// the device does not exist.
+    fn run_read(
+        &self,
+        t: &mut Task,
+        ty: TaskType,
+        id: &DevId,
+        setup: impl FnOnce(&mut Task),
+    ) -> Result<()> {
+        self.set_id(t, Some(id))?;
+        setup(t);
+        self.run(t, Some(id))?;
         if t.info().is_some_and(|i| i.exists == 0) {
             return Err(Error::new(ErrorKind::NotFound, "Device does not exist.")
                 .with_errno(libc::ENXIO)
                 .with_op(ty.name())
                 .with_device(id.bytes()));
         }
-        Ok(t)
+        Ok(())
     }
 
     /// The live (or inactive) table. Crypt keys come back in [`Secret`]s.
     pub fn table(&self, id: &DevId, inactive: bool) -> Result<Vec<Target>> {
-        let t = self.read_targets(TaskType::Table, id, |t| {
+        let r = self.table_reply(id, inactive)?;
+        let mut lines = Vec::new();
+        lines
+            .try_reserve_exact(r.len())
+            .map_err(|_| Error::no_memory(r.len().saturating_mul(std::mem::size_of::<Target>())))?;
+        for t in &r {
+            lines.push(t.to_target()?);
+        }
+        Ok(lines)
+    }
+
+    /// The live (or inactive) table as the kernel's reply, its lines
+    /// borrowed from it ([`TableReply`]): the table of
+    /// [`table`](DeviceMapper::table) without a copy per line. The reply
+    /// buffer is wiped when the [`TableReply`] is dropped.
+    pub fn table_reply(&self, id: &DevId, inactive: bool) -> Result<TableReply> {
+        let reply = self.read_reply(TaskType::Table, id, |t| {
             t.query_inactive_table = inactive;
             t.secure_data = true;
         })?;
-        t.reply_targets()
-            .map(|(start, length, ty, params)| {
-                let params =
-                    Secret::try_from_slice(params).ok_or_else(|| Error::no_memory(params.len()))?;
-                Ok(Target {
-                    start,
-                    length,
-                    target_type: String::from_utf8_lossy(ty).into_owned(),
-                    params,
-                })
-            })
-            .collect()
+        Ok(TableReply { reply })
     }
 
     /// The live (or inactive) table, typed.
@@ -840,8 +1335,19 @@ impl DeviceMapper {
 
     /// Status lines of the live (or inactive) table.
     pub fn status(&self, id: &DevId, inactive: bool) -> Result<Vec<TargetStatus>> {
-        let t = self.read_targets(TaskType::Status, id, |t| t.query_inactive_table = inactive)?;
-        Ok(status_lines(&t))
+        Ok(self
+            .status_reply(id, inactive)?
+            .iter()
+            .map(|s| s.to_status())
+            .collect())
+    }
+
+    /// Status lines of the live (or inactive) table as the kernel's reply,
+    /// borrowed from it ([`StatusReply`]): the lines of
+    /// [`status`](DeviceMapper::status) without a copy per line.
+    pub fn status_reply(&self, id: &DevId, inactive: bool) -> Result<StatusReply> {
+        let reply = self.read_reply(TaskType::Status, id, |t| t.query_inactive_table = inactive)?;
+        Ok(StatusReply { reply })
     }
 
     /// Wait until the device's event number differs from `event_nr`, then
@@ -878,7 +1384,8 @@ impl DeviceMapper {
         if msg.is_empty() {
             return Err(Error::invalid("Empty message.").with_op("message"));
         }
-        let mut t = self.task(TaskType::TargetMsg, Some(id))?;
+        let mut t = Task::new(TaskType::TargetMsg as i32);
+        self.set_id(&mut t, Some(id))?;
         t.set_message(msg);
         t.sector = Some(sector);
         t.secure_data = secret::is_key_message(msg);
@@ -1164,6 +1671,18 @@ impl Device {
         self.dm.status(&self.id, false)
     }
 
+    /// The live table as the kernel's reply, lines borrowed from it
+    /// ([`DeviceMapper::table_reply`]).
+    pub fn table_reply(&self) -> Result<TableReply> {
+        self.dm.table_reply(&self.id, false)
+    }
+
+    /// The live table's status lines as the kernel's reply, borrowed from
+    /// it ([`DeviceMapper::status_reply`]).
+    pub fn status_reply(&self) -> Result<StatusReply> {
+        self.dm.status_reply(&self.id, false)
+    }
+
     /// The live table, typed.
     pub fn typed_table(&self) -> Result<crate::targets::Table> {
         self.dm.typed_table(&self.id, false)
@@ -1303,14 +1822,34 @@ fn single_status<T: crate::targets::TargetStatus>(lines: &[TargetStatus]) -> Res
 }
 
 fn status_lines(t: &Task) -> Vec<TargetStatus> {
-    t.reply_targets()
-        .map(|(start, length, ty, status)| TargetStatus {
-            start,
-            length,
-            target_type: String::from_utf8_lossy(ty).into_owned(),
-            status: status.to_vec(),
-        })
+    StatusIter::over(t.reply.as_ref())
+        .map(|s| s.to_status())
         .collect()
+}
+
+/// The device numbers of a DEPS payload, as [`codec::decode_deps`] reads
+/// them, decoded, in one allocation: the count, then the numbers that follow
+/// it (struct dm_target_deps: count, padding, dev[]), which
+/// [`codec::deps_count`] checks to fit.
+fn deps_of(p: &[u8]) -> Result<Vec<(u32, u32)>> {
+    let n = codec::deps_count(p).map_err(|e| Error::protocol(e.to_string()).with_op("deps"))?;
+    let mut devs = Vec::new();
+    devs.try_reserve_exact(n)
+        .map_err(|_| Error::no_memory(n.saturating_mul(8)))?;
+    let words = p.get(8..).unwrap_or_default().chunks_exact(8).take(n);
+    devs.extend(words.map(|w| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(w);
+        abi::decode_dev(u64::from_ne_bytes(b))
+    }));
+    Ok(devs)
+}
+
+/// The reply of a task that ran.
+fn take_reply(t: &mut Task) -> Result<Reply> {
+    t.reply
+        .take()
+        .ok_or_else(|| Error::internal("Internal error: the task has not run."))
 }
 
 fn versions(t: &Task) -> Result<Vec<TargetVersion>> {
@@ -1459,6 +1998,379 @@ mod tests {
                 | crate::udev::DISABLE_OTHER_RULES_FLAG
         );
         assert_eq!(CreateOptions::default().udev_flags, UdevFlags::empty());
+    }
+
+    /// A reply header for a payload `p` (`count` targets), as the kernel
+    /// writes it, followed by `p`.
+    fn reply_of(p: &[u8], count: u32) -> crate::kernel::control::Reply {
+        use crate::kernel::abi::DATA_START;
+        let header = DmIoctl {
+            data_start: DATA_START as u32,
+            data_size: (DATA_START + p.len()) as u32,
+            target_count: count,
+            flags: DmFlags::EXISTS.bits(),
+            ..DmIoctl::default()
+        };
+        let mut bytes = vec![0u8; DATA_START + p.len()];
+        codec::write_header(&mut bytes, &header);
+        bytes[DATA_START..].copy_from_slice(p);
+        crate::kernel::control::Reply::from_bytes(&bytes).unwrap()
+    }
+
+    /// A STATUS/TABLE reply with these lines (struct dm_target_spec, then
+    /// the NUL-terminated text padded to 8; `next` counts from the payload).
+    fn spec_reply(lines: &[(u64, u64, &str, &[u8])]) -> crate::kernel::control::Reply {
+        let mut p = Vec::new();
+        for (i, (start, length, ty, text)) in lines.iter().enumerate() {
+            let at = p.len();
+            p.extend_from_slice(&start.to_ne_bytes());
+            p.extend_from_slice(&length.to_ne_bytes());
+            p.extend_from_slice(&0i32.to_ne_bytes());
+            p.extend_from_slice(&0u32.to_ne_bytes());
+            let mut tyf = [0u8; 16];
+            tyf[..ty.len()].copy_from_slice(ty.as_bytes());
+            p.extend_from_slice(&tyf);
+            p.extend_from_slice(text);
+            p.push(0);
+            p.resize(p.len().next_multiple_of(8), 0);
+            if i + 1 < lines.len() {
+                let next = p.len() as u32;
+                p[at + 20..at + 24].copy_from_slice(&next.to_ne_bytes());
+            }
+        }
+        reply_of(&p, lines.len() as u32)
+    }
+
+    /// A LIST reply: (encoded dev, name, trailer (event_nr, flags, uuid)).
+    /// A record without a trailer (kernels before 4.37) must be the last.
+    type ListRecord<'a> = (u64, &'a str, Option<(u32, u32, Option<&'a str>)>);
+
+    fn name_reply(records: &[ListRecord<'_>]) -> crate::kernel::control::Reply {
+        let mut p = Vec::new();
+        for (i, (dev, name, trailer)) in records.iter().enumerate() {
+            let at = p.len();
+            p.extend_from_slice(&dev.to_ne_bytes());
+            p.extend_from_slice(&0u32.to_ne_bytes());
+            p.extend_from_slice(name.as_bytes());
+            p.push(0);
+            if let Some((event_nr, flags, uuid)) = trailer {
+                p.resize(p.len().next_multiple_of(8), 0);
+                p.extend_from_slice(&event_nr.to_ne_bytes());
+                p.extend_from_slice(&flags.to_ne_bytes());
+                if let Some(u) = uuid {
+                    p.extend_from_slice(u.as_bytes());
+                    p.push(0);
+                }
+            }
+            if i + 1 < records.len() {
+                p.resize(p.len().next_multiple_of(8), 0);
+                let next = (p.len() - at) as u32;
+                p[at + 8..at + 12].copy_from_slice(&next.to_ne_bytes());
+            }
+        }
+        reply_of(&p, 0)
+    }
+
+    const KEY: &[u8] = b"aes-xts-plain64 00112233445566778899aabbccddeeff 0 253:0 0";
+
+    #[test]
+    fn table_replies_lend_their_lines() {
+        let lines: [(u64, u64, &str, &[u8]); 3] = [
+            (0, 8, "linear", b"253:0 16"),
+            (8, 16, "crypt", KEY),
+            (24, 8, "zero", b""),
+        ];
+        let task = Task::with_reply(
+            TaskType::Table,
+            crate::mangle::ManglingMode::Auto,
+            spec_reply(&lines),
+        )
+        .unwrap();
+        let r = TableReply {
+            reply: task.reply.unwrap(),
+        };
+        assert_eq!(r.len(), 3);
+        assert!(!r.is_empty());
+        let it = r.iter();
+        assert_eq!(it.len(), 3);
+        let got: Vec<TargetRef<'_>> = it.collect();
+        let want: Vec<TargetRef<'_>> = lines
+            .iter()
+            .map(|&(start, length, ty, params)| TargetRef {
+                start,
+                length,
+                target_type: ty.as_bytes(),
+                params,
+            })
+            .collect();
+        assert_eq!(got, want);
+        // The lines point into the reply buffer: nothing was copied.
+        let buf = r.reply.buf.as_bytes().as_ptr_range();
+        assert!(got
+            .iter()
+            .all(|t| buf.contains(&t.params.as_ptr()) && buf.contains(&t.target_type.as_ptr())));
+        // The owned lines table() returns, from the same reply.
+        let owned: Vec<Target> = r.iter().map(|t| t.to_target().unwrap()).collect();
+        assert_eq!(
+            owned,
+            vec![
+                Target::new(0, 8, "linear", "253:0 16"),
+                Target::new(8, 16, "crypt", KEY),
+                Target::new(24, 8, "zero", ""),
+            ]
+        );
+        // Neither a line nor the reply prints parameters.
+        for shown in [
+            format!("{:?}", got[1]),
+            format!("{r:?}"),
+            format!("{:?}", got[0]),
+        ] {
+            assert!(
+                !shown.contains("00112233") && !shown.contains("253:0"),
+                "{shown}"
+            );
+        }
+        assert_eq!(format!("{:?}", got[2]), "24 8 zero <params hidden>");
+        // `for t in &reply`, and partial walks keep the count right.
+        let mut it = (&r).into_iter();
+        it.next();
+        assert_eq!(it.len(), 2);
+        assert_eq!((&r).into_iter().count(), 3);
+        // An empty table.
+        let task = Task::with_reply(
+            TaskType::Table,
+            crate::mangle::ManglingMode::Auto,
+            spec_reply(&[]),
+        )
+        .unwrap();
+        let e = TableReply {
+            reply: task.reply.unwrap(),
+        };
+        assert!(e.is_empty() && e.iter().next().is_none());
+    }
+
+    #[test]
+    fn status_replies_lend_their_lines() {
+        let lines: [(u64, u64, &str, &[u8]); 2] = [
+            (0, 8, "linear", b""),
+            (8, 8, "mirror", b"2 8:0 8:16 1/1 1 AA 1 core"),
+        ];
+        let task = Task::with_reply(
+            TaskType::Status,
+            crate::mangle::ManglingMode::Auto,
+            spec_reply(&lines),
+        )
+        .unwrap();
+        let r = StatusReply {
+            reply: task.reply.unwrap(),
+        };
+        assert_eq!(r.len(), 2);
+        let got: Vec<TargetStatusRef<'_>> = r.iter().collect();
+        assert_eq!(
+            got,
+            vec![
+                TargetStatusRef {
+                    start: 0,
+                    length: 8,
+                    target_type: b"linear",
+                    status: b""
+                },
+                TargetStatusRef {
+                    start: 8,
+                    length: 8,
+                    target_type: b"mirror",
+                    status: b"2 8:0 8:16 1/1 1 AA 1 core"
+                },
+            ]
+        );
+        // What status() and wait_event() return, from the same reply.
+        let want = vec![
+            st(0, 8, "linear", ""),
+            st(8, 8, "mirror", "2 8:0 8:16 1/1 1 AA 1 core"),
+        ];
+
+        assert_eq!(r.iter().map(|s| s.to_status()).collect::<Vec<_>>(), want);
+        assert_eq!(r.info().target_count, 2);
+        assert_eq!(
+            format!("{r:?}"),
+            "[0 8 linear , 8 8 mirror 2 8:0 8:16 1/1 1 AA 1 core]"
+        );
+    }
+
+    #[test]
+    fn list_replies_lend_unmangled_names() {
+        use crate::mangle::ManglingMode;
+        use abi::{
+            DM_NAME_LIST_FLAG_DOESNT_HAVE_UUID as NO_UUID, DM_NAME_LIST_FLAG_HAS_UUID as UUID,
+        };
+        let records: [ListRecord<'_>; 4] = [
+            (
+                abi::encode_dev(253, 0),
+                "plain",
+                Some((3, UUID, Some("LVM-abc"))),
+            ),
+            (abi::encode_dev(253, 1), "a\\x20b", Some((0, NO_UUID, None))),
+            (
+                abi::encode_dev(253, 2),
+                "m",
+                Some((7, UUID, Some("u\\x2fv"))),
+            ),
+            (abi::encode_dev(254, 300), "old", None),
+        ];
+        let task =
+            Task::with_reply(TaskType::List, ManglingMode::Auto, name_reply(&records)).unwrap();
+        let r = ListReply {
+            reply: task.reply.unwrap(),
+        };
+        let got: Vec<ListedDeviceRef<'_>> = r.iter().collect();
+        type Fields<'a> = (&'a [u8], u32, u32, Option<u32>, Option<&'a [u8]>);
+        fn fields<'a>(d: &ListedDeviceRef<'a>) -> Fields<'a> {
+            (d.name(), d.major(), d.minor(), d.event_nr(), d.uuid())
+        }
+        let want: [Fields<'_>; 4] = [
+            (b"plain", 253, 0, Some(3), Some(b"LVM-abc")),
+            (b"a b", 253, 1, Some(0), Some(b"")),
+            (b"m", 253, 2, Some(7), Some(b"u/v")),
+            (b"old", 254, 300, None, None),
+        ];
+        assert_eq!(got.iter().map(fields).collect::<Vec<_>>(), want);
+        // The records point into the reply buffer: nothing was copied.
+        let buf = r.reply.buf.as_bytes().as_ptr_range();
+        assert!(got.iter().all(|d| buf.contains(&d.name().as_ptr())));
+        // What list_devices() returns, from the same reply.
+        let owned: Vec<ListedDevice> = (&r).into_iter().map(|d| d.to_listed()).collect();
+        assert_eq!(owned[1].name, b"a b");
+        assert_eq!(owned[1].uuid, Some(Vec::new()));
+        assert_eq!(owned[2].uuid.as_deref(), Some(&b"u/v"[..]));
+        assert_eq!(owned[3].uuid, None);
+        assert_eq!(owned.len(), 4);
+        assert_eq!(
+            format!("{:?}", got[1]),
+            "ListedDeviceRef { name: \"a b\", major: 253, minor: 1, event_nr: Some(0), uuid: Some(\"\") }"
+        );
+        // Mangling mode "none": the names as the kernel sent them.
+        let task =
+            Task::with_reply(TaskType::List, ManglingMode::None, name_reply(&records)).unwrap();
+        let r = ListReply {
+            reply: task.reply.unwrap(),
+        };
+        assert_eq!(r.iter().nth(1).unwrap().name(), b"a\\x20b");
+        // An empty list is one record with dev 0.
+        let task = Task::with_reply(
+            TaskType::List,
+            ManglingMode::Auto,
+            name_reply(&[(0, "", None)]),
+        )
+        .unwrap();
+        let r = ListReply {
+            reply: task.reply.unwrap(),
+        };
+        assert_eq!(r.iter().count(), 0);
+    }
+
+    #[test]
+    fn list_walks_agree_with_the_codec_on_every_checked_reply() {
+        use crate::mangle::ManglingMode;
+        use abi::{
+            DM_NAME_LIST_FLAG_DOESNT_HAVE_UUID as NO_UUID, DM_NAME_LIST_FLAG_HAS_UUID as UUID,
+        };
+        let records: [ListRecord<'_>; 5] = [
+            (abi::encode_dev(253, 0), "a", Some((1, UUID, Some("U-1")))),
+            (
+                abi::encode_dev(253, 1),
+                "bench-lin-0001",
+                Some((0, NO_UUID, None)),
+            ),
+            (abi::encode_dev(253, 2), "x\\x20y", Some((9, 0, None))),
+            (
+                abi::encode_dev(253, 3),
+                "seven77",
+                Some((2, UUID, Some("LVM-0123456789"))),
+            ),
+            (abi::encode_dev(254, 4), "last", None),
+        ];
+        let whole = name_reply(&records);
+        let p = whole.payload().unwrap().to_vec();
+        let mut cases: Vec<Vec<u8>> = (0..=p.len()).map(|n| p[..n].to_vec()).collect();
+        for i in 0..p.len() {
+            for v in [0u8, 1, 8, 16, 0x20, 0x5c, 0xff] {
+                let mut q = p.clone();
+                q[i] = v;
+                cases.push(q);
+            }
+        }
+        let mut checked = 0;
+        for q in cases {
+            // Only replies the run accepts are ever walked.
+            let Ok(task) = Task::with_reply(TaskType::List, ManglingMode::Auto, reply_of(&q, 0))
+            else {
+                continue;
+            };
+            checked += 1;
+            let r = ListReply {
+                reply: task.reply.unwrap(),
+            };
+            let want: Vec<ListedDevice> = codec::names(r.reply.payload().unwrap())
+                .map(|e| {
+                    let e = e.unwrap();
+                    let (major, minor) = abi::decode_dev(e.dev);
+                    ListedDevice {
+                        name: e.name.to_vec(),
+                        major,
+                        minor,
+                        event_nr: e.event_nr,
+                        uuid: listed_uuid(&e).map(<[u8]>::to_vec),
+                    }
+                })
+                .collect();
+            let got: Vec<ListedDevice> = r
+                .iter()
+                .map(|d| {
+                    let l = d.to_listed();
+                    assert_eq!(d.name(), &l.name[..]);
+                    assert_eq!((d.major(), d.minor()), (l.major, l.minor));
+                    assert_eq!(d.event_nr(), l.event_nr);
+                    assert_eq!(d.uuid(), l.uuid.as_deref());
+                    l
+                })
+                .collect();
+            assert_eq!(got, want, "{q:?}");
+        }
+        assert!(checked > p.len(), "{checked} replies accepted");
+    }
+
+    #[test]
+    fn deps_are_read_as_the_codec_reads_them() {
+        // count 3, padding, three device numbers; then every truncation and
+        // every one-byte change of it (and of an empty payload).
+        let mut p = Vec::new();
+        p.extend_from_slice(&3u32.to_ne_bytes());
+        p.extend_from_slice(&0u32.to_ne_bytes());
+        for (a, b) in [(8, 0), (253, 7), (4095, (1 << 20) - 1)] {
+            p.extend_from_slice(&abi::encode_dev(a, b).to_ne_bytes());
+        }
+        assert_eq!(
+            deps_of(&p).unwrap(),
+            vec![(8, 0), (253, 7), (4095, (1 << 20) - 1)]
+        );
+        let old = |p: &[u8]| {
+            codec::decode_deps(p).map(|v| v.into_iter().map(abi::decode_dev).collect::<Vec<_>>())
+        };
+        let mut cases: Vec<Vec<u8>> = (0..=p.len()).map(|n| p[..n].to_vec()).collect();
+        for i in 0..p.len() {
+            for v in [0u8, 1, 2, 0x80, 0xff] {
+                let mut q = p.clone();
+                q[i] = v;
+                cases.push(q);
+            }
+        }
+        for q in cases {
+            match (deps_of(&q), old(&q)) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b, "{q:?}"),
+                (Err(_), Err(_)) => {}
+                (a, b) => panic!("{q:?}: {a:?} against {b:?}"),
+            }
+        }
     }
 
     #[test]

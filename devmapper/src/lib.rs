@@ -61,8 +61,9 @@ pub mod units;
 
 pub use context::Context;
 pub use dm::{
-    ControlFd, CreateOptions, DevId, Device, DeviceInfo, DeviceMapper, ListedDevice, RemoveOptions,
-    ResumeOptions, SuspendOptions, TableSource, Target, TargetStatus, TargetVersion,
+    ControlFd, CreateOptions, DevId, Device, DeviceInfo, DeviceMapper, ListReply, ListedDevice,
+    ListedDeviceRef, RemoveOptions, ResumeOptions, StatusReply, SuspendOptions, TableReply,
+    TableSource, Target, TargetRef, TargetStatus, TargetStatusRef, TargetVersion,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use kernel::abi;

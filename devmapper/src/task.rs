@@ -809,6 +809,25 @@ impl Task {
         codec::decode_names(p).map_err(|e| Error::protocol(e.to_string()))
     }
 
+    /// A task holding `reply` as if a run of type `ty` in mangling mode
+    /// `mode` had received it: unmangled and checked as the run does (for
+    /// tests of what reads replies, without a kernel).
+    #[cfg(test)]
+    pub(crate) fn with_reply(
+        ty: TaskType,
+        mode: ManglingMode,
+        mut reply: Reply,
+    ) -> Result<Task, Error> {
+        let mut t = Task::new(ty as i32);
+        if !unmangle_reply(mode, ty, &mut reply, None)? {
+            validate_reply(ty, &reply).map_err(|e| Error::protocol(e.to_string()))?;
+        }
+        t.payload_checked = true;
+        t.reply_specs = matches!(ty, TaskType::Status | TaskType::Table | TaskType::WaitEvent);
+        t.reply = Some(reply);
+        Ok(t)
+    }
+
     /// The message response of a TARGET_MSG reply.
     pub fn message_response(&self) -> Option<&[u8]> {
         let off = self.message_response_offset()?;

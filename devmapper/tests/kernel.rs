@@ -590,3 +590,92 @@ fn big_tables_are_read_in_few_ioctls() {
     }
     assert_eq!(dm.table(&id(&n), false).unwrap().len(), 20_000);
 }
+
+#[test]
+#[ignore = "needs root and a kernel with device-mapper: runs in the VM (vm/tests.sh)"]
+fn borrowed_replies_match_the_copying_calls() {
+    use devmapper::{ListedDeviceRef, TargetRef, TargetStatusRef};
+    let dm = DeviceMapper::new().unwrap();
+    let base = name("lend-base");
+    let a = name("lend-a");
+    // A name udev cannot take: listed unmangled by both calls.
+    let b = DmName::new(format!("rstest-lend b-{}", std::process::id())).unwrap();
+    let _c = Cleanup(vec![base.clone(), a.clone(), b.clone()]);
+    dm.create_with_table(&base, None, &[Target::new(0, 64, "zero", "")], false)
+        .unwrap();
+    let bi = dm.info(&id(&base)).unwrap();
+    // A multi-target table, with a crypt line (key in the parameters).
+    let key = "aes-cbc-essiv:sha256 0123456789abcdef0123456789abcdef";
+    let table = vec![
+        Target::new(0, 8, "linear", format!("{}:{} 0", bi.major, bi.minor)),
+        Target::new(8, 8, "zero", ""),
+        Target::new(
+            16,
+            8,
+            "crypt",
+            format!("{key} 0 {}:{} 8", bi.major, bi.minor),
+        ),
+        Target::new(24, 8, "error", ""),
+    ];
+    let uuid = DmUuid::new(format!("RSTEST-LEND-{}", std::process::id())).unwrap();
+    dm.create_with_table(&a, Some(&uuid), &table, false)
+        .unwrap();
+    dm.create_with_table(&b, None, &[Target::new(0, 8, "zero", "")], false)
+        .unwrap();
+
+    // Table: the borrowed lines are the copied ones.
+    let copied = dm.table(&id(&a), false).unwrap();
+    let reply = dm.table_reply(&id(&a), false).unwrap();
+    assert_eq!(reply.len(), 4);
+    let lent: Vec<TargetRef<'_>> = reply.iter().collect();
+    assert_eq!(lent.len(), copied.len());
+    for (l, c) in lent.iter().zip(&copied) {
+        assert_eq!(l.to_target().unwrap(), *c);
+        assert_eq!((l.start, l.length), (c.start, c.length));
+        assert_eq!(l.target_type, c.target_type.as_bytes());
+        assert_eq!(l.params, c.params.as_bytes());
+    }
+    assert_eq!(lent[2].target_type, b"crypt");
+    assert!(contains(lent[2].params, b"0123456789abcdef"));
+    assert!(!format!("{reply:?}").contains("0123456789abcdef"));
+    assert_eq!(reply.info().target_count, 4);
+    drop(reply);
+
+    // Status.
+    let copied = dm.status(&id(&a), false).unwrap();
+    let reply = dm.status_reply(&id(&a), false).unwrap();
+    let lent: Vec<TargetStatusRef<'_>> = reply.iter().collect();
+    assert_eq!(lent.len(), 4);
+    assert_eq!(
+        lent.iter().map(|s| s.to_status()).collect::<Vec<_>>(),
+        copied
+    );
+    assert_eq!(lent[3].target_type, b"error");
+
+    // The device list: every device, same order, same fields.
+    let copied = dm.list_devices().unwrap();
+    let reply = dm.list_reply().unwrap();
+    let lent: Vec<ListedDeviceRef<'_>> = reply.iter().collect();
+    assert_eq!(
+        lent.iter().map(|d| d.to_listed()).collect::<Vec<_>>(),
+        copied
+    );
+    for (l, c) in lent.iter().zip(&copied) {
+        assert_eq!(l.name(), &c.name[..]);
+        assert_eq!((l.major(), l.minor()), (c.major, c.minor));
+        assert_eq!(l.event_nr(), c.event_nr);
+        assert_eq!(l.uuid(), c.uuid.as_deref());
+    }
+    for n in [&base, &a, &b] {
+        let d = lent
+            .iter()
+            .find(|d| d.name() == n.as_bytes())
+            .unwrap_or_else(|| panic!("{n} listed"));
+        let i = dm.info(&id(n)).unwrap();
+        assert_eq!((d.major(), d.minor()), (i.major, i.minor));
+        if dm.version().unwrap()[1] >= 45 {
+            let want: &[u8] = if n == &a { uuid.as_bytes() } else { b"" };
+            assert_eq!(d.uuid(), Some(want));
+        }
+    }
+}
