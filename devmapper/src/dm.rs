@@ -895,6 +895,27 @@ pub struct ResumeOptions {
     pub udev_flags: UdevFlags,
 }
 
+/// Options for [`DeviceMapper::table_reply_with`].
+#[derive(Clone, Copy, Debug)]
+pub struct TableReadOptions {
+    /// Read the inactive table instead of the live one.
+    pub inactive: bool,
+    /// Ask the kernel to wipe its own copy of the table after the read
+    /// (`DM_SECURE_DATA_FLAG`, `dm_task_secure_data`): for tables that may
+    /// hold keys. On by default; the reply buffer on our side is wiped
+    /// either way.
+    pub secure_data: bool,
+}
+
+impl Default for TableReadOptions {
+    fn default() -> TableReadOptions {
+        TableReadOptions {
+            inactive: false,
+            secure_data: true,
+        }
+    }
+}
+
 /// Options for [`DeviceMapper::remove`].
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RemoveOptions {
@@ -1294,9 +1315,23 @@ impl DeviceMapper {
     /// [`table`](DeviceMapper::table) without a copy per line. The reply
     /// buffer is wiped when the [`TableReply`] is dropped.
     pub fn table_reply(&self, id: &DevId, inactive: bool) -> Result<TableReply> {
+        self.table_reply_with(
+            id,
+            TableReadOptions {
+                inactive,
+                ..TableReadOptions::default()
+            },
+        )
+    }
+
+    /// [`table_reply`](DeviceMapper::table_reply) with its options: e.g.
+    /// `secure_data: false` reads a table that holds no keys the way
+    /// libdevmapper's default table task does, without the kernel's wipe
+    /// of its own copy.
+    pub fn table_reply_with(&self, id: &DevId, opts: TableReadOptions) -> Result<TableReply> {
         let reply = self.read_reply(TaskType::Table, id, |t| {
-            t.query_inactive_table = inactive;
-            t.secure_data = true;
+            t.query_inactive_table = opts.inactive;
+            t.secure_data = opts.secure_data;
         })?;
         Ok(TableReply { reply })
     }

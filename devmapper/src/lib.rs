@@ -62,8 +62,8 @@ pub mod units;
 pub use context::Context;
 pub use dm::{
     ControlFd, CreateOptions, DevId, Device, DeviceInfo, DeviceMapper, ListReply, ListedDevice,
-    ListedDeviceRef, RemoveOptions, ResumeOptions, StatusReply, SuspendOptions, TableReply,
-    TableSource, Target, TargetRef, TargetStatus, TargetStatusRef, TargetVersion,
+    ListedDeviceRef, RemoveOptions, ResumeOptions, StatusReply, SuspendOptions, TableReadOptions,
+    TableReply, TableSource, Target, TargetRef, TargetStatus, TargetStatusRef, TargetVersion,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use kernel::abi;

@@ -27,13 +27,14 @@
 //!
 //! Each operation is one call of the Rust API, reading the reply in place
 //! where the API can: [`DeviceMapper::info`], [`DeviceMapper::status_reply`]
-//! and [`DeviceMapper::table_reply`] (every line visited),
+//! and [`DeviceMapper::table_reply_with`] (every line visited; no
+//! `DM_SECURE_DATA_FLAG`, as the C program's table task),
 //! [`DeviceMapper::deps`], [`DeviceMapper::target_message`],
 //! [`DeviceMapper::list_reply`] (every name visited). Creating and removing
 //! devices (lifecycle, the big table's load) are not compared: the C
 //! benchmark's rows for them stand alone.
 
-use devmapper::{DevId, DeviceMapper, DmName, RemoveOptions, Target};
+use devmapper::{DevId, DeviceMapper, DmName, RemoveOptions, TableReadOptions, Target};
 use std::hint::black_box;
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -234,7 +235,14 @@ fn op_info(dm: &DeviceMapper, id: &DevId) -> i64 {
 fn op_targets(dm: &DeviceMapper, table: bool, id: &DevId) -> i64 {
     let mut n = 0;
     if table {
-        let Ok(r) = dm.table_reply(id, false) else {
+        // As dm-bench's C table task: no DM_SECURE_DATA_FLAG (the Rust
+        // API's default asks the kernel to wipe its copy; the bench's
+        // tables hold no keys).
+        let opts = TableReadOptions {
+            secure_data: false,
+            ..TableReadOptions::default()
+        };
+        let Ok(r) = dm.table_reply_with(id, opts) else {
             return -1;
         };
         for t in &r {
