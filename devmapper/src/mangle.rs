@@ -217,6 +217,37 @@ pub fn is_whitelisted(b: u8) -> bool {
     CLASS[b as usize] == WHITE
 }
 
+/// `b` in every byte of a word.
+const fn splat(b: u8) -> u64 {
+    0x0101_0101_0101_0101 * b as u64
+}
+
+/// For eight bytes of a string read as one little-endian word, the high
+/// bit (`0x80`) of every byte this word-at-a-time test does not vouch
+/// for: it leaves clear only the common whitelisted bytes (`A-Z a-z 0-9`
+/// and `- . : _`), so it flags every NUL, backslash and blacklisted byte
+/// and the rarer whitelisted ones (`# + = @`), which need the exact check
+/// ([`is_plain`]). The `flag` of the LIST run's name walk
+/// ([`walk_names_flagged`](crate::kernel::codec::walk_names_flagged)).
+#[inline(always)]
+pub fn unvouched_bytes(w: u64) -> u64 {
+    const LOW7: u64 = splat(0x7f);
+    // Seven-bit bytes (the others are flagged at the end): no sum below
+    // carries into the next byte, so each byte is tested on its own.
+    let v = w & LOW7;
+    // In `- . / 0-9 :` (0x2d..=0x3a), `@ A-Z [ \ ] ^ _` or `` ` a-z { | } ~ DEL``,
+    // the bytes whose low five bits are 1..=0x1a are `- . / 0-9 :`, `A-Z`
+    // and `a-z`: with the slash left out, the main vouched set.
+    let low5 = v & splat(0x1f);
+    let from_dash = v.wrapping_add(splat(0x80 - b'-')); // high bit: v >= '-'
+    let low5_nonzero = low5.wrapping_add(LOW7); // high bit: low5 >= 1
+    let low5_past_z = low5.wrapping_add(splat(0x7f - 0x1a)); // high bit: low5 > 0x1a
+    let not_slash = (v ^ splat(b'/')).wrapping_add(LOW7); // high bit: v != '/'
+    let not_underscore = (v ^ splat(b'_')).wrapping_add(LOW7); // high bit: v != '_'
+    let main = from_dash & low5_nonzero & not_slash & !low5_past_z;
+    (!main & not_underscore | w) & splat(0x80)
+}
+
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
@@ -477,6 +508,31 @@ mod tests {
     }
     fn some(s: &str) -> Option<Vec<u8>> {
         Some(s.as_bytes().to_vec())
+    }
+
+    /// The word test vouches exactly for `A-Z a-z 0-9 - . : _`, at every
+    /// position of a word, whatever the bytes next to it (every pair of
+    /// neighbours: a sum must not carry from one byte into the next).
+    #[test]
+    fn the_word_test_vouches_only_for_whitelisted_bytes() {
+        let vouched = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b':' | b'_');
+        for b in 0..=255u8 {
+            assert!(!vouched(b) || (is_whitelisted(b) && b != 0), "{b:#x}");
+        }
+        for lo in 0..=255u8 {
+            for hi in 0..=255u8 {
+                for at in 0..7 {
+                    let mut bytes = [b'a'; 8];
+                    bytes[at] = lo;
+                    bytes[at + 1] = hi;
+                    let f = unvouched_bytes(u64::from_le_bytes(bytes));
+                    for (i, &c) in bytes.iter().enumerate() {
+                        let flagged = (f >> (8 * i)) & 0xff;
+                        assert_eq!(flagged, if vouched(c) { 0 } else { 0x80 }, "{bytes:?}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
