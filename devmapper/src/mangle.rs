@@ -223,29 +223,69 @@ const fn splat(b: u8) -> u64 {
 }
 
 /// For eight bytes of a string read as one little-endian word, the high
-/// bit (`0x80`) of every byte this word-at-a-time test does not vouch
-/// for: it leaves clear only the common whitelisted bytes (`A-Z a-z 0-9`
-/// and `- . : _`), so it flags every NUL, backslash and blacklisted byte
-/// and the rarer whitelisted ones (`# + = @`), which need the exact check
-/// ([`is_plain`]). The `flag` of the LIST run's name walk
+/// bit (`0x80`) of bytes this word-at-a-time test does not vouch for: it
+/// vouches only for the common whitelisted bytes (`A-Z a-z 0-9` and
+/// `- . : _`), so it flags every NUL, backslash and blacklisted byte and
+/// the rarer whitelisted ones (`# + = @`), which need the exact check
+/// ([`is_plain`]). Only the lowest set bit is exact (bits above it may be
+/// set or clear): it marks the first byte not vouched for, if any. The
+/// `flag` of the LIST run's name walk
 /// ([`walk_names_flagged`](crate::kernel::codec::walk_names_flagged)).
 #[inline(always)]
 pub fn unvouched_bytes(w: u64) -> u64 {
-    const LOW7: u64 = splat(0x7f);
-    // Seven-bit bytes (the others are flagged at the end): no sum below
-    // carries into the next byte, so each byte is tested on its own.
-    let v = w & LOW7;
-    // In `- . / 0-9 :` (0x2d..=0x3a), `@ A-Z [ \ ] ^ _` or `` ` a-z { | } ~ DEL``,
-    // the bytes whose low five bits are 1..=0x1a are `- . / 0-9 :`, `A-Z`
-    // and `a-z`: with the slash left out, the main vouched set.
-    let low5 = v & splat(0x1f);
-    let from_dash = v.wrapping_add(splat(0x80 - b'-')); // high bit: v >= '-'
-    let low5_nonzero = low5.wrapping_add(LOW7); // high bit: low5 >= 1
-    let low5_past_z = low5.wrapping_add(splat(0x7f - 0x1a)); // high bit: low5 > 0x1a
-    let not_slash = (v ^ splat(b'/')).wrapping_add(LOW7); // high bit: v != '/'
-    let not_underscore = (v ^ splat(b'_')).wrapping_add(LOW7); // high bit: v != '_'
-    let main = from_dash & low5_nonzero & not_slash & !low5_past_z;
-    (!main & not_underscore | w) & splat(0x80)
+    WORD_TEST.unvouched(w)
+}
+
+/// The constants of [`unvouched_bytes`].
+const WORD_TEST: WordTest = WordTest([
+    splat(0x7f - b'z'),
+    splat(0x80 - b'-'),
+    splat(0x1f),
+    splat(0x80 - 6),
+    splat(b'/'),
+    splat(b'_'),
+    splat(0x7f),
+    splat(0x80),
+]);
+
+/// [`unvouched_bytes`] for a loop over many words: [`WordTest::new`]
+/// hides its constants from the optimiser, which then keeps them in
+/// registers (or folds them in as memory operands) instead of loading
+/// each 64-bit constant again in every turn of the loop.
+#[derive(Clone, Copy, Debug)]
+pub struct WordTest([u64; 8]);
+
+impl Default for WordTest {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl WordTest {
+    /// The test, with its constants out of the optimiser's sight.
+    #[inline(always)]
+    pub fn new() -> Self {
+        std::hint::black_box(WORD_TEST)
+    }
+
+    /// [`unvouched_bytes`] of `w`.
+    #[inline(always)]
+    pub fn unvouched(&self, w: u64) -> u64 {
+        let [c_past_z, c_from_dash, c_low5, c_gaps, c_slash, c_underscore, c_low7, c_high] = self.0;
+        // Each sum's high bit tests one byte. A seven-bit byte plus these
+        // constants stays below 0x100, so only a byte with its high bit set
+        // (flagged by `| w` whatever its sums say) carries into the bytes
+        // above it: every byte below the first such one is tested exactly.
+        let past_z = w.wrapping_add(c_past_z); // x > 'z'
+        let from_dash = w.wrapping_add(c_from_dash); // x >= '-'
+                                                     // In '-'..='z', the bytes that are not `- . / 0-9 : A-Z a-z` are
+                                                     // `; < = > ? @` and `[ \ ] ^ _ \``: those whose (x + 5) % 32 < 6.
+        let outside_gaps = (past_z & c_low5).wrapping_add(c_gaps);
+        let not_slash = (w ^ c_slash).wrapping_add(c_low7); // x != '/'
+        let not_underscore = (w ^ c_underscore).wrapping_add(c_low7); // x != '_'
+        let main = from_dash & outside_gaps & not_slash & !past_z;
+        (!main & not_underscore | w) & c_high
+    }
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
@@ -510,9 +550,10 @@ mod tests {
         Some(s.as_bytes().to_vec())
     }
 
-    /// The word test vouches exactly for `A-Z a-z 0-9 - . : _`, at every
-    /// position of a word, whatever the bytes next to it (every pair of
-    /// neighbours: a sum must not carry from one byte into the next).
+    /// The word test vouches exactly for `A-Z a-z 0-9 - . : _`: its lowest
+    /// flag marks the first other byte, at every position of a word,
+    /// whatever the bytes next to it (every pair of neighbours: a sum must
+    /// not carry into the next byte below the first byte not vouched for).
     #[test]
     fn the_word_test_vouches_only_for_whitelisted_bytes() {
         let vouched = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b':' | b'_');
@@ -526,13 +567,16 @@ mod tests {
                     bytes[at] = lo;
                     bytes[at + 1] = hi;
                     let f = unvouched_bytes(u64::from_le_bytes(bytes));
-                    for (i, &c) in bytes.iter().enumerate() {
-                        let flagged = (f >> (8 * i)) & 0xff;
-                        assert_eq!(flagged, if vouched(c) { 0 } else { 0x80 }, "{bytes:?}");
-                    }
+                    assert_eq!(f & !splat(0x80), 0, "{bytes:?}");
+                    let first = bytes.iter().position(|&c| !vouched(c));
+                    let lowest = (f != 0).then(|| f.trailing_zeros() as usize / 8);
+                    assert_eq!(lowest, first, "{bytes:?}");
                 }
             }
         }
+        // A vouched byte after an unvouched one may be flagged or not; a
+        // word of vouched bytes is never flagged.
+        assert_eq!(unvouched_bytes(u64::from_le_bytes(*b"Az09-.:_")), 0);
     }
 
     #[test]

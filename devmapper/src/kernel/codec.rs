@@ -626,14 +626,19 @@ pub fn walk_names_flagged(
     if p.is_empty() || rd_u64(p, 0) == Some(0) {
         return Ok(true);
     }
-    let mut off = 0usize;
+    let mut rest = p;
+    // Whole words of bytes already vouched for: the start of the last name
+    // the fast path took. The kernel lists names sorted, so a name often
+    // starts with the same words as the one before it: those need no test.
+    let mut known: &[u8] = &[];
     loop {
-        if let Some(end) = fast_name_record(p, off, &flag) {
-            off = end;
+        if let Some((after, vouched)) = fast_name_record(rest, known, &flag) {
+            rest = after;
+            known = vouched;
             continue;
         }
-        match name_step(p.get(off..).unwrap_or_default(), &mut each)? {
-            NameStep::Next(next) => off += next,
+        match name_step(rest, &mut each)? {
+            NameStep::Next(next) => rest = rest.get(next..).unwrap_or_default(),
             NameStep::Done(all) => return Ok(all),
         }
     }
@@ -665,43 +670,62 @@ fn name_step(
     })
 }
 
-/// The fast path of [`walk_names_flagged`] for the record at `p[off..]`:
-/// where the next record starts when this one is not the last, its `next`
-/// is valid, and its name (and uuid, if flagged present) end in whole
-/// words inside the record with no flagged byte before their NUL; then
-/// [`name_record`] accepts it with that `next`, and `each` would accept
-/// its strings. `None`: decide the exact way.
+/// The fast path of [`walk_names_flagged`] for the record at the start of
+/// `rest`: what follows it and the whole words its name starts with, when
+/// it is not the last record, its `next` is valid, and its name (and
+/// uuid, if flagged present) end in whole words inside the record with no
+/// flagged byte before their NUL; then [`name_record`] accepts it with
+/// that `next`, and `each` would accept its strings. `None`: decide the
+/// exact way. `known`: whole words of bytes vouched for (see
+/// [`flagged_cstr_end`]).
 #[inline(always)]
-fn fast_name_record(p: &[u8], off: usize, flag: &impl Fn(u64) -> u64) -> Option<usize> {
-    let next = rd_u32(p, off.checked_add(8)?)? as usize;
-    if next % 8 != 0 || next < 16 {
+fn fast_name_record<'a>(
+    rest: &'a [u8],
+    known: &[u8],
+    flag: &impl Fn(u64) -> u64,
+) -> Option<(&'a [u8], &'a [u8])> {
+    // A record with a name (a byte at least) and the trailer after it
+    // has 24 bytes or more; shorter ones (the last record of a list, an
+    // old kernel's record without event number) go the exact way.
+    let head = rest.first_chunk::<24>()?;
+    let next = u32::from_ne_bytes(*head[8..].first_chunk::<4>()?) as usize;
+    if next % 8 != 0 || next < 24 || next > rest.len() {
         return None; // the last record (0), or a bad offset
     }
-    let end = off + next;
-    let rec = p.get(..end)?;
-    let nul = flagged_cstr_end(rec, off + NAME_LIST_NAME_OFFSET, flag)?;
-    // Records start 8-aligned (every next is a multiple of 8), so the
-    // trailer's offset in the record is aligned when its offset in `p` is.
-    let at = align8(nul + 1);
-    if let Some(t) = rec.get(at..at + 8) {
-        if rd_u32(t, 4)? & DM_NAME_LIST_FLAG_HAS_UUID != 0 {
-            flagged_cstr_end(rec, at + 8, flag)?;
+    let (rec, after) = rest.split_at(next);
+    let name = rec.get(NAME_LIST_NAME_OFFSET..)?;
+    let (n, vouched) = flagged_cstr_end(name, known, flag)?;
+    // The event number and flags, if the record has room for them.
+    let at = align8(NAME_LIST_NAME_OFFSET + n + 1);
+    if let Some(t) = rec.get(at..).and_then(|t| t.first_chunk::<8>()) {
+        let flags = u32::from_ne_bytes([t[4], t[5], t[6], t[7]]);
+        if flags & DM_NAME_LIST_FLAG_HAS_UUID != 0 {
+            flagged_cstr_end(rec.get(at + 8..)?, &[], flag)?;
         }
     }
-    Some(end)
+    Some((after, vouched))
 }
 
-/// Where the string at `rec[i..]` ends (its NUL's index), read eight bytes
-/// at a time, when its NUL is in a whole word of `rec` and `flag` flags no
-/// byte before it; `None` otherwise.
+/// The length of the NUL-terminated string at the start of `s`, read
+/// eight bytes at a time, and its whole words before the one with the
+/// NUL, when that NUL is in a whole word of `s` and no byte before it is
+/// flagged; `None` otherwise. A word equal to the one at the same place in
+/// `known` (whole words of bytes vouched for) is not tested again.
 #[inline(always)]
-fn flagged_cstr_end(rec: &[u8], mut i: usize, flag: &impl Fn(u64) -> u64) -> Option<usize> {
+fn flagged_cstr_end<'a>(
+    s: &'a [u8],
+    known: &[u8],
+    flag: &impl Fn(u64) -> u64,
+) -> Option<(usize, &'a [u8])> {
+    let mut i = 0;
     loop {
-        let w = word(rec.get(i..i + 8)?);
-        let f = flag(w);
-        if f != 0 {
-            let bit = f.trailing_zeros() & !7;
-            return ((w >> bit) as u8 == 0).then_some(i + (bit / 8) as usize);
+        let w = word(s.get(i..i + 8)?);
+        if known.get(i..i + 8).is_none_or(|k| word(k) != w) {
+            let f = flag(w);
+            if f != 0 {
+                let bit = f.trailing_zeros() & !7;
+                return ((w >> bit) as u8 == 0).then(|| (i + (bit / 8) as usize, &s[..i]));
+            }
         }
         i += 8;
     }
