@@ -627,14 +627,13 @@ pub fn walk_names_flagged(
         return Ok(true);
     }
     let mut rest = p;
-    // Whole words of bytes already vouched for: the start of the last name
-    // the fast path took. The kernel lists names sorted, so a name often
-    // starts with the same words as the one before it: those need no test.
-    let mut known: &[u8] = &[];
+    // Eight bytes already vouched for: the start of the last name the fast
+    // path took (0, a NUL, is never vouched for). The kernel lists names
+    // sorted, so a name often starts as the one before it: no test then.
+    let mut known = 0u64;
     loop {
-        if let Some((after, vouched)) = fast_name_record(rest, known, &flag) {
+        if let Some(after) = fast_name_record(rest, &mut known, &flag) {
             rest = after;
-            known = vouched;
             continue;
         }
         match name_step(rest, &mut each)? {
@@ -671,19 +670,19 @@ fn name_step(
 }
 
 /// The fast path of [`walk_names_flagged`] for the record at the start of
-/// `rest`: what follows it and the whole words its name starts with, when
-/// it is not the last record, its `next` is valid, and its name (and
-/// uuid, if flagged present) end in whole words inside the record with no
-/// flagged byte before their NUL; then [`name_record`] accepts it with
-/// that `next`, and `each` would accept its strings. `None`: decide the
-/// exact way. `known`: whole words of bytes vouched for (see
-/// [`flagged_cstr_end`]).
+/// `rest`: what follows it, when it is not the last record, its `next` is
+/// valid, and its name (and uuid, if flagged present) end in whole words
+/// inside the record with no flagged byte before their NUL; then
+/// [`name_record`] accepts it with that `next`, and `each` would accept
+/// its strings. `None`: decide the exact way. `known`: eight bytes
+/// vouched for; a name starting with them is tested from its second word
+/// on, and a name whose first eight bytes are vouched for leaves them here.
 #[inline(always)]
 fn fast_name_record<'a>(
     rest: &'a [u8],
-    known: &[u8],
+    known: &mut u64,
     flag: &impl Fn(u64) -> u64,
-) -> Option<(&'a [u8], &'a [u8])> {
+) -> Option<&'a [u8]> {
     // A record with a name (a byte at least) and the trailer after it
     // has 24 bytes or more; shorter ones (the last record of a list, an
     // old kernel's record without event number) go the exact way.
@@ -694,40 +693,42 @@ fn fast_name_record<'a>(
     }
     let (rec, after) = rest.split_at(next);
     let name = rec.get(NAME_LIST_NAME_OFFSET..)?;
-    let (n, vouched) = flagged_cstr_end(name, known, flag)?;
+    let first = u64::from_le_bytes(*head[NAME_LIST_NAME_OFFSET..].first_chunk::<8>()?);
+    let n = if first == *known {
+        8 + flagged_cstr_end(name.get(8..)?, flag)?
+    } else {
+        let n = flagged_cstr_end(name, flag)?;
+        if n >= 8 {
+            *known = first;
+        }
+        n
+    };
     // The event number and flags, if the record has room for them.
     let at = align8(NAME_LIST_NAME_OFFSET + n + 1);
     if let Some(t) = rec.get(at..).and_then(|t| t.first_chunk::<8>()) {
-        let flags = u32::from_ne_bytes([t[4], t[5], t[6], t[7]]);
+        let flags = u32::from_ne_bytes(*t[4..].first_chunk::<4>()?);
         if flags & DM_NAME_LIST_FLAG_HAS_UUID != 0 {
-            flagged_cstr_end(rec.get(at + 8..)?, &[], flag)?;
+            flagged_cstr_end(rec.get(at + 8..)?, flag)?;
         }
     }
-    Some((after, vouched))
+    Some(after)
 }
 
 /// The length of the NUL-terminated string at the start of `s`, read
-/// eight bytes at a time, and its whole words before the one with the
-/// NUL, when that NUL is in a whole word of `s` and no byte before it is
-/// flagged; `None` otherwise. A word equal to the one at the same place in
-/// `known` (whole words of bytes vouched for) is not tested again.
+/// eight bytes at a time, when its NUL is in a whole word of `s` and no
+/// byte before it is flagged; `None` otherwise.
 #[inline(always)]
-fn flagged_cstr_end<'a>(
-    s: &'a [u8],
-    known: &[u8],
-    flag: &impl Fn(u64) -> u64,
-) -> Option<(usize, &'a [u8])> {
-    let mut i = 0;
+fn flagged_cstr_end(s: &[u8], flag: &impl Fn(u64) -> u64) -> Option<usize> {
+    let mut t = s;
     loop {
-        let w = word(s.get(i..i + 8)?);
-        if known.get(i..i + 8).is_none_or(|k| word(k) != w) {
-            let f = flag(w);
-            if f != 0 {
-                let bit = f.trailing_zeros() & !7;
-                return ((w >> bit) as u8 == 0).then(|| (i + (bit / 8) as usize, &s[..i]));
-            }
+        let (c, more) = t.split_first_chunk::<8>()?;
+        let w = u64::from_le_bytes(*c);
+        let f = flag(w);
+        if f != 0 {
+            let bit = f.trailing_zeros() & !7;
+            return ((w >> bit) as u8 == 0).then(|| s.len() - t.len() + (bit / 8) as usize);
         }
-        i += 8;
+        t = more;
     }
 }
 
