@@ -628,8 +628,9 @@ pub fn walk_names_flagged(
     }
     let mut rest = p;
     // Eight bytes already vouched for: the start of the last name the fast
-    // path took (0, a NUL, is never vouched for). The kernel lists names
-    // sorted, so a name often starts as the one before it: no test then.
+    // path took, once there is one (NULs are never vouched for: 0 says
+    // none yet). The kernel lists names sorted, so a name often starts as
+    // the one before it: no test then.
     let mut known = 0u64;
     loop {
         if let Some(after) = fast_name_record(rest, &mut known, &flag) {
@@ -694,7 +695,8 @@ fn fast_name_record<'a>(
     let (rec, after) = rest.split_at(next);
     let name = rec.get(NAME_LIST_NAME_OFFSET..)?;
     let first = u64::from_le_bytes(*head[NAME_LIST_NAME_OFFSET..].first_chunk::<8>()?);
-    let n = if first == *known {
+    // (The starting `known`, a word of NULs, is never vouched for.)
+    let n = if first == *known && first != 0 {
         8 + flagged_cstr_end(name.get(8..)?, flag)?
     } else {
         let n = flagged_cstr_end(name, flag)?;
@@ -1330,6 +1332,17 @@ mod tests {
             ("dot.colon:under_", with_uuid("back\\x5cx")),
             ("z", plain),
         ]));
+        // Empty names: the first word of the name is all NULs when the
+        // event number is 0 (the walk's starting `known` word), and a uuid
+        // then starts there; the unterminated uuid cases come by mutation.
+        v.push(reply(&[
+            ("", Some((0, DM_NAME_LIST_FLAG_HAS_UUID, Some("0123456")))),
+            ("", Some((0, DM_NAME_LIST_FLAG_HAS_UUID, Some("u1")))),
+            ("", Some((0, 0, None))),
+            ("name-one", plain),
+            ("", plain),
+            ("", None),
+        ]));
         // Old kernels: no event number after the name.
         v.push(reply(&[
             ("old-0", None),
@@ -1386,6 +1399,7 @@ mod tests {
                 Ok(true),
                 Ok(true),
                 Ok(false),
+                Ok(true),
                 Ok(true),
                 Ok(true)
             ]
