@@ -217,6 +217,77 @@ pub fn is_whitelisted(b: u8) -> bool {
     CLASS[b as usize] == WHITE
 }
 
+/// `b` in every byte of a word.
+const fn splat(b: u8) -> u64 {
+    0x0101_0101_0101_0101 * b as u64
+}
+
+/// For eight bytes of a string read as one little-endian word, the high
+/// bit (`0x80`) of bytes this word-at-a-time test does not vouch for: it
+/// vouches only for the common whitelisted bytes (`A-Z a-z 0-9` and
+/// `- . : _`), so it flags every NUL, backslash and blacklisted byte and
+/// the rarer whitelisted ones (`# + = @`), which need the exact check
+/// ([`is_plain`]). Only the lowest set bit is exact (bits above it may be
+/// set or clear): it marks the first byte not vouched for, if any. The
+/// `flag` of the LIST run's name walk
+/// ([`walk_names_flagged`](crate::kernel::codec::walk_names_flagged)).
+#[inline(always)]
+pub fn unvouched_bytes(w: u64) -> u64 {
+    WORD_TEST.unvouched(w)
+}
+
+/// The constants of [`unvouched_bytes`].
+const WORD_TEST: WordTest = WordTest([
+    splat(0x7f - b'z'),
+    splat(0x80 - b'-'),
+    splat(0x1f),
+    splat(0x80 - 6),
+    splat(b'/'),
+    splat(b'_'),
+    splat(0x7f),
+    splat(0x80),
+]);
+
+/// [`unvouched_bytes`] for a loop over many words: [`WordTest::new`]
+/// hides its constants from the optimiser, which then keeps them in
+/// registers (or folds them in as memory operands) instead of loading
+/// each 64-bit constant again in every turn of the loop.
+#[derive(Clone, Copy, Debug)]
+pub struct WordTest([u64; 8]);
+
+impl Default for WordTest {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl WordTest {
+    /// The test, with its constants out of the optimiser's sight.
+    #[inline(always)]
+    pub fn new() -> Self {
+        std::hint::black_box(WORD_TEST)
+    }
+
+    /// [`unvouched_bytes`] of `w`.
+    #[inline(always)]
+    pub fn unvouched(&self, w: u64) -> u64 {
+        let [c_past_z, c_from_dash, c_low5, c_gaps, c_slash, c_underscore, c_low7, c_high] = self.0;
+        // Each sum's high bit tests one byte. A seven-bit byte plus these
+        // constants stays below 0x100, so only a byte with its high bit set
+        // (flagged by `| w` whatever its sums say) carries into the bytes
+        // above it: every byte below the first such one is tested exactly.
+        let past_z = w.wrapping_add(c_past_z); // x > 'z'
+        let from_dash = w.wrapping_add(c_from_dash); // x >= '-'
+                                                     // In '-'..='z', the bytes that are not `- . / 0-9 : A-Z a-z` are
+                                                     // `; < = > ? @` and `[ \ ] ^ _ \``: those whose (x + 5) % 32 < 6.
+        let outside_gaps = (past_z & c_low5).wrapping_add(c_gaps);
+        let not_slash = (w ^ c_slash).wrapping_add(c_low7); // x != '/'
+        let not_underscore = (w ^ c_underscore).wrapping_add(c_low7); // x != '_'
+        let main = from_dash & outside_gaps & not_slash & !past_z;
+        (!main & not_underscore | w) & c_high
+    }
+}
+
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
@@ -477,6 +548,35 @@ mod tests {
     }
     fn some(s: &str) -> Option<Vec<u8>> {
         Some(s.as_bytes().to_vec())
+    }
+
+    /// The word test vouches exactly for `A-Z a-z 0-9 - . : _`: its lowest
+    /// flag marks the first other byte, at every position of a word,
+    /// whatever the bytes next to it (every pair of neighbours: a sum must
+    /// not carry into the next byte below the first byte not vouched for).
+    #[test]
+    fn the_word_test_vouches_only_for_whitelisted_bytes() {
+        let vouched = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b':' | b'_');
+        for b in 0..=255u8 {
+            assert!(!vouched(b) || (is_whitelisted(b) && b != 0), "{b:#x}");
+        }
+        for lo in 0..=255u8 {
+            for hi in 0..=255u8 {
+                for at in 0..7 {
+                    let mut bytes = [b'a'; 8];
+                    bytes[at] = lo;
+                    bytes[at + 1] = hi;
+                    let f = unvouched_bytes(u64::from_le_bytes(bytes));
+                    assert_eq!(f & !splat(0x80), 0, "{bytes:?}");
+                    let first = bytes.iter().position(|&c| !vouched(c));
+                    let lowest = (f != 0).then(|| f.trailing_zeros() as usize / 8);
+                    assert_eq!(lowest, first, "{bytes:?}");
+                }
+            }
+        }
+        // A vouched byte after an unvouched one may be flagged or not; a
+        // word of vouched bytes is never flagged.
+        assert_eq!(unvouched_bytes(u64::from_le_bytes(*b"Az09-.:_")), 0);
     }
 
     #[test]

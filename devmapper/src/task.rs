@@ -1946,7 +1946,7 @@ fn trim_trailing_spaces(b: &[u8]) -> &[u8] {
 fn validate_reply(ty: TaskType, reply: &Reply) -> Result<(), codec::DecodeError> {
     let p = reply.payload()?;
     match ty {
-        TaskType::List => codec::names(p).try_for_each(|r| r.map(|_| ())),
+        TaskType::List => codec::walk_names_flagged(p, codec::nul_bytes, |_, _| true).map(|_| ()),
         TaskType::ListVersions | TaskType::GetTargetVersion => {
             codec::versions(p).try_for_each(|r| r.map(|_| ()))
         }
@@ -2013,10 +2013,14 @@ fn unmangle_reply(
             .payload()
             .map_err(|e| Error::protocol(e.to_string()))?;
         // The usual reply: every name and uuid plain (nothing to report or
-        // decode), settled in one lean walk.
+        // decode), settled in one lean walk, eight bytes at a time; a name
+        // the word test does not vouch for gets the exact check.
         let plain =
             |n: &[u8], u: Option<&[u8]>| mangle::is_plain(n) && u.is_none_or(mangle::is_plain);
-        if codec::walk_names(p, plain).map_err(|e| Error::protocol(e.to_string()))? {
+        let test = mangle::WordTest::new();
+        if codec::walk_names_flagged(p, |w| test.unvouched(w), plain)
+            .map_err(|e| Error::protocol(e.to_string()))?
+        {
             return Ok(true);
         }
         // Like libdm, every bad name or uuid is reported, not just the first;

@@ -3,6 +3,7 @@
 //! return must lie inside the payload.
 #![no_main]
 use devmapper::kernel::codec;
+use devmapper::mangle;
 use libfuzzer_sys::fuzz_target;
 
 fn inside(outer: &[u8], inner: &[u8]) -> bool {
@@ -31,6 +32,16 @@ fuzz_target!(|buf: &[u8]| {
             }
         }
     }
+    // The LIST run's word-at-a-time walks give the exact walk's verdicts.
+    let plain = |n: &[u8], u: Option<&[u8]>| mangle::is_plain(n) && u.is_none_or(mangle::is_plain);
+    assert_eq!(
+        codec::walk_names_flagged(p, mangle::unvouched_bytes, plain),
+        codec::walk_names(p, plain)
+    );
+    assert_eq!(
+        codec::walk_names_flagged(p, codec::nul_bytes, |_, _| true),
+        codec::walk_names(p, |_, _| true)
+    );
     if let Ok(vs) = codec::decode_versions(p) {
         for v in &vs {
             assert!(inside(p, v.name) && !v.name.contains(&0));

@@ -596,6 +596,144 @@ pub fn walk_names(
     }
 }
 
+/// The high bit of every NUL byte of `w` (eight bytes of a string read
+/// little-endian; bits above the lowest may be false positives): the
+/// `flag` of a [`walk_names_flagged`] that only validates.
+#[inline(always)]
+pub fn nul_bytes(w: u64) -> u64 {
+    zero_bytes(w)
+}
+
+/// [`walk_names`] with a word-at-a-time fast path: same result, same
+/// error, same calls of `each` where they matter, for any `flag` that
+/// keeps this contract: `flag(w)` sets only high bits (`0x80` of a byte),
+/// sets the one of every NUL byte of `w` (the eight bytes of a string
+/// read little-endian), and leaves clear only bytes `each` accepts in any
+/// name or uuid (e.g. whitelisted bytes; [`nul_bytes`] when `each` accepts
+/// everything). Only its lowest set bit is used.
+///
+/// A record whose name and uuid end in whole words of the record and hold
+/// no flagged byte before their NUL is checked here without calling
+/// `each`; any other record (the last one, a malformed one, a name with a
+/// flagged byte, an old kernel's record without event number) goes to
+/// the exact parser and to `each`, out of line.
+#[inline]
+pub fn walk_names_flagged(
+    p: &[u8],
+    flag: impl Fn(u64) -> u64,
+    mut each: impl FnMut(&[u8], Option<&[u8]>) -> bool,
+) -> Result<bool, DecodeError> {
+    if p.is_empty() || rd_u64(p, 0) == Some(0) {
+        return Ok(true);
+    }
+    let mut rest = p;
+    // Eight bytes already vouched for: the start of the last name the fast
+    // path took, once there is one (NULs are never vouched for: 0 says
+    // none yet). The kernel lists names sorted, so a name often starts as
+    // the one before it: no test then.
+    let mut known = 0u64;
+    loop {
+        if let Some(after) = fast_name_record(rest, &mut known, &flag) {
+            rest = after;
+            continue;
+        }
+        match name_step(rest, &mut each)? {
+            NameStep::Next(next) => rest = rest.get(next..).unwrap_or_default(),
+            NameStep::Done(all) => return Ok(all),
+        }
+    }
+}
+
+/// What the exact parser made of one record of a name walk.
+enum NameStep {
+    /// Go on this far.
+    Next(usize),
+    /// The walk is over: the last record (`true`) or `each` said stop.
+    Done(bool),
+}
+
+/// One record of [`walk_names_flagged`] the fast path did not vouch for:
+/// exactly one turn of [`walk_names`]'s loop.
+#[cold]
+#[inline(never)]
+fn name_step(
+    rest: &[u8],
+    each: &mut impl FnMut(&[u8], Option<&[u8]>) -> bool,
+) -> Result<NameStep, DecodeError> {
+    let r = name_record(rest)?;
+    if !each(r.name, r.uuid) {
+        return Ok(NameStep::Done(false));
+    }
+    Ok(match r.next {
+        0 => NameStep::Done(true),
+        n => NameStep::Next(n),
+    })
+}
+
+/// The fast path of [`walk_names_flagged`] for the record at the start of
+/// `rest`: what follows it, when it is not the last record, its `next` is
+/// valid, and its name (and uuid, if flagged present) end in whole words
+/// inside the record with no flagged byte before their NUL; then
+/// [`name_record`] accepts it with that `next`, and `each` would accept
+/// its strings. `None`: decide the exact way. `known`: eight bytes
+/// vouched for; a name starting with them is tested from its second word
+/// on, and a name whose first eight bytes are vouched for leaves them here.
+#[inline(always)]
+fn fast_name_record<'a>(
+    rest: &'a [u8],
+    known: &mut u64,
+    flag: &impl Fn(u64) -> u64,
+) -> Option<&'a [u8]> {
+    // A record with a name (a byte at least) and the trailer after it
+    // has 24 bytes or more; shorter ones (the last record of a list, an
+    // old kernel's record without event number) go the exact way.
+    let head = rest.first_chunk::<24>()?;
+    let next = u32::from_ne_bytes(*head[8..].first_chunk::<4>()?) as usize;
+    if next % 8 != 0 || next < 24 || next > rest.len() {
+        return None; // the last record (0), or a bad offset
+    }
+    let (rec, after) = rest.split_at(next);
+    let name = rec.get(NAME_LIST_NAME_OFFSET..)?;
+    let first = u64::from_le_bytes(*head[NAME_LIST_NAME_OFFSET..].first_chunk::<8>()?);
+    // (The starting `known`, a word of NULs, is never vouched for.)
+    let n = if first == *known && first != 0 {
+        8 + flagged_cstr_end(name.get(8..)?, flag)?
+    } else {
+        let n = flagged_cstr_end(name, flag)?;
+        if n >= 8 {
+            *known = first;
+        }
+        n
+    };
+    // The event number and flags, if the record has room for them.
+    let at = align8(NAME_LIST_NAME_OFFSET + n + 1);
+    if let Some(t) = rec.get(at..).and_then(|t| t.first_chunk::<8>()) {
+        let flags = u32::from_ne_bytes(*t[4..].first_chunk::<4>()?);
+        if flags & DM_NAME_LIST_FLAG_HAS_UUID != 0 {
+            flagged_cstr_end(rec.get(at + 8..)?, flag)?;
+        }
+    }
+    Some(after)
+}
+
+/// The length of the NUL-terminated string at the start of `s`, read
+/// eight bytes at a time, when its NUL is in a whole word of `s` and no
+/// byte before it is flagged; `None` otherwise.
+#[inline(always)]
+fn flagged_cstr_end(s: &[u8], flag: &impl Fn(u64) -> u64) -> Option<usize> {
+    let mut t = s;
+    loop {
+        let (c, more) = t.split_first_chunk::<8>()?;
+        let w = u64::from_le_bytes(*c);
+        let f = flag(w);
+        if f != 0 {
+            let bit = f.trailing_zeros() & !7;
+            return ((w >> bit) as u8 == 0).then(|| s.len() - t.len() + (bit / 8) as usize);
+        }
+        t = more;
+    }
+}
+
 /// Iterator of [`names`].
 #[derive(Clone, Debug)]
 pub struct NameIter<'a> {
@@ -1141,6 +1279,162 @@ mod tests {
             true
         })?;
         Ok(v)
+    }
+
+    /// LIST replies for the fast name walk: names around word boundaries
+    /// (the name starts 4 bytes into a word), with and without uuids and
+    /// event numbers, with escapes, rare whitelisted and blacklisted bytes.
+    fn list_replies() -> Vec<Vec<u8>> {
+        type Trailer<'a> = Option<(u32, u32, Option<&'a str>)>;
+        let reply = |recs: &[(&str, Trailer<'_>)]| {
+            let mut p = Vec::new();
+            for (i, (name, trailer)) in recs.iter().enumerate() {
+                let last = i + 1 == recs.len();
+                p.extend(name_record(encode_dev(254, i as u32), name, *trailer, last));
+            }
+            p
+        };
+        let plain = Some((7, 0, None));
+        let with_uuid = |u| Some((7, DM_NAME_LIST_FLAG_HAS_UUID, Some(u)));
+        let no_uuid = Some((7, DM_NAME_LIST_FLAG_DOESNT_HAVE_UUID, None));
+        let mut v = Vec::new();
+        // Every name length from 1 to 25 (NUL in each word position).
+        let lens: Vec<String> = (1..=25)
+            .map(|n| "abcdefghijklmnopqrstuvwxy"[..n].to_string())
+            .collect();
+        let mut recs: Vec<(&str, Trailer<'_>)> = lens.iter().map(|n| (n.as_str(), plain)).collect();
+        v.push(reply(&recs));
+        recs.push(("bench-lin-0000", plain));
+        recs.rotate_right(1);
+        v.push(reply(&recs));
+        v.push(reply(&[
+            ("bench-lin-0000", plain),
+            ("bench-lin-0001", plain),
+            ("bench-lin-0002", plain),
+        ]));
+        v.push(reply(&[
+            (
+                "vg0-lv_root",
+                with_uuid("LVM-0123456789abcdefABCDEF0123456789abcdefABCDEF"),
+            ),
+            ("vg0-lv_swap", no_uuid),
+            ("Crypt.1:x", with_uuid("CRYPT-LUKS2-0123456789abcdef-x")),
+            ("a", with_uuid("u")),
+            ("1234567", with_uuid("12345678")),
+            ("12345678", with_uuid("123456789")),
+            ("last", with_uuid("1234567890123456")),
+        ]));
+        v.push(reply(&[
+            ("a\\x20b", plain),
+            ("plain-1", plain),
+            ("has space", plain),
+            ("at@hash#plus+eq=", with_uuid("slash/uuid")),
+            ("dot.colon:under_", with_uuid("back\\x5cx")),
+            ("z", plain),
+        ]));
+        // Empty names: the first word of the name is all NULs when the
+        // event number is 0 (the walk's starting `known` word), and a uuid
+        // then starts there; the unterminated uuid cases come by mutation.
+        v.push(reply(&[
+            ("", Some((0, DM_NAME_LIST_FLAG_HAS_UUID, Some("0123456")))),
+            ("", Some((0, DM_NAME_LIST_FLAG_HAS_UUID, Some("u1")))),
+            ("", Some((0, 0, None))),
+            ("name-one", plain),
+            ("", plain),
+            ("", None),
+        ]));
+        // Old kernels: no event number after the name.
+        v.push(reply(&[
+            ("old-0", None),
+            ("old-12345678", None),
+            ("old-1234567", None),
+            ("x", None),
+        ]));
+        // Names ending at the payload's end (no padding after the last).
+        let mut p = reply(&[("first-name", plain), ("xy", None)]);
+        p.truncate(p.len() - 1);
+        v.push(p);
+        v
+    }
+
+    fn plain(n: &[u8], u: Option<&[u8]>) -> bool {
+        crate::mangle::is_plain(n) && u.is_none_or(crate::mangle::is_plain)
+    }
+
+    /// The fast walks give the exact walk's verdict: validation only, and
+    /// the LIST run's plain-names check.
+    fn fast_walks_agree(q: &[u8]) {
+        assert_eq!(
+            walk_names_flagged(q, nul_bytes, |_, _| true),
+            walk_names(q, |_, _| true),
+            "{q:?}"
+        );
+        assert_eq!(
+            walk_names(q, |_, _| true).map(|_| ()),
+            names(q).try_for_each(|r| r.map(|_| ())),
+            "{q:?}"
+        );
+        assert_eq!(
+            walk_names_flagged(q, crate::mangle::unvouched_bytes, plain),
+            walk_names(q, plain),
+            "{q:?}"
+        );
+    }
+
+    #[test]
+    fn the_fast_name_walk_agrees_with_the_exact_one_on_every_mutation() {
+        let replies = list_replies();
+        let verdicts: Vec<_> = replies
+            .iter()
+            .map(|p| walk_names_flagged(p, crate::mangle::unvouched_bytes, plain))
+            .collect();
+        // The cases mean what they should: all plain, plain, plain, plain
+        // with uuids, not plain (escapes, blacklisted, rare bytes), old
+        // kernels' records, a last name at the very end.
+        assert_eq!(
+            verdicts,
+            [
+                Ok(true),
+                Ok(true),
+                Ok(true),
+                Ok(true),
+                Ok(false),
+                Ok(true),
+                Ok(true),
+                Ok(true)
+            ]
+        );
+        for p in &replies {
+            fast_walks_agree(p);
+            for cut in 0..p.len() {
+                fast_walks_agree(&p[..cut]);
+            }
+            // Every byte value in the short replies; in the long ones, the
+            // values next to each edge of the whitelist and of the word
+            // test's set, and small and large numbers (offsets, flags).
+            let edge = |b: u8| {
+                let fast = |c: u8| crate::mangle::unvouched_bytes(u64::from(c)) & 0x80 == 0;
+                let w = crate::mangle::is_whitelisted;
+                [b.wrapping_sub(1), b.wrapping_add(1)]
+                    .iter()
+                    .any(|&c| w(c) != w(b) || fast(c) != fast(b))
+            };
+            let values: Vec<u8> = (0..=255u8)
+                .filter(|&b| {
+                    p.len() < 512 || b < 2 || matches!(b, 7..=9 | 15..=17 | 24 | 0xff) || edge(b)
+                })
+                .collect();
+            let mut q = p.clone();
+            for at in 0..p.len() {
+                for &b in &values {
+                    q[at] = b;
+                    fast_walks_agree(&q);
+                }
+                q[at] = p[at];
+            }
+        }
+        fast_walks_agree(&[0u8; 16]);
+        fast_walks_agree(&[]);
     }
 
     #[test]
