@@ -761,66 +761,95 @@ pub unsafe extern "C" fn dm_get_next_target(
     target_type: *mut *mut c_char,
     params: *mut *mut c_char,
 ) -> *mut c_void {
-    guard("dm_get_next_target", null_mut(), || {
+    guard("dm_get_next_target", null_mut(), move || {
         // SAFETY: a task handle (C contract).
         let t = unsafe { task_mut(dmt, "dm_get_next_target") }?;
-        let set = |s: u64, l: u64, ty: *mut c_char, p: *mut c_char| {
-            // SAFETY: each out-pointer is NULL or writable (C contract).
-            unsafe {
-                ffi::out(start, s);
-                ffi::out(length, l);
-                ffi::out(target_type, ty);
-                ffi::out(params, p);
+        // A read-back table walked in order: `next` is the core's cursor
+        // (the buffer offset of the next spec). Free of calls.
+        let (s, l, ty, p, after) = match t.task.reply_target_step_in_order(next as usize) {
+            Some(step) => {
+                let ty = step.target_type.as_mut_ptr();
+                (
+                    step.start,
+                    step.length,
+                    ty,
+                    step.params.as_mut_ptr(),
+                    step.next,
+                )
             }
+            None => next_target(t, next as usize)?,
         };
-        let i = (next as usize).saturating_sub(1);
-        if t.task.has_reply_targets() {
-            let found = u32::try_from(i)
-                .ok()
-                .and_then(|i| t.task.reply_target_next(i));
-            let Some((rt, more)) = found else {
-                set(0, 0, null_mut(), null_mut());
-                return None;
-            };
-            let r = t.task.reply.as_mut()?;
-            let b = r.buf.as_bytes_mut();
-            // The offsets were validated against the reply when it was parsed.
-            let ty = b.get_mut(rt.type_off..)?.as_mut_ptr().cast();
-            let p = b.get_mut(rt.params_off..)?.as_mut_ptr().cast();
-            set(rt.start, rt.length, ty, p);
-            return more.then_some((i + 2) as *mut c_void);
+        // SAFETY: each out-pointer is NULL or writable (C contract).
+        unsafe {
+            ffi::out(start, s);
+            ffi::out(length, l);
+            ffi::out(target_type, ty.cast());
+            ffi::out(params, p.cast());
         }
-        let count = t.task.targets.len();
-        if i >= count {
-            set(0, 0, null_mut(), null_mut());
+        Some(after as *mut c_void)
+    })
+}
+
+/// Every other case of `dm_get_next_target`: `(start, length, type,
+/// params, next)`, all zero past the last target; `None` (logged) when
+/// memory is short.
+#[inline(never)]
+fn next_target(t: &mut dm_task, next: usize) -> Option<(u64, u64, *mut u8, *mut u8, usize)> {
+    if let Some(step) = t.task.reply_target_step(next) {
+        let ty = step.target_type.as_mut_ptr();
+        return Some((
+            step.start,
+            step.length,
+            ty,
+            step.params.as_mut_ptr(),
+            step.next,
+        ));
+    }
+    if t.task.has_reply_targets() {
+        // Past the last target, an empty table, or a cursor that is not
+        // one of this reply's.
+        return Some((0, 0, null_mut(), null_mut(), 0));
+    }
+    next_input_target(t, next)
+}
+
+/// `dm_get_next_target` on a task that has not read a table back: the
+/// targets added to it, from NUL-terminated copies made on the first call.
+/// `next` is 0 or the index of the target plus one; the result is
+/// `(start, length, type, params, next)`, all zero past the last target,
+/// `None` (logged) when memory is short.
+fn next_input_target(t: &mut dm_task, next: usize) -> Option<(u64, u64, *mut u8, *mut u8, usize)> {
+    let i = next.saturating_sub(1);
+    let count = t.task.targets.len();
+    if i >= count {
+        return Some((0, 0, null_mut(), null_mut(), 0));
+    }
+    if t.input_strings.len() != count {
+        let mut v = Vec::new();
+        if v.try_reserve_exact(count).is_err() {
+            ffi::fail(&devmapper::Error::no_memory(count));
             return None;
         }
-        if t.input_strings.len() != count {
-            let mut v = Vec::new();
-            if v.try_reserve_exact(count).is_err() {
-                ffi::fail(&devmapper::Error::no_memory(count));
+        for x in &t.task.targets {
+            let pair = nul_terminated(&x.target_type).zip(nul_terminated(x.params.as_bytes()));
+            let Some(pair) = pair else {
+                ffi::fail(&devmapper::Error::no_memory(x.params.len()));
                 return None;
-            }
-            for x in &t.task.targets {
-                let pair = nul_terminated(&x.target_type).zip(nul_terminated(x.params.as_bytes()));
-                let Some(pair) = pair else {
-                    ffi::fail(&devmapper::Error::no_memory(x.params.len()));
-                    return None;
-                };
-                v.push(pair);
-            }
-            t.input_strings = v;
+            };
+            v.push(pair);
         }
-        let x = &t.task.targets[i];
-        let (ty, p) = &t.input_strings[i];
-        set(
-            x.start,
-            x.length,
-            ty.as_bytes().as_ptr().cast_mut().cast(),
-            p.as_bytes().as_ptr().cast_mut().cast(),
-        );
-        (i + 1 < count).then_some((i + 2) as *mut c_void)
-    })
+        t.input_strings = v;
+    }
+    let x = &t.task.targets[i];
+    let (ty, p) = &t.input_strings[i];
+    let after = if i + 1 < count { i + 2 } else { 0 };
+    Some((
+        x.start,
+        x.length,
+        ty.as_bytes().as_ptr().cast_mut(),
+        p.as_bytes().as_ptr().cast_mut(),
+        after,
+    ))
 }
 
 #[no_mangle]

@@ -251,6 +251,61 @@ impl TargetSpec {
     }
 }
 
+/// One step of a walk over the targets of a STATUS/TABLE/WAITEVENT reply by
+/// cursor ([`Task::reply_target_step`]).
+#[derive(Debug)]
+pub struct TargetStep<'a> {
+    /// First sector.
+    pub start: u64,
+    /// Length in sectors.
+    pub length: u64,
+    /// The spec's type field: the type name, NUL-terminated.
+    pub target_type: &'a mut [u8; 16],
+    /// The reply buffer from the spec's parameters/status on: they are
+    /// NUL-terminated in it.
+    pub params: &'a mut [u8],
+    /// The cursor of the next target, 0 after the last.
+    pub next: usize,
+}
+
+/// Where the specs of a checked STATUS/TABLE/WAITEVENT reply are, in
+/// offsets into the reply buffer (0: no specs), for walks by cursor. A
+/// cursor is the buffer offset of a spec (never 0: the header comes first).
+#[derive(Clone, Copy, Debug)]
+struct SpecWalk {
+    /// The first spec (the payload's start).
+    first: usize,
+    /// The last spec.
+    last: usize,
+    /// The cursor the last step handed out, the spec after the one it read
+    /// (0: none): the one value besides 0 that needs no walk to trust.
+    expect: usize,
+    /// [`codec::SpecLayout::disjoint`]: callers' writes into the strings
+    /// cannot have changed the specs' offsets.
+    disjoint: bool,
+}
+
+impl SpecWalk {
+    const NONE: SpecWalk = SpecWalk {
+        first: 0,
+        last: 0,
+        expect: 0,
+        disjoint: false,
+    };
+
+    fn new(data_start: usize, layout: codec::SpecLayout) -> SpecWalk {
+        match layout.last {
+            Some(last) => SpecWalk {
+                first: data_start,
+                last: data_start + last,
+                expect: 0,
+                disjoint: layout.disjoint,
+            },
+            None => SpecWalk::NONE,
+        }
+    }
+}
+
 /// A target of a STATUS/TABLE/WAITEVENT reply, as offsets into the reply
 /// buffer (the strings there are NUL-terminated), so reading a table costs
 /// no allocation per target.
@@ -317,9 +372,8 @@ pub struct Task {
     pub buffer_cap: usize,
     /// Result of the last successful run.
     pub reply: Option<Reply>,
-    /// Where the last [`Task::reply_target_at`] was: (index, offset in the
-    /// payload), so that walking a table in order costs O(1) per target.
-    target_cursor: (u32, usize),
+    /// The specs of the last reply, for [`Task::reply_target_step`].
+    spec_walk: SpecWalk,
     /// Errno of the last failed ioctl on this task.
     pub ioctl_errno: i32,
     /// Set once `run` has been called (libdm allows rerunning; we note it).
@@ -376,7 +430,7 @@ impl Task {
             table_checked: false,
             buffer_cap: 0,
             reply: None,
-            target_cursor: (0, 0),
+            spec_walk: SpecWalk::NONE,
             ioctl_errno: 0,
             runs: 0,
             payload_checked: false,
@@ -708,45 +762,116 @@ impl Task {
     }
 
     /// The `index`-th target of a STATUS/TABLE/WAITEVENT reply, as offsets
-    /// into the reply buffer (for handing pointers to C). Walking the
-    /// targets in order costs O(1) per target.
-    pub fn reply_target_at(&mut self, index: u32) -> Option<ReplyTarget> {
-        self.reply_target_next(index).map(|(t, _)| t)
-    }
-
-    /// [`Task::reply_target_at`], and whether more targets follow it
-    /// (`dm_get_next_target`'s walk in one call).
-    pub fn reply_target_next(&mut self, index: u32) -> Option<(ReplyTarget, bool)> {
-        let (p, count) = self.spec_payload();
-        if index >= count {
-            return None;
-        }
+    /// into the reply buffer. A walk from the first target: walking a
+    /// table in order is [`Task::reply_target_step`]'s.
+    pub fn reply_target_at(&self, index: u32) -> Option<ReplyTarget> {
         let base = self.reply.as_ref()?.header().data_start as usize;
-        // The run walked the specs whole (every offset advances, every
-        // string ends inside the payload): follow the next offsets without
-        // looking at the strings again.
-        let (ci, co) = self.target_cursor;
-        let (mut i, mut off) = if index >= ci && co < p.len() {
-            (ci, co)
-        } else {
-            (0, 0)
-        };
-        let (start, length) = loop {
-            let (start, length, next) = codec::spec_at(p, off)?;
-            if i == index {
-                break (start, length);
-            }
-            i += 1;
-            off = next;
-        };
-        self.target_cursor = (index, off);
-        let t = ReplyTarget {
-            start,
-            length,
+        let (p, count) = self.spec_payload();
+        let (off, e) = codec::specs(p, count).nth(index as usize)?.ok()?;
+        Some(ReplyTarget {
+            start: e.start,
+            length: e.length,
             type_off: base + off + 24,
             params_off: base + off + 40,
+        })
+    }
+
+    /// One step of a walk over the targets of a STATUS/TABLE/WAITEVENT
+    /// reply (`dm_get_next_target`'s): the target at `cursor`, 0 for the
+    /// first one, else a [`TargetStep::next`] an earlier step of this reply
+    /// returned. `None` when there is no such target: no targets, or a
+    /// cursor that is not the offset of one of this reply's specs (checked
+    /// by a walk of the reply, so any value is harmless). Walking the
+    /// targets in order costs O(1) per target.
+    pub fn reply_target_step(&mut self, cursor: usize) -> Option<TargetStep<'_>> {
+        let w = self.spec_walk;
+        if w.first == 0 {
+            return None;
+        }
+        let at = if cursor == 0 {
+            w.first
+        } else if cursor == w.expect {
+            cursor
+        } else {
+            self.find_spec(cursor)?
         };
-        Some((t, index + 1 < count))
+        if !w.disjoint && !self.spec_still_checks(at) {
+            return None;
+        }
+        self.step_at(at)
+    }
+
+    /// [`Task::reply_target_step`] for the usual walk only: the first
+    /// target (`cursor` 0) or the one the last step pointed to, of a reply
+    /// laid out as the kernel does. `None` means "ask
+    /// [`Task::reply_target_step`]", which decides every other case. No
+    /// calls, for a caller that wants its fast path free of them.
+    #[inline(always)]
+    pub fn reply_target_step_in_order(&mut self, cursor: usize) -> Option<TargetStep<'_>> {
+        let w = self.spec_walk;
+        let at = if cursor == 0 { w.first } else { cursor };
+        if at == 0 || !w.disjoint || (cursor != 0 && cursor != w.expect) {
+            return None;
+        }
+        self.step_at(at)
+    }
+
+    /// Read the spec at buffer offset `at`, a spec the run checked (and
+    /// that still passes its checks), and point the walk past it.
+    #[inline(always)]
+    fn step_at(&mut self, at: usize) -> Option<TargetStep<'_>> {
+        let w = self.spec_walk;
+        let b = self.reply.as_mut()?.buf.as_bytes_mut();
+        // `get_mut` and the `?` on constant sizes only keep this free of a
+        // panic path (they fold away or never fail).
+        let (fixed, params) = b.get_mut(at..)?.split_first_chunk_mut::<40>()?;
+        let (head, target_type) = fixed.split_last_chunk_mut::<16>()?;
+        let [s0, s1, s2, s3, s4, s5, s6, s7, l0, l1, l2, l3, l4, l5, l6, l7, _, _, _, _, n0, n1, n2, n3] =
+            *head.first_chunk::<24>()?;
+        let next = if at == w.last {
+            0
+        } else {
+            w.first
+                .checked_add(u32::from_ne_bytes([n0, n1, n2, n3]) as usize)?
+        };
+        self.spec_walk.expect = next;
+        Some(TargetStep {
+            start: u64::from_ne_bytes([s0, s1, s2, s3, s4, s5, s6, s7]),
+            length: u64::from_ne_bytes([l0, l1, l2, l3, l4, l5, l6, l7]),
+            target_type,
+            params,
+            next,
+        })
+    }
+
+    /// The spec of this reply at buffer offset `cursor`, found by a walk
+    /// that checks every spec again (so it holds whatever callers wrote
+    /// into the strings).
+    #[cold]
+    #[inline(never)]
+    fn find_spec(&self, cursor: usize) -> Option<usize> {
+        let first = self.spec_walk.first;
+        let (p, count) = self.spec_payload();
+        let want = cursor.checked_sub(first)?;
+        codec::specs(p, count)
+            .map_while(Result::ok)
+            .map(|(off, _)| off)
+            .take_while(|&off| off <= want)
+            .find(|&off| off == want)
+            .map(|off| first + off)
+    }
+
+    /// For a reply whose strings overlap later specs (no kernel lays them
+    /// out so; writes into them may have changed the specs since the run):
+    /// whether the spec at buffer offset `at` still passes the run's checks,
+    /// before [`Task::reply_target_step`] reads it.
+    #[cold]
+    #[inline(never)]
+    fn spec_still_checks(&self, at: usize) -> bool {
+        let w = self.spec_walk;
+        let (p, _) = self.spec_payload();
+        at.checked_sub(w.first)
+            .is_some_and(|off| codec::spec_checks(p, off, at != w.last))
     }
 
     /// The names of a LIST reply (decoded; unmangled by the run unless the
@@ -1274,12 +1399,16 @@ impl Task {
             .as_deref()
             .filter(|_| self.name_plain && self.mangled_name.is_none());
         let walked = unmangle_reply(ctx.mangling_mode(), ty, &mut reply, sent_plain)?;
-        if !walked {
-            validate_reply(ty, &reply).map_err(|e| Error::protocol(e.to_string()))?;
-        }
+        let layout = if walked {
+            None
+        } else {
+            validate_reply(ty, &reply).map_err(|e| Error::protocol(e.to_string()))?
+        };
         self.payload_checked = true;
         self.reply_specs = matches!(ty, TaskType::Status | TaskType::Table | TaskType::WaitEvent);
-        self.target_cursor = (0, 0);
+        self.spec_walk = layout
+            .map(|l| SpecWalk::new(reply.header().data_start as usize, l))
+            .unwrap_or(SpecWalk::NONE);
         if ty.with_uevent()
             && ctx.udev_sync()
             && driver[1] >= 17
@@ -1728,7 +1857,7 @@ impl Task {
             self.reply = t.reply.take();
             self.payload_checked = t.payload_checked;
             self.reply_specs = false;
-            self.target_cursor = (0, 0);
+            self.spec_walk = SpecWalk::NONE;
         }
         Ok(same)
     }
@@ -1857,7 +1986,12 @@ fn trim_trailing_spaces(b: &[u8]) -> &[u8] {
 
 /// Walk a reply's records whole, once, before anything (C callers
 /// included) reads them: every offset, length and terminator checked.
-fn validate_reply(ty: TaskType, reply: &Reply) -> Result<(), codec::DecodeError> {
+/// The layout of the specs of a STATUS/TABLE/WAITEVENT reply (`None` for
+/// other replies).
+fn validate_reply(
+    ty: TaskType,
+    reply: &Reply,
+) -> Result<Option<codec::SpecLayout>, codec::DecodeError> {
     let p = reply.payload()?;
     match ty {
         TaskType::List => codec::names(p).try_for_each(|r| r.map(|_| ())),
@@ -1866,13 +2000,14 @@ fn validate_reply(ty: TaskType, reply: &Reply) -> Result<(), codec::DecodeError>
         }
         TaskType::Deps => codec::deps_count(p).map(|_| ()),
         TaskType::Status | TaskType::Table | TaskType::WaitEvent => {
-            codec::check_specs(p, reply.header().target_count)
+            return codec::check_specs(p, reply.header().target_count).map(Some);
         }
         TaskType::TargetMsg if reply.flags().contains(DmFlags::DATA_OUT) => {
             codec::decode_message(p).map(|_| ())
         }
         _ => Ok(()),
     }
+    .map(|()| None)
 }
 
 /// Unmangle the names (and uuids) the kernel returned, in place, as libdm

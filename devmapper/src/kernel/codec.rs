@@ -824,7 +824,8 @@ impl<'a> SpecIter<'a> {
 
 /// The target spec at `off` of a status/table reply, checked: its fixed
 /// part, its parameters and, when another spec follows (`more`), the
-/// offset of that one (0 otherwise). The one parser of [`specs`] and [`check_specs`].
+/// offset of that one (0 otherwise). The parser of [`specs`] (and of the
+/// last spec in [`check_specs`], which checks the others in fewer steps).
 #[inline(always)]
 fn spec_record(p: &[u8], off: usize, more: bool) -> Result<(&[u8; 40], &[u8], usize), DecodeError> {
     // One bounds check for the fixed part (struct dm_target_spec).
@@ -863,28 +864,97 @@ impl<'a> Iterator for SpecIter<'a> {
     }
 }
 
-/// Check the `count` specs of a status/table reply exactly as [`specs`]
-/// does, without building them: the walk every such reply gets before
-/// anything reads it (a reply of 100 000 targets is walked whole).
-pub fn check_specs(p: &[u8], count: u32) -> Result<(), DecodeError> {
-    let mut off = 0usize;
-    let mut left = count;
-    while left > 0 {
-        let (_, _, next) = spec_record(p, off, left > 1)?;
-        off = next;
-        left -= 1;
-    }
-    Ok(())
+/// What [`check_specs`] learned about a status/table payload it accepted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SpecLayout {
+    /// Offset in the payload of the last spec (`None`: no specs).
+    pub last: Option<usize>,
+    /// Every spec but the last has its strings end before the next spec
+    /// starts (the kernel's layout: each spec's parameters, then padding to
+    /// eight bytes). Writes a caller makes inside the strings of such a
+    /// payload cannot change any spec's fixed part.
+    pub disjoint: bool,
 }
 
-/// The spec at `off` of a payload that [`specs`] has already walked whole:
+/// Check the `count` specs of a status/table reply: accepts exactly what
+/// [`specs`] accepts, with the same error, without building them; the walk
+/// every such reply gets before anything reads it (a reply of 100 000
+/// targets is walked whole).
+///
+/// A spec followed by another needs its parameters NUL-terminated inside
+/// the payload. The kernel ends them in the last eight bytes before the
+/// next spec (it pads to eight bytes): a NUL there proves it in one word,
+/// however long the parameters are. Any other layout is scanned from the
+/// start of the parameters, as [`specs`] does.
+pub fn check_specs(p: &[u8], count: u32) -> Result<SpecLayout, DecodeError> {
+    let Some(before_last) = count.checked_sub(1) else {
+        return Ok(SpecLayout {
+            last: None,
+            disjoint: true,
+        });
+    };
+    let mut off = 0usize;
+    let mut disjoint = true;
+    for _ in 0..before_last {
+        off = match kernel_laid_spec(p, off) {
+            Some(next) => next,
+            None => {
+                disjoint = false;
+                spec_next_checked(p, off)?
+            }
+        };
+    }
+    spec_record(p, off, false)?;
+    Ok(SpecLayout {
+        last: Some(off),
+        disjoint,
+    })
+}
+
+/// The offset of the spec after the one at `off`, by [`spec_record`]'s
+/// full checks (with their error): for specs not laid out as the kernel
+/// does, or not well-formed.
+#[cold]
+#[inline(never)]
+fn spec_next_checked(p: &[u8], off: usize) -> Result<usize, DecodeError> {
+    spec_record(p, off, true).map(|(_, _, next)| next)
+}
+
+/// The offset of the spec after the one at `off` when that one is laid
+/// out as the kernel does and passes [`spec_record`]'s checks: fixed part
+/// inside, type NUL-terminated in its field, next offset aligned and past
+/// the fixed part and the first parameter word, and a NUL in the eight
+/// bytes before it (so the parameters end inside the payload, before the
+/// next spec). `None` otherwise (which [`spec_record`] then judges).
+#[inline(always)]
+fn kernel_laid_spec(p: &[u8], off: usize) -> Option<usize> {
+    let rec = p.get(off..)?.first_chunk::<40>()?;
+    if zero_bytes(word(&rec[24..32])) == 0 && zero_bytes(word(&rec[32..40])) == 0 {
+        return None;
+    }
+    let next = u32::from_ne_bytes(*rec[20..24].first_chunk::<4>()?) as usize;
+    if next < off + 48 || next % 8 != 0 {
+        return None;
+    }
+    let end = p.get(next - 8..next)?;
+    (zero_bytes(word(end)) != 0).then_some(next)
+}
+
+/// The spec at `off` of a payload that [`check_specs`] has accepted:
 /// `(start, length, offset of the next spec)`, read without scanning its
 /// strings (the walk proved them terminated). `None` if `off` is out of
-/// range, which a walked payload never gives.
+/// range, which a checked payload never gives.
 #[inline]
 pub fn spec_at(p: &[u8], off: usize) -> Option<(u64, u64, usize)> {
     let r = p.get(off..off.checked_add(40)?)?;
     Some((rd_u64(r, 0)?, rd_u64(r, 8)?, rd_u32(r, 20)? as usize))
+}
+
+/// Whether the spec at `off` of a status/table payload passes the checks
+/// of [`specs`]: fixed part inside, type and parameters NUL-terminated
+/// inside the payload and, when `more`, a next offset that advances.
+pub fn spec_checks(p: &[u8], off: usize, more: bool) -> bool {
+    spec_record(p, off, more).is_ok()
 }
 
 /// The response text of a TARGET_MSG reply: NUL-terminated inside the payload.
