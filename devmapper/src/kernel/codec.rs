@@ -1254,6 +1254,47 @@ mod tests {
         assert_eq!(walk_names(&p, |n, _| n != b"b"), Ok(false));
     }
 
+    /// What [`specs`] makes of a payload: the first error, or the offset of
+    /// the last spec.
+    fn spec_walk_by_iter(q: &[u8], c: u32) -> Result<Option<usize>, DecodeError> {
+        let mut last = None;
+        for r in specs(q, c) {
+            last = Some(r?.0);
+        }
+        Ok(last)
+    }
+
+    /// check_specs against specs(): same verdict, same error, same last
+    /// spec; and a payload it calls disjoint has every spec's strings end
+    /// before the next spec starts.
+    fn assert_spec_check_agrees(q: &[u8], c: u32) {
+        let got = check_specs(q, c);
+        assert_eq!(
+            got.clone().map(|l| l.last),
+            spec_walk_by_iter(q, c),
+            "{c} {q:?}"
+        );
+        let Ok(layout) = got else { return };
+        if layout.disjoint {
+            let offs: Vec<(usize, SpecEntry<'_>)> = specs(q, c).map(Result::unwrap).collect();
+            for w in offs.windows(2) {
+                let ((off, e), (next, _)) = (&w[0], &w[1]);
+                assert!(off + 40 + e.params.len() < *next, "{c} {q:?}");
+            }
+        }
+    }
+
+    /// A status spec whose parameters' NUL is `pad` bytes further from the
+    /// next spec than the kernel puts it (padding of `fill` bytes).
+    fn push_padded_spec(ty: &str, params: &str, pad: usize, fill: u8, p: &mut Vec<u8>) {
+        let at = p.len();
+        push_status_spec(at as u64, ty, params, p);
+        p.resize(p.len() + pad, fill);
+        p.resize(align8(p.len()), fill);
+        let next = p.len() as u32;
+        p[at + 20..at + 24].copy_from_slice(&next.to_ne_bytes());
+    }
+
     #[test]
     fn the_spec_check_agrees_with_the_iterator_on_every_mutation() {
         // A status reply: absolute next offsets, strings NUL-terminated.
@@ -1261,29 +1302,68 @@ mod tests {
         push_status_spec(0, "linear", "7:0 2048", &mut p);
         push_status_spec(8, "zero", "", &mut p);
         push_status_spec(16, "crypt", "aes 0 7:1 0", &mut p);
-        let iter_ok = |q: &[u8], c: u32| specs(q, c).all(|r| r.is_ok());
-        assert!(check_specs(&p, 3).is_ok() && iter_ok(&p, 3));
+        push_status_spec(24, "snapshot-origin", "7:1", &mut p);
+        let l = check_specs(&p, 4).unwrap();
+        assert_eq!(l.last, spec_walk_by_iter(&p, 4).unwrap());
+        assert!(l.disjoint, "the kernel's layout");
+        assert_eq!(
+            check_specs(&p, 0),
+            Ok(SpecLayout {
+                last: None,
+                disjoint: true
+            })
+        );
         let mut full_type = p.clone();
         full_type[24..40].fill(b'a');
-        assert!(check_specs(&full_type, 3).is_err());
+        assert!(check_specs(&full_type, 4).is_err());
+        // Layouts the kernel does not make: padding after the parameters
+        // (zeros or not), a spec overlapping the next one's strings.
+        let mut padded = Vec::new();
+        push_padded_spec("linear", "7:0 2048", 8, b'x', &mut padded);
+        push_padded_spec("zero", "", 16, 0, &mut padded);
+        push_status_spec(16, "error", "", &mut padded);
+        let l = check_specs(&padded, 3).unwrap();
+        assert!(!l.disjoint && l.last == spec_walk_by_iter(&padded, 3).unwrap());
+        let mut overlapping = p.clone();
+        overlapping[20..24].copy_from_slice(&8u32.to_ne_bytes());
         let mut cases = vec![
+            (p.clone(), 5),
             (p.clone(), 4),
+            (p.clone(), 3),
+            (p.clone(), 1),
             (p.clone(), 0),
             (Vec::new(), 1),
-            (full_type, 3),
+            (Vec::new(), 0),
+            (full_type, 4),
+            (padded.clone(), 3),
+            (overlapping, 4),
         ];
-        for cut in 0..p.len() {
-            cases.push((p[..cut].to_vec(), 3));
-        }
-        for at in 0..p.len() {
-            for v in [0u8, 1, 7, 8, 0x41, 0xff] {
-                let mut q = p.clone();
-                q[at] = v;
-                cases.push((q, 3));
+        for base in [&p, &padded] {
+            for cut in 0..base.len() {
+                cases.push((base[..cut].to_vec(), 3));
+            }
+            for at in 0..base.len() {
+                for v in [0u8, 1, 7, 8, 0x41, 0xff] {
+                    let mut q = base.clone();
+                    q[at] = v;
+                    cases.push((q, 3));
+                }
+            }
+            // Every next offset moved by a word or a few bytes either way.
+            let mut off = 0;
+            for _ in 0..2 {
+                let next = u32::from_ne_bytes(base[off + 20..off + 24].try_into().unwrap());
+                for d in [-16i64, -8, -1, 1, 8, 16] {
+                    let mut q = base.clone();
+                    let v = (next as i64 + d) as u32;
+                    q[off + 20..off + 24].copy_from_slice(&v.to_ne_bytes());
+                    cases.push((q, 3));
+                }
+                off = next as usize;
             }
         }
         for (q, c) in &cases {
-            assert_eq!(check_specs(q, *c).is_ok(), iter_ok(q, *c), "{c} {q:?}");
+            assert_spec_check_agrees(q, *c);
         }
     }
 
