@@ -2535,20 +2535,23 @@ mod tests {
         assert!(!t.spec_walk.disjoint);
         assert_eq!(walk_steps(&mut t).len(), 3);
         let offs = spec_offsets(&t);
-        // Writes into the first spec's parameters: every byte with a few
-        // values, and the second spec's next offset (parameters bytes
-        // 28..32) set to every aligned offset, most of them inside the
-        // first spec's parameters where the type field has no NUL.
+        // Writes into the first spec's parameters (its string runs to the
+        // NUL in the second spec's next offset, 69): every byte with a few
+        // values, and the low byte of the second spec's next offset
+        // (parameters byte 28) set to every aligned offset past it, most
+        // of them inside the first spec's parameters where a type field
+        // has no NUL.
         let mut patches: Vec<(usize, Vec<u8>)> = Vec::new();
         for at in 0..60 {
             for v in [0u8, 1, 0x08, 0x30, 0x7f, 0xff] {
                 patches.push((at, vec![v]));
             }
         }
-        for next in (0..p.len() + 16).step_by(8) {
-            patches.push((second + 20 - 40, (next as u32).to_ne_bytes().to_vec()));
+        assert!(p.len() < 256);
+        for next in (second + 8..p.len() + 16).step_by(8) {
+            patches.push((second + 20 - 40, vec![next as u8]));
         }
-        let mut refused = 0;
+        let (mut refused, mut bad_next) = (0, 0);
         for (at, bytes) in patches {
             {
                 let mut t = table_task(&p, 3);
@@ -2558,13 +2561,22 @@ mod tests {
                 if at + bytes.len() <= n {
                     first.params[at..at + bytes.len()].copy_from_slice(&bytes);
                 }
-                if t.reply_target_step(offs[1]).is_none() {
-                    refused += 1;
+                match t.reply_target_step(offs[1]) {
+                    None => refused += 1,
+                    Some(s) => {
+                        let n = s.next;
+                        if n != 0 && t.reply_target_step(n).is_none() {
+                            bad_next += 1;
+                        }
+                    }
                 }
                 // The walk from where it was, and from every spec offset
                 // and a few other values: every answer is well-formed.
                 let mut c = offs[1];
-                while let Some(s) = t.reply_target_step(c) {
+                for _ in 0..p.len() / 8 {
+                    let Some(s) = t.reply_target_step(c) else {
+                        break;
+                    };
                     c = seen(s, slack).4;
                     if c == 0 {
                         break;
@@ -2582,6 +2594,7 @@ mod tests {
             }
         }
         assert!(refused > 0, "some writes make the second spec unusable");
+        assert!(bad_next > 0, "some writes point the walk at a broken spec");
     }
 
     #[test]
