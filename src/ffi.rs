@@ -65,6 +65,7 @@ fn panic_location() -> String {
 
 /// Run an export body. `None` from the body (a refused argument, already
 /// logged) and a caught panic both give `fail`.
+///
 /// Inlined into its export (each export has its own body, so this costs no
 /// code), the panic path out of line: the export's arguments stay in
 /// registers instead of being handed over in memory.
