@@ -65,19 +65,31 @@ fn panic_location() -> String {
 
 /// Run an export body. `None` from the body (a refused argument, already
 /// logged) and a caught panic both give `fail`.
+///
+/// Inlined into its export (each export has its own body, so this costs no
+/// code), the panic path out of line: the export's arguments stay in
+/// registers instead of being handed over in memory.
+#[inline(always)]
 pub(crate) fn guard<T>(what: &'static str, fail: T, f: impl FnOnce() -> Option<T>) -> T {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Some(v)) => v,
         Ok(None) => fail,
         Err(_) => {
-            let at = panic_location();
-            devmapper::log_error!(
-                &CTX,
-                "Internal error: {what} failed unexpectedly (Rust panic at {at} caught at the C boundary)."
-            );
+            caught(what);
             fail
         }
     }
+}
+
+/// Log the panic [`guard`] caught in `what`.
+#[cold]
+#[inline(never)]
+fn caught(what: &str) {
+    let at = panic_location();
+    devmapper::log_error!(
+        &CTX,
+        "Internal error: {what} failed unexpectedly (Rust panic at {at} caught at the C boundary)."
+    );
 }
 
 /// Log libdm's lines for a failure (nothing for failures libdm reports

@@ -777,89 +777,113 @@ pub unsafe extern "C" fn dm_get_next_target(
     target_type: *mut *mut c_char,
     params: *mut *mut c_char,
 ) -> *mut c_void {
-    guard("dm_get_next_target", null_mut(), || {
+    guard("dm_get_next_target", null_mut(), move || {
         // SAFETY: a task handle (C contract).
         let t = unsafe { task_mut(dmt, "dm_get_next_target") }?;
-        let set = |s: u64, l: u64, ty: *mut c_char, p: *mut c_char| {
-            // SAFETY: each out-pointer is NULL or writable (C contract).
-            unsafe {
-                ffi::out(start, s);
-                ffi::out(length, l);
-                ffi::out(target_type, ty);
-                ffi::out(params, p);
+        // A read-back table walked in order: `next` is the core's cursor
+        // (the buffer offset of the next spec). Free of calls.
+        let (s, l, ty, p, after) = match t.task.reply_target_step_in_order(next as usize) {
+            Some(step) => {
+                let ty = step.target_type.as_mut_ptr();
+                (
+                    step.start,
+                    step.length,
+                    ty,
+                    step.params.as_mut_ptr(),
+                    step.next,
+                )
             }
+            None => next_target(t, next as usize)?,
         };
-        let i = (next as usize).saturating_sub(1);
-        if t.task.has_reply_targets() {
-            let found = u32::try_from(i)
-                .ok()
-                .and_then(|i| t.task.reply_target_next(i));
-            let Some((rt, more)) = found else {
-                set(0, 0, null_mut(), null_mut());
-                return None;
-            };
-            let r = t.task.reply.as_mut()?;
-            let b = r.buf.as_bytes_mut();
-            // The offsets were validated against the reply when it was parsed.
-            let ty = b.get_mut(rt.type_off..)?.as_mut_ptr().cast();
-            let p = b.get_mut(rt.params_off..)?.as_mut_ptr().cast();
-            set(rt.start, rt.length, ty, p);
-            return more.then_some((i + 2) as *mut c_void);
+        // SAFETY: each out-pointer is NULL or writable (C contract).
+        unsafe {
+            ffi::out(start, s);
+            ffi::out(length, l);
+            ffi::out(target_type, ty.cast());
+            ffi::out(params, p.cast());
         }
-        // The targets added, read from their encoding in the task's table.
-        // The handle is the offset of the next record there. The pointers
-        // handed out point into the table: valid until the next
-        // dm_task_add_target (which may move the table) or the task's end.
-        // Stock's stay valid until the end; no caller holds them across an
-        // add.
-        let off = if next.is_null() {
-            Table::first_offset()
-        } else {
-            next as usize
-        };
-        let dm_task {
-            task, unescaped, ..
-        } = t;
-        let Some((x, more)) = task.table().target_at(off) else {
-            set(0, 0, null_mut(), null_mut());
-            return None;
-        };
-        let p = if x.params_escaped() {
-            let at = match unescaped.binary_search_by_key(&off, |e| e.0) {
-                Ok(at) if copy_matches(&unescaped[at].1, &x) => at,
-                found => {
-                    let Some(copy) = unescaped_copy(&x) else {
-                        ffi::fail(&devmapper::Error::no_memory(x.encoded_params().len()));
-                        return None;
-                    };
-                    match found {
-                        Ok(at) => {
-                            unescaped[at].1 = copy;
-                            at
+        Some(after as *mut c_void)
+    })
+}
+
+/// Every other case of `dm_get_next_target`: `(start, length, type,
+/// params, next)`, all zero past the last target; `None` (logged) when
+/// memory is short.
+#[inline(never)]
+fn next_target(t: &mut dm_task, next: usize) -> Option<(u64, u64, *mut u8, *mut u8, usize)> {
+    if let Some(step) = t.task.reply_target_step(next) {
+        let ty = step.target_type.as_mut_ptr();
+        return Some((
+            step.start,
+            step.length,
+            ty,
+            step.params.as_mut_ptr(),
+            step.next,
+        ));
+    }
+    if t.task.has_reply_targets() {
+        // Past the last target, an empty table, or a cursor that is not
+        // one of this reply's.
+        return Some((0, 0, null_mut(), null_mut(), 0));
+    }
+    next_input_target(t, next)
+}
+
+/// `dm_get_next_target` on a task that has not read a table back: the
+/// targets added, read from their encoding in the task's table. `next` is
+/// 0 or the offset of the next record there; the result is `(start,
+/// length, type, params, next)`, all zero past the last target, `None`
+/// (logged) when memory is short. The pointers handed out point into the
+/// table: valid until the next dm_task_add_target (which may move the
+/// table) or the task's end. Stock's stay valid until the end; no caller
+/// holds them across an add.
+fn next_input_target(t: &mut dm_task, next: usize) -> Option<(u64, u64, *mut u8, *mut u8, usize)> {
+    let off = if next == 0 {
+        Table::first_offset()
+    } else {
+        next
+    };
+    let dm_task {
+        task, unescaped, ..
+    } = t;
+    let Some((x, more)) = task.table().target_at(off) else {
+        return Some((0, 0, null_mut(), null_mut(), 0));
+    };
+    let p = if x.params_escaped() {
+        let at = match unescaped.binary_search_by_key(&off, |e| e.0) {
+            Ok(at) if copy_matches(&unescaped[at].1, &x) => at,
+            found => {
+                let Some(copy) = unescaped_copy(&x) else {
+                    ffi::fail(&devmapper::Error::no_memory(x.encoded_params().len()));
+                    return None;
+                };
+                match found {
+                    Ok(at) => {
+                        unescaped[at].1 = copy;
+                        at
+                    }
+                    Err(at) => {
+                        if unescaped.try_reserve(1).is_err() {
+                            ffi::fail(&devmapper::Error::no_memory(1));
+                            return None;
                         }
-                        Err(at) => {
-                            if unescaped.try_reserve(1).is_err() {
-                                ffi::fail(&devmapper::Error::no_memory(1));
-                                return None;
-                            }
-                            unescaped.insert(at, (off, copy));
-                            at
-                        }
+                        unescaped.insert(at, (off, copy));
+                        at
                     }
                 }
-            };
-            unescaped[at].1.as_bytes().as_ptr()
-        } else {
-            x.encoded_params().as_ptr()
+            }
         };
-        set(
-            x.start,
-            x.length,
-            x.target_type().as_ptr().cast_mut().cast(),
-            p.cast_mut().cast(),
-        );
-        more.map(|o| o as *mut c_void)
-    })
+        unescaped[at].1.as_bytes().as_ptr()
+    } else {
+        x.encoded_params().as_ptr()
+    };
+    Some((
+        x.start,
+        x.length,
+        x.target_type().as_ptr().cast_mut(),
+        p.cast_mut(),
+        more.unwrap_or(0),
+    ))
 }
 
 #[no_mangle]

@@ -1167,6 +1167,145 @@ SWEEP(mknodes_all)
 SWEEP(tree)
 SWEEP(stats)
 
+/* ------------------------------------------------------------ cursors
+ *
+ * dm_get_next_target's `next` on a read-back table is an opaque value the
+ * caller passes back. Stock's is a pointer it follows blindly; ours must
+ * take any value: the walk's own values give their target, anything else
+ * (a forged value, one of another task, one from before a rerun) gives a
+ * target only if it is one of this reply's cursors, else the end (zeros,
+ * NULL), and never reads outside the reply (ASan build). */
+
+struct tgt {
+	uint64_t start, len;
+	char type[32], params[64];
+	void *cursor; /* the value that gave this target */
+	void *next;   /* the value it returned */
+};
+
+static int read_all(struct dm_task *dmt, struct tgt *out, int max)
+{
+	void *next = NULL, *cur;
+	uint64_t s, l;
+	char *t, *p;
+	int n = 0;
+
+	do {
+		cur = next;
+		next = dm_get_next_target(dmt, cur, &s, &l, &t, &p);
+		if (!t || n >= max)
+			break;
+		out[n].start = s;
+		out[n].len = l;
+		snprintf(out[n].type, sizeof(out[n].type), "%s", t);
+		snprintf(out[n].params, sizeof(out[n].params), "%s", p ? p : "(null)");
+		out[n].cursor = cur;
+		out[n].next = next;
+		n++;
+	} while (next);
+	return n;
+}
+
+/* what one call with `v` gives: -1 for the end (all zeros), else the index
+ * of the target of `want` it matches (-2 for a target that is none) */
+static int one_step(struct dm_task *dmt, void *v, const struct tgt *want, int n, void **next_out)
+{
+	uint64_t s = 7, l = 7;
+	char *t = (char *)"x", *p = (char *)"y";
+	void *next = dm_get_next_target(dmt, v, &s, &l, &t, &p);
+	int i;
+
+	*next_out = next;
+	if (!t) {
+		TRUTH(!next && !s && !l && !p);
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		if (s == want[i].start && l == want[i].len && !strcmp(t, want[i].type) &&
+		    !strcmp(p, want[i].params))
+			return i;
+	return -2;
+}
+
+TEST(next_target_cursor_values, T_OURS)
+{
+	struct dm_task *dmt, *other;
+	struct tgt want[8], again[8], small[2];
+	void *nx;
+	int n, i, hits = 0;
+	uintptr_t v;
+
+	fk_reset();
+	std_setup();
+	fk_add_device(TP "multi", NULL,
+		      "0 8 linear 253:0 0\n8 8 zero\n16 8 snapshot-origin 253:0\n24 8 linear 253:0 2048", 0);
+	REQUIRE((dmt = new_task(DM_DEVICE_TABLE, TP "multi")));
+	REQUIRE(dm_task_run(dmt));
+	n = read_all(dmt, want, 8);
+	CHECK_INT(n, 4);
+	CHECK_STR(want[2].type, "snapshot-origin");
+	CHECK_STR(want[3].params, "253:0 2048");
+	CHECK(want[n - 1].next == NULL);
+
+	/* every cursor the walk handed out, in any order, gives its target
+	 * again; the last one's next is NULL */
+	for (i = n - 1; i >= 0; i--) {
+		CHECK_INT(one_step(dmt, want[i].cursor, want, n, &nx), i);
+		CHECK(nx == want[i].next);
+	}
+
+	/* every other small value, and far ones: the end, or (if it is one
+	 * of the reply's cursors) that target */
+	for (v = 1; v < 4096; v++) {
+		int r = one_step(dmt, (void *)v, want, n, &nx);
+
+		if (r >= 0) {
+			/* the first target is NULL's, and also its own offset's */
+			CHECK(r == 0 || (void *)v == want[r].cursor);
+			CHECK(nx == want[r].next);
+			hits++;
+		} else {
+			CHECK_INT(r, -1);
+		}
+	}
+	CHECK_INT(hits, n);
+	for (v = 0; v < 64; v++) {
+		CHECK_INT(one_step(dmt, (void *)(UINTPTR_MAX - v), want, n, &nx), -1);
+		CHECK_INT(one_step(dmt, (void *)(((uintptr_t)1 << (v % 63)) + 1), want, n, &nx), -1);
+	}
+	CHECK_INT(one_step(dmt, (void *)want, want, n, &nx), -1); /* a pointer of ours */
+
+	/* a walk interrupted by foreign values still ends right */
+	CHECK_INT(one_step(dmt, NULL, want, n, &nx), 0);
+	CHECK_INT(one_step(dmt, (void *)3, want, n, &nx), -1);
+	CHECK_INT(one_step(dmt, want[1].cursor, want, n, &nx), 1);
+	CHECK_INT(read_all(dmt, again, 8), n);
+
+	/* a one-target table of another task: its cursors mean nothing here */
+	REQUIRE((other = new_task(DM_DEVICE_TABLE, TP "base")));
+	REQUIRE(dm_task_run(other));
+	CHECK_INT(read_all(other, small, 2), 1);
+	CHECK(small[0].next == NULL);
+	CHECK_INT(one_step(other, want[1].cursor, want, n, &nx), -1);
+	CHECK_INT(one_step(other, want[3].cursor, want, n, &nx), -1);
+
+	/* after a rerun the old cursors are checked against the new reply */
+	REQUIRE(dm_task_run(dmt));
+	for (i = 1; i < n; i++)
+		CHECK_INT(one_step(dmt, want[i].cursor, want, n, &nx), i);
+	dm_task_destroy(other);
+	dm_task_destroy(dmt);
+
+	/* no targets: nothing at any value */
+	REQUIRE((dmt = new_task(DM_DEVICE_STATUS, TP "empty")));
+	REQUIRE(dm_task_run(dmt));
+	for (v = 0; v < 1024; v += 7)
+		CHECK_INT(one_step(dmt, (void *)v, want, n, &nx), -1);
+	CHECK_INT(one_step(dmt, want[1].cursor, want, n, &nx), -1);
+	dm_task_destroy(dmt);
+	fact("targets=%d cursor_hits=%d", n, hits);
+}
+
 /* ------------------------------------------------------------ allocation
  *
  * Allocations sized by the caller or by the kernel must fail the libdm way

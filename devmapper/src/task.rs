@@ -269,6 +269,61 @@ impl TargetSpec {
     }
 }
 
+/// One step of a walk over the targets of a STATUS/TABLE/WAITEVENT reply by
+/// cursor ([`Task::reply_target_step`]).
+#[derive(Debug)]
+pub struct TargetStep<'a> {
+    /// First sector.
+    pub start: u64,
+    /// Length in sectors.
+    pub length: u64,
+    /// The spec's type field: the type name, NUL-terminated.
+    pub target_type: &'a mut [u8; 16],
+    /// The reply buffer from the spec's parameters/status on: they are
+    /// NUL-terminated in it.
+    pub params: &'a mut [u8],
+    /// The cursor of the next target, 0 after the last.
+    pub next: usize,
+}
+
+/// Where the specs of a checked STATUS/TABLE/WAITEVENT reply are, in
+/// offsets into the reply buffer (0: no specs), for walks by cursor. A
+/// cursor is the buffer offset of a spec (never 0: the header comes first).
+#[derive(Clone, Copy, Debug)]
+struct SpecWalk {
+    /// The first spec (the payload's start).
+    first: usize,
+    /// The last spec.
+    last: usize,
+    /// The cursor the last step handed out, the spec after the one it read
+    /// (0: none): the one value besides 0 that needs no walk to trust.
+    expect: usize,
+    /// [`codec::SpecLayout::disjoint`]: callers' writes into the strings
+    /// cannot have changed the specs' offsets.
+    disjoint: bool,
+}
+
+impl SpecWalk {
+    const NONE: SpecWalk = SpecWalk {
+        first: 0,
+        last: 0,
+        expect: 0,
+        disjoint: false,
+    };
+
+    fn new(data_start: usize, layout: codec::SpecLayout) -> SpecWalk {
+        match layout.last {
+            Some(last) => SpecWalk {
+                first: data_start,
+                last: data_start + last,
+                expect: 0,
+                disjoint: layout.disjoint,
+            },
+            None => SpecWalk::NONE,
+        }
+    }
+}
+
 /// A target of a STATUS/TABLE/WAITEVENT reply, as offsets into the reply
 /// buffer (the strings there are NUL-terminated), so reading a table costs
 /// no allocation per target.
@@ -336,9 +391,8 @@ pub struct Task {
     pub buffer_cap: usize,
     /// Result of the last successful run.
     pub reply: Option<Reply>,
-    /// Where the last [`Task::reply_target_at`] was: (index, offset in the
-    /// payload), so that walking a table in order costs O(1) per target.
-    target_cursor: (u32, usize),
+    /// The specs of the last reply, for [`Task::reply_target_step`].
+    spec_walk: SpecWalk,
     /// Errno of the last failed ioctl on this task.
     pub ioctl_errno: i32,
     /// Set once `run` has been called (libdm allows rerunning; we note it).
@@ -395,7 +449,7 @@ impl Task {
             table_checked: false,
             buffer_cap: 0,
             reply: None,
-            target_cursor: (0, 0),
+            spec_walk: SpecWalk::NONE,
             ioctl_errno: 0,
             runs: 0,
             payload_checked: false,
@@ -759,45 +813,116 @@ impl Task {
     }
 
     /// The `index`-th target of a STATUS/TABLE/WAITEVENT reply, as offsets
-    /// into the reply buffer (for handing pointers to C). Walking the
-    /// targets in order costs O(1) per target.
-    pub fn reply_target_at(&mut self, index: u32) -> Option<ReplyTarget> {
-        self.reply_target_next(index).map(|(t, _)| t)
-    }
-
-    /// [`Task::reply_target_at`], and whether more targets follow it
-    /// (`dm_get_next_target`'s walk in one call).
-    pub fn reply_target_next(&mut self, index: u32) -> Option<(ReplyTarget, bool)> {
-        let (p, count) = self.spec_payload();
-        if index >= count {
-            return None;
-        }
+    /// into the reply buffer. A walk from the first target: walking a
+    /// table in order is [`Task::reply_target_step`]'s.
+    pub fn reply_target_at(&self, index: u32) -> Option<ReplyTarget> {
         let base = self.reply.as_ref()?.header().data_start as usize;
-        // The run walked the specs whole (every offset advances, every
-        // string ends inside the payload): follow the next offsets without
-        // looking at the strings again.
-        let (ci, co) = self.target_cursor;
-        let (mut i, mut off) = if index >= ci && co < p.len() {
-            (ci, co)
-        } else {
-            (0, 0)
-        };
-        let (start, length) = loop {
-            let (start, length, next) = codec::spec_at(p, off)?;
-            if i == index {
-                break (start, length);
-            }
-            i += 1;
-            off = next;
-        };
-        self.target_cursor = (index, off);
-        let t = ReplyTarget {
-            start,
-            length,
+        let (p, count) = self.spec_payload();
+        let (off, e) = codec::specs(p, count).nth(index as usize)?.ok()?;
+        Some(ReplyTarget {
+            start: e.start,
+            length: e.length,
             type_off: base + off + 24,
             params_off: base + off + 40,
+        })
+    }
+
+    /// One step of a walk over the targets of a STATUS/TABLE/WAITEVENT
+    /// reply (`dm_get_next_target`'s): the target at `cursor`, 0 for the
+    /// first one, else a [`TargetStep::next`] an earlier step of this reply
+    /// returned. `None` when there is no such target: no targets, or a
+    /// cursor that is not the offset of one of this reply's specs (checked
+    /// by a walk of the reply, so any value is harmless). Walking the
+    /// targets in order costs O(1) per target.
+    pub fn reply_target_step(&mut self, cursor: usize) -> Option<TargetStep<'_>> {
+        let w = self.spec_walk;
+        if w.first == 0 {
+            return None;
+        }
+        let at = if cursor == 0 {
+            w.first
+        } else if cursor == w.expect {
+            cursor
+        } else {
+            self.find_spec(cursor)?
         };
-        Some((t, index + 1 < count))
+        if !w.disjoint && !self.spec_still_checks(at) {
+            return None;
+        }
+        self.step_at(at)
+    }
+
+    /// [`Task::reply_target_step`] for the usual walk only: the first
+    /// target (`cursor` 0) or the one the last step pointed to, of a reply
+    /// laid out as the kernel does. `None` means "ask
+    /// [`Task::reply_target_step`]", which decides every other case. No
+    /// calls, for a caller that wants its fast path free of them.
+    #[inline(always)]
+    pub fn reply_target_step_in_order(&mut self, cursor: usize) -> Option<TargetStep<'_>> {
+        let w = self.spec_walk;
+        let at = if cursor == 0 { w.first } else { cursor };
+        if at == 0 || !w.disjoint || (cursor != 0 && cursor != w.expect) {
+            return None;
+        }
+        self.step_at(at)
+    }
+
+    /// Read the spec at buffer offset `at`, a spec the run checked (and
+    /// that still passes its checks), and point the walk past it.
+    #[inline(always)]
+    fn step_at(&mut self, at: usize) -> Option<TargetStep<'_>> {
+        let w = self.spec_walk;
+        let b = self.reply.as_mut()?.buf.as_bytes_mut();
+        // `get_mut` and the `?` on constant sizes only keep this free of a
+        // panic path (they fold away or never fail).
+        let (fixed, params) = b.get_mut(at..)?.split_first_chunk_mut::<40>()?;
+        let (head, target_type) = fixed.split_last_chunk_mut::<16>()?;
+        let [s0, s1, s2, s3, s4, s5, s6, s7, l0, l1, l2, l3, l4, l5, l6, l7, _, _, _, _, n0, n1, n2, n3] =
+            *head.first_chunk::<24>()?;
+        let next = if at == w.last {
+            0
+        } else {
+            w.first
+                .checked_add(u32::from_ne_bytes([n0, n1, n2, n3]) as usize)?
+        };
+        self.spec_walk.expect = next;
+        Some(TargetStep {
+            start: u64::from_ne_bytes([s0, s1, s2, s3, s4, s5, s6, s7]),
+            length: u64::from_ne_bytes([l0, l1, l2, l3, l4, l5, l6, l7]),
+            target_type,
+            params,
+            next,
+        })
+    }
+
+    /// The spec of this reply at buffer offset `cursor`, found by a walk
+    /// that checks every spec again (so it holds whatever callers wrote
+    /// into the strings).
+    #[cold]
+    #[inline(never)]
+    fn find_spec(&self, cursor: usize) -> Option<usize> {
+        let first = self.spec_walk.first;
+        let (p, count) = self.spec_payload();
+        let want = cursor.checked_sub(first)?;
+        codec::specs(p, count)
+            .map_while(Result::ok)
+            .map(|(off, _)| off)
+            .take_while(|&off| off <= want)
+            .find(|&off| off == want)
+            .map(|off| first + off)
+    }
+
+    /// For a reply whose strings overlap later specs (no kernel lays them
+    /// out so; writes into them may have changed the specs since the run):
+    /// whether the spec at buffer offset `at` still passes the run's checks,
+    /// before [`Task::reply_target_step`] reads it.
+    #[cold]
+    #[inline(never)]
+    fn spec_still_checks(&self, at: usize) -> bool {
+        let w = self.spec_walk;
+        let (p, _) = self.spec_payload();
+        at.checked_sub(w.first)
+            .is_some_and(|off| codec::spec_checks(p, off, at != w.last))
     }
 
     /// The names of a LIST reply (decoded; unmangled by the run unless the
@@ -1348,12 +1473,12 @@ impl Task {
             .as_deref()
             .filter(|_| self.name_plain && self.mangled_name.is_none());
         let walked = unmangle_reply(ctx.mangling_mode(), ty, &mut reply, sent_plain)?;
-        if !walked {
-            validate_reply(ty, &reply).map_err(|e| Error::protocol(e.to_string()))?;
-        }
-        self.payload_checked = true;
-        self.reply_specs = matches!(ty, TaskType::Status | TaskType::Table | TaskType::WaitEvent);
-        self.target_cursor = (0, 0);
+        let layout = if walked {
+            None
+        } else {
+            validate_reply(ty, &reply).map_err(|e| Error::protocol(e.to_string()))?
+        };
+        self.note_checked(ty, &reply, layout);
         if ty.with_uevent()
             && ctx.udev_sync()
             && driver[1] >= 17
@@ -1368,6 +1493,16 @@ impl Task {
         self.reply = Some(reply);
         self.post_process(ctx, ty);
         Ok(())
+    }
+
+    /// Record what the run's checks learned about `reply`, the reply it is
+    /// about to keep.
+    fn note_checked(&mut self, ty: TaskType, reply: &Reply, layout: Option<codec::SpecLayout>) {
+        self.payload_checked = true;
+        self.reply_specs = matches!(ty, TaskType::Status | TaskType::Table | TaskType::WaitEvent);
+        self.spec_walk = layout
+            .map(|l| SpecWalk::new(reply.header().data_start as usize, l))
+            .unwrap_or(SpecWalk::NONE);
     }
 
     /// The error for a failed ioctl, with libdm's wording.
@@ -1802,7 +1937,7 @@ impl Task {
             self.reply = t.reply.take();
             self.payload_checked = t.payload_checked;
             self.reply_specs = false;
-            self.target_cursor = (0, 0);
+            self.spec_walk = SpecWalk::NONE;
         }
         Ok(same)
     }
@@ -1943,7 +2078,12 @@ fn trim_trailing_spaces(b: &[u8]) -> &[u8] {
 
 /// Walk a reply's records whole, once, before anything (C callers
 /// included) reads them: every offset, length and terminator checked.
-fn validate_reply(ty: TaskType, reply: &Reply) -> Result<(), codec::DecodeError> {
+/// The layout of the specs of a STATUS/TABLE/WAITEVENT reply (`None` for
+/// other replies).
+fn validate_reply(
+    ty: TaskType,
+    reply: &Reply,
+) -> Result<Option<codec::SpecLayout>, codec::DecodeError> {
     let p = reply.payload()?;
     match ty {
         TaskType::List => codec::walk_names_flagged(p, codec::nul_bytes, |_, _| true).map(|_| ()),
@@ -1952,13 +2092,14 @@ fn validate_reply(ty: TaskType, reply: &Reply) -> Result<(), codec::DecodeError>
         }
         TaskType::Deps => codec::deps_count(p).map(|_| ()),
         TaskType::Status | TaskType::Table | TaskType::WaitEvent => {
-            codec::check_specs(p, reply.header().target_count)
+            return codec::check_specs(p, reply.header().target_count).map(Some);
         }
         TaskType::TargetMsg if reply.flags().contains(DmFlags::DATA_OUT) => {
             codec::decode_message(p).map(|_| ())
         }
         _ => Ok(()),
     }
+    .map(|()| None)
 }
 
 /// Unmangle the names (and uuids) the kernel returned, in place, as libdm
@@ -2265,6 +2406,285 @@ mod tests {
         let mut r = list_reply("with space", &[("a b", None), ("a\\x20b", None)]);
         unmangle_reply(NoneMode, TaskType::List, &mut r, None).unwrap();
         assert_eq!(listed(&r)[1].0, b"a\\x20b".to_vec());
+    }
+
+    /// A spec of a TABLE payload, laid out as the kernel does (`pad`: extra
+    /// bytes of `b'x'` after the parameters' NUL, which no kernel adds).
+    fn push_spec(p: &mut Vec<u8>, start: u64, ty: &str, params: &str, pad: usize) {
+        let at = p.len();
+        p.resize(at + 40, 0);
+        p[at..at + 8].copy_from_slice(&start.to_ne_bytes());
+        p[at + 8..at + 16].copy_from_slice(&8u64.to_ne_bytes());
+        p[at + 24..at + 24 + ty.len()].copy_from_slice(ty.as_bytes());
+        p.extend_from_slice(params.as_bytes());
+        p.push(0);
+        p.resize(p.len() + pad, b'x');
+        p.resize(p.len().next_multiple_of(8), b'x');
+        let next = p.len() as u32;
+        p[at + 20..at + 24].copy_from_slice(&next.to_ne_bytes());
+    }
+
+    /// A task holding a TABLE reply of `count` specs in `p`, checked and
+    /// noted as a run does.
+    fn table_task(p: &[u8], count: u32) -> Task {
+        let header = DmIoctl {
+            data_start: DATA_START as u32,
+            data_size: (DATA_START + p.len()) as u32,
+            target_count: count,
+            ..DmIoctl::default()
+        };
+        let mut bytes = vec![0u8; DATA_START + p.len()];
+        codec::write_header(&mut bytes, &header);
+        bytes[DATA_START..].copy_from_slice(p);
+        let reply = Reply::from_bytes(&bytes).unwrap();
+        let layout = validate_reply(TaskType::Table, &reply).unwrap();
+        let mut t = Task::new(TaskType::Table as i32);
+        t.note_checked(TaskType::Table, &reply, layout);
+        t.reply = Some(reply);
+        t
+    }
+
+    type Seen = (u64, u64, Vec<u8>, Vec<u8>, usize);
+
+    /// Bytes of a task's reply buffer after its payload.
+    fn slack(t: &Task) -> usize {
+        let r = t.reply.as_ref().unwrap();
+        r.buf.len() - r.header().data_size as usize
+    }
+
+    /// A step as plain values: start, length, the type and parameters up
+    /// to their NUL (which must be inside the field and the payload: the
+    /// step's parameters run to the end of the buffer, `slack` bytes past
+    /// the payload), next cursor.
+    fn seen(s: TargetStep<'_>, slack: usize) -> Seen {
+        let ty = codec::fixed_str(&s.target_type[..]).to_vec();
+        assert!(ty.len() < 16, "type field without its NUL");
+        let inside = &s.params[..s.params.len() - slack];
+        let n = codec::cstr_len(inside).expect("parameters end in the payload");
+        (s.start, s.length, ty, s.params[..n].to_vec(), s.next)
+    }
+
+    /// Walk a task's table with the cursor as dm_get_next_target does:
+    /// (cursor passed, what the step gave).
+    fn walk_steps(t: &mut Task) -> Vec<(usize, Seen)> {
+        let slack = slack(t);
+        let mut out = Vec::new();
+        let mut c = 0;
+        while let Some(s) = t.reply_target_step(c) {
+            let v = seen(s, slack);
+            let next = v.4;
+            out.push((c, v));
+            if next == 0 {
+                break;
+            }
+            c = next;
+        }
+        out
+    }
+
+    /// The buffer offsets of the specs (cursors a walk hands out).
+    fn spec_offsets(t: &Task) -> Vec<usize> {
+        let (p, count) = t.spec_payload();
+        codec::specs(p, count)
+            .map(|r| DATA_START + r.unwrap().0)
+            .collect()
+    }
+
+    /// Every step of `t`, also as the iterator and reply_target_at see it.
+    fn expected_targets(t: &Task) -> Vec<(u64, u64, Vec<u8>, Vec<u8>)> {
+        t.reply_targets()
+            .map(|(s, l, ty, p)| (s, l, ty.to_vec(), p.to_vec()))
+            .collect()
+    }
+
+    #[test]
+    fn reply_cursor_walks_the_table_and_refuses_foreign_values() {
+        let mut kernel = Vec::new();
+        push_spec(&mut kernel, 0, "linear", "7:0 2048", 0);
+        push_spec(&mut kernel, 8, "zero", "", 0);
+        push_spec(&mut kernel, 16, "snapshot-origin", "7:1", 0);
+        push_spec(&mut kernel, 24, "crypt", "aes-xts-plain64 0 7:2 0", 0);
+        let mut padded = Vec::new();
+        push_spec(&mut padded, 0, "linear", "7:0 2048", 9);
+        push_spec(&mut padded, 8, "zero", "", 0);
+        push_spec(&mut padded, 16, "error", "", 17);
+        for (p, count, disjoint) in [(&kernel, 4u32, true), (&padded, 3, false)] {
+            let mut t = table_task(p, count);
+            assert_eq!(t.spec_walk.disjoint, disjoint);
+            let want = expected_targets(&t);
+            let offs = spec_offsets(&t);
+            assert_eq!(want.len(), count as usize);
+            // In order: the iterator's targets, cursors = spec offsets,
+            // the last step's next is 0.
+            let walked = walk_steps(&mut t);
+            let got: Vec<_> = walked
+                .iter()
+                .map(|(_, (s, l, ty, p, _))| (*s, *l, ty.clone(), p.clone()))
+                .collect();
+            assert_eq!(got, want);
+            let cursors: Vec<usize> = walked.iter().map(|(c, _)| *c).collect();
+            let mut expect_cursors = vec![0];
+            expect_cursors.extend(&offs[1..]);
+            assert_eq!(cursors, expect_cursors);
+            assert_eq!(walked.last().unwrap().1 .4, 0);
+            for (i, _) in want.iter().enumerate() {
+                let rt = t.reply_target_at(i as u32).unwrap();
+                assert_eq!((rt.start, rt.type_off), (want[i].0, offs[i] + 24));
+            }
+            // Any other value: a spec offset gives that spec (found by a
+            // walk), anything else the end; and the in-order walk goes on
+            // from there.
+            let end = t.reply.as_ref().unwrap().buf.len();
+            let mut values: Vec<usize> = (1..end + 64).collect();
+            values.extend([usize::MAX, usize::MAX - 7, 1 << 40, DATA_START - 8]);
+            for v in values {
+                for warm in [false, true] {
+                    let mut t = table_task(p, count);
+                    if warm {
+                        // The walk's own cursor points at the second spec.
+                        let _ = t.reply_target_step(0);
+                    }
+                    let fast = t.reply_target_step_in_order(v).map(|s| (s.start, s.next));
+                    let slack = slack(&t);
+                    let got = t.reply_target_step(v).map(|s| seen(s, slack));
+                    match offs.iter().position(|&o| o == v) {
+                        Some(i) => {
+                            let g = got.expect("a spec offset is a valid cursor");
+                            assert_eq!(
+                                (g.0, g.1, &g.2, &g.3),
+                                (want[i].0, want[i].1, &want[i].2, &want[i].3)
+                            );
+                            assert_eq!(g.4, offs.get(i + 1).copied().unwrap_or(0));
+                            // ... and the walk carries on in order.
+                            if g.4 != 0 {
+                                let n = t.reply_target_step(g.4).unwrap();
+                                assert_eq!(n.start, want[i + 1].0);
+                            }
+                        }
+                        None => assert!(got.is_none(), "value {v} taken as a cursor"),
+                    }
+                    // The call-free path only ever answers for the walk's
+                    // own cursor, and then as the full one does.
+                    if let Some((s, n)) = fast {
+                        assert!(disjoint && warm && v == offs[1], "{v}");
+                        assert_eq!((s, n), (want[1].0, offs.get(2).copied().unwrap_or(0)));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn reply_cursor_of_empty_and_other_replies() {
+        // No targets: nothing at any cursor.
+        let mut t = table_task(&[], 0);
+        assert!(t.has_reply_targets());
+        for v in [0, 1, DATA_START, DATA_START + 8, usize::MAX] {
+            assert!(t.reply_target_step(v).is_none());
+            assert!(t.reply_target_step_in_order(v).is_none());
+        }
+        assert!(t.reply_target_at(0).is_none());
+        // A task that has not run, and a reply of another kind.
+        let mut t = Task::new(TaskType::Table as i32);
+        assert!(t.reply_target_step(0).is_none() && !t.has_reply_targets());
+        let mut p = Vec::new();
+        push_spec(&mut p, 0, "zero", "", 0);
+        let mut t = table_task(&p, 1);
+        let r = t.reply.take().unwrap();
+        t.note_checked(TaskType::Info, &r, None);
+        t.reply = Some(r);
+        assert!(t.reply_target_step(0).is_none() && !t.has_reply_targets());
+        // One target: its next is 0, and it can be read again.
+        let mut t = table_task(&p, 1);
+        for _ in 0..2 {
+            let s = t.reply_target_step(0).unwrap();
+            assert_eq!((s.next, &s.target_type[..5]), (0, &b"zero\0"[..]));
+        }
+    }
+
+    #[test]
+    fn reply_cursor_survives_writes_into_overlapping_strings() {
+        // Specs whose next offsets point into the previous spec's
+        // parameters (no kernel does this; check_specs accepts it): a
+        // caller writing into those parameters (its string) rewrites later
+        // specs. Each step of such a reply checks its spec again, so no
+        // step hands out a string that does not end inside the payload,
+        // whatever was written.
+        let mut p = Vec::new();
+        push_spec(&mut p, 0, "linear", &"p".repeat(60), 0);
+        let tail_at = p.len();
+        push_spec(&mut p, 8, "zero", "", 0);
+        // A second spec at 48, inside the first one's parameters, whose
+        // next is the spec laid after the first.
+        let second = 48;
+        p[20..24].copy_from_slice(&(second as u32).to_ne_bytes());
+        p[second + 24..second + 28].copy_from_slice(b"zero");
+        p[second + 28] = 0;
+        p[second + 20..second + 24].copy_from_slice(&(tail_at as u32).to_ne_bytes());
+        let mut t = table_task(&p, 3);
+        assert!(!t.spec_walk.disjoint);
+        assert_eq!(walk_steps(&mut t).len(), 3);
+        let offs = spec_offsets(&t);
+        // Writes into the first spec's parameters (its string runs to the
+        // NUL in the second spec's next offset, 69): every byte with a few
+        // values, and the low byte of the second spec's next offset
+        // (parameters byte 28) set to every aligned offset past it, most
+        // of them inside the first spec's parameters where a type field
+        // has no NUL.
+        let mut patches: Vec<(usize, Vec<u8>)> = Vec::new();
+        for at in 0..60 {
+            for v in [0u8, 1, 0x08, 0x30, 0x7f, 0xff] {
+                patches.push((at, vec![v]));
+            }
+        }
+        assert!(p.len() < 256);
+        for next in (second + 8..p.len() + 16).step_by(8) {
+            patches.push((second + 20 - 40, vec![next as u8]));
+        }
+        let (mut refused, mut bad_next) = (0, 0);
+        for (at, bytes) in patches {
+            {
+                let mut t = table_task(&p, 3);
+                let slack = slack(&t);
+                let first = t.reply_target_step(0).unwrap();
+                let n = codec::cstr_len(first.params).unwrap();
+                if at + bytes.len() <= n {
+                    first.params[at..at + bytes.len()].copy_from_slice(&bytes);
+                }
+                match t.reply_target_step(offs[1]) {
+                    None => refused += 1,
+                    Some(s) => {
+                        let n = s.next;
+                        if n != 0 && t.reply_target_step(n).is_none() {
+                            bad_next += 1;
+                        }
+                    }
+                }
+                // The walk from where it was, and from every spec offset
+                // and a few other values: every answer is well-formed.
+                let mut c = offs[1];
+                for _ in 0..p.len() / 8 {
+                    let Some(s) = t.reply_target_step(c) else {
+                        break;
+                    };
+                    c = seen(s, slack).4;
+                    if c == 0 {
+                        break;
+                    }
+                }
+                for c in offs
+                    .iter()
+                    .copied()
+                    .chain([0, 1, DATA_START + 8, usize::MAX])
+                {
+                    if let Some(s) = t.reply_target_step(c) {
+                        let _ = seen(s, slack);
+                    }
+                }
+            }
+        }
+        assert!(refused > 0, "some writes make the second spec unusable");
+        assert!(bad_next > 0, "some writes point the walk at a broken spec");
     }
 
     #[test]

@@ -962,7 +962,8 @@ impl<'a> SpecIter<'a> {
 
 /// The target spec at `off` of a status/table reply, checked: its fixed
 /// part, its parameters and, when another spec follows (`more`), the
-/// offset of that one (0 otherwise). The one parser of [`specs`] and [`check_specs`].
+/// offset of that one (0 otherwise). The parser of [`specs`] (and of the
+/// last spec in [`check_specs`], which checks the others in fewer steps).
 #[inline(always)]
 fn spec_record(p: &[u8], off: usize, more: bool) -> Result<(&[u8; 40], &[u8], usize), DecodeError> {
     // One bounds check for the fixed part (struct dm_target_spec).
@@ -1001,28 +1002,97 @@ impl<'a> Iterator for SpecIter<'a> {
     }
 }
 
-/// Check the `count` specs of a status/table reply exactly as [`specs`]
-/// does, without building them: the walk every such reply gets before
-/// anything reads it (a reply of 100 000 targets is walked whole).
-pub fn check_specs(p: &[u8], count: u32) -> Result<(), DecodeError> {
-    let mut off = 0usize;
-    let mut left = count;
-    while left > 0 {
-        let (_, _, next) = spec_record(p, off, left > 1)?;
-        off = next;
-        left -= 1;
-    }
-    Ok(())
+/// What [`check_specs`] learned about a status/table payload it accepted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SpecLayout {
+    /// Offset in the payload of the last spec (`None`: no specs).
+    pub last: Option<usize>,
+    /// Every spec but the last has its strings end before the next spec
+    /// starts (the kernel's layout: each spec's parameters, then padding to
+    /// eight bytes). Writes a caller makes inside the strings of such a
+    /// payload cannot change any spec's fixed part.
+    pub disjoint: bool,
 }
 
-/// The spec at `off` of a payload that [`specs`] has already walked whole:
+/// Check the `count` specs of a status/table reply: accepts exactly what
+/// [`specs`] accepts, with the same error, without building them; the walk
+/// every such reply gets before anything reads it (a reply of 100 000
+/// targets is walked whole).
+///
+/// A spec followed by another needs its parameters NUL-terminated inside
+/// the payload. The kernel ends them in the last eight bytes before the
+/// next spec (it pads to eight bytes): a NUL there proves it in one word,
+/// however long the parameters are. Any other layout is scanned from the
+/// start of the parameters, as [`specs`] does.
+pub fn check_specs(p: &[u8], count: u32) -> Result<SpecLayout, DecodeError> {
+    let Some(before_last) = count.checked_sub(1) else {
+        return Ok(SpecLayout {
+            last: None,
+            disjoint: true,
+        });
+    };
+    let mut off = 0usize;
+    let mut disjoint = true;
+    for _ in 0..before_last {
+        off = match kernel_laid_spec(p, off) {
+            Some(next) => next,
+            None => {
+                disjoint = false;
+                spec_next_checked(p, off)?
+            }
+        };
+    }
+    spec_record(p, off, false)?;
+    Ok(SpecLayout {
+        last: Some(off),
+        disjoint,
+    })
+}
+
+/// The offset of the spec after the one at `off`, by [`spec_record`]'s
+/// full checks (with their error): for specs not laid out as the kernel
+/// does, or not well-formed.
+#[cold]
+#[inline(never)]
+fn spec_next_checked(p: &[u8], off: usize) -> Result<usize, DecodeError> {
+    spec_record(p, off, true).map(|(_, _, next)| next)
+}
+
+/// The offset of the spec after the one at `off` when that one is laid
+/// out as the kernel does and passes [`spec_record`]'s checks: fixed part
+/// inside, type NUL-terminated in its field, next offset aligned and past
+/// the fixed part and the first parameter word, and a NUL in the eight
+/// bytes before it (so the parameters end inside the payload, before the
+/// next spec). `None` otherwise (which [`spec_record`] then judges).
+#[inline(always)]
+fn kernel_laid_spec(p: &[u8], off: usize) -> Option<usize> {
+    let rec = p.get(off..)?.first_chunk::<40>()?;
+    if zero_bytes(word(&rec[24..32])) == 0 && zero_bytes(word(&rec[32..40])) == 0 {
+        return None;
+    }
+    let next = u32::from_ne_bytes(*rec[20..24].first_chunk::<4>()?) as usize;
+    if next < off + 48 || next % 8 != 0 {
+        return None;
+    }
+    let end = p.get(next - 8..next)?;
+    (zero_bytes(word(end)) != 0).then_some(next)
+}
+
+/// The spec at `off` of a payload that [`check_specs`] has accepted:
 /// `(start, length, offset of the next spec)`, read without scanning its
 /// strings (the walk proved them terminated). `None` if `off` is out of
-/// range, which a walked payload never gives.
+/// range, which a checked payload never gives.
 #[inline]
 pub fn spec_at(p: &[u8], off: usize) -> Option<(u64, u64, usize)> {
     let r = p.get(off..off.checked_add(40)?)?;
     Some((rd_u64(r, 0)?, rd_u64(r, 8)?, rd_u32(r, 20)? as usize))
+}
+
+/// Whether the spec at `off` of a status/table payload passes the checks
+/// of [`specs`]: fixed part inside, type and parameters NUL-terminated
+/// inside the payload and, when `more`, a next offset that advances.
+pub fn spec_checks(p: &[u8], off: usize, more: bool) -> bool {
+    spec_record(p, off, more).is_ok()
 }
 
 /// The response text of a TARGET_MSG reply: NUL-terminated inside the payload.
@@ -1478,6 +1548,47 @@ mod tests {
         assert_eq!(walk_names(&p, |n, _| n != b"b"), Ok(false));
     }
 
+    /// What [`specs`] makes of a payload: the first error, or the offset of
+    /// the last spec.
+    fn spec_walk_by_iter(q: &[u8], c: u32) -> Result<Option<usize>, DecodeError> {
+        let mut last = None;
+        for r in specs(q, c) {
+            last = Some(r?.0);
+        }
+        Ok(last)
+    }
+
+    /// check_specs against specs(): same verdict, same error, same last
+    /// spec; and a payload it calls disjoint has every spec's strings end
+    /// before the next spec starts.
+    fn assert_spec_check_agrees(q: &[u8], c: u32) {
+        let got = check_specs(q, c);
+        assert_eq!(
+            got.clone().map(|l| l.last),
+            spec_walk_by_iter(q, c),
+            "{c} {q:?}"
+        );
+        let Ok(layout) = got else { return };
+        if layout.disjoint {
+            let offs: Vec<(usize, SpecEntry<'_>)> = specs(q, c).map(Result::unwrap).collect();
+            for w in offs.windows(2) {
+                let ((off, e), (next, _)) = (&w[0], &w[1]);
+                assert!(off + 40 + e.params.len() < *next, "{c} {q:?}");
+            }
+        }
+    }
+
+    /// A status spec whose parameters' NUL is `pad` bytes further from the
+    /// next spec than the kernel puts it (padding of `fill` bytes).
+    fn push_padded_spec(ty: &str, params: &str, pad: usize, fill: u8, p: &mut Vec<u8>) {
+        let at = p.len();
+        push_status_spec(at as u64, ty, params, p);
+        p.resize(p.len() + pad, fill);
+        p.resize(align8(p.len()), fill);
+        let next = p.len() as u32;
+        p[at + 20..at + 24].copy_from_slice(&next.to_ne_bytes());
+    }
+
     #[test]
     fn the_spec_check_agrees_with_the_iterator_on_every_mutation() {
         // A status reply: absolute next offsets, strings NUL-terminated.
@@ -1485,29 +1596,68 @@ mod tests {
         push_status_spec(0, "linear", "7:0 2048", &mut p);
         push_status_spec(8, "zero", "", &mut p);
         push_status_spec(16, "crypt", "aes 0 7:1 0", &mut p);
-        let iter_ok = |q: &[u8], c: u32| specs(q, c).all(|r| r.is_ok());
-        assert!(check_specs(&p, 3).is_ok() && iter_ok(&p, 3));
+        push_status_spec(24, "snapshot-origin", "7:1", &mut p);
+        let l = check_specs(&p, 4).unwrap();
+        assert_eq!(l.last, spec_walk_by_iter(&p, 4).unwrap());
+        assert!(l.disjoint, "the kernel's layout");
+        assert_eq!(
+            check_specs(&p, 0),
+            Ok(SpecLayout {
+                last: None,
+                disjoint: true
+            })
+        );
         let mut full_type = p.clone();
         full_type[24..40].fill(b'a');
-        assert!(check_specs(&full_type, 3).is_err());
+        assert!(check_specs(&full_type, 4).is_err());
+        // Layouts the kernel does not make: padding after the parameters
+        // (zeros or not), a spec overlapping the next one's strings.
+        let mut padded = Vec::new();
+        push_padded_spec("linear", "7:0 2048", 8, b'x', &mut padded);
+        push_padded_spec("zero", "", 16, 0, &mut padded);
+        push_status_spec(16, "error", "", &mut padded);
+        let l = check_specs(&padded, 3).unwrap();
+        assert!(!l.disjoint && l.last == spec_walk_by_iter(&padded, 3).unwrap());
+        let mut overlapping = p.clone();
+        overlapping[20..24].copy_from_slice(&8u32.to_ne_bytes());
         let mut cases = vec![
+            (p.clone(), 5),
             (p.clone(), 4),
+            (p.clone(), 3),
+            (p.clone(), 1),
             (p.clone(), 0),
             (Vec::new(), 1),
-            (full_type, 3),
+            (Vec::new(), 0),
+            (full_type, 4),
+            (padded.clone(), 3),
+            (overlapping, 4),
         ];
-        for cut in 0..p.len() {
-            cases.push((p[..cut].to_vec(), 3));
-        }
-        for at in 0..p.len() {
-            for v in [0u8, 1, 7, 8, 0x41, 0xff] {
-                let mut q = p.clone();
-                q[at] = v;
-                cases.push((q, 3));
+        for base in [&p, &padded] {
+            for cut in 0..base.len() {
+                cases.push((base[..cut].to_vec(), 3));
+            }
+            for at in 0..base.len() {
+                for v in [0u8, 1, 7, 8, 0x41, 0xff] {
+                    let mut q = base.clone();
+                    q[at] = v;
+                    cases.push((q, 3));
+                }
+            }
+            // Every next offset moved by a word or a few bytes either way.
+            let mut off = 0;
+            for _ in 0..2 {
+                let next = u32::from_ne_bytes(base[off + 20..off + 24].try_into().unwrap());
+                for d in [-16i64, -8, -1, 1, 8, 16] {
+                    let mut q = base.clone();
+                    let v = (next as i64 + d) as u32;
+                    q[off + 20..off + 24].copy_from_slice(&v.to_ne_bytes());
+                    cases.push((q, 3));
+                }
+                off = next as usize;
             }
         }
         for (q, c) in &cases {
-            assert_eq!(check_specs(q, *c).is_ok(), iter_ok(q, *c), "{c} {q:?}");
+            assert_spec_check_agrees(q, *c);
         }
     }
 
