@@ -520,32 +520,68 @@ impl TargetStatusRef<'_> {
 /// The lines of a [`TableReply`], in table order.
 #[derive(Clone, Debug)]
 pub struct TableIter<'a> {
-    specs: codec::SpecIter<'a>,
-    left: usize,
+    walk: SpecWalk<'a>,
 }
 
 /// The lines of a [`StatusReply`] (or of a wait-event reply), in table order.
 #[derive(Clone, Debug)]
 pub struct StatusIter<'a> {
-    specs: codec::SpecIter<'a>,
+    walk: SpecWalk<'a>,
+}
+
+/// A walk over the target specs of a STATUS/TABLE/WAITEVENT reply. Only
+/// replies of such a run are walked, and the run checked every spec whole
+/// (`codec::check_specs`: fixed part inside the payload, type and
+/// parameters NUL-terminated inside it, next offsets advancing), and the
+/// reply cannot change while it is borrowed: each step reads the fixed
+/// part and finds the two strings' ends, nothing more. A record that does
+/// not read (which a checked reply cannot have) ends the walk.
+#[derive(Clone, Debug)]
+struct SpecWalk<'a> {
+    payload: &'a [u8],
+    off: usize,
     left: usize,
 }
 
-/// The next checked spec of a walk over a reply the run checked whole (so
-/// a malformed record, which cannot occur, just ends the walk).
-#[inline]
-fn next_spec<'a>(
-    specs: &mut codec::SpecIter<'a>,
-    left: &mut usize,
-) -> Option<codec::SpecEntry<'a>> {
-    match specs.next() {
-        Some(Ok((_, e))) => {
-            *left = left.saturating_sub(1);
-            Some(e)
+impl<'a> SpecWalk<'a> {
+    fn over(reply: Option<&'a Reply>) -> SpecWalk<'a> {
+        match reply {
+            Some(r) => SpecWalk {
+                payload: r.payload().unwrap_or_default(),
+                off: 0,
+                left: r.header().target_count as usize,
+            },
+            None => SpecWalk {
+                payload: &[],
+                off: 0,
+                left: 0,
+            },
         }
-        _ => {
-            *left = 0;
-            None
+    }
+
+    /// `(start, length, type, params)` of the next spec.
+    #[inline]
+    fn step(&mut self) -> Option<(u64, u64, &'a [u8], &'a [u8])> {
+        if self.left == 0 {
+            return None;
+        }
+        let p = self.payload;
+        let found = codec::spec_at(p, self.off).and_then(|(start, length, next)| {
+            let ty = codec::fixed_str(p.get(self.off + 24..self.off + 40)?);
+            let rest = p.get(self.off + 40..)?;
+            let params = rest.get(..codec::cstr_len(rest)?)?;
+            Some((start, length, ty, params, next))
+        });
+        match found {
+            Some((start, length, ty, params, next)) => {
+                self.left -= 1;
+                self.off = next;
+                Some((start, length, ty, params))
+            }
+            None => {
+                self.left = 0;
+                None
+            }
         }
     }
 }
@@ -555,16 +591,18 @@ impl<'a> Iterator for TableIter<'a> {
 
     #[inline]
     fn next(&mut self) -> Option<TargetRef<'a>> {
-        next_spec(&mut self.specs, &mut self.left).map(|e| TargetRef {
-            start: e.start,
-            length: e.length,
-            target_type: e.target_type,
-            params: e.params,
-        })
+        self.walk
+            .step()
+            .map(|(start, length, target_type, params)| TargetRef {
+                start,
+                length,
+                target_type,
+                params,
+            })
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.left, Some(self.left))
+        (self.walk.left, Some(self.walk.left))
     }
 }
 
@@ -575,16 +613,18 @@ impl<'a> Iterator for StatusIter<'a> {
 
     #[inline]
     fn next(&mut self) -> Option<TargetStatusRef<'a>> {
-        next_spec(&mut self.specs, &mut self.left).map(|e| TargetStatusRef {
-            start: e.start,
-            length: e.length,
-            target_type: e.target_type,
-            status: e.params,
-        })
+        self.walk
+            .step()
+            .map(|(start, length, target_type, status)| TargetStatusRef {
+                start,
+                length,
+                target_type,
+                status,
+            })
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.left, Some(self.left))
+        (self.walk.left, Some(self.walk.left))
     }
 }
 
@@ -592,32 +632,18 @@ impl ExactSizeIterator for StatusIter<'_> {}
 
 impl<'a> StatusIter<'a> {
     fn over(reply: Option<&'a Reply>) -> StatusIter<'a> {
-        let (specs, left) = spec_walk(reply);
-        StatusIter { specs, left }
-    }
-}
-
-/// The target specs of a STATUS/TABLE/WAITEVENT reply and their number.
-/// Only replies of such a run are ever walked: the run checked every spec,
-/// and [`codec::specs`] checks each again as it reads it.
-fn spec_walk(reply: Option<&Reply>) -> (codec::SpecIter<'_>, usize) {
-    match reply {
-        Some(r) => {
-            let count = r.header().target_count;
-            (
-                codec::specs(r.payload().unwrap_or_default(), count),
-                count as usize,
-            )
+        StatusIter {
+            walk: SpecWalk::over(reply),
         }
-        None => (codec::specs(&[], 0), 0),
     }
 }
 
 impl TableReply {
     /// The lines, in table order, borrowed from the reply.
     pub fn iter(&self) -> TableIter<'_> {
-        let (specs, left) = spec_walk(Some(&self.reply));
-        TableIter { specs, left }
+        TableIter {
+            walk: SpecWalk::over(Some(&self.reply)),
+        }
     }
 
     /// The number of lines.
@@ -1211,8 +1237,11 @@ impl DeviceMapper {
         let mut t = Task::new(TaskType::Info as i32);
         self.set_id(&mut t, Some(id))?;
         self.run(&mut t, Some(id))?;
-        match t.info() {
-            Some(i) if i.exists != 0 => Ok(Self::header_info(&t)),
+        // The reply's header read once (not through Task::info first).
+        match t.reply_header() {
+            Some(h) if DmFlags::from_bits_retain(h.flags).contains(DmFlags::EXISTS) => {
+                Ok(DeviceInfo::from_header(h))
+            }
             _ => Err(Error::new(ErrorKind::NotFound, "Device does not exist.")
                 .with_errno(libc::ENXIO)
                 .with_op("info")
@@ -2104,6 +2133,64 @@ mod tests {
             }
         }
         reply_of(&p, 0)
+    }
+
+    /// The lean walk of table and status replies reads exactly what
+    /// `codec::specs` reads, on every truncation and one-byte change of a
+    /// reply the run accepts.
+    #[test]
+    fn spec_walk_agrees_with_the_exact_parser() {
+        let lines: [(u64, u64, &str, &[u8]); 4] = [
+            (0, 8, "linear", b"253:0 16"),
+            (8, 8, "zero", b""),
+            (16, 8, "crypt", KEY),
+            (24, 8, "sixteen-byte-ty", b"1234567"),
+        ];
+        let r = spec_reply(&lines);
+        let p = r.payload().unwrap().to_vec();
+        let mut cases: Vec<Vec<u8>> = (0..=p.len()).map(|n| p[..n].to_vec()).collect();
+        for i in 0..p.len() {
+            for v in [0u8, 1, 8, 0x20, 0x5c, 0xff] {
+                let mut q = p.clone();
+                q[i] = v;
+                cases.push(q);
+            }
+        }
+        let mut checked = 0;
+        for q in cases {
+            for count in [4u32, 3] {
+                // Only replies the run accepts are ever walked.
+                let Ok(task) = Task::with_reply(
+                    TaskType::Table,
+                    crate::mangle::ManglingMode::Auto,
+                    reply_of(&q, count),
+                ) else {
+                    continue;
+                };
+                checked += 1;
+                let t = TableReply {
+                    reply: task.reply.unwrap(),
+                };
+                let want: Vec<(u64, u64, &[u8], &[u8])> =
+                    codec::specs(t.reply.payload().unwrap(), count)
+                        .map(|e| {
+                            let (_, e) = e.unwrap();
+                            (e.start, e.length, e.target_type, e.params)
+                        })
+                        .collect();
+                let got: Vec<(u64, u64, &[u8], &[u8])> = t
+                    .iter()
+                    .map(|l| (l.start, l.length, l.target_type, l.params))
+                    .collect();
+                assert_eq!(got, want, "{q:?}");
+                let st: Vec<(u64, u64, &[u8], &[u8])> = StatusIter::over(Some(&t.reply))
+                    .map(|l| (l.start, l.length, l.target_type, l.status))
+                    .collect();
+                assert_eq!(st, want);
+                assert_eq!(t.iter().len(), want.len());
+            }
+        }
+        assert!(checked > p.len(), "{checked} replies accepted");
     }
 
     const KEY: &[u8] = b"aes-xts-plain64 00112233445566778899aabbccddeeff 0 253:0 0";
