@@ -944,11 +944,7 @@ impl Task {
         mut reply: Reply,
     ) -> Result<Task, Error> {
         let mut t = Task::new(ty as i32);
-        if !unmangle_reply(mode, ty, &mut reply, None)? {
-            validate_reply(ty, &reply).map_err(|e| Error::protocol(e.to_string()))?;
-        }
-        t.payload_checked = true;
-        t.reply_specs = matches!(ty, TaskType::Status | TaskType::Table | TaskType::WaitEvent);
+        t.accept_reply(mode, ty, &mut reply)?;
         t.reply = Some(reply);
         Ok(t)
     }
@@ -1467,18 +1463,7 @@ impl Task {
         if flags.contains(DmFlags::BUFFER_FULL) && !ty.command().has_output() {
             crate::log_warn!(ctx, "WARNING: libdevmapper buffer too small for data");
         }
-        // Unmangle names in the reply, in place.
-        let sent_plain = self
-            .name
-            .as_deref()
-            .filter(|_| self.name_plain && self.mangled_name.is_none());
-        let walked = unmangle_reply(ctx.mangling_mode(), ty, &mut reply, sent_plain)?;
-        let layout = if walked {
-            None
-        } else {
-            validate_reply(ty, &reply).map_err(|e| Error::protocol(e.to_string()))?
-        };
-        self.note_checked(ty, &reply, layout);
+        self.accept_reply(ctx.mangling_mode(), ty, &mut reply)?;
         if ty.with_uevent()
             && ctx.udev_sync()
             && driver[1] >= 17
@@ -1497,6 +1482,30 @@ impl Task {
 
     /// Record what the run's checks learned about `reply`, the reply it is
     /// about to keep.
+    /// What every reply goes through before anything reads it: names
+    /// unmangled in place (`mode`), the payload validated whole, and the
+    /// task noting what the checks proved.
+    fn accept_reply(
+        &mut self,
+        mode: ManglingMode,
+        ty: TaskType,
+        reply: &mut Reply,
+    ) -> Result<(), Error> {
+        // A reply name echoing the plain name this task sent needs no scan.
+        let sent_plain = self
+            .name
+            .as_deref()
+            .filter(|_| self.name_plain && self.mangled_name.is_none());
+        let walked = unmangle_reply(mode, ty, reply, sent_plain)?;
+        let layout = if walked {
+            None
+        } else {
+            validate_reply(ty, reply).map_err(|e| Error::protocol(e.to_string()))?
+        };
+        self.note_checked(ty, reply, layout);
+        Ok(())
+    }
+
     fn note_checked(&mut self, ty: TaskType, reply: &Reply, layout: Option<codec::SpecLayout>) {
         self.payload_checked = true;
         self.reply_specs = matches!(ty, TaskType::Status | TaskType::Table | TaskType::WaitEvent);
