@@ -102,13 +102,13 @@ fn rd_cstr(b: &[u8], off: usize, end: usize) -> Option<&[u8]> {
     cstr_len(s).map(|n| &s[..n])
 }
 
-const ONES: u64 = 0x0101_0101_0101_0101;
+pub(crate) const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
 /// High bit set in each byte of `v` that is zero (read little-endian, the
 /// lowest set bit is exact; bits above it may be false positives).
-#[inline]
-fn zero_bytes(v: u64) -> u64 {
+#[inline(always)]
+pub(crate) fn zero_bytes(v: u64) -> u64 {
     v.wrapping_sub(ONES) & !v & HIGHS
 }
 
@@ -140,21 +140,42 @@ pub fn cstr_len(s: &[u8]) -> Option<usize> {
         .map(|i| at + i)
 }
 
-/// Whether `s` holds the byte `b` (eight bytes at a time; the tail of a
-/// string of eight bytes or more is read as the overlapping last word).
-#[inline]
-pub fn contains_byte(s: &[u8], b: u8) -> bool {
+/// Whether some byte of `s` is one `byte` accepts, eight bytes at a time
+/// (`word` says whether a word holds such a byte, exactly); the tail of a
+/// string of eight bytes or more is read as the overlapping last word.
+#[inline(always)]
+fn any_byte(s: &[u8], byte: impl Fn(u8) -> bool, word_hit: impl Fn(u64) -> bool) -> bool {
     let Some(last) = s.len().checked_sub(8) else {
-        return s.contains(&b);
+        return s.iter().any(|&c| byte(c));
     };
-    let pattern = ONES.wrapping_mul(u64::from(b));
     let mut chunks = s.chunks_exact(8);
     for c in &mut chunks {
-        if zero_bytes(word(c) ^ pattern) != 0 {
+        if word_hit(word(c)) {
             return true;
         }
     }
-    !chunks.remainder().is_empty() && zero_bytes(word(&s[last..]) ^ pattern) != 0
+    !chunks.remainder().is_empty() && word_hit(word(&s[last..]))
+}
+
+/// Whether `s` holds the byte `b` (eight bytes at a time).
+#[inline]
+pub fn contains_byte(s: &[u8], b: u8) -> bool {
+    let pattern = ONES.wrapping_mul(u64::from(b));
+    any_byte(s, |c| c == b, |w| zero_bytes(w ^ pattern) != 0)
+}
+
+/// Whether `s` holds the byte `a` or the byte `b`, in one pass.
+#[inline]
+pub fn contains_either(s: &[u8], a: u8, b: u8) -> bool {
+    let (pa, pb) = (
+        ONES.wrapping_mul(u64::from(a)),
+        ONES.wrapping_mul(u64::from(b)),
+    );
+    any_byte(
+        s,
+        |c| c == a || c == b,
+        |w| zero_bytes(w ^ pa) | zero_bytes(w ^ pb) != 0,
+    )
 }
 
 /// Copy `src` into a fixed-size, NUL-terminated field.

@@ -15,7 +15,7 @@
 
 use crate::error::Error;
 use crate::kernel::abi::{self, DATA_START};
-use crate::kernel::codec;
+use crate::kernel::codec::{self, zero_bytes, ONES};
 use crate::kernel::control::TableBuf;
 use crate::secret::Secret;
 
@@ -174,8 +174,13 @@ impl Table {
         ttype: &[u8],
         params: &[u8],
     ) -> Result<(), Error> {
+        // The usual parameters hold neither a NUL nor a backslash: one
+        // scan settles them.
+        if !codec::contains_either(params, 0, b'\\') {
+            return self.push_escaped(start, length, ttype, params, 0);
+        }
         let mut params = params;
-        if nul_or_backslash(params) && codec::contains_byte(params, 0) {
+        if codec::contains_byte(params, 0) {
             self.nul_params = true;
             params = params
                 .get(..codec::cstr_len(params).unwrap_or(0))
@@ -193,11 +198,25 @@ impl Table {
         ttype: &[u8],
         params: &[u8],
     ) -> Result<(), Error> {
-        let escapes = if has_backslash(params) {
+        let escapes = if codec::contains_byte(params, b'\\') {
             params.iter().filter(|&&c| c == b'\\').count()
         } else {
             0
         };
+        self.push_escaped(start, length, ttype, params, escapes)
+    }
+
+    /// Append a target whose NUL-free parameters hold `escapes`
+    /// backslashes (each doubled in the encoding).
+    #[inline]
+    fn push_escaped(
+        &mut self,
+        start: u64,
+        length: u64,
+        ttype: &[u8],
+        params: &[u8],
+        escapes: usize,
+    ) -> Result<(), Error> {
         let Some(len) = params
             .len()
             .checked_add(escapes + 1 + 7)
@@ -381,17 +400,6 @@ fn load8(s: &[u8], at: usize) -> u64 {
     u64::from_ne_bytes(w)
 }
 
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGHS: u64 = 0x8080_8080_8080_8080;
-const BACKSLASHES: u64 = ONES * b'\\' as u64;
-
-/// High bit set in each byte of `v` that is zero (some false positives
-/// above a true one; none when there is no zero byte).
-#[inline(always)]
-fn zero_bytes(v: u64) -> u64 {
-    v.wrapping_sub(ONES) & !v & HIGHS
-}
-
 /// A word made of bytes of `s` (1 to 8 of them; short ones repeated), so
 /// that the word holds a byte value exactly when `s` does.
 #[inline(always)]
@@ -411,40 +419,6 @@ fn word_of(s: &[u8]) -> u64 {
         }
         _ => w4(&s[..4]) | w4(&s[n - 4..]) << 32,
     }
-}
-
-/// Whether `s` holds a backslash (eight bytes at a time, the tail read as
-/// an overlapping word).
-#[inline]
-pub(crate) fn has_backslash(s: &[u8]) -> bool {
-    let hit = |w: u64| zero_bytes(w ^ BACKSLASHES) != 0;
-    if s.len() <= 8 {
-        return hit(word_of(s));
-    }
-    let mut chunks = s.chunks_exact(8);
-    for c in &mut chunks {
-        if hit(word_of(c)) {
-            return true;
-        }
-    }
-    !chunks.remainder().is_empty() && hit(word_of(&s[s.len() - 8..]))
-}
-
-/// Whether `s` holds a NUL or a backslash (eight bytes at a time, the
-/// tail read as an overlapping word).
-#[inline]
-pub(crate) fn nul_or_backslash(s: &[u8]) -> bool {
-    let hit = |w: u64| zero_bytes(w) | zero_bytes(w ^ BACKSLASHES) != 0;
-    if s.len() <= 8 {
-        return hit(word_of(s));
-    }
-    let mut chunks = s.chunks_exact(8);
-    for c in &mut chunks {
-        if hit(word_of(c)) {
-            return true;
-        }
-    }
-    !chunks.remainder().is_empty() && hit(word_of(&s[s.len() - 8..]))
 }
 
 /// Whether `s` (at most 16 bytes, else the answer is for its first 16)
@@ -588,8 +562,8 @@ mod tests {
                         v[at] = b;
                     }
                     let want = v.iter().any(|&c| c == 0 || c == b'\\');
-                    assert_eq!(nul_or_backslash(&v), want, "{v:?}");
-                    assert_eq!(has_backslash(&v), v.contains(&b'\\'), "{v:?}");
+                    assert_eq!(codec::contains_either(&v, 0, b'\\'), want, "{v:?}");
+                    assert_eq!(codec::contains_byte(&v, b'\\'), v.contains(&b'\\'), "{v:?}");
                     if len <= 16 {
                         assert_eq!(short_has_nul(&v), v.contains(&0), "{v:?}");
                         let mut d = vec![0u8; 24];
