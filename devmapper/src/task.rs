@@ -2420,17 +2420,7 @@ mod tests {
     /// A spec of a TABLE payload, laid out as the kernel does (`pad`: extra
     /// bytes of `b'x'` after the parameters' NUL, which no kernel adds).
     fn push_spec(p: &mut Vec<u8>, start: u64, ty: &str, params: &str, pad: usize) {
-        let at = p.len();
-        p.resize(at + 40, 0);
-        p[at..at + 8].copy_from_slice(&start.to_ne_bytes());
-        p[at + 8..at + 16].copy_from_slice(&8u64.to_ne_bytes());
-        p[at + 24..at + 24 + ty.len()].copy_from_slice(ty.as_bytes());
-        p.extend_from_slice(params.as_bytes());
-        p.push(0);
-        p.resize(p.len() + pad, b'x');
-        p.resize(p.len().next_multiple_of(8), b'x');
-        let next = p.len() as u32;
-        p[at + 20..at + 24].copy_from_slice(&next.to_ne_bytes());
+        codec::push_test_spec(p, start, ty, params, pad, b'x');
     }
 
     /// A task holding a TABLE reply of `count` specs in `p`, checked and

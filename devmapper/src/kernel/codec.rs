@@ -1121,6 +1121,32 @@ pub fn decode_message(p: &[u8]) -> Result<&[u8], DecodeError> {
     rd_cstr(p, 0, p.len()).ok_or(DecodeError("message response is not NUL-terminated"))
 }
 
+/// Append a STATUS/TABLE reply spec to `p` for tests: 8 sectors long,
+/// `next` counted from the first spec (as the kernel writes it); after the
+/// parameters' NUL, `pad` more bytes and the alignment to eight are
+/// `fill` (the kernel: no pad, zeros).
+#[cfg(test)]
+pub(crate) fn push_test_spec(
+    p: &mut Vec<u8>,
+    start: u64,
+    ty: &str,
+    params: &str,
+    pad: usize,
+    fill: u8,
+) {
+    let at = p.len();
+    p.resize(at + 40, 0);
+    p[at..at + 8].copy_from_slice(&start.to_ne_bytes());
+    p[at + 8..at + 16].copy_from_slice(&8u64.to_ne_bytes());
+    p[at + 24..at + 24 + ty.len()].copy_from_slice(ty.as_bytes());
+    p.extend_from_slice(params.as_bytes());
+    p.push(0);
+    p.resize(p.len() + pad, fill);
+    p.resize(align8(p.len()), fill);
+    let next = p.len() as u32;
+    p[at + 20..at + 24].copy_from_slice(&next.to_ne_bytes());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1718,19 +1744,9 @@ mod tests {
         assert!(decode_deps(&[]).unwrap().is_empty());
     }
 
-    /// Append a status-reply spec (8 sectors long; `next` counted from the
-    /// first spec, as the kernel writes it) to `p`.
+    /// Append a status-reply spec as the kernel lays it out.
     fn push_status_spec(start: u64, ty: &str, params: &str, p: &mut Vec<u8>) {
-        let at = p.len();
-        p.resize(at + 40, 0);
-        p[at..at + 8].copy_from_slice(&start.to_ne_bytes());
-        p[at + 8..at + 16].copy_from_slice(&8u64.to_ne_bytes());
-        p[at + 24..at + 24 + ty.len()].copy_from_slice(ty.as_bytes());
-        p.extend_from_slice(params.as_bytes());
-        p.push(0);
-        p.resize(align8(p.len()), 0);
-        let next = p.len() as u32;
-        p[at + 20..at + 24].copy_from_slice(&next.to_ne_bytes());
+        push_test_spec(p, start, ty, params, 0, 0);
     }
 
     #[test]
