@@ -14,7 +14,7 @@
 use crate::context::Context;
 use crate::error::{Error, ErrorKind};
 use crate::kernel::abi::{self, Command, DmFlags, DmIoctl, DATA_START};
-use crate::kernel::codec::{self, TargetRef};
+use crate::kernel::codec;
 use crate::kernel::control::{IoctlError, Payload, Reply, Request};
 
 mod table;
@@ -170,35 +170,6 @@ pub const REMOVE_RETRIES: u32 = 25;
 /// Delay between those attempts.
 pub const REMOVE_RETRY_DELAY: std::time::Duration = std::time::Duration::from_millis(200);
 
-/// A target type name (at most 15 bytes), stored inline.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct TypeName {
-    bytes: [u8; abi::DM_MAX_TYPE_NAME],
-    len: u8,
-}
-
-impl TypeName {
-    /// A checked type name (non-empty, no NUL, shorter than 16 bytes).
-    pub fn new(t: &[u8]) -> Result<TypeName, Error> {
-        check_type_name(t)?;
-        // Byte by byte: names are a few bytes, and a copy of a variable
-        // length into a zeroed array becomes two library calls.
-        let mut bytes = [0u8; abi::DM_MAX_TYPE_NAME];
-        for (d, &c) in bytes.iter_mut().zip(t) {
-            *d = c;
-        }
-        Ok(TypeName {
-            bytes,
-            len: t.len() as u8,
-        })
-    }
-
-    /// The name.
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes[..usize::from(self.len)]
-    }
-}
-
 /// Check a target type name as `dm_task_add_target` does (non-empty, no
 /// NUL, shorter than 16 bytes), with libdm's messages.
 #[inline]
@@ -229,44 +200,6 @@ fn type_name_error(t: &[u8]) -> Result<(), Error> {
             quoted("Target type name ", t, " is too long.", Error::invalid)
         }
     })
-}
-
-impl std::ops::Deref for TypeName {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        self.as_bytes()
-    }
-}
-
-impl std::fmt::Debug for TypeName {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?}", String::from_utf8_lossy(self.as_bytes()))
-    }
-}
-
-/// One target of a table to load. Parameters are wiped on drop.
-#[derive(Clone, Debug)]
-pub struct TargetSpec {
-    /// First sector.
-    pub start: u64,
-    /// Length in sectors.
-    pub length: u64,
-    /// Target type name.
-    pub target_type: TypeName,
-    /// Parameters (may hold keys).
-    pub params: Secret,
-}
-
-impl TargetSpec {
-    /// The spec as the codec takes it.
-    pub fn as_ref(&self) -> TargetRef<'_> {
-        TargetRef {
-            start: self.start,
-            length: self.length,
-            target_type: self.target_type.as_bytes(),
-            params: self.params.as_bytes(),
-        }
-    }
 }
 
 /// One step of a walk over the targets of a STATUS/TABLE/WAITEVENT reply by
