@@ -240,11 +240,7 @@ pub(crate) unsafe fn opt_bytes<'a>(p: *const c_char) -> Option<&'a [u8]> {
 /// As [`opt_bytes`].
 pub(crate) unsafe fn arg_bytes<'a>(p: *const c_char, what: &str, arg: &str) -> Option<&'a [u8]> {
     // SAFETY: forwarded contract.
-    let v = unsafe { opt_bytes(p) };
-    if v.is_none() {
-        null_arg(what, arg);
-    }
-    v
+    unsafe { arg_cstr(p, what, arg) }.map(CStr::to_bytes)
 }
 
 /// A required C string argument as a [`CStr`] (whose bytes hold no NUL,
