@@ -921,6 +921,39 @@ impl Control {
         self.version.set.store(false, Ordering::Release);
     }
 
+    /// The dm ioctl on `buf`. A failure gives the errno, after noting the
+    /// interface version the kernel writes back even then.
+    ///
+    /// # Safety
+    /// `buf` must start with a `struct dm_ioctl` whose `data_size` is at
+    /// most `buf.len()`: the kernel reads and writes up to `data_size` bytes.
+    unsafe fn raw_ioctl(
+        &self,
+        file: &File,
+        cmd: Command,
+        buf: &mut [u8],
+    ) -> Result<(), IoctlError> {
+        // SAFETY: the caller guarantees data_size <= buf.len(), so the kernel
+        // stays inside it; the request number encodes struct dm_ioctl's size.
+        let rc = unsafe {
+            libc::ioctl(
+                file.as_raw_fd(),
+                cmd.request() as libc::c_ulong,
+                buf.as_mut_ptr(),
+            )
+        };
+        if rc < 0 {
+            let e = io::Error::last_os_error()
+                .raw_os_error()
+                .unwrap_or(libc::EIO);
+            if let Ok(v) = codec::read_version(buf) {
+                self.note_version(v);
+            }
+            return Err(IoctlError::Kernel(e));
+        }
+        Ok(())
+    }
+
     /// Record a version seen in any reply (the kernel always writes its own).
     fn note_version(&self, v: [u32; 3]) {
         if v[0] == super::abi::DM_VERSION_MAJOR {
@@ -972,18 +1005,8 @@ impl Control {
                 r.buf.mark_public();
             }
             // SAFETY: the header just written says data_size == buf.len(),
-            // the buffer is 8-aligned and at least DATA_START bytes.
-            let rc = unsafe { raw_ioctl(&file, req.cmd, &mut r.buf) };
-            if rc < 0 {
-                let e = io::Error::last_os_error()
-                    .raw_os_error()
-                    .unwrap_or(libc::EIO);
-                // The kernel writes its version back even on failure.
-                if let Ok(v) = codec::read_version(r.buf.as_bytes()) {
-                    self.note_version(v);
-                }
-                return Err(IoctlError::Kernel(e));
-            }
+            // and the buffer is at least DATA_START bytes.
+            unsafe { self.raw_ioctl(&file, req.cmd, r.buf.as_bytes_mut()) }?;
             if let Err(e) = codec::check_reply_header(r.buf.as_bytes()) {
                 // The kernel wrote a reply, but where it ends is not known:
                 // the whole buffer is wiped (if secret) before it is reused.
@@ -1068,26 +1091,10 @@ impl Control {
         })?;
         let b = table.as_bytes_mut();
         codec::write_request_header(b, header, cmd.min_version(), data_size);
-        // SAFETY: the header just written says data_size == b.len(), so the
-        // kernel reads and writes inside `b`; the request number encodes
-        // struct dm_ioctl's size.
-        let rc = unsafe {
-            libc::ioctl(
-                file.as_raw_fd(),
-                cmd.request() as libc::c_ulong,
-                b.as_mut_ptr(),
-            )
-        };
+        // SAFETY: the header just written says data_size == b.len(), and
+        // the table holds at least DATA_START bytes.
+        unsafe { self.raw_ioctl(&file, cmd, b) }?;
         let b = table.as_bytes();
-        if rc < 0 {
-            let e = io::Error::last_os_error()
-                .raw_os_error()
-                .unwrap_or(libc::EIO);
-            if let Ok(v) = codec::read_version(b) {
-                self.note_version(v);
-            }
-            return Err(IoctlError::Kernel(e));
-        }
         codec::check_reply_header(b).map_err(IoctlError::Decode)?;
         let r = Reply::from_bytes(&b[..DATA_START]).map_err(IoctlError::Decode)?;
         self.note_version(r.header().version);
@@ -1160,24 +1167,6 @@ fn fitted_specs(buf: &[u8], data_start: usize, used: usize) -> usize {
         off = data_start.saturating_add(next);
     }
     n
-}
-
-/// The dm ioctl on `buf`.
-///
-/// # Safety
-/// `buf` must start with a `struct dm_ioctl` whose `data_size` is at most
-/// `buf.len()`: the kernel reads and writes up to `data_size` bytes.
-unsafe fn raw_ioctl(file: &File, cmd: Command, buf: &mut Buffer) -> i32 {
-    // SAFETY: the buffer is at least DATA_START bytes and 8-aligned; the
-    // caller guarantees data_size <= its length, so the kernel stays inside
-    // it. The request number encodes struct dm_ioctl's size.
-    unsafe {
-        libc::ioctl(
-            file.as_raw_fd(),
-            cmd.request() as libc::c_ulong,
-            buf.as_bytes_mut().as_mut_ptr(),
-        )
-    }
 }
 
 /// Make sure `path` is the dm control node (char 10:236), creating the
