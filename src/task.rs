@@ -436,12 +436,19 @@ fn fill_info(t: &dm_task, info: *mut dm_info, bytes: usize) -> Option<c_int> {
         return None;
     }
     let full = dm_info::from(t.task.info()?);
+    if bytes >= std::mem::size_of::<dm_info>() {
+        // SAFETY: the caller's struct is a whole dm_info (C contract); C
+        // structs need not be aligned more than their fields, which
+        // write_unaligned does not assume.
+        unsafe { info.write_unaligned(full) };
+        return Some(1);
+    }
     // SAFETY: the caller's struct has at least `bytes` bytes (C contract).
     unsafe {
         std::ptr::copy_nonoverlapping(
             (&full as *const dm_info).cast::<u8>(),
             info.cast::<u8>(),
-            bytes.min(std::mem::size_of::<dm_info>()),
+            bytes,
         )
     };
     Some(1)

@@ -15,7 +15,7 @@ use crate::context::Context;
 use crate::error::{Error, ErrorKind};
 use crate::kernel::abi::{self, Command, DmFlags, DmIoctl, DATA_START};
 use crate::kernel::codec;
-use crate::kernel::control::{IoctlError, Payload, Reply, Request};
+use crate::kernel::control::{Head, IoctlError, Payload, Reply, Request};
 
 mod table;
 use crate::log::Level;
@@ -1006,17 +1006,16 @@ impl Task {
         format!("{name} {uuid}{dev}")
     }
 
-    /// Fill the header (`h` comes zeroed) and size the payload the way
-    /// libdevmapper's `_flatten` does; [`Task::encode_payload`] writes the payload.
+    /// The header fields and the payload size, the way libdevmapper's
+    /// `_flatten` makes them; [`Task::encode_payload`] writes the payload.
     /// Everything is checked here, so encoding cannot fail.
     fn flatten(
         &self,
         ctx: &Context,
         ty: TaskType,
         driver_minor: u32,
-        h: &mut DmIoctl,
-    ) -> Result<usize, Error> {
-        let enc = |e: codec::EncodeError| Error::invalid(e.to_string());
+    ) -> Result<(Head<'_>, usize), Error> {
+        let mut h = Head::default();
         let has_targets = !self.table.is_empty() && !ty.carries_no_targets();
         // A message, a new name, a geometry or a sector (what can clash), or
         // a RENAME (which needs a new name): the checks of check_exclusive.
@@ -1032,20 +1031,7 @@ impl Task {
             h.dev = self.persistent_dev(ctx, ty)?;
             flags |= DmFlags::PERSISTENT_DEV;
         }
-        if let Some(n) = self.dev_name() {
-            // RESUME and RELOAD with a device number send it alone: the
-            // kernel refuses a name and a number together (ENXIO). The
-            // number is the one after the fallback (persistent_dev: a major
-            // above 0 whenever the minor is set), as libdm decides on the
-            // major it has just overridden.
-            let by_devno = matches!(ty, TaskType::Resume | TaskType::Reload) && self.minor >= 0;
-            if !by_devno {
-                codec::put_fixed_zeroed(&mut h.name, n, "name").map_err(enc)?;
-            }
-        }
-        if let Some(u) = self.dev_uuid() {
-            codec::put_fixed_zeroed(&mut h.uuid, u, "uuid").map_err(enc)?;
-        }
+        self.put_names(ty, &mut h)?;
         if ty == TaskType::Suspend {
             flags |= DmFlags::SUSPEND;
         }
@@ -1075,12 +1061,35 @@ impl Task {
         }
         h.event_nr = self.event_nr;
         let need = if has_targets || extras {
-            self.payload_len(has_targets, h)?
+            self.payload_len(has_targets, &mut h)?
         } else {
             0
         };
         h.flags = flags.bits();
-        Ok(need)
+        Ok((h, need))
+    }
+
+    /// The name and uuid of the header, as [`Task::flatten`] sends them.
+    #[inline(always)]
+    fn put_names<'a>(&'a self, ty: TaskType, h: &mut Head<'a>) -> Result<(), Error> {
+        let enc = |e: codec::EncodeError| Error::invalid(e.to_string());
+        if let Some(n) = self.dev_name() {
+            // RESUME and RELOAD with a device number send it alone: the
+            // kernel refuses a name and a number together (ENXIO). The
+            // number is the one after the fallback (persistent_dev: a major
+            // above 0 whenever the minor is set), as libdm decides on the
+            // major it has just overridden.
+            let by_devno = matches!(ty, TaskType::Resume | TaskType::Reload) && self.minor >= 0;
+            if !by_devno {
+                // A plain name (set_name kept it as given) holds no NUL.
+                let plain = self.name_plain && self.mangled_name.is_none();
+                h.set_name(n, plain).map_err(enc)?;
+            }
+        }
+        if let Some(u) = self.dev_uuid() {
+            h.set_uuid(u, false).map_err(enc)?;
+        }
+        Ok(())
     }
 
     /// [`Task::flatten`]'s checks of what cannot go together.
@@ -1198,7 +1207,7 @@ impl Task {
 
     /// [`Task::flatten`]'s payload size (targets, new name, message,
     /// geometry), checked; sets the header's target count.
-    fn payload_len(&self, has_targets: bool, h: &mut DmIoctl) -> Result<usize, Error> {
+    fn payload_len(&self, has_targets: bool, h: &mut Head<'_>) -> Result<usize, Error> {
         let fail =
             |msg: &str| Err(Error::invalid(msg).with_note("Couldn't create ioctl argument."));
         let enc = |e: codec::EncodeError| Error::invalid(e.to_string());
@@ -1292,8 +1301,7 @@ impl Task {
                 self.display_name()
             );
         }
-        let mut h = DmIoctl::default();
-        let payload_len = self.flatten(ctx, ty, driver[1], &mut h)?;
+        let (mut h, payload_len) = self.flatten(ctx, ty, driver[1])?;
         // The udev state is asked where libdm asks it (the first ask may log
         // "Udev is not running..."): here only for a uevent-raising command
         // without a cookie, after the ioctl only for uevent-raising ones.
@@ -1321,42 +1329,57 @@ impl Task {
         } else {
             self.buffer_cap
         };
+        // What a made-up reply (ENXIO below) repeats of the request.
+        let (dev, flags, event_nr, target_count) = (h.dev, h.flags, h.event_nr, h.target_count);
         let mut attempt = 0;
-        let result = loop {
-            attempt += 1;
+        let result = if in_place {
+            // A table load (never retried): the header is written in front
+            // of the table, which is sent where it was encoded. The header
+            // is copied first, since `h` borrows the task.
+            attempt = 1;
             self.log_ioctl(ctx, ty, &h, payload_len, attempt);
-            let r = if in_place {
-                // The table is sent where it was encoded.
-                ctx.control
-                    .ioctl_in_place(ctx, cmd, &h, self.table.buf_mut())
-            } else {
-                let encode = |out: &mut [u8]| self.encode_payload(ty, out);
-                let req = Request {
-                    cmd,
-                    header: &h,
-                    payload: Payload::Encoded {
-                        len: payload_len,
-                        encode: &encode,
-                    },
-                    cap,
-                };
-                ctx.control.ioctl(ctx, &req)
-            };
+            let hdr = h.header([0; 3], 0);
+            let head = Head::from_header(&hdr);
+            let r = ctx
+                .control
+                .ioctl_in_place(ctx, cmd, &head, self.table.buf_mut());
             if self.record_timestamp {
                 ctx.record_ioctl_timestamp();
             }
-            match r {
-                Err(IoctlError::Kernel(e))
-                    if e == libc::EBUSY
-                        && ty == TaskType::Remove
-                        && self.retry_remove
-                        && attempt < REMOVE_RETRIES =>
-                {
-                    crate::log_debug!(ctx, "device-mapper: remove ioctl on {} failed: Device or resource busy (retrying)", self.display_name());
-                    std::thread::sleep(REMOVE_RETRY_DELAY);
-                    continue;
+            r
+        } else {
+            loop {
+                attempt += 1;
+                self.log_ioctl(ctx, ty, &h, payload_len, attempt);
+                let r = {
+                    let encode = |out: &mut [u8]| self.encode_payload(ty, out);
+                    let req = Request {
+                        cmd,
+                        head: h,
+                        payload: Payload::Encoded {
+                            len: payload_len,
+                            encode: &encode,
+                        },
+                        cap,
+                    };
+                    ctx.control.ioctl(ctx, &req)
+                };
+                if self.record_timestamp {
+                    ctx.record_ioctl_timestamp();
                 }
-                other => break other,
+                match r {
+                    Err(IoctlError::Kernel(e))
+                        if e == libc::EBUSY
+                            && ty == TaskType::Remove
+                            && self.retry_remove
+                            && attempt < REMOVE_RETRIES =>
+                    {
+                        crate::log_debug!(ctx, "device-mapper: remove ioctl on {} failed: Device or resource busy (retrying)", self.display_name());
+                        std::thread::sleep(REMOVE_RETRY_DELAY);
+                        continue;
+                    }
+                    other => break other,
+                }
             }
         };
         let mut reply = match result {
@@ -1367,13 +1390,14 @@ impl Task {
             {
                 // Not an error: the device does not exist.
                 self.ioctl_errno = e;
-                let mut hh = h;
-                hh.flags &= !DmFlags::EXISTS.bits();
-                hh.version = driver;
-                hh.data_size = DATA_START as u32;
-                hh.data_start = DATA_START as u32;
+                let mut hh = Head::default();
+                hh.dev = dev;
+                hh.flags = flags & !DmFlags::EXISTS.bits();
+                hh.event_nr = event_nr;
+                hh.target_count = target_count;
+                self.put_names(ty, &mut hh)?;
                 let mut bytes = [0u8; DATA_START];
-                codec::write_header(&mut bytes, &hh);
+                hh.write(&mut bytes, driver, DATA_START as u32);
                 let mut r =
                     Reply::from_bytes(&bytes).map_err(|e| Error::protocol(e.to_string()))?;
                 r.attempts = attempt;
@@ -1518,17 +1542,30 @@ impl Task {
     /// libdm's debug line before each ioctl, field for field: the size is
     /// what this call starts from (ours fits the request; stock's starts at
     /// 16 KiB) and the last number counts remove retries.
+    #[inline(always)]
     fn log_ioctl(
         &self,
         ctx: &Context,
         ty: TaskType,
-        h: &DmIoctl,
+        h: &Head<'_>,
         payload_len: usize,
         attempt: u32,
     ) {
-        if !ctx.log_enabled(Level::Debug) {
-            return;
+        if ctx.log_enabled(Level::Debug) {
+            self.log_ioctl_line(ctx, ty, h, payload_len, attempt);
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn log_ioctl_line(
+        &self,
+        ctx: &Context,
+        ty: TaskType,
+        h: &Head<'_>,
+        payload_len: usize,
+        attempt: u32,
+    ) {
         let mut opts = String::new();
         opts.push_str(if self.no_open_count {
             "noopencount "
@@ -1575,8 +1612,8 @@ impl Task {
             "dm {} {}{} {}{}{} {}[ {}] {} {} [{}] (*{})",
             ty.name(),
             if self.new_uuid { "UUID " } else { "" },
-            String::from_utf8_lossy(codec::fixed_str(&h.name)),
-            String::from_utf8_lossy(codec::fixed_str(&h.uuid)),
+            String::from_utf8_lossy(h.name()),
+            String::from_utf8_lossy(h.uuid()),
             if newname.is_some() { " " } else { "" },
             newname.as_deref().unwrap_or(""),
             dev,
@@ -2239,11 +2276,10 @@ mod tests {
 
     /// The header and payload a run would send.
     fn flat(t: &Task, c: &Context, ty: TaskType, minor: u32) -> Result<(DmIoctl, Vec<u8>), Error> {
-        let mut h = DmIoctl::default();
-        let n = t.flatten(c, ty, minor, &mut h)?;
+        let (h, n) = t.flatten(c, ty, minor)?;
         let mut p = vec![0u8; n];
         t.encode_payload(ty, &mut p);
-        Ok((h, p))
+        Ok((h.header([4, minor, 0], (DATA_START + n) as u32), p))
     }
 
     /// A LIST reply holding `names` (name, optional uuid), header name `hn`.

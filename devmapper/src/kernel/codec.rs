@@ -180,35 +180,42 @@ pub fn contains_either(s: &[u8], a: u8, b: u8) -> bool {
 
 /// Copy `src` into a fixed-size, NUL-terminated field.
 pub fn put_fixed(field: &mut [u8], src: &[u8], what: &'static str) -> Result<(), EncodeError> {
-    if contains_byte(src, 0) {
-        return Err(EncodeError::EmbeddedNul(what));
-    }
-    if src.len() >= field.len() {
-        return Err(if field.len() == DM_UUID_LEN {
-            EncodeError::UuidTooLong(src.len())
-        } else {
-            EncodeError::NameTooLong(src.len())
-        });
-    }
+    check_fixed(field.len(), src, what)?;
     let (head, tail) = field.split_at_mut(src.len());
     head.copy_from_slice(src);
     tail.fill(0);
     Ok(())
 }
 
-/// [`put_fixed`] into a field known to be zeroed (a fresh header): the
-/// same checks, no clearing.
+/// Whether `src` fits a fixed-size field of `field_len` bytes with its NUL
+/// (no NUL inside, shorter than the field): [`put_fixed`]'s checks.
+/// `nul_free` says the caller knows `src` holds no NUL (the scan is skipped).
 #[inline]
-pub fn put_fixed_zeroed(
-    field: &mut [u8],
+pub fn check_fixed_known(
+    field_len: usize,
     src: &[u8],
     what: &'static str,
+    nul_free: bool,
 ) -> Result<(), EncodeError> {
-    if src.len() < field.len() && !contains_byte(src, 0) {
-        field[..src.len()].copy_from_slice(src);
+    if src.len() < field_len && (nul_free || !contains_byte(src, 0)) {
         return Ok(());
     }
-    put_fixed(field, src, what)
+    check_fixed(field_len, src, what)
+}
+
+/// [`put_fixed`]'s checks alone.
+pub fn check_fixed(field_len: usize, src: &[u8], what: &'static str) -> Result<(), EncodeError> {
+    if contains_byte(src, 0) {
+        return Err(EncodeError::EmbeddedNul(what));
+    }
+    if src.len() >= field_len {
+        return Err(if field_len == DM_UUID_LEN {
+            EncodeError::UuidTooLong(src.len())
+        } else {
+            EncodeError::NameTooLong(src.len())
+        });
+    }
+    Ok(())
 }
 
 /// The string stored in a fixed-size field (up to the first NUL).
@@ -238,18 +245,6 @@ pub fn write_header(out: &mut [u8], h: &DmIoctl) {
     b[305..312].copy_from_slice(&h.data);
 }
 
-/// Write the header of a request into the first 312 bytes of `out`, with
-/// the given interface version and `data_size`, and `data_start` = 312.
-pub fn write_request_header(out: &mut [u8], h: &DmIoctl, version: [u32; 3], data_size: u32) {
-    write_header(out, h);
-    let b = &mut out[..DATA_START];
-    b[0..4].copy_from_slice(&version[0].to_ne_bytes());
-    b[4..8].copy_from_slice(&version[1].to_ne_bytes());
-    b[8..12].copy_from_slice(&version[2].to_ne_bytes());
-    b[12..16].copy_from_slice(&data_size.to_ne_bytes());
-    b[16..20].copy_from_slice(&(DATA_START as u32).to_ne_bytes());
-}
-
 /// The interface version in a header (the kernel writes it even when the
 /// ioctl fails).
 pub fn read_version(b: &[u8]) -> Result<[u32; 3], DecodeError> {
@@ -266,7 +261,9 @@ pub fn check_reply_header(b: &[u8]) -> Result<(), DecodeError> {
     if b.len() < DATA_START {
         return Err(DecodeError("buffer shorter than struct dm_ioctl"));
     }
-    let terminated = |f: &[u8]| cstr_len(f).is_some();
+    // The usual field ends in a NUL (what the kernel writes is shorter than
+    // the field, into a request whose fields were zeroed): one load.
+    let terminated = |f: &[u8]| f.last() == Some(&0) || cstr_len(f).is_some();
     if !terminated(&b[48..176]) || !terminated(&b[176..305]) {
         return Err(DecodeError("name or uuid not NUL-terminated"));
     }

@@ -12,8 +12,11 @@
 
 #![allow(unsafe_code)]
 
-use super::abi::{Command, DmFlags, DmIoctl, DATA_START, DM_CONTROL_MAJOR, DM_CONTROL_MINOR};
-use super::codec::{self, DecodeError};
+use super::abi::{
+    Command, DmFlags, DmIoctl, DATA_START, DM_CONTROL_MAJOR, DM_CONTROL_MINOR, DM_NAME_LEN,
+    DM_UUID_LEN,
+};
+use super::codec::{self, DecodeError, EncodeError};
 use crate::context::Context;
 use crate::error::{Error, ErrorKind};
 use parking_lot::Mutex;
@@ -223,6 +226,12 @@ impl Buffer {
     /// (wiped if secret) first.
     fn reset(&mut self, len: usize) -> Option<()> {
         self.release();
+        self.fit(len)
+    }
+
+    /// [`Buffer::reset`] of a buffer already released (or fresh).
+    #[inline]
+    fn fit(&mut self, len: usize) -> Option<()> {
         let n = len.div_ceil(8);
         if n * 8 > self.store.capacity() {
             self.store = Store::try_zeroed(n)?;
@@ -494,7 +503,8 @@ impl Reply {
             // (see Drop), and the swap made this thread its only owner.
             unsafe { Box::from_raw(p) }
         };
-        b.buf.reset(len)?;
+        // Spare buffers were released when their reply was dropped.
+        b.buf.fit(len)?;
         b.attempts = 0;
         Some(Reply(ManuallyDrop::new(b)))
     }
@@ -708,13 +718,106 @@ impl Payload<'_> {
     }
 }
 
-/// What to send: a header (name, uuid, dev, flags, event_nr, target_count
-/// already filled in by the caller) and a payload.
+/// The header fields of a request that its sender chooses: the device
+/// (name, uuid, number), flags, event number and target count. The rest of
+/// the header is zero but for what the ioctl itself sets (version,
+/// `data_size`, `data_start`). Written straight into the ioctl buffer, so
+/// no `struct dm_ioctl` is built elsewhere and copied in.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Head<'a> {
+    /// `dev` (a device number, for requests by number).
+    pub dev: u64,
+    /// `flags`.
+    pub flags: u32,
+    /// `event_nr` (and the udev flags and cookie in its upper bits).
+    pub event_nr: u32,
+    /// `target_count`.
+    pub target_count: u32,
+    /// The name, checked to fit its field (see [`Head::set_name`]).
+    name: &'a [u8],
+    /// The uuid, checked to fit its field (see [`Head::set_uuid`]).
+    uuid: &'a [u8],
+}
+
+impl<'a> Head<'a> {
+    /// Set the name, after [`codec::put_fixed`]'s checks (shorter than the
+    /// field, no NUL); `nul_free`: the caller knows it holds no NUL.
+    #[inline]
+    pub fn set_name(&mut self, name: &'a [u8], nul_free: bool) -> Result<(), EncodeError> {
+        codec::check_fixed_known(DM_NAME_LEN, name, "name", nul_free)?;
+        self.name = name;
+        Ok(())
+    }
+
+    /// Set the uuid, checked like [`Head::set_name`].
+    #[inline]
+    pub fn set_uuid(&mut self, uuid: &'a [u8], nul_free: bool) -> Result<(), EncodeError> {
+        codec::check_fixed_known(DM_UUID_LEN, uuid, "uuid", nul_free)?;
+        self.uuid = uuid;
+        Ok(())
+    }
+
+    /// The name (empty when unset).
+    pub fn name(&self) -> &'a [u8] {
+        self.name
+    }
+
+    /// The uuid (empty when unset).
+    pub fn uuid(&self) -> &'a [u8] {
+        self.uuid
+    }
+
+    /// Write the header into the first 312 bytes of `out` (all of them:
+    /// what is not set is zeroed), with the given interface version and
+    /// `data_size`, and `data_start` = 312.
+    #[inline]
+    pub fn write(&self, out: &mut [u8], version: [u32; 3], data_size: u32) {
+        let b = &mut out[..DATA_START];
+        b.fill(0);
+        let mut put = |at: usize, v: &[u8]| b[at..at + v.len()].copy_from_slice(v);
+        put(0, &version[0].to_ne_bytes());
+        put(4, &version[1].to_ne_bytes());
+        put(8, &version[2].to_ne_bytes());
+        put(12, &data_size.to_ne_bytes());
+        put(16, &(DATA_START as u32).to_ne_bytes());
+        put(20, &self.target_count.to_ne_bytes());
+        put(28, &self.flags.to_ne_bytes());
+        put(32, &self.event_nr.to_ne_bytes());
+        put(40, &self.dev.to_ne_bytes());
+        // Both fit with their NUL (the setters checked), which the zeroing
+        // wrote.
+        put(48, self.name);
+        if !self.uuid.is_empty() {
+            put(176, self.uuid);
+        }
+    }
+
+    /// The fields of `h` that a [`Head`] holds.
+    pub fn from_header(h: &'a DmIoctl) -> Head<'a> {
+        Head {
+            dev: h.dev,
+            flags: h.flags,
+            event_nr: h.event_nr,
+            target_count: h.target_count,
+            name: codec::fixed_str(&h.name),
+            uuid: codec::fixed_str(&h.uuid),
+        }
+    }
+
+    /// The header as a `struct dm_ioctl` with the given version and sizes.
+    pub fn header(&self, version: [u32; 3], data_size: u32) -> DmIoctl {
+        let mut b = [0u8; DATA_START];
+        self.write(&mut b, version, data_size);
+        codec::read_header(&b).unwrap_or_default()
+    }
+}
+
+/// What to send: the header fields (see [`Head`]) and a payload.
 pub struct Request<'a> {
     /// The command.
     pub cmd: Command,
     /// The header to send.
-    pub header: &'a DmIoctl,
+    pub head: Head<'a>,
     /// The payload.
     pub payload: Payload<'a>,
     /// Upper bound for buffer growth.
@@ -807,7 +910,7 @@ impl BigHints {
 }
 
 /// The device and command a request is about, as a hash (FNV-1a).
-fn device_key(cmd: Command, h: &DmIoctl) -> u64 {
+fn device_key(cmd: Command, h: &Head<'_>) -> u64 {
     let mut x: u64 = 0xcbf2_9ce4_8422_2325;
     let mut eat = |b: &[u8]| {
         for &c in b {
@@ -815,9 +918,9 @@ fn device_key(cmd: Command, h: &DmIoctl) -> u64 {
         }
     };
     eat(&[cmd as u8]);
-    eat(codec::fixed_str(&h.name));
+    eat(h.name);
     eat(&[0]);
-    eat(codec::fixed_str(&h.uuid));
+    eat(h.uuid);
     eat(&h.dev.to_le_bytes());
     eat(&h.flags.to_le_bytes());
     x | 1
@@ -905,7 +1008,7 @@ impl Control {
                 ctx,
                 &Request {
                     cmd: Command::Version,
-                    header: &DmIoctl::default(),
+                    head: Head::default(),
                     payload: Payload::Bytes(&[]),
                     cap: DATA_START,
                 },
@@ -972,7 +1075,7 @@ impl Control {
         // Big replies are remembered per device; hash the device only when
         // there is something remembered.
         let key = if output && self.big_used.load(Ordering::Relaxed) {
-            device_key(req.cmd, req.header)
+            device_key(req.cmd, &req.head)
         } else {
             0
         };
@@ -997,7 +1100,7 @@ impl Control {
                 u32::try_from(len).map_err(|_| IoctlError::TooLarge { needed: size, cap })?;
             {
                 let b = r.buf.as_bytes_mut();
-                codec::write_request_header(b, req.header, req.cmd.min_version(), data_size);
+                req.head.write(b, req.cmd.min_version(), data_size);
                 req.payload.write(&mut b[DATA_START..base]);
             }
             r.buf.mark_dirty(base);
@@ -1052,7 +1155,7 @@ impl Control {
                     let key = if key != 0 {
                         key
                     } else {
-                        device_key(req.cmd, req.header)
+                        device_key(req.cmd, &req.head)
                     };
                     self.big.lock().put(key, keep);
                     if keep != 0 {
@@ -1077,7 +1180,7 @@ impl Control {
         &self,
         ctx: &Context,
         cmd: Command,
-        header: &DmIoctl,
+        head: &Head<'_>,
         table: &mut TableBuf,
     ) -> Result<Reply, IoctlError> {
         let file = self.open(ctx)?;
@@ -1090,7 +1193,7 @@ impl Control {
             cap: len,
         })?;
         let b = table.as_bytes_mut();
-        codec::write_request_header(b, header, cmd.min_version(), data_size);
+        head.write(b, cmd.min_version(), data_size);
         // SAFETY: the header just written says data_size == b.len(), and
         // the table holds at least DATA_START bytes.
         unsafe { self.raw_ioctl(&file, cmd, b) }?;
@@ -1108,7 +1211,7 @@ impl Control {
 fn may_hold_keys(req: &Request<'_>, payload_len: usize) -> bool {
     payload_len > 0
         || matches!(req.cmd, Command::TargetMsg | Command::TableLoad)
-        || req.header.flags & DmFlags::STATUS_TABLE.bits() != 0
+        || req.head.flags & DmFlags::STATUS_TABLE.bits() != 0
 }
 
 /// The buffer size to retry with after a reply of `size` bytes came back
