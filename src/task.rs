@@ -148,6 +148,13 @@ pub extern "C" fn dm_task_create(type_: c_int) -> *mut dm_task {
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_destroy(dmt: *mut dm_task) {
     guard("dm_task_destroy", (), || {
+        if !dmt.is_null() {
+            // SAFETY: a task handle (C contract), not used by C again.
+            if let Some(m) = unsafe { &mut *dmt }.task.message.take() {
+                // Its block (wiped) serves the next message.
+                m.recycle();
+            }
+        }
         // SAFETY: the pointer came from dm_task_create and is not used again.
         unsafe { SPARE_TASK.destroy(dmt) };
         Some(())

@@ -1453,7 +1453,12 @@ impl DeviceMapper {
         t.set_message(msg);
         t.sector = Some(sector);
         t.secure_data = secret::is_key_message(msg);
-        self.run(&mut t, Some(id))?;
+        let r = self.run(&mut t, Some(id));
+        if let Some(m) = t.message.take() {
+            // Its block (wiped) serves the next message.
+            m.recycle();
+        }
+        r?;
         Ok(t.message_response().map(<[u8]>::to_vec))
     }
 

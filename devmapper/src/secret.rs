@@ -75,6 +75,42 @@ impl Secret {
         Some(s)
     }
 
+    /// [`Secret::try_from_slice`] in the spare block of a secret given
+    /// back with [`Secret::recycle`] when there is one big enough: a
+    /// program that sends one message at a time reuses one block instead
+    /// of a malloc and a free per message.
+    pub fn try_from_slice_reusing(b: &[u8]) -> Option<Secret> {
+        if let Some(mut spare) = SPARE.try_lock() {
+            if spare.capacity() >= b.len() && spare.capacity() != 0 {
+                let mut v = std::mem::take(&mut *spare);
+                drop(spare);
+                // The spare is empty and wiped (see recycle).
+                v.extend_from_slice(b);
+                return Some(Secret(v));
+            }
+        }
+        Secret::try_from_slice(b)
+    }
+
+    /// Drop the secret, keeping its block (wiped) for
+    /// [`Secret::try_from_slice_reusing`] when it is small and no other
+    /// block is kept.
+    pub fn recycle(mut self) {
+        let cap = self.0.capacity();
+        if cap == 0 || cap > SPARE_MAX {
+            return;
+        }
+        if let Some(mut spare) = SPARE.try_lock() {
+            if spare.capacity() == 0 {
+                wipe(&mut self.0);
+                self.0.clear();
+                self.0.spare_capacity_mut().fill(MaybeUninit::new(0));
+                *spare = std::mem::take(&mut self.0);
+            }
+        }
+        // Dropped (wiped) here otherwise; an empty vector has nothing to wipe.
+    }
+
     /// How many bytes the buffer holds without moving.
     pub fn capacity(&self) -> usize {
         self.0.capacity()
@@ -157,6 +193,12 @@ impl Secret {
         self.0.is_empty()
     }
 }
+
+/// Largest block [`Secret::recycle`] keeps.
+const SPARE_MAX: usize = 256;
+
+/// The block [`Secret::recycle`] keeps: empty, its bytes zero.
+static SPARE: parking_lot::Mutex<Vec<u8>> = parking_lot::Mutex::new(Vec::new());
 
 impl From<&[u8]> for Secret {
     fn from(b: &[u8]) -> Secret {

@@ -582,14 +582,16 @@ impl Task {
 
     /// `dm_task_set_message`.
     pub fn set_message(&mut self, message: &[u8]) {
-        self.message = Some(Secret::from(message));
+        self.message =
+            Some(Secret::try_from_slice_reusing(message).unwrap_or_else(|| Secret::from(message)));
     }
 
     /// [`Task::set_message`] that fails with [`ErrorKind::NoMemory`] instead
     /// of aborting when the copy cannot be allocated (the size is the
     /// caller's).
     pub fn try_set_message(&mut self, message: &[u8]) -> Result<(), Error> {
-        let m = Secret::try_from_slice(message).ok_or_else(|| Error::no_memory(message.len()))?;
+        let m = Secret::try_from_slice_reusing(message)
+            .ok_or_else(|| Error::no_memory(message.len()))?;
         self.message = Some(m);
         Ok(())
     }
@@ -1023,7 +1025,16 @@ impl Task {
             | self.newname.is_some()
             | self.geometry.is_some()
             | self.sector.is_some();
-        if extras || (!self.table.is_empty() && !has_targets) || ty == TaskType::Rename {
+        // A message alone (no targets, no new name, no geometry; a sector
+        // or not) clashes with nothing: no checks to run.
+        if (extras
+            && !(self.message.is_some()
+                && self.newname.is_none()
+                && self.geometry.is_none()
+                && self.table.is_empty()))
+            || (!self.table.is_empty() && !has_targets)
+            || ty == TaskType::Rename
+        {
             self.check_exclusive(ctx, ty, has_targets)?;
         }
         let mut flags = DmFlags::EXISTS;
