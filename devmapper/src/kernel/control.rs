@@ -424,6 +424,9 @@ impl TableBuf {
 
     /// Zero the bytes in use (not optimised away).
     fn wipe_used(&mut self) {
+        if self.len == 0 {
+            return; // nothing held (a task without targets)
+        }
         let b = self.as_bytes_mut();
         b.fill(0);
         std::hint::black_box(b);
