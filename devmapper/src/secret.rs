@@ -251,6 +251,18 @@ pub fn loggable_message(msg: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn recycled_blocks_serve_later_secrets_with_their_own_bytes() {
+        let a = super::Secret::try_from_slice_reusing(b"key set 0123456789").unwrap();
+        a.recycle();
+        let b = super::Secret::try_from_slice_reusing(b"@stats_list").unwrap();
+        assert_eq!(b.as_bytes(), b"@stats_list");
+        b.recycle();
+        let c = super::Secret::try_from_slice_reusing(&[7u8; 300]).unwrap();
+        assert_eq!(c.as_bytes(), &[7u8; 300][..]);
+        c.recycle(); // too big to keep: wiped and freed
+    }
+
     use super::*;
 
     #[test]

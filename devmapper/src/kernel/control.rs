@@ -1348,6 +1348,55 @@ mod tests {
     }
 
     #[test]
+    fn head_is_written_whole_over_stale_bytes() {
+        let mut h = Head {
+            dev: 0x1234,
+            flags: 7,
+            event_nr: 9,
+            target_count: 2,
+            ..Head::default()
+        };
+        h.set_name(b"vg-lv", true).unwrap();
+        h.set_uuid(b"LVM-x", false).unwrap();
+        let mut b = [0xa5u8; DATA_START + 8];
+        h.write(&mut b, [4, 47, 0], 400);
+        let d = codec::read_header(&b).unwrap();
+        assert_eq!(d.version, [4, 47, 0]);
+        assert_eq!((d.data_size, d.data_start), (400, DATA_START as u32));
+        assert_eq!(
+            (d.dev, d.flags, d.event_nr, d.target_count),
+            (0x1234, 7, 9, 2)
+        );
+        assert_eq!((d.open_count, d.padding, d.data), (0, 0, [0; 7]));
+        assert_eq!(codec::fixed_str(&d.name), b"vg-lv");
+        assert!(d.name[5..].iter().all(|&c| c == 0));
+        assert_eq!(codec::fixed_str(&d.uuid), b"LVM-x");
+        assert!(d.uuid[5..].iter().all(|&c| c == 0));
+        assert_eq!(&b[DATA_START..], &[0xa5; 8]);
+        assert_eq!(Head::from_header(&d).name(), b"vg-lv");
+        // The setters refuse what put_fixed refuses, with its errors.
+        let long = [b'a'; DM_NAME_LEN];
+        assert_eq!(
+            h.set_name(&long, true),
+            Err(EncodeError::NameTooLong(DM_NAME_LEN))
+        );
+        assert_eq!(
+            h.set_name(b"a\0b", false),
+            Err(EncodeError::EmbeddedNul("name"))
+        );
+        assert_eq!(
+            h.set_uuid(b"u\0", false),
+            Err(EncodeError::EmbeddedNul("uuid"))
+        );
+        assert_eq!(
+            h.set_uuid(&[b'u'; DM_UUID_LEN], false),
+            Err(EncodeError::UuidTooLong(DM_UUID_LEN))
+        );
+        // Refused values leave the header as it was.
+        assert_eq!((h.name(), h.uuid()), (&b"vg-lv"[..], &b"LVM-x"[..]));
+    }
+
+    #[test]
     fn buffer_is_aligned_and_wiped() {
         let mut b = Buffer::zeroed(13);
         assert_eq!(b.len(), 16);
