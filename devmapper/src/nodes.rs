@@ -25,7 +25,6 @@ use std::path::{Path, PathBuf};
 
 use crate::context::Context;
 use crate::kernel::sys;
-use crate::small::SmallBytes;
 
 /// `DM_READ_AHEAD_AUTO`: leave the kernel's read-ahead alone.
 pub const READ_AHEAD_AUTO: u32 = u32::MAX;
@@ -238,10 +237,11 @@ fn describe(action: &str, e: &Entry) -> String {
     }
 }
 
+/// `_log_node_op`, for a caller that knows debug lines are wanted.
+#[cold]
+#[inline(never)]
 fn log_op(ctx: &Context, action: &str, e: &Entry) {
-    if ctx.log_enabled(crate::log::Level::Debug) {
-        crate::log_debug_act!(ctx, "{}", describe(action, e));
-    }
+    crate::log_debug_act!(ctx, "{}", describe(action, e));
 }
 
 fn other_ops(stack: &[Entry], kind: Kind) -> bool {
@@ -272,6 +272,7 @@ pub fn stack(ctx: &Context, op: NodeOp, rely_on_udev: bool) {
     let kind = op.kind();
     let mut rely = rely_on_udev;
     let mut warn = op.check_udev();
+    let debug = ctx.log_enabled(crate::log::Level::Debug);
 
     // Lines to log once the lock is released.
     let mut unstacked: Vec<Entry> = Vec::new();
@@ -323,13 +324,13 @@ pub fn stack(ctx: &Context, op: NodeOp, rely_on_udev: bool) {
         rely_on_udev: rely,
         warn_if_udev_failed: if rely { false } else { warn },
     };
-    let logged = ctx
-        .log_enabled(crate::log::Level::Debug)
-        .then(|| entry.clone());
+    let logged = debug.then(|| entry.clone());
     st.push(entry);
     drop(st);
-    for e in &unstacked {
-        log_op(ctx, "Unstacking", e);
+    if debug {
+        for e in &unstacked {
+            log_op(ctx, "Unstacking", e);
+        }
     }
     if let Some(e) = logged {
         log_op(ctx, "Stacking", &e);
@@ -339,7 +340,11 @@ pub fn stack(ctx: &Context, op: NodeOp, rely_on_udev: bool) {
 /// Where and how operations run: the context and a snapshot of its settings.
 struct Env<'a> {
     ctx: &'a Context,
-    dm_dir: SmallBytes,
+    /// Debug lines are wanted (asked once per run of the stack; the
+    /// logging macros ask again before formatting).
+    debug: bool,
+    /// The device directory set in the context (`None`: the default).
+    dm_dir_set: Option<std::sync::Arc<[u8]>>,
     /// Asked when a read-ahead operation needs it.
     sysfs_dir: OnceCell<Vec<u8>>,
     /// `dm_udev_get_sync_support() && dm_udev_get_checking()`, asked only
@@ -351,10 +356,18 @@ impl<'a> Env<'a> {
     fn of(ctx: &'a Context) -> Self {
         Env {
             ctx,
-            dm_dir: ctx.with_dm_dir(SmallBytes::new),
+            debug: ctx.log_enabled(crate::log::Level::Debug),
+            dm_dir_set: ctx.dm_dir_shared(),
             sysfs_dir: OnceCell::new(),
             udev_checks: OnceCell::new(),
         }
+    }
+
+    /// `dm_dir()`.
+    fn dm_dir(&self) -> &[u8] {
+        self.dm_dir_set
+            .as_deref()
+            .unwrap_or(crate::context::DEFAULT_DM_DIR)
     }
 
     /// `_build_dev_path`: a name containing '/' is taken as a path.
@@ -362,7 +375,7 @@ impl<'a> Env<'a> {
         if name.contains(&b'/') {
             PathBuf::from(OsStr::from_bytes(name))
         } else {
-            PathBuf::from(OsStr::from_bytes(&[&self.dm_dir[..], b"/", name].concat()))
+            PathBuf::from(OsStr::from_bytes(&[self.dm_dir(), b"/", name].concat()))
         }
     }
 
@@ -373,10 +386,10 @@ impl<'a> Env<'a> {
         name: &[u8],
         f: impl FnOnce(&sys::CPath<'_>) -> R,
     ) -> Result<R, i32> {
-        if name.contains(&b'/') {
+        if crate::kernel::codec::contains_byte(name, b'/') {
             sys::with_path(&[name], f)
         } else {
-            sys::with_path(&[&self.dm_dir, b"/", name], f)
+            sys::with_path(&[self.dm_dir(), b"/", name], f)
         }
     }
 
@@ -408,14 +421,19 @@ pub fn update_devs(ctx: &Context) {
         return;
     }
     let env = Env::of(ctx);
-    for e in ops.drain(..) {
+    for e in &ops {
         if e.rely_on_udev {
-            log_op(ctx, "Skipping", &e);
+            if env.debug {
+                log_op(ctx, "Skipping", e);
+            }
         } else {
-            log_op(ctx, "Processing", &e);
-            let _ = execute(&env, &e);
+            if env.debug {
+                log_op(ctx, "Processing", e);
+            }
+            let _ = execute(&env, e);
         }
     }
+    ops.clear();
     // The emptied vector serves the next operations (a small one only).
     if ops.capacity() <= 64 {
         let mut st = ctx.nodes.lock();
@@ -583,7 +601,7 @@ fn add_dev_node_at(
     // when it does not, it is made like libdm makes it, and mknod retried.
     let mut made = path.mknod(libc::S_IFBLK | (mode & 0o7777), dev);
     if made == Err(libc::ENOENT) && !name.contains(&b'/') {
-        let dir = Path::new(OsStr::from_bytes(&ctx.dm_dir));
+        let dir = Path::new(OsStr::from_bytes(ctx.dm_dir()));
         if !create_dir(ctx.ctx, dir, Some(0o755)) {
             return false;
         }
@@ -616,7 +634,9 @@ fn add_dev_node_at(
         return false;
     }
 
-    crate::log_debug_act!(ctx.ctx, "Created {}", disp(path.as_path()));
+    if ctx.debug {
+        crate::log_debug_act!(ctx.ctx, "Created {}", disp(path.as_path()));
+    }
     true
 }
 
@@ -649,7 +669,9 @@ fn rm_dev_node_at(ctx: &Env<'_>, path: &sys::CPath<'_>, name: &[u8], warn: bool)
             return false;
         }
     }
-    crate::log_debug_act!(ctx.ctx, "Removed {}", disp(path.as_path()));
+    if ctx.debug {
+        crate::log_debug_act!(ctx.ctx, "Removed {}", disp(path.as_path()));
+    }
     true
 }
 
@@ -1157,7 +1179,10 @@ mod tests {
         assert_eq!(md.mode() & 0o7777, 0o640);
         // The device directory was created 0755.
         assert_eq!(
-            fs::metadata(OsStr::from_bytes(&ctx.dm_dir)).unwrap().mode() & 0o777,
+            fs::metadata(OsStr::from_bytes(ctx.dm_dir()))
+                .unwrap()
+                .mode()
+                & 0o777,
             0o755
         );
         assert!(fs::metadata(node(&ctx, "two")).is_ok());
@@ -1193,7 +1218,7 @@ mod tests {
         let ctx = env(&c);
         assert!(create_dir(
             &c,
-            Path::new(OsStr::from_bytes(&ctx.dm_dir)),
+            Path::new(OsStr::from_bytes(ctx.dm_dir())),
             Some(0o755)
         ));
 

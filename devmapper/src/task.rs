@@ -1637,12 +1637,23 @@ impl Task {
             }
             TaskType::Resume => {
                 if let Some(n) = name {
+                    // An AUTO read-ahead is never stacked: no op (nor copy
+                    // of the name) is made for it.
+                    let ra = (self.read_ahead != nodes::READ_AHEAD_AUTO).then(|| {
+                        NodeOp::read_ahead(
+                            n.clone(),
+                            major,
+                            minor,
+                            self.read_ahead,
+                            self.read_ahead_flags,
+                        )
+                    });
                     if self.add_node == ADD_NODE_ON_RESUME {
-                        nodes::stack(ctx, add(n.clone(), check_udev), rely_on_udev);
+                        nodes::stack(ctx, add(n, check_udev), rely_on_udev);
                     }
-                    let ra =
-                        NodeOp::read_ahead(n, major, minor, self.read_ahead, self.read_ahead_flags);
-                    nodes::stack(ctx, ra, false);
+                    if let Some(ra) = ra {
+                        nodes::stack(ctx, ra, false);
+                    }
                 }
             }
             TaskType::MkNodes => {
