@@ -178,6 +178,62 @@ enum Kind {
     ReadAhead,
 }
 
+/// The stacked operations of a context (a `Vec` of them, through
+/// `Deref`), and name buffers of executed operations kept for the names of
+/// the next ones: stacking and running an operation then allocates nothing.
+#[derive(Default)]
+pub(crate) struct Pending {
+    ops: Vec<Entry>,
+    spare: Vec<Vec<u8>>,
+}
+
+/// At most this many name buffers are kept, of at most `SPARE_NAME_CAP`
+/// bytes each.
+const SPARE_NAMES: usize = 4;
+const SPARE_NAME_CAP: usize = 256;
+
+impl Pending {
+    pub(crate) const fn new() -> Pending {
+        Pending {
+            ops: Vec::new(),
+            spare: Vec::new(),
+        }
+    }
+
+    fn keep(&mut self, v: Vec<u8>) {
+        if self.spare.len() < SPARE_NAMES && v.capacity() <= SPARE_NAME_CAP {
+            self.spare.push(v);
+        }
+    }
+}
+
+impl std::ops::Deref for Pending {
+    type Target = Vec<Entry>;
+    fn deref(&self) -> &Vec<Entry> {
+        &self.ops
+    }
+}
+
+impl std::ops::DerefMut for Pending {
+    fn deref_mut(&mut self) -> &mut Vec<Entry> {
+        &mut self.ops
+    }
+}
+
+/// A copy of `name` for a [`NodeOp`], in the buffer of an operation
+/// already run when there is one.
+pub(crate) fn op_name(ctx: &Context, name: &[u8]) -> Vec<u8> {
+    let spare = ctx.nodes.lock().spare.pop();
+    match spare {
+        Some(mut v) => {
+            v.clear();
+            v.extend_from_slice(name);
+            v
+        }
+        None => name.to_vec(),
+    }
+}
+
 /// A stacked operation with libdm's udev decisions.
 #[derive(Clone, Debug)]
 pub(crate) struct Entry {
@@ -416,7 +472,7 @@ impl<'a> Env<'a> {
 /// `update_devs()`: run every stacked operation in FIFO order and clear the
 /// stack. Failures are logged; they do not stop later operations.
 pub fn update_devs(ctx: &Context) {
-    let mut ops = std::mem::take(&mut *ctx.nodes.lock());
+    let mut ops = std::mem::take(&mut ctx.nodes.lock().ops);
     if ops.is_empty() {
         return;
     }
@@ -433,13 +489,22 @@ pub fn update_devs(ctx: &Context) {
             let _ = execute(&env, e);
         }
     }
-    ops.clear();
-    // The emptied vector serves the next operations (a small one only).
-    if ops.capacity() <= 64 {
-        let mut st = ctx.nodes.lock();
-        if st.is_empty() {
-            *st = ops;
+    // The names' buffers and the emptied vector (a small one only) serve
+    // the next operations.
+    let mut st = ctx.nodes.lock();
+    for e in ops.drain(..) {
+        match e.op {
+            NodeOp::Add { name, .. }
+            | NodeOp::Del { name, .. }
+            | NodeOp::ReadAhead { name, .. } => st.keep(name),
+            NodeOp::Rename { old, new, .. } => {
+                st.keep(old);
+                st.keep(new);
+            }
         }
+    }
+    if ops.capacity() <= 64 && st.ops.is_empty() {
+        st.ops = ops;
     }
 }
 
@@ -1154,6 +1219,33 @@ mod tests {
         stack(&c, NodeOp::del("x", false), false);
         stack(&c, NodeOp::del("x", false), false);
         assert_eq!(c.pending_node_ops(), 2);
+    }
+
+    #[test]
+    fn run_names_serve_the_next_ops() {
+        let c = Context::new();
+        // Skipped (relied on udev): nothing touches the file system.
+        stack(
+            &c,
+            NodeOp::del(op_name(&c, b"a-rather-long-name"), false),
+            true,
+        );
+        stack(&c, NodeOp::rename("old", "new", false), true);
+        update_devs(&c);
+        assert_eq!(c.pending_node_ops(), 0);
+        assert_eq!(c.nodes.lock().spare.len(), 3);
+        // A recycled buffer holds exactly the new name.
+        let n = op_name(&c, b"ab");
+        assert_eq!(n, b"ab");
+        assert_eq!(c.nodes.lock().spare.len(), 2);
+        stack(&c, NodeOp::del(n, false), true);
+        assert_eq!(snapshot(&c), vec![NodeOp::del("ab", false)]);
+        // Only a few buffers are kept.
+        for i in 0..10 {
+            stack(&c, NodeOp::del(format!("n{i}"), false), true);
+        }
+        update_devs(&c);
+        assert_eq!(c.nodes.lock().spare.len(), SPARE_NAMES);
     }
 
     #[test]

@@ -1612,7 +1612,8 @@ impl Task {
         let (major, minor) = abi::decode_dev(hdev);
         // libdm names nodes by the name as sent to the kernel (mangled), except
         // for MKNODES, which uses the (unmangled) name of the reply.
-        let name = self.dev_name().map(<[u8]>::to_vec);
+        // (Copied only for an operation that is stacked.)
+        let name = || self.dev_name().map(|n| nodes::op_name(ctx, n));
         // The node libdevmapper creates: owner, group and mode from the task.
         let add = |name: Vec<u8>, check_udev: bool| {
             NodeOp::add(
@@ -1621,22 +1622,22 @@ impl Task {
         };
         match ty {
             TaskType::Create if self.add_node == ADD_NODE_ON_CREATE && !rely_on_udev => {
-                if let Some(n) = name.filter(|n| !n.is_empty()) {
+                if let Some(n) = name().filter(|n| !n.is_empty()) {
                     nodes::stack(ctx, add(n, check_udev), rely_on_udev);
                 }
             }
             TaskType::Remove if !rely_on_udev => {
-                if let Some(n) = name {
+                if let Some(n) = name() {
                     nodes::stack(ctx, NodeOp::del(n, check_udev), rely_on_udev);
                 }
             }
             TaskType::Rename if !self.new_uuid => {
-                if let (Some(old), Some(new)) = (name, self.newname.as_deref()) {
+                if let (Some(old), Some(new)) = (name(), self.newname.as_deref()) {
                     nodes::stack(ctx, NodeOp::rename(old, new, check_udev), rely_on_udev);
                 }
             }
             TaskType::Resume => {
-                if let Some(n) = name {
+                if let Some(n) = name() {
                     // An AUTO read-ahead is never stacked: no op (nor copy
                     // of the name) is made for it.
                     let ra = (self.read_ahead != nodes::READ_AHEAD_AUTO).then(|| {
@@ -1659,7 +1660,7 @@ impl Task {
             TaskType::MkNodes => {
                 if DmFlags::from_bits_retain(hflags).contains(DmFlags::EXISTS) {
                     nodes::stack(ctx, add(reply_name.unwrap_or_default(), false), false);
-                } else if let Some(n) = name {
+                } else if let Some(n) = name() {
                     nodes::stack(ctx, NodeOp::del(n, false), false);
                 }
             }
