@@ -1699,52 +1699,56 @@ impl Task {
             self.udev_complete(ctx);
             return Err(e);
         }
-        let mut create = self.sub_task(TaskType::Create);
-        create.name = self.name.clone();
-        create.name_plain = self.name_plain;
-        create.mangled_name = self.mangled_name.clone();
-        create.uuid = self.uuid.clone();
-        create.mangled_uuid = self.mangled_uuid.clone();
-        create.major = self.major;
-        create.minor = self.minor;
-        create.allow_default_major_fallback = self.allow_default_major_fallback;
-        create.uid = self.uid;
-        create.gid = self.gid;
-        create.mode = self.mode;
-        create.add_node = self.add_node;
-        create.cookie_set = self.cookie_set;
-        create.event_nr = self.event_nr & udev::UDEV_FLAGS_MASK;
-        if let Err(e) = create.run(ctx) {
-            self.ioctl_errno = create.ioctl_errno;
-            let e = logged(ctx, e);
-            self.udev_complete(ctx);
-            return Err(e);
-        }
-        let info = create.info().filter(|i| i.exists != 0);
-        // Done with it: its reply buffer serves the next ioctl.
-        drop(create);
+        // The sub-tasks live in blocks and are dropped where they are (a
+        // `drop(task)` would first copy the whole task). The CREATE's reply
+        // buffer serves the next ioctl.
+        let info = {
+            let mut create = self.sub_task(TaskType::Create);
+            create.name = self.name.clone();
+            create.name_plain = self.name_plain;
+            create.mangled_name = self.mangled_name.clone();
+            create.uuid = self.uuid.clone();
+            create.mangled_uuid = self.mangled_uuid.clone();
+            create.major = self.major;
+            create.minor = self.minor;
+            create.allow_default_major_fallback = self.allow_default_major_fallback;
+            create.uid = self.uid;
+            create.gid = self.gid;
+            create.mode = self.mode;
+            create.add_node = self.add_node;
+            create.cookie_set = self.cookie_set;
+            create.event_nr = self.event_nr & udev::UDEV_FLAGS_MASK;
+            if let Err(e) = create.run(ctx) {
+                self.ioctl_errno = create.ioctl_errno;
+                let e = logged(ctx, e);
+                self.udev_complete(ctx);
+                return Err(e);
+            }
+            create.info().filter(|i| i.exists != 0)
+        };
         let Some(info) = info else {
             self.udev_complete(ctx);
             return Err(Error::new(ErrorKind::NotFound, "the new device vanished")
                 .with_errno(libc::ENXIO)
                 .silently());
         };
-        let mut reload = self.sub_task(TaskType::Reload);
-        reload.name = self.name.clone();
-        reload.name_plain = self.name_plain;
-        reload.mangled_name = self.mangled_name.clone();
-        reload.major = info.major as i32;
-        reload.minor = info.minor as i32;
-        reload.allow_default_major_fallback = false;
-        reload.read_only = self.read_only;
-        reload.secure_data = self.secure_data;
-        reload.ima_measurement = self.ima_measurement;
-        reload.table = std::mem::take(&mut self.table);
-        reload.table_checked = self.table_checked;
-        let loaded = reload.run(ctx);
-        self.table = std::mem::take(&mut reload.table);
-        let reload_errno = reload.ioctl_errno;
-        drop(reload);
+        let (loaded, reload_errno) = {
+            let mut reload = self.sub_task(TaskType::Reload);
+            reload.name = self.name.clone();
+            reload.name_plain = self.name_plain;
+            reload.mangled_name = self.mangled_name.clone();
+            reload.major = info.major as i32;
+            reload.minor = info.minor as i32;
+            reload.allow_default_major_fallback = false;
+            reload.read_only = self.read_only;
+            reload.secure_data = self.secure_data;
+            reload.ima_measurement = self.ima_measurement;
+            reload.table = std::mem::take(&mut self.table);
+            reload.table_checked = self.table_checked;
+            let loaded = reload.run(ctx);
+            self.table = std::mem::take(&mut reload.table);
+            (loaded, reload.ioctl_errno)
+        };
         if let Err(e) = loaded {
             self.ioctl_errno = reload_errno;
             let e = logged(ctx, e);
