@@ -193,9 +193,12 @@ pub fn with_path<R>(parts: &[&[u8]], f: impl FnOnce(&CPath<'_>) -> R) -> Result<
     if len < STACK_PATH {
         // Only the bytes written are read: no need to clear the buffer.
         let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); STACK_PATH];
+        let dst = buf.as_mut_ptr().cast::<u8>();
         let mut at = 0;
         for p in parts {
-            buf[at..at + p.len()].write_copy_of_slice(p);
+            // SAFETY: `at + p.len()` is at most `len`, below STACK_PATH: the
+            // bytes written are inside the buffer, which no part overlaps.
+            unsafe { std::ptr::copy_nonoverlapping(p.as_ptr(), dst.add(at), p.len()) };
             at += p.len();
         }
         buf[len].write(0);
