@@ -325,14 +325,47 @@ pub fn stack(ctx: &Context, op: NodeOp, rely_on_udev: bool) {
     {
         return;
     }
+    // Asked before the lock is taken: a logger's `enabled` is its code.
+    let debug = ctx.log_enabled(crate::log::Level::Debug);
+    stack_locked(ctx, ctx.nodes.lock(), op, rely_on_udev, debug);
+}
+
+/// [`stack`] for an operation made by `make` from a copy of `name` (in
+/// the buffer of an operation already run when there is one), under one
+/// taking of the stack's lock. `make` never makes an AUTO read-ahead.
+pub(crate) fn stack_named(
+    ctx: &Context,
+    name: &[u8],
+    make: impl FnOnce(Vec<u8>) -> NodeOp,
+    rely_on_udev: bool,
+) {
+    let debug = ctx.log_enabled(crate::log::Level::Debug);
+    let mut st = ctx.nodes.lock();
+    let n = match st.spare.pop() {
+        Some(mut v) => {
+            v.clear();
+            v.extend_from_slice(name);
+            v
+        }
+        None => name.to_vec(),
+    };
+    let op = make(n);
+    stack_locked(ctx, st, op, rely_on_udev, debug);
+}
+
+fn stack_locked(
+    ctx: &Context,
+    mut st: parking_lot::MutexGuard<'_, Pending>,
+    op: NodeOp,
+    rely_on_udev: bool,
+    debug: bool,
+) {
     let kind = op.kind();
     let mut rely = rely_on_udev;
     let mut warn = op.check_udev();
-    let debug = ctx.log_enabled(crate::log::Level::Debug);
 
     // Lines to log once the lock is released.
     let mut unstacked: Vec<Entry> = Vec::new();
-    let mut st = ctx.nodes.lock();
     match kind {
         Kind::Del if other_ops(&st, Kind::Del) => {
             let mut i = 0;

@@ -1622,13 +1622,14 @@ impl Task {
         };
         match ty {
             TaskType::Create if self.add_node == ADD_NODE_ON_CREATE && !rely_on_udev => {
-                if let Some(n) = name().filter(|n| !n.is_empty()) {
-                    nodes::stack(ctx, add(n, check_udev), rely_on_udev);
+                if let Some(n) = self.dev_name().filter(|n| !n.is_empty()) {
+                    nodes::stack_named(ctx, n, |n| add(n, check_udev), rely_on_udev);
                 }
             }
             TaskType::Remove if !rely_on_udev => {
-                if let Some(n) = name() {
-                    nodes::stack(ctx, NodeOp::del(n, check_udev), rely_on_udev);
+                if let Some(n) = self.dev_name() {
+                    let del = |n| NodeOp::del(n, check_udev);
+                    nodes::stack_named(ctx, n, del, rely_on_udev);
                 }
             }
             TaskType::Rename if !self.new_uuid => {
@@ -1637,22 +1638,20 @@ impl Task {
                 }
             }
             TaskType::Resume => {
-                if let Some(n) = name() {
+                if let Some(n) = self.dev_name() {
+                    if self.add_node == ADD_NODE_ON_RESUME {
+                        nodes::stack_named(ctx, n, |n| add(n, check_udev), rely_on_udev);
+                    }
                     // An AUTO read-ahead is never stacked: no op (nor copy
                     // of the name) is made for it.
-                    let ra = (self.read_ahead != nodes::READ_AHEAD_AUTO).then(|| {
-                        NodeOp::read_ahead(
-                            n.clone(),
+                    if self.read_ahead != nodes::READ_AHEAD_AUTO {
+                        let ra = NodeOp::read_ahead(
+                            nodes::op_name(ctx, n),
                             major,
                             minor,
                             self.read_ahead,
                             self.read_ahead_flags,
-                        )
-                    });
-                    if self.add_node == ADD_NODE_ON_RESUME {
-                        nodes::stack(ctx, add(n, check_udev), rely_on_udev);
-                    }
-                    if let Some(ra) = ra {
+                        );
                         nodes::stack(ctx, ra, false);
                     }
                 }
