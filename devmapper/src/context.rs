@@ -50,8 +50,9 @@ enum LoggerSlot {
 
 #[derive(Default)]
 struct Dirs {
-    /// `<dev_dir>/mapper`, when set.
-    dm_dir: Option<Vec<u8>>,
+    /// `<dev_dir>/mapper`, when set (shared: the node operations hold it
+    /// without a copy).
+    dm_dir: Option<Arc<[u8]>>,
     /// With its trailing slash; empty disables sysfs.
     sysfs_dir: Option<Vec<u8>>,
     uuid_prefix: Option<Vec<u8>>,
@@ -67,7 +68,7 @@ pub struct Context {
     env_defaults: bool,
     udev_sync: AtomicBool,
     udev_checking: AtomicBool,
-    pub(crate) nodes: Mutex<Vec<nodes::Entry>>,
+    pub(crate) nodes: Mutex<nodes::Pending>,
     suspended: AtomicI32,
     ioctl_timestamp: Mutex<Option<libc::timespec>>,
     version_failed: AtomicBool,
@@ -124,7 +125,7 @@ impl Context {
             env_defaults,
             udev_sync: AtomicBool::new(true),
             udev_checking: AtomicBool::new(true),
-            nodes: Mutex::new(Vec::new()),
+            nodes: Mutex::new(nodes::Pending::new()),
             suspended: AtomicI32::new(0),
             ioctl_timestamp: Mutex::new(None),
             version_failed: AtomicBool::new(false),
@@ -230,16 +231,15 @@ impl Context {
         self.dirs
             .read()
             .dm_dir
-            .clone()
-            .unwrap_or_else(|| DEFAULT_DM_DIR.to_vec())
+            .as_deref()
+            .unwrap_or(DEFAULT_DM_DIR)
+            .to_vec()
     }
 
-    /// [`Context::dm_dir`] lent to `f` (no copy).
-    pub(crate) fn with_dm_dir<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
-        match &self.dirs.read().dm_dir {
-            Some(d) => f(d),
-            None => f(DEFAULT_DM_DIR),
-        }
+    /// The directory set with [`Context::set_dev_dir`] (`None`: the
+    /// default, [`DEFAULT_DM_DIR`]), shared.
+    pub(crate) fn dm_dir_shared(&self) -> Option<Arc<[u8]>> {
+        self.dirs.read().dm_dir.clone()
     }
 
     /// `dm_set_dev_dir(dir)`: device nodes then live in `<dir>/mapper`. The
@@ -266,7 +266,7 @@ impl Context {
             d.clear();
         }
         d.extend_from_slice(b"/mapper");
-        self.dirs.write().dm_dir = Some(d);
+        self.dirs.write().dm_dir = Some(d.into());
         Ok(())
     }
 
@@ -386,6 +386,7 @@ impl Context {
     /// `dm_udev_get_sync_support`: udev synchronisation is in effect: not
     /// disabled by `DM_DISABLE_UDEV`, semaphores work, the driver supports
     /// cookies (asked lazily), udev runs, and it was not switched off.
+    #[inline]
     pub fn udev_sync(&self) -> bool {
         let sys = crate::udev::system_support(self);
         if sys.udev_disabled || !sys.semaphores {

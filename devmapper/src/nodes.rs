@@ -25,7 +25,6 @@ use std::path::{Path, PathBuf};
 
 use crate::context::Context;
 use crate::kernel::sys;
-use crate::small::SmallBytes;
 
 /// `DM_READ_AHEAD_AUTO`: leave the kernel's read-ahead alone.
 pub const READ_AHEAD_AUTO: u32 = u32::MAX;
@@ -179,6 +178,62 @@ enum Kind {
     ReadAhead,
 }
 
+/// The stacked operations of a context (a `Vec` of them, through
+/// `Deref`), and name buffers of executed operations kept for the names of
+/// the next ones: stacking and running an operation then allocates nothing.
+#[derive(Default)]
+pub(crate) struct Pending {
+    ops: Vec<Entry>,
+    spare: Vec<Vec<u8>>,
+}
+
+/// At most this many name buffers are kept, of at most `SPARE_NAME_CAP`
+/// bytes each.
+const SPARE_NAMES: usize = 4;
+const SPARE_NAME_CAP: usize = 256;
+
+impl Pending {
+    pub(crate) const fn new() -> Pending {
+        Pending {
+            ops: Vec::new(),
+            spare: Vec::new(),
+        }
+    }
+
+    fn keep(&mut self, v: Vec<u8>) {
+        if self.spare.len() < SPARE_NAMES && v.capacity() <= SPARE_NAME_CAP {
+            self.spare.push(v);
+        }
+    }
+}
+
+impl std::ops::Deref for Pending {
+    type Target = Vec<Entry>;
+    fn deref(&self) -> &Vec<Entry> {
+        &self.ops
+    }
+}
+
+impl std::ops::DerefMut for Pending {
+    fn deref_mut(&mut self) -> &mut Vec<Entry> {
+        &mut self.ops
+    }
+}
+
+/// A copy of `name` for a [`NodeOp`], in the buffer of an operation
+/// already run when there is one.
+pub(crate) fn op_name(ctx: &Context, name: &[u8]) -> Vec<u8> {
+    let spare = ctx.nodes.lock().spare.pop();
+    match spare {
+        Some(mut v) => {
+            v.clear();
+            v.extend_from_slice(name);
+            v
+        }
+        None => name.to_vec(),
+    }
+}
+
 /// A stacked operation with libdm's udev decisions.
 #[derive(Clone, Debug)]
 pub(crate) struct Entry {
@@ -238,10 +293,11 @@ fn describe(action: &str, e: &Entry) -> String {
     }
 }
 
+/// `_log_node_op`, for a caller that knows debug lines are wanted.
+#[cold]
+#[inline(never)]
 fn log_op(ctx: &Context, action: &str, e: &Entry) {
-    if ctx.log_enabled(crate::log::Level::Debug) {
-        crate::log_debug_act!(ctx, "{}", describe(action, e));
-    }
+    crate::log_debug_act!(ctx, "{}", describe(action, e));
 }
 
 fn other_ops(stack: &[Entry], kind: Kind) -> bool {
@@ -269,13 +325,47 @@ pub fn stack(ctx: &Context, op: NodeOp, rely_on_udev: bool) {
     {
         return;
     }
+    // Asked before the lock is taken: a logger's `enabled` is its code.
+    let debug = ctx.log_enabled(crate::log::Level::Debug);
+    stack_locked(ctx, ctx.nodes.lock(), op, rely_on_udev, debug);
+}
+
+/// [`stack`] for an operation made by `make` from a copy of `name` (in
+/// the buffer of an operation already run when there is one), under one
+/// taking of the stack's lock. `make` never makes an AUTO read-ahead.
+pub(crate) fn stack_named(
+    ctx: &Context,
+    name: &[u8],
+    make: impl FnOnce(Vec<u8>) -> NodeOp,
+    rely_on_udev: bool,
+) {
+    let debug = ctx.log_enabled(crate::log::Level::Debug);
+    let mut st = ctx.nodes.lock();
+    let n = match st.spare.pop() {
+        Some(mut v) => {
+            v.clear();
+            v.extend_from_slice(name);
+            v
+        }
+        None => name.to_vec(),
+    };
+    let op = make(n);
+    stack_locked(ctx, st, op, rely_on_udev, debug);
+}
+
+fn stack_locked(
+    ctx: &Context,
+    mut st: parking_lot::MutexGuard<'_, Pending>,
+    op: NodeOp,
+    rely_on_udev: bool,
+    debug: bool,
+) {
     let kind = op.kind();
     let mut rely = rely_on_udev;
     let mut warn = op.check_udev();
 
     // Lines to log once the lock is released.
     let mut unstacked: Vec<Entry> = Vec::new();
-    let mut st = ctx.nodes.lock();
     match kind {
         Kind::Del if other_ops(&st, Kind::Del) => {
             let mut i = 0;
@@ -323,13 +413,13 @@ pub fn stack(ctx: &Context, op: NodeOp, rely_on_udev: bool) {
         rely_on_udev: rely,
         warn_if_udev_failed: if rely { false } else { warn },
     };
-    let logged = ctx
-        .log_enabled(crate::log::Level::Debug)
-        .then(|| entry.clone());
+    let logged = debug.then(|| entry.clone());
     st.push(entry);
     drop(st);
-    for e in &unstacked {
-        log_op(ctx, "Unstacking", e);
+    if debug {
+        for e in &unstacked {
+            log_op(ctx, "Unstacking", e);
+        }
     }
     if let Some(e) = logged {
         log_op(ctx, "Stacking", &e);
@@ -339,7 +429,11 @@ pub fn stack(ctx: &Context, op: NodeOp, rely_on_udev: bool) {
 /// Where and how operations run: the context and a snapshot of its settings.
 struct Env<'a> {
     ctx: &'a Context,
-    dm_dir: SmallBytes,
+    /// Debug lines are wanted (asked once per run of the stack; the
+    /// logging macros ask again before formatting).
+    debug: bool,
+    /// The device directory set in the context (`None`: the default).
+    dm_dir_set: Option<std::sync::Arc<[u8]>>,
     /// Asked when a read-ahead operation needs it.
     sysfs_dir: OnceCell<Vec<u8>>,
     /// `dm_udev_get_sync_support() && dm_udev_get_checking()`, asked only
@@ -351,10 +445,18 @@ impl<'a> Env<'a> {
     fn of(ctx: &'a Context) -> Self {
         Env {
             ctx,
-            dm_dir: ctx.with_dm_dir(SmallBytes::new),
+            debug: ctx.log_enabled(crate::log::Level::Debug),
+            dm_dir_set: ctx.dm_dir_shared(),
             sysfs_dir: OnceCell::new(),
             udev_checks: OnceCell::new(),
         }
+    }
+
+    /// `dm_dir()`.
+    fn dm_dir(&self) -> &[u8] {
+        self.dm_dir_set
+            .as_deref()
+            .unwrap_or(crate::context::DEFAULT_DM_DIR)
     }
 
     /// `_build_dev_path`: a name containing '/' is taken as a path.
@@ -362,7 +464,7 @@ impl<'a> Env<'a> {
         if name.contains(&b'/') {
             PathBuf::from(OsStr::from_bytes(name))
         } else {
-            PathBuf::from(OsStr::from_bytes(&[&self.dm_dir[..], b"/", name].concat()))
+            PathBuf::from(OsStr::from_bytes(&[self.dm_dir(), b"/", name].concat()))
         }
     }
 
@@ -373,10 +475,10 @@ impl<'a> Env<'a> {
         name: &[u8],
         f: impl FnOnce(&sys::CPath<'_>) -> R,
     ) -> Result<R, i32> {
-        if name.contains(&b'/') {
+        if crate::kernel::codec::contains_byte(name, b'/') {
             sys::with_path(&[name], f)
         } else {
-            sys::with_path(&[&self.dm_dir, b"/", name], f)
+            sys::with_path(&[self.dm_dir(), b"/", name], f)
         }
     }
 
@@ -403,25 +505,39 @@ impl<'a> Env<'a> {
 /// `update_devs()`: run every stacked operation in FIFO order and clear the
 /// stack. Failures are logged; they do not stop later operations.
 pub fn update_devs(ctx: &Context) {
-    let mut ops = std::mem::take(&mut *ctx.nodes.lock());
+    let mut ops = std::mem::take(&mut ctx.nodes.lock().ops);
     if ops.is_empty() {
         return;
     }
     let env = Env::of(ctx);
-    for e in ops.drain(..) {
+    for e in &ops {
         if e.rely_on_udev {
-            log_op(ctx, "Skipping", &e);
+            if env.debug {
+                log_op(ctx, "Skipping", e);
+            }
         } else {
-            log_op(ctx, "Processing", &e);
-            let _ = execute(&env, &e);
+            if env.debug {
+                log_op(ctx, "Processing", e);
+            }
+            let _ = execute(&env, e);
         }
     }
-    // The emptied vector serves the next operations (a small one only).
-    if ops.capacity() <= 64 {
-        let mut st = ctx.nodes.lock();
-        if st.is_empty() {
-            *st = ops;
+    // The names' buffers and the emptied vector (a small one only) serve
+    // the next operations.
+    let mut st = ctx.nodes.lock();
+    for e in ops.drain(..) {
+        match e.op {
+            NodeOp::Add { name, .. }
+            | NodeOp::Del { name, .. }
+            | NodeOp::ReadAhead { name, .. } => st.keep(name),
+            NodeOp::Rename { old, new, .. } => {
+                st.keep(old);
+                st.keep(new);
+            }
         }
+    }
+    if ops.capacity() <= 64 && st.ops.is_empty() {
+        st.ops = ops;
     }
 }
 
@@ -583,7 +699,7 @@ fn add_dev_node_at(
     // when it does not, it is made like libdm makes it, and mknod retried.
     let mut made = path.mknod(libc::S_IFBLK | (mode & 0o7777), dev);
     if made == Err(libc::ENOENT) && !name.contains(&b'/') {
-        let dir = Path::new(OsStr::from_bytes(&ctx.dm_dir));
+        let dir = Path::new(OsStr::from_bytes(ctx.dm_dir()));
         if !create_dir(ctx.ctx, dir, Some(0o755)) {
             return false;
         }
@@ -616,7 +732,9 @@ fn add_dev_node_at(
         return false;
     }
 
-    crate::log_debug_act!(ctx.ctx, "Created {}", disp(path.as_path()));
+    if ctx.debug {
+        crate::log_debug_act!(ctx.ctx, "Created {}", disp(path.as_path()));
+    }
     true
 }
 
@@ -649,7 +767,9 @@ fn rm_dev_node_at(ctx: &Env<'_>, path: &sys::CPath<'_>, name: &[u8], warn: bool)
             return false;
         }
     }
-    crate::log_debug_act!(ctx.ctx, "Removed {}", disp(path.as_path()));
+    if ctx.debug {
+        crate::log_debug_act!(ctx.ctx, "Removed {}", disp(path.as_path()));
+    }
     true
 }
 
@@ -1135,6 +1255,33 @@ mod tests {
     }
 
     #[test]
+    fn run_names_serve_the_next_ops() {
+        let c = Context::new();
+        // Skipped (relied on udev): nothing touches the file system.
+        stack(
+            &c,
+            NodeOp::del(op_name(&c, b"a-rather-long-name"), false),
+            true,
+        );
+        stack(&c, NodeOp::rename("old", "new", false), true);
+        update_devs(&c);
+        assert_eq!(c.pending_node_ops(), 0);
+        assert_eq!(c.nodes.lock().spare.len(), 3);
+        // A recycled buffer holds exactly the new name.
+        let n = op_name(&c, b"ab");
+        assert_eq!(n, b"ab");
+        assert_eq!(c.nodes.lock().spare.len(), 2);
+        stack(&c, NodeOp::del(n, false), true);
+        assert_eq!(snapshot(&c), vec![NodeOp::del("ab", false)]);
+        // Only a few buffers are kept.
+        for i in 0..10 {
+            stack(&c, NodeOp::del(format!("n{i}"), false), true);
+        }
+        update_devs(&c);
+        assert_eq!(c.nodes.lock().spare.len(), SPARE_NAMES);
+    }
+
+    #[test]
     fn execute_in_fifo_order() {
         if !root() {
             return;
@@ -1157,7 +1304,10 @@ mod tests {
         assert_eq!(md.mode() & 0o7777, 0o640);
         // The device directory was created 0755.
         assert_eq!(
-            fs::metadata(OsStr::from_bytes(&ctx.dm_dir)).unwrap().mode() & 0o777,
+            fs::metadata(OsStr::from_bytes(ctx.dm_dir()))
+                .unwrap()
+                .mode()
+                & 0o777,
             0o755
         );
         assert!(fs::metadata(node(&ctx, "two")).is_ok());
@@ -1193,7 +1343,7 @@ mod tests {
         let ctx = env(&c);
         assert!(create_dir(
             &c,
-            Path::new(OsStr::from_bytes(&ctx.dm_dir)),
+            Path::new(OsStr::from_bytes(ctx.dm_dir())),
             Some(0o755)
         ));
 

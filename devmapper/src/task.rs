@@ -1660,7 +1660,8 @@ impl Task {
         let (major, minor) = abi::decode_dev(hdev);
         // libdm names nodes by the name as sent to the kernel (mangled), except
         // for MKNODES, which uses the (unmangled) name of the reply.
-        let name = self.dev_name().map(<[u8]>::to_vec);
+        // (Copied only for an operation that is stacked.)
+        let name = || self.dev_name().map(|n| nodes::op_name(ctx, n));
         // The node libdevmapper creates: owner, group and mode from the task.
         let add = |name: Vec<u8>, check_udev: bool| {
             NodeOp::add(
@@ -1669,34 +1670,44 @@ impl Task {
         };
         match ty {
             TaskType::Create if self.add_node == ADD_NODE_ON_CREATE && !rely_on_udev => {
-                if let Some(n) = name.filter(|n| !n.is_empty()) {
-                    nodes::stack(ctx, add(n, check_udev), rely_on_udev);
+                if let Some(n) = self.dev_name().filter(|n| !n.is_empty()) {
+                    nodes::stack_named(ctx, n, |n| add(n, check_udev), rely_on_udev);
                 }
             }
             TaskType::Remove if !rely_on_udev => {
-                if let Some(n) = name {
-                    nodes::stack(ctx, NodeOp::del(n, check_udev), rely_on_udev);
+                if let Some(n) = self.dev_name() {
+                    let del = |n| NodeOp::del(n, check_udev);
+                    nodes::stack_named(ctx, n, del, rely_on_udev);
                 }
             }
             TaskType::Rename if !self.new_uuid => {
-                if let (Some(old), Some(new)) = (name, self.newname.as_deref()) {
+                if let (Some(old), Some(new)) = (name(), self.newname.as_deref()) {
                     nodes::stack(ctx, NodeOp::rename(old, new, check_udev), rely_on_udev);
                 }
             }
             TaskType::Resume => {
-                if let Some(n) = name {
+                if let Some(n) = self.dev_name() {
                     if self.add_node == ADD_NODE_ON_RESUME {
-                        nodes::stack(ctx, add(n.clone(), check_udev), rely_on_udev);
+                        nodes::stack_named(ctx, n, |n| add(n, check_udev), rely_on_udev);
                     }
-                    let ra =
-                        NodeOp::read_ahead(n, major, minor, self.read_ahead, self.read_ahead_flags);
-                    nodes::stack(ctx, ra, false);
+                    // An AUTO read-ahead is never stacked: no op (nor copy
+                    // of the name) is made for it.
+                    if self.read_ahead != nodes::READ_AHEAD_AUTO {
+                        let ra = NodeOp::read_ahead(
+                            nodes::op_name(ctx, n),
+                            major,
+                            minor,
+                            self.read_ahead,
+                            self.read_ahead_flags,
+                        );
+                        nodes::stack(ctx, ra, false);
+                    }
                 }
             }
             TaskType::MkNodes => {
                 if DmFlags::from_bits_retain(hflags).contains(DmFlags::EXISTS) {
                     nodes::stack(ctx, add(reply_name.unwrap_or_default(), false), false);
-                } else if let Some(n) = name {
+                } else if let Some(n) = name() {
                     nodes::stack(ctx, NodeOp::del(n, false), false);
                 }
             }
@@ -1735,52 +1746,56 @@ impl Task {
             self.udev_complete(ctx);
             return Err(e);
         }
-        let mut create = self.sub_task(TaskType::Create);
-        create.name = self.name.clone();
-        create.name_plain = self.name_plain;
-        create.mangled_name = self.mangled_name.clone();
-        create.uuid = self.uuid.clone();
-        create.mangled_uuid = self.mangled_uuid.clone();
-        create.major = self.major;
-        create.minor = self.minor;
-        create.allow_default_major_fallback = self.allow_default_major_fallback;
-        create.uid = self.uid;
-        create.gid = self.gid;
-        create.mode = self.mode;
-        create.add_node = self.add_node;
-        create.cookie_set = self.cookie_set;
-        create.event_nr = self.event_nr & udev::UDEV_FLAGS_MASK;
-        if let Err(e) = create.run(ctx) {
-            self.ioctl_errno = create.ioctl_errno;
-            let e = logged(ctx, e);
-            self.udev_complete(ctx);
-            return Err(e);
-        }
-        let info = create.info().filter(|i| i.exists != 0);
-        // Done with it: its reply buffer serves the next ioctl.
-        drop(create);
+        // The sub-tasks live in blocks and are dropped where they are (a
+        // `drop(task)` would first copy the whole task). The CREATE's reply
+        // buffer serves the next ioctl.
+        let info = {
+            let mut create = self.sub_task(TaskType::Create);
+            create.name = self.name.clone();
+            create.name_plain = self.name_plain;
+            create.mangled_name = self.mangled_name.clone();
+            create.uuid = self.uuid.clone();
+            create.mangled_uuid = self.mangled_uuid.clone();
+            create.major = self.major;
+            create.minor = self.minor;
+            create.allow_default_major_fallback = self.allow_default_major_fallback;
+            create.uid = self.uid;
+            create.gid = self.gid;
+            create.mode = self.mode;
+            create.add_node = self.add_node;
+            create.cookie_set = self.cookie_set;
+            create.event_nr = self.event_nr & udev::UDEV_FLAGS_MASK;
+            if let Err(e) = create.run(ctx) {
+                self.ioctl_errno = create.ioctl_errno;
+                let e = logged(ctx, e);
+                self.udev_complete(ctx);
+                return Err(e);
+            }
+            create.info().filter(|i| i.exists != 0)
+        };
         let Some(info) = info else {
             self.udev_complete(ctx);
             return Err(Error::new(ErrorKind::NotFound, "the new device vanished")
                 .with_errno(libc::ENXIO)
                 .silently());
         };
-        let mut reload = self.sub_task(TaskType::Reload);
-        reload.name = self.name.clone();
-        reload.name_plain = self.name_plain;
-        reload.mangled_name = self.mangled_name.clone();
-        reload.major = info.major as i32;
-        reload.minor = info.minor as i32;
-        reload.allow_default_major_fallback = false;
-        reload.read_only = self.read_only;
-        reload.secure_data = self.secure_data;
-        reload.ima_measurement = self.ima_measurement;
-        reload.table = std::mem::take(&mut self.table);
-        reload.table_checked = self.table_checked;
-        let loaded = reload.run(ctx);
-        self.table = std::mem::take(&mut reload.table);
-        let reload_errno = reload.ioctl_errno;
-        drop(reload);
+        let (loaded, reload_errno) = {
+            let mut reload = self.sub_task(TaskType::Reload);
+            reload.name = self.name.clone();
+            reload.name_plain = self.name_plain;
+            reload.mangled_name = self.mangled_name.clone();
+            reload.major = info.major as i32;
+            reload.minor = info.minor as i32;
+            reload.allow_default_major_fallback = false;
+            reload.read_only = self.read_only;
+            reload.secure_data = self.secure_data;
+            reload.ima_measurement = self.ima_measurement;
+            reload.table = std::mem::take(&mut self.table);
+            reload.table_checked = self.table_checked;
+            let loaded = reload.run(ctx);
+            self.table = std::mem::take(&mut reload.table);
+            (loaded, reload.ioctl_errno)
+        };
         if let Err(e) = loaded {
             self.ioctl_errno = reload_errno;
             let e = logged(ctx, e);

@@ -160,10 +160,18 @@ pub fn udev_disabled() -> bool {
 
 /// `_check_udev_sync_requirements_once`: probe semaphores and udev once per
 /// process; the first context to ask gets libdm's lines about the result.
+#[inline]
 pub fn system_support(ctx: &Context) -> SystemSupport {
-    if let Some(s) = SYSTEM.get() {
-        return *s;
+    match SYSTEM.get() {
+        Some(s) => *s,
+        None => first_system_support(ctx),
     }
+}
+
+/// [`system_support`]'s probe, once per process.
+#[cold]
+#[inline(never)]
+fn first_system_support(ctx: &Context) -> SystemSupport {
     let semaphores = sys::sem_info_supported();
     let udev_running = Path::new(UDEV_CONTROL).exists();
     let s = SystemSupport {

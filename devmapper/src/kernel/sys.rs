@@ -191,17 +191,26 @@ pub fn with_path<R>(parts: &[&[u8]], f: impl FnOnce(&CPath<'_>) -> R) -> Result<
         return Err(libc::EINVAL);
     }
     if len < STACK_PATH {
-        let mut buf = [0u8; STACK_PATH];
+        // Only the bytes written are read: no need to clear the buffer.
+        let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); STACK_PATH];
+        let dst = buf.as_mut_ptr().cast::<u8>();
         let mut at = 0;
         for p in parts {
-            if let Some(d) = buf.get_mut(at..at + p.len()) {
-                d.copy_from_slice(p);
-            }
+            // SAFETY: `at + p.len()` is at most `len`, below STACK_PATH: the
+            // bytes written are inside the buffer, which no part overlaps.
+            unsafe { std::ptr::copy_nonoverlapping(p.as_ptr(), dst.add(at), p.len()) };
             at += p.len();
         }
-        // The parts hold no NUL (checked above) and the byte after them is
-        // one: a C string of `len` bytes.
-        let c = CStr::from_bytes_until_nul(&buf).map_err(|_| libc::EINVAL)?;
+        buf[len].write(0);
+        // SAFETY: the first `len + 1` bytes were written just above (`len`
+        // is the parts' total length, below STACK_PATH): the parts, which
+        // hold no NUL (checked above), then one NUL. They form a C string.
+        let c = unsafe {
+            CStr::from_bytes_with_nul_unchecked(std::slice::from_raw_parts(
+                buf.as_ptr().cast::<u8>(),
+                len + 1,
+            ))
+        };
         Ok(f(&CPath(c)))
     } else {
         let c = CString::new(parts.concat()).map_err(|_| libc::EINVAL)?;
