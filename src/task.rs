@@ -833,14 +833,9 @@ pub unsafe extern "C" fn dm_get_next_target(
         // next run (which resets the walk); `at <= limit` says so again.
         // The reply is laid out as the kernel does, so the caller's writes
         // into the strings it was given cannot have changed the spec.
-        let (s, l, off) = unsafe {
-            let p = w.base.add(at);
-            (
-                p.cast::<u64>().read_unaligned(),
-                p.add(8).cast::<u64>().read_unaligned(),
-                p.add(20).cast::<u32>().read_unaligned(),
-            )
-        };
+        let p = w.base.wrapping_add(at);
+        // SAFETY: as above (bytes 20..24 of the spec: its next offset).
+        let off = unsafe { p.add(20).cast::<u32>().read_unaligned() };
         let (after, cursor) = if at == w.last {
             (0, usize::MAX)
         } else {
@@ -848,13 +843,19 @@ pub unsafe extern "C" fn dm_get_next_target(
             (n, n)
         };
         t.walk.cursor = cursor;
-        // SAFETY: each out-pointer is NULL or writable (C contract); the
-        // strings are inside the buffer, as above.
+        // SAFETY: as above (start and length: bytes 0..16; the type and the
+        // parameters from bytes 24 and 40 on, NUL-terminated inside the
+        // buffer); each out-pointer is NULL or writable (C contract). Each
+        // value is read where it is written out (fewer registers held).
         unsafe {
-            ffi::out(start, s);
-            ffi::out(length, l);
-            ffi::out(target_type, w.base.add(at + 24).cast());
-            ffi::out(params, w.base.add(at + 40).cast());
+            if !start.is_null() {
+                start.write(p.cast::<u64>().read_unaligned());
+            }
+            if !length.is_null() {
+                length.write(p.add(8).cast::<u64>().read_unaligned());
+            }
+            ffi::out(target_type, p.add(24).cast());
+            ffi::out(params, p.add(40).cast());
         }
         Some(Some(after as *mut c_void))
     });
