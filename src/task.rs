@@ -21,6 +21,38 @@ pub struct dm_task {
     /// into the table itself. Wiped when dropped. Usually empty.
     unescaped: Vec<(usize, Secret)>,
     timestamp: Option<Box<dm_timestamp>>,
+    /// `dm_get_next_target`'s walk of a read-back table in place.
+    walk: Walk,
+}
+
+/// Where `dm_get_next_target`'s fast path reads: the window
+/// ([`Task::reply_spec_window`]) of the task's last reply, and the one
+/// cursor it answers (the one the last step handed out). Set by a step of
+/// the other path, reset by every run (which is what may replace the
+/// reply: the window is valid until then).
+#[derive(Clone, Copy)]
+struct Walk {
+    /// The reply buffer.
+    base: *mut u8,
+    /// The largest offset with a spec's 40-byte fixed part inside it.
+    limit: usize,
+    /// The first spec's offset, which next offsets count from.
+    first: usize,
+    /// The last spec's offset (its step ends the walk).
+    last: usize,
+    /// The cursor the fast path answers; `usize::MAX` (beyond `limit`)
+    /// for none.
+    cursor: usize,
+}
+
+impl Walk {
+    const NONE: Walk = Walk {
+        base: null_mut(),
+        limit: 0,
+        first: 0,
+        last: 0,
+        cursor: usize::MAX,
+    };
 }
 
 /// `struct dm_info`: 48 bytes.
@@ -141,6 +173,7 @@ pub extern "C" fn dm_task_create(type_: c_int) -> *mut dm_task {
             task: Task::new(type_),
             unescaped: Vec::new(),
             timestamp: None,
+            walk: Walk::NONE,
         }))
     })
 }
@@ -166,6 +199,8 @@ pub unsafe extern "C" fn dm_task_run(dmt: *mut dm_task) -> c_int {
     guard("dm_task_run", 0, || {
         // SAFETY: dmt is a task handle (C contract).
         let t = unsafe { task_mut(dmt, "dm_task_run") }?;
+        // The run may replace the reply the walk reads.
+        t.walk = Walk::NONE;
         done(t.task.run(&CTX))
     })
 }
@@ -791,24 +826,82 @@ pub unsafe extern "C" fn dm_get_next_target(
     target_type: *mut *mut c_char,
     params: *mut *mut c_char,
 ) -> *mut c_void {
+    // The usual walk (a read-back table in order: after the first target,
+    // the cursor the last step returned) is free of calls: nothing in it
+    // can unwind, so the guard costs nothing, and the export needs no
+    // frame (no registers saved) unless it goes on to the other cases.
+    let fast = guard("dm_get_next_target", Some(null_mut()), || {
+        // SAFETY: NULL or a task handle (C contract); NULL is the other
+        // cases' (logged there).
+        let Some(t) = (unsafe { dmt.as_mut() }) else {
+            return Some(None);
+        };
+        let w = t.walk;
+        let at = next as usize;
+        if at != w.cursor || at > w.limit {
+            return Some(None);
+        }
+        // SAFETY: `at` is the cursor a step of this reply handed out, the
+        // offset of a spec whose fixed part (40 bytes) the run checked to
+        // lie inside the reply buffer at `base`, which lives until the
+        // next run (which resets the walk); `at <= limit` says so again.
+        // The reply is laid out as the kernel does, so the caller's writes
+        // into the strings it was given cannot have changed the spec.
+        let p = w.base.wrapping_add(at);
+        // SAFETY: as above (bytes 20..24 of the spec: its next offset).
+        let off = unsafe { p.add(20).cast::<u32>().read_unaligned() };
+        let (after, cursor) = if at == w.last {
+            (0, usize::MAX)
+        } else {
+            let n = w.first.wrapping_add(off as usize);
+            (n, n)
+        };
+        t.walk.cursor = cursor;
+        // SAFETY: as above (start and length: bytes 0..16; the type and the
+        // parameters from bytes 24 and 40 on, NUL-terminated inside the
+        // buffer); each out-pointer is NULL or writable (C contract). Each
+        // value is read where it is written out (fewer registers held).
+        unsafe {
+            if !start.is_null() {
+                start.write(p.cast::<u64>().read_unaligned());
+            }
+            if !length.is_null() {
+                length.write(p.add(8).cast::<u64>().read_unaligned());
+            }
+            ffi::out(target_type, p.add(24).cast());
+            ffi::out(params, p.add(40).cast());
+        }
+        Some(Some(after as *mut c_void))
+    });
+    match fast {
+        Some(after) => after,
+        // SAFETY: the caller's arguments, under the same contract.
+        None => unsafe { next_target_other(dmt, next, start, length, target_type, params) },
+    }
+}
+
+/// `dm_get_next_target` in every case its fast path leaves: a NULL
+/// handle, the first target, a cursor out of order, a reply not laid out
+/// as the kernel does, a task that has not read a table back.
+///
+/// # Safety
+/// `dm_get_next_target`'s arguments.
+///
+/// `extern "C"` (so it cannot unwind: its guard catches panics) lets the
+/// export jump to it instead of calling it inside a frame of its own.
+#[inline(never)]
+unsafe extern "C" fn next_target_other(
+    dmt: *mut dm_task,
+    next: *mut c_void,
+    start: *mut u64,
+    length: *mut u64,
+    target_type: *mut *mut c_char,
+    params: *mut *mut c_char,
+) -> *mut c_void {
     guard("dm_get_next_target", null_mut(), move || {
         // SAFETY: a task handle (C contract).
         let t = unsafe { task_mut(dmt, "dm_get_next_target") }?;
-        // A read-back table walked in order: `next` is the core's cursor
-        // (the buffer offset of the next spec). Free of calls.
-        let (s, l, ty, p, after) = match t.task.reply_target_step_in_order(next as usize) {
-            Some(step) => {
-                let ty = step.target_type.as_mut_ptr();
-                (
-                    step.start,
-                    step.length,
-                    ty,
-                    step.params.as_mut_ptr(),
-                    step.next,
-                )
-            }
-            None => next_target(t, next as usize)?,
-        };
+        let (s, l, ty, p, after) = next_target(t, next as usize)?;
         // SAFETY: each out-pointer is NULL or writable (C contract).
         unsafe {
             ffi::out(start, s);
@@ -827,13 +920,26 @@ pub unsafe extern "C" fn dm_get_next_target(
 fn next_target(t: &mut dm_task, next: usize) -> Option<(u64, u64, *mut u8, *mut u8, usize)> {
     if let Some(step) = t.task.reply_target_step(next) {
         let ty = step.target_type.as_mut_ptr();
-        return Some((
+        let r = (
             step.start,
             step.length,
             ty,
             step.params.as_mut_ptr(),
             step.next,
-        ));
+        );
+        // The walk goes on in place from here (a reply laid out as the
+        // kernel does).
+        t.walk = match t.task.reply_spec_window() {
+            Some(win) if r.4 != 0 && win.len >= 40 => Walk {
+                base: win.base,
+                limit: win.len - 40,
+                first: win.first,
+                last: win.last,
+                cursor: r.4,
+            },
+            _ => Walk::NONE,
+        };
+        return Some(r);
     }
     if t.task.has_reply_targets() {
         // Past the last target, an empty table, or a cursor that is not

@@ -219,6 +219,19 @@ pub struct TargetStep<'a> {
     pub next: usize,
 }
 
+/// See [`Task::reply_spec_window`].
+#[derive(Clone, Copy, Debug)]
+pub struct SpecWindow {
+    /// The reply buffer.
+    pub base: *mut u8,
+    /// Its length in bytes.
+    pub len: usize,
+    /// Buffer offset of the first spec (the payload's start; never 0).
+    pub first: usize,
+    /// Buffer offset of the last spec.
+    pub last: usize,
+}
+
 /// Where the specs of a checked STATUS/TABLE/WAITEVENT reply are, in
 /// offsets into the reply buffer (0: no specs), for walks by cursor. A
 /// cursor is the buffer offset of a spec (never 0: the header comes first).
@@ -738,6 +751,29 @@ impl Task {
             }
             _ => (&[], 0),
         }
+    }
+
+    /// Where the specs of the last reply are, for a caller at the C
+    /// boundary that walks them in place: only for a checked
+    /// STATUS/TABLE/WAITEVENT reply with targets, laid out as the kernel
+    /// does ([`codec::SpecLayout::disjoint`]). The run checked that the
+    /// 40-byte fixed part of the spec at buffer offset `first`, and of the
+    /// spec at `first` + the next offset of each spec before `last`, lies
+    /// inside the `len` bytes at `base`, and writes into the strings a walk
+    /// hands out cannot change those offsets. `base` stays valid, and the
+    /// specs stay as checked, until the task runs again or is dropped.
+    pub fn reply_spec_window(&mut self) -> Option<SpecWindow> {
+        let w = self.spec_walk;
+        if w.first == 0 || !w.disjoint || !self.has_reply_targets() {
+            return None;
+        }
+        let b = self.reply.as_mut()?.buf.as_bytes_mut();
+        Some(SpecWindow {
+            base: b.as_mut_ptr(),
+            len: b.len(),
+            first: w.first,
+            last: w.last,
+        })
     }
 
     /// Whether the last reply holds target specs to walk (a checked

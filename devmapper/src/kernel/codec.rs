@@ -124,8 +124,19 @@ fn word(c: &[u8]) -> u64 {
 /// strings, and the byte-at-a-time search is most of their cost.
 #[inline]
 pub fn cstr_len(s: &[u8]) -> Option<usize> {
-    let mut chunks = s.chunks_exact(8);
-    let mut at = 0;
+    // Most strings end in their first word (a target's type and short
+    // parameters, names): settled before the loop's setup.
+    let (mut at, rest) = match s.split_first_chunk::<8>() {
+        Some((w, rest)) => {
+            let z = zero_bytes(u64::from_le_bytes(*w));
+            if z != 0 {
+                return Some((z.trailing_zeros() / 8) as usize);
+            }
+            (8, rest)
+        }
+        None => (0, s),
+    };
+    let mut chunks = rest.chunks_exact(8);
     for c in &mut chunks {
         let z = zero_bytes(word(c));
         if z != 0 {
