@@ -458,11 +458,19 @@ pub unsafe extern "C" fn dm_task_add_target(
             )
         };
         if !t.unescaped.is_empty() {
-            t.unescaped.clear();
+            drop_unescaped(t);
         }
         // Encoded straight into the task's table: no other copy is kept.
         done(t.task.add_target_cstr(start, size, ty, p))
     })
+}
+
+/// Forget the unescaped copies (wiped) that `dm_get_next_target` made:
+/// out of line, so that the usual add keeps a small frame.
+#[cold]
+#[inline(never)]
+fn drop_unescaped(t: &mut dm_task) {
+    t.unescaped.clear();
 }
 
 // ----- results -----
