@@ -676,8 +676,8 @@ fn usual_name_records<'a>(
     flag: &impl Fn(u64) -> u64,
 ) -> &'a [u8] {
     let mut k = *known;
-    while let Some(next) = usual_name_record(rest, &mut k, flag) {
-        rest = rest.get(next..).unwrap_or_default();
+    while let Some(after) = usual_name_record(rest, &mut k, flag) {
+        rest = after;
     }
     *known = k;
     rest
@@ -685,17 +685,19 @@ fn usual_name_records<'a>(
 
 /// [`fast_name_record`] for the usual record, in few instructions: a
 /// name of 8 to 15 bytes, then its event number and flags, which end the
-/// record, and no uuid (a kernel's record of a device without one). Its
-/// `next` (`<= rest.len()`) when this vouches for it, `None` for any other
-/// record (which [`fast_name_record`] or the exact parser then decides).
+/// record, and no uuid (a kernel's record of a device without one). What
+/// follows it when this vouches for it, `None` for any other record (which
+/// [`fast_name_record`] or the exact parser then decides).
 #[inline(always)]
-fn usual_name_record(rest: &[u8], known: &mut u64, flag: &impl Fn(u64) -> u64) -> Option<usize> {
+fn usual_name_record<'a>(
+    rest: &'a [u8],
+    known: &mut u64,
+    flag: &impl Fn(u64) -> u64,
+) -> Option<&'a [u8]> {
     const NAME: usize = NAME_LIST_NAME_OFFSET;
     let head = rest.first_chunk::<{ NAME + 16 }>()?;
     let next = u32_at(head, 8) as usize;
-    if next > rest.len() {
-        return None;
-    }
+    let (rec, after) = rest.split_at_checked(next)?;
     let w = word_at(head, NAME);
     if w != *known {
         if flag(w) != 0 {
@@ -717,9 +719,9 @@ fn usual_name_record(rest: &[u8], known: &mut u64, flag: &impl Fn(u64) -> u64) -
     if end != next {
         return None;
     }
-    let flags = rd_u32(rest, end - 4)?;
+    let flags = rd_u32(rec, end - 4)?;
     // A uuid said to follow would start at the record's end.
-    (flags & DM_NAME_LIST_FLAG_HAS_UUID == 0).then_some(next)
+    (flags & DM_NAME_LIST_FLAG_HAS_UUID == 0).then_some(after)
 }
 
 /// What the exact parser made of one record of a name walk.
