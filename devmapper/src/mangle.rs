@@ -248,29 +248,14 @@ const WORD_TEST: WordTest = WordTest([
     splat(0x80),
 ]);
 
-/// [`unvouched_bytes`] for a loop over many words: [`WordTest::new`]
-/// hides its constants from the optimiser, which then keeps them in
-/// registers (or folds them in as memory operands) instead of loading
-/// each 64-bit constant again in every turn of the loop.
+/// The constants of the word test, named.
 #[derive(Clone, Copy, Debug)]
-pub struct WordTest([u64; 8]);
-
-impl Default for WordTest {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+struct WordTest([u64; 8]);
 
 impl WordTest {
-    /// The test, with its constants out of the optimiser's sight.
-    #[inline(always)]
-    pub fn new() -> Self {
-        std::hint::black_box(WORD_TEST)
-    }
-
     /// [`unvouched_bytes`] of `w`.
     #[inline(always)]
-    pub fn unvouched(&self, w: u64) -> u64 {
+    fn unvouched(&self, w: u64) -> u64 {
         let [c_past_z, c_from_dash, c_low5, c_gaps, c_slash, c_underscore, c_low7, c_high] = self.0;
         // Each sum's high bit tests one byte. A seven-bit byte plus these
         // constants stays below 0x100, so only a byte with its high bit set

@@ -2199,8 +2199,7 @@ fn unmangle_reply(
         // the word test does not vouch for gets the exact check.
         let plain =
             |n: &[u8], u: Option<&[u8]>| mangle::is_plain(n) && u.is_none_or(mangle::is_plain);
-        let test = mangle::WordTest::new();
-        if codec::walk_names_flagged(p, |w| test.unvouched(w), plain)
+        if codec::walk_names_flagged(p, mangle::unvouched_bytes, plain)
             .map_err(|e| Error::protocol(e.to_string()))?
         {
             return Ok(true);

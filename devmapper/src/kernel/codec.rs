@@ -641,11 +641,11 @@ pub fn nul_bytes(w: u64) -> u64 {
 /// name or uuid (e.g. whitelisted bytes; [`nul_bytes`] when `each` accepts
 /// everything). Only its lowest set bit is used.
 ///
-/// A record whose name and uuid end in whole words of the record and hold
-/// no flagged byte before their NUL is checked here without calling
-/// `each`; any other record (the last one, a malformed one, a name with a
-/// flagged byte, an old kernel's record without event number) goes to
-/// the exact parser and to `each`, out of line.
+/// A record whose name and uuid end inside it, in whole words of the
+/// payload, with no flagged byte before their NUL, is checked here without
+/// calling `each`; any other record (the last one, a malformed one, a name
+/// with a flagged byte, an old kernel's record without event number) goes
+/// to the exact parser and to `each`, out of line.
 #[inline]
 pub fn walk_names_flagged(
     p: &[u8],
@@ -656,12 +656,13 @@ pub fn walk_names_flagged(
         return Ok(true);
     }
     let mut rest = p;
-    // Eight bytes already vouched for: the start of the last name the fast
-    // path took, once there is one (NULs are never vouched for: 0 says
-    // none yet). The kernel lists names sorted, so a name often starts as
-    // the one before it: no test then.
-    let mut known = 0u64;
+    // Eight bytes vouched for: the first word of the last name the fast
+    // path took whole, to start with any word `flag` leaves clear (NULs
+    // never are). The kernel lists names sorted, so a name often starts
+    // as the one before it: no test then.
+    let mut known = u64::from_le_bytes(*b"--------");
     loop {
+        rest = usual_name_records(rest, &mut known, &flag);
         if let Some(after) = fast_name_record(rest, &mut known, &flag) {
             rest = after;
             continue;
@@ -671,6 +672,64 @@ pub fn walk_names_flagged(
             NameStep::Done(all) => return Ok(all),
         }
     }
+}
+
+/// The records [`usual_name_record`] vouches for, from the start of
+/// `rest`: what follows them. Not inlined, and calling nothing: its loop,
+/// alone in a function, keeps the constants of `flag` in registers.
+#[inline(never)]
+fn usual_name_records<'a>(
+    mut rest: &'a [u8],
+    known: &mut u64,
+    flag: &impl Fn(u64) -> u64,
+) -> &'a [u8] {
+    let mut k = *known;
+    while let Some(after) = usual_name_record(rest, &mut k, flag) {
+        rest = after;
+    }
+    *known = k;
+    rest
+}
+
+/// [`fast_name_record`] for the usual record, in few instructions: a
+/// name of 8 to 15 bytes, then its event number and flags, which end the
+/// record, and no uuid (a kernel's record of a device without one). What
+/// follows it when this vouches for it, `None` for any other record (which
+/// [`fast_name_record`] or the exact parser then decides).
+#[inline(always)]
+fn usual_name_record<'a>(
+    rest: &'a [u8],
+    known: &mut u64,
+    flag: &impl Fn(u64) -> u64,
+) -> Option<&'a [u8]> {
+    const NAME: usize = NAME_LIST_NAME_OFFSET;
+    let head = rest.first_chunk::<{ NAME + 16 }>()?;
+    let next = u32_at(head, 8) as usize;
+    let (rec, after) = rest.split_at_checked(next)?;
+    let w = word_at(head, NAME);
+    if w != *known {
+        if flag(w) != 0 {
+            return None;
+        }
+        *known = w;
+    }
+    let w = word_at(head, NAME + 8);
+    let f = flag(w);
+    // The name's NUL: the first flagged byte of its second word.
+    let bit = f.trailing_zeros() & 0x38;
+    if f == 0 || (w >> bit) as u8 != 0 {
+        return None;
+    }
+    // `align8(NAME + n + 1) + 8` for `n = 8 + bit / 8`: where the event
+    // number and flags end, and the record with them. Equal to `next`,
+    // it also proves `next` a multiple of 8 and at least 32.
+    let end = (bit as usize / 8 + NAME + 24) & !7;
+    if end != next {
+        return None;
+    }
+    let flags = rd_u32(rec, end - 4)?;
+    // A uuid said to follow would start at the record's end.
+    (flags & DM_NAME_LIST_FLAG_HAS_UUID == 0).then_some(after)
 }
 
 /// What the exact parser made of one record of a name walk.
@@ -699,6 +758,31 @@ fn name_step(
     })
 }
 
+/// The little-endian word at `at` of an array (`at + 8 <= N`, checked
+/// when compiled: no run-time bounds check).
+#[inline(always)]
+fn word_at<const N: usize>(a: &[u8; N], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&a[at..at + 8]);
+    u64::from_le_bytes(w)
+}
+
+/// The native-endian `u32` at `at` of an array (like [`word_at`]).
+#[inline(always)]
+fn u32_at<const N: usize>(a: &[u8; N], at: usize) -> u32 {
+    let mut w = [0u8; 4];
+    w.copy_from_slice(&a[at..at + 4]);
+    u32::from_ne_bytes(w)
+}
+
+/// Where the first flagged byte of `w` is (`f = flag(w)`, not 0), when it
+/// is a NUL: the length of a string ending in this word.
+#[inline(always)]
+fn nul_first(w: u64, f: u64) -> Option<usize> {
+    let bit = f.trailing_zeros() & !7;
+    ((w >> bit) as u8 == 0).then_some((bit / 8) as usize)
+}
+
 /// The fast path of [`walk_names_flagged`] for the record at the start of
 /// `rest`: what follows it, when it is not the last record, its `next` is
 /// valid, and its name (and uuid, if flagged present) end in whole words
@@ -707,42 +791,73 @@ fn name_step(
 /// its strings. `None`: decide the exact way. `known`: eight bytes
 /// vouched for; a name starting with them is tested from its second word
 /// on, and a name whose first eight bytes are vouched for leaves them here.
-#[inline(always)]
+///
+/// The usual record (a kernel's, without uuid) ends with its event number
+/// and flags right after the name's word: then the one test that the
+/// trailer is where the name puts it (`at + 8 == next`) also proves `next`
+/// a multiple of 8 and at least 24, as [`name_record`] wants it.
+#[inline(never)]
 fn fast_name_record<'a>(
     rest: &'a [u8],
     known: &mut u64,
     flag: &impl Fn(u64) -> u64,
 ) -> Option<&'a [u8]> {
-    // A record with a name (a byte at least) and the trailer after it
-    // has 24 bytes or more; shorter ones (the last record of a list, an
-    // old kernel's record without event number) go the exact way.
-    let head = rest.first_chunk::<24>()?;
-    let next = u32::from_ne_bytes(*head[8..].first_chunk::<4>()?) as usize;
-    if next % 8 != 0 || next < 24 || next > rest.len() {
-        return None; // the last record (0), or a bad offset
-    }
-    let (rec, after) = rest.split_at(next);
-    let name = rec.get(NAME_LIST_NAME_OFFSET..)?;
-    let first = u64::from_le_bytes(*head[NAME_LIST_NAME_OFFSET..].first_chunk::<8>()?);
-    // (The starting `known`, a word of NULs, is never vouched for.)
-    let n = if first == *known && first != 0 {
-        8 + flagged_cstr_end(name.get(8..)?, flag)?
+    const NAME: usize = NAME_LIST_NAME_OFFSET;
+    // dev, next and the name's first two words: every record but the last
+    // (which goes the exact way) has at least its own 24 bytes and the
+    // last one's 24 after it.
+    let head = rest.first_chunk::<{ NAME + 16 }>()?;
+    let next = u32_at(head, 8) as usize;
+    let (rec, after) = rest.split_at_checked(next)?;
+    // The name's length, a word at a time; its first word is not tested
+    // when it is the one vouched for last.
+    let w = word_at(head, NAME);
+    let n = if w == *known {
+        8 + name_from_second_word(head, rest, flag)?
     } else {
-        let n = flagged_cstr_end(name, flag)?;
-        if n >= 8 {
-            *known = first;
+        match flag(w) {
+            0 => {
+                *known = w;
+                8 + name_from_second_word(head, rest, flag)?
+            }
+            f => nul_first(w, f)?,
         }
-        n
     };
-    // The event number and flags, if the record has room for them.
-    let at = align8(NAME_LIST_NAME_OFFSET + n + 1);
-    if let Some(t) = rec.get(at..).and_then(|t| t.first_chunk::<8>()) {
-        let flags = u32::from_ne_bytes(*t[4..].first_chunk::<4>()?);
-        if flags & DM_NAME_LIST_FLAG_HAS_UUID != 0 {
-            flagged_cstr_end(rec.get(at + 8..)?, flag)?;
-        }
+    // The event number and flags, in the word after the name's NUL:
+    // `at = align8(NAME + n + 1)`, and `at + 8` is where they end.
+    let end = (NAME + n + 16) & !7;
+    if end == next {
+        let flags = u32::from_ne_bytes(*rec.last_chunk::<4>()?);
+        // A uuid said to follow would start at the record's end.
+        return (flags & DM_NAME_LIST_FLAG_HAS_UUID == 0).then_some(after);
+    }
+    // A record with more after the trailer: a uuid (or padding).
+    let at = end - 8;
+    if end > next || next % 8 != 0 {
+        return None; // the last record, an old kernel's, a bad offset
+    }
+    let flags = rd_u32(rec, at + 4)?;
+    if flags & DM_NAME_LIST_FLAG_HAS_UUID != 0 {
+        // Its NUL in a whole word of the record (both ends are aligned).
+        flagged_cstr_end(rec.get(at + 8..)?, flag)?;
     }
     Some(after)
+}
+
+/// The length of a name from its second word on ([`fast_name_record`]'s
+/// `head` holds it), when its first word is vouched for: as
+/// [`flagged_cstr_end`] of the name's bytes from there.
+#[inline(always)]
+fn name_from_second_word(
+    head: &[u8; NAME_LIST_NAME_OFFSET + 16],
+    rest: &[u8],
+    flag: &impl Fn(u64) -> u64,
+) -> Option<usize> {
+    let w = word_at(head, NAME_LIST_NAME_OFFSET + 8);
+    match flag(w) {
+        0 => Some(8 + flagged_cstr_end(rest.get(NAME_LIST_NAME_OFFSET + 16..)?, flag)?),
+        f => nul_first(w, f),
+    }
 }
 
 /// The length of the NUL-terminated string at the start of `s`, read
@@ -756,8 +871,7 @@ fn flagged_cstr_end(s: &[u8], flag: &impl Fn(u64) -> u64) -> Option<usize> {
         let w = u64::from_le_bytes(*c);
         let f = flag(w);
         if f != 0 {
-            let bit = f.trailing_zeros() & !7;
-            return ((w >> bit) as u8 == 0).then(|| s.len() - t.len() + (bit / 8) as usize);
+            return nul_first(w, f).map(|i| s.len() - t.len() + i);
         }
         t = more;
     }
@@ -1458,8 +1572,8 @@ mod tests {
             ("z", plain),
         ]));
         // Empty names: the first word of the name is all NULs when the
-        // event number is 0 (the walk's starting `known` word), and a uuid
-        // then starts there; the unterminated uuid cases come by mutation.
+        // event number is 0, and a uuid then starts there; the
+        // unterminated uuid cases come by mutation.
         v.push(reply(&[
             ("", Some((0, DM_NAME_LIST_FLAG_HAS_UUID, Some("0123456")))),
             ("", Some((0, DM_NAME_LIST_FLAG_HAS_UUID, Some("u1")))),
@@ -1467,6 +1581,15 @@ mod tests {
             ("name-one", plain),
             ("", plain),
             ("", None),
+        ]));
+        // Names starting with the walk's first `known` word (eight
+        // dashes), which the fast path takes as vouched without a test.
+        v.push(reply(&[
+            ("--------", plain),
+            ("--------", with_uuid("--------")),
+            ("--------x\\y", plain),
+            ("---------", no_uuid),
+            ("-------", plain),
         ]));
         // Old kernels: no event number after the name.
         v.push(reply(&[
@@ -1514,8 +1637,9 @@ mod tests {
             .map(|p| walk_names_flagged(p, crate::mangle::unvouched_bytes, plain))
             .collect();
         // The cases mean what they should: all plain, plain, plain, plain
-        // with uuids, not plain (escapes, blacklisted, rare bytes), old
-        // kernels' records, a last name at the very end.
+        // with uuids, not plain (escapes, blacklisted, rare bytes), empty
+        // names, names starting with the first `known` word (one with a
+        // backslash), old kernels' records, a last name at the very end.
         assert_eq!(
             verdicts,
             [
@@ -1525,6 +1649,7 @@ mod tests {
                 Ok(true),
                 Ok(false),
                 Ok(true),
+                Ok(false),
                 Ok(true),
                 Ok(true)
             ]
@@ -1560,6 +1685,54 @@ mod tests {
         }
         fast_walks_agree(&[0u8; 16]);
         fast_walks_agree(&[]);
+    }
+
+    /// The usual records (names of 8 to 15 bytes, no uuid) take the
+    /// shortest path, and only they: a reply of them is vouched for up to
+    /// its last record (which the exact parser reads); a record with a
+    /// uuid, a longer or shorter name, or a flagged byte stops it.
+    #[test]
+    fn the_usual_records_take_the_short_path() {
+        let rec = |name: &str, t: Option<(u32, u32, Option<&str>)>, last| {
+            name_record(encode_dev(254, 0), name, t, last)
+        };
+        let no_uuid = Some((7, DM_NAME_LIST_FLAG_DOESNT_HAVE_UUID, None));
+        let flag = crate::mangle::unvouched_bytes;
+        let mut p = Vec::new();
+        for i in 0..5 {
+            p.extend(rec(&format!("bench-lin-{i:04}"), no_uuid, false));
+        }
+        p.extend(rec("12345678", no_uuid, false));
+        p.extend(rec("a-b-c-d-e-f-g-h", no_uuid, false));
+        let last = rec("bench-lin-9999", no_uuid, true);
+        p.extend(&last);
+        let mut known = 0;
+        assert_eq!(usual_name_records(&p, &mut known, &flag), &last[..]);
+        // (The last record's first word was tested, and vouched for.)
+        assert_eq!(known, u64::from_le_bytes(*b"bench-li"));
+        for other in [
+            rec(
+                "bench-lin-0000",
+                Some((7, DM_NAME_LIST_FLAG_HAS_UUID, Some("u"))),
+                false,
+            ),
+            rec("1234567", no_uuid, false),
+            rec("1234567890123456", no_uuid, false),
+            rec("bench lin", no_uuid, false),
+            rec("bench-lin-#", no_uuid, false),
+            rec("bench-lin-0000", None, false),
+        ] {
+            let mut q = other.clone();
+            q.extend(&last);
+            let mut known = 0;
+            assert_eq!(
+                usual_name_records(&q, &mut known, &flag),
+                &q[..],
+                "{other:?}"
+            );
+            // The general fast path or the exact parser still takes them.
+            assert_eq!(walk_names_flagged(&q, flag, plain), walk_names(&q, plain));
+        }
     }
 
     #[test]
