@@ -18,7 +18,6 @@
 use crate::CTX;
 use devmapper::Error;
 use std::ffi::{c_char, c_int, CStr};
-use std::mem::MaybeUninit;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicPtr, Ordering};
 
@@ -162,61 +161,63 @@ pub(crate) unsafe fn take_handle<T>(p: *mut T) -> Option<Box<T>> {
     }
 }
 
-/// A one-slot cache of the allocation behind handles of type `T`: a program
-/// that creates and destroys one handle at a time (one task per call, as
-/// dmsetup and LVM do) reuses one block instead of a malloc and a free per
-/// handle. Values are still built and dropped normally.
-pub(crate) struct Spare<T>(AtomicPtr<MaybeUninit<T>>);
+/// A one-slot cache of the handle last destroyed: a program that creates
+/// and destroys one handle at a time (one task per call, as dmsetup and LVM
+/// do) reuses one block instead of a malloc and a free per handle. The kept
+/// value is live but emptied (`clear` drops what it held when the handle
+/// is destroyed, as dropping it would); the next handle is made from it by
+/// `reuse`, field by field, instead of building a new value on the stack
+/// and copying it in (a task is half a kilobyte). The kept value holds
+/// nothing (no buffer, no pointer into one), so the thread that reuses it
+/// gets what a new value would be.
+pub(crate) struct Spare<T>(AtomicPtr<T>);
 
 impl<T> Spare<T> {
     pub(crate) const fn new() -> Spare<T> {
         Spare(AtomicPtr::new(std::ptr::null_mut()))
     }
 
-    /// `make()` as a handle (`Box::into_raw`), built in the spare block if
-    /// there is one (built there, not moved: a task is half a kilobyte).
+    /// A handle (`Box::into_raw`): the spare value passed through `reuse`
+    /// if there is one, else `make()` boxed.
     #[inline(always)]
-    pub(crate) fn boxed(&self, make: impl FnOnce() -> T) -> *mut T {
+    pub(crate) fn boxed(&self, make: impl FnOnce() -> T, reuse: impl FnOnce(&mut T)) -> *mut T {
         let p = self.0.swap(std::ptr::null_mut(), Ordering::Acquire);
-        let mut b: Box<MaybeUninit<T>> = if p.is_null() {
-            Box::new_uninit()
-        } else {
-            // SAFETY: the slot only holds blocks from Box::into_raw of a
-            // Box<T> whose value was dropped (see destroy), and the swap
-            // made this thread their only owner.
-            unsafe { Box::from_raw(p) }
-        };
-        b.write(make());
-        // SAFETY: the value was written just above.
-        Box::into_raw(unsafe { b.assume_init() })
+        if p.is_null() {
+            return Box::into_raw(Box::new(make()));
+        }
+        // SAFETY: the slot only holds pointers from Box::into_raw of a live
+        // (emptied) T (see destroy), and the swap made this thread their
+        // only owner.
+        reuse(unsafe { &mut *p });
+        p
     }
 
-    /// Drop the value behind a handle made by [`Spare::boxed`] (or
-    /// `Box::into_raw`); its block becomes the spare. NULL does nothing.
+    /// Destroy the handle `p` made by [`Spare::boxed`] (or
+    /// `Box::into_raw`): `clear` empties its value, which becomes the spare
+    /// (or is dropped when there is one already). NULL does nothing.
     ///
     /// # Safety
     /// As [`take_handle`]: a non-NULL `p` owns a boxed `T` and is not used
     /// afterwards.
-    pub(crate) unsafe fn destroy(&self, p: *mut T) {
+    pub(crate) unsafe fn destroy(&self, p: *mut T, clear: impl FnOnce(&mut T)) {
         if p.is_null() {
             return;
         }
-        // SAFETY: p owns a live T (caller's contract); it is dropped once.
-        unsafe { std::ptr::drop_in_place(p) };
-        let u = p.cast::<MaybeUninit<T>>();
+        // SAFETY: p owns a live T (caller's contract), no other reference.
+        clear(unsafe { &mut *p });
         if self
             .0
             .compare_exchange(
                 std::ptr::null_mut(),
-                u,
+                p,
                 Ordering::Release,
                 Ordering::Relaxed,
             )
             .is_err()
         {
-            // SAFETY: u is the block of a Box<T> (same layout as
-            // Box<MaybeUninit<T>>), its value already dropped.
-            drop(unsafe { Box::from_raw(u) });
+            // SAFETY: p is the block of a Box<T> holding a live T, owned
+            // here; dropped once.
+            drop(unsafe { Box::from_raw(p) });
         }
     }
 }

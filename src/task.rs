@@ -169,12 +169,16 @@ static SPARE_TASK: ffi::Spare<dm_task> = ffi::Spare::new();
 pub extern "C" fn dm_task_create(type_: c_int) -> *mut dm_task {
     guard("dm_task_create", null_mut(), || {
         ok(CTX.check_version())?;
-        Some(SPARE_TASK.boxed(|| dm_task {
-            task: Task::new(type_),
-            unescaped: Vec::new(),
-            timestamp: None,
-            walk: Walk::NONE,
-        }))
+        Some(SPARE_TASK.boxed(
+            || dm_task {
+                task: Task::new(type_),
+                unescaped: Vec::new(),
+                timestamp: None,
+                walk: Walk::NONE,
+            },
+            // The spare was emptied (as new) when its task was destroyed.
+            |t| t.task.raw_type = type_,
+        ))
     })
 }
 
@@ -189,7 +193,22 @@ pub unsafe extern "C" fn dm_task_destroy(dmt: *mut dm_task) {
             }
         }
         // SAFETY: the pointer came from dm_task_create and is not used again.
-        unsafe { SPARE_TASK.destroy(dmt) };
+        // Its value is emptied as dropping it would (wipes included) and
+        // kept, as a new task of no type, for the next dm_task_create.
+        unsafe {
+            SPARE_TASK.destroy(dmt, |t| {
+                let dm_task {
+                    task,
+                    unescaped,
+                    timestamp,
+                    walk,
+                } = t;
+                task.reset(0);
+                *unescaped = Vec::new();
+                *timestamp = None;
+                *walk = Walk::NONE;
+            })
+        };
         Some(())
     })
 }

@@ -403,6 +403,105 @@ impl Task {
         }
     }
 
+    /// Make this task what [`Task::new`] makes, in place (field by field:
+    /// no half-kilobyte value built and copied), dropping what it held as
+    /// dropping the task would: the C library keeps the block of a
+    /// destroyed task for the next one this way.
+    #[inline]
+    pub fn reset(&mut self, new_type: i32) {
+        // Every field is named: a new field must be reset here too.
+        let Task {
+            raw_type,
+            name,
+            mangled_name,
+            name_plain,
+            uuid,
+            mangled_uuid,
+            newname,
+            new_uuid,
+            message,
+            sector,
+            geometry,
+            table,
+            read_only,
+            major,
+            minor,
+            allow_default_major_fallback,
+            uid,
+            gid,
+            mode,
+            read_ahead,
+            read_ahead_flags,
+            event_nr,
+            cookie_set,
+            no_flush,
+            no_open_count,
+            skip_lockfs,
+            query_inactive_table,
+            suppress_identical_reload,
+            add_node,
+            secure_data,
+            retry_remove,
+            deferred_remove,
+            enable_checks,
+            ima_measurement,
+            record_timestamp,
+            list_uuids,
+            table_checked,
+            buffer_cap,
+            reply,
+            spec_walk,
+            ioctl_errno,
+            runs,
+            payload_checked,
+            reply_specs,
+        } = self;
+        *raw_type = new_type;
+        *name = None;
+        *mangled_name = None;
+        *name_plain = false;
+        *uuid = None;
+        *mangled_uuid = None;
+        *newname = None;
+        *new_uuid = false;
+        *message = None;
+        *sector = None;
+        *geometry = None;
+        *table = Table::new();
+        *read_only = false;
+        *major = -1;
+        *minor = -1;
+        *allow_default_major_fallback = true;
+        *uid = DEVICE_UID;
+        *gid = DEVICE_GID;
+        *mode = DEVICE_MODE;
+        *read_ahead = READ_AHEAD_AUTO;
+        *read_ahead_flags = 0;
+        *event_nr = 0;
+        *cookie_set = false;
+        *no_flush = false;
+        *no_open_count = false;
+        *skip_lockfs = false;
+        *query_inactive_table = false;
+        *suppress_identical_reload = false;
+        *add_node = ADD_NODE_ON_RESUME;
+        *secure_data = false;
+        *retry_remove = false;
+        *deferred_remove = false;
+        *enable_checks = false;
+        *ima_measurement = false;
+        *record_timestamp = false;
+        *list_uuids = false;
+        *table_checked = false;
+        *buffer_cap = 0;
+        *reply = None;
+        *spec_walk = SpecWalk::NONE;
+        *ioctl_errno = 0;
+        *runs = 0;
+        *payload_checked = false;
+        *reply_specs = false;
+    }
+
     /// The task's type, if it is a known one.
     pub fn task_type(&self) -> Option<TaskType> {
         TaskType::from_raw(self.raw_type)
@@ -2877,5 +2976,51 @@ mod tests {
         let (h, _) = flat(&t, &c, TaskType::Resume, 47).unwrap();
         assert_eq!(codec::fixed_str(&h.name), b"");
         assert_eq!(h.dev, abi::encode_dev(254, 3));
+    }
+
+    #[test]
+    fn a_reset_task_sends_what_a_new_one_sends() {
+        let c = ctx();
+        let mut t = Task::new(TaskType::Create as i32);
+        t.set_name(&c, b"was").unwrap();
+        t.set_uuid(&c, b"UUID-was").unwrap();
+        t.set_newname(&c, b"renamed").unwrap();
+        t.set_message(b"key set 00ff");
+        t.sector = Some(7);
+        t.set_geometry(b"1", b"2", b"3", b"4");
+        t.add_target(0, 8, b"zero", b"").unwrap();
+        t.set_major_minor(253, 4, false);
+        t.read_only = true;
+        t.no_flush = true;
+        t.secure_data = true;
+        t.event_nr = 9;
+        t.buffer_cap = 4096;
+        t.reset(TaskType::Info as i32);
+        assert_eq!(t.task_type(), Some(TaskType::Info));
+        assert!(t.name.is_none() && t.uuid.is_none() && t.newname.is_none());
+        assert!(t.message.is_none() && t.sector.is_none() && t.geometry.is_none());
+        assert!(t.reply.is_none() && t.table.is_empty());
+        assert_eq!((t.major, t.minor, t.buffer_cap, t.runs), (-1, -1, 0, 0));
+        let mut n = Task::new(TaskType::Info as i32);
+        for ty in [TaskType::Info, TaskType::Reload, TaskType::Suspend] {
+            for u in [&mut t, &mut n] {
+                u.raw_type = ty as i32;
+                u.set_name(&c, b"now").unwrap();
+            }
+            let (a, b) = (flat(&t, &c, ty, 47).unwrap(), flat(&n, &c, ty, 47).unwrap());
+            assert_eq!(a.1, b.1);
+            let key = |h: &DmIoctl| {
+                (
+                    h.data_size,
+                    h.target_count,
+                    h.flags,
+                    h.event_nr,
+                    h.dev,
+                    h.name,
+                    h.uuid,
+                )
+            };
+            assert_eq!(key(&a.0), key(&b.0));
+        }
     }
 }

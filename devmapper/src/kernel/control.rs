@@ -28,7 +28,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 pub use crate::context::DEFAULT_BUFFER_CAP;
@@ -830,7 +830,18 @@ pub struct Request<'a> {
 /// The control device of a [`Context`]: the file descriptor is opened
 /// lazily, shared by all threads, and may be released.
 pub(crate) struct Control {
+    /// The open descriptor (opened and released under this lock).
     file: Mutex<Option<Arc<File>>>,
+    /// `file`'s descriptor number while it is open, -1 otherwise: the
+    /// ioctls take it without the lock (see [`InFlight`]).
+    fast_fd: AtomicI32,
+    /// How many ioctls may be using a descriptor read from `fast_fd`.
+    in_flight: AtomicUsize,
+    /// Descriptors released while ioctls were in flight: closed (dropped)
+    /// once none is.
+    retired: Mutex<Vec<Arc<File>>>,
+    /// Whether `retired` holds anything (checked when an ioctl ends).
+    retired_any: AtomicBool,
     /// The interface version once known (lock-free: read on every call).
     version: KnownVersion,
     hints: Hints,
@@ -838,6 +849,32 @@ pub(crate) struct Control {
     big: Mutex<BigHints>,
     /// Whether `big` ever held a size (until then it is not consulted).
     big_used: AtomicBool,
+}
+
+/// An ioctl in flight on the control descriptor `fd` (see
+/// [`Control::enter`]): while one lives, [`Control::release`] does not close
+/// the descriptor that `fd` names.
+///
+/// Why that holds: an ioctl counts itself in `in_flight` before it reads
+/// `fast_fd`; `release` withdraws the number from `fast_fd` before it
+/// retires the descriptor, and a retired descriptor is closed only under
+/// the `retired` lock after `in_flight` was seen to be zero (all SeqCst).
+/// An ioctl that read the number is counted from before that read until
+/// its guard drops, so it is seen; one that starts later reads -1 or a new
+/// descriptor. The last ioctl to end closes what was retired meanwhile.
+struct InFlight<'a> {
+    control: &'a Control,
+    fd: std::os::fd::RawFd,
+}
+
+impl Drop for InFlight<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        let c = self.control;
+        if c.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 && c.retired_any.load(Ordering::SeqCst) {
+            c.close_retired();
+        }
+    }
 }
 
 /// The driver's interface version, written once, read without a lock.
@@ -933,6 +970,10 @@ impl Control {
     pub(crate) const fn new() -> Control {
         Control {
             file: Mutex::new(None),
+            fast_fd: AtomicI32::new(-1),
+            in_flight: AtomicUsize::new(0),
+            retired: Mutex::new(Vec::new()),
+            retired_any: AtomicBool::new(false),
             version: KnownVersion::new(),
             hints: Hints::new(),
             big: Mutex::new(BigHints::new()),
@@ -960,7 +1001,45 @@ impl Control {
             .map_err(|err| IoctlError::Open { path, err })?;
         let mut g = self.file.lock();
         // Another thread may have opened it meanwhile: keep one descriptor.
-        Ok(Arc::clone(g.get_or_insert_with(|| Arc::new(f))))
+        let f = g.get_or_insert_with(|| Arc::new(f));
+        self.fast_fd.store(f.as_raw_fd(), Ordering::SeqCst);
+        Ok(Arc::clone(f))
+    }
+
+    /// Mark an ioctl in flight on the open descriptor (opened now if it
+    /// is not), without taking a lock: the descriptor is not closed until
+    /// the returned guard is dropped.
+    #[inline]
+    fn enter(&self, ctx: &Context) -> Result<InFlight<'_>, IoctlError> {
+        loop {
+            self.in_flight.fetch_add(1, Ordering::SeqCst);
+            let g = InFlight {
+                control: self,
+                fd: self.fast_fd.load(Ordering::SeqCst),
+            };
+            if g.fd >= 0 {
+                return Ok(g);
+            }
+            drop(g);
+            // Not open (or released meanwhile): open it and look again.
+            self.open(ctx)?;
+        }
+    }
+
+    /// Close the retired descriptors if no ioctl is in flight.
+    #[cold]
+    #[inline(never)]
+    fn close_retired(&self) {
+        let old = {
+            let mut r = self.retired.lock();
+            if self.in_flight.load(Ordering::SeqCst) != 0 {
+                // The last ioctl in flight closes them when it ends.
+                return;
+            }
+            self.retired_any.store(false, Ordering::SeqCst);
+            std::mem::take(&mut *r)
+        };
+        drop(old);
     }
 
     /// The open control descriptor (opened now if it is not), shared.
@@ -976,8 +1055,39 @@ impl Control {
     /// Close the control node (`dm_lib_release`). In-flight calls on other
     /// threads keep their reference and finish normally.
     pub(crate) fn release(&self) {
-        let f = self.file.lock().take();
-        drop(f);
+        let Some(f) = ({
+            let mut g = self.file.lock();
+            let f = g.take();
+            if f.is_some() {
+                self.fast_fd.store(-1, Ordering::SeqCst);
+            }
+            f
+        }) else {
+            return;
+        };
+        // An ioctl that read the descriptor number before it was withdrawn
+        // above may still be using it: it is closed once none is in flight
+        // (by the last ioctl to end, or here). Ioctls that start from now on
+        // cannot see it.
+        let mut f = Some(f);
+        {
+            let mut r = self.retired.lock();
+            if r.try_reserve(1).is_ok() {
+                r.extend(f.take());
+                self.retired_any.store(true, Ordering::SeqCst);
+            }
+        }
+        if let Some(f) = f {
+            // No memory to defer the close: wait for the ioctls in flight.
+            while self.in_flight.load(Ordering::SeqCst) != 0 {
+                std::thread::yield_now();
+            }
+            drop(f);
+            return;
+        }
+        if self.in_flight.load(Ordering::SeqCst) == 0 {
+            self.close_retired();
+        }
     }
 
     /// The interface version if the handshake (or any reply) told it.
@@ -1035,19 +1145,14 @@ impl Control {
     /// most `buf.len()`: the kernel reads and writes up to `data_size` bytes.
     unsafe fn raw_ioctl(
         &self,
-        file: &File,
+        file: &InFlight<'_>,
         cmd: Command,
         buf: &mut [u8],
     ) -> Result<(), IoctlError> {
         // SAFETY: the caller guarantees data_size <= buf.len(), so the kernel
         // stays inside it; the request number encodes struct dm_ioctl's size.
-        let rc = unsafe {
-            libc::ioctl(
-                file.as_raw_fd(),
-                cmd.request() as libc::c_ulong,
-                buf.as_mut_ptr(),
-            )
-        };
+        // The descriptor stays open while `file` lives (see InFlight).
+        let rc = unsafe { libc::ioctl(file.fd, cmd.request() as libc::c_ulong, buf.as_mut_ptr()) };
         if rc < 0 {
             let e = io::Error::last_os_error()
                 .raw_os_error()
@@ -1070,7 +1175,7 @@ impl Control {
     /// Run one dm ioctl, growing the buffer on `DM_BUFFER_FULL_FLAG`. The
     /// reply is read in place (see [`Reply`]).
     pub(crate) fn ioctl(&self, ctx: &Context, req: &Request<'_>) -> Result<Reply, IoctlError> {
-        let file = self.open(ctx)?;
+        let file = self.enter(ctx)?;
         let plen = req.payload.len();
         let base = DATA_START + plen;
         let cap = req.cap.max(base);
@@ -1186,7 +1291,7 @@ impl Control {
         head: &Head<'_>,
         table: &mut TableBuf,
     ) -> Result<Reply, IoctlError> {
-        let file = self.open(ctx)?;
+        let file = self.enter(ctx)?;
         let len = table.len();
         if len < DATA_START || cmd.has_output() {
             return Err(IoctlError::Decode(DecodeError("no room for the header")));
@@ -1315,6 +1420,72 @@ fn mknod_char(path: &Path, mode: u32, dev: libc::dev_t) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A control whose descriptor (here /dev/null) is open, and a handle on it.
+    fn opened() -> (Control, Arc<File>) {
+        let c = Control::new();
+        let f = Arc::new(File::open("/dev/null").unwrap());
+        *c.file.lock() = Some(Arc::clone(&f));
+        c.fast_fd.store(f.as_raw_fd(), Ordering::SeqCst);
+        (c, f)
+    }
+
+    #[test]
+    fn release_closes_the_descriptor_only_once_no_ioctl_uses_it() {
+        let ctx = Context::new();
+        // Nothing in flight: closed at once.
+        let (c, f) = opened();
+        c.release();
+        assert_eq!(Arc::strong_count(&f), 1);
+        assert!(!c.is_open() && c.retired.lock().is_empty());
+        // Two in flight: kept until the last ends, which closes it.
+        let (c, f) = opened();
+        let a = c.enter(&ctx).unwrap();
+        let b = c.enter(&ctx).unwrap();
+        assert_eq!((a.fd, b.fd), (f.as_raw_fd(), f.as_raw_fd()));
+        c.release();
+        assert!(!c.is_open());
+        assert_eq!(c.fast_fd.load(Ordering::SeqCst), -1);
+        assert_eq!(Arc::strong_count(&f), 2);
+        drop(a);
+        assert_eq!(Arc::strong_count(&f), 2);
+        drop(b);
+        assert_eq!(Arc::strong_count(&f), 1);
+        assert!(c.retired.lock().is_empty());
+        assert!(!c.retired_any.load(Ordering::SeqCst));
+        assert_eq!(c.in_flight.load(Ordering::SeqCst), 0);
+        // A second release has nothing to close.
+        c.release();
+        assert!(c.retired.lock().is_empty());
+    }
+
+    #[test]
+    fn ioctls_in_flight_on_other_threads_keep_the_descriptor_open() {
+        let ctx = Context::new();
+        let (c, f) = opened();
+        let c = &c;
+        let (entered_tx, entered_rx) = std::sync::mpsc::channel();
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+        std::thread::scope(|s| {
+            let t = s.spawn(move || {
+                let g = c.enter(&ctx).unwrap();
+                entered_tx.send(g.fd).unwrap();
+                go_rx.recv().unwrap();
+                // Still the same open file: fcntl on the number works.
+                // SAFETY: F_GETFD reads the descriptor's flags only; g.fd
+                // stays open while g lives.
+                let rc = unsafe { libc::fcntl(g.fd, libc::F_GETFD) };
+                assert!(rc >= 0);
+                drop(g);
+            });
+            assert_eq!(entered_rx.recv().unwrap(), f.as_raw_fd());
+            c.release();
+            assert_eq!(Arc::strong_count(&f), 2);
+            go_tx.send(()).unwrap();
+            t.join().unwrap();
+        });
+        assert_eq!(Arc::strong_count(&f), 1);
+    }
 
     #[test]
     fn table_buf_grows_keeps_its_bytes_and_zeros_past_its_length() {
