@@ -123,13 +123,39 @@ pub struct DeviceInfo {
     pub internal_suspend: bool,
 }
 
-impl DeviceInfo {
-    fn from_header(h: &DmIoctl) -> DeviceInfo {
+/// A device's state without its name and uuid: what `dm_task_get_info`
+/// gives, from [`DeviceMapper::state`], with no allocation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DeviceState {
+    /// Device major.
+    pub major: u32,
+    /// Device minor.
+    pub minor: u32,
+    /// Openers.
+    pub open_count: i32,
+    /// Event counter.
+    pub event_nr: u32,
+    /// Targets in the queried table.
+    pub target_count: u32,
+    /// Suspended.
+    pub suspended: bool,
+    /// Read-only.
+    pub read_only: bool,
+    /// Has a live table.
+    pub live_table: bool,
+    /// Has an inactive table.
+    pub inactive_table: bool,
+    /// Marked for deferred removal.
+    pub deferred_remove: bool,
+    /// Suspended internally by the kernel.
+    pub internal_suspend: bool,
+}
+
+impl DeviceState {
+    fn from_header(h: &DmIoctl) -> DeviceState {
         let f = DmFlags::from_bits_retain(h.flags);
         let (major, minor) = abi::decode_dev(h.dev);
-        DeviceInfo {
-            name: codec::fixed_str(&h.name).to_vec(),
-            uuid: codec::fixed_str(&h.uuid).to_vec(),
+        DeviceState {
             major,
             minor,
             open_count: h.open_count,
@@ -141,6 +167,44 @@ impl DeviceInfo {
             inactive_table: f.contains(DmFlags::INACTIVE_PRESENT),
             deferred_remove: f.contains(DmFlags::DEFERRED_REMOVE),
             internal_suspend: f.contains(DmFlags::INTERNAL_SUSPEND),
+        }
+    }
+}
+
+impl DeviceInfo {
+    fn from_header(h: &DmIoctl) -> DeviceInfo {
+        let s = DeviceState::from_header(h);
+        DeviceInfo {
+            name: codec::fixed_str(&h.name).to_vec(),
+            uuid: codec::fixed_str(&h.uuid).to_vec(),
+            major: s.major,
+            minor: s.minor,
+            open_count: s.open_count,
+            event_nr: s.event_nr,
+            target_count: s.target_count,
+            suspended: s.suspended,
+            read_only: s.read_only,
+            live_table: s.live_table,
+            inactive_table: s.inactive_table,
+            deferred_remove: s.deferred_remove,
+            internal_suspend: s.internal_suspend,
+        }
+    }
+
+    /// The state part (no name or uuid).
+    pub fn state(&self) -> DeviceState {
+        DeviceState {
+            major: self.major,
+            minor: self.minor,
+            open_count: self.open_count,
+            event_nr: self.event_nr,
+            target_count: self.target_count,
+            suspended: self.suspended,
+            read_only: self.read_only,
+            live_table: self.live_table,
+            inactive_table: self.inactive_table,
+            deferred_remove: self.deferred_remove,
+            internal_suspend: self.internal_suspend,
         }
     }
 
@@ -1234,14 +1298,24 @@ impl DeviceMapper {
 
     /// Device state; [`ErrorKind::NotFound`] when there is no such device.
     pub fn info(&self, id: &DevId) -> Result<DeviceInfo> {
+        self.info_as(id, DeviceInfo::from_header)
+    }
+
+    /// Device state without the name and uuid (no allocation: what
+    /// `dm_task_get_info` gives); [`ErrorKind::NotFound`] when there is no
+    /// such device.
+    pub fn state(&self, id: &DevId) -> Result<DeviceState> {
+        self.info_as(id, DeviceState::from_header)
+    }
+
+    /// An INFO run, its reply's header read once by `f`.
+    #[inline]
+    fn info_as<T>(&self, id: &DevId, f: impl FnOnce(&DmIoctl) -> T) -> Result<T> {
         let mut t = Task::new(TaskType::Info as i32);
         self.set_id(&mut t, Some(id))?;
         self.run(&mut t, Some(id))?;
-        // The reply's header read once (not through Task::info first).
         match t.reply_header() {
-            Some(h) if DmFlags::from_bits_retain(h.flags).contains(DmFlags::EXISTS) => {
-                Ok(DeviceInfo::from_header(h))
-            }
+            Some(h) if DmFlags::from_bits_retain(h.flags).contains(DmFlags::EXISTS) => Ok(f(h)),
             _ => Err(Error::new(ErrorKind::NotFound, "Device does not exist.")
                 .with_errno(libc::ENXIO)
                 .with_op("info")
@@ -1251,7 +1325,7 @@ impl DeviceMapper {
 
     /// Whether the device exists.
     pub fn exists(&self, id: &DevId) -> Result<bool> {
-        match self.info(id) {
+        match self.state(id) {
             Ok(_) => Ok(true),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
             Err(e) => Err(e),

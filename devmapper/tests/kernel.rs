@@ -115,6 +115,9 @@ fn zero_device_lifecycle() {
     assert_eq!(i.name, n.as_bytes());
     assert_eq!(i.uuid, uuid.as_bytes());
     assert_eq!(i.target_count, 1);
+    // The state alone is the info's state part.
+    assert_eq!(dm.state(&id).unwrap(), i.state());
+    assert!(dm.exists(&id).unwrap());
     assert_eq!(
         dm.table(&id, false).unwrap(),
         vec![Target::new(0, 2048, "zero", "")]

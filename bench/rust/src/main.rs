@@ -223,7 +223,8 @@ fn lin_ids(n: usize) -> Vec<DevId> {
 /// DM_DEVICE_INFO: the live table's target count, -1 on failure.
 #[inline(never)]
 fn op_info(dm: &DeviceMapper, id: &DevId) -> i64 {
-    match dm.info(id) {
+    // dm_task_get_info's counterpart: the state, no name copy.
+    match dm.state(id) {
         Ok(i) => i64::from(i.target_count),
         Err(_) => -1,
     }
