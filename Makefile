@@ -115,7 +115,7 @@ test-c: build
 
 # Hardening (issue 9): faults under ASan+UBSan, allocation limits, key heap
 # scan, ThreadSanitizer, bounded fuzzing (FUZZ_TIME seconds per target).
-FUZZ_TIME ?= 20
+FUZZ_TIME ?= 10
 test-harden: build
 	@bash tools/harden.sh --fuzz-time $(FUZZ_TIME)
 
@@ -190,7 +190,7 @@ help:
 	@echo "  test-unit       cargo test --workspace"
 	@echo "  test-harness    vm/tests/harness-kernel.sh: the harness's kernel choice and mirror lookup"
 	@echo "  test-c, test-vm, test-python   capi-tests/run.sh, vm/tests.sh, python/run-tests.sh"
-	@echo "  test-vm-extra   slow kernel suites outside make check (dmsetup/dmstats transcripts, dm-ulogd on sid)"
+	@echo "  test-vm-extra   slow kernel suites outside make check (on sid: dmsetup/dmstats transcripts with dmsetup.c rebuilt, cryptsetup sequences, dm-ulogd)"
 	@echo "  test-ulog       vm/tests/ulog.sh: dm-ulogd under real mirrors (ULOG_KERNEL=sid, ULOG_SCENARIOS=..., ULOGD_ARGS=--cluster)"
 	@echo "  test-cluster-smoke  vm/tests/cluster-smoke.sh: 3 VMs, corosync membership, shared disk, a node killed"
 	@echo "  test-ulog-cluster   vm/tests/ulog-cluster.sh: dm-ulogd --cluster on 2 and 3 VMs (outside make check)"
