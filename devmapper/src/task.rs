@@ -1872,6 +1872,18 @@ impl Task {
         t
     }
 
+    /// Point the sub-task `t` at this task's device: name, uuid (both as
+    /// given and as mangled) and device number.
+    fn same_device(&self, t: &mut Task) {
+        t.name = self.name.clone();
+        t.name_plain = self.name_plain;
+        t.mangled_name = self.mangled_name.clone();
+        t.uuid = self.uuid.clone();
+        t.mangled_uuid = self.mangled_uuid.clone();
+        t.major = self.major;
+        t.minor = self.minor;
+    }
+
     /// libdevmapper's create-with-table: CREATE, RELOAD by devno, then this
     /// task becomes the RESUME; on a failed load or resume the new device is
     /// removed again.
@@ -1886,13 +1898,7 @@ impl Task {
         // buffer serves the next ioctl.
         let info = {
             let mut create = self.sub_task(TaskType::Create);
-            create.name = self.name.clone();
-            create.name_plain = self.name_plain;
-            create.mangled_name = self.mangled_name.clone();
-            create.uuid = self.uuid.clone();
-            create.mangled_uuid = self.mangled_uuid.clone();
-            create.major = self.major;
-            create.minor = self.minor;
+            self.same_device(&mut create);
             create.allow_default_major_fallback = self.allow_default_major_fallback;
             create.uid = self.uid;
             create.gid = self.gid;
@@ -1976,13 +1982,7 @@ impl Task {
     /// which could trap I/O between them. Returns whether all is well.
     fn children_not_suspended(&self, ctx: &Context) -> bool {
         let mut deps = self.sub_task(TaskType::Deps);
-        deps.name = self.name.clone();
-        deps.name_plain = self.name_plain;
-        deps.mangled_name = self.mangled_name.clone();
-        deps.uuid = self.uuid.clone();
-        deps.mangled_uuid = self.mangled_uuid.clone();
-        deps.major = self.major;
-        deps.minor = self.minor;
+        self.same_device(&mut deps);
         self.check_deps_of(ctx, deps, 0)
     }
 
@@ -2042,13 +2042,7 @@ impl Task {
     /// Suppress-identical reload: compare the new table with the live one.
     fn identical_to_live(&mut self, ctx: &Context) -> Result<bool, Error> {
         let mut t = self.sub_task(TaskType::Table);
-        t.name = self.name.clone();
-        t.name_plain = self.name_plain;
-        t.mangled_name = self.mangled_name.clone();
-        t.uuid = self.uuid.clone();
-        t.mangled_uuid = self.mangled_uuid.clone();
-        t.major = self.major;
-        t.minor = self.minor;
+        self.same_device(&mut t);
         t.no_open_count = true;
         if let Err(e) = t.run(ctx) {
             self.ioctl_errno = t.ioctl_errno;
