@@ -102,13 +102,12 @@ impl Secret {
         }
         if let Some(mut spare) = SPARE.try_lock() {
             if spare.capacity() == 0 {
-                wipe(&mut self.0);
-                self.0.clear();
-                self.0.spare_capacity_mut().fill(MaybeUninit::new(0));
+                wipe_block(&mut self.0);
                 *spare = std::mem::take(&mut self.0);
             }
         }
-        // Dropped (wiped) here otherwise; an empty vector has nothing to wipe.
+        // Dropped (wiped) here otherwise; the empty vector left by the
+        // take has no block to wipe.
     }
 
     /// How many bytes the buffer holds without moving.
@@ -208,11 +207,22 @@ impl From<&[u8]> for Secret {
 
 impl Drop for Secret {
     fn drop(&mut self) {
-        wipe(&mut self.0);
-        // Spare capacity too: a `Vec` handed to `new` may have held data there.
-        self.0.spare_capacity_mut().fill(MaybeUninit::new(0));
-        std::hint::black_box(&mut self.0);
+        wipe_block(&mut self.0);
     }
+}
+
+/// Zero the whole block of `v`, its bytes and its spare capacity (a `Vec`
+/// handed to [`Secret::new`] may have held data there), in one fill that
+/// the optimiser keeps, leaving `v` empty. A vector without a block has
+/// nothing to wipe.
+fn wipe_block(v: &mut Vec<u8>) {
+    if v.capacity() == 0 {
+        return;
+    }
+    v.clear();
+    let all = v.spare_capacity_mut();
+    all.fill(MaybeUninit::new(0));
+    std::hint::black_box(all);
 }
 
 impl fmt::Debug for Secret {
