@@ -335,9 +335,14 @@ pub unsafe extern "C" fn dm_task_set_message(dmt: *mut dm_task, message: *const 
     guard("dm_task_set_message", 0, || {
         let what = "dm_task_set_message";
         // SAFETY: a task handle and a C string (C contract).
-        let (t, m) = unsafe { (task_mut(dmt, what)?, arg_bytes(message, what, "message")?) };
+        let (t, m) = unsafe {
+            (
+                task_mut(dmt, what)?,
+                ffi::arg_cstr(message, what, "message")?,
+            )
+        };
         // The copy is the caller's size: fail, do not abort, without memory.
-        done(t.task.try_set_message(m))
+        done(t.task.try_set_message_cstr(m))
     })
 }
 
@@ -770,17 +775,17 @@ pub unsafe extern "C" fn dm_task_get_message_response(dmt: *mut dm_task) -> *con
         // SAFETY: a task handle (C contract).
         let t = unsafe { task(dmt, "dm_task_get_message_response") }?;
         let r = t.task.reply.as_ref()?;
-        if !r.flags().contains(DmFlags::DATA_OUT) {
-            return None;
-        }
+        // None without a response (no DM_DATA_OUT_FLAG) too.
         let Some(off) = t.task.message_response_offset() else {
-            devmapper::log_error!(
-                &CTX,
-                "Internal error: Corrupted message structure returned."
-            );
+            if r.flags().contains(DmFlags::DATA_OUT) {
+                devmapper::log_error!(
+                    &CTX,
+                    "Internal error: Corrupted message structure returned."
+                );
+            }
             return None;
         };
-        Some(r.buf.as_bytes()[off..].as_ptr().cast())
+        Some(r.buf.as_bytes().get(off..)?.as_ptr().cast())
     })
 }
 

@@ -298,6 +298,9 @@ pub struct Task {
     pub newname: Option<Vec<u8>>,
     pub new_uuid: bool,
     pub message: Option<Secret>,
+    /// The message was set from a C string ([`Task::try_set_message_cstr`]),
+    /// so it holds no NUL: the run need not look for one.
+    message_nul_free: bool,
     pub sector: Option<u64>,
     pub geometry: Option<Vec<u8>>,
     /// The targets added, encoded once for the kernel (see [`Table`]).
@@ -365,6 +368,7 @@ impl Task {
             newname: None,
             new_uuid: false,
             message: None,
+            message_nul_free: false,
             sector: None,
             geometry: None,
             table: Table::new(),
@@ -420,6 +424,7 @@ impl Task {
             newname,
             new_uuid,
             message,
+            message_nul_free,
             sector,
             geometry,
             table,
@@ -465,6 +470,7 @@ impl Task {
         *newname = None;
         *new_uuid = false;
         *message = None;
+        *message_nul_free = false;
         *sector = None;
         *geometry = None;
         *table = Table::new();
@@ -696,6 +702,7 @@ impl Task {
     pub fn set_message(&mut self, message: &[u8]) {
         self.message =
             Some(Secret::try_from_slice_reusing(message).unwrap_or_else(|| Secret::from(message)));
+        self.message_nul_free = false;
     }
 
     /// [`Task::set_message`] that fails with [`ErrorKind::NoMemory`] instead
@@ -705,6 +712,15 @@ impl Task {
         let m = Secret::try_from_slice_reusing(message)
             .ok_or_else(|| Error::no_memory(message.len()))?;
         self.message = Some(m);
+        self.message_nul_free = false;
+        Ok(())
+    }
+
+    /// [`Task::try_set_message`] for a C string, which cannot hold a NUL:
+    /// the run does not look for one.
+    pub fn try_set_message_cstr(&mut self, message: &std::ffi::CStr) -> Result<(), Error> {
+        self.try_set_message(message.to_bytes())?;
+        self.message_nul_free = true;
         Ok(())
     }
 
@@ -1052,15 +1068,25 @@ impl Task {
 
     /// The message response (`DM_DATA_OUT_FLAG` set, NUL-terminated), as an
     /// offset into the reply buffer.
+    #[inline]
     pub fn message_response_offset(&self) -> Option<usize> {
         let r = self.reply.as_ref()?;
-        if !r.flags().contains(DmFlags::DATA_OUT) {
+        let h = r.header();
+        if h.flags & DmFlags::DATA_OUT.bits() == 0 {
             return None;
         }
-        if self.payload_checked && self.task_type() == Some(TaskType::TargetMsg) {
+        if self.payload_checked && self.raw_type == TaskType::TargetMsg as i32 {
             // The run checked the response (validate_reply).
-            return Some(r.header().data_start as usize);
+            return Some(h.data_start as usize);
         }
+        Self::unchecked_response_offset(r)
+    }
+
+    /// [`Task::message_response_offset`] of a reply the run did not check
+    /// as a message reply.
+    #[cold]
+    #[inline(never)]
+    fn unchecked_response_offset(r: &Reply) -> Option<usize> {
         match r.payload().and_then(codec::decode_message) {
             Ok(_) => Some(r.header().data_start as usize),
             Err(_) => None,
@@ -1376,7 +1402,12 @@ impl Task {
             need = need.saturating_add(string(n, "new name")?);
         }
         if let Some(m) = &self.message {
-            need = need.saturating_add(8 + string(m.as_bytes(), "message")?);
+            let n = if self.message_nul_free {
+                m.len() + 1
+            } else {
+                string(m.as_bytes(), "message")?
+            };
+            need = need.saturating_add(8 + n);
         }
         if let Some(g) = &self.geometry {
             need = need.saturating_add(string(g, "geometry")?);
@@ -1477,6 +1508,18 @@ impl Task {
         };
         // What a made-up reply (ENXIO below) repeats of the request.
         let (dev, flags, event_nr, target_count) = (h.dev, h.flags, h.event_nr, h.target_count);
+        // A message alone (what can go with it was refused by flatten):
+        // written into the buffer directly.
+        let message_only = match &self.message {
+            Some(m)
+                if self.newname.is_none()
+                    && self.geometry.is_none()
+                    && (self.table.is_empty() || ty.carries_no_targets()) =>
+            {
+                Some(m.as_bytes())
+            }
+            _ => None,
+        };
         let mut attempt = 0;
         let result = if in_place {
             // A table load (never retried): the header is written in front
@@ -1499,13 +1542,21 @@ impl Task {
                 self.log_ioctl(ctx, ty, &h, payload_len, attempt);
                 let r = {
                     let encode = |out: &mut [u8]| self.encode_payload(ty, out);
-                    let req = Request {
-                        cmd,
-                        head: h,
-                        payload: Payload::Encoded {
+                    let payload = match message_only {
+                        Some(text) => Payload::Message {
+                            sector: self.sector.unwrap_or(0),
+                            text,
+                        },
+                        None => Payload::Encoded {
                             len: payload_len,
                             encode: &encode,
                         },
+                    };
+                    debug_assert_eq!(payload.len(), payload_len);
+                    let req = Request {
+                        cmd,
+                        head: h,
+                        payload,
                         cap,
                     };
                     ctx.control.ioctl(ctx, &req)
@@ -2228,9 +2279,13 @@ fn validate_reply(
         TaskType::Status | TaskType::Table | TaskType::WaitEvent => {
             return codec::check_specs(p, reply.header().target_count).map(Some);
         }
-        TaskType::TargetMsg if reply.flags().contains(DmFlags::DATA_OUT) => {
-            codec::decode_message(p).map(|_| ())
-        }
+        // The kernel ends the payload with the response's NUL (data_size
+        // counts it): then the response is terminated within the payload
+        // without a scan. Anything else is looked at byte by byte.
+        TaskType::TargetMsg if reply.flags().contains(DmFlags::DATA_OUT) => match p.last() {
+            Some(0) => Ok(()),
+            _ => codec::decode_message(p).map(|_| ()),
+        },
         _ => Ok(()),
     }
     .map(|()| None)
@@ -2918,6 +2973,63 @@ mod tests {
         assert!(DmFlags::from_bits_retain(h.flags).contains(DmFlags::EXISTS));
         t.add_target(0, 1, b"zero", b"").unwrap();
         assert!(flat(&t, &c, TaskType::TargetMsg, 47).is_err());
+    }
+
+    #[test]
+    fn a_message_alone_is_written_as_the_encoder_writes_it() {
+        let c = ctx();
+        for nul_free in [false, true] {
+            let mut t = Task::new(TaskType::TargetMsg as i32);
+            t.set_name(&c, b"x").unwrap();
+            t.sector = Some(0x0102_0304_0506_0708);
+            if nul_free {
+                t.try_set_message_cstr(c"@stats_list").unwrap();
+            } else {
+                t.set_message(b"@stats_list");
+            }
+            let (_, p) = flat(&t, &c, TaskType::TargetMsg, 47).unwrap();
+            let text = t.message.as_ref().unwrap().as_bytes();
+            let direct = Payload::Message {
+                sector: t.sector.unwrap(),
+                text,
+            };
+            assert_eq!(direct.len(), p.len());
+            // Over stale bytes, as in a recycled buffer.
+            let mut out = vec![0xa5u8; p.len()];
+            direct.write(&mut out);
+            assert_eq!(out, p);
+        }
+        // A message with a NUL is refused by the run (set from bytes).
+        let mut t = Task::new(TaskType::TargetMsg as i32);
+        t.set_name(&c, b"x").unwrap();
+        t.set_message(b"a\0b");
+        assert!(flat(&t, &c, TaskType::TargetMsg, 47).is_err());
+    }
+
+    #[test]
+    fn message_responses_are_checked_before_they_are_read() {
+        let reply = |p: &[u8]| {
+            let header = DmIoctl {
+                data_start: DATA_START as u32,
+                data_size: (DATA_START + p.len()) as u32,
+                flags: (DmFlags::EXISTS | DmFlags::DATA_OUT).bits(),
+                ..DmIoctl::default()
+            };
+            let mut bytes = vec![0u8; DATA_START + p.len()];
+            codec::write_header(&mut bytes, &header);
+            bytes[DATA_START..].copy_from_slice(p);
+            Reply::from_bytes(&bytes).unwrap()
+        };
+        let run = |p: &[u8]| Task::with_reply(TaskType::TargetMsg, ManglingMode::Auto, reply(p));
+        // As the kernel answers: the NUL is the payload's last byte.
+        let t = run(b"0: 0+8 8 - -\n\0").unwrap();
+        assert_eq!(t.message_response(), Some(&b"0: 0+8 8 - -\n"[..]));
+        // A NUL earlier, bytes after it: still a terminated response.
+        let t = run(b"ok\0\x01\x02").unwrap();
+        assert_eq!(t.message_response(), Some(&b"ok"[..]));
+        // No NUL at all: refused before anything reads it.
+        assert!(run(b"unterminated").is_err());
+        assert!(run(b"").is_err());
     }
 
     #[test]

@@ -695,19 +695,29 @@ pub enum Payload<'a> {
         /// Fills exactly `len` bytes.
         encode: &'a dyn Fn(&mut [u8]),
     },
+    /// A target message alone (TARGET_MSG's payload): the sector, then
+    /// the text (which holds no NUL) and its NUL. Written directly, without
+    /// zeroing first or a call through a closure.
+    Message {
+        /// The sector of the target to message.
+        sector: u64,
+        /// The text.
+        text: &'a [u8],
+    },
 }
 
 impl Payload<'_> {
-    fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         match self {
             Payload::Bytes(b) => b.len(),
             Payload::Encoded { len, .. } => *len,
+            Payload::Message { text, .. } => 8 + text.len() + 1,
         }
     }
 
     /// Write the payload into `out` (exactly its length), which may hold
     /// stale bytes of a recycled buffer: encoders get it zeroed.
-    fn write(&self, out: &mut [u8]) {
+    pub(crate) fn write(&self, out: &mut [u8]) {
         if out.is_empty() {
             return;
         }
@@ -716,6 +726,16 @@ impl Payload<'_> {
             Payload::Encoded { encode, .. } => {
                 out.fill(0);
                 encode(out)
+            }
+            Payload::Message { sector, text } => {
+                // `out` is exactly 8 + text + 1 bytes long (see len()).
+                if let Some((s, rest)) = out.split_first_chunk_mut::<8>() {
+                    *s = sector.to_ne_bytes();
+                    if let Some((nul, t)) = rest.split_last_mut() {
+                        t.copy_from_slice(text);
+                        *nul = 0;
+                    }
+                }
             }
         }
     }
