@@ -707,6 +707,7 @@ pub enum Payload<'a> {
 }
 
 impl Payload<'_> {
+    #[inline(always)]
     pub(crate) fn len(&self) -> usize {
         match self {
             Payload::Bytes(b) => b.len(),
@@ -717,10 +718,17 @@ impl Payload<'_> {
 
     /// Write the payload into `out` (exactly its length), which may hold
     /// stale bytes of a recycled buffer: encoders get it zeroed.
+    #[inline(always)]
     pub(crate) fn write(&self, out: &mut [u8]) {
-        if out.is_empty() {
-            return;
+        // Most requests carry nothing: no call for them.
+        if !out.is_empty() {
+            self.write_some(out);
         }
+    }
+
+    /// [`Payload::write`] of a payload of at least one byte.
+    #[inline(never)]
+    fn write_some(&self, out: &mut [u8]) {
         match self {
             Payload::Bytes(b) => out.copy_from_slice(b),
             Payload::Encoded { encode, .. } => {
