@@ -7,9 +7,9 @@
 //! C-variadic functions.
 
 use devmapper::log::{Level, Logger, Record};
-use std::ffi::{c_char, c_int, CStr, CString};
+use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::io::Write;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicPtr, Ordering};
 use std::sync::LazyLock;
 
 static VERBOSE: AtomicI32 = AtomicI32::new(0);
@@ -22,7 +22,25 @@ extern "C" {
         dm_errno_or_class: c_int,
         msg: *const c_char,
     );
-    fn dmrs_log_is_default() -> c_int;
+    /// The exported callback pointers (`shim.c`), stored atomically there.
+    static dm_log: AtomicPtr<c_void>;
+    static dm_log_with_errno: AtomicPtr<c_void>;
+    /// The built-in callbacks those pointers hold by default.
+    static dmrs_default_log: *const c_void;
+    static dmrs_default_log_with_errno: *const c_void;
+}
+
+/// Whether both callbacks are the built-in ones (`dmrs_log_is_default()`
+/// of `shim.c`, read here without the call: it is asked on every run).
+#[inline]
+fn log_is_default() -> bool {
+    // SAFETY: the four are data objects of shim.c, initialised at load
+    // time; the two callback pointers are only ever written atomically
+    // there (AtomicPtr has the layout of a pointer) and the defaults never.
+    unsafe {
+        dm_log.load(Ordering::Acquire).cast_const() == dmrs_default_log
+            && dm_log_with_errno.load(Ordering::Acquire).cast_const() == dmrs_default_log_with_errno
+    }
 }
 
 /// The logger of the C library's context: lines go to the program's
@@ -31,9 +49,7 @@ pub(crate) struct CLogger;
 
 impl Logger for CLogger {
     fn enabled(&self, level: Level) -> bool {
-        // SAFETY: plain read of two pointers in the shim.
-        let default = unsafe { dmrs_log_is_default() } != 0;
-        !default || level <= Level::Warn || VERBOSE.load(Ordering::Relaxed) != 0
+        level <= Level::Warn || VERBOSE.load(Ordering::Relaxed) != 0 || !log_is_default()
     }
 
     fn log(&self, r: &Record<'_>) {

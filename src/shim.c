@@ -345,6 +345,14 @@ void dm_log_with_errno_init(dm_log_with_errno_fn fn)
 	pthread_mutex_unlock(&log_init_lock);
 }
 
+/*
+ * The built-in pair, for the Rust side's check of whether a line would be
+ * printed (log.rs), which reads the two exported pointers itself instead of
+ * calling dmrs_log_is_default() on every dm_task_run.
+ */
+const dm_log_fn dmrs_default_log = default_log;
+const dm_log_with_errno_fn dmrs_default_log_with_errno = default_log_with_errno;
+
 int dmrs_log_is_default(void)
 {
 	return load_log() == default_log &&
