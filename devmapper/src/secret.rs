@@ -241,6 +241,14 @@ pub fn wipe(b: &mut [u8]) {
 /// line: dm-crypt's `key set <key>`, words split on any whitespace as the
 /// kernel splits them, any case.
 pub fn is_key_message(msg: &[u8]) -> bool {
+    // The usual message settles on its first byte that is not whitespace:
+    // a first word that does not start with a 'k' is not "key".
+    if !matches!(
+        msg.iter().find(|b| !b.is_ascii_whitespace()),
+        Some(b'k' | b'K')
+    ) {
+        return false;
+    }
     let mut words = msg
         .split(|b| b.is_ascii_whitespace())
         .filter(|w| !w.is_empty());
@@ -284,6 +292,13 @@ mod tests {
         assert!(is_key_message(b"key\tset 00ff"));
         assert!(is_key_message(b" key set 00ff"));
         assert!(!is_key_message(b"keyset 00ff"));
+        assert!(is_key_message(b"\t\n Key Set 00ff"));
+        assert!(!is_key_message(b""));
+        assert!(!is_key_message(b"  \t"));
+        assert!(!is_key_message(b"@stats_list"));
+        assert!(!is_key_message(b"set key 00ff"));
+        assert!(!is_key_message(b"k"));
+        assert!(!is_key_message(b"key"));
         assert_eq!(loggable_message(b"key\tset deadbeef"), "key set");
         assert_eq!(loggable_message(b"key set deadbeef"), "key set");
         assert_eq!(loggable_message(b"@stats_list"), "@stats_list");
