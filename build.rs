@@ -151,8 +151,7 @@ fn link_args(root: &Path) {
     // text (src/hot-text.ld says why): fewer of the library's pages become
     // resident in each process. An INSERT script, understood by GNU ld and
     // lld; another linker (gold) goes without it. DM_HOT_TEXT=0 links
-    // without it (to profile for tools/gen-hot-text.py: valgrind names the
-    // object of functions outside .text "???").
+    // without it.
     let hot = root.join("src/hot-text.ld");
     let wanted = env::var("DM_HOT_TEXT").map_or(true, |v| v != "0");
     if wanted && hot.is_file() && matches!(linker.as_str(), "bfd" | "lld") {

@@ -4,9 +4,7 @@ operations run, gathered at the start of its text (see that file's header).
 
     tools/gen-hot-text.py LIB DUMP... > src/hot-text.ld
 
-LIB is the built library, linked without this file (`DM_HOT_TEXT=0 make
-build`: valgrind gives the functions of the .text.hot section no object, so
-a profile of an ordered build misses them) (build/lib/libdevmapper.so.1.02.1, with its
+LIB is the built library (build/lib/libdevmapper.so.1.02.1, with its
 symbols: the release profile keeps them); each DUMP a callgrind output of a
 program using it, best taken with `valgrind --tool=callgrind --demangle=no`
 (a demangled legacy name has lost its hash and stands for every instance
@@ -45,7 +43,11 @@ def profiled_names(path):
             if not m.group(1):
                 cur = (cur_ob, fns.get(m.group(2)))
             continue
-        if cur and cur[0] and "libdevmapper" in cur[0] and re.match(r"^[0-9+*-]", line):
+        # valgrind gives the functions of an output section other than .text
+        # (our .text.hot) no object: "???". Names are matched against LIB's
+        # symbols anyway.
+        ob = cur[0] if cur else None
+        if ob and ("libdevmapper" in ob or ob == "???") and re.match(r"^[0-9+*-]", line):
             name = re.sub(r"'\d+$", "", cur[1] or "")
             if name and name not in seen:
                 seen.add(name)
