@@ -149,12 +149,12 @@ fn link_args(root: &Path) {
 
     // The functions the common operations run, gathered at the start of the
     // text (src/hot-text.ld says why): fewer of the library's pages become
-    // resident in each process. An INSERT script, understood by GNU ld and
-    // lld; another linker (gold) goes without it. DM_HOT_TEXT=0 links
-    // without it.
+    // resident in each process. An INSERT script for GNU ld (the default
+    // here); other linkers (lld understands INSERT too, untested) go
+    // without it, and so does DM_HOT_TEXT=0.
     let hot = root.join("src/hot-text.ld");
     let wanted = env::var("DM_HOT_TEXT").map_or(true, |v| v != "0");
-    if wanted && hot.is_file() && matches!(linker.as_str(), "bfd" | "lld") {
+    if wanted && hot.is_file() && linker == "bfd" {
         println!("cargo:rustc-cdylib-link-arg=-Wl,-T,{}", hot.display());
     }
 

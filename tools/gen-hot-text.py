@@ -115,8 +115,8 @@ HEADER = """\
  * (the library's start-up): {n} functions, about {kib} KiB. To regenerate
  * after the code changed a lot: see the script's help.
  *
- * Passed to the cdylib's link by build.rs (GNU ld or lld; INSERT keeps the
- * default linker script). Rust emits one section per function, named
+ * Passed to the cdylib's link by build.rs (GNU ld; INSERT keeps the default
+ * linker script). Rust emits one section per function, named
  * .text.<symbol>; those listed here go into one output section at the start
  * of the text, in this order. The kernel maps a file's pages in 64 KiB
  * windows around each page fault (fault-around), so when the functions an
