@@ -17,6 +17,8 @@
 //!   Debian's; `libdevmapper.so.1.02` is upstream's).
 //! - `DM_LINKER`: linker for the cdylib, passed as `-fuse-ld=` (default `bfd`,
 //!   GNU ld; `default` leaves rustc's choice, `lld` on current toolchains).
+//! - `DM_HOT_TEXT=0`: link without `src/hot-text.ld` (the hot functions
+//!   gathered at the start of the text).
 //! - `DM_UPDATE_HEADER=1`: also write the generated header to `include/`.
 //! - `CC_<target>`, `TARGET_CC`, `CC`, `AR_<target>`, `TARGET_AR`, `AR`: the C
 //!   compiler and archiver (default `cc`, `ar`); `CFLAGS` is appended.
@@ -43,6 +45,7 @@ fn main() {
     for var in [
         "DM_SONAME",
         "DM_LINKER",
+        "DM_HOT_TEXT",
         "DM_UPDATE_HEADER",
         "CFLAGS",
         "CC",
@@ -103,6 +106,9 @@ fn build_shim(root: &Path, out: &Path, target_us: &str) {
         "-Wextra",
         "-Werror",
         "-fvisibility=default",
+        // One section per function, as rustc emits them: the shim's hot
+        // log checks can then be placed by src/hot-text.ld too.
+        "-ffunction-sections",
         "-c",
     ]);
     if let Some(flags) = env::var_os("CFLAGS") {
@@ -140,6 +146,17 @@ fn link_args(root: &Path) {
         println!("cargo:rustc-cdylib-link-arg=-fuse-ld={linker}");
     }
     println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,{soname}");
+
+    // The functions the common operations run, gathered at the start of the
+    // text (src/hot-text.ld says why): fewer of the library's pages become
+    // resident in each process. An INSERT script for GNU ld (the default
+    // here); other linkers (lld understands INSERT too, untested) go
+    // without it, and so does DM_HOT_TEXT=0.
+    let hot = root.join("src/hot-text.ld");
+    let wanted = env::var("DM_HOT_TEXT").map_or(true, |v| v != "0");
+    if wanted && hot.is_file() && linker == "bfd" {
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-T,{}", hot.display());
+    }
 
     let map = root.join("src/exports.map");
     if map.is_file() {

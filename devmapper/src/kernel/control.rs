@@ -410,6 +410,18 @@ impl TableBuf {
                 }
                 // (mmap without MAP_FIXED never answers address 0.)
                 let ptr = std::ptr::NonNull::new(p.cast::<u8>())?;
+                // No transparent huge pages here: the buffer doubles, so up
+                // to half of it is spare room, and with THP "always" the
+                // first write into a 2 MiB-aligned stretch of that room
+                // faults in all 2 MiB (or khugepaged fills it in later):
+                // the resident size of a table would then be up to 2 MiB
+                // more than the table, depending on where the mapping
+                // happens to land. With small pages it is what was written.
+                // The flag stays with the mapping through mremap. A kernel
+                // without THP refuses the advice (EINVAL): nothing to do.
+                // SAFETY: advice on the mapping just made, which this
+                // buffer owns; it changes no content.
+                unsafe { libc::madvise(p, cap, libc::MADV_NOHUGEPAGE) };
                 // SAFETY: the new mapping has cap > len bytes, distinct from
                 // the heap block being copied.
                 unsafe {
@@ -1544,6 +1556,45 @@ mod tests {
         assert!(b.is_empty());
         assert!(b.try_extend_zeroed(usize::MAX).is_none());
         assert!(b.is_empty());
+    }
+
+    /// The `VmFlags` line of the mapping of /proc/self/smaps holding `addr`.
+    fn vm_flags_at(addr: usize) -> String {
+        let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+        let mut inside = false;
+        for line in smaps.lines() {
+            let range = line.split(' ').next().unwrap_or("");
+            if let Some((lo, hi)) = range.split_once('-') {
+                if let (Ok(lo), Ok(hi)) =
+                    (usize::from_str_radix(lo, 16), usize::from_str_radix(hi, 16))
+                {
+                    inside = (lo..hi).contains(&addr);
+                    continue;
+                }
+            }
+            if inside {
+                if let Some(f) = line.strip_prefix("VmFlags:") {
+                    return f.to_string();
+                }
+            }
+        }
+        panic!("no mapping holds {addr:#x}");
+    }
+
+    #[test]
+    fn table_buf_mapping_has_no_huge_pages_through_growth() {
+        let mut b = TableBuf::new();
+        // Into a mapping, then through mremaps to several MiB.
+        let mut n = 1024;
+        while b.len() < 6 << 20 {
+            b.try_extend_zeroed(n).unwrap();
+            n = b.len();
+            let at = b.as_bytes().as_ptr() as usize;
+            if b.len() > TABLE_MAP_MIN {
+                let flags = vm_flags_at(at);
+                assert!(flags.split_whitespace().any(|f| f == "nh"), "{flags}");
+            }
+        }
     }
 
     #[test]
