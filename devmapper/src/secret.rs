@@ -231,6 +231,14 @@ pub fn wipe(b: &mut [u8]) {
 /// line: dm-crypt's `key set <key>`, words split on any whitespace as the
 /// kernel splits them, any case.
 pub fn is_key_message(msg: &[u8]) -> bool {
+    // Most messages start with another word (`@stats_list`, `set_…`):
+    // settled by their first byte, before the split.
+    if !matches!(
+        msg.iter().find(|b| !b.is_ascii_whitespace()),
+        Some(b'k' | b'K')
+    ) {
+        return false;
+    }
     let mut words = msg
         .split(|b| b.is_ascii_whitespace())
         .filter(|w| !w.is_empty());
@@ -274,6 +282,19 @@ mod tests {
         assert!(is_key_message(b"key\tset 00ff"));
         assert!(is_key_message(b" key set 00ff"));
         assert!(!is_key_message(b"keyset 00ff"));
+        assert!(is_key_message(b"\n\x0ckEy \r SeT"));
+        for m in [
+            &b""[..],
+            b"   ",
+            b"k",
+            b"key",
+            b"key ",
+            b"@stats_list",
+            b"set key 00",
+            b"kex set 0",
+        ] {
+            assert!(!is_key_message(m), "{m:?}");
+        }
         assert_eq!(loggable_message(b"key\tset deadbeef"), "key set");
         assert_eq!(loggable_message(b"key set deadbeef"), "key set");
         assert_eq!(loggable_message(b"@stats_list"), "@stats_list");
