@@ -967,6 +967,163 @@ impl fmt::Debug for ListReply {
     }
 }
 
+/// The dependencies read with [`DeviceMapper::deps_reply`], kept as the
+/// kernel's reply: the device numbers are read from the reply buffer when
+/// asked, with no allocation (what [`DeviceMapper::deps`] copies into a
+/// `Vec`).
+///
+/// ```no_run
+/// # use devmapper::{DevId, DeviceMapper};
+/// # let dm = DeviceMapper::new()?;
+/// let deps = dm.deps_reply(&DevId::name("vol0")?, false)?;
+/// for (major, minor) in &deps {
+///     println!("{major}:{minor}");
+/// }
+/// # Ok::<(), devmapper::Error>(())
+/// ```
+pub struct DepsReply {
+    reply: Reply,
+    /// The number of device numbers, checked to fit in the payload
+    /// (`codec::deps_count`) when the reply was taken.
+    count: usize,
+}
+
+/// The device numbers of a [`DepsReply`], as (major, minor), in the
+/// kernel's order.
+#[derive(Clone, Debug)]
+pub struct DepsIter<'a> {
+    /// The `dev_t` words still to read (8 bytes each).
+    words: std::slice::ChunksExact<'a, u8>,
+}
+
+impl Iterator for DepsIter<'_> {
+    type Item = (u32, u32);
+
+    #[inline]
+    fn next(&mut self) -> Option<(u32, u32)> {
+        self.words.next().map(decode_dev_word)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.words.size_hint()
+    }
+}
+
+impl ExactSizeIterator for DepsIter<'_> {}
+
+/// A `dev_t` word of a DEPS reply as (major, minor).
+#[inline]
+fn decode_dev_word(w: &[u8]) -> (u32, u32) {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(w);
+    abi::decode_dev(u64::from_ne_bytes(b))
+}
+
+impl DepsReply {
+    /// A DEPS reply, its count checked against its payload.
+    fn from_reply(reply: Reply) -> Result<DepsReply> {
+        let count = codec::deps_count(reply.payload().unwrap_or_default())
+            .map_err(|e| Error::protocol(e.to_string()).with_op("deps"))?;
+        Ok(DepsReply { reply, count })
+    }
+
+    /// The `dev_t` words: `count` of them after the 8-byte header.
+    #[inline]
+    fn words(&self) -> &[u8] {
+        let p = self.reply.payload().unwrap_or_default();
+        // `count` was checked against this payload: the range is inside.
+        p.get(8..8 + 8 * self.count).unwrap_or_default()
+    }
+
+    /// The device numbers, as (major, minor), borrowed from the reply.
+    pub fn iter(&self) -> DepsIter<'_> {
+        DepsIter {
+            words: self.words().chunks_exact(8),
+        }
+    }
+
+    /// The `i`-th device number, as (major, minor).
+    pub fn get(&self, i: usize) -> Option<(u32, u32)> {
+        let at = i.checked_mul(8)?;
+        self.words().get(at..at + 8).map(decode_dev_word)
+    }
+
+    /// The number of devices.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether the table depends on no device (or the device has none).
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The device's state, from the reply's header.
+    pub fn info(&self) -> DeviceInfo {
+        DeviceInfo::from_header(self.reply.header())
+    }
+}
+
+impl<'a> IntoIterator for &'a DepsReply {
+    type Item = (u32, u32);
+    type IntoIter = DepsIter<'a>;
+
+    fn into_iter(self) -> DepsIter<'a> {
+        self.iter()
+    }
+}
+
+impl fmt::Debug for DepsReply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+/// The reply to a target message sent with
+/// [`DeviceMapper::target_message_reply`]: the response is read in place
+/// (what [`DeviceMapper::target_message`] copies into a `Vec`). The reply
+/// buffer is wiped when this is dropped; `Debug` shows the response's
+/// length only.
+///
+/// ```no_run
+/// # use devmapper::{DevId, DeviceMapper};
+/// # let dm = DeviceMapper::new()?;
+/// let r = dm.target_message_reply(&DevId::name("vol0")?, 0, b"@stats_list")?;
+/// if let Some(text) = r.response() {
+///     print!("{}", String::from_utf8_lossy(text));
+/// }
+/// # Ok::<(), devmapper::Error>(())
+/// ```
+pub struct MessageReply {
+    reply: Reply,
+    /// The kernel sent a response (`DM_DATA_OUT_FLAG`), NUL-terminated
+    /// inside the payload (checked by the run).
+    has_response: bool,
+}
+
+impl MessageReply {
+    /// The target's response (bytes, no NUL), if it gave one.
+    pub fn response(&self) -> Option<&[u8]> {
+        if !self.has_response {
+            return None;
+        }
+        codec::decode_message(self.reply.payload().ok()?).ok()
+    }
+
+    /// The device's state, from the reply's header.
+    pub fn info(&self) -> DeviceInfo {
+        DeviceInfo::from_header(self.reply.header())
+    }
+}
+
+impl fmt::Debug for MessageReply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MessageReply")
+            .field("response_len", &self.response().map(<[u8]>::len))
+            .finish()
+    }
+}
+
 /// Options for [`DeviceMapper::suspend`]. (A suspend makes no uevent, so
 /// it takes no udev flags; the resume after it does: [`ResumeOptions`].)
 #[derive(Clone, Copy, Debug, Default)]
@@ -1353,11 +1510,23 @@ impl DeviceMapper {
 
     /// Devices the table depends on, as (major, minor).
     pub fn deps(&self, id: &DevId, inactive: bool) -> Result<Vec<(u32, u32)>> {
+        let d = self.deps_reply(id, inactive)?;
+        let mut devs = Vec::new();
+        devs.try_reserve_exact(d.len())
+            .map_err(|_| Error::no_memory(d.len().saturating_mul(8)))?;
+        devs.extend(d.iter());
+        Ok(devs)
+    }
+
+    /// Devices the table depends on, as the kernel's reply
+    /// ([`DepsReply`]): the device numbers of [`deps`](DeviceMapper::deps)
+    /// read in place, without the `Vec`.
+    pub fn deps_reply(&self, id: &DevId, inactive: bool) -> Result<DepsReply> {
         let mut t = Task::new(TaskType::Deps as i32);
         self.set_id(&mut t, Some(id))?;
         t.query_inactive_table = inactive;
         self.run(&mut t, Some(id))?;
-        deps_of(t.reply_payload().unwrap_or_default())
+        DepsReply::from_reply(take_reply(&mut t)?)
     }
 
     fn read_targets(
@@ -1519,6 +1688,22 @@ impl DeviceMapper {
     /// if the target gave one. Key-bearing messages (`key set …`) are sent
     /// with the secure-data flag and never logged.
     pub fn target_message(&self, id: &DevId, sector: u64, msg: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .target_message_reply(id, sector, msg)?
+            .response()
+            .map(<[u8]>::to_vec))
+    }
+
+    /// [`target_message`](DeviceMapper::target_message) with the response
+    /// left in the kernel's reply ([`MessageReply`]): read in place, no
+    /// copy. The reply buffer is wiped when the [`MessageReply`] is
+    /// dropped.
+    pub fn target_message_reply(
+        &self,
+        id: &DevId,
+        sector: u64,
+        msg: &[u8],
+    ) -> Result<MessageReply> {
         if msg.is_empty() {
             return Err(Error::invalid("Empty message.").with_op("message"));
         }
@@ -1533,7 +1718,11 @@ impl DeviceMapper {
             m.recycle();
         }
         r?;
-        Ok(t.message_response().map(<[u8]>::to_vec))
+        let has_response = t.message_response_offset().is_some();
+        Ok(MessageReply {
+            reply: take_reply(&mut t)?,
+            has_response,
+        })
     }
 
     /// Send a deviceless message (text starting with `%`) to a target type.
@@ -1974,20 +2163,6 @@ fn status_lines(t: &Task) -> Vec<TargetStatus> {
 /// them, decoded, in one allocation: the count, then the numbers that follow
 /// it (struct dm_target_deps: count, padding, dev[]), which
 /// [`codec::deps_count`] checks to fit.
-fn deps_of(p: &[u8]) -> Result<Vec<(u32, u32)>> {
-    let n = codec::deps_count(p).map_err(|e| Error::protocol(e.to_string()).with_op("deps"))?;
-    let mut devs = Vec::new();
-    devs.try_reserve_exact(n)
-        .map_err(|_| Error::no_memory(n.saturating_mul(8)))?;
-    let words = p.get(8..).unwrap_or_default().chunks_exact(8).take(n);
-    devs.extend(words.map(|w| {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(w);
-        abi::decode_dev(u64::from_ne_bytes(b))
-    }));
-    Ok(devs)
-}
-
 /// The reply of a task that ran.
 fn take_reply(t: &mut Task) -> Result<Reply> {
     t.reply
@@ -2550,10 +2725,26 @@ mod tests {
         for (a, b) in [(8, 0), (253, 7), (4095, (1 << 20) - 1)] {
             p.extend_from_slice(&abi::encode_dev(a, b).to_ne_bytes());
         }
+        let deps_of = |p: &[u8]| {
+            DepsReply::from_reply(reply_of(p, 0)).map(|d| {
+                // Every reader agrees: the walk, its length, get().
+                let v: Vec<(u32, u32)> = d.iter().collect();
+                assert_eq!(v.len(), d.len());
+                assert_eq!(d.iter().len(), d.len());
+                assert_eq!(d.is_empty(), v.is_empty());
+                for (i, x) in v.iter().enumerate() {
+                    assert_eq!(d.get(i), Some(*x));
+                }
+                assert_eq!(d.get(v.len()), None);
+                assert_eq!(d.get(usize::MAX), None);
+                v
+            })
+        };
         assert_eq!(
             deps_of(&p).unwrap(),
             vec![(8, 0), (253, 7), (4095, (1 << 20) - 1)]
         );
+        assert_eq!(deps_of(&[]).unwrap(), vec![]);
         let old = |p: &[u8]| {
             codec::decode_deps(p).map(|v| v.into_iter().map(abi::decode_dev).collect::<Vec<_>>())
         };
