@@ -907,47 +907,50 @@ fn listed_uuid<'a>(e: &codec::NameEntry<'a>) -> Option<&'a [u8]> {
 /// The entries of a [`ListReply`], in the kernel's order.
 #[derive(Clone, Debug)]
 pub struct ListIter<'a> {
-    /// The payload from the next record on (the run checked every record).
-    rest: &'a [u8],
-    /// No record left.
-    done: bool,
+    /// The payload (the run checked every record).
+    payload: &'a [u8],
+    /// The payload as words: records start 8-aligned, their `next` field
+    /// is the first half of their second word.
+    words: &'a [u64],
+    /// The word holding the next record's `next` field (its second word);
+    /// past `words` when no record is left.
+    at: usize,
 }
 
 impl<'a> Iterator for ListIter<'a> {
     type Item = ListedDeviceRef<'a>;
 
     /// Follows the `next` offsets and nothing else, as a C caller of
-    /// `dm_task_get_names` does (the run checked every record); an offset
-    /// that leaves the payload ends the walk.
+    /// `dm_task_get_names` does (the run checked every record: each
+    /// `next` a multiple of 8 past its record, 0 on the last one); an
+    /// offset that leaves the payload ends the walk. The one bounds check
+    /// of a step, that the next word is inside the payload, also ends it:
+    /// a last record's `next` of 0 steps 2^29 words, past any payload
+    /// (`data_size` is 32 bits).
     #[inline]
     fn next(&mut self) -> Option<ListedDeviceRef<'a>> {
-        if self.done {
-            return None;
-        }
-        let rec = self.rest;
-        // The record's `next` field (u32 at byte 8): 0 on the last one.
-        let next = match rec.get(8..12) {
-            Some(&[a, b, c, d]) => u32::from_ne_bytes([a, b, c, d]) as usize,
-            _ => 0,
-        };
-        match rec.get(next..) {
-            Some(tail) if next != 0 => self.rest = tail,
-            _ => self.done = true,
-        }
-        Some(ListedDeviceRef { rec })
+        let i = self.at;
+        let w = self.words.get(i)?.to_ne_bytes();
+        let next = u32::from_ne_bytes([w[0], w[1], w[2], w[3]]);
+        self.at = i + (next.wrapping_sub(1) >> 3) as usize + 1;
+        Some(ListedDeviceRef {
+            rec: self.payload.get((i - 1) * 8..).unwrap_or_default(),
+        })
     }
 }
 
 impl ListReply {
     /// The devices, in the kernel's order, borrowed from the reply.
     pub fn iter(&self) -> ListIter<'_> {
-        let p = self.reply.payload().unwrap_or_default();
+        let payload = self.reply.payload().unwrap_or_default();
+        let words = self.reply.payload_words();
         // No record, or the one record (dev 0) of an empty list
         // (codec::names).
-        let empty = p.get(..8).is_none_or(|d| d.iter().all(|&b| b == 0));
+        let empty = words.first().is_none_or(|&d| d == 0);
         ListIter {
-            rest: p,
-            done: empty,
+            payload,
+            words,
+            at: if empty { usize::MAX } else { 1 },
         }
     }
 }
