@@ -603,7 +603,12 @@ pub struct StatusIter<'a> {
 #[derive(Clone, Debug)]
 struct SpecWalk<'a> {
     payload: &'a [u8],
-    off: usize,
+    /// `payload` and the buffer's bytes to the next multiple of 8
+    /// (`Reply::payload_to_word_end`): the words the fast step reads.
+    words: &'a [u8],
+    /// Where the next spec starts (a spec's `next` is 32 bits: an offset
+    /// plus a spec's size cannot overflow).
+    off: u32,
     left: usize,
 }
 
@@ -612,11 +617,13 @@ impl<'a> SpecWalk<'a> {
         match reply {
             Some(r) => SpecWalk {
                 payload: r.payload().unwrap_or_default(),
+                words: r.payload_to_word_end(),
                 off: 0,
                 left: r.header().target_count as usize,
             },
             None => SpecWalk {
                 payload: &[],
+                words: &[],
                 off: 0,
                 left: 0,
             },
@@ -629,14 +636,46 @@ impl<'a> SpecWalk<'a> {
         if self.left == 0 {
             return None;
         }
-        let p = self.payload;
-        let found = codec::spec_at(p, self.off).and_then(|(start, length, next)| {
-            let ty = codec::fixed_str(p.get(self.off + 24..self.off + 40)?);
-            let rest = p.get(self.off + 40..)?;
-            let params = rest.get(..codec::cstr_len(rest)?)?;
-            Some((start, length, ty, params, next))
-        });
-        match found {
+        // The usual spec: its type and its parameters end in their first
+        // word (`linear`, `zero`, `8:0 0`, …): one bounds check, both
+        // lengths from a word each, no scan. The run checked both strings
+        // NUL-terminated inside the payload (the type in its field), so the
+        // first NUL of a word is theirs even where the word runs past the
+        // payload's end into the buffer (the last spec's parameters).
+        let off = self.off as usize;
+        if let Some(rec) = self
+            .words
+            .get(off..off + 48)
+            .and_then(|r| r.first_chunk::<48>())
+        {
+            let zt = codec::zero_bytes(u64_le(&rec[24..32]));
+            if zt != 0 {
+                // The lowest flagged byte of a word is its string's NUL.
+                let tl = (zt.trailing_zeros() / 8) as usize;
+                let zp = codec::zero_bytes(u64_le(&rec[40..48]));
+                let params = if zp != 0 {
+                    Some(&rec[40..40 + (zp.trailing_zeros() / 8) as usize])
+                } else {
+                    // Parameters of 8 to 15 bytes (`253:0 1024`).
+                    self.words
+                        .get(off + 40..)
+                        .and_then(|r| r.first_chunk::<16>())
+                        .and_then(|r| {
+                            let z = codec::zero_bytes(u64_le(&r[8..16]));
+                            (z != 0).then(|| &r[..8 + (z.trailing_zeros() / 8) as usize])
+                        })
+                };
+                if let Some(params) = params {
+                    let start = u64::from_ne_bytes(*rec.first_chunk::<8>()?);
+                    let length = u64::from_ne_bytes(*rec[8..].first_chunk::<8>()?);
+                    let next = u32::from_ne_bytes(*rec[20..].first_chunk::<4>()?);
+                    self.left -= 1;
+                    self.off = next;
+                    return Some((start, length, &rec[24..24 + tl], params));
+                }
+            }
+        }
+        match scan_spec(self.payload, off) {
             Some((start, length, ty, params, next)) => {
                 self.left -= 1;
                 self.off = next;
@@ -648,6 +687,28 @@ impl<'a> SpecWalk<'a> {
             }
         }
     }
+}
+
+/// A spec [`SpecWalk::step`] does not read from words: `(start, length,
+/// type, params, next)` of the spec at `off` of a checked payload, its
+/// strings scanned. Out of line, and taking values: the walk's state stays
+/// in registers.
+#[inline(never)]
+fn scan_spec(p: &[u8], off: usize) -> Option<(u64, u64, &[u8], &[u8], u32)> {
+    let (start, length, next) = codec::spec_at(p, off)?;
+    let next = u32::try_from(next).ok()?;
+    let ty = codec::fixed_str(p.get(off + 24..off + 40)?);
+    let rest = p.get(off + 40..)?;
+    let params = rest.get(..codec::cstr_len(rest)?)?;
+    Some((start, length, ty, params, next))
+}
+
+/// The little-endian word of 8 bytes (`b.len() == 8`).
+#[inline(always)]
+fn u64_le(b: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(b);
+    u64::from_le_bytes(w)
 }
 
 impl<'a> Iterator for TableIter<'a> {
@@ -2324,6 +2385,12 @@ mod tests {
     /// A reply header for a payload `p` (`count` targets), as the kernel
     /// writes it, followed by `p`.
     fn reply_of(p: &[u8], count: u32) -> crate::kernel::control::Reply {
+        reply_of_tail(p, count, &[])
+    }
+
+    /// [`reply_of`] with `tail` in the buffer after the payload (outside
+    /// `data_size`: stale bytes of an earlier reply).
+    fn reply_of_tail(p: &[u8], count: u32, tail: &[u8]) -> crate::kernel::control::Reply {
         use crate::kernel::abi::DATA_START;
         let header = DmIoctl {
             data_start: DATA_START as u32,
@@ -2335,6 +2402,7 @@ mod tests {
         let mut bytes = vec![0u8; DATA_START + p.len()];
         codec::write_header(&mut bytes, &header);
         bytes[DATA_START..].copy_from_slice(p);
+        bytes.extend_from_slice(tail);
         crate::kernel::control::Reply::from_bytes(&bytes).unwrap()
     }
 
@@ -2397,11 +2465,12 @@ mod tests {
     /// reply the run accepts.
     #[test]
     fn spec_walk_agrees_with_the_exact_parser() {
-        let lines: [(u64, u64, &str, &[u8]); 4] = [
+        let lines: [(u64, u64, &str, &[u8]); 5] = [
             (0, 8, "linear", b"253:0 16"),
             (8, 8, "zero", b""),
             (16, 8, "crypt", KEY),
             (24, 8, "sixteen-byte-ty", b"1234567"),
+            (32, 8, "linear", b"253:0 123456789"),
         ];
         let r = spec_reply(&lines);
         let p = r.payload().unwrap().to_vec();
@@ -2415,12 +2484,14 @@ mod tests {
         }
         let mut checked = 0;
         for q in cases {
-            for count in [4u32, 3] {
+            // The kernel ends a reply at the last NUL: the walk's words
+            // run into the buffer after it, which may hold anything.
+            for (count, tail) in [(5u32, &[][..]), (4, &[]), (5, &[0xff; 9]), (3, &[0x41; 9])] {
                 // Only replies the run accepts are ever walked.
                 let Ok(task) = Task::with_reply(
                     TaskType::Table,
                     crate::mangle::ManglingMode::Auto,
-                    reply_of(&q, count),
+                    reply_of_tail(&q, count, tail),
                 ) else {
                     continue;
                 };

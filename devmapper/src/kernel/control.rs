@@ -614,6 +614,25 @@ impl ReplyBuf {
         codec::reply_payload(self.buf.as_bytes(), self.header())
     }
 
+    /// [`payload`](Reply::payload) with the bytes of the buffer up to the
+    /// next multiple of 8 (its length is one): the kernel ends a reply
+    /// right after the last string's NUL, and a walk that reads its
+    /// strings a word at a time finds the same NUL in a whole last word.
+    /// Empty when the payload is not valid.
+    pub fn payload_to_word_end(&self) -> &[u8] {
+        let h = self.header();
+        match self.payload() {
+            Ok(p) if !p.is_empty() => {
+                let end = codec::align8(h.data_size as usize);
+                self.buf
+                    .as_bytes()
+                    .get(h.data_start as usize..end)
+                    .unwrap_or(p)
+            }
+            _ => &[],
+        }
+    }
+
     /// The payload as 8-byte words (native byte order): word `k` holds
     /// bytes `8k..8k + 8` of [`payload`](Reply::payload), the last one
     /// completed from the buffer when `data_size` is not a multiple of 8
