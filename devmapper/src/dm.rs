@@ -676,10 +676,10 @@ impl<'a> SpecWalk<'a> {
             }
         }
         match scan_spec(self.payload, off) {
-            Some((start, length, ty, params, next)) => {
+            Some((line, next)) => {
                 self.left -= 1;
                 self.off = next;
-                Some((start, length, ty, params))
+                Some(line)
             }
             None => {
                 self.left = 0;
@@ -694,14 +694,17 @@ impl<'a> SpecWalk<'a> {
 /// strings scanned. Out of line, and taking values: the walk's state stays
 /// in registers.
 #[inline(never)]
-fn scan_spec(p: &[u8], off: usize) -> Option<(u64, u64, &[u8], &[u8], u32)> {
+fn scan_spec(p: &[u8], off: usize) -> Option<(SpecLine<'_>, u32)> {
     let (start, length, next) = codec::spec_at(p, off)?;
     let next = u32::try_from(next).ok()?;
     let ty = codec::fixed_str(p.get(off + 24..off + 40)?);
     let rest = p.get(off + 40..)?;
     let params = rest.get(..codec::cstr_len(rest)?)?;
-    Some((start, length, ty, params, next))
+    Some(((start, length, ty, params), next))
 }
+
+/// `(start, length, type, params)` of a spec, the strings borrowed.
+type SpecLine<'a> = (u64, u64, &'a [u8], &'a [u8]);
 
 /// The little-endian word of 8 bytes (`b.len() == 8`).
 #[inline(always)]
