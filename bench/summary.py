@@ -220,7 +220,8 @@ def main():
     if any(lib == "rust" for (lib, _, _) in res) or any(lib == "rust" for (lib, _) in cg):
         print()
         print("Rust API vs C API (ours): dm-bench-rust (the devmapper crate, replies read in place:"
-              " table_reply, status_reply, list_reply) against dm-bench on ours; wall as above"
+              " table_reply, status_reply, list_reply, deps_reply, target_message_reply) against"
+              " dm-bench on ours; wall as above"
               " (median over rounds; bigtable: the whole read), Ir per op (bigtable: per target)")
         print()
         rows = []

@@ -603,7 +603,12 @@ pub struct StatusIter<'a> {
 #[derive(Clone, Debug)]
 struct SpecWalk<'a> {
     payload: &'a [u8],
-    off: usize,
+    /// `payload` and the buffer's bytes to the next multiple of 8
+    /// (`Reply::payload_to_word_end`): the words the fast step reads.
+    words: &'a [u8],
+    /// Where the next spec starts (a spec's `next` is 32 bits: an offset
+    /// plus a spec's size cannot overflow).
+    off: u32,
     left: usize,
 }
 
@@ -612,11 +617,13 @@ impl<'a> SpecWalk<'a> {
         match reply {
             Some(r) => SpecWalk {
                 payload: r.payload().unwrap_or_default(),
+                words: r.payload_to_word_end(),
                 off: 0,
                 left: r.header().target_count as usize,
             },
             None => SpecWalk {
                 payload: &[],
+                words: &[],
                 off: 0,
                 left: 0,
             },
@@ -629,18 +636,50 @@ impl<'a> SpecWalk<'a> {
         if self.left == 0 {
             return None;
         }
-        let p = self.payload;
-        let found = codec::spec_at(p, self.off).and_then(|(start, length, next)| {
-            let ty = codec::fixed_str(p.get(self.off + 24..self.off + 40)?);
-            let rest = p.get(self.off + 40..)?;
-            let params = rest.get(..codec::cstr_len(rest)?)?;
-            Some((start, length, ty, params, next))
-        });
-        match found {
-            Some((start, length, ty, params, next)) => {
+        // The usual spec: its type and its parameters end in their first
+        // word (`linear`, `zero`, `8:0 0`, …): one bounds check, both
+        // lengths from a word each, no scan. The run checked both strings
+        // NUL-terminated inside the payload (the type in its field), so the
+        // first NUL of a word is theirs even where the word runs past the
+        // payload's end into the buffer (the last spec's parameters).
+        let off = self.off as usize;
+        if let Some(rec) = self
+            .words
+            .get(off..off + 48)
+            .and_then(|r| r.first_chunk::<48>())
+        {
+            let zt = codec::zero_bytes(u64_le(&rec[24..32]));
+            if zt != 0 {
+                // The lowest flagged byte of a word is its string's NUL.
+                let tl = (zt.trailing_zeros() / 8) as usize;
+                let zp = codec::zero_bytes(u64_le(&rec[40..48]));
+                let params = if zp != 0 {
+                    Some(&rec[40..40 + (zp.trailing_zeros() / 8) as usize])
+                } else {
+                    // Parameters of 8 to 15 bytes (`253:0 1024`).
+                    self.words
+                        .get(off + 40..)
+                        .and_then(|r| r.first_chunk::<16>())
+                        .and_then(|r| {
+                            let z = codec::zero_bytes(u64_le(&r[8..16]));
+                            (z != 0).then(|| &r[..8 + (z.trailing_zeros() / 8) as usize])
+                        })
+                };
+                if let Some(params) = params {
+                    let start = u64::from_ne_bytes(*rec.first_chunk::<8>()?);
+                    let length = u64::from_ne_bytes(*rec[8..].first_chunk::<8>()?);
+                    let next = u32::from_ne_bytes(*rec[20..].first_chunk::<4>()?);
+                    self.left -= 1;
+                    self.off = next;
+                    return Some((start, length, &rec[24..24 + tl], params));
+                }
+            }
+        }
+        match scan_spec(self.payload, off) {
+            Some((line, next)) => {
                 self.left -= 1;
                 self.off = next;
-                Some((start, length, ty, params))
+                Some(line)
             }
             None => {
                 self.left = 0;
@@ -648,6 +687,31 @@ impl<'a> SpecWalk<'a> {
             }
         }
     }
+}
+
+/// A spec [`SpecWalk::step`] does not read from words: `(start, length,
+/// type, params, next)` of the spec at `off` of a checked payload, its
+/// strings scanned. Out of line, and taking values: the walk's state stays
+/// in registers.
+#[inline(never)]
+fn scan_spec(p: &[u8], off: usize) -> Option<(SpecLine<'_>, u32)> {
+    let (start, length, next) = codec::spec_at(p, off)?;
+    let next = u32::try_from(next).ok()?;
+    let ty = codec::fixed_str(p.get(off + 24..off + 40)?);
+    let rest = p.get(off + 40..)?;
+    let params = rest.get(..codec::cstr_len(rest)?)?;
+    Some(((start, length, ty, params), next))
+}
+
+/// `(start, length, type, params)` of a spec, the strings borrowed.
+type SpecLine<'a> = (u64, u64, &'a [u8], &'a [u8]);
+
+/// The little-endian word of 8 bytes (`b.len() == 8`).
+#[inline(always)]
+fn u64_le(b: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(b);
+    u64::from_le_bytes(w)
 }
 
 impl<'a> Iterator for TableIter<'a> {
@@ -907,47 +971,50 @@ fn listed_uuid<'a>(e: &codec::NameEntry<'a>) -> Option<&'a [u8]> {
 /// The entries of a [`ListReply`], in the kernel's order.
 #[derive(Clone, Debug)]
 pub struct ListIter<'a> {
-    /// The payload from the next record on (the run checked every record).
-    rest: &'a [u8],
-    /// No record left.
-    done: bool,
+    /// The payload (the run checked every record).
+    payload: &'a [u8],
+    /// The payload as words: records start 8-aligned, their `next` field
+    /// is the first half of their second word.
+    words: &'a [u64],
+    /// The word holding the next record's `next` field (its second word);
+    /// past `words` when no record is left.
+    at: usize,
 }
 
 impl<'a> Iterator for ListIter<'a> {
     type Item = ListedDeviceRef<'a>;
 
     /// Follows the `next` offsets and nothing else, as a C caller of
-    /// `dm_task_get_names` does (the run checked every record); an offset
-    /// that leaves the payload ends the walk.
+    /// `dm_task_get_names` does (the run checked every record: each
+    /// `next` a multiple of 8 past its record, 0 on the last one); an
+    /// offset that leaves the payload ends the walk. The one bounds check
+    /// of a step, that the next word is inside the payload, also ends it:
+    /// a last record's `next` of 0 steps 2^29 words, past any payload
+    /// (`data_size` is 32 bits).
     #[inline]
     fn next(&mut self) -> Option<ListedDeviceRef<'a>> {
-        if self.done {
-            return None;
-        }
-        let rec = self.rest;
-        // The record's `next` field (u32 at byte 8): 0 on the last one.
-        let next = match rec.get(8..12) {
-            Some(&[a, b, c, d]) => u32::from_ne_bytes([a, b, c, d]) as usize,
-            _ => 0,
-        };
-        match rec.get(next..) {
-            Some(tail) if next != 0 => self.rest = tail,
-            _ => self.done = true,
-        }
-        Some(ListedDeviceRef { rec })
+        let i = self.at;
+        let w = self.words.get(i)?.to_ne_bytes();
+        let next = u32::from_ne_bytes([w[0], w[1], w[2], w[3]]);
+        self.at = i + (next.wrapping_sub(1) >> 3) as usize + 1;
+        Some(ListedDeviceRef {
+            rec: self.payload.get((i - 1) * 8..).unwrap_or_default(),
+        })
     }
 }
 
 impl ListReply {
     /// The devices, in the kernel's order, borrowed from the reply.
     pub fn iter(&self) -> ListIter<'_> {
-        let p = self.reply.payload().unwrap_or_default();
+        let payload = self.reply.payload().unwrap_or_default();
+        let words = self.reply.payload_words();
         // No record, or the one record (dev 0) of an empty list
         // (codec::names).
-        let empty = p.get(..8).is_none_or(|d| d.iter().all(|&b| b == 0));
+        let empty = words.first().is_none_or(|&d| d == 0);
         ListIter {
-            rest: p,
-            done: empty,
+            payload,
+            words,
+            at: if empty { usize::MAX } else { 1 },
         }
     }
 }
@@ -964,6 +1031,163 @@ impl<'a> IntoIterator for &'a ListReply {
 impl fmt::Debug for ListReply {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+/// The dependencies read with [`DeviceMapper::deps_reply`], kept as the
+/// kernel's reply: the device numbers are read from the reply buffer when
+/// asked, with no allocation (what [`DeviceMapper::deps`] copies into a
+/// `Vec`).
+///
+/// ```no_run
+/// # use devmapper::{DevId, DeviceMapper};
+/// # let dm = DeviceMapper::new()?;
+/// let deps = dm.deps_reply(&DevId::name("vol0")?, false)?;
+/// for (major, minor) in &deps {
+///     println!("{major}:{minor}");
+/// }
+/// # Ok::<(), devmapper::Error>(())
+/// ```
+pub struct DepsReply {
+    reply: Reply,
+    /// The number of device numbers, checked to fit in the payload
+    /// (`codec::deps_count`) when the reply was taken.
+    count: usize,
+}
+
+/// The device numbers of a [`DepsReply`], as (major, minor), in the
+/// kernel's order.
+#[derive(Clone, Debug)]
+pub struct DepsIter<'a> {
+    /// The `dev_t` words still to read (8 bytes each).
+    words: std::slice::ChunksExact<'a, u8>,
+}
+
+impl Iterator for DepsIter<'_> {
+    type Item = (u32, u32);
+
+    #[inline]
+    fn next(&mut self) -> Option<(u32, u32)> {
+        self.words.next().map(decode_dev_word)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.words.size_hint()
+    }
+}
+
+impl ExactSizeIterator for DepsIter<'_> {}
+
+/// A `dev_t` word of a DEPS reply as (major, minor).
+#[inline]
+fn decode_dev_word(w: &[u8]) -> (u32, u32) {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(w);
+    abi::decode_dev(u64::from_ne_bytes(b))
+}
+
+impl DepsReply {
+    /// A DEPS reply, its count checked against its payload.
+    fn from_reply(reply: Reply) -> Result<DepsReply> {
+        let count = codec::deps_count(reply.payload().unwrap_or_default())
+            .map_err(|e| Error::protocol(e.to_string()).with_op("deps"))?;
+        Ok(DepsReply { reply, count })
+    }
+
+    /// The `dev_t` words: `count` of them after the 8-byte header.
+    #[inline]
+    fn words(&self) -> &[u8] {
+        let p = self.reply.payload().unwrap_or_default();
+        // `count` was checked against this payload: the range is inside.
+        p.get(8..8 + 8 * self.count).unwrap_or_default()
+    }
+
+    /// The device numbers, as (major, minor), borrowed from the reply.
+    pub fn iter(&self) -> DepsIter<'_> {
+        DepsIter {
+            words: self.words().chunks_exact(8),
+        }
+    }
+
+    /// The `i`-th device number, as (major, minor).
+    pub fn get(&self, i: usize) -> Option<(u32, u32)> {
+        let at = i.checked_mul(8)?;
+        self.words().get(at..at + 8).map(decode_dev_word)
+    }
+
+    /// The number of devices.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether the table depends on no device (or the device has none).
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The device's state, from the reply's header.
+    pub fn info(&self) -> DeviceInfo {
+        DeviceInfo::from_header(self.reply.header())
+    }
+}
+
+impl<'a> IntoIterator for &'a DepsReply {
+    type Item = (u32, u32);
+    type IntoIter = DepsIter<'a>;
+
+    fn into_iter(self) -> DepsIter<'a> {
+        self.iter()
+    }
+}
+
+impl fmt::Debug for DepsReply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+/// The reply to a target message sent with
+/// [`DeviceMapper::target_message_reply`]: the response is read in place
+/// (what [`DeviceMapper::target_message`] copies into a `Vec`). The reply
+/// buffer is wiped when this is dropped; `Debug` shows the response's
+/// length only.
+///
+/// ```no_run
+/// # use devmapper::{DevId, DeviceMapper};
+/// # let dm = DeviceMapper::new()?;
+/// let r = dm.target_message_reply(&DevId::name("vol0")?, 0, b"@stats_list")?;
+/// if let Some(text) = r.response() {
+///     print!("{}", String::from_utf8_lossy(text));
+/// }
+/// # Ok::<(), devmapper::Error>(())
+/// ```
+pub struct MessageReply {
+    reply: Reply,
+    /// The kernel sent a response (`DM_DATA_OUT_FLAG`), NUL-terminated
+    /// inside the payload (checked by the run).
+    has_response: bool,
+}
+
+impl MessageReply {
+    /// The target's response (bytes, no NUL), if it gave one.
+    pub fn response(&self) -> Option<&[u8]> {
+        if !self.has_response {
+            return None;
+        }
+        codec::decode_message(self.reply.payload().ok()?).ok()
+    }
+
+    /// The device's state, from the reply's header.
+    pub fn info(&self) -> DeviceInfo {
+        DeviceInfo::from_header(self.reply.header())
+    }
+}
+
+impl fmt::Debug for MessageReply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MessageReply")
+            .field("response_len", &self.response().map(<[u8]>::len))
+            .finish()
     }
 }
 
@@ -1353,11 +1577,23 @@ impl DeviceMapper {
 
     /// Devices the table depends on, as (major, minor).
     pub fn deps(&self, id: &DevId, inactive: bool) -> Result<Vec<(u32, u32)>> {
+        let d = self.deps_reply(id, inactive)?;
+        let mut devs = Vec::new();
+        devs.try_reserve_exact(d.len())
+            .map_err(|_| Error::no_memory(d.len().saturating_mul(8)))?;
+        devs.extend(d.iter());
+        Ok(devs)
+    }
+
+    /// Devices the table depends on, as the kernel's reply
+    /// ([`DepsReply`]): the device numbers of [`deps`](DeviceMapper::deps)
+    /// read in place, without the `Vec`.
+    pub fn deps_reply(&self, id: &DevId, inactive: bool) -> Result<DepsReply> {
         let mut t = Task::new(TaskType::Deps as i32);
         self.set_id(&mut t, Some(id))?;
         t.query_inactive_table = inactive;
         self.run(&mut t, Some(id))?;
-        deps_of(t.reply_payload().unwrap_or_default())
+        DepsReply::from_reply(take_reply(&mut t)?)
     }
 
     fn read_targets(
@@ -1519,6 +1755,22 @@ impl DeviceMapper {
     /// if the target gave one. Key-bearing messages (`key set …`) are sent
     /// with the secure-data flag and never logged.
     pub fn target_message(&self, id: &DevId, sector: u64, msg: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .target_message_reply(id, sector, msg)?
+            .response()
+            .map(<[u8]>::to_vec))
+    }
+
+    /// [`target_message`](DeviceMapper::target_message) with the response
+    /// left in the kernel's reply ([`MessageReply`]): read in place, no
+    /// copy. The reply buffer is wiped when the [`MessageReply`] is
+    /// dropped.
+    pub fn target_message_reply(
+        &self,
+        id: &DevId,
+        sector: u64,
+        msg: &[u8],
+    ) -> Result<MessageReply> {
         if msg.is_empty() {
             return Err(Error::invalid("Empty message.").with_op("message"));
         }
@@ -1533,7 +1785,11 @@ impl DeviceMapper {
             m.recycle();
         }
         r?;
-        Ok(t.message_response().map(<[u8]>::to_vec))
+        let has_response = t.message_response_offset().is_some();
+        Ok(MessageReply {
+            reply: take_reply(&mut t)?,
+            has_response,
+        })
     }
 
     /// Send a deviceless message (text starting with `%`) to a target type.
@@ -1974,20 +2230,6 @@ fn status_lines(t: &Task) -> Vec<TargetStatus> {
 /// them, decoded, in one allocation: the count, then the numbers that follow
 /// it (struct dm_target_deps: count, padding, dev[]), which
 /// [`codec::deps_count`] checks to fit.
-fn deps_of(p: &[u8]) -> Result<Vec<(u32, u32)>> {
-    let n = codec::deps_count(p).map_err(|e| Error::protocol(e.to_string()).with_op("deps"))?;
-    let mut devs = Vec::new();
-    devs.try_reserve_exact(n)
-        .map_err(|_| Error::no_memory(n.saturating_mul(8)))?;
-    let words = p.get(8..).unwrap_or_default().chunks_exact(8).take(n);
-    devs.extend(words.map(|w| {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(w);
-        abi::decode_dev(u64::from_ne_bytes(b))
-    }));
-    Ok(devs)
-}
-
 /// The reply of a task that ran.
 fn take_reply(t: &mut Task) -> Result<Reply> {
     t.reply
@@ -2146,6 +2388,12 @@ mod tests {
     /// A reply header for a payload `p` (`count` targets), as the kernel
     /// writes it, followed by `p`.
     fn reply_of(p: &[u8], count: u32) -> crate::kernel::control::Reply {
+        reply_of_tail(p, count, &[])
+    }
+
+    /// [`reply_of`] with `tail` in the buffer after the payload (outside
+    /// `data_size`: stale bytes of an earlier reply).
+    fn reply_of_tail(p: &[u8], count: u32, tail: &[u8]) -> crate::kernel::control::Reply {
         use crate::kernel::abi::DATA_START;
         let header = DmIoctl {
             data_start: DATA_START as u32,
@@ -2157,6 +2405,7 @@ mod tests {
         let mut bytes = vec![0u8; DATA_START + p.len()];
         codec::write_header(&mut bytes, &header);
         bytes[DATA_START..].copy_from_slice(p);
+        bytes.extend_from_slice(tail);
         crate::kernel::control::Reply::from_bytes(&bytes).unwrap()
     }
 
@@ -2219,11 +2468,12 @@ mod tests {
     /// reply the run accepts.
     #[test]
     fn spec_walk_agrees_with_the_exact_parser() {
-        let lines: [(u64, u64, &str, &[u8]); 4] = [
+        let lines: [(u64, u64, &str, &[u8]); 5] = [
             (0, 8, "linear", b"253:0 16"),
             (8, 8, "zero", b""),
             (16, 8, "crypt", KEY),
             (24, 8, "sixteen-byte-ty", b"1234567"),
+            (32, 8, "linear", b"253:0 123456789"),
         ];
         let r = spec_reply(&lines);
         let p = r.payload().unwrap().to_vec();
@@ -2237,12 +2487,14 @@ mod tests {
         }
         let mut checked = 0;
         for q in cases {
-            for count in [4u32, 3] {
+            // The kernel ends a reply at the last NUL: the walk's words
+            // run into the buffer after it, which may hold anything.
+            for (count, tail) in [(5u32, &[][..]), (4, &[]), (5, &[0xff; 9]), (3, &[0x41; 9])] {
                 // Only replies the run accepts are ever walked.
                 let Ok(task) = Task::with_reply(
                     TaskType::Table,
                     crate::mangle::ManglingMode::Auto,
-                    reply_of(&q, count),
+                    reply_of_tail(&q, count, tail),
                 ) else {
                     continue;
                 };
@@ -2550,10 +2802,26 @@ mod tests {
         for (a, b) in [(8, 0), (253, 7), (4095, (1 << 20) - 1)] {
             p.extend_from_slice(&abi::encode_dev(a, b).to_ne_bytes());
         }
+        let deps_of = |p: &[u8]| {
+            DepsReply::from_reply(reply_of(p, 0)).map(|d| {
+                // Every reader agrees: the walk, its length, get().
+                let v: Vec<(u32, u32)> = d.iter().collect();
+                assert_eq!(v.len(), d.len());
+                assert_eq!(d.iter().len(), d.len());
+                assert_eq!(d.is_empty(), v.is_empty());
+                for (i, x) in v.iter().enumerate() {
+                    assert_eq!(d.get(i), Some(*x));
+                }
+                assert_eq!(d.get(v.len()), None);
+                assert_eq!(d.get(usize::MAX), None);
+                v
+            })
+        };
         assert_eq!(
             deps_of(&p).unwrap(),
             vec![(8, 0), (253, 7), (4095, (1 << 20) - 1)]
         );
+        assert_eq!(deps_of(&[]).unwrap(), vec![]);
         let old = |p: &[u8]| {
             codec::decode_deps(p).map(|v| v.into_iter().map(abi::decode_dev).collect::<Vec<_>>())
         };

@@ -61,10 +61,10 @@ pub mod units;
 
 pub use context::Context;
 pub use dm::{
-    ControlFd, CreateOptions, DevId, Device, DeviceInfo, DeviceMapper, DeviceState, ListReply,
-    ListedDevice, ListedDeviceRef, RemoveOptions, ResumeOptions, StatusReply, SuspendOptions,
-    TableReadOptions, TableReply, TableSource, Target, TargetRef, TargetStatus, TargetStatusRef,
-    TargetVersion,
+    ControlFd, CreateOptions, DepsIter, DepsReply, DevId, Device, DeviceInfo, DeviceMapper,
+    DeviceState, ListReply, ListedDevice, ListedDeviceRef, MessageReply, RemoveOptions,
+    ResumeOptions, StatusReply, SuspendOptions, TableReadOptions, TableReply, TableSource, Target,
+    TargetRef, TargetStatus, TargetStatusRef, TargetVersion,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use kernel::abi;

@@ -299,6 +299,19 @@ mod tests {
         assert!(!is_key_message(b"set key 00ff"));
         assert!(!is_key_message(b"k"));
         assert!(!is_key_message(b"key"));
+        assert!(is_key_message(b"\n\x0ckEy \r SeT"));
+        for m in [
+            &b""[..],
+            b"   ",
+            b"k",
+            b"key",
+            b"key ",
+            b"@stats_list",
+            b"set key 00",
+            b"kex set 0",
+        ] {
+            assert!(!is_key_message(m), "{m:?}");
+        }
         assert_eq!(loggable_message(b"key\tset deadbeef"), "key set");
         assert_eq!(loggable_message(b"key set deadbeef"), "key set");
         assert_eq!(loggable_message(b"@stats_list"), "@stats_list");

@@ -655,6 +655,38 @@ fn borrowed_replies_match_the_copying_calls() {
     );
     assert_eq!(lent[3].target_type, b"error");
 
+    // Dependencies: read in the reply, as deps() copies them (the linear
+    // and crypt lines both sit on the base: one device).
+    let copied = dm.deps(&id(&a), false).unwrap();
+    assert_eq!(copied, vec![(bi.major, bi.minor)]);
+    let reply = dm.deps_reply(&id(&a), false).unwrap();
+    assert_eq!(reply.iter().collect::<Vec<_>>(), copied);
+    assert_eq!(
+        (reply.len(), reply.get(0), reply.get(1)),
+        (1, Some((bi.major, bi.minor)), None)
+    );
+    assert_eq!(reply.info().target_count, 4);
+    let reply = dm.deps_reply(&id(&b), false).unwrap();
+    assert!(reply.is_empty());
+    assert_eq!(reply.iter().next(), None);
+
+    // A message's response: borrowed, as target_message() copies it.
+    let r = dm
+        .target_message_reply(&id(&b), 0, b"@stats_create - /1")
+        .unwrap();
+    assert!(r.response().is_some_and(|t| !t.is_empty()), "{r:?}");
+    let copied = dm.target_message(&id(&b), 0, b"@stats_list").unwrap();
+    let reply = dm.target_message_reply(&id(&b), 0, b"@stats_list").unwrap();
+    assert_eq!(reply.response(), copied.as_deref());
+    assert!(contains(reply.response().unwrap(), b"0: "));
+    // A message that answers nothing to print (dm-stats still sets
+    // DM_DATA_OUT_FLAG with an empty text): the same either way.
+    let copied = dm.target_message(&id(&b), 0, b"@stats_clear 0").unwrap();
+    let reply = dm
+        .target_message_reply(&id(&b), 0, b"@stats_clear 0")
+        .unwrap();
+    assert_eq!(reply.response(), copied.as_deref());
+
     // The device list: every device, same order, same fields.
     let copied = dm.list_devices().unwrap();
     let reply = dm.list_reply().unwrap();

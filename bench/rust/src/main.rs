@@ -29,7 +29,7 @@
 //! where the API can: [`DeviceMapper::info`], [`DeviceMapper::status_reply`]
 //! and [`DeviceMapper::table_reply_with`] (every line visited; no
 //! `DM_SECURE_DATA_FLAG`, as the C program's table task),
-//! [`DeviceMapper::deps`], [`DeviceMapper::target_message`],
+//! [`DeviceMapper::deps_reply`], [`DeviceMapper::target_message_reply`],
 //! [`DeviceMapper::list_reply`] (every name visited). Creating and removing
 //! devices (lifecycle, the big table's load) are not compared: the C
 //! benchmark's rows for them stand alone.
@@ -265,14 +265,17 @@ fn op_targets(dm: &DeviceMapper, table: bool, id: &DevId) -> i64 {
 /// DM_DEVICE_DEPS: the number of dependencies, -1 on failure.
 #[inline(never)]
 fn op_deps(dm: &DeviceMapper, id: &DevId) -> i64 {
-    dm.deps(id, false).map_or(-1, |d| d.len() as i64)
+    // As dm-bench's op_deps: the count, read from the reply.
+    dm.deps_reply(id, false).map_or(-1, |d| d.len() as i64)
 }
 
 /// DM_DEVICE_TARGET_MSG to sector 0: the response length, -1 on failure.
 #[inline(never)]
 fn op_message(dm: &DeviceMapper, id: &DevId, msg: &[u8]) -> i64 {
-    match dm.target_message(id, 0, msg) {
-        Ok(r) => r.map_or(0, |r| r.len() as i64),
+    // As dm-bench's op_message: the response's length (its strlen),
+    // read in the reply.
+    match dm.target_message_reply(id, 0, msg) {
+        Ok(r) => r.response().map_or(0, |r| r.len() as i64),
         Err(_) => -1,
     }
 }

@@ -182,6 +182,16 @@ impl Buffer {
         unsafe { std::slice::from_raw_parts_mut(p.cast::<u8>(), self.len) }
     }
 
+    /// The bytes as 8-byte words (native byte order), `len / 8` of them.
+    #[inline]
+    pub fn as_words(&self) -> &[u64] {
+        let w: &[u64] = match &self.store {
+            Store::Inline(w) => w,
+            Store::Heap(v) => v,
+        };
+        w.get(..self.len / 8).unwrap_or_default()
+    }
+
     /// Pointer to the start, for handing parts of a reply to C callers.
     pub fn as_ptr(&self) -> *const u8 {
         self.as_bytes().as_ptr()
@@ -614,6 +624,43 @@ impl ReplyBuf {
     /// The payload bytes `[data_start, data_size)`, bounds-checked.
     pub fn payload(&self) -> Result<&[u8], DecodeError> {
         codec::reply_payload(self.buf.as_bytes(), self.header())
+    }
+
+    /// [`payload`](Reply::payload) with the bytes of the buffer up to the
+    /// next multiple of 8 (its length is one): the kernel ends a reply
+    /// right after the last string's NUL, and a walk that reads its
+    /// strings a word at a time finds the same NUL in a whole last word.
+    /// Empty when the payload is not valid.
+    pub fn payload_to_word_end(&self) -> &[u8] {
+        let h = self.header();
+        match self.payload() {
+            Ok(p) if !p.is_empty() => {
+                let end = codec::align8(h.data_size as usize);
+                self.buf
+                    .as_bytes()
+                    .get(h.data_start as usize..end)
+                    .unwrap_or(p)
+            }
+            _ => &[],
+        }
+    }
+
+    /// The payload as 8-byte words (native byte order): word `k` holds
+    /// bytes `8k..8k + 8` of [`payload`](Reply::payload), the last one
+    /// completed from the buffer when `data_size` is not a multiple of 8
+    /// (the buffer's length is). Empty when the payload is. For walks of
+    /// records that start 8-aligned (a LIST reply's), which need no bounds
+    /// check per byte field.
+    pub fn payload_words(&self) -> &[u64] {
+        let h = self.header();
+        match self.payload() {
+            Ok(p) if !p.is_empty() => {
+                let start = h.data_start as usize / 8;
+                let end = (h.data_size as usize).div_ceil(8);
+                self.buf.as_words().get(start..end).unwrap_or_default()
+            }
+            _ => &[],
+        }
     }
 }
 
