@@ -1884,6 +1884,37 @@ impl Task {
         t.minor = self.minor;
     }
 
+    /// Turn this CREATE sub-task, after its run, into the RELOAD
+    /// `create_and_load` sends next, as if made new: by name (as set) and
+    /// the new device's number, without uuid, with `parent`'s table and
+    /// load flags; everything else as [`Task::new`] has it. The CREATE's
+    /// reply is dropped first (its buffer serves the RELOAD's ioctl).
+    fn become_reload_of(&mut self, parent: &mut Task, info: &Info) {
+        self.raw_type = TaskType::Reload as i32;
+        self.reply = None;
+        self.spec_walk = SpecWalk::NONE;
+        self.payload_checked = false;
+        self.reply_specs = false;
+        self.ioctl_errno = 0;
+        self.runs = 0;
+        self.uuid = None;
+        self.mangled_uuid = None;
+        self.major = info.major as i32;
+        self.minor = info.minor as i32;
+        self.allow_default_major_fallback = false;
+        self.uid = DEVICE_UID;
+        self.gid = DEVICE_GID;
+        self.mode = DEVICE_MODE;
+        self.add_node = ADD_NODE_ON_RESUME;
+        self.cookie_set = false;
+        self.event_nr = 0;
+        self.read_only = parent.read_only;
+        self.secure_data = parent.secure_data;
+        self.ima_measurement = parent.ima_measurement;
+        self.table = std::mem::take(&mut parent.table);
+        self.table_checked = parent.table_checked;
+    }
+
     /// libdevmapper's create-with-table: CREATE, RELOAD by devno, then this
     /// task becomes the RESUME; on a failed load or resume the new device is
     /// removed again.
@@ -1893,49 +1924,36 @@ impl Task {
             self.udev_complete(ctx);
             return Err(e);
         }
-        // The sub-tasks live in blocks and are dropped where they are (a
-        // `drop(task)` would first copy the whole task). The CREATE's reply
-        // buffer serves the next ioctl.
-        let info = {
-            let mut create = self.sub_task(TaskType::Create);
-            self.same_device(&mut create);
-            create.allow_default_major_fallback = self.allow_default_major_fallback;
-            create.uid = self.uid;
-            create.gid = self.gid;
-            create.mode = self.mode;
-            create.add_node = self.add_node;
-            create.cookie_set = self.cookie_set;
-            create.event_nr = self.event_nr & udev::UDEV_FLAGS_MASK;
-            if let Err(e) = create.run(ctx) {
-                self.ioctl_errno = create.ioctl_errno;
+        // One sub-task serves the CREATE and then the RELOAD (the fields
+        // that differ are set as a new RELOAD task has them). It lives in a
+        // block and is dropped where it is (a `drop(task)` would first copy
+        // the whole task).
+        let (info, loaded, reload_errno) = {
+            let mut sub = self.sub_task(TaskType::Create);
+            self.same_device(&mut sub);
+            sub.allow_default_major_fallback = self.allow_default_major_fallback;
+            sub.uid = self.uid;
+            sub.gid = self.gid;
+            sub.mode = self.mode;
+            sub.add_node = self.add_node;
+            sub.cookie_set = self.cookie_set;
+            sub.event_nr = self.event_nr & udev::UDEV_FLAGS_MASK;
+            if let Err(e) = sub.run(ctx) {
+                self.ioctl_errno = sub.ioctl_errno;
                 let e = logged(ctx, e);
                 self.udev_complete(ctx);
                 return Err(e);
             }
-            create.info().filter(|i| i.exists != 0)
-        };
-        let Some(info) = info else {
-            self.udev_complete(ctx);
-            return Err(Error::new(ErrorKind::NotFound, "the new device vanished")
-                .with_errno(libc::ENXIO)
-                .silently());
-        };
-        let (loaded, reload_errno) = {
-            let mut reload = self.sub_task(TaskType::Reload);
-            reload.name = self.name.clone();
-            reload.name_plain = self.name_plain;
-            reload.mangled_name = self.mangled_name.clone();
-            reload.major = info.major as i32;
-            reload.minor = info.minor as i32;
-            reload.allow_default_major_fallback = false;
-            reload.read_only = self.read_only;
-            reload.secure_data = self.secure_data;
-            reload.ima_measurement = self.ima_measurement;
-            reload.table = std::mem::take(&mut self.table);
-            reload.table_checked = self.table_checked;
-            let loaded = reload.run(ctx);
-            self.table = std::mem::take(&mut reload.table);
-            (loaded, reload.ioctl_errno)
+            let Some(info) = sub.info().filter(|i| i.exists != 0) else {
+                self.udev_complete(ctx);
+                return Err(Error::new(ErrorKind::NotFound, "the new device vanished")
+                    .with_errno(libc::ENXIO)
+                    .silently());
+            };
+            sub.become_reload_of(self, &info);
+            let loaded = sub.run(ctx);
+            self.table = std::mem::take(&mut sub.table);
+            (info, loaded, sub.ioctl_errno)
         };
         if let Err(e) = loaded {
             self.ioctl_errno = reload_errno;
