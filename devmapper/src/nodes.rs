@@ -478,7 +478,7 @@ impl<'a> Env<'a> {
         if crate::kernel::codec::contains_byte(name, b'/') {
             sys::with_path(&[name], f)
         } else {
-            sys::with_path(&[self.dm_dir(), b"/", name], f)
+            sys::with_dir_path(self.dm_dir(), name, f)
         }
     }
 
