@@ -20,7 +20,7 @@ use crate::kernel::control::{Head, IoctlError, Payload, Reply, Request};
 mod table;
 use crate::log::Level;
 use crate::mangle::{self, ManglingMode};
-use crate::nodes::{self, NodeOp};
+use crate::nodes::{self, OpRef};
 use crate::secret::{self, Secret};
 use crate::small::SmallBytes;
 use crate::udev;
@@ -1786,7 +1786,6 @@ impl Task {
             return;
         };
         let (hflags, hdev) = (h.flags, h.dev);
-        let reply_name = (ty == TaskType::MkNodes).then(|| codec::fixed_str(&h.name).to_vec());
         let flags = self.event_nr >> udev::UDEV_FLAGS_SHIFT;
         let rely_on_udev = self.cookie_set && (flags & udev::DISABLE_LIBRARY_FALLBACK as u32) != 0;
         // Whether udev was expected to act is settled when the node
@@ -1794,56 +1793,69 @@ impl Task {
         let check_udev = self.cookie_set && (flags & udev::DISABLE_DM_RULES_FLAG as u32) == 0;
         let (major, minor) = abi::decode_dev(hdev);
         // libdm names nodes by the name as sent to the kernel (mangled), except
-        // for MKNODES, which uses the (unmangled) name of the reply.
-        // (Copied only for an operation that is stacked.)
-        let name = || self.dev_name().map(|n| nodes::op_name(ctx, n));
+        // for MKNODES, which uses the (unmangled) name of the reply. The
+        // names are copied once, into the node stack.
         // The node libdevmapper creates: owner, group and mode from the task.
-        let add = |name: Vec<u8>, check_udev: bool| {
-            NodeOp::add(
-                name, major, minor, self.uid, self.gid, self.mode, check_udev,
-            )
+        let add = |name, check_udev| OpRef::Add {
+            name,
+            major,
+            minor,
+            uid: self.uid,
+            gid: self.gid,
+            mode: self.mode,
+            check_udev,
         };
         match ty {
             TaskType::Create if self.add_node == ADD_NODE_ON_CREATE && !rely_on_udev => {
                 if let Some(n) = self.dev_name().filter(|n| !n.is_empty()) {
-                    nodes::stack_named(ctx, n, |n| add(n, check_udev), rely_on_udev);
+                    nodes::stack_ref(ctx, add(n, check_udev), rely_on_udev);
                 }
             }
             TaskType::Remove if !rely_on_udev => {
-                if let Some(n) = self.dev_name() {
-                    let del = |n| NodeOp::del(n, check_udev);
-                    nodes::stack_named(ctx, n, del, rely_on_udev);
+                if let Some(name) = self.dev_name() {
+                    nodes::stack_ref(ctx, OpRef::Del { name, check_udev }, rely_on_udev);
                 }
             }
             TaskType::Rename if !self.new_uuid => {
-                if let (Some(old), Some(new)) = (name(), self.newname.as_deref()) {
-                    nodes::stack(ctx, NodeOp::rename(old, new, check_udev), rely_on_udev);
+                if let (Some(old), Some(new)) = (self.dev_name(), self.newname.as_deref()) {
+                    let op = OpRef::Rename {
+                        old,
+                        new,
+                        check_udev,
+                    };
+                    nodes::stack_ref(ctx, op, rely_on_udev);
                 }
             }
             TaskType::Resume => {
                 if let Some(n) = self.dev_name() {
                     if self.add_node == ADD_NODE_ON_RESUME {
-                        nodes::stack_named(ctx, n, |n| add(n, check_udev), rely_on_udev);
+                        nodes::stack_ref(ctx, add(n, check_udev), rely_on_udev);
                     }
-                    // An AUTO read-ahead is never stacked: no op (nor copy
-                    // of the name) is made for it.
+                    // An AUTO read-ahead is never stacked.
                     if self.read_ahead != nodes::READ_AHEAD_AUTO {
-                        let ra = NodeOp::read_ahead(
-                            nodes::op_name(ctx, n),
+                        let ra = OpRef::ReadAhead {
+                            name: n,
                             major,
                             minor,
-                            self.read_ahead,
-                            self.read_ahead_flags,
-                        );
-                        nodes::stack(ctx, ra, false);
+                            read_ahead: self.read_ahead,
+                            flags: self.read_ahead_flags,
+                        };
+                        nodes::stack_ref(ctx, ra, false);
                     }
                 }
             }
             TaskType::MkNodes => {
                 if DmFlags::from_bits_retain(hflags).contains(DmFlags::EXISTS) {
-                    nodes::stack(ctx, add(reply_name.unwrap_or_default(), false), false);
-                } else if let Some(n) = name() {
-                    nodes::stack(ctx, NodeOp::del(n, false), false);
+                    let name = self
+                        .reply_header()
+                        .map_or(&[][..], |h| codec::fixed_str(&h.name));
+                    nodes::stack_ref(ctx, add(name, false), false);
+                } else if let Some(name) = self.dev_name() {
+                    let op = OpRef::Del {
+                        name,
+                        check_udev: false,
+                    };
+                    nodes::stack_ref(ctx, op, false);
                 }
             }
             _ => {}
