@@ -396,16 +396,29 @@ impl Context {
     /// cookies (asked lazily), udev runs, and it was not switched off.
     #[inline]
     pub fn udev_sync(&self) -> bool {
+        // The usual answer, inline: the system was probed, and sync is off
+        // whatever the driver says, which asking it again would not change
+        // (its version is latched, or its check failed for good, which
+        // logs nothing more).
+        if let Some(sys) = crate::udev::system_support_known() {
+            if sys.udev_disabled || !sys.semaphores {
+                return false;
+            }
+            if !(sys.udev_running && self.udev_sync.load(Ordering::Relaxed))
+                && (self.control.version_known() || self.version_failed.load(Ordering::Relaxed))
+            {
+                return false;
+            }
+        }
+        self.udev_sync_asked()
+    }
+
+    /// [`Context::udev_sync`] in full, as libdm's
+    /// `dm_udev_get_sync_support` asks it.
+    #[inline(never)]
+    fn udev_sync_asked(&self) -> bool {
         let sys = crate::udev::system_support(self);
         if sys.udev_disabled || !sys.semaphores {
-            return false;
-        }
-        if !(sys.udev_running && self.udev_sync.load(Ordering::Relaxed))
-            && (self.control.version_known() || self.version_failed.load(Ordering::Relaxed))
-        {
-            // Off whatever the driver says, and asking it again would
-            // change nothing: its version is latched (or its check failed
-            // for good, which logs nothing more).
             return false;
         }
         self.cookies_supported() && sys.udev_running && self.udev_sync.load(Ordering::Relaxed)
