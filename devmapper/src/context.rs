@@ -62,6 +62,9 @@ struct Dirs {
 pub struct Context {
     pub(crate) control: Control,
     dirs: RwLock<Dirs>,
+    /// `dirs.dm_dir` was set (never unset): until then the default
+    /// directory is known without the lock.
+    dm_dir_set: AtomicBool,
     mangling: AtomicU8,
     /// Read `DM_DEFAULT_NAME_MANGLING_MODE` (and the other variables stock
     /// reads) like libdevmapper does.
@@ -121,6 +124,7 @@ impl Context {
                 sysfs_dir: None,
                 uuid_prefix: None,
             }),
+            dm_dir_set: AtomicBool::new(false),
             mangling: AtomicU8::new(MANGLING_UNSET),
             env_defaults,
             udev_sync: AtomicBool::new(true),
@@ -239,6 +243,9 @@ impl Context {
     /// The directory set with [`Context::set_dev_dir`] (`None`: the
     /// default, [`DEFAULT_DM_DIR`]), shared.
     pub(crate) fn dm_dir_shared(&self) -> Option<Arc<[u8]>> {
+        if !self.dm_dir_set.load(Ordering::Acquire) {
+            return None;
+        }
         self.dirs.read().dm_dir.clone()
     }
 
@@ -267,6 +274,7 @@ impl Context {
         }
         d.extend_from_slice(b"/mapper");
         self.dirs.write().dm_dir = Some(d.into());
+        self.dm_dir_set.store(true, Ordering::Release);
         Ok(())
     }
 
@@ -388,6 +396,27 @@ impl Context {
     /// cookies (asked lazily), udev runs, and it was not switched off.
     #[inline]
     pub fn udev_sync(&self) -> bool {
+        // The usual answer, inline: the system was probed, and sync is off
+        // whatever the driver says, which asking it again would not change
+        // (its version is latched, or its check failed for good, which
+        // logs nothing more).
+        if let Some(sys) = crate::udev::system_support_known() {
+            if sys.udev_disabled || !sys.semaphores {
+                return false;
+            }
+            if !(sys.udev_running && self.udev_sync.load(Ordering::Relaxed))
+                && (self.control.version_known() || self.version_failed.load(Ordering::Relaxed))
+            {
+                return false;
+            }
+        }
+        self.udev_sync_asked()
+    }
+
+    /// [`Context::udev_sync`] in full, as libdm's
+    /// `dm_udev_get_sync_support` asks it.
+    #[inline(never)]
+    fn udev_sync_asked(&self) -> bool {
         let sys = crate::udev::system_support(self);
         if sys.udev_disabled || !sys.semaphores {
             return false;

@@ -141,31 +141,142 @@ impl NodeOp {
         }
     }
 
+    /// The operation with its names borrowed.
+    pub(crate) fn as_ref(&self) -> OpRef<'_> {
+        match self {
+            NodeOp::Add {
+                name,
+                major,
+                minor,
+                uid,
+                gid,
+                mode,
+                check_udev,
+            } => OpRef::Add {
+                name,
+                major: *major,
+                minor: *minor,
+                uid: *uid,
+                gid: *gid,
+                mode: *mode,
+                check_udev: *check_udev,
+            },
+            NodeOp::Del { name, check_udev } => OpRef::Del {
+                name,
+                check_udev: *check_udev,
+            },
+            NodeOp::Rename {
+                old,
+                new,
+                check_udev,
+            } => OpRef::Rename {
+                old,
+                new,
+                check_udev: *check_udev,
+            },
+            NodeOp::ReadAhead {
+                name,
+                major,
+                minor,
+                read_ahead,
+                flags,
+            } => OpRef::ReadAhead {
+                name,
+                major: *major,
+                minor: *minor,
+                read_ahead: *read_ahead,
+                flags: *flags,
+            },
+        }
+    }
+}
+
+/// A [`NodeOp`] with borrowed names: what tasks stack (the names are
+/// copied once, into the stack's arena) and what the stack runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OpRef<'a> {
+    Add {
+        name: &'a [u8],
+        major: u32,
+        minor: u32,
+        uid: u32,
+        gid: u32,
+        mode: u32,
+        check_udev: bool,
+    },
+    Del {
+        name: &'a [u8],
+        check_udev: bool,
+    },
+    Rename {
+        old: &'a [u8],
+        new: &'a [u8],
+        check_udev: bool,
+    },
+    ReadAhead {
+        name: &'a [u8],
+        major: u32,
+        minor: u32,
+        read_ahead: u32,
+        flags: u32,
+    },
+}
+
+impl<'a> OpRef<'a> {
     fn kind(&self) -> Kind {
         match self {
-            NodeOp::Add { .. } => Kind::Add,
-            NodeOp::Del { .. } => Kind::Del,
-            NodeOp::Rename { .. } => Kind::Rename,
-            NodeOp::ReadAhead { .. } => Kind::ReadAhead,
+            OpRef::Add { .. } => Kind::Add,
+            OpRef::Del { .. } => Kind::Del,
+            OpRef::Rename { .. } => Kind::Rename,
+            OpRef::ReadAhead { .. } => Kind::ReadAhead,
         }
     }
 
     /// libdm's `dev_name` of the op (the *new* name for a rename).
-    fn dev_name(&self) -> &[u8] {
-        match self {
-            NodeOp::Add { name, .. }
-            | NodeOp::Del { name, .. }
-            | NodeOp::ReadAhead { name, .. } => name,
-            NodeOp::Rename { new, .. } => new,
+    fn dev_name(&self) -> &'a [u8] {
+        match *self {
+            OpRef::Add { name, .. } | OpRef::Del { name, .. } | OpRef::ReadAhead { name, .. } => {
+                name
+            }
+            OpRef::Rename { new, .. } => new,
         }
     }
 
     fn check_udev(&self) -> bool {
+        match *self {
+            OpRef::Add { check_udev, .. }
+            | OpRef::Del { check_udev, .. }
+            | OpRef::Rename { check_udev, .. } => check_udev,
+            OpRef::ReadAhead { .. } => false,
+        }
+    }
+
+    /// A copy with owned names (for log lines written after the stack's
+    /// lock is released, and tests).
+    fn to_owned(self) -> NodeOp {
         match self {
-            NodeOp::Add { check_udev, .. }
-            | NodeOp::Del { check_udev, .. }
-            | NodeOp::Rename { check_udev, .. } => *check_udev,
-            NodeOp::ReadAhead { .. } => false,
+            OpRef::Add {
+                name,
+                major,
+                minor,
+                uid,
+                gid,
+                mode,
+                check_udev,
+            } => NodeOp::add(name, major, minor, uid, gid, mode, check_udev),
+            OpRef::Del { name, check_udev } => NodeOp::del(name, check_udev),
+            OpRef::Rename {
+                old,
+                new,
+                check_udev,
+            } => NodeOp::rename(old, new, check_udev),
+            OpRef::ReadAhead {
+                name,
+                major,
+                minor,
+                read_ahead,
+                flags,
+            } => NodeOp::read_ahead(name, major, minor, read_ahead, flags),
         }
     }
 }
@@ -178,31 +289,166 @@ enum Kind {
     ReadAhead,
 }
 
+/// Where a name lies in the stack's arena.
+#[derive(Clone, Copy, Debug, Default)]
+struct Span {
+    at: usize,
+    len: usize,
+}
+
+impl Span {
+    fn of<'n>(&self, names: &'n [u8]) -> &'n [u8] {
+        names.get(self.at..self.at + self.len).unwrap_or(&[])
+    }
+}
+
+/// A stacked operation with libdm's udev decisions. Its names are in the
+/// stack's arena ([`Pending`]), so an entry is plain data.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Entry {
+    kind: Kind,
+    /// libdm's `dev_name`: the node (a rename's new name).
+    name: Span,
+    /// A rename's old name.
+    old: Span,
+    major: u32,
+    minor: u32,
+    uid: u32,
+    gid: u32,
+    mode: u32,
+    read_ahead: u32,
+    flags: u32,
+    check_udev: bool,
+    rely_on_udev: bool,
+    warn_if_udev_failed: bool,
+}
+
+impl Entry {
+    /// The operation, its names read from `names` (the stack's arena).
+    fn op<'n>(&self, names: &'n [u8]) -> OpRef<'n> {
+        let name = self.name.of(names);
+        match self.kind {
+            Kind::Add => OpRef::Add {
+                name,
+                major: self.major,
+                minor: self.minor,
+                uid: self.uid,
+                gid: self.gid,
+                mode: self.mode,
+                check_udev: self.check_udev,
+            },
+            Kind::Del => OpRef::Del {
+                name,
+                check_udev: self.check_udev,
+            },
+            Kind::Rename => OpRef::Rename {
+                old: self.old.of(names),
+                new: name,
+                check_udev: self.check_udev,
+            },
+            Kind::ReadAhead => OpRef::ReadAhead {
+                name,
+                major: self.major,
+                minor: self.minor,
+                read_ahead: self.read_ahead,
+                flags: self.flags,
+            },
+        }
+    }
+}
+
 /// The stacked operations of a context (a `Vec` of them, through
-/// `Deref`), and name buffers of executed operations kept for the names of
-/// the next ones: stacking and running an operation then allocates nothing.
+/// `Deref`) and the arena their names are copied into. Both are emptied,
+/// not freed, once the stack has run: stacking and running an operation
+/// then allocates nothing.
 #[derive(Default)]
 pub(crate) struct Pending {
     ops: Vec<Entry>,
-    spare: Vec<Vec<u8>>,
+    names: Vec<u8>,
 }
 
-/// At most this many name buffers are kept, of at most `SPARE_NAME_CAP`
-/// bytes each.
-const SPARE_NAMES: usize = 4;
-const SPARE_NAME_CAP: usize = 256;
+/// The emptied vectors are kept for the next operations up to these
+/// capacities.
+const KEEP_OPS: usize = 64;
+const KEEP_NAMES: usize = 16 << 10;
 
 impl Pending {
     pub(crate) const fn new() -> Pending {
         Pending {
             ops: Vec::new(),
-            spare: Vec::new(),
+            names: Vec::new(),
         }
     }
 
-    fn keep(&mut self, v: Vec<u8>) {
-        if self.spare.len() < SPARE_NAMES && v.capacity() <= SPARE_NAME_CAP {
-            self.spare.push(v);
+    fn put_name(&mut self, n: &[u8]) -> Span {
+        let at = self.names.len();
+        self.names.extend_from_slice(n);
+        Span { at, len: n.len() }
+    }
+
+    fn push(&mut self, op: OpRef<'_>, rely_on_udev: bool, warn_if_udev_failed: bool) {
+        let mut e = Entry {
+            kind: op.kind(),
+            name: Span::default(),
+            old: Span::default(),
+            major: 0,
+            minor: 0,
+            uid: 0,
+            gid: 0,
+            mode: 0,
+            read_ahead: 0,
+            flags: 0,
+            check_udev: op.check_udev(),
+            rely_on_udev,
+            warn_if_udev_failed,
+        };
+        match op {
+            OpRef::Add {
+                name,
+                major,
+                minor,
+                uid,
+                gid,
+                mode,
+                ..
+            } => {
+                e.name = self.put_name(name);
+                (e.major, e.minor, e.uid, e.gid, e.mode) = (major, minor, uid, gid, mode);
+            }
+            OpRef::Del { name, .. } => e.name = self.put_name(name),
+            OpRef::Rename { old, new, .. } => {
+                e.old = self.put_name(old);
+                e.name = self.put_name(new);
+            }
+            OpRef::ReadAhead {
+                name,
+                major,
+                minor,
+                read_ahead,
+                flags,
+            } => {
+                e.name = self.put_name(name);
+                (e.major, e.minor, e.read_ahead, e.flags) = (major, minor, read_ahead, flags);
+            }
+        }
+        self.ops.push(e);
+    }
+
+    /// The stacked entry `i`'s `dev_name`.
+    fn dev_name(&self, i: usize) -> &[u8] {
+        self.ops[i].name.of(&self.names)
+    }
+
+    /// Take entry `i` out (its names stay in the arena until the stack
+    /// runs), with a copy for the log when `debug`.
+    fn unstack(&mut self, i: usize, debug: bool, log: &mut Vec<(NodeOp, bool, bool)>) {
+        let e = self.ops.remove(i);
+        if debug {
+            log.push((
+                e.op(&self.names).to_owned(),
+                e.rely_on_udev,
+                e.warn_if_udev_failed,
+            ));
         }
     }
 }
@@ -214,48 +460,20 @@ impl std::ops::Deref for Pending {
     }
 }
 
-impl std::ops::DerefMut for Pending {
-    fn deref_mut(&mut self) -> &mut Vec<Entry> {
-        &mut self.ops
-    }
-}
-
-/// A copy of `name` for a [`NodeOp`], in the buffer of an operation
-/// already run when there is one.
-pub(crate) fn op_name(ctx: &Context, name: &[u8]) -> Vec<u8> {
-    let spare = ctx.nodes.lock().spare.pop();
-    match spare {
-        Some(mut v) => {
-            v.clear();
-            v.extend_from_slice(name);
-            v
-        }
-        None => name.to_vec(),
-    }
-}
-
-/// A stacked operation with libdm's udev decisions.
-#[derive(Clone, Debug)]
-pub(crate) struct Entry {
-    op: NodeOp,
-    rely_on_udev: bool,
-    warn_if_udev_failed: bool,
-}
-
 fn lossy(b: &[u8]) -> std::borrow::Cow<'_, str> {
     String::from_utf8_lossy(b)
 }
 
 /// `_log_node_op`'s text.
-fn describe(action: &str, e: &Entry) -> String {
-    let rely = if e.rely_on_udev { " [trust_udev]" } else { "" };
-    let verify = if e.warn_if_udev_failed {
+fn describe(action: &str, op: OpRef<'_>, rely_on_udev: bool, warn_if_udev_failed: bool) -> String {
+    let rely = if rely_on_udev { " [trust_udev]" } else { "" };
+    let verify = if warn_if_udev_failed {
         " [verify_udev]"
     } else {
         ""
     };
-    match &e.op {
-        NodeOp::Add {
+    match op {
+        OpRef::Add {
             name,
             major,
             minor,
@@ -269,17 +487,17 @@ fn describe(action: &str, e: &Entry) -> String {
                 "{name}: {action} NODE_ADD ({major},{minor}) {uid}:{gid} 0{mode:o}{rely}{verify}"
             )
         }
-        NodeOp::Del { name, .. } => {
+        OpRef::Del { name, .. } => {
             format!("{}: {action} NODE_DEL{rely}{verify}", lossy(name))
         }
-        NodeOp::Rename { old, new, .. } => {
+        OpRef::Rename { old, new, .. } => {
             format!(
                 "{}: {action} NODE_RENAME to {}{rely}{verify}",
                 lossy(old),
                 lossy(new)
             )
         }
-        NodeOp::ReadAhead {
+        OpRef::ReadAhead {
             name,
             read_ahead,
             flags,
@@ -296,12 +514,12 @@ fn describe(action: &str, e: &Entry) -> String {
 /// `_log_node_op`, for a caller that knows debug lines are wanted.
 #[cold]
 #[inline(never)]
-fn log_op(ctx: &Context, action: &str, e: &Entry) {
-    crate::log_debug_act!(ctx, "{}", describe(action, e));
+fn log_op(ctx: &Context, action: &str, op: OpRef<'_>, rely: bool, warn: bool) {
+    crate::log_debug_act!(ctx, "{}", describe(action, op, rely, warn));
 }
 
 fn other_ops(stack: &[Entry], kind: Kind) -> bool {
-    stack.iter().any(|e| e.op.kind() != kind)
+    stack.iter().any(|e| e.kind != kind)
 }
 
 /// Stack a node operation, applying libdm's rules:
@@ -318,7 +536,13 @@ fn other_ops(stack: &[Entry], kind: Kind) -> bool {
 /// set without `DISABLE_DM_RULES`), it warns when udev evidently did not do
 /// the job.
 pub fn stack(ctx: &Context, op: NodeOp, rely_on_udev: bool) {
-    if let NodeOp::ReadAhead {
+    stack_ref(ctx, op.as_ref(), rely_on_udev);
+}
+
+/// [`stack`] for an operation whose names are borrowed: they are copied
+/// once, into the stack's arena, under one taking of its lock.
+pub(crate) fn stack_ref(ctx: &Context, op: OpRef<'_>, rely_on_udev: bool) {
+    if let OpRef::ReadAhead {
         read_ahead: READ_AHEAD_AUTO,
         ..
     } = op
@@ -327,52 +551,20 @@ pub fn stack(ctx: &Context, op: NodeOp, rely_on_udev: bool) {
     }
     // Asked before the lock is taken: a logger's `enabled` is its code.
     let debug = ctx.log_enabled(crate::log::Level::Debug);
-    stack_locked(ctx, ctx.nodes.lock(), op, rely_on_udev, debug);
-}
-
-/// [`stack`] for an operation made by `make` from a copy of `name` (in
-/// the buffer of an operation already run when there is one), under one
-/// taking of the stack's lock. `make` never makes an AUTO read-ahead.
-pub(crate) fn stack_named(
-    ctx: &Context,
-    name: &[u8],
-    make: impl FnOnce(Vec<u8>) -> NodeOp,
-    rely_on_udev: bool,
-) {
-    let debug = ctx.log_enabled(crate::log::Level::Debug);
     let mut st = ctx.nodes.lock();
-    let n = match st.spare.pop() {
-        Some(mut v) => {
-            v.clear();
-            v.extend_from_slice(name);
-            v
-        }
-        None => name.to_vec(),
-    };
-    let op = make(n);
-    stack_locked(ctx, st, op, rely_on_udev, debug);
-}
-
-fn stack_locked(
-    ctx: &Context,
-    mut st: parking_lot::MutexGuard<'_, Pending>,
-    op: NodeOp,
-    rely_on_udev: bool,
-    debug: bool,
-) {
     let kind = op.kind();
     let mut rely = rely_on_udev;
     let mut warn = op.check_udev();
 
-    // Lines to log once the lock is released.
-    let mut unstacked: Vec<Entry> = Vec::new();
+    // Lines to log once the lock is released (made only when they will be).
+    let mut unstacked: Vec<(NodeOp, bool, bool)> = Vec::new();
     match kind {
-        Kind::Del if other_ops(&st, Kind::Del) => {
+        Kind::Del if other_ops(&st.ops, Kind::Del) => {
             let mut i = 0;
-            while i < st.len() {
-                if st[i].op.dev_name() == op.dev_name() {
-                    unstacked.push(st.remove(i));
-                    if !other_ops(&st, Kind::Del) {
+            while i < st.ops.len() {
+                if st.dev_name(i) == op.dev_name() {
+                    st.unstack(i, debug, &mut unstacked);
+                    if !other_ops(&st.ops, Kind::Del) {
                         break;
                     }
                 } else {
@@ -381,19 +573,18 @@ fn stack_locked(
             }
         }
         Kind::Add => {
-            if let Some(i) = st
-                .iter()
-                .position(|e| e.op.kind() == Kind::Del && e.op.dev_name() == op.dev_name())
+            if let Some(i) = (0..st.ops.len())
+                .find(|&i| st.ops[i].kind == Kind::Del && st.dev_name(i) == op.dev_name())
             {
-                unstacked.push(st.remove(i));
+                st.unstack(i, debug, &mut unstacked);
             }
         }
         Kind::Rename => {
-            if let NodeOp::Rename { old, .. } = &op {
+            if let OpRef::Rename { old, .. } = op {
                 let mut i = 0;
-                while i < st.len() {
-                    if st[i].op.dev_name() == old.as_slice() {
-                        unstacked.push(st.remove(i));
+                while i < st.ops.len() {
+                    if st.dev_name(i) == old {
+                        st.unstack(i, debug, &mut unstacked);
                     } else {
                         i += 1;
                     }
@@ -408,21 +599,14 @@ fn stack_locked(
         Kind::Del => {}
     }
 
-    let entry = Entry {
-        op,
-        rely_on_udev: rely,
-        warn_if_udev_failed: if rely { false } else { warn },
-    };
-    let logged = debug.then(|| entry.clone());
-    st.push(entry);
+    let warn_if_udev_failed = if rely { false } else { warn };
+    st.push(op, rely, warn_if_udev_failed);
     drop(st);
     if debug {
-        for e in &unstacked {
-            log_op(ctx, "Unstacking", e);
+        for (e, r, w) in &unstacked {
+            log_op(ctx, "Unstacking", e.as_ref(), *r, *w);
         }
-    }
-    if let Some(e) = logged {
-        log_op(ctx, "Stacking", &e);
+        log_op(ctx, "Stacking", op, rely, warn_if_udev_failed);
     }
 }
 
@@ -478,7 +662,7 @@ impl<'a> Env<'a> {
         if crate::kernel::codec::contains_byte(name, b'/') {
             sys::with_path(&[name], f)
         } else {
-            sys::with_path(&[self.dm_dir(), b"/", name], f)
+            sys::with_dir_path(self.dm_dir(), name, f)
         }
     }
 
@@ -505,45 +689,44 @@ impl<'a> Env<'a> {
 /// `update_devs()`: run every stacked operation in FIFO order and clear the
 /// stack. Failures are logged; they do not stop later operations.
 pub fn update_devs(ctx: &Context) {
-    let mut ops = std::mem::take(&mut ctx.nodes.lock().ops);
-    if ops.is_empty() {
-        return;
-    }
+    // The stack is taken out (operations stacked meanwhile, by a logger
+    // running a task, start a new one) and run without the lock.
+    let (mut ops, mut names) = {
+        let mut st = ctx.nodes.lock();
+        if st.ops.is_empty() {
+            return;
+        }
+        (std::mem::take(&mut st.ops), std::mem::take(&mut st.names))
+    };
     let env = Env::of(ctx);
     for e in &ops {
+        let op = e.op(&names);
         if e.rely_on_udev {
             if env.debug {
-                log_op(ctx, "Skipping", e);
+                log_op(ctx, "Skipping", op, e.rely_on_udev, e.warn_if_udev_failed);
             }
         } else {
             if env.debug {
-                log_op(ctx, "Processing", e);
+                log_op(ctx, "Processing", op, e.rely_on_udev, e.warn_if_udev_failed);
             }
-            let _ = execute(&env, e);
+            let _ = execute(&env, op, e.warn_if_udev_failed);
         }
     }
-    // The names' buffers and the emptied vector (a small one only) serve
-    // the next operations.
-    let mut st = ctx.nodes.lock();
-    for e in ops.drain(..) {
-        match e.op {
-            NodeOp::Add { name, .. }
-            | NodeOp::Del { name, .. }
-            | NodeOp::ReadAhead { name, .. } => st.keep(name),
-            NodeOp::Rename { old, new, .. } => {
-                st.keep(old);
-                st.keep(new);
-            }
+    // The emptied vectors (small ones only) serve the next operations.
+    if ops.capacity() <= KEEP_OPS && names.capacity() <= KEEP_NAMES {
+        ops.clear();
+        names.clear();
+        let mut st = ctx.nodes.lock();
+        if st.ops.is_empty() && st.names.is_empty() {
+            st.ops = ops;
+            st.names = names;
         }
-    }
-    if ops.capacity() <= 64 && st.ops.is_empty() {
-        st.ops = ops;
     }
 }
 
-fn execute(ctx: &Env<'_>, e: &Entry) -> bool {
-    match &e.op {
-        NodeOp::Add {
+fn execute(ctx: &Env<'_>, op: OpRef<'_>, warn_if_udev_failed: bool) -> bool {
+    match op {
+        OpRef::Add {
             name,
             major,
             minor,
@@ -551,25 +734,16 @@ fn execute(ctx: &Env<'_>, e: &Entry) -> bool {
             gid,
             mode,
             ..
-        } => add_dev_node(
-            ctx,
-            name,
-            *major,
-            *minor,
-            *uid,
-            *gid,
-            *mode,
-            e.warn_if_udev_failed,
-        ),
-        NodeOp::Del { name, .. } => rm_dev_node(ctx, name, e.warn_if_udev_failed),
-        NodeOp::Rename { old, new, .. } => rename_dev_node(ctx, old, new, e.warn_if_udev_failed),
-        NodeOp::ReadAhead {
+        } => add_dev_node(ctx, name, major, minor, uid, gid, mode, warn_if_udev_failed),
+        OpRef::Del { name, .. } => rm_dev_node(ctx, name, warn_if_udev_failed),
+        OpRef::Rename { old, new, .. } => rename_dev_node(ctx, old, new, warn_if_udev_failed),
+        OpRef::ReadAhead {
             name,
             major,
             minor,
             read_ahead,
             flags,
-        } => set_dev_node_read_ahead(ctx, name, *major, *minor, *read_ahead, *flags),
+        } => set_dev_node_read_ahead(ctx, name, major, minor, read_ahead, flags),
     }
 }
 
@@ -1126,7 +1300,8 @@ mod tests {
     }
 
     fn snapshot(c: &Context) -> Vec<NodeOp> {
-        c.nodes.lock().iter().map(|e| e.op.clone()).collect()
+        let st = c.nodes.lock();
+        st.iter().map(|e| e.op(&st.names).to_owned()).collect()
     }
 
     fn env(c: &Context) -> Env<'_> {
@@ -1137,37 +1312,24 @@ mod tests {
 
     #[test]
     fn log_texts() {
-        let e = Entry {
-            op: NodeOp::add("vg-lv", 253, 3, 0, 6, 0o660, true),
-            rely_on_udev: false,
-            warn_if_udev_failed: true,
-        };
+        let op = NodeOp::add("vg-lv", 253, 3, 0, 6, 0o660, true);
         assert_eq!(
-            describe("Stacking", &e),
+            describe("Stacking", op.as_ref(), false, true),
             "vg-lv: Stacking NODE_ADD (253,3) 0:6 0660 [verify_udev]"
         );
-        let e = Entry {
-            op: NodeOp::del("x", false),
-            rely_on_udev: true,
-            warn_if_udev_failed: false,
-        };
+        let op = NodeOp::del("x", false);
         assert_eq!(
-            describe("Skipping", &e),
+            describe("Skipping", op.as_ref(), true, false),
             "x: Skipping NODE_DEL [trust_udev]"
         );
-        let e = Entry {
-            op: NodeOp::rename("a", "b", false),
-            rely_on_udev: false,
-            warn_if_udev_failed: false,
-        };
-        assert_eq!(describe("Processing", &e), "a: Processing NODE_RENAME to b");
-        let e = Entry {
-            op: NodeOp::read_ahead("a", 253, 0, 256, 1),
-            rely_on_udev: false,
-            warn_if_udev_failed: false,
-        };
+        let op = NodeOp::rename("a", "b", false);
         assert_eq!(
-            describe("Stacking", &e),
+            describe("Processing", op.as_ref(), false, false),
+            "a: Processing NODE_RENAME to b"
+        );
+        let op = NodeOp::read_ahead("a", 253, 0, 256, 1);
+        assert_eq!(
+            describe("Stacking", op.as_ref(), false, false),
             "a: Stacking NODE_READ_AHEAD 256 (flags=1)"
         );
     }
@@ -1255,30 +1417,40 @@ mod tests {
     }
 
     #[test]
-    fn run_names_serve_the_next_ops() {
+    fn a_run_stack_keeps_its_vectors() {
         let c = Context::new();
         // Skipped (relied on udev): nothing touches the file system.
-        stack(
-            &c,
-            NodeOp::del(op_name(&c, b"a-rather-long-name"), false),
-            true,
-        );
+        stack(&c, NodeOp::del("a-rather-long-name", false), true);
         stack(&c, NodeOp::rename("old", "new", false), true);
         update_devs(&c);
         assert_eq!(c.pending_node_ops(), 0);
-        assert_eq!(c.nodes.lock().spare.len(), 3);
-        // A recycled buffer holds exactly the new name.
-        let n = op_name(&c, b"ab");
-        assert_eq!(n, b"ab");
-        assert_eq!(c.nodes.lock().spare.len(), 2);
-        stack(&c, NodeOp::del(n, false), true);
-        assert_eq!(snapshot(&c), vec![NodeOp::del("ab", false)]);
-        // Only a few buffers are kept.
-        for i in 0..10 {
+        {
+            let st = c.nodes.lock();
+            assert!(st.ops.capacity() >= 2 && st.names.capacity() >= 24);
+            assert!(st.names.is_empty());
+        }
+        // The arena holds exactly the new names.
+        stack(&c, NodeOp::del("ab", false), true);
+        stack(&c, NodeOp::rename("cd", "ef", false), true);
+        assert_eq!(
+            snapshot(&c),
+            vec![NodeOp::del("ab", false), NodeOp::rename("cd", "ef", false)]
+        );
+        assert_eq!(c.nodes.lock().names, b"abcdef");
+        // Unstacked names stay in the arena until the stack runs.
+        stack(&c, NodeOp::del("ef", false), true);
+        assert_eq!(
+            snapshot(&c),
+            vec![NodeOp::del("ab", false), NodeOp::del("ef", false)]
+        );
+        update_devs(&c);
+        assert!(c.nodes.lock().names.is_empty());
+        // Big vectors are not kept.
+        for i in 0..(KEEP_OPS + 1) {
             stack(&c, NodeOp::del(format!("n{i}"), false), true);
         }
         update_devs(&c);
-        assert_eq!(c.nodes.lock().spare.len(), SPARE_NAMES);
+        assert_eq!(c.nodes.lock().ops.capacity(), 0);
     }
 
     #[test]

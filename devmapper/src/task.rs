@@ -20,7 +20,7 @@ use crate::kernel::control::{Head, IoctlError, Payload, Reply, Request};
 mod table;
 use crate::log::Level;
 use crate::mangle::{self, ManglingMode};
-use crate::nodes::{self, NodeOp};
+use crate::nodes::{self, OpRef};
 use crate::secret::{self, Secret};
 use crate::small::SmallBytes;
 use crate::udev;
@@ -1837,7 +1837,6 @@ impl Task {
             return;
         };
         let (hflags, hdev) = (h.flags, h.dev);
-        let reply_name = (ty == TaskType::MkNodes).then(|| codec::fixed_str(&h.name).to_vec());
         let flags = self.event_nr >> udev::UDEV_FLAGS_SHIFT;
         let rely_on_udev = self.cookie_set && (flags & udev::DISABLE_LIBRARY_FALLBACK as u32) != 0;
         // Whether udev was expected to act is settled when the node
@@ -1845,56 +1844,69 @@ impl Task {
         let check_udev = self.cookie_set && (flags & udev::DISABLE_DM_RULES_FLAG as u32) == 0;
         let (major, minor) = abi::decode_dev(hdev);
         // libdm names nodes by the name as sent to the kernel (mangled), except
-        // for MKNODES, which uses the (unmangled) name of the reply.
-        // (Copied only for an operation that is stacked.)
-        let name = || self.dev_name().map(|n| nodes::op_name(ctx, n));
+        // for MKNODES, which uses the (unmangled) name of the reply. The
+        // names are copied once, into the node stack.
         // The node libdevmapper creates: owner, group and mode from the task.
-        let add = |name: Vec<u8>, check_udev: bool| {
-            NodeOp::add(
-                name, major, minor, self.uid, self.gid, self.mode, check_udev,
-            )
+        let add = |name, check_udev| OpRef::Add {
+            name,
+            major,
+            minor,
+            uid: self.uid,
+            gid: self.gid,
+            mode: self.mode,
+            check_udev,
         };
         match ty {
             TaskType::Create if self.add_node == ADD_NODE_ON_CREATE && !rely_on_udev => {
                 if let Some(n) = self.dev_name().filter(|n| !n.is_empty()) {
-                    nodes::stack_named(ctx, n, |n| add(n, check_udev), rely_on_udev);
+                    nodes::stack_ref(ctx, add(n, check_udev), rely_on_udev);
                 }
             }
             TaskType::Remove if !rely_on_udev => {
-                if let Some(n) = self.dev_name() {
-                    let del = |n| NodeOp::del(n, check_udev);
-                    nodes::stack_named(ctx, n, del, rely_on_udev);
+                if let Some(name) = self.dev_name() {
+                    nodes::stack_ref(ctx, OpRef::Del { name, check_udev }, rely_on_udev);
                 }
             }
             TaskType::Rename if !self.new_uuid => {
-                if let (Some(old), Some(new)) = (name(), self.newname.as_deref()) {
-                    nodes::stack(ctx, NodeOp::rename(old, new, check_udev), rely_on_udev);
+                if let (Some(old), Some(new)) = (self.dev_name(), self.newname.as_deref()) {
+                    let op = OpRef::Rename {
+                        old,
+                        new,
+                        check_udev,
+                    };
+                    nodes::stack_ref(ctx, op, rely_on_udev);
                 }
             }
             TaskType::Resume => {
                 if let Some(n) = self.dev_name() {
                     if self.add_node == ADD_NODE_ON_RESUME {
-                        nodes::stack_named(ctx, n, |n| add(n, check_udev), rely_on_udev);
+                        nodes::stack_ref(ctx, add(n, check_udev), rely_on_udev);
                     }
-                    // An AUTO read-ahead is never stacked: no op (nor copy
-                    // of the name) is made for it.
+                    // An AUTO read-ahead is never stacked.
                     if self.read_ahead != nodes::READ_AHEAD_AUTO {
-                        let ra = NodeOp::read_ahead(
-                            nodes::op_name(ctx, n),
+                        let ra = OpRef::ReadAhead {
+                            name: n,
                             major,
                             minor,
-                            self.read_ahead,
-                            self.read_ahead_flags,
-                        );
-                        nodes::stack(ctx, ra, false);
+                            read_ahead: self.read_ahead,
+                            flags: self.read_ahead_flags,
+                        };
+                        nodes::stack_ref(ctx, ra, false);
                     }
                 }
             }
             TaskType::MkNodes => {
                 if DmFlags::from_bits_retain(hflags).contains(DmFlags::EXISTS) {
-                    nodes::stack(ctx, add(reply_name.unwrap_or_default(), false), false);
-                } else if let Some(n) = name() {
-                    nodes::stack(ctx, NodeOp::del(n, false), false);
+                    let name = self
+                        .reply_header()
+                        .map_or(&[][..], |h| codec::fixed_str(&h.name));
+                    nodes::stack_ref(ctx, add(name, false), false);
+                } else if let Some(name) = self.dev_name() {
+                    let op = OpRef::Del {
+                        name,
+                        check_udev: false,
+                    };
+                    nodes::stack_ref(ctx, op, false);
                 }
             }
             _ => {}
@@ -1935,6 +1947,37 @@ impl Task {
         t.minor = self.minor;
     }
 
+    /// Turn this CREATE sub-task, after its run, into the RELOAD
+    /// `create_and_load` sends next, as if made new: by name (as set) and
+    /// the new device's number, without uuid, with `parent`'s table and
+    /// load flags; everything else as [`Task::new`] has it. The CREATE's
+    /// reply is dropped first (its buffer serves the RELOAD's ioctl).
+    fn become_reload_of(&mut self, parent: &mut Task, info: &Info) {
+        self.raw_type = TaskType::Reload as i32;
+        self.reply = None;
+        self.spec_walk = SpecWalk::NONE;
+        self.payload_checked = false;
+        self.reply_specs = false;
+        self.ioctl_errno = 0;
+        self.runs = 0;
+        self.uuid = None;
+        self.mangled_uuid = None;
+        self.major = info.major as i32;
+        self.minor = info.minor as i32;
+        self.allow_default_major_fallback = false;
+        self.uid = DEVICE_UID;
+        self.gid = DEVICE_GID;
+        self.mode = DEVICE_MODE;
+        self.add_node = ADD_NODE_ON_RESUME;
+        self.cookie_set = false;
+        self.event_nr = 0;
+        self.read_only = parent.read_only;
+        self.secure_data = parent.secure_data;
+        self.ima_measurement = parent.ima_measurement;
+        self.table = std::mem::take(&mut parent.table);
+        self.table_checked = parent.table_checked;
+    }
+
     /// libdevmapper's create-with-table: CREATE, RELOAD by devno, then this
     /// task becomes the RESUME; on a failed load or resume the new device is
     /// removed again.
@@ -1944,49 +1987,36 @@ impl Task {
             self.udev_complete(ctx);
             return Err(e);
         }
-        // The sub-tasks live in blocks and are dropped where they are (a
-        // `drop(task)` would first copy the whole task). The CREATE's reply
-        // buffer serves the next ioctl.
-        let info = {
-            let mut create = self.sub_task(TaskType::Create);
-            self.same_device(&mut create);
-            create.allow_default_major_fallback = self.allow_default_major_fallback;
-            create.uid = self.uid;
-            create.gid = self.gid;
-            create.mode = self.mode;
-            create.add_node = self.add_node;
-            create.cookie_set = self.cookie_set;
-            create.event_nr = self.event_nr & udev::UDEV_FLAGS_MASK;
-            if let Err(e) = create.run(ctx) {
-                self.ioctl_errno = create.ioctl_errno;
+        // One sub-task serves the CREATE and then the RELOAD (the fields
+        // that differ are set as a new RELOAD task has them). It lives in a
+        // block and is dropped where it is (a `drop(task)` would first copy
+        // the whole task).
+        let (info, loaded, reload_errno) = {
+            let mut sub = self.sub_task(TaskType::Create);
+            self.same_device(&mut sub);
+            sub.allow_default_major_fallback = self.allow_default_major_fallback;
+            sub.uid = self.uid;
+            sub.gid = self.gid;
+            sub.mode = self.mode;
+            sub.add_node = self.add_node;
+            sub.cookie_set = self.cookie_set;
+            sub.event_nr = self.event_nr & udev::UDEV_FLAGS_MASK;
+            if let Err(e) = sub.run(ctx) {
+                self.ioctl_errno = sub.ioctl_errno;
                 let e = logged(ctx, e);
                 self.udev_complete(ctx);
                 return Err(e);
             }
-            create.info().filter(|i| i.exists != 0)
-        };
-        let Some(info) = info else {
-            self.udev_complete(ctx);
-            return Err(Error::new(ErrorKind::NotFound, "the new device vanished")
-                .with_errno(libc::ENXIO)
-                .silently());
-        };
-        let (loaded, reload_errno) = {
-            let mut reload = self.sub_task(TaskType::Reload);
-            reload.name = self.name.clone();
-            reload.name_plain = self.name_plain;
-            reload.mangled_name = self.mangled_name.clone();
-            reload.major = info.major as i32;
-            reload.minor = info.minor as i32;
-            reload.allow_default_major_fallback = false;
-            reload.read_only = self.read_only;
-            reload.secure_data = self.secure_data;
-            reload.ima_measurement = self.ima_measurement;
-            reload.table = std::mem::take(&mut self.table);
-            reload.table_checked = self.table_checked;
-            let loaded = reload.run(ctx);
-            self.table = std::mem::take(&mut reload.table);
-            (loaded, reload.ioctl_errno)
+            let Some(info) = sub.info().filter(|i| i.exists != 0) else {
+                self.udev_complete(ctx);
+                return Err(Error::new(ErrorKind::NotFound, "the new device vanished")
+                    .with_errno(libc::ENXIO)
+                    .silently());
+            };
+            sub.become_reload_of(self, &info);
+            let loaded = sub.run(ctx);
+            self.table = std::mem::take(&mut sub.table);
+            (info, loaded, sub.ioctl_errno)
         };
         if let Err(e) = loaded {
             self.ioctl_errno = reload_errno;

@@ -168,6 +168,12 @@ pub fn system_support(ctx: &Context) -> SystemSupport {
     }
 }
 
+/// [`system_support`] if the probe already ran.
+#[inline]
+pub fn system_support_known() -> Option<SystemSupport> {
+    SYSTEM.get().copied()
+}
+
 /// [`system_support`]'s probe, once per process.
 #[cold]
 #[inline(never)]

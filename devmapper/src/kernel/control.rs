@@ -1177,6 +1177,12 @@ impl Control {
         }
     }
 
+    /// Whether [`Control::known_version`] is known (one load).
+    #[inline]
+    pub(crate) fn version_known(&self) -> bool {
+        self.version.set.load(Ordering::Acquire)
+    }
+
     /// The interface version if the handshake (or any reply) told it.
     #[inline]
     pub(crate) fn known_version(&self) -> Option<[u32; 3]> {

@@ -218,6 +218,43 @@ pub fn with_path<R>(parts: &[&[u8]], f: impl FnOnce(&CPath<'_>) -> R) -> Result<
     }
 }
 
+/// [`with_path`] for `dir/name`, the usual node path: the separator is
+/// written in place rather than copied as a part of its own.
+pub fn with_dir_path<R>(
+    dir: &[u8],
+    name: &[u8],
+    f: impl FnOnce(&CPath<'_>) -> R,
+) -> Result<R, i32> {
+    let len = dir.len() + 1 + name.len();
+    if len >= STACK_PATH {
+        return with_path(&[dir, b"/", name], f);
+    }
+    if crate::kernel::codec::contains_byte(dir, 0) || crate::kernel::codec::contains_byte(name, 0) {
+        return Err(libc::EINVAL);
+    }
+    // Only the bytes written are read: no need to clear the buffer.
+    let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); STACK_PATH];
+    let dst = buf.as_mut_ptr().cast::<u8>();
+    // SAFETY: `dir.len() + 1 + name.len()` is `len`, below STACK_PATH: the
+    // bytes written are inside the buffer, which neither part overlaps.
+    unsafe {
+        std::ptr::copy_nonoverlapping(dir.as_ptr(), dst, dir.len());
+        dst.add(dir.len()).write(b'/');
+        std::ptr::copy_nonoverlapping(name.as_ptr(), dst.add(dir.len() + 1), name.len());
+    }
+    buf[len].write(0);
+    // SAFETY: the first `len + 1` bytes were written just above: `dir`,
+    // '/', `name` (neither holds a NUL: checked above), then one NUL. They
+    // form a C string.
+    let c = unsafe {
+        CStr::from_bytes_with_nul_unchecked(std::slice::from_raw_parts(
+            buf.as_ptr().cast::<u8>(),
+            len + 1,
+        ))
+    };
+    Ok(f(&CPath(c)))
+}
+
 fn with_cpath<R>(path: &Path, f: impl FnOnce(&CPath<'_>) -> Result<R, i32>) -> Result<R, i32> {
     with_path(&[path.as_os_str().as_bytes()], f)?
 }
