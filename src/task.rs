@@ -466,6 +466,121 @@ pub unsafe extern "C" fn dm_task_add_target(
     ttype: *const c_char,
     params: *const c_char,
 ) -> c_int {
+    // The usual target (a short type name, short parameters without a
+    // backslash, continuing a table whose storage has room) is added
+    // without a call: nothing in it can unwind, so the guard costs
+    // nothing, and the export needs no frame. Everything else (the first
+    // target, growth, escapes, long strings, gaps, every error and its
+    // log line) is the other path's, which starts over: the fast path
+    // changes nothing unless it adds the target.
+    let fast = guard("dm_task_add_target", false, || {
+        // SAFETY: the caller's arguments (C contract).
+        Some(unsafe { add_target_fast(dmt, start, size, ttype, params) })
+    });
+    if fast {
+        return 1;
+    }
+    // SAFETY: the caller's arguments, under the same contract.
+    unsafe { add_target_other(dmt, start, size, ttype, params) }
+}
+
+/// [`dm_task_add_target`]'s usual case: whether it added the target
+/// (nothing changed otherwise). The strings are copied into the task's
+/// table as they are scanned, one byte at a time and never past a NUL or
+/// beyond 16 bytes: a type name of 1 to 15 bytes and parameters of at
+/// most 15 without a backslash, or the other path takes over. A call to
+/// `strlen` would cost more for such strings, and a frame to keep the
+/// arguments in across it.
+///
+/// # Safety
+/// `dm_task_add_target`'s arguments: NULL or a task handle, NULL or C
+/// strings.
+#[inline(always)]
+unsafe fn add_target_fast(
+    dmt: *mut dm_task,
+    start: u64,
+    size: u64,
+    ttype: *const c_char,
+    params: *const c_char,
+) -> bool {
+    // SAFETY: NULL or a task handle (C contract); NULL is the other
+    // path's (logged there).
+    let Some(t) = (unsafe { dmt.as_mut() }) else {
+        return false;
+    };
+    if ttype.is_null() || params.is_null() || !t.unescaped.is_empty() {
+        return false;
+    }
+    let (ttype, params) = (ttype.cast::<u8>(), params.cast::<u8>());
+    t.task.add_target_in_place(start, size, |ty, p| {
+        // SAFETY: non-NULL C strings (C contract): byte i is read only
+        // when bytes 0..i were not NUL, so it is part of the string.
+        unsafe {
+            copy_type(ttype, ty)?;
+            copy_plain_params(params, p)
+        }
+    })
+}
+
+/// Copy the C string at `s` into `field` (zero) when it is 1 to 15 bytes
+/// long; `None` (nothing written, or an unterminated field) otherwise.
+///
+/// # Safety
+/// `s` is a C string.
+#[inline(always)]
+unsafe fn copy_type(s: *const u8, field: &mut [u8; 16]) -> Option<()> {
+    for (i, d) in field.iter_mut().enumerate() {
+        // SAFETY: see add_target_fast.
+        let b = unsafe { s.add(i).read() };
+        if b == 0 {
+            return (i != 0).then_some(());
+        }
+        *d = b;
+    }
+    None
+}
+
+/// Copy the C string at `s` into `field` (zero) when it is at most 15
+/// bytes long and holds no backslash (libdm's escaping): its length, or
+/// `None`. A byte with no bit outside `0x5c`'s (one test) is looked at
+/// again: NUL and backslash are two of the sixteen such bytes; digits,
+/// lower case letters, spaces and colons are none of them.
+///
+/// # Safety
+/// `s` is a C string.
+#[inline(always)]
+unsafe fn copy_plain_params(s: *const u8, field: &mut [u8; 16]) -> Option<usize> {
+    for (i, d) in field.iter_mut().enumerate() {
+        // SAFETY: see add_target_fast.
+        let b = unsafe { s.add(i).read() };
+        if b & !b'\\' == 0 {
+            if b == b'\\' {
+                return None;
+            }
+            if b == 0 {
+                return Some(i);
+            }
+        }
+        *d = b;
+    }
+    None
+}
+
+/// Every case of `dm_task_add_target` its fast path leaves (see there).
+///
+/// # Safety
+/// `dm_task_add_target`'s arguments.
+///
+/// `extern "C"` (so it cannot unwind: its guard catches panics) lets the
+/// export jump to it instead of calling it inside a frame of its own.
+#[inline(never)]
+unsafe extern "C" fn add_target_other(
+    dmt: *mut dm_task,
+    start: u64,
+    size: u64,
+    ttype: *const c_char,
+    params: *const c_char,
+) -> c_int {
     guard("dm_task_add_target", 0, move || {
         let what = "dm_task_add_target";
         // SAFETY: a task handle and two C strings (C contract).

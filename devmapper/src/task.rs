@@ -663,6 +663,26 @@ impl Task {
         Ok(())
     }
 
+    /// [`Task::add_target`]'s usual case, or nothing: the target written
+    /// in place by `fill`, under [`Table::push_in_place`]'s terms (a type
+    /// name of 1 to 15 bytes, parameters of at most 15 without a
+    /// backslash, a target that continues the table and fits its
+    /// storage). Answers whether it was added; when not, nothing changed
+    /// and [`Task::add_target`] does the rest, with its checks and errors.
+    #[inline(always)]
+    pub fn add_target_in_place(
+        &mut self,
+        start: u64,
+        length: u64,
+        fill: impl FnOnce(&mut [u8; 16], &mut [u8; 16]) -> Option<usize>,
+    ) -> bool {
+        if self.table.push_in_place(start, length, fill) {
+            self.table_checked = false;
+            return true;
+        }
+        false
+    }
+
     /// `dm_task_add_target` with parameters held in a [`Secret`] (encoded
     /// like [`Task::add_target`]'s; the secret is wiped when dropped here).
     pub fn add_target_secret(

@@ -206,6 +206,75 @@ impl Table {
         self.push_escaped(start, length, ttype, params, escapes)
     }
 
+    /// [`Table::push`]'s usual case, or nothing: a target that starts
+    /// where the table ends and has a length, whose record (of at most 56
+    /// bytes) fits the storage as it is, and that `fill` writes in place.
+    /// `fill` gets the record's type field and the 16 bytes after its
+    /// fixed part, both zero, and answers the parameters' length when it
+    /// wrote there a type name of 1 to 15 bytes and parameters of at most
+    /// 15 (neither holding a NUL, the parameters no backslash, each
+    /// followed by zeros), `None` when it did not (whatever it wrote is
+    /// put back to zero). Answers whether the target was appended; when
+    /// not, nothing changed and [`Table::push`] does the rest (growth,
+    /// escapes, gaps, long strings, the refusals).
+    ///
+    /// The record is written where the kernel will read it, into bytes
+    /// that were zero (the buffer's invariant): the strings straight from
+    /// the caller's, the fixed part's three fields, then four stores of
+    /// bookkeeping.
+    #[inline(always)]
+    pub fn push_in_place(
+        &mut self,
+        start: u64,
+        length: u64,
+        fill: impl FnOnce(&mut [u8; 16], &mut [u8; 16]) -> Option<usize>,
+    ) -> bool {
+        if start != self.next_sector || length == 0 {
+            return false;
+        }
+        let Some(end) = start.checked_add(length) else {
+            return false;
+        };
+        let off = self.buf.len();
+        // (No storage yet means no header room either: the first target
+        // takes the other way.)
+        let kept = self.buf.append_within(SPEC + 16, |rec| {
+            let Some(rec) = rec.first_chunk_mut::<{ SPEC + 16 }>() else {
+                return 0;
+            };
+            // Start and length first: fewer values held across the strings.
+            rec[0..8].copy_from_slice(&start.to_ne_bytes());
+            rec[8..16].copy_from_slice(&length.to_ne_bytes());
+            let (head, body) = rec.split_at_mut(SPEC);
+            let (Ok(ty), Ok(p)) = (
+                <&mut [u8; 16]>::try_from(&mut head[TYPE_AT..]),
+                <&mut [u8; 16]>::try_from(body),
+            ) else {
+                return 0;
+            };
+            let plen = match fill(ty, p) {
+                Some(n) if n < 16 => n,
+                _ => {
+                    // Back to zeros (what was written may be a key).
+                    rec.fill(0);
+                    return 0;
+                }
+            };
+            // The fixed part, the parameters, their NUL, padding to eight.
+            let len = SPEC + ((plen + 8) & !7);
+            rec[20..24].copy_from_slice(&(len as u32).to_ne_bytes());
+            len
+        });
+        if kept == 0 {
+            return false;
+        }
+        // At most u32::MAX bytes of records of at least 48: no overflow.
+        self.count += 1;
+        self.last = off;
+        self.next_sector = end;
+        true
+    }
+
     /// Append a target whose NUL-free parameters hold `escapes`
     /// backslashes (each doubled in the encoding).
     #[inline]
@@ -574,6 +643,77 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// `fill` as the C shell's: the strings copied when short and plain.
+    fn fill_from<'a>(
+        ty: &'a [u8],
+        p: &'a [u8],
+    ) -> impl FnOnce(&mut [u8; 16], &mut [u8; 16]) -> Option<usize> + 'a {
+        move |tf, pf| {
+            // Written before the refusal, as the shell's byte loop does.
+            let t = ty.len().min(16);
+            tf[..t].copy_from_slice(&ty[..t]);
+            let n = p.len().min(16);
+            pf[..n].copy_from_slice(&p[..n]);
+            (!ty.is_empty() && ty.len() < 16 && p.len() < 16 && !p.contains(&b'\\'))
+                .then_some(p.len())
+        }
+    }
+
+    #[test]
+    fn in_place_appends_encode_alike_and_refusals_change_nothing() {
+        // Every parameter length around the fast path's limit, type names
+        // of 1 to 16 bytes, backslashes, gaps, zero lengths, and enough
+        // targets to fill the storage exactly and grow it several times.
+        let mut t = Table::new();
+        let mut want: Vec<(u64, u64, Vec<u8>, Vec<u8>)> = Vec::new();
+        let (mut fast, mut other) = (0, 0);
+        let mut at = 0u64;
+        for i in 0..3000usize {
+            let ty: Vec<u8> = b"abcdefghijklmnopq"[..1 + i % 16].to_vec();
+            let mut p: Vec<u8> = (0..(i * 7) % 40).map(|k| b'0' + (k % 10) as u8).collect();
+            if i % 13 == 5 && !p.is_empty() {
+                let k = i % p.len();
+                p[k] = b'\\';
+            }
+            let (start, len) = match i % 97 {
+                3 => (at + 1, 8),
+                4 => (at, 0),
+                _ => (at, 8),
+            };
+            if ty.len() >= abi::DM_MAX_TYPE_NAME {
+                // The shell's fast path refuses it, and so does the task.
+                assert!(!t.push_in_place(start, len, fill_from(&ty, &p)));
+                continue;
+            }
+            if t.push_in_place(start, len, fill_from(&ty, &p)) {
+                fast += 1;
+            } else {
+                t.push(start, len, &ty, &p).unwrap();
+                other += 1;
+            }
+            want.push((start, len, ty, p));
+            at = start + len;
+            if i % 500 == 0 {
+                // A table cleared and started again.
+                t.clear();
+                want.clear();
+                at = 0;
+            }
+        }
+        assert!(fast > 1000 && other > 100, "{fast} {other}");
+        let refs: Vec<(u64, u64, &[u8], &[u8])> = want
+            .iter()
+            .map(|(s, l, ty, p)| (*s, *l, &ty[..], &p[..]))
+            .collect();
+        assert_eq!(t.payload(), &reference(&refs)[..]);
+        assert_eq!(t.len(), want.len());
+        assert!(!t.contiguous());
+        // Past the end of the table the storage is still zero.
+        let n = t.buf.len();
+        t.buf.try_extend_zeroed(4096).unwrap();
+        assert!(t.buf.as_bytes()[n..].iter().all(|&b| b == 0));
     }
 
     #[test]
