@@ -7,7 +7,7 @@ use crate::CTX;
 use devmapper::kernel::abi::{DmFlags, DM_NAME_LEN, DM_UUID_LEN};
 use devmapper::mangle::{self, ManglingMode};
 use devmapper::secret::Secret;
-use devmapper::task::{Info, Table, TableTarget, Task, TaskType};
+use devmapper::task::{InPlace, Info, Table, TableTarget, Task, TaskType};
 use std::ffi::{c_char, c_int, c_void};
 use std::ptr::{null, null_mut};
 
@@ -473,11 +473,45 @@ pub unsafe extern "C" fn dm_task_add_target(
     // target, growth, escapes, long strings, gaps, every error and its
     // log line) is the other path's, which starts over: the fast path
     // changes nothing unless it adds the target.
-    let fast = guard("dm_task_add_target", false, || {
+    // Parameters of 16 bytes or more are finished out of line.
+    let fast = guard("dm_task_add_target", InPlace::Refused, || {
         // SAFETY: the caller's arguments (C contract).
         Some(unsafe { add_target_fast(dmt, start, size, ttype, params) })
     });
-    if fast {
+    match fast {
+        InPlace::Added => 1,
+        // SAFETY: the caller's arguments, under the same contract; the
+        // fast path found the task and 16 bytes of parameters.
+        InPlace::Long => unsafe { add_target_long(dmt, start, size, ttype, params) },
+        // SAFETY: the caller's arguments, under the same contract.
+        InPlace::Refused => unsafe { add_target_other(dmt, start, size, ttype, params) },
+    }
+}
+
+/// `dm_task_add_target` after its fast path copied the first 16 bytes of
+/// longer parameters ([`InPlace::Long`]): the rest measured with `strlen`
+/// and copied after them; else (a backslash, no room) the record begun is
+/// wiped and [`add_target_other`] starts over.
+///
+/// # Safety
+/// `dm_task_add_target`'s arguments, `dmt` non-NULL and `params` more than
+/// 16 bytes long.
+#[inline(never)]
+unsafe extern "C" fn add_target_long(
+    dmt: *mut dm_task,
+    start: u64,
+    size: u64,
+    ttype: *const c_char,
+    params: *const c_char,
+) -> c_int {
+    let added = guard("dm_task_add_target", false, || {
+        // SAFETY: the fast path's task (non-NULL) and the rest of the
+        // parameters, a C string from byte 16 on (its bytes 0..16 were not
+        // NUL).
+        let (t, rest) = unsafe { (dmt.as_mut()?, std::ffi::CStr::from_ptr(params.add(16))) };
+        Some(t.task.finish_long_in_place(rest))
+    });
+    if added {
         return 1;
     }
     // SAFETY: the caller's arguments, under the same contract.
@@ -502,14 +536,14 @@ unsafe fn add_target_fast(
     size: u64,
     ttype: *const c_char,
     params: *const c_char,
-) -> bool {
+) -> InPlace {
     // SAFETY: NULL or a task handle (C contract); NULL is the other
     // path's (logged there).
     let Some(t) = (unsafe { dmt.as_mut() }) else {
-        return false;
+        return InPlace::Refused;
     };
     if ttype.is_null() || params.is_null() || !t.unescaped.is_empty() {
-        return false;
+        return InPlace::Refused;
     }
     let (ttype, params) = (ttype.cast::<u8>(), params.cast::<u8>());
     t.task.add_target_in_place(start, size, |ty, p| {
@@ -541,8 +575,9 @@ unsafe fn copy_type(s: *const u8, field: &mut [u8; 16]) -> Option<()> {
 }
 
 /// Copy the C string at `s` into `field` (zero) when it is at most 15
-/// bytes long and holds no backslash (libdm's escaping): its length, or
-/// `None`. A byte with no bit outside `0x5c`'s (one test) is looked at
+/// bytes long and holds no backslash (libdm's escaping): its length; 16
+/// when its first 16 bytes are neither NUL nor backslash (all copied: the
+/// string goes on); `None` for a backslash. A byte with no bit outside `0x5c`'s (one test) is looked at
 /// again: NUL and backslash are two of the sixteen such bytes; digits,
 /// lower case letters, spaces and colons are none of them.
 ///
@@ -563,7 +598,8 @@ unsafe fn copy_plain_params(s: *const u8, field: &mut [u8; 16]) -> Option<usize>
         }
         *d = b;
     }
-    None
+    // Neither in 16 bytes: the parameters go on (a C string).
+    Some(16)
 }
 
 /// Every case of `dm_task_add_target` its fast path leaves (see there).

@@ -48,6 +48,24 @@ pub struct Table {
     /// Some target broke that (or had no length): [`Table::contiguous`]
     /// is false and the task's check walks the table for the message.
     gap: bool,
+    /// [`Table::push_in_place`] answered [`InPlace::Long`]: the spare
+    /// bytes after the table hold a record's beginning, and this is the
+    /// storage's room that [`TableBuf::suspend`] took (0: nothing pending).
+    pending: usize,
+}
+
+/// What [`Table::push_in_place`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InPlace {
+    /// The target was appended.
+    Added,
+    /// Nothing changed: [`Table::push`]'s case.
+    Refused,
+    /// The parameters are 16 bytes or longer: their first 16 and the rest
+    /// of the record are written after the table, not kept yet;
+    /// [`Table::finish_long`] must come next (anything else that changes
+    /// the table wipes them first).
+    Long,
 }
 
 /// One target of a [`Table`], read in place.
@@ -147,6 +165,7 @@ impl Table {
             too_large: false,
             next_sector: 0,
             gap: false,
+            pending: 0,
         }
     }
 
@@ -207,16 +226,17 @@ impl Table {
     }
 
     /// [`Table::push`]'s usual case, or nothing: a target that starts
-    /// where the table ends and has a length, whose record (of at most 56
-    /// bytes) fits the storage as it is, and that `fill` writes in place.
-    /// `fill` gets the record's type field and the 16 bytes after its
-    /// fixed part, both zero, and answers the parameters' length when it
-    /// wrote there a type name of 1 to 15 bytes and parameters of at most
-    /// 15 (neither holding a NUL, the parameters no backslash, each
-    /// followed by zeros), `None` when it did not (whatever it wrote is
-    /// put back to zero). Answers whether the target was appended; when
-    /// not, nothing changed and [`Table::push`] does the rest (growth,
-    /// escapes, gaps, long strings, the refusals).
+    /// where the table ends and has a length, whose record fits the
+    /// storage as it is, and that `fill` writes in place. `fill` gets the
+    /// record's type field and the 16 bytes after its fixed part, both
+    /// zero, and answers the parameters' length when it wrote there a type
+    /// name of 1 to 15 bytes and parameters of at most 15 (neither holding
+    /// a NUL, the parameters no backslash, each followed by zeros); 16 when
+    /// it wrote the type and 16 bytes of longer such parameters (then
+    /// [`InPlace::Long`]: [`Table::finish_long`] takes the rest); `None`
+    /// when it did neither (whatever it wrote is put back to zero, and
+    /// nothing changed: [`Table::push`] does the rest: growth, escapes,
+    /// gaps, the refusals).
     ///
     /// The record is written where the kernel will read it, into bytes
     /// that were zero (the buffer's invariant): the strings straight from
@@ -228,16 +248,17 @@ impl Table {
         start: u64,
         length: u64,
         fill: impl FnOnce(&mut [u8; 16], &mut [u8; 16]) -> Option<usize>,
-    ) -> bool {
+    ) -> InPlace {
         if start != self.next_sector || length == 0 {
-            return false;
+            return InPlace::Refused;
         }
         let Some(end) = start.checked_add(length) else {
-            return false;
+            return InPlace::Refused;
         };
         let off = self.buf.len();
+        let mut long = false;
         // (No storage yet means no header room either: the first target
-        // takes the other way.)
+        // takes the other way. While a record is pending there is no room.)
         let kept = self.buf.append_within(SPEC + 16, |rec| {
             let Some(rec) = rec.first_chunk_mut::<{ SPEC + 16 }>() else {
                 return 0;
@@ -254,6 +275,10 @@ impl Table {
             };
             let plen = match fill(ty, p) {
                 Some(n) if n < 16 => n,
+                Some(16) => {
+                    long = true;
+                    return 0;
+                }
                 _ => {
                     // Back to zeros (what was written may be a key).
                     rec.fill(0);
@@ -266,13 +291,70 @@ impl Table {
             len
         });
         if kept == 0 {
-            return false;
+            if long {
+                self.pending = self.buf.suspend();
+                return InPlace::Long;
+            }
+            return InPlace::Refused;
         }
         // At most u32::MAX bytes of records of at least 48: no overflow.
         self.count += 1;
         self.last = off;
         self.next_sector = end;
-        true
+        InPlace::Added
+    }
+
+    /// After [`InPlace::Long`]: append the record begun after the table,
+    /// `rest` being its parameters from byte 16 on, when they hold no
+    /// backslash and the record fits the storage. Answers whether it
+    /// was appended; when not (or when nothing was pending), the record
+    /// begun is wiped and nothing changed.
+    pub fn finish_long(&mut self, rest: &std::ffi::CStr) -> bool {
+        if self.pending == 0 {
+            return false;
+        }
+        self.buf.resume(std::mem::take(&mut self.pending));
+        let off = self.buf.len();
+        let mut end = None;
+        let rest = rest.to_bytes();
+        let plain = !codec::contains_byte(rest, b'\\');
+        let kept = self.buf.append_within(SPEC + 16, |room| {
+            // The parameters, their NUL, padding to eight.
+            let Some(len) = rest.len().checked_add(16 + 8).map(|n| SPEC + (n & !7)) else {
+                return wipe_begun(room);
+            };
+            if !plain || len > room.len() {
+                return wipe_begun(room);
+            }
+            let (rec, _) = room.split_at_mut(len);
+            let (Some(start), Some(length)) = (field::<8>(rec, 0), field::<8>(rec, 8)) else {
+                return wipe_begun(room);
+            };
+            end = u64::from_ne_bytes(start).checked_add(u64::from_ne_bytes(length));
+            match rec.get_mut(SPEC + 16..SPEC + 16 + rest.len()) {
+                Some(d) if end.is_some() => d.copy_from_slice(rest),
+                _ => return wipe_begun(room),
+            }
+            rec[20..24].copy_from_slice(&(len as u32).to_ne_bytes());
+            len
+        });
+        match (kept, end) {
+            (1.., Some(end)) => {
+                self.count += 1;
+                self.last = off;
+                self.next_sector = end;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Wipe a record [`Table::push_in_place`] began, if one is pending.
+    fn settle(&mut self) {
+        if self.pending != 0 {
+            self.buf.resume(std::mem::take(&mut self.pending));
+            self.buf.append_within(SPEC + 16, wipe_begun);
+        }
     }
 
     /// Append a target whose NUL-free parameters hold `escapes`
@@ -286,6 +368,7 @@ impl Table {
         params: &[u8],
         escapes: usize,
     ) -> Result<(), Error> {
+        self.settle();
         let Some(len) = params
             .len()
             .checked_add(escapes + 1 + 7)
@@ -326,6 +409,7 @@ impl Table {
 
     /// Remove every target (the buffer is wiped and released).
     pub fn clear(&mut self) {
+        self.settle();
         self.buf.clear();
         self.count = 0;
         self.last = 0;
@@ -387,8 +471,26 @@ impl Table {
 
     /// The buffer, header room included, for the run.
     pub(crate) fn buf_mut(&mut self) -> &mut TableBuf {
+        self.settle();
         &mut self.buf
     }
+}
+
+impl Drop for Table {
+    fn drop(&mut self) {
+        // (The buffer wipes its bytes in use itself.)
+        self.settle();
+    }
+}
+
+/// Put back the zeros of a record begun after the table (its first
+/// `SPEC + 16` bytes: all [`Table::push_in_place`] writes); keeps none.
+fn wipe_begun(rec: &mut [u8]) -> usize {
+    if let Some(r) = rec.get_mut(..SPEC + 16) {
+        r.fill(0);
+        std::hint::black_box(r);
+    }
+    0
 }
 
 /// Write one record into `rec` (zeroed, exactly its length).
@@ -656,8 +758,8 @@ mod tests {
             tf[..t].copy_from_slice(&ty[..t]);
             let n = p.len().min(16);
             pf[..n].copy_from_slice(&p[..n]);
-            (!ty.is_empty() && ty.len() < 16 && p.len() < 16 && !p.contains(&b'\\'))
-                .then_some(p.len())
+            let plain = !p[..n].contains(&b'\\');
+            (!ty.is_empty() && ty.len() < 16 && plain).then_some(n)
         }
     }
 
@@ -668,7 +770,7 @@ mod tests {
         // targets to fill the storage exactly and grow it several times.
         let mut t = Table::new();
         let mut want: Vec<(u64, u64, Vec<u8>, Vec<u8>)> = Vec::new();
-        let (mut fast, mut other) = (0, 0);
+        let (mut fast, mut long, mut other) = (0, 0, 0);
         let mut at = 0u64;
         for i in 0..3000usize {
             let ty: Vec<u8> = b"abcdefghijklmnopq"[..1 + i % 16].to_vec();
@@ -684,14 +786,26 @@ mod tests {
             };
             if ty.len() >= abi::DM_MAX_TYPE_NAME {
                 // The shell's fast path refuses it, and so does the task.
-                assert!(!t.push_in_place(start, len, fill_from(&ty, &p)));
+                let r = t.push_in_place(start, len, fill_from(&ty, &p));
+                assert_eq!(r, InPlace::Refused);
                 continue;
             }
-            if t.push_in_place(start, len, fill_from(&ty, &p)) {
-                fast += 1;
-            } else {
-                t.push(start, len, &ty, &p).unwrap();
-                other += 1;
+            match t.push_in_place(start, len, fill_from(&ty, &p)) {
+                InPlace::Added => fast += 1,
+                InPlace::Long if t.finish_long(&std::ffi::CString::new(&p[16..]).unwrap()) => {
+                    long += 1
+                }
+                r => {
+                    // Some pushes meet a record begun and not finished:
+                    // it must be wiped first.
+                    if r == InPlace::Long && i % 3 == 0 {
+                        assert!(!t
+                            .push_in_place(start, len, fill_from(&ty, &p))
+                            .eq(&InPlace::Added));
+                    }
+                    t.push(start, len, &ty, &p).unwrap();
+                    other += 1;
+                }
             }
             want.push((start, len, ty, p));
             at = start + len;
@@ -702,7 +816,10 @@ mod tests {
                 at = 0;
             }
         }
-        assert!(fast > 1000 && other > 100, "{fast} {other}");
+        assert!(
+            fast > 500 && long > 500 && other > 100,
+            "{fast} {long} {other}"
+        );
         let refs: Vec<(u64, u64, &[u8], &[u8])> = want
             .iter()
             .map(|(s, l, ty, p)| (*s, *l, &ty[..], &p[..]))
@@ -714,6 +831,20 @@ mod tests {
         let n = t.buf.len();
         t.buf.try_extend_zeroed(4096).unwrap();
         assert!(t.buf.as_bytes()[n..].iter().all(|&b| b == 0));
+
+        // A record begun and left: wiped before the run reads the table,
+        // and no room for another in place meanwhile.
+        let mut t = Table::new();
+        t.push(0, 8, b"zero", b"").unwrap();
+        let long = b"0123456789abcdef and more";
+        let r = t.push_in_place(8, 8, fill_from(b"linear", long));
+        assert_eq!(r, InPlace::Long);
+        let r = t.push_in_place(8, 8, fill_from(b"zero", b""));
+        assert_eq!(r, InPlace::Refused);
+        let n = t.buf_mut().len();
+        t.buf.try_extend_zeroed(64).unwrap();
+        assert!(t.buf.as_bytes()[n..].iter().all(|&b| b == 0));
+        assert!(!t.finish_long(c"and more"));
     }
 
     #[test]
