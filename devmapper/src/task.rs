@@ -24,7 +24,7 @@ use crate::nodes::{self, NodeOp};
 use crate::secret::{self, Secret};
 use crate::small::SmallBytes;
 use crate::udev;
-pub use table::{InPlace, Table, TableIter, TableTarget};
+pub use table::{Begun, InPlace, Table, TableIter, TableTarget};
 
 /// Task types, numbered as in `libdevmapper.h` (`DM_DEVICE_*`).
 #[repr(i32)]
@@ -666,34 +666,24 @@ impl Task {
     /// [`Task::add_target`]'s usual case, or nothing: the target written
     /// in place by `fill`, under [`Table::push_in_place`]'s terms (a type
     /// name of 1 to 15 bytes, parameters without a backslash, a target
-    /// that continues the table and fits its storage). When not
-    /// [`InPlace::Added`], nothing was added: after [`InPlace::Long`],
-    /// [`Task::finish_long_in_place`] comes next; after
-    /// [`InPlace::Refused`], [`Task::add_target`] does the rest, with its
-    /// checks and errors.
+    /// that continues the table and fits its storage). After
+    /// [`InPlace::Long`], [`Begun::finish`] keeps the record or wipes it;
+    /// after [`InPlace::Refused`], nothing changed and
+    /// [`Task::add_target`] does the rest, with its checks and errors.
     #[inline(always)]
     pub fn add_target_in_place(
         &mut self,
         start: u64,
         length: u64,
         fill: impl FnOnce(&mut [u8; 16], &mut [u8; 16]) -> Option<usize>,
-    ) -> InPlace {
+    ) -> InPlace<'_> {
         let r = self.table.push_in_place(start, length, fill);
-        if r == InPlace::Added {
+        if !matches!(r, InPlace::Refused) {
+            // (When a long record is not kept after all, Task::add_target
+            // comes next: a table checked again for nothing, at most.)
             self.table_checked = false;
         }
         r
-    }
-
-    /// After [`InPlace::Long`]: [`Table::finish_long`] (`rest`: the
-    /// parameters from byte 16 on). Answers whether the target was added;
-    /// when not, nothing changed and [`Task::add_target`] does the rest.
-    pub fn finish_long_in_place(&mut self, rest: &std::ffi::CStr) -> bool {
-        if self.table.finish_long(rest) {
-            self.table_checked = false;
-            return true;
-        }
-        false
     }
 
     /// `dm_task_add_target` with parameters held in a [`Secret`] (encoded

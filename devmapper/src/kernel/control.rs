@@ -391,19 +391,6 @@ impl TableBuf {
         n
     }
 
-    /// Stop [`TableBuf::append_within`] (it finds no room) until
-    /// [`TableBuf::resume`] gets the answer back: while the spare bytes
-    /// hold something not yet kept.
-    pub fn suspend(&mut self) -> usize {
-        std::mem::take(&mut self.within)
-    }
-
-    /// Undo [`TableBuf::suspend`] with its answer.
-    pub fn resume(&mut self, within: usize) {
-        // (Never more than the storage holds: see set_storage.)
-        self.within = within.min(self.capacity()).min(u32::MAX as usize);
-    }
-
     /// Note the storage's start and capacity (after every change of
     /// `store`).
     fn set_storage(&mut self, base: *mut u8, cap: usize) {

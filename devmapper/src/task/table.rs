@@ -48,24 +48,62 @@ pub struct Table {
     /// Some target broke that (or had no length): [`Table::contiguous`]
     /// is false and the task's check walks the table for the message.
     gap: bool,
-    /// [`Table::push_in_place`] answered [`InPlace::Long`]: the spare
-    /// bytes after the table hold a record's beginning, and this is the
-    /// storage's room that [`TableBuf::suspend`] took (0: nothing pending).
-    pending: usize,
 }
 
 /// What [`Table::push_in_place`] did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum InPlace {
+#[must_use]
+pub enum InPlace<'t> {
     /// The target was appended.
     Added,
     /// Nothing changed: [`Table::push`]'s case.
     Refused,
-    /// The parameters are 16 bytes or longer: their first 16 and the rest
-    /// of the record are written after the table, not kept yet;
-    /// [`Table::finish_long`] must come next (anything else that changes
-    /// the table wipes them first).
-    Long,
+    /// The parameters are 16 bytes or longer: the record is begun after
+    /// the table, for [`Begun::finish`].
+    Long(Begun<'t>),
+}
+
+/// A record [`Table::push_in_place`] began after the table (start, length,
+/// type name, the parameters' first 16 bytes), not kept: the table is
+/// borrowed until [`Begun::finish`] keeps it or wipes it; dropped, it is
+/// wiped (what was written may be a key).
+#[must_use]
+#[repr(transparent)]
+pub struct Begun<'t>(&'t mut Table);
+
+impl Begun<'_> {
+    /// Keep the record with `rest`, the parameters after the 16 bytes
+    /// written (without a NUL, and without a backslash either: the caller
+    /// looked, for they are copied as they are and the kernel would take a
+    /// backslash for an escape), when the record fits the storage. Answers
+    /// whether the target was appended; when not, the record begun is
+    /// wiped and nothing changed ([`Table::push`]'s case).
+    pub fn finish(self, rest: &[u8]) -> bool {
+        let kept = self.0.finish_long(rest, 0);
+        // Kept, or wiped already.
+        std::mem::forget(self);
+        kept
+    }
+
+    /// [`Begun::finish`] for a `rest` that may hold backslashes (each
+    /// doubled in the encoding, as [`Table::push`] does).
+    #[inline(never)]
+    pub fn finish_escaped(self, rest: &[u8]) -> bool {
+        if rest.len() > u32::MAX as usize {
+            // Too large for an ioctl: Table::push's refusal (the record
+            // begun is wiped as self goes).
+            return false;
+        }
+        let escapes = rest.iter().filter(|&&c| c == b'\\').count();
+        let kept = self.0.finish_long(rest, escapes);
+        std::mem::forget(self);
+        kept
+    }
+}
+
+impl Drop for Begun<'_> {
+    fn drop(&mut self) {
+        self.0.wipe_begun();
+    }
 }
 
 /// One target of a [`Table`], read in place.
@@ -165,7 +203,6 @@ impl Table {
             too_large: false,
             next_sector: 0,
             gap: false,
-            pending: 0,
         }
     }
 
@@ -231,12 +268,13 @@ impl Table {
     /// record's type field and the 16 bytes after its fixed part, both
     /// zero, and answers the parameters' length when it wrote there a type
     /// name of 1 to 15 bytes and parameters of at most 15 (neither holding
-    /// a NUL, the parameters no backslash, each followed by zeros); 16 when
-    /// it wrote the type and 16 bytes of longer such parameters (then
-    /// [`InPlace::Long`]: [`Table::finish_long`] takes the rest); `None`
-    /// when it did neither (whatever it wrote is put back to zero, and
-    /// nothing changed: [`Table::push`] does the rest: growth, escapes,
-    /// gaps, the refusals).
+    /// a NUL, the parameters no backslash, each followed by zeros), then
+    /// [`InPlace::Added`]; 16 when it wrote the type and the first 16
+    /// bytes of longer such parameters, then [`InPlace::Long`]: the record
+    /// begun, for [`Begun::finish`] to keep or wipe; `None` when it did
+    /// neither, then [`InPlace::Refused`] (whatever it wrote is put back
+    /// to zero, and nothing changed: [`Table::push`] does the rest:
+    /// growth, escapes, gaps, the refusals).
     ///
     /// The record is written where the kernel will read it, into bytes
     /// that were zero (the buffer's invariant): the strings straight from
@@ -248,7 +286,7 @@ impl Table {
         start: u64,
         length: u64,
         fill: impl FnOnce(&mut [u8; 16], &mut [u8; 16]) -> Option<usize>,
-    ) -> InPlace {
+    ) -> InPlace<'_> {
         if start != self.next_sector || length == 0 {
             return InPlace::Refused;
         }
@@ -258,7 +296,7 @@ impl Table {
         let off = self.buf.len();
         let mut long = false;
         // (No storage yet means no header room either: the first target
-        // takes the other way. While a record is pending there is no room.)
+        // takes the other way.)
         let kept = self.buf.append_within(SPEC + 16, |rec| {
             let Some(rec) = rec.first_chunk_mut::<{ SPEC + 16 }>() else {
                 return 0;
@@ -292,8 +330,7 @@ impl Table {
         });
         if kept == 0 {
             if long {
-                self.pending = self.buf.suspend();
-                return InPlace::Long;
+                return InPlace::Long(Begun(self));
             }
             return InPlace::Refused;
         }
@@ -304,57 +341,67 @@ impl Table {
         InPlace::Added
     }
 
-    /// After [`InPlace::Long`]: append the record begun after the table,
-    /// `rest` being its parameters from byte 16 on, when they hold no
-    /// backslash and the record fits the storage. Answers whether it
-    /// was appended; when not (or when nothing was pending), the record
-    /// begun is wiped and nothing changed.
-    pub fn finish_long(&mut self, rest: &std::ffi::CStr) -> bool {
-        if self.pending == 0 {
+    /// [`Begun::finish`] and [`Begun::finish_escaped`]: append the record
+    /// begun after the table with `rest`, the parameters after the 16
+    /// bytes written (no NUL, `escapes` backslashes, each doubled in the
+    /// encoding), when it fits the storage. When not, the record begun is
+    /// zero again (false).
+    #[inline(always)]
+    fn finish_long(&mut self, rest: &[u8], escapes: usize) -> bool {
+        debug_assert!(!codec::contains_byte(rest, 0));
+        // The fixed part, 16 bytes, the rest, the NUL, padding to eight (a
+        // slice's length, and at most as many backslashes, leave room for
+        // the sum).
+        let len = SPEC + 16 + ((rest.len() + escapes + 8) & !7);
+        let off = self.buf.len();
+        let mut end = 0;
+        let kept = self.buf.append_within(
+            len,
+            #[inline(always)]
+            |room| {
+                let Some(rec) = room.get_mut(..len) else {
+                    return 0;
+                };
+                // Start and length as push_in_place wrote them (their sum
+                // checked there; nothing changed since: the table is borrowed).
+                let (Some(s), Some(l)) = (field::<8>(rec, 0), field::<8>(rec, 8)) else {
+                    return 0;
+                };
+                let e = u64::from_ne_bytes(s).wrapping_add(u64::from_ne_bytes(l));
+                rec[20..24].copy_from_slice(&(len as u32).to_ne_bytes());
+                // (Longer than the rest and its escapes: the copies fit.)
+                if let Some(body) = rec.get_mut(SPEC + 16..) {
+                    if escapes == 0 {
+                        put_short(body, rest);
+                    } else {
+                        put_escaped(body, rest);
+                    }
+                }
+                end = e;
+                len
+            },
+        );
+        if kept == 0 {
+            self.wipe_begun();
             return false;
         }
-        self.buf.resume(std::mem::take(&mut self.pending));
-        let off = self.buf.len();
-        let mut end = None;
-        let rest = rest.to_bytes();
-        let plain = !codec::contains_byte(rest, b'\\');
-        let kept = self.buf.append_within(SPEC + 16, |room| {
-            // The parameters, their NUL, padding to eight.
-            let Some(len) = rest.len().checked_add(16 + 8).map(|n| SPEC + (n & !7)) else {
-                return wipe_begun(room);
-            };
-            if !plain || len > room.len() {
-                return wipe_begun(room);
-            }
-            let (rec, _) = room.split_at_mut(len);
-            let (Some(start), Some(length)) = (field::<8>(rec, 0), field::<8>(rec, 8)) else {
-                return wipe_begun(room);
-            };
-            end = u64::from_ne_bytes(start).checked_add(u64::from_ne_bytes(length));
-            match rec.get_mut(SPEC + 16..SPEC + 16 + rest.len()) {
-                Some(d) if end.is_some() => d.copy_from_slice(rest),
-                _ => return wipe_begun(room),
-            }
-            rec[20..24].copy_from_slice(&(len as u32).to_ne_bytes());
-            len
-        });
-        match (kept, end) {
-            (1.., Some(end)) => {
-                self.count += 1;
-                self.last = off;
-                self.next_sector = end;
-                true
-            }
-            _ => false,
-        }
+        self.count += 1;
+        self.last = off;
+        self.next_sector = end;
+        true
     }
 
-    /// Wipe a record [`Table::push_in_place`] began, if one is pending.
-    fn settle(&mut self) {
-        if self.pending != 0 {
-            self.buf.resume(std::mem::take(&mut self.pending));
-            self.buf.append_within(SPEC + 16, wipe_begun);
-        }
+    /// Put back the zeros of a record [`Table::push_in_place`] began and
+    /// that was not kept (its first `SPEC + 16` bytes after the table: all
+    /// that was written).
+    #[cold]
+    fn wipe_begun(&mut self) {
+        self.buf.append_within(SPEC + 16, |room| {
+            if let Some(r) = room.get_mut(..SPEC + 16) {
+                r.fill(0);
+            }
+            0
+        });
     }
 
     /// Append a target whose NUL-free parameters hold `escapes`
@@ -368,7 +415,6 @@ impl Table {
         params: &[u8],
         escapes: usize,
     ) -> Result<(), Error> {
-        self.settle();
         let Some(len) = params
             .len()
             .checked_add(escapes + 1 + 7)
@@ -409,7 +455,6 @@ impl Table {
 
     /// Remove every target (the buffer is wiped and released).
     pub fn clear(&mut self) {
-        self.settle();
         self.buf.clear();
         self.count = 0;
         self.last = 0;
@@ -471,26 +516,8 @@ impl Table {
 
     /// The buffer, header room included, for the run.
     pub(crate) fn buf_mut(&mut self) -> &mut TableBuf {
-        self.settle();
         &mut self.buf
     }
-}
-
-impl Drop for Table {
-    fn drop(&mut self) {
-        // (The buffer wipes its bytes in use itself.)
-        self.settle();
-    }
-}
-
-/// Put back the zeros of a record begun after the table (its first
-/// `SPEC + 16` bytes: all [`Table::push_in_place`] writes); keeps none.
-fn wipe_begun(rec: &mut [u8]) -> usize {
-    if let Some(r) = rec.get_mut(..SPEC + 16) {
-        r.fill(0);
-        std::hint::black_box(r);
-    }
-    0
 }
 
 /// Write one record into `rec` (zeroed, exactly its length).
@@ -510,7 +537,14 @@ fn encode(rec: &mut [u8], start: u64, length: u64, ttype: &[u8], params: &[u8], 
         }
         return;
     }
-    let mut out = body.iter_mut();
+    put_escaped(body, params);
+}
+
+/// Copy `params` to the start of `out` (zeroed, long enough) with every
+/// backslash doubled.
+#[inline]
+fn put_escaped(out: &mut [u8], params: &[u8]) {
+    let mut out = out.iter_mut();
     for &c in params {
         if c == b'\\' {
             if let Some(d) = out.next() {
@@ -523,9 +557,10 @@ fn encode(rec: &mut [u8], start: u64, length: u64, ttype: &[u8], params: &[u8], 
     }
 }
 
-/// Copy `src` (at most 16 bytes) to the start of `dst` (at least as long,
-/// zeroed) with a few overlapping fixed-size moves: type names and most
-/// parameters are short, and a variable-length copy is a library call.
+/// Copy `src` to the start of `dst` (at least as long, zeroed): when it is
+/// at most 16 bytes, with a few overlapping fixed-size moves (type names
+/// and most parameters are short, and a variable-length copy is a library
+/// call).
 #[inline(always)]
 fn put_short(dst: &mut [u8], src: &[u8]) {
     let n = src.len();
@@ -758,23 +793,56 @@ mod tests {
             tf[..t].copy_from_slice(&ty[..t]);
             let n = p.len().min(16);
             pf[..n].copy_from_slice(&p[..n]);
-            let plain = !p[..n].contains(&b'\\');
-            (!ty.is_empty() && ty.len() < 16 && plain).then_some(n)
+            (!ty.is_empty() && ty.len() < 16 && !p[..n].contains(&b'\\')).then_some(n)
         }
+    }
+
+    /// [`Table::push_in_place`] as the shell does it: a record begun is
+    /// finished with the whole parameters.
+    fn push_fast(t: &mut Table, start: u64, length: u64, ty: &[u8], p: &[u8]) -> bool {
+        match t.push_in_place(start, length, fill_from(ty, p)) {
+            InPlace::Added => true,
+            // (The shell looks for a backslash after 16 bytes.)
+            InPlace::Long(b) if p.contains(&b'\\') => b.finish_escaped(&p[16..]),
+            InPlace::Long(b) => b.finish(&p[16..]),
+            InPlace::Refused => false,
+        }
+    }
+
+    /// How many bytes the storage has after the table.
+    fn spare_len(t: &mut Table) -> usize {
+        let mut n = 0;
+        t.buf.append_within(1, |spare| {
+            n = spare.len();
+            0
+        });
+        n
+    }
+
+    /// Whether the storage after the table is all zero.
+    fn spare_is_zero(t: &mut Table) -> bool {
+        let mut zero = true;
+        t.buf.append_within(1, |spare| {
+            zero = spare.iter().all(|&b| b == 0);
+            0
+        });
+        zero
     }
 
     #[test]
     fn in_place_appends_encode_alike_and_refusals_change_nothing() {
-        // Every parameter length around the fast path's limit, type names
-        // of 1 to 16 bytes, backslashes, gaps, zero lengths, and enough
-        // targets to fill the storage exactly and grow it several times.
+        // Every parameter length up to 100 (short, around 16, every
+        // remainder of eight after it), type names of 1 to 16 bytes,
+        // backslashes in the first 16 bytes and after them, gaps, zero
+        // lengths, and enough targets to fill the storage exactly and grow
+        // it several times.
         let mut t = Table::new();
         let mut want: Vec<(u64, u64, Vec<u8>, Vec<u8>)> = Vec::new();
         let (mut fast, mut long, mut other) = (0, 0, 0);
         let mut at = 0u64;
-        for i in 0..3000usize {
+        for i in 0..6000usize {
             let ty: Vec<u8> = b"abcdefghijklmnopq"[..1 + i % 16].to_vec();
-            let mut p: Vec<u8> = (0..(i * 7) % 40).map(|k| b'0' + (k % 10) as u8).collect();
+            let mut p: Vec<u8> = (0..(i * 7) % 101).map(|k| b'0' + (k % 10) as u8).collect();
             if i % 13 == 5 && !p.is_empty() {
                 let k = i % p.len();
                 p[k] = b'\\';
@@ -786,30 +854,31 @@ mod tests {
             };
             if ty.len() >= abi::DM_MAX_TYPE_NAME {
                 // The shell's fast path refuses it, and so does the task.
-                let r = t.push_in_place(start, len, fill_from(&ty, &p));
-                assert_eq!(r, InPlace::Refused);
+                assert!(!push_fast(&mut t, start, len, &ty, &p));
+                assert!(spare_is_zero(&mut t));
                 continue;
             }
-            match t.push_in_place(start, len, fill_from(&ty, &p)) {
-                InPlace::Added => fast += 1,
-                InPlace::Long if t.finish_long(&std::ffi::CString::new(&p[16..]).unwrap()) => {
-                    long += 1
+            if i % 11 == 7 && p.len() >= 16 {
+                // A record begun and dropped is wiped.
+                let r = t.push_in_place(start, len, fill_from(&ty, &p));
+                assert!(matches!(r, InPlace::Long(_) | InPlace::Refused));
+                drop(r);
+                assert!(spare_is_zero(&mut t));
+            }
+            if push_fast(&mut t, start, len, &ty, &p) {
+                fast += 1;
+                if p.len() >= 16 {
+                    long += 1;
                 }
-                r => {
-                    // Some pushes meet a record begun and not finished:
-                    // it must be wiped first.
-                    if r == InPlace::Long && i % 3 == 0 {
-                        assert!(!t
-                            .push_in_place(start, len, fill_from(&ty, &p))
-                            .eq(&InPlace::Added));
-                    }
-                    t.push(start, len, &ty, &p).unwrap();
-                    other += 1;
-                }
+            } else {
+                // Whatever was written is zero again.
+                assert!(spare_is_zero(&mut t), "{i}");
+                t.push(start, len, &ty, &p).unwrap();
+                other += 1;
             }
             want.push((start, len, ty, p));
             at = start + len;
-            if i % 500 == 0 {
+            if i % 1000 == 0 {
                 // A table cleared and started again.
                 t.clear();
                 want.clear();
@@ -817,7 +886,7 @@ mod tests {
             }
         }
         assert!(
-            fast > 500 && long > 500 && other > 100,
+            fast > 2000 && long > 1000 && other > 300,
             "{fast} {long} {other}"
         );
         let refs: Vec<(u64, u64, &[u8], &[u8])> = want
@@ -828,23 +897,68 @@ mod tests {
         assert_eq!(t.len(), want.len());
         assert!(!t.contiguous());
         // Past the end of the table the storage is still zero.
+        assert!(spare_is_zero(&mut t));
         let n = t.buf.len();
         t.buf.try_extend_zeroed(4096).unwrap();
         assert!(t.buf.as_bytes()[n..].iter().all(|&b| b == 0));
+    }
 
-        // A record begun and left: wiped before the run reads the table,
-        // and no room for another in place meanwhile.
+    #[test]
+    fn long_parameters_are_kept_as_push_keeps_them_or_wiped() {
         let mut t = Table::new();
         t.push(0, 8, b"zero", b"").unwrap();
-        let long = b"0123456789abcdef and more";
-        let r = t.push_in_place(8, 8, fill_from(b"linear", long));
-        assert_eq!(r, InPlace::Long);
-        let r = t.push_in_place(8, 8, fill_from(b"zero", b""));
-        assert_eq!(r, InPlace::Refused);
-        let n = t.buf_mut().len();
-        t.buf.try_extend_zeroed(64).unwrap();
-        assert!(t.buf.as_bytes()[n..].iter().all(|&b| b == 0));
-        assert!(!t.finish_long(c"and more"));
+        // Fill the storage up to room for a record begun (56 bytes), not
+        // for a record of 64-byte parameters (112).
+        let mut at = 8;
+        while spare_len(&mut t) >= SPEC + 16 + 48 {
+            assert!(push_fast(&mut t, at, 8, b"zero", b""));
+            at += 8;
+        }
+        assert!(spare_len(&mut t) >= SPEC + 16);
+        for long in [
+            &b"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"[..],
+            &b"0123456789abcdef0123456789abcdef0123456789abcdef01234567\\9abcdef"[..],
+        ] {
+            assert!(!push_fast(&mut t, at, 8, b"crypt", long));
+            assert!(spare_is_zero(&mut t));
+        }
+        t.push(at, 8, b"zero", b"").unwrap();
+        // A record begun and dropped is wiped.
+        let mut t = Table::new();
+        t.push(0, 8, b"zero", b"").unwrap();
+        let r = t.push_in_place(8, 8, fill_from(b"crypt", b"0123456789abcdef01"));
+        assert!(matches!(r, InPlace::Long(_)));
+        drop(r);
+        assert!(spare_is_zero(&mut t));
+        // Each length after 16, with and without backslashes after the
+        // first 16 bytes, is kept as push keeps it (the backslashes
+        // doubled).
+        let mut other = Table::new();
+        other.push(0, 8, b"zero", b"").unwrap();
+        other.push(8, 8, b"zero", b"").unwrap();
+        let mut t = Table::new();
+        t.push(0, 8, b"zero", b"").unwrap();
+        assert!(push_fast(&mut t, 8, 8, b"zero", b""));
+        let mut at = 16;
+        for n in 16..80 {
+            for bs in [None, Some(16), Some(n - 1), Some(n / 2 + 8)] {
+                let mut p: Vec<u8> = (0..n).map(|k| b'a' + (k % 26) as u8).collect();
+                if let Some(k) = bs.filter(|&k| k >= 16 && k < n) {
+                    p[k] = b'\\';
+                    p[n - 1] = b'\\';
+                }
+                assert!(
+                    push_fast(&mut t, at, 8, b"linear", &p) || {
+                        t.push(at, 8, b"linear", &p).unwrap();
+                        true
+                    }
+                );
+                other.push(at, 8, b"linear", &p).unwrap();
+                at += 8;
+            }
+        }
+        assert_eq!(t.payload(), other.payload());
+        assert!(spare_is_zero(&mut t));
     }
 
     #[test]
