@@ -610,6 +610,10 @@ unsafe fn copy_plain_params(s: *const u8, field: &mut [u8; 16]) -> Option<usize>
     for (i, d) in field.iter_mut().enumerate() {
         // SAFETY: see add_target_fast.
         let b = unsafe { s.add(i).read() };
+        // Stored first (a NUL changes nothing, a backslash is wiped): the
+        // byte is then dead but for the rare second look, which leaves
+        // the export a register to spare (no frame at all).
+        *d = b;
         if b & !b'\\' == 0 {
             if b == b'\\' {
                 return None;
@@ -618,7 +622,6 @@ unsafe fn copy_plain_params(s: *const u8, field: &mut [u8; 16]) -> Option<usize>
                 return Some(i);
             }
         }
-        *d = b;
     }
     // Neither in 16 bytes: the parameters go on (a C string).
     Some(16)
