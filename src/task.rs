@@ -472,9 +472,9 @@ pub unsafe extern "C" fn dm_task_add_target(
     // nothing in it can unwind, so the guard costs nothing, and the export
     // needs no frame. Longer parameters are finished out of line, where
     // the call to measure them is. Everything else (the first target,
-    // growth, escapes, gaps, every error and its log line) is the other
-    // path's, which starts over: the fast path changes nothing unless it
-    // adds the target.
+    // growth, a backslash in the first 16 bytes, gaps, every error and
+    // its log line) is the other path's, which starts over: the fast path
+    // changes nothing unless it adds or begins the target.
     let fast = guard("dm_task_add_target", InPlace::Refused, || {
         // SAFETY: the caller's arguments (C contract).
         Some(unsafe { add_target_fast(dmt, start, size, ttype, params) })
@@ -482,7 +482,8 @@ pub unsafe extern "C" fn dm_task_add_target(
     match fast {
         InPlace::Added => 1,
         // SAFETY: the caller's arguments, under the same contract; the
-        // fast path found 16 bytes of parameters and no NUL in them.
+        // fast path found 16 bytes of parameters, neither NUL nor
+        // backslash, and began the record in `dmt`'s table.
         InPlace::Long(begun) => unsafe { add_target_long(dmt, start, size, ttype, params, begun) },
         // SAFETY: the caller's arguments, under the same contract.
         InPlace::Refused => unsafe { add_target_other(dmt, start, size, ttype, params) },
