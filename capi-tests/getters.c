@@ -159,6 +159,75 @@ TEST(input_targets_before_run, K)
 	dm_task_destroy(dmt);
 }
 
+/* dm_task_add_target's fast path (short type, parameters of at most 15
+ * bytes without a backslash, room in the table) and the other path meet:
+ * parameters of 0 to 40 bytes, backslashes anywhere (first, last, 15th
+ * byte), bytes sharing bits with a backslash ('L', 'P', 'T', 'X', '@',
+ * 0x04), type names of 1 to 16 bytes, gaps and zero lengths, and enough
+ * targets to fill the table's storage exactly and grow it. Read back as
+ * added before a run; summed up in a hash that must match stock's. */
+TEST(add_target_fast_and_other_paths, K)
+{
+	static const char odd[] = { 'L', 'P', 'T', 'X', '@', 0x04, 'D', 'H' };
+	struct dm_task *dmt = dm_task_create(DM_DEVICE_RELOAD);
+	char ty[17], p[41];
+	uint64_t at = 0, start, len, h = 1469598103934665603ull;
+	char *type, *params;
+	void *next = NULL;
+	int i, n = 0, added = 0, refused = 0, bad = 0;
+
+	REQUIRE(dmt);
+	for (i = 0; i < 3000; i++) {
+		int tl = 1 + i % 16, pl = (i * 7) % 41, r;
+		uint64_t s = at, l = 8;
+		memcpy(ty, "abcdefghijklmnop", (size_t)tl);
+		ty[tl] = 0;
+		for (int k = 0; k < pl; k++)
+			p[k] = (char)('0' + k % 10);
+		p[pl] = 0;
+		if (pl && i % 11 == 3)
+			p[(i / 11) % pl] = '\\';
+		if (pl && i % 11 == 7)
+			p[pl - 1] = '\\';
+		if (pl > 14 && i % 11 == 9)
+			p[14] = '\\';
+		if (pl && i % 5 == 1)
+			p[(i / 5) % pl] = odd[i % 8];
+		if (i % 97 == 3)
+			s++;
+		if (i % 89 == 4)
+			l = 0;
+		r = dm_task_add_target(dmt, s, l, ty, p);
+		if (tl == 16) {
+			refused += !r;
+			continue;
+		}
+		added += r;
+		at = s + l;
+	}
+	do {
+		next = dm_get_next_target(dmt, next, &start, &len, &type, &params);
+		if (!type || !params) {
+			bad++;
+			break;
+		}
+		h = (h ^ start) * 1099511628211ull;
+		h = (h ^ len) * 1099511628211ull;
+		for (const char *c = type; *c; c++)
+			h = (h ^ (unsigned char)*c) * 1099511628211ull;
+		h = (h ^ 0xff) * 1099511628211ull;
+		for (const char *c = params; *c; c++)
+			h = (h ^ (unsigned char)*c) * 1099511628211ull;
+		h = (h ^ 0xfe) * 1099511628211ull;
+		n++;
+	} while (next && n < 4000);
+	fact("added=%d refused=%d walked=%d bad=%d hash=%016llx", added, refused, n, bad,
+	     (unsigned long long)h);
+	CHECK_INT(n, added);
+	CHECK_INT(bad, 0);
+	dm_task_destroy(dmt);
+}
+
 TEST(table_params_escaping, K)
 {
 	struct dm_task *dmt;

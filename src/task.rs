@@ -7,7 +7,7 @@ use crate::CTX;
 use devmapper::kernel::abi::{DmFlags, DM_NAME_LEN, DM_UUID_LEN};
 use devmapper::mangle::{self, ManglingMode};
 use devmapper::secret::Secret;
-use devmapper::task::{Info, Table, TableTarget, Task, TaskType};
+use devmapper::task::{Begun, InPlace, Info, Table, TableTarget, Task, TaskType};
 use std::ffi::{c_char, c_int, c_void};
 use std::ptr::{null, null_mut};
 
@@ -465,6 +465,183 @@ pub unsafe extern "C" fn dm_task_set_cookie(
 
 #[no_mangle]
 pub unsafe extern "C" fn dm_task_add_target(
+    dmt: *mut dm_task,
+    start: u64,
+    size: u64,
+    ttype: *const c_char,
+    params: *const c_char,
+) -> c_int {
+    // The usual target (a short type name, parameters without a
+    // backslash, continuing a table whose storage has room) is added
+    // without a call when its parameters are shorter than 16 bytes:
+    // nothing in it can unwind, so the guard costs nothing, and the export
+    // needs no frame. Longer parameters are finished out of line, where
+    // the call to measure them is. Everything else (the first target,
+    // growth, a backslash in the first 16 bytes, gaps, every error and
+    // its log line) is the other path's, which starts over: the fast path
+    // changes nothing unless it adds or begins the target.
+    let fast = guard("dm_task_add_target", InPlace::Refused, || {
+        // SAFETY: the caller's arguments (C contract).
+        Some(unsafe { add_target_fast(dmt, start, size, ttype, params) })
+    });
+    match fast {
+        InPlace::Added => 1,
+        // SAFETY: the caller's arguments, under the same contract; the
+        // fast path found 16 bytes of parameters, neither NUL nor
+        // backslash, and began the record in `dmt`'s table.
+        InPlace::Long(begun) => unsafe { add_target_long(dmt, start, size, ttype, params, begun) },
+        // SAFETY: the caller's arguments, under the same contract.
+        InPlace::Refused => unsafe { add_target_other(dmt, start, size, ttype, params) },
+    }
+}
+
+/// `dm_task_add_target` after its fast path began the record of longer
+/// parameters (their first 16 bytes written): the rest searched for a
+/// backslash or its end in one call (`strchrnul`), then [`Begun::finish`]
+/// ([`Begun::finish_escaped`] for a rest with backslashes, measured on
+/// with `strlen`); when the record does not fit, it is wiped and
+/// [`add_target_other`] starts over (and grows the table).
+///
+/// # Safety
+/// `dm_task_add_target`'s arguments, `params` a C string whose first 16
+/// bytes are neither NUL nor backslash, `begun` borrowing the table of
+/// `dmt`'s task (used here only once it is gone).
+///
+/// `extern "C"` (so it cannot unwind) lets the export jump to it; `begun`
+/// comes last, so that the export's arguments stay where they are.
+#[inline(never)]
+unsafe extern "C" fn add_target_long(
+    dmt: *mut dm_task,
+    start: u64,
+    size: u64,
+    ttype: *const c_char,
+    params: *const c_char,
+    begun: Begun<'_>,
+) -> c_int {
+    let added = guard("dm_task_add_target", false, move || {
+        // SAFETY: a C string whose first 16 bytes are not NUL goes on at
+        // byte 16 (a C string too); strchrnul stops at its first backslash
+        // or at its NUL, within it; from a backslash, strlen measures on
+        // to the same NUL. The bytes before that NUL are the rest of the
+        // string (one object: at most isize::MAX bytes), which stays as it
+        // is during this call (C contract).
+        unsafe {
+            let rest = params.add(16);
+            let stop = libc::strchrnul(rest, c_int::from(b'\\'));
+            if stop.read() == 0 {
+                let n = stop.offset_from(rest) as usize;
+                return Some(begun.finish(std::slice::from_raw_parts(rest.cast(), n)));
+            }
+            // A backslash: the rest measured on from it (its NUL is the
+            // string's), each backslash doubled as the table is written.
+            let n = stop.offset_from(rest) as usize + libc::strlen(stop);
+            Some(begun.finish_escaped(std::slice::from_raw_parts(rest.cast(), n)))
+        }
+    });
+    if added {
+        return 1;
+    }
+    // SAFETY: the caller's arguments, under the same contract (`begun` is
+    // gone).
+    unsafe { add_target_other(dmt, start, size, ttype, params) }
+}
+
+/// [`dm_task_add_target`]'s usual case: whether it added the target
+/// ([`InPlace::Added`]), began it ([`InPlace::Long`]) or changed nothing.
+/// The strings are copied into the task's table as they are scanned, one
+/// byte at a time and never past a NUL or beyond 16 bytes: a type name of
+/// 1 to 15 bytes and parameters without a backslash in their first 16, or
+/// the other path takes over. A call to `strlen` would cost more for
+/// short strings, and a frame to keep the arguments in across it.
+///
+/// # Safety
+/// `dm_task_add_target`'s arguments: NULL or a task handle, NULL or C
+/// strings.
+#[inline(always)]
+unsafe fn add_target_fast<'t>(
+    dmt: *mut dm_task,
+    start: u64,
+    size: u64,
+    ttype: *const c_char,
+    params: *const c_char,
+) -> InPlace<'t> {
+    // SAFETY: NULL or a task handle (C contract); NULL is the other
+    // path's (logged there).
+    let Some(t) = (unsafe { dmt.as_mut() }) else {
+        return InPlace::Refused;
+    };
+    if ttype.is_null() || params.is_null() || !t.unescaped.is_empty() {
+        return InPlace::Refused;
+    }
+    let (ttype, params) = (ttype.cast::<u8>(), params.cast::<u8>());
+    t.task.add_target_in_place(start, size, |ty, p| {
+        // SAFETY: non-NULL C strings (C contract): byte i is read only
+        // when bytes 0..i were not NUL, so it is part of the string.
+        unsafe {
+            copy_type(ttype, ty)?;
+            copy_plain_params(params, p)
+        }
+    })
+}
+
+/// Copy the C string at `s` into `field` (zero) when it is 1 to 15 bytes
+/// long; `None` (nothing written, or an unterminated field) otherwise.
+///
+/// # Safety
+/// `s` is a C string.
+#[inline(always)]
+unsafe fn copy_type(s: *const u8, field: &mut [u8; 16]) -> Option<()> {
+    for (i, d) in field.iter_mut().enumerate() {
+        // SAFETY: see add_target_fast.
+        let b = unsafe { s.add(i).read() };
+        if b == 0 {
+            return (i != 0).then_some(());
+        }
+        *d = b;
+    }
+    None
+}
+
+/// Copy the C string at `s` into `field` (zero), up to its first 16
+/// bytes, when those hold no backslash (libdm's escaping): its length
+/// when it is at most 15 bytes long; 16 when it goes on; `None` for a
+/// backslash. A byte with no bit outside `0x5c`'s (one test) is looked
+/// at again: NUL and backslash are two of the sixteen such bytes; digits,
+/// lower case letters, spaces and colons are none of them.
+///
+/// # Safety
+/// `s` is a C string.
+#[inline(always)]
+unsafe fn copy_plain_params(s: *const u8, field: &mut [u8; 16]) -> Option<usize> {
+    for (i, d) in field.iter_mut().enumerate() {
+        // SAFETY: see add_target_fast.
+        let b = unsafe { s.add(i).read() };
+        // Stored first (a NUL changes nothing, a backslash is wiped): the
+        // byte is then dead but for the rare second look, which leaves
+        // the export a register to spare (no frame at all).
+        *d = b;
+        if b & !b'\\' == 0 {
+            if b == b'\\' {
+                return None;
+            }
+            if b == 0 {
+                return Some(i);
+            }
+        }
+    }
+    // Neither in 16 bytes: the parameters go on (a C string).
+    Some(16)
+}
+
+/// Every case of `dm_task_add_target` its fast path leaves (see there).
+///
+/// # Safety
+/// `dm_task_add_target`'s arguments.
+///
+/// `extern "C"` (so it cannot unwind: its guard catches panics) lets the
+/// export jump to it instead of calling it inside a frame of its own.
+#[inline(never)]
+unsafe extern "C" fn add_target_other(
     dmt: *mut dm_task,
     start: u64,
     size: u64,

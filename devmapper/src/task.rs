@@ -24,7 +24,7 @@ use crate::nodes::{self, OpRef};
 use crate::secret::{self, Secret};
 use crate::small::SmallBytes;
 use crate::udev;
-pub use table::{Table, TableIter, TableTarget};
+pub use table::{Begun, InPlace, Table, TableIter, TableTarget};
 
 /// Task types, numbered as in `libdevmapper.h` (`DM_DEVICE_*`).
 #[repr(i32)]
@@ -667,6 +667,29 @@ impl Task {
             .push_nul_free(start, length, ty, params.to_bytes())?;
         self.table_checked = false;
         Ok(())
+    }
+
+    /// [`Task::add_target`]'s usual case, or nothing: the target written
+    /// in place by `fill`, under [`Table::push_in_place`]'s terms (a type
+    /// name of 1 to 15 bytes, parameters without a backslash, a target
+    /// that continues the table and fits its storage). After
+    /// [`InPlace::Long`], [`Begun::finish`] keeps the record or wipes it;
+    /// after [`InPlace::Refused`], nothing changed and
+    /// [`Task::add_target`] does the rest, with its checks and errors.
+    #[inline(always)]
+    pub fn add_target_in_place(
+        &mut self,
+        start: u64,
+        length: u64,
+        fill: impl FnOnce(&mut [u8; 16], &mut [u8; 16]) -> Option<usize>,
+    ) -> InPlace<'_> {
+        let r = self.table.push_in_place(start, length, fill);
+        if !matches!(r, InPlace::Refused) {
+            // (When a long record is not kept after all, Task::add_target
+            // comes next: a table checked again for nothing, at most.)
+            self.table_checked = false;
+        }
+        r
     }
 
     /// `dm_task_add_target` with parameters held in a [`Secret`] (encoded

@@ -1207,18 +1207,23 @@ fn spec_next_checked(p: &[u8], off: usize) -> Result<usize, DecodeError> {
 /// the fixed part and the first parameter word, and a NUL in the eight
 /// bytes before it (so the parameters end inside the payload, before the
 /// next spec). `None` otherwise (which [`spec_record`] then judges).
+///
+/// The kernel leaves zeros after a short type name and after the
+/// parameters' NUL (up to the padding's end), so the last byte of the type
+/// field and the byte before the next spec are NUL in the usual reply: one
+/// byte settles each, the words are looked at only when it is not.
 #[inline(always)]
 fn kernel_laid_spec(p: &[u8], off: usize) -> Option<usize> {
     let rec = p.get(off..)?.first_chunk::<40>()?;
-    if zero_bytes(word(&rec[24..32])) == 0 && zero_bytes(word(&rec[32..40])) == 0 {
+    if rec[39] != 0 && zero_bytes(word(&rec[24..32])) == 0 && zero_bytes(word(&rec[32..40])) == 0 {
         return None;
     }
     let next = u32::from_ne_bytes(*rec[20..24].first_chunk::<4>()?) as usize;
     if next < off + 48 || next % 8 != 0 {
         return None;
     }
-    let end = p.get(next - 8..next)?;
-    (zero_bytes(word(end)) != 0).then_some(next)
+    let end = p.get(next - 8..next)?.first_chunk::<8>()?;
+    (end[7] == 0 || zero_bytes(word(end)) != 0).then_some(next)
 }
 
 /// The spec at `off` of a payload that [`check_specs`] has accepted:

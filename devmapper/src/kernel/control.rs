@@ -276,6 +276,12 @@ pub struct TableBuf {
     /// Bytes in use. Beyond them the storage holds zeros (so appending
     /// needs no fill).
     len: usize,
+    /// The storage's first byte (null while there is none), through which
+    /// every access goes: kept with `store` wherever it changes.
+    base: *mut u8,
+    /// How far [`TableBuf::extend_within`] may go: the capacity, at most
+    /// `u32::MAX` (what one ioctl can carry); 0 without storage.
+    within: usize,
 }
 
 enum TableStore {
@@ -289,8 +295,8 @@ enum TableStore {
     },
 }
 
-// SAFETY: the mapping is owned by the buffer alone (no other pointer to it
-// exists), so moving it to another thread or reading it from several
+// SAFETY: the storage (heap block or mapping) is owned by the buffer alone
+// (`base` points into it; no pointer from outside exists), so moving it to another thread or reading it from several
 // (through &self) is as safe as for a Vec<u8>.
 unsafe impl Send for TableBuf {}
 // SAFETY: as above; &self only reads.
@@ -308,6 +314,8 @@ impl TableBuf {
         TableBuf {
             store: TableStore::Heap(Vec::new()),
             len: 0,
+            base: std::ptr::null_mut(),
+            within: 0,
         }
     }
 
@@ -326,27 +334,25 @@ impl TableBuf {
     /// The bytes in use.
     #[inline]
     pub fn as_bytes(&self) -> &[u8] {
-        match &self.store {
-            TableStore::Heap(v) => v.get(..self.len).unwrap_or(&[]),
-            // SAFETY: the mapping is `cap` >= `len` readable bytes, alive
-            // while self is, and only written through &mut self.
-            TableStore::Map { ptr, .. } => unsafe {
-                std::slice::from_raw_parts(ptr.as_ptr(), self.len)
-            },
+        if self.base.is_null() {
+            return &[];
         }
+        // SAFETY: `base` is the start of the storage (heap block or
+        // mapping), which holds `capacity() >= len` initialised bytes,
+        // lives while self does and is only written through &mut self.
+        // Every access goes through `base` (the heap block's Vec is never
+        // read or written through), so no other borrow invalidates it.
+        unsafe { std::slice::from_raw_parts(self.base, self.len) }
     }
 
     /// The bytes in use, mutably.
     #[inline]
     pub fn as_bytes_mut(&mut self) -> &mut [u8] {
-        let len = self.len;
-        match &mut self.store {
-            TableStore::Heap(v) => v.get_mut(..len).unwrap_or(&mut []),
-            // SAFETY: as in as_bytes(); the borrow of self is unique.
-            TableStore::Map { ptr, .. } => unsafe {
-                std::slice::from_raw_parts_mut(ptr.as_ptr(), len)
-            },
+        if self.base.is_null() {
+            return &mut [];
         }
+        // SAFETY: as in as_bytes(); the borrow of self is unique.
+        unsafe { std::slice::from_raw_parts_mut(self.base, self.len) }
     }
 
     /// Capacity in bytes.
@@ -371,6 +377,37 @@ impl TableBuf {
         self.as_bytes_mut().get_mut(old..)
     }
 
+    /// Append bytes written in place by `f`, when at least `min` bytes
+    /// fit the storage and keep the buffer within `u32::MAX` bytes (what
+    /// one ioctl can carry): [`TableBuf::try_extend_zeroed`]'s usual case
+    /// in a few instructions (no growth, no storage kind to look at). `f`
+    /// gets every byte the storage has after those in use (zero; `min` or
+    /// more) and answers how many of them to keep (0: none); it leaves (or
+    /// puts back) zeros in the others. Answers how many were kept (0 when
+    /// `min` did not fit: `f` was not called).
+    #[inline(always)]
+    pub fn append_within(&mut self, min: usize, f: impl FnOnce(&mut [u8]) -> usize) -> usize {
+        let room = match self.within.checked_sub(self.len) {
+            Some(room) if room >= min => room,
+            _ => return 0,
+        };
+        // SAFETY: `base` is the storage's start and `within` is at most
+        // its capacity (both set with it, see `set_storage`), so the
+        // `room` bytes from `len` lie inside it; the unique borrow of self
+        // makes the slice the only reference to them.
+        let spare = unsafe { std::slice::from_raw_parts_mut(self.base.add(self.len), room) };
+        let n = f(spare).min(room);
+        self.len += n;
+        n
+    }
+
+    /// Note the storage's start and capacity (after every change of
+    /// `store`).
+    fn set_storage(&mut self, base: *mut u8, cap: usize) {
+        self.base = base;
+        self.within = cap.min(u32::MAX as usize);
+    }
+
     /// Make room for at least `need` bytes.
     #[cold]
     fn grow(&mut self, need: usize) -> Option<()> {
@@ -384,7 +421,9 @@ impl TableBuf {
                 d.copy_from_slice(self.as_bytes());
             }
             self.wipe_used();
+            let base = v.as_mut_ptr();
             self.store = TableStore::Heap(v);
+            self.set_storage(base, cap);
             return Some(());
         }
         let page = 4096usize;
@@ -441,6 +480,9 @@ impl TableBuf {
                 self.store = TableStore::Map { ptr, cap };
             }
         }
+        if let TableStore::Map { ptr, cap } = self.store {
+            self.set_storage(ptr.as_ptr(), cap);
+        }
         Some(())
     }
 
@@ -471,6 +513,7 @@ impl TableBuf {
         self.wipe_used();
         self.release();
         self.store = TableStore::Heap(Vec::new());
+        self.set_storage(std::ptr::null_mut(), 0);
         self.len = 0;
     }
 

@@ -50,6 +50,62 @@ pub struct Table {
     gap: bool,
 }
 
+/// What [`Table::push_in_place`] did.
+#[must_use]
+pub enum InPlace<'t> {
+    /// The target was appended.
+    Added,
+    /// Nothing changed: [`Table::push`]'s case.
+    Refused,
+    /// The parameters are 16 bytes or longer: the record is begun after
+    /// the table, for [`Begun::finish`].
+    Long(Begun<'t>),
+}
+
+/// A record [`Table::push_in_place`] began after the table (start, length,
+/// type name, the parameters' first 16 bytes), not kept: the table is
+/// borrowed until [`Begun::finish`] keeps it or wipes it; dropped, it is
+/// wiped (what was written may be a key).
+#[must_use]
+#[repr(transparent)]
+pub struct Begun<'t>(&'t mut Table);
+
+impl Begun<'_> {
+    /// Keep the record with `rest`, the parameters after the 16 bytes
+    /// written (without a NUL, and without a backslash either: the caller
+    /// looked, for they are copied as they are and the kernel would take a
+    /// backslash for an escape), when the record fits the storage. Answers
+    /// whether the target was appended; when not, the record begun is
+    /// wiped and nothing changed ([`Table::push`]'s case).
+    pub fn finish(self, rest: &[u8]) -> bool {
+        let kept = self.0.finish_long(rest, 0);
+        // Kept, or wiped already.
+        std::mem::forget(self);
+        kept
+    }
+
+    /// [`Begun::finish`] for a `rest` that may hold backslashes (each
+    /// doubled in the encoding, as [`Table::push`] does).
+    #[inline(never)]
+    pub fn finish_escaped(self, rest: &[u8]) -> bool {
+        if rest.len() > u32::MAX as usize {
+            // Too large for an ioctl: Table::push's refusal (the record
+            // begun is wiped as self goes).
+            return false;
+        }
+        let escapes = rest.iter().filter(|&&c| c == b'\\').count();
+        let kept = self.0.finish_long(rest, escapes);
+        std::mem::forget(self);
+        kept
+    }
+}
+
+impl Drop for Begun<'_> {
+    fn drop(&mut self) {
+        self.0.wipe_begun();
+    }
+}
+
 /// One target of a [`Table`], read in place.
 #[derive(Clone, Copy, Debug)]
 pub struct TableTarget<'a> {
@@ -206,6 +262,148 @@ impl Table {
         self.push_escaped(start, length, ttype, params, escapes)
     }
 
+    /// [`Table::push`]'s usual case, or nothing: a target that starts
+    /// where the table ends and has a length, whose record fits the
+    /// storage as it is, and that `fill` writes in place. `fill` gets the
+    /// record's type field and the 16 bytes after its fixed part, both
+    /// zero, and answers the parameters' length when it wrote there a type
+    /// name of 1 to 15 bytes and parameters of at most 15 (neither holding
+    /// a NUL, the parameters no backslash, each followed by zeros), then
+    /// [`InPlace::Added`]; 16 when it wrote the type and the first 16
+    /// bytes of longer such parameters, then [`InPlace::Long`]: the record
+    /// begun, for [`Begun::finish`] to keep or wipe; `None` when it did
+    /// neither, then [`InPlace::Refused`] (whatever it wrote is put back
+    /// to zero, and nothing changed: [`Table::push`] does the rest:
+    /// growth, escapes, gaps, the refusals).
+    ///
+    /// The record is written where the kernel will read it, into bytes
+    /// that were zero (the buffer's invariant): the strings straight from
+    /// the caller's, the fixed part's three fields, then four stores of
+    /// bookkeeping.
+    #[inline(always)]
+    pub fn push_in_place(
+        &mut self,
+        start: u64,
+        length: u64,
+        fill: impl FnOnce(&mut [u8; 16], &mut [u8; 16]) -> Option<usize>,
+    ) -> InPlace<'_> {
+        if start != self.next_sector || length == 0 {
+            return InPlace::Refused;
+        }
+        let Some(end) = start.checked_add(length) else {
+            return InPlace::Refused;
+        };
+        let off = self.buf.len();
+        let mut long = false;
+        // (No storage yet means no header room either: the first target
+        // takes the other way.)
+        let kept = self.buf.append_within(SPEC + 16, |rec| {
+            let Some(rec) = rec.first_chunk_mut::<{ SPEC + 16 }>() else {
+                return 0;
+            };
+            // Start and length first: fewer values held across the strings.
+            rec[0..8].copy_from_slice(&start.to_ne_bytes());
+            rec[8..16].copy_from_slice(&length.to_ne_bytes());
+            let (head, body) = rec.split_at_mut(SPEC);
+            let (Ok(ty), Ok(p)) = (
+                <&mut [u8; 16]>::try_from(&mut head[TYPE_AT..]),
+                <&mut [u8; 16]>::try_from(body),
+            ) else {
+                return 0;
+            };
+            let plen = match fill(ty, p) {
+                Some(n) if n < 16 => n,
+                Some(16) => {
+                    long = true;
+                    return 0;
+                }
+                _ => {
+                    // Back to zeros (what was written may be a key).
+                    rec.fill(0);
+                    return 0;
+                }
+            };
+            // The fixed part, the parameters, their NUL, padding to eight.
+            let len = SPEC + ((plen + 8) & !7);
+            rec[20..24].copy_from_slice(&(len as u32).to_ne_bytes());
+            len
+        });
+        if kept == 0 {
+            if long {
+                return InPlace::Long(Begun(self));
+            }
+            return InPlace::Refused;
+        }
+        // At most u32::MAX bytes of records of at least 48: no overflow.
+        self.count += 1;
+        self.last = off;
+        self.next_sector = end;
+        InPlace::Added
+    }
+
+    /// [`Begun::finish`] and [`Begun::finish_escaped`]: append the record
+    /// begun after the table with `rest`, the parameters after the 16
+    /// bytes written (no NUL, `escapes` backslashes, each doubled in the
+    /// encoding), when it fits the storage. When not, the record begun is
+    /// zero again (false).
+    #[inline(always)]
+    fn finish_long(&mut self, rest: &[u8], escapes: usize) -> bool {
+        debug_assert!(!codec::contains_byte(rest, 0));
+        // The fixed part, 16 bytes, the rest, the NUL, padding to eight (a
+        // slice's length, and at most as many backslashes, leave room for
+        // the sum).
+        let len = SPEC + 16 + ((rest.len() + escapes + 8) & !7);
+        let off = self.buf.len();
+        let mut end = 0;
+        let kept = self.buf.append_within(
+            len,
+            #[inline(always)]
+            |room| {
+                let Some(rec) = room.get_mut(..len) else {
+                    return 0;
+                };
+                // Start and length as push_in_place wrote them (their sum
+                // checked there; nothing changed since: the table is borrowed).
+                let (Some(s), Some(l)) = (field::<8>(rec, 0), field::<8>(rec, 8)) else {
+                    return 0;
+                };
+                let e = u64::from_ne_bytes(s).wrapping_add(u64::from_ne_bytes(l));
+                rec[20..24].copy_from_slice(&(len as u32).to_ne_bytes());
+                // (Longer than the rest and its escapes: the copies fit.)
+                if let Some(body) = rec.get_mut(SPEC + 16..) {
+                    if escapes == 0 {
+                        put_short(body, rest);
+                    } else {
+                        put_escaped(body, rest);
+                    }
+                }
+                end = e;
+                len
+            },
+        );
+        if kept == 0 {
+            self.wipe_begun();
+            return false;
+        }
+        self.count += 1;
+        self.last = off;
+        self.next_sector = end;
+        true
+    }
+
+    /// Put back the zeros of a record [`Table::push_in_place`] began and
+    /// that was not kept (its first `SPEC + 16` bytes after the table: all
+    /// that was written).
+    #[cold]
+    fn wipe_begun(&mut self) {
+        self.buf.append_within(SPEC + 16, |room| {
+            if let Some(r) = room.get_mut(..SPEC + 16) {
+                r.fill(0);
+            }
+            0
+        });
+    }
+
     /// Append a target whose NUL-free parameters hold `escapes`
     /// backslashes (each doubled in the encoding).
     #[inline]
@@ -339,7 +537,14 @@ fn encode(rec: &mut [u8], start: u64, length: u64, ttype: &[u8], params: &[u8], 
         }
         return;
     }
-    let mut out = body.iter_mut();
+    put_escaped(body, params);
+}
+
+/// Copy `params` to the start of `out` (zeroed, long enough) with every
+/// backslash doubled.
+#[inline]
+fn put_escaped(out: &mut [u8], params: &[u8]) {
+    let mut out = out.iter_mut();
     for &c in params {
         if c == b'\\' {
             if let Some(d) = out.next() {
@@ -352,9 +557,10 @@ fn encode(rec: &mut [u8], start: u64, length: u64, ttype: &[u8], params: &[u8], 
     }
 }
 
-/// Copy `src` (at most 16 bytes) to the start of `dst` (at least as long,
-/// zeroed) with a few overlapping fixed-size moves: type names and most
-/// parameters are short, and a variable-length copy is a library call.
+/// Copy `src` to the start of `dst` (at least as long, zeroed): when it is
+/// at most 16 bytes, with a few overlapping fixed-size moves (type names
+/// and most parameters are short, and a variable-length copy is a library
+/// call).
 #[inline(always)]
 fn put_short(dst: &mut [u8], src: &[u8]) {
     let n = src.len();
@@ -574,6 +780,185 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// `fill` as the C shell's: the strings copied when short and plain.
+    fn fill_from<'a>(
+        ty: &'a [u8],
+        p: &'a [u8],
+    ) -> impl FnOnce(&mut [u8; 16], &mut [u8; 16]) -> Option<usize> + 'a {
+        move |tf, pf| {
+            // Written before the refusal, as the shell's byte loop does.
+            let t = ty.len().min(16);
+            tf[..t].copy_from_slice(&ty[..t]);
+            let n = p.len().min(16);
+            pf[..n].copy_from_slice(&p[..n]);
+            (!ty.is_empty() && ty.len() < 16 && !p[..n].contains(&b'\\')).then_some(n)
+        }
+    }
+
+    /// [`Table::push_in_place`] as the shell does it: a record begun is
+    /// finished with the whole parameters.
+    fn push_fast(t: &mut Table, start: u64, length: u64, ty: &[u8], p: &[u8]) -> bool {
+        match t.push_in_place(start, length, fill_from(ty, p)) {
+            InPlace::Added => true,
+            // (The shell looks for a backslash after 16 bytes.)
+            InPlace::Long(b) if p.contains(&b'\\') => b.finish_escaped(&p[16..]),
+            InPlace::Long(b) => b.finish(&p[16..]),
+            InPlace::Refused => false,
+        }
+    }
+
+    /// How many bytes the storage has after the table.
+    fn spare_len(t: &mut Table) -> usize {
+        let mut n = 0;
+        t.buf.append_within(1, |spare| {
+            n = spare.len();
+            0
+        });
+        n
+    }
+
+    /// Whether the storage after the table is all zero.
+    fn spare_is_zero(t: &mut Table) -> bool {
+        let mut zero = true;
+        t.buf.append_within(1, |spare| {
+            zero = spare.iter().all(|&b| b == 0);
+            0
+        });
+        zero
+    }
+
+    #[test]
+    fn in_place_appends_encode_alike_and_refusals_change_nothing() {
+        // Every parameter length up to 100 (short, around 16, every
+        // remainder of eight after it), type names of 1 to 16 bytes,
+        // backslashes in the first 16 bytes and after them, gaps, zero
+        // lengths, and enough targets to fill the storage exactly and grow
+        // it several times.
+        let mut t = Table::new();
+        let mut want: Vec<(u64, u64, Vec<u8>, Vec<u8>)> = Vec::new();
+        let (mut fast, mut long, mut other) = (0, 0, 0);
+        let mut at = 0u64;
+        for i in 0..6000usize {
+            let ty: Vec<u8> = b"abcdefghijklmnopq"[..1 + i % 16].to_vec();
+            let mut p: Vec<u8> = (0..(i * 7) % 101).map(|k| b'0' + (k % 10) as u8).collect();
+            if i % 13 == 5 && !p.is_empty() {
+                let k = i % p.len();
+                p[k] = b'\\';
+            }
+            let (start, len) = match i % 97 {
+                3 => (at + 1, 8),
+                4 => (at, 0),
+                _ => (at, 8),
+            };
+            if ty.len() >= abi::DM_MAX_TYPE_NAME {
+                // The shell's fast path refuses it, and so does the task.
+                assert!(!push_fast(&mut t, start, len, &ty, &p));
+                assert!(spare_is_zero(&mut t));
+                continue;
+            }
+            if i % 11 == 7 && p.len() >= 16 {
+                // A record begun and dropped is wiped.
+                let r = t.push_in_place(start, len, fill_from(&ty, &p));
+                assert!(matches!(r, InPlace::Long(_) | InPlace::Refused));
+                drop(r);
+                assert!(spare_is_zero(&mut t));
+            }
+            if push_fast(&mut t, start, len, &ty, &p) {
+                fast += 1;
+                if p.len() >= 16 {
+                    long += 1;
+                }
+            } else {
+                // Whatever was written is zero again.
+                assert!(spare_is_zero(&mut t), "{i}");
+                t.push(start, len, &ty, &p).unwrap();
+                other += 1;
+            }
+            want.push((start, len, ty, p));
+            at = start + len;
+            if i % 1000 == 0 {
+                // A table cleared and started again.
+                t.clear();
+                want.clear();
+                at = 0;
+            }
+        }
+        assert!(
+            fast > 2000 && long > 1000 && other > 300,
+            "{fast} {long} {other}"
+        );
+        let refs: Vec<(u64, u64, &[u8], &[u8])> = want
+            .iter()
+            .map(|(s, l, ty, p)| (*s, *l, &ty[..], &p[..]))
+            .collect();
+        assert_eq!(t.payload(), &reference(&refs)[..]);
+        assert_eq!(t.len(), want.len());
+        assert!(!t.contiguous());
+        // Past the end of the table the storage is still zero.
+        assert!(spare_is_zero(&mut t));
+        let n = t.buf.len();
+        t.buf.try_extend_zeroed(4096).unwrap();
+        assert!(t.buf.as_bytes()[n..].iter().all(|&b| b == 0));
+    }
+
+    #[test]
+    fn long_parameters_are_kept_as_push_keeps_them_or_wiped() {
+        let mut t = Table::new();
+        t.push(0, 8, b"zero", b"").unwrap();
+        // Fill the storage up to room for a record begun (56 bytes), not
+        // for a record of 64-byte parameters (112).
+        let mut at = 8;
+        while spare_len(&mut t) >= SPEC + 16 + 48 {
+            assert!(push_fast(&mut t, at, 8, b"zero", b""));
+            at += 8;
+        }
+        assert!(spare_len(&mut t) >= SPEC + 16);
+        for long in [
+            &b"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"[..],
+            &b"0123456789abcdef0123456789abcdef0123456789abcdef01234567\\9abcdef"[..],
+        ] {
+            assert!(!push_fast(&mut t, at, 8, b"crypt", long));
+            assert!(spare_is_zero(&mut t));
+        }
+        t.push(at, 8, b"zero", b"").unwrap();
+        // A record begun and dropped is wiped.
+        let mut t = Table::new();
+        t.push(0, 8, b"zero", b"").unwrap();
+        let r = t.push_in_place(8, 8, fill_from(b"crypt", b"0123456789abcdef01"));
+        assert!(matches!(r, InPlace::Long(_)));
+        drop(r);
+        assert!(spare_is_zero(&mut t));
+        // Each length after 16, with and without backslashes after the
+        // first 16 bytes, is kept as push keeps it (the backslashes
+        // doubled).
+        let mut other = Table::new();
+        other.push(0, 8, b"zero", b"").unwrap();
+        other.push(8, 8, b"zero", b"").unwrap();
+        let mut t = Table::new();
+        t.push(0, 8, b"zero", b"").unwrap();
+        assert!(push_fast(&mut t, 8, 8, b"zero", b""));
+        let mut at = 16;
+        for n in 16..80 {
+            for bs in [None, Some(16), Some(n - 1), Some(n / 2 + 8)] {
+                let mut p: Vec<u8> = (0..n).map(|k| b'a' + (k % 26) as u8).collect();
+                if let Some(k) = bs.filter(|&k| k >= 16 && k < n) {
+                    p[k] = b'\\';
+                    p[n - 1] = b'\\';
+                }
+                assert!(
+                    push_fast(&mut t, at, 8, b"linear", &p) || {
+                        t.push(at, 8, b"linear", &p).unwrap();
+                        true
+                    }
+                );
+                other.push(at, 8, b"linear", &p).unwrap();
+                at += 8;
+            }
+        }
+        assert_eq!(t.payload(), other.payload());
+        assert!(spare_is_zero(&mut t));
     }
 
     #[test]
