@@ -384,11 +384,13 @@ impl TableBuf {
     /// gets every byte the storage has after those in use (zero; `min` or
     /// more) and answers how many of them to keep (0: none); it leaves (or
     /// puts back) zeros in the others. Answers how many were kept (0 when
-    /// `min` did not fit: `f` was not called).
+    /// `min` did not fit, or no byte did: `f` was not called).
     #[inline(always)]
     pub fn append_within(&mut self, min: usize, f: impl FnOnce(&mut [u8]) -> usize) -> usize {
         let room = match self.within.checked_sub(self.len) {
-            Some(room) if room >= min => room,
+            // No room at all is refused even for `min == 0`: a table
+            // without storage has a null `base`, never made into a slice.
+            Some(room) if room >= min.max(1) => room,
             _ => return 0,
         };
         // SAFETY: `base` is the storage's start and `within` is at most
