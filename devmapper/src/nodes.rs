@@ -542,6 +542,19 @@ pub fn stack(ctx: &Context, op: NodeOp, rely_on_udev: bool) {
 /// [`stack`] for an operation whose names are borrowed: they are copied
 /// once, into the stack's arena, under one taking of its lock.
 pub(crate) fn stack_ref(ctx: &Context, op: OpRef<'_>, rely_on_udev: bool) {
+    // Asked before the lock is taken: a logger's `enabled` is its code.
+    stack_ref_logged(
+        ctx,
+        op,
+        rely_on_udev,
+        ctx.log_enabled(crate::log::Level::Debug),
+    );
+}
+
+/// [`stack_ref`] with the answer of `ctx.log_enabled(Level::Debug)` given
+/// (`debug`): a task run asks it once, for its ioctl line and its node
+/// operations alike.
+pub(crate) fn stack_ref_logged(ctx: &Context, op: OpRef<'_>, rely_on_udev: bool, debug: bool) {
     if let OpRef::ReadAhead {
         read_ahead: READ_AHEAD_AUTO,
         ..
@@ -549,8 +562,6 @@ pub(crate) fn stack_ref(ctx: &Context, op: OpRef<'_>, rely_on_udev: bool) {
     {
         return;
     }
-    // Asked before the lock is taken: a logger's `enabled` is its code.
-    let debug = ctx.log_enabled(crate::log::Level::Debug);
     let mut st = ctx.nodes.lock();
     let kind = op.kind();
     let mut rely = rely_on_udev;

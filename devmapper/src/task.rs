@@ -1543,13 +1543,16 @@ impl Task {
             }
             _ => None,
         };
+        // Asked once per run: for the ioctl line (each attempt) and the
+        // node operations the run stacks.
+        let debug = ctx.log_enabled(Level::Debug);
         let mut attempt = 0;
         let result = if in_place {
             // A table load (never retried): the header is written in front
             // of the table, which is sent where it was encoded. The header
             // is copied first, since `h` borrows the task.
             attempt = 1;
-            self.log_ioctl(ctx, ty, &h, payload_len, attempt);
+            self.log_ioctl(ctx, debug, ty, &h, payload_len, attempt);
             let hdr = h.header([0; 3], 0);
             let head = Head::from_header(&hdr);
             let r = ctx
@@ -1562,7 +1565,7 @@ impl Task {
         } else {
             loop {
                 attempt += 1;
-                self.log_ioctl(ctx, ty, &h, payload_len, attempt);
+                self.log_ioctl(ctx, debug, ty, &h, payload_len, attempt);
                 let r = {
                     let encode = |out: &mut [u8]| self.encode_payload(ty, out);
                     let payload = match message_only {
@@ -1653,7 +1656,7 @@ impl Task {
             self.udev_complete(ctx);
         }
         self.reply = Some(reply);
-        self.post_process(ctx, ty);
+        self.post_process(ctx, ty, debug);
         Ok(())
     }
 
@@ -1766,12 +1769,13 @@ impl Task {
     fn log_ioctl(
         &self,
         ctx: &Context,
+        debug: bool,
         ty: TaskType,
         h: &Head<'_>,
         payload_len: usize,
         attempt: u32,
     ) {
-        if ctx.log_enabled(Level::Debug) {
+        if debug {
             self.log_ioctl_line(ctx, ty, h, payload_len, attempt);
         }
     }
@@ -1845,7 +1849,9 @@ impl Task {
         );
     }
 
-    fn post_process(&mut self, ctx: &Context, ty: TaskType) {
+    /// Stack the node operations of a successful run; `debug`: whether
+    /// debug lines are wanted (asked once by the run).
+    fn post_process(&mut self, ctx: &Context, ty: TaskType, debug: bool) {
         if !matches!(
             ty,
             TaskType::Create
@@ -1882,12 +1888,17 @@ impl Task {
         match ty {
             TaskType::Create if self.add_node == ADD_NODE_ON_CREATE && !rely_on_udev => {
                 if let Some(n) = self.dev_name().filter(|n| !n.is_empty()) {
-                    nodes::stack_ref(ctx, add(n, check_udev), rely_on_udev);
+                    nodes::stack_ref_logged(ctx, add(n, check_udev), rely_on_udev, debug);
                 }
             }
             TaskType::Remove if !rely_on_udev => {
                 if let Some(name) = self.dev_name() {
-                    nodes::stack_ref(ctx, OpRef::Del { name, check_udev }, rely_on_udev);
+                    nodes::stack_ref_logged(
+                        ctx,
+                        OpRef::Del { name, check_udev },
+                        rely_on_udev,
+                        debug,
+                    );
                 }
             }
             TaskType::Rename if !self.new_uuid => {
@@ -1897,13 +1908,13 @@ impl Task {
                         new,
                         check_udev,
                     };
-                    nodes::stack_ref(ctx, op, rely_on_udev);
+                    nodes::stack_ref_logged(ctx, op, rely_on_udev, debug);
                 }
             }
             TaskType::Resume => {
                 if let Some(n) = self.dev_name() {
                     if self.add_node == ADD_NODE_ON_RESUME {
-                        nodes::stack_ref(ctx, add(n, check_udev), rely_on_udev);
+                        nodes::stack_ref_logged(ctx, add(n, check_udev), rely_on_udev, debug);
                     }
                     // An AUTO read-ahead is never stacked.
                     if self.read_ahead != nodes::READ_AHEAD_AUTO {
@@ -1914,7 +1925,7 @@ impl Task {
                             read_ahead: self.read_ahead,
                             flags: self.read_ahead_flags,
                         };
-                        nodes::stack_ref(ctx, ra, false);
+                        nodes::stack_ref_logged(ctx, ra, false, debug);
                     }
                 }
             }
@@ -1923,13 +1934,13 @@ impl Task {
                     let name = self
                         .reply_header()
                         .map_or(&[][..], |h| codec::fixed_str(&h.name));
-                    nodes::stack_ref(ctx, add(name, false), false);
+                    nodes::stack_ref_logged(ctx, add(name, false), false, debug);
                 } else if let Some(name) = self.dev_name() {
                     let op = OpRef::Del {
                         name,
                         check_udev: false,
                     };
-                    nodes::stack_ref(ctx, op, false);
+                    nodes::stack_ref_logged(ctx, op, false, debug);
                 }
             }
             _ => {}

@@ -1443,9 +1443,9 @@ impl Control {
         // SAFETY: the header just written says data_size == b.len(), and
         // the table holds at least DATA_START bytes.
         unsafe { self.raw_ioctl(&file, cmd, b) }?;
-        let b = table.as_bytes();
-        codec::check_reply_header(b).map_err(IoctlError::Decode)?;
-        let r = Reply::from_bytes(&b[..DATA_START]).map_err(IoctlError::Decode)?;
+        // The reply is the header: from_bytes checks it as any reply's
+        // (NUL-terminated name and uuid, data_size within the header).
+        let r = Reply::from_bytes(&table.as_bytes()[..DATA_START]).map_err(IoctlError::Decode)?;
         self.note_version(r.header().version);
         Ok(r)
     }
