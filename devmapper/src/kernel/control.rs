@@ -384,15 +384,21 @@ impl TableBuf {
     /// gets every byte the storage has after those in use (zero; `min` or
     /// more) and answers how many of them to keep (0: none); it leaves (or
     /// puts back) zeros in the others. Answers how many were kept (0 when
-    /// `min` did not fit, or no byte did: `f` was not called).
+    /// `min` did not fit: `f` was not called). `min` is at least 1 (the
+    /// crate's callers pass a record's size; not public for that reason).
     #[inline(always)]
-    pub fn append_within(&mut self, min: usize, f: impl FnOnce(&mut [u8]) -> usize) -> usize {
+    pub(crate) fn append_within(
+        &mut self,
+        min: usize,
+        f: impl FnOnce(&mut [u8]) -> usize,
+    ) -> usize {
         let room = match self.within.checked_sub(self.len) {
-            // No room at all is refused even for `min == 0`: a table
-            // without storage has a null `base`, never made into a slice.
-            Some(room) if room >= min.max(1) => room,
+            Some(room) if room >= min => room,
             _ => return 0,
         };
+        // `min >= 1` (the contract) makes `room >= 1`, so storage exists
+        // and `base` is not null (a table without storage has a null one).
+        debug_assert!(min >= 1, "append_within needs min >= 1");
         // SAFETY: `base` is the storage's start and `within` is at most
         // its capacity (both set with it, see `set_storage`), so the
         // `room` bytes from `len` lie inside it; the unique borrow of self
