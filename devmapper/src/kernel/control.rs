@@ -677,7 +677,7 @@ impl ReplyBuf {
         codec::reply_payload(self.buf.as_bytes(), self.header())
     }
 
-    /// [`payload`](Reply::payload) with the bytes of the buffer up to the
+    /// [`payload`](Self::payload) with the bytes of the buffer up to the
     /// next multiple of 8 (its length is one): the kernel ends a reply
     /// right after the last string's NUL, and a walk that reads its
     /// strings a word at a time finds the same NUL in a whole last word.
@@ -697,7 +697,7 @@ impl ReplyBuf {
     }
 
     /// The payload as 8-byte words (native byte order): word `k` holds
-    /// bytes `8k..8k + 8` of [`payload`](Reply::payload), the last one
+    /// bytes `8k..8k + 8` of [`payload`](Self::payload), the last one
     /// completed from the buffer when `data_size` is not a multiple of 8
     /// (the buffer's length is). Empty when the payload is. For walks of
     /// records that start 8-aligned (a LIST reply's), which need no bounds
