@@ -201,17 +201,10 @@ pub fn with_path<R>(parts: &[&[u8]], f: impl FnOnce(&CPath<'_>) -> R) -> Result<
             unsafe { std::ptr::copy_nonoverlapping(p.as_ptr(), dst.add(at), p.len()) };
             at += p.len();
         }
-        buf[len].write(0);
-        // SAFETY: the first `len + 1` bytes were written just above (`len`
-        // is the parts' total length, below STACK_PATH): the parts, which
-        // hold no NUL (checked above), then one NUL. They form a C string.
-        let c = unsafe {
-            CStr::from_bytes_with_nul_unchecked(std::slice::from_raw_parts(
-                buf.as_ptr().cast::<u8>(),
-                len + 1,
-            ))
-        };
-        Ok(f(&CPath(c)))
+        // SAFETY: the first `len` bytes (the parts' total length, below
+        // STACK_PATH) were written just above: the parts, which hold no NUL
+        // (checked above).
+        Ok(unsafe { stack_cpath(&mut buf, len, f) })
     } else {
         let c = CString::new(parts.concat()).map_err(|_| libc::EINVAL)?;
         Ok(f(&CPath(&c)))
@@ -242,17 +235,34 @@ pub fn with_dir_path<R>(
         dst.add(dir.len()).write(b'/');
         std::ptr::copy_nonoverlapping(name.as_ptr(), dst.add(dir.len() + 1), name.len());
     }
+    // SAFETY: the first `len` bytes (below STACK_PATH) were written just
+    // above: `dir`, '/', `name` (neither holds a NUL: checked above).
+    Ok(unsafe { stack_cpath(&mut buf, len, f) })
+}
+
+/// `f` of the C string a stack path buffer holds once its first `len`
+/// bytes are written: its NUL is written here. [`with_path`] and
+/// [`with_dir_path`] end with it.
+///
+/// # Safety
+/// `len < STACK_PATH`, and the first `len` bytes of `buf` are initialised,
+/// none of them NUL.
+#[inline(always)]
+unsafe fn stack_cpath<R>(
+    buf: &mut [std::mem::MaybeUninit<u8>; STACK_PATH],
+    len: usize,
+    f: impl FnOnce(&CPath<'_>) -> R,
+) -> R {
     buf[len].write(0);
-    // SAFETY: the first `len + 1` bytes were written just above: `dir`,
-    // '/', `name` (neither holds a NUL: checked above), then one NUL. They
-    // form a C string.
+    // SAFETY: the caller's `len` initialised bytes without a NUL, then the
+    // NUL just written: `len + 1` initialised bytes, one C string.
     let c = unsafe {
         CStr::from_bytes_with_nul_unchecked(std::slice::from_raw_parts(
             buf.as_ptr().cast::<u8>(),
             len + 1,
         ))
     };
-    Ok(f(&CPath(c)))
+    f(&CPath(c))
 }
 
 fn with_cpath<R>(path: &Path, f: impl FnOnce(&CPath<'_>) -> Result<R, i32>) -> Result<R, i32> {
