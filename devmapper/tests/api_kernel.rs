@@ -526,7 +526,7 @@ impl Monitor {
                 .next_for(
                     "change",
                     (major, minor),
-                    Some(uuid),
+                    Uevent::Synthetic(uuid),
                     Duration::from_millis(300),
                 )
                 .is_some()
@@ -537,14 +537,13 @@ impl Monitor {
         panic!("udevadm monitor never saw an event");
     }
 
-    /// The next event with `ACTION=action` for `major:minor` within `wait`:
-    /// a synthetic one with that `SYNTH_UUID`, or (`None`) one the kernel
-    /// made itself.
+    /// The next event with `ACTION=action` for `major:minor` within `wait`
+    /// that is `which`.
     fn next_for(
         &self,
         action: &str,
         (major, minor): (u32, u32),
-        synth_uuid: Option<&str>,
+        which: Uevent<'_>,
         wait: Duration,
     ) -> Option<Vec<(String, String)>> {
         let (major, minor) = (major.to_string(), minor.to_string());
@@ -553,20 +552,75 @@ impl Monitor {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             let ev = self.rx.recv_timeout(left).ok()?;
             let get = |k: &str| ev.iter().find(|(a, _)| a == k).map(|(_, v)| v.as_str());
+            let wanted = match which {
+                Uevent::Synthetic(uuid) => get("SYNTH_UUID") == Some(uuid),
+                Uevent::Kernel { diskseq } => {
+                    get("SYNTH_UUID").is_none() && get("DISKSEQ") == Some(diskseq)
+                }
+            };
             if get("ACTION") == Some(action)
                 && get("MAJOR") == Some(major.as_str())
                 && get("MINOR") == Some(minor.as_str())
-                && get("SYNTH_UUID") == synth_uuid
+                && wanted
             {
                 return Some(ev);
             }
         }
     }
 
-    /// The next event with `ACTION=action` for the device `major:minor`.
-    fn wait(&self, action: &str, devno: (u32, u32)) -> Vec<(String, String)> {
-        self.next_for(action, devno, None, Duration::from_secs(30))
-            .unwrap_or_else(|| panic!("no {action} uevent for {}:{}", devno.0, devno.1))
+    /// The next event with `ACTION=action` the kernel made for the device
+    /// `dev` (its number and its disk sequence number, see [`DmDisk`]).
+    fn wait(&self, action: &str, dev: &DmDisk) -> Vec<(String, String)> {
+        self.next_for(
+            action,
+            dev.devno,
+            Uevent::Kernel {
+                diskseq: &dev.diskseq,
+            },
+            Duration::from_secs(30),
+        )
+        .unwrap_or_else(|| {
+            panic!(
+                "no {action} uevent for {}:{} (DISKSEQ={})",
+                dev.devno.0, dev.devno.1, dev.diskseq
+            )
+        })
+    }
+}
+
+/// Which uevents [`Monitor::next_for`] takes.
+#[derive(Clone, Copy)]
+enum Uevent<'a> {
+    /// A synthetic one (written to the device's `uevent` file) with this
+    /// `SYNTH_UUID`.
+    Synthetic(&'a str),
+    /// One the kernel made itself for the disk with this `DISKSEQ`.
+    Kernel { diskseq: &'a str },
+}
+
+/// A mapped device as its uevents name it. Its number alone is not enough:
+/// the kernel hands the lowest free minor to the next device, so a device
+/// that another test (running beside this one) created and removed after
+/// the monitor started may have had the same number, and its uevents are
+/// still queued ahead of ours. The disk sequence number (`DISKSEQ`, since
+/// Linux 5.15) is unique per disk since boot.
+struct DmDisk {
+    devno: (u32, u32),
+    diskseq: String,
+}
+
+impl DmDisk {
+    fn of(d: &Device) -> DmDisk {
+        let i = d.info().unwrap();
+        let attr = format!("/sys/dev/block/{}:{}/diskseq", i.major, i.minor);
+        let diskseq = std::fs::read_to_string(&attr)
+            .unwrap_or_else(|e| panic!("{attr}: {e} (a kernel before 5.15?)"))
+            .trim()
+            .to_string();
+        DmDisk {
+            devno: (i.major, i.minor),
+            diskseq,
+        }
     }
 }
 
@@ -598,15 +652,11 @@ fn udev_flags_reach_the_uevents() {
     let (np, nd, nprobe) = (name("private"), name("plain"), name("probe"));
     let _c = Cleanup(vec![np.clone(), nd.clone(), nprobe.clone()]);
     let zero = Table::single(Sectors(8), Target::Zero).unwrap();
-    let devno = |d: &Device| {
-        let i = d.info().unwrap();
-        (i.major, i.minor)
-    };
     let probe = dm
         .create_device(&nprobe, &CreateOptions::default(), &zero)
         .unwrap();
     // The probe stays until the end: no other device takes its number.
-    mon.sync(devno(&probe));
+    mon.sync(DmDisk::of(&probe).devno);
     let private = dm
         .create_device(
             &np,
@@ -617,8 +667,8 @@ fn udev_flags_reach_the_uevents() {
             &zero,
         )
         .unwrap();
-    let pn = devno(&private);
-    let ev = mon.wait("change", pn);
+    let pn = DmDisk::of(&private);
+    let ev = mon.wait("change", &pn);
     let f = UdevFlags::from_bits_retain(uevent_flags(&ev));
     assert!(f.contains(UdevFlags::PRIVATE), "{f:?} in {ev:?}");
     // The library still made the node (no DISABLE_LIBRARY_FALLBACK).
@@ -626,7 +676,7 @@ fn udev_flags_reach_the_uevents() {
     // The handle keeps the flags for later resumes and its removal.
     assert_eq!(private.udev_flags(), UdevFlags::PRIVATE);
     private.replace_table(&zero).unwrap();
-    let f = UdevFlags::from_bits_retain(uevent_flags(&mon.wait("change", pn)));
+    let f = UdevFlags::from_bits_retain(uevent_flags(&mon.wait("change", &pn)));
     assert!(f.contains(UdevFlags::PRIVATE), "{f:?}");
     private
         .remove(RemoveOptions {
@@ -634,7 +684,7 @@ fn udev_flags_reach_the_uevents() {
             ..Default::default()
         })
         .unwrap();
-    let f = UdevFlags::from_bits_retain(uevent_flags(&mon.wait("remove", pn)));
+    let f = UdevFlags::from_bits_retain(uevent_flags(&mon.wait("remove", &pn)));
     assert!(
         f.contains(UdevFlags::PRIVATE | UdevFlags::LOW_PRIORITY),
         "{f:?}"
@@ -644,7 +694,7 @@ fn udev_flags_reach_the_uevents() {
     let plain = dm
         .create_device(&nd, &CreateOptions::default(), &zero)
         .unwrap();
-    let f = UdevFlags::from_bits_retain(uevent_flags(&mon.wait("change", devno(&plain))));
+    let f = UdevFlags::from_bits_retain(uevent_flags(&mon.wait("change", &DmDisk::of(&plain))));
     assert!(!f.intersects(UdevFlags::PRIVATE), "{f:?}");
     assert!(f.contains(UdevFlags::PRIMARY_SOURCE), "{f:?}");
     plain.remove(RemoveOptions::default()).unwrap();
