@@ -418,7 +418,7 @@ TEST(remove_deferred, K)
 	struct dm_task *dmt;
 	struct dm_info info;
 	pid_t pid;
-	int r, st;
+	int r, st, i;
 
 	REQUIRE(create_dev(TP "defer", NULL, "0 8 zero"));
 	dm_task_update_nodes();
@@ -436,8 +436,14 @@ TEST(remove_deferred, K)
 	fact("deferred run=%d exists=%d deferred_remove=%d", r, info.exists, info.deferred_remove);
 	kill(pid, SIGKILL);
 	waitpid(pid, &st, 0);
-	usleep(200000);
-	REQUIRE(get_info(TP "defer", &info));
+	/* The last close queues the removal on a kernel workqueue: wait for
+	 * the device to go (bounded), not for a time. */
+	for (i = 0; i < 3000; i++) {
+		REQUIRE(get_info(TP "defer", &info));
+		if (!info.exists)
+			break;
+		usleep(10000);
+	}
 	CHECK_INT(info.exists, 0);
 	fact("after close exists=%d", info.exists);
 	/* deferred remove of an unused device removes at once */
