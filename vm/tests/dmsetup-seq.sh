@@ -124,6 +124,22 @@ until_status() { # until_status DEV REGEX: poll (not recorded) until status matc
     done
     return 1
 }
+# until_gone NAME: poll (not recorded) until no dm device is called NAME.
+# After the last close of a device marked for deferred removal the kernel
+# removes it from a workqueue, not before close() returns. Reads sysfs (no
+# library under test involved).
+until_gone() {
+    local i f n
+    for i in $(seq 1 400); do
+        n=
+        for f in /sys/block/dm-*/dm/name; do
+            [ -r "$f" ] && [ "$(<"$f")" = "$1" ] && { n=1; break; }
+        done
+        [ -z "$n" ] && return 0
+        sleep 0.05
+    done
+    return 1
+}
 
 DMMAJ=$(awk '$2 == "device-mapper" { print $1 }' /proc/devices)
 # One sparse 512 MiB file on a loop device, carved into linear devices.
@@ -810,6 +826,7 @@ s remove-deferred dm remove --deferred dmt-u2
 s remove-deferred-info dm info dmt-u2
 s remove-deferred-ls dm ls
 exec 7<&-
+until_gone dmt-u2 || note remove-deferred-gone "dmt-u2 still there 20 s after its last close"
 s remove-deferred-gone dm info dmt-u2
 exec 7</dev/mapper/dmt-ro
 s remove-deferred-cancel dm remove --deferred dmt-ro
