@@ -69,6 +69,12 @@ step luks2-deferred-close run cryptsetup close --deferred csd
 observe info csd | grep -iE '^(State|Open count)' 
 exec 3<&-
 exists csd
+# The kernel removes it from a workqueue after the last close, not before
+# close() returns: wait for that (bounded; sysfs, no library).
+for _ in $(seq 1 400); do
+    grep -qx csd /sys/block/dm-*/dm/name 2>/dev/null || break
+    sleep 0.05
+done
 observe info csd >/dev/null 2>&1 && echo "csd: still there" || echo "csd: removed after last close"
 
 echo "== online reencryption"
