@@ -567,13 +567,11 @@ static SPARE: AtomicPtr<ReplyBuf> = AtomicPtr::new(std::ptr::null_mut());
 impl Reply {
     /// A reply box with a buffer of at least `len` bytes: the spare one if
     /// there is one, else a new one.
+    #[inline]
     fn with_len(len: usize) -> Option<Reply> {
         let p = SPARE.swap(std::ptr::null_mut(), Ordering::Acquire);
         let mut b = if p.is_null() {
-            Box::new(ReplyBuf {
-                buf: Buffer::try_zeroed(len)?,
-                attempts: 0,
-            })
+            Reply::new_box(len)?
         } else {
             // SAFETY: SPARE only ever holds a pointer from Box::into_raw
             // (see Drop), and the swap made this thread its only owner.
@@ -583,6 +581,18 @@ impl Reply {
         b.buf.fit(len)?;
         b.attempts = 0;
         Some(Reply(ManuallyDrop::new(b)))
+    }
+
+    /// A new reply box, when there is no spare one (the first ioctl of a
+    /// process, or of a thread racing another): out of line, so that the
+    /// usual call (the spare taken) builds no buffer on its stack.
+    #[cold]
+    #[inline(never)]
+    fn new_box(len: usize) -> Option<Box<ReplyBuf>> {
+        Some(Box::new(ReplyBuf {
+            buf: Buffer::try_zeroed(len)?,
+            attempts: 0,
+        }))
     }
 
     /// A reply made of `bytes` (a header and a payload), checked like a
