@@ -1581,7 +1581,7 @@ impl Task {
                     debug_assert_eq!(payload.len(), payload_len);
                     let req = Request {
                         cmd,
-                        head: h,
+                        head: &h,
                         payload,
                         cap,
                     };

@@ -967,8 +967,9 @@ impl<'a> Head<'a> {
 pub struct Request<'a> {
     /// The command.
     pub cmd: Command,
-    /// The header to send.
-    pub head: Head<'a>,
+    /// The header to send (borrowed: the caller keeps its own, and the
+    /// request is not a second copy of it).
+    pub head: &'a Head<'a>,
     /// The payload.
     pub payload: Payload<'a>,
     /// Upper bound for buffer growth.
@@ -1275,7 +1276,7 @@ impl Control {
                 ctx,
                 &Request {
                     cmd: Command::Version,
-                    head: Head::default(),
+                    head: &Head::default(),
                     payload: Payload::Bytes(&[]),
                     cap: DATA_START,
                 },
@@ -1337,7 +1338,7 @@ impl Control {
         // Big replies are remembered per device; hash the device only when
         // there is something remembered.
         let key = if output && self.big_used.load(Ordering::Relaxed) {
-            device_key(req.cmd, &req.head)
+            device_key(req.cmd, req.head)
         } else {
             0
         };
@@ -1417,7 +1418,7 @@ impl Control {
                     let key = if key != 0 {
                         key
                     } else {
-                        device_key(req.cmd, &req.head)
+                        device_key(req.cmd, req.head)
                     };
                     self.big.lock().put(key, keep);
                     if keep != 0 {
