@@ -1862,28 +1862,32 @@ impl Task {
         ) {
             return;
         }
-        let Some(h) = self.reply_header() else {
+        let Some(reply) = self.reply.as_ref() else {
             return;
         };
-        let (hflags, hdev) = (h.flags, h.dev);
         let flags = self.event_nr >> udev::UDEV_FLAGS_SHIFT;
         let rely_on_udev = self.cookie_set && (flags & udev::DISABLE_LIBRARY_FALLBACK as u32) != 0;
         // Whether udev was expected to act is settled when the node
         // operation runs (udev sync and checking asked then, as libdm does).
         let check_udev = self.cookie_set && (flags & udev::DISABLE_DM_RULES_FLAG as u32) == 0;
-        let (major, minor) = abi::decode_dev(hdev);
+        // The device number of the reply, read only by the operations that
+        // make nodes (a REMOVE's does not).
+        let devno = || abi::decode_dev(reply.header().dev);
         // libdm names nodes by the name as sent to the kernel (mangled), except
         // for MKNODES, which uses the (unmangled) name of the reply. The
         // names are copied once, into the node stack.
         // The node libdevmapper creates: owner, group and mode from the task.
-        let add = |name, check_udev| OpRef::Add {
-            name,
-            major,
-            minor,
-            uid: self.uid,
-            gid: self.gid,
-            mode: self.mode,
-            check_udev,
+        let add = |name, check_udev| {
+            let (major, minor) = devno();
+            OpRef::Add {
+                name,
+                major,
+                minor,
+                uid: self.uid,
+                gid: self.gid,
+                mode: self.mode,
+                check_udev,
+            }
         };
         match ty {
             TaskType::Create if self.add_node == ADD_NODE_ON_CREATE && !rely_on_udev => {
@@ -1918,6 +1922,7 @@ impl Task {
                     }
                     // An AUTO read-ahead is never stacked.
                     if self.read_ahead != nodes::READ_AHEAD_AUTO {
+                        let (major, minor) = devno();
                         let ra = OpRef::ReadAhead {
                             name: n,
                             major,
@@ -1930,7 +1935,7 @@ impl Task {
                 }
             }
             TaskType::MkNodes => {
-                if DmFlags::from_bits_retain(hflags).contains(DmFlags::EXISTS) {
+                if reply.flags().contains(DmFlags::EXISTS) {
                     let name = self
                         .reply_header()
                         .map_or(&[][..], |h| codec::fixed_str(&h.name));
