@@ -627,6 +627,7 @@ impl std::ops::DerefMut for Reply {
 }
 
 impl Drop for Reply {
+    #[inline]
     fn drop(&mut self) {
         // SAFETY: the box is taken exactly once, here, and not used after.
         let mut b = unsafe { ManuallyDrop::take(&mut self.0) };
