@@ -1329,15 +1329,36 @@ impl Task {
     }
 
     /// [`Task::flatten`]'s `dev` for a task with a minor number.
-    #[cold]
+    #[inline]
     fn persistent_dev(&self, ctx: &Context, ty: TaskType) -> Result<u64, Error> {
+        let dm_major = crate::devices::dm_major(ctx);
+        match dm_major {
+            // The usual case (a device-mapper device by its number, as the
+            // RELOAD of a create sends it): nothing to override, log or
+            // refuse.
+            Some(dmm) if self.major > 0 && self.major == dmm as i32 => {
+                Ok(abi::encode_dev(dmm, self.minor as u32))
+            }
+            _ => self.persistent_dev_checked(ctx, ty, dm_major),
+        }
+    }
+
+    /// [`Task::persistent_dev`] of any other major (`dm_major`: the one
+    /// device-mapper has, if known).
+    #[cold]
+    #[inline(never)]
+    fn persistent_dev_checked(
+        &self,
+        ctx: &Context,
+        ty: TaskType,
+        dm_major: Option<u32>,
+    ) -> Result<u64, Error> {
         let fail =
             |msg: &str| Err(Error::invalid(msg).with_note("Couldn't create ioctl argument."));
         // The major the header carries: libdm's fallback replaces a foreign
         // or unset one with device-mapper's own (and says so, even for an
         // unset -1, as libdm does).
         let mut major = self.major;
-        let dm_major = crate::devices::dm_major(ctx);
         if let Some(dmm) = dm_major {
             if self.allow_default_major_fallback && major != dmm as i32 {
                 crate::log_verbose!(
