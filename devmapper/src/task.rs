@@ -15,7 +15,7 @@ use crate::context::Context;
 use crate::error::{Error, ErrorKind};
 use crate::kernel::abi::{self, Command, DmFlags, DmIoctl, DATA_START};
 use crate::kernel::codec;
-use crate::kernel::control::{Head, IoctlError, Payload, Reply, Request};
+use crate::kernel::control::{Head, HeadNames, IoctlError, Payload, Reply, Request};
 
 mod table;
 use crate::log::Level;
@@ -1570,12 +1570,12 @@ impl Task {
         let mut attempt = 0;
         let result = if in_place {
             // A table load (never retried): the header is written in front
-            // of the table, which is sent where it was encoded. The header
-            // is copied first, since `h` borrows the task.
+            // of the table, which is sent where it was encoded. The header's
+            // name and uuid are copied first, since `h` borrows the task.
             attempt = 1;
             self.log_ioctl(ctx, debug, ty, &h, payload_len, attempt);
-            let hdr = h.header([0; 3], 0);
-            let head = Head::from_header(&hdr);
+            let mut names = HeadNames::new();
+            let head = h.copied(&mut names);
             let r = ctx
                 .control
                 .ioctl_in_place(ctx, cmd, &head, self.table.buf_mut());

@@ -964,6 +964,50 @@ impl<'a> Head<'a> {
     }
 }
 
+/// Room for the name and uuid of a [`Head`] copied with [`Head::copied`].
+pub struct HeadNames {
+    name: [u8; DM_NAME_LEN],
+    uuid: [u8; DM_UUID_LEN],
+}
+
+impl HeadNames {
+    /// Empty room.
+    #[inline]
+    pub fn new() -> HeadNames {
+        HeadNames {
+            name: [0; DM_NAME_LEN],
+            uuid: [0; DM_UUID_LEN],
+        }
+    }
+}
+
+impl Default for HeadNames {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Head<'_> {
+    /// The same header, its name and uuid copied into `room` (so that it no
+    /// longer borrows what this one does): exactly their bytes, without a
+    /// `struct dm_ioctl` built and read back.
+    #[inline]
+    pub fn copied<'b>(&self, room: &'b mut HeadNames) -> Head<'b> {
+        // Both are shorter than their fields (the setters checked).
+        let (n, u) = (self.name.len(), self.uuid.len());
+        room.name[..n].copy_from_slice(self.name);
+        room.uuid[..u].copy_from_slice(self.uuid);
+        Head {
+            dev: self.dev,
+            flags: self.flags,
+            event_nr: self.event_nr,
+            target_count: self.target_count,
+            name: &room.name[..n],
+            uuid: &room.uuid[..u],
+        }
+    }
+}
+
 /// What to send: the header fields (see [`Head`]) and a payload.
 pub struct Request<'a> {
     /// The command.
