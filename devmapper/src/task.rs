@@ -1681,8 +1681,6 @@ impl Task {
         Ok(())
     }
 
-    /// Record what the run's checks learned about `reply`, the reply it is
-    /// about to keep.
     /// What every reply goes through before anything reads it: names
     /// unmangled in place (`mode`), the payload validated whole, and the
     /// task noting what the checks proved.
@@ -1707,6 +1705,8 @@ impl Task {
         Ok(())
     }
 
+    /// Record what the run's checks learned about `reply`, the reply it is
+    /// about to keep.
     fn note_checked(&mut self, ty: TaskType, reply: &Reply, layout: Option<codec::SpecLayout>) {
         self.payload_checked = true;
         self.reply_specs = matches!(ty, TaskType::Status | TaskType::Table | TaskType::WaitEvent);
