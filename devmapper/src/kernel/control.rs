@@ -1807,6 +1807,37 @@ mod tests {
     }
 
     #[test]
+    fn a_copied_head_writes_the_same_header() {
+        let longest_name = [b'n'; DM_NAME_LEN - 1];
+        let longest_uuid = [b'u'; DM_UUID_LEN - 1];
+        let names: [(&[u8], &[u8]); 4] = [
+            (b"vg-lv", b"LVM-x"),
+            (b"", b""),
+            (b"only-a-name", b""),
+            (&longest_name, &longest_uuid),
+        ];
+        for (name, uuid) in names {
+            let mut h = Head {
+                dev: 0xfd00_0003,
+                flags: 0x4_0005,
+                event_nr: 0x0e00_0001,
+                target_count: 3,
+                ..Head::default()
+            };
+            h.set_name(name, false).unwrap();
+            h.set_uuid(uuid, false).unwrap();
+            let mut room = HeadNames::new();
+            let c = h.copied(&mut room);
+            assert_eq!((c.name(), c.uuid()), (name, uuid));
+            // Written over stale bytes, both give the same 312 bytes.
+            let (mut a, mut b) = ([0x5au8; DATA_START], [0xa5u8; DATA_START]);
+            h.write(&mut a, [4, 47, 0], 512);
+            c.write(&mut b, [4, 47, 0], 512);
+            assert_eq!(a, b);
+        }
+    }
+
+    #[test]
     fn buffer_is_aligned_and_wiped() {
         let mut b = Buffer::zeroed(13);
         assert_eq!(b.len(), 16);
