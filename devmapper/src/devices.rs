@@ -83,11 +83,20 @@ pub fn parse_proc_devices(text: &str, name: &str) -> Option<u32> {
 
 /// device-mapper's block major from `/proc/devices`, cached once found
 /// (`None` while the dm module is not loaded).
+#[inline]
 pub fn dm_major(ctx: &Context) -> Option<u32> {
     let cached = DM_MAJOR.load(Ordering::Relaxed);
     if cached != 0 {
         return Some(cached);
     }
+    read_dm_major(ctx)
+}
+
+/// [`dm_major`] before the major is known: read from `/proc/devices`
+/// (out of line: the usual call is one load).
+#[cold]
+#[inline(never)]
+fn read_dm_major(ctx: &Context) -> Option<u32> {
     let text = match fs::read_to_string(PROC_DEVICES) {
         Ok(t) => t,
         Err(err) => {

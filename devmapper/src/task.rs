@@ -15,7 +15,7 @@ use crate::context::Context;
 use crate::error::{Error, ErrorKind};
 use crate::kernel::abi::{self, Command, DmFlags, DmIoctl, DATA_START};
 use crate::kernel::codec;
-use crate::kernel::control::{Head, IoctlError, Payload, Reply, Request};
+use crate::kernel::control::{Head, HeadNames, IoctlError, Payload, Reply, Request};
 
 mod table;
 use crate::log::Level;
@@ -1329,15 +1329,36 @@ impl Task {
     }
 
     /// [`Task::flatten`]'s `dev` for a task with a minor number.
-    #[cold]
+    #[inline]
     fn persistent_dev(&self, ctx: &Context, ty: TaskType) -> Result<u64, Error> {
+        let dm_major = crate::devices::dm_major(ctx);
+        match dm_major {
+            // The usual case (a device-mapper device by its number, as the
+            // RELOAD of a create sends it): nothing to override, log or
+            // refuse.
+            Some(dmm) if self.major > 0 && self.major == dmm as i32 => {
+                Ok(abi::encode_dev(dmm, self.minor as u32))
+            }
+            _ => self.persistent_dev_checked(ctx, ty, dm_major),
+        }
+    }
+
+    /// [`Task::persistent_dev`] of any other major (`dm_major`: the one
+    /// device-mapper has, if known).
+    #[cold]
+    #[inline(never)]
+    fn persistent_dev_checked(
+        &self,
+        ctx: &Context,
+        ty: TaskType,
+        dm_major: Option<u32>,
+    ) -> Result<u64, Error> {
         let fail =
             |msg: &str| Err(Error::invalid(msg).with_note("Couldn't create ioctl argument."));
         // The major the header carries: libdm's fallback replaces a foreign
         // or unset one with device-mapper's own (and says so, even for an
         // unset -1, as libdm does).
         let mut major = self.major;
-        let dm_major = crate::devices::dm_major(ctx);
         if let Some(dmm) = dm_major {
             if self.allow_default_major_fallback && major != dmm as i32 {
                 crate::log_verbose!(
@@ -1549,12 +1570,12 @@ impl Task {
         let mut attempt = 0;
         let result = if in_place {
             // A table load (never retried): the header is written in front
-            // of the table, which is sent where it was encoded. The header
-            // is copied first, since `h` borrows the task.
+            // of the table, which is sent where it was encoded. The header's
+            // name and uuid are copied first, since `h` borrows the task.
             attempt = 1;
             self.log_ioctl(ctx, debug, ty, &h, payload_len, attempt);
-            let hdr = h.header([0; 3], 0);
-            let head = Head::from_header(&hdr);
+            let mut names = HeadNames::new();
+            let head = h.copied(&mut names);
             let r = ctx
                 .control
                 .ioctl_in_place(ctx, cmd, &head, self.table.buf_mut());
@@ -1581,7 +1602,7 @@ impl Task {
                     debug_assert_eq!(payload.len(), payload_len);
                     let req = Request {
                         cmd,
-                        head: h,
+                        head: &h,
                         payload,
                         cap,
                     };
@@ -1660,8 +1681,6 @@ impl Task {
         Ok(())
     }
 
-    /// Record what the run's checks learned about `reply`, the reply it is
-    /// about to keep.
     /// What every reply goes through before anything reads it: names
     /// unmangled in place (`mode`), the payload validated whole, and the
     /// task noting what the checks proved.
@@ -1686,6 +1705,8 @@ impl Task {
         Ok(())
     }
 
+    /// Record what the run's checks learned about `reply`, the reply it is
+    /// about to keep.
     fn note_checked(&mut self, ty: TaskType, reply: &Reply, layout: Option<codec::SpecLayout>) {
         self.payload_checked = true;
         self.reply_specs = matches!(ty, TaskType::Status | TaskType::Table | TaskType::WaitEvent);
@@ -1862,28 +1883,32 @@ impl Task {
         ) {
             return;
         }
-        let Some(h) = self.reply_header() else {
+        let Some(reply) = self.reply.as_ref() else {
             return;
         };
-        let (hflags, hdev) = (h.flags, h.dev);
         let flags = self.event_nr >> udev::UDEV_FLAGS_SHIFT;
         let rely_on_udev = self.cookie_set && (flags & udev::DISABLE_LIBRARY_FALLBACK as u32) != 0;
         // Whether udev was expected to act is settled when the node
         // operation runs (udev sync and checking asked then, as libdm does).
         let check_udev = self.cookie_set && (flags & udev::DISABLE_DM_RULES_FLAG as u32) == 0;
-        let (major, minor) = abi::decode_dev(hdev);
+        // The device number of the reply, read only by the operations that
+        // make nodes (a REMOVE's does not).
+        let devno = || abi::decode_dev(reply.header().dev);
         // libdm names nodes by the name as sent to the kernel (mangled), except
         // for MKNODES, which uses the (unmangled) name of the reply. The
         // names are copied once, into the node stack.
         // The node libdevmapper creates: owner, group and mode from the task.
-        let add = |name, check_udev| OpRef::Add {
-            name,
-            major,
-            minor,
-            uid: self.uid,
-            gid: self.gid,
-            mode: self.mode,
-            check_udev,
+        let add = |name, check_udev| {
+            let (major, minor) = devno();
+            OpRef::Add {
+                name,
+                major,
+                minor,
+                uid: self.uid,
+                gid: self.gid,
+                mode: self.mode,
+                check_udev,
+            }
         };
         match ty {
             TaskType::Create if self.add_node == ADD_NODE_ON_CREATE && !rely_on_udev => {
@@ -1918,6 +1943,7 @@ impl Task {
                     }
                     // An AUTO read-ahead is never stacked.
                     if self.read_ahead != nodes::READ_AHEAD_AUTO {
+                        let (major, minor) = devno();
                         let ra = OpRef::ReadAhead {
                             name: n,
                             major,
@@ -1930,7 +1956,7 @@ impl Task {
                 }
             }
             TaskType::MkNodes => {
-                if DmFlags::from_bits_retain(hflags).contains(DmFlags::EXISTS) {
+                if reply.flags().contains(DmFlags::EXISTS) {
                     let name = self
                         .reply_header()
                         .map_or(&[][..], |h| codec::fixed_str(&h.name));

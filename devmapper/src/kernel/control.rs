@@ -567,13 +567,11 @@ static SPARE: AtomicPtr<ReplyBuf> = AtomicPtr::new(std::ptr::null_mut());
 impl Reply {
     /// A reply box with a buffer of at least `len` bytes: the spare one if
     /// there is one, else a new one.
+    #[inline]
     fn with_len(len: usize) -> Option<Reply> {
         let p = SPARE.swap(std::ptr::null_mut(), Ordering::Acquire);
         let mut b = if p.is_null() {
-            Box::new(ReplyBuf {
-                buf: Buffer::try_zeroed(len)?,
-                attempts: 0,
-            })
+            Reply::new_box(len)?
         } else {
             // SAFETY: SPARE only ever holds a pointer from Box::into_raw
             // (see Drop), and the swap made this thread its only owner.
@@ -583,6 +581,18 @@ impl Reply {
         b.buf.fit(len)?;
         b.attempts = 0;
         Some(Reply(ManuallyDrop::new(b)))
+    }
+
+    /// A new reply box, when there is no spare one (the first ioctl of a
+    /// process, or of a thread racing another): out of line, so that the
+    /// usual call (the spare taken) builds no buffer on its stack.
+    #[cold]
+    #[inline(never)]
+    fn new_box(len: usize) -> Option<Box<ReplyBuf>> {
+        Some(Box::new(ReplyBuf {
+            buf: Buffer::try_zeroed(len)?,
+            attempts: 0,
+        }))
     }
 
     /// A reply made of `bytes` (a header and a payload), checked like a
@@ -617,6 +627,7 @@ impl std::ops::DerefMut for Reply {
 }
 
 impl Drop for Reply {
+    #[inline]
     fn drop(&mut self) {
         // SAFETY: the box is taken exactly once, here, and not used after.
         let mut b = unsafe { ManuallyDrop::take(&mut self.0) };
@@ -953,12 +964,57 @@ impl<'a> Head<'a> {
     }
 }
 
+/// Room for the name and uuid of a [`Head`] copied with [`Head::copied`].
+pub struct HeadNames {
+    name: [u8; DM_NAME_LEN],
+    uuid: [u8; DM_UUID_LEN],
+}
+
+impl HeadNames {
+    /// Empty room.
+    #[inline]
+    pub fn new() -> HeadNames {
+        HeadNames {
+            name: [0; DM_NAME_LEN],
+            uuid: [0; DM_UUID_LEN],
+        }
+    }
+}
+
+impl Default for HeadNames {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Head<'_> {
+    /// The same header, its name and uuid copied into `room` (so that it no
+    /// longer borrows what this one does): exactly their bytes, without a
+    /// `struct dm_ioctl` built and read back.
+    #[inline]
+    pub fn copied<'b>(&self, room: &'b mut HeadNames) -> Head<'b> {
+        // Both are shorter than their fields (the setters checked).
+        let (n, u) = (self.name.len(), self.uuid.len());
+        room.name[..n].copy_from_slice(self.name);
+        room.uuid[..u].copy_from_slice(self.uuid);
+        Head {
+            dev: self.dev,
+            flags: self.flags,
+            event_nr: self.event_nr,
+            target_count: self.target_count,
+            name: &room.name[..n],
+            uuid: &room.uuid[..u],
+        }
+    }
+}
+
 /// What to send: the header fields (see [`Head`]) and a payload.
 pub struct Request<'a> {
     /// The command.
     pub cmd: Command,
-    /// The header to send.
-    pub head: Head<'a>,
+    /// The header to send (borrowed: the caller keeps its own, and the
+    /// request is not a second copy of it).
+    pub head: &'a Head<'a>,
     /// The payload.
     pub payload: Payload<'a>,
     /// Upper bound for buffer growth.
@@ -1265,7 +1321,7 @@ impl Control {
                 ctx,
                 &Request {
                     cmd: Command::Version,
-                    head: Head::default(),
+                    head: &Head::default(),
                     payload: Payload::Bytes(&[]),
                     cap: DATA_START,
                 },
@@ -1327,7 +1383,7 @@ impl Control {
         // Big replies are remembered per device; hash the device only when
         // there is something remembered.
         let key = if output && self.big_used.load(Ordering::Relaxed) {
-            device_key(req.cmd, &req.head)
+            device_key(req.cmd, req.head)
         } else {
             0
         };
@@ -1407,7 +1463,7 @@ impl Control {
                     let key = if key != 0 {
                         key
                     } else {
-                        device_key(req.cmd, &req.head)
+                        device_key(req.cmd, req.head)
                     };
                     self.big.lock().put(key, keep);
                     if keep != 0 {
@@ -1748,6 +1804,37 @@ mod tests {
         );
         // Refused values leave the header as it was.
         assert_eq!((h.name(), h.uuid()), (&b"vg-lv"[..], &b"LVM-x"[..]));
+    }
+
+    #[test]
+    fn a_copied_head_writes_the_same_header() {
+        let longest_name = [b'n'; DM_NAME_LEN - 1];
+        let longest_uuid = [b'u'; DM_UUID_LEN - 1];
+        let names: [(&[u8], &[u8]); 4] = [
+            (b"vg-lv", b"LVM-x"),
+            (b"", b""),
+            (b"only-a-name", b""),
+            (&longest_name, &longest_uuid),
+        ];
+        for (name, uuid) in names {
+            let mut h = Head {
+                dev: 0xfd00_0003,
+                flags: 0x4_0005,
+                event_nr: 0x0e00_0001,
+                target_count: 3,
+                ..Head::default()
+            };
+            h.set_name(name, false).unwrap();
+            h.set_uuid(uuid, false).unwrap();
+            let mut room = HeadNames::new();
+            let c = h.copied(&mut room);
+            assert_eq!((c.name(), c.uuid()), (name, uuid));
+            // Written over stale bytes, both give the same 312 bytes.
+            let (mut a, mut b) = ([0x5au8; DATA_START], [0xa5u8; DATA_START]);
+            h.write(&mut a, [4, 47, 0], 512);
+            c.write(&mut b, [4, 47, 0], 512);
+            assert_eq!(a, b);
+        }
     }
 
     #[test]
