@@ -491,8 +491,46 @@ pub unsafe extern "C" fn dm_task_add_target(
         // backslash, and began the record in `dmt`'s table.
         InPlace::Long(begun) => unsafe { add_target_long(dmt, start, size, ttype, params, begun) },
         // SAFETY: the caller's arguments, under the same contract.
-        InPlace::Refused => unsafe { add_target_other(dmt, start, size, ttype, params) },
+        InPlace::Refused => unsafe { add_target_first(dmt, start, size, ttype, params) },
     }
+}
+
+/// `dm_task_add_target` when its fast path changed nothing: the first
+/// target of a task (its table has no storage yet) gets the storage for
+/// a small table (the block the previous table left, usually) and the
+/// export runs again, to take its fast path (a second copy of it here
+/// would make the compiler outline parts of both); any other case is
+/// [`add_target_other`]'s. The second run comes back here only when the
+/// table has storage: then it goes on to [`add_target_other`] (which
+/// finds the storage made and uses it).
+///
+/// # Safety
+/// `dm_task_add_target`'s arguments.
+///
+/// `extern "C"` (so it cannot unwind: its guard catches panics) lets the
+/// export jump to it.
+#[inline(never)]
+unsafe extern "C" fn add_target_first(
+    dmt: *mut dm_task,
+    start: u64,
+    size: u64,
+    ttype: *const c_char,
+    params: *const c_char,
+) -> c_int {
+    let started = guard("dm_task_add_target", false, || {
+        if ttype.is_null() || params.is_null() {
+            return Some(false); // the other path's error
+        }
+        // SAFETY: NULL or a task handle (C contract); NULL is the other
+        // path's (logged there).
+        Some(unsafe { dmt.as_mut() }.is_some_and(|t| t.task.start_table()))
+    });
+    if started {
+        // SAFETY: the caller's arguments, under the same contract.
+        return unsafe { dm_task_add_target(dmt, start, size, ttype, params) };
+    }
+    // SAFETY: the caller's arguments, under the same contract.
+    unsafe { add_target_other(dmt, start, size, ttype, params) }
 }
 
 /// `dm_task_add_target` after its fast path began the record of longer

@@ -692,6 +692,17 @@ impl Task {
         r
     }
 
+    /// Prepare the storage of a task's table for its first target, so
+    /// that [`Task::add_target_in_place`] can add it (see
+    /// [`Table::start`]). Answers whether it did: false when the table
+    /// has storage already (targets were added, or it was started, since
+    /// it was last cleared) or the memory cannot be had; then nothing
+    /// changed.
+    #[inline]
+    pub fn start_table(&mut self) -> bool {
+        self.table.start()
+    }
+
     /// `dm_task_add_target` with parameters held in a [`Secret`] (encoded
     /// like [`Task::add_target`]'s; the secret is wiped when dropped here).
     pub fn add_target_secret(

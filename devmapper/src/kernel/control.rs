@@ -263,6 +263,71 @@ impl Drop for Buffer {
 /// mapping of their own, which grows without a copy (`mremap`).
 const TABLE_MAP_MIN: usize = 32 << 10;
 
+/// Size of a table's first heap block (the smallest [`TableBuf`] storage),
+/// and of the block kept for the next table.
+const TABLE_FIRST: usize = 1024;
+
+/// One heap block of [`TABLE_FIRST`] bytes, every one of them zero, kept
+/// for the next table of the process (lock-free, like the spare reply): a
+/// create builds a small table, loads it and lets it go, and the next
+/// create needs the same block again. A block enters only wiped whole
+/// ([`retire_block`]), so it holds nothing of the table it served.
+static SPARE_TABLE: AtomicPtr<u8> = AtomicPtr::new(std::ptr::null_mut());
+
+/// A zeroed heap block of `cap` bytes (its length and capacity): the spare
+/// one for [`TABLE_FIRST`] bytes when there is one, else a new one. `None`
+/// when the memory cannot be had.
+fn zeroed_block(cap: usize) -> Option<Vec<u8>> {
+    if cap == TABLE_FIRST {
+        let p = SPARE_TABLE.swap(std::ptr::null_mut(), Ordering::Acquire);
+        if !p.is_null() {
+            // SAFETY: SPARE_TABLE only ever holds the pointer of a Vec<u8>
+            // of length and capacity TABLE_FIRST that retire_block gave up
+            // (every byte zero, so initialised), and the swap made this
+            // thread its only owner.
+            return Some(unsafe { Vec::from_raw_parts(p, TABLE_FIRST, TABLE_FIRST) });
+        }
+    }
+    let mut v = Vec::new();
+    v.try_reserve_exact(cap).ok()?;
+    v.resize(cap, 0);
+    Some(v)
+}
+
+/// Let go of a table's heap block whose first `used` bytes may hold data
+/// (keys, maybe): a block of [`TABLE_FIRST`] bytes is wiped whole and kept
+/// as the spare when there is none (else freed); any other is wiped where
+/// it was used (past that it holds zeros) and freed.
+fn retire_block(mut v: Vec<u8>, used: usize) {
+    if v.len() == TABLE_FIRST && v.capacity() == TABLE_FIRST {
+        v.fill(0);
+        std::hint::black_box(&mut v);
+        let mut v = ManuallyDrop::new(v);
+        let p = v.as_mut_ptr();
+        if SPARE_TABLE
+            .compare_exchange(
+                std::ptr::null_mut(),
+                p,
+                Ordering::Release,
+                Ordering::Relaxed,
+            )
+            .is_err()
+        {
+            // SAFETY: p is the pointer of the Vec given up just above
+            // (length and capacity TABLE_FIRST), which nothing shares.
+            drop(unsafe { Vec::from_raw_parts(p, TABLE_FIRST, TABLE_FIRST) });
+        }
+        return;
+    }
+    if used == 0 {
+        return; // nothing held (a table started, no target kept)
+    }
+    if let Some(b) = v.get_mut(..used) {
+        b.fill(0);
+        std::hint::black_box(b);
+    }
+}
+
 /// A growable byte buffer for data that may hold keys: the table of a task
 /// as it is built, encoded where the kernel will read it (see
 /// `Task::add_target`). Growth never leaves an unwiped copy behind: small
@@ -377,6 +442,26 @@ impl TableBuf {
         self.as_bytes_mut().get_mut(old..)
     }
 
+    /// Give a buffer without storage its first block (the spare one when
+    /// there is one: see [`TableBuf::grow`]), zero, its first `used` bytes
+    /// in use (a table's header room). False when the buffer has storage
+    /// already, `used` is more than that block, or the memory cannot be
+    /// had: then nothing changed.
+    #[inline(never)]
+    pub(crate) fn start(&mut self, used: usize) -> bool {
+        if !self.base.is_null() || used > TABLE_FIRST {
+            return false;
+        }
+        let Some(mut v) = zeroed_block(TABLE_FIRST) else {
+            return false;
+        };
+        self.set_storage(v.as_mut_ptr(), TABLE_FIRST);
+        // (The store replaced is an empty heap one: no storage.)
+        self.store = TableStore::Heap(v);
+        self.len = used;
+        true
+    }
+
     /// Append bytes written in place by `f`, when at least `min` bytes
     /// fit the storage and keep the buffer within `u32::MAX` bytes (what
     /// one ioctl can carry): [`TableBuf::try_extend_zeroed`]'s usual case
@@ -419,18 +504,20 @@ impl TableBuf {
     /// Make room for at least `need` bytes.
     #[cold]
     fn grow(&mut self, need: usize) -> Option<()> {
-        let cap = need.max(self.capacity().saturating_mul(2)).max(1024);
+        let cap = need.max(self.capacity().saturating_mul(2)).max(TABLE_FIRST);
         if cap < TABLE_MAP_MIN {
-            // A new zeroed block, the old one wiped and freed.
-            let mut v = Vec::new();
-            v.try_reserve_exact(cap).ok()?;
-            v.resize(cap, 0);
-            if let Some(d) = v.get_mut(..self.len) {
-                d.copy_from_slice(self.as_bytes());
+            // A zeroed block (the spare one, for a first block), the old
+            // one wiped and let go (a heap block: maps are bigger).
+            let mut v = zeroed_block(cap)?;
+            if self.len != 0 {
+                if let Some(d) = v.get_mut(..self.len) {
+                    d.copy_from_slice(self.as_bytes());
+                }
             }
-            self.wipe_used();
             let base = v.as_mut_ptr();
-            self.store = TableStore::Heap(v);
+            if let TableStore::Heap(old) = std::mem::replace(&mut self.store, TableStore::Heap(v)) {
+                retire_block(old, self.len);
+            }
             self.set_storage(base, cap);
             return Some(());
         }
@@ -518,25 +605,42 @@ impl TableBuf {
 
     /// Wipe everything and release the storage.
     pub fn clear(&mut self) {
-        self.wipe_used();
         self.release();
-        self.store = TableStore::Heap(Vec::new());
         self.set_storage(std::ptr::null_mut(), 0);
         self.len = 0;
     }
 
+    /// Wipe the bytes in use and let the storage go (a small heap block
+    /// may be kept for the next table: see [`retire_block`]); the store is
+    /// left empty, `base` and `len` as they were (for the caller to reset).
+    #[inline]
     fn release(&mut self) {
+        if self.base.is_null() {
+            return; // no storage (a task without targets)
+        }
+        self.release_storage();
+    }
+
+    /// [`TableBuf::release`] of a buffer that has storage.
+    #[inline(never)]
+    fn release_storage(&mut self) {
+        if let TableStore::Heap(v) = &mut self.store {
+            retire_block(std::mem::take(v), self.len);
+            return;
+        }
+        self.wipe_used();
         if let TableStore::Map { ptr, cap } = &self.store {
             // SAFETY: the buffer owns this mapping; nothing refers to it
-            // after this (the store is replaced or dropped right after).
+            // after this (the store is replaced right after, and `base` is
+            // reset or dropped with the buffer).
             unsafe { libc::munmap(ptr.as_ptr().cast(), *cap) };
         }
+        self.store = TableStore::Heap(Vec::new());
     }
 }
 
 impl Drop for TableBuf {
     fn drop(&mut self) {
-        self.wipe_used();
         self.release();
     }
 }
@@ -1716,6 +1820,55 @@ mod tests {
         assert!(b.is_empty());
         assert!(b.try_extend_zeroed(usize::MAX).is_none());
         assert!(b.is_empty());
+    }
+
+    #[test]
+    fn table_buf_first_blocks_are_zero_whether_new_or_kept() {
+        // A block let go with data anywhere in it comes back (as the
+        // spare, unless another thread took that) all zero.
+        let mut v = zeroed_block(TABLE_FIRST).unwrap();
+        v.fill(0xa5);
+        retire_block(v, 10);
+        let v = zeroed_block(TABLE_FIRST).unwrap();
+        assert_eq!((v.len(), v.capacity()), (TABLE_FIRST, TABLE_FIRST));
+        assert!(v.iter().all(|&c| c == 0));
+        retire_block(v, 0);
+        for round in 0..6 {
+            let mut b = TableBuf::new();
+            assert!(!b.start(TABLE_FIRST + 1));
+            assert!(b.start(DATA_START));
+            // Only a buffer without storage is started.
+            assert!(!b.start(DATA_START));
+            assert_eq!((b.len(), b.capacity()), (DATA_START, TABLE_FIRST));
+            assert!(b.as_bytes().iter().all(|&c| c == 0));
+            let mut spare = 0;
+            b.append_within(1, |room| {
+                assert!(room.iter().all(|&c| c == 0));
+                spare = room.len();
+                0
+            });
+            assert_eq!(spare, TABLE_FIRST - DATA_START);
+            b.as_bytes_mut().fill(0x5a);
+            b.try_extend_zeroed(100).unwrap().fill(0xa5);
+            match round % 3 {
+                0 => drop(b),
+                1 => {
+                    b.clear();
+                    assert!(b.is_empty() && b.as_bytes().is_empty());
+                    assert!(b.start(8));
+                    assert!(b.as_bytes().iter().all(|&c| c == 0));
+                }
+                _ => {
+                    // Outgrown: the bytes move, the old block is let go.
+                    b.try_extend_zeroed(TABLE_FIRST).unwrap();
+                    assert!(b.as_bytes()[..DATA_START].iter().all(|&c| c == 0x5a));
+                    assert!(b.as_bytes()[DATA_START..DATA_START + 100]
+                        .iter()
+                        .all(|&c| c == 0xa5));
+                    assert!(b.as_bytes()[DATA_START + 100..].iter().all(|&c| c == 0));
+                }
+            }
+        }
     }
 
     /// The `VmFlags` line of the mapping of /proc/self/smaps holding `addr`.

@@ -341,6 +341,19 @@ impl Table {
         InPlace::Added
     }
 
+    /// Give a table without storage its storage, the header's room in
+    /// use, so that its first target can be added in place
+    /// ([`Table::push_in_place`] refuses a table without storage; this
+    /// storage is what [`Table::push`] would make for it: a block for a
+    /// small table, the one a previous table left when there is one).
+    /// Answers whether it did: false when the table has storage already,
+    /// or when the memory cannot be had (then nothing changed, and
+    /// [`Table::push`] reports it).
+    #[inline]
+    pub fn start(&mut self) -> bool {
+        self.buf.is_empty() && self.buf.start(DATA_START)
+    }
+
     /// [`Begun::finish`] and [`Begun::finish_escaped`]: append the record
     /// begun after the table with `rest`, the parameters after the 16
     /// bytes written (no NUL, `escapes` backslashes, each doubled in the
@@ -901,6 +914,37 @@ mod tests {
         let n = t.buf.len();
         t.buf.try_extend_zeroed(4096).unwrap();
         assert!(t.buf.as_bytes()[n..].iter().all(|&b| b == 0));
+    }
+
+    #[test]
+    fn a_started_table_takes_its_first_target_in_place() {
+        let targets: [(u64, u64, &[u8], &[u8]); 3] = [
+            (0, 8, b"zero", b""),
+            (8, 8, b"linear", b"7:0 2048"),
+            (16, 8, b"crypt", b"aes-xts-plain64 0123456789abcdef 0 7:1 0"),
+        ];
+        let mut t = Table::new();
+        // Without storage the first target is refused in place.
+        assert!(!push_fast(&mut t, 0, 8, b"zero", b""));
+        assert!(t.start());
+        assert!(!t.start());
+        assert!(t.is_empty() && t.payload().is_empty());
+        assert!(spare_is_zero(&mut t));
+        for &(s, l, ty, p) in &targets {
+            assert!(push_fast(&mut t, s, l, ty, p));
+        }
+        assert_eq!(t.payload(), &reference(&targets)[..]);
+        // A table started whose first target takes the other way.
+        let mut u = Table::new();
+        assert!(u.start());
+        u.push(0, 8, b"multipath", b"0 1 \\x").unwrap();
+        assert_eq!(
+            u.payload(),
+            &reference(&[(0, 8, b"multipath", b"0 1 \\x")])[..]
+        );
+        // Cleared, it has no storage again.
+        t.clear();
+        assert!(t.start());
     }
 
     #[test]
