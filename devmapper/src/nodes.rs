@@ -711,11 +711,21 @@ impl<'a> Env<'a> {
     }
 
     /// `_warn_if_op_needed`.
+    #[inline]
     fn warn_needed(&self, warn_if_udev_failed: bool) -> bool {
-        warn_if_udev_failed
-            && *self
-                .udev_checks
-                .get_or_init(|| self.ctx.udev_sync() && self.ctx.udev_checking())
+        if !warn_if_udev_failed {
+            return false;
+        }
+        // Asked once per run of the stack (inline: the usual answer of
+        // udev_sync is a few loads).
+        match self.udev_checks.get() {
+            Some(&checks) => checks,
+            None => {
+                let checks = self.ctx.udev_sync() && self.ctx.udev_checking();
+                let _ = self.udev_checks.set(checks);
+                checks
+            }
+        }
     }
 
     fn read_ahead_kb_path(&self, major: u32, minor: u32) -> Option<PathBuf> {
@@ -964,6 +974,7 @@ fn rm_dev_node(ctx: &Env<'_>, name: &[u8], warn: bool) -> bool {
         .unwrap_or(true)
 }
 
+#[inline]
 fn rm_dev_node_at(ctx: &Env<'_>, path: &sys::CPath<'_>, name: &[u8], warn: bool) -> bool {
     if path.lstat().is_err() {
         return true;
