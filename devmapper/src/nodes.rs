@@ -386,6 +386,7 @@ impl Pending {
         Span { at, len: n.len() }
     }
 
+    #[inline]
     fn push(&mut self, op: OpRef<'_>, rely_on_udev: bool, warn_if_udev_failed: bool) {
         let mut e = Entry {
             kind: op.kind(),
@@ -555,18 +556,44 @@ pub(crate) fn stack_ref(ctx: &Context, op: OpRef<'_>, rely_on_udev: bool) {
 /// (`debug`): a task run asks it once, for its ioctl line and its node
 /// operations alike.
 pub(crate) fn stack_ref_logged(ctx: &Context, op: OpRef<'_>, rely_on_udev: bool, debug: bool) {
-    if let OpRef::ReadAhead {
-        read_ahead: READ_AHEAD_AUTO,
-        ..
-    } = op
-    {
-        return;
-    }
-    let mut st = ctx.nodes.lock();
     let kind = op.kind();
-    let mut rely = rely_on_udev;
-    let mut warn = op.check_udev();
+    let (rely, warn) = match op {
+        OpRef::ReadAhead {
+            read_ahead: READ_AHEAD_AUTO,
+            ..
+        } => return,
+        // udev does not handle read-ahead.
+        OpRef::ReadAhead { .. } => (false, false),
+        _ => (rely_on_udev, op.check_udev()),
+    };
+    let warn_if_udev_failed = if rely { false } else { warn };
+    let mut st = ctx.nodes.lock();
+    // The usual case: nothing pending (the stack ran since the last task),
+    // so nothing to unstack.
+    if st.ops.is_empty() {
+        st.push(op, rely, warn_if_udev_failed);
+        drop(st);
+    } else {
+        stack_after_pending(ctx, st, op, kind, rely, warn_if_udev_failed, debug);
+    }
+    if debug {
+        log_op(ctx, "Stacking", op, rely, warn_if_udev_failed);
+    }
+}
 
+/// [`stack_ref_logged`] when operations are pending: libdm's unstacking
+/// rules, then the push; the lock is released before the unstacked
+/// operations are logged.
+#[inline(never)]
+fn stack_after_pending(
+    ctx: &Context,
+    mut st: parking_lot::MutexGuard<'_, Pending>,
+    op: OpRef<'_>,
+    kind: Kind,
+    rely: bool,
+    warn_if_udev_failed: bool,
+    debug: bool,
+) {
     // Lines to log once the lock is released (made only when they will be).
     let mut unstacked: Vec<(NodeOp, bool, bool)> = Vec::new();
     match kind {
@@ -602,24 +629,19 @@ pub(crate) fn stack_ref_logged(ctx: &Context, op: OpRef<'_>, rely_on_udev: bool,
                 }
             }
         }
-        Kind::ReadAhead => {
-            // udev does not handle read-ahead.
-            rely = false;
-            warn = false;
-        }
-        Kind::Del => {}
+        Kind::ReadAhead | Kind::Del => {}
     }
-
-    let warn_if_udev_failed = if rely { false } else { warn };
     st.push(op, rely, warn_if_udev_failed);
     drop(st);
     if debug {
         for (e, r, w) in &unstacked {
             log_op(ctx, "Unstacking", e.as_ref(), *r, *w);
         }
-        log_op(ctx, "Stacking", op, rely, warn_if_udev_failed);
     }
 }
+
+/// [`crate::context::DEFAULT_DM_DIR`], checked for NULs when compiled.
+const DEFAULT_DM_DIR: sys::NoNul<'static> = sys::NoNul::from_const(crate::context::DEFAULT_DM_DIR);
 
 /// Where and how operations run: the context and a snapshot of its settings.
 struct Env<'a> {
@@ -637,6 +659,7 @@ struct Env<'a> {
 }
 
 impl<'a> Env<'a> {
+    #[inline]
     fn of(ctx: &'a Context) -> Self {
         Env {
             ctx,
@@ -664,25 +687,45 @@ impl<'a> Env<'a> {
     }
 
     /// [`Env::dev_path`] as a C string lent to `f` (no allocation for
-    /// the usual node path); `Err(EINVAL)` for a name with a NUL inside.
+    /// the usual node path); `Err(EINVAL)` for a name (or directory) with a
+    /// NUL inside.
     fn with_dev_path<R>(
         &self,
         name: &[u8],
         f: impl FnOnce(&sys::CPath<'_>) -> R,
     ) -> Result<R, i32> {
-        if crate::kernel::codec::contains_byte(name, b'/') {
+        // The usual name, neither '/' nor NUL in it, is scanned once; the
+        // default directory is known to hold no NUL.
+        if let Some(name) = sys::NoNul::plain_name(name) {
+            let dir = match self.dm_dir_set.as_deref() {
+                None => DEFAULT_DM_DIR,
+                Some(d) => sys::NoNul::new(d).ok_or(libc::EINVAL)?,
+            };
+            sys::with_dir_path(dir, name, f)
+        } else if crate::kernel::codec::contains_byte(name, b'/') {
             sys::with_path(&[name], f)
         } else {
-            sys::with_dir_path(self.dm_dir(), name, f)
+            // No '/', so a NUL is what the scan found.
+            Err(libc::EINVAL)
         }
     }
 
     /// `_warn_if_op_needed`.
+    #[inline]
     fn warn_needed(&self, warn_if_udev_failed: bool) -> bool {
-        warn_if_udev_failed
-            && *self
-                .udev_checks
-                .get_or_init(|| self.ctx.udev_sync() && self.ctx.udev_checking())
+        if !warn_if_udev_failed {
+            return false;
+        }
+        // Asked once per run of the stack (inline: the usual answer of
+        // udev_sync is a few loads).
+        match self.udev_checks.get() {
+            Some(&checks) => checks,
+            None => {
+                let checks = self.ctx.udev_sync() && self.ctx.udev_checking();
+                let _ = self.udev_checks.set(checks);
+                checks
+            }
+        }
     }
 
     fn read_ahead_kb_path(&self, major: u32, minor: u32) -> Option<PathBuf> {
@@ -711,16 +754,22 @@ pub fn update_devs(ctx: &Context) {
     };
     let env = Env::of(ctx);
     for e in &ops {
-        let op = e.op(&names);
-        if e.rely_on_udev {
-            if env.debug {
-                log_op(ctx, "Skipping", op, e.rely_on_udev, e.warn_if_udev_failed);
-            }
-        } else {
-            if env.debug {
-                log_op(ctx, "Processing", op, e.rely_on_udev, e.warn_if_udev_failed);
-            }
-            let _ = execute(&env, op, e.warn_if_udev_failed);
+        if env.debug {
+            let action = if e.rely_on_udev {
+                "Skipping"
+            } else {
+                "Processing"
+            };
+            log_op(
+                ctx,
+                action,
+                e.op(&names),
+                e.rely_on_udev,
+                e.warn_if_udev_failed,
+            );
+        }
+        if !e.rely_on_udev {
+            let _ = execute(&env, e, &names);
         }
     }
     // The emptied vectors (small ones only) serve the next operations.
@@ -735,26 +784,19 @@ pub fn update_devs(ctx: &Context) {
     }
 }
 
-fn execute(ctx: &Env<'_>, op: OpRef<'_>, warn_if_udev_failed: bool) -> bool {
-    match op {
-        OpRef::Add {
-            name,
-            major,
-            minor,
-            uid,
-            gid,
-            mode,
-            ..
-        } => add_dev_node(ctx, name, major, minor, uid, gid, mode, warn_if_udev_failed),
-        OpRef::Del { name, .. } => rm_dev_node(ctx, name, warn_if_udev_failed),
-        OpRef::Rename { old, new, .. } => rename_dev_node(ctx, old, new, warn_if_udev_failed),
-        OpRef::ReadAhead {
-            name,
-            major,
-            minor,
-            read_ahead,
-            flags,
-        } => set_dev_node_read_ahead(ctx, name, major, minor, read_ahead, flags),
+/// Run the stacked entry `e` (its names in `names`, the stack's arena).
+/// Each kind of operation is a call of its own: the usual one, a single
+/// node made or removed, runs no code of the others.
+fn execute(ctx: &Env<'_>, e: &Entry, names: &[u8]) -> bool {
+    let name = e.name.of(names);
+    let warn = e.warn_if_udev_failed;
+    match e.kind {
+        Kind::Add => add_dev_node(ctx, name, e.major, e.minor, e.uid, e.gid, e.mode, warn),
+        Kind::Del => rm_dev_node(ctx, name, warn),
+        Kind::Rename => rename_dev_node(ctx, e.old.of(names), name, warn),
+        Kind::ReadAhead => {
+            set_dev_node_read_ahead(ctx, name, e.major, e.minor, e.read_ahead, e.flags)
+        }
     }
 }
 
@@ -803,6 +845,7 @@ pub fn create_dir(ctx: &Context, dir: &Path, fixed_mode: Option<u32>) -> bool {
 
 /// `_add_dev_node`.
 #[allow(clippy::too_many_arguments)]
+#[inline(never)]
 fn add_dev_node(
     ctx: &Env<'_>,
     name: &[u8],
@@ -924,12 +967,14 @@ fn add_dev_node_at(
 }
 
 /// `_rm_dev_node`.
+#[inline(never)]
 fn rm_dev_node(ctx: &Env<'_>, name: &[u8], warn: bool) -> bool {
     // A name with a NUL inside names no node: nothing to remove.
     ctx.with_dev_path(name, |p| rm_dev_node_at(ctx, p, name, warn))
         .unwrap_or(true)
 }
 
+#[inline]
 fn rm_dev_node_at(ctx: &Env<'_>, path: &sys::CPath<'_>, name: &[u8], warn: bool) -> bool {
     if path.lstat().is_err() {
         return true;
@@ -959,6 +1004,7 @@ fn rm_dev_node_at(ctx: &Env<'_>, path: &sys::CPath<'_>, name: &[u8], warn: bool)
 }
 
 /// `_rename_dev_node`.
+#[inline(never)]
 fn rename_dev_node(ctx: &Env<'_>, old_name: &[u8], new_name: &[u8], warn: bool) -> bool {
     let oldpath = ctx.dev_path(old_name);
     let newpath = ctx.dev_path(new_name);
@@ -1208,6 +1254,7 @@ fn write_read_ahead(ctx: &Env<'_>, name: &[u8], major: u32, minor: u32, read_ahe
 }
 
 /// `_set_dev_node_read_ahead`.
+#[inline(never)]
 fn set_dev_node_read_ahead(
     ctx: &Env<'_>,
     name: &[u8],
@@ -1319,6 +1366,67 @@ mod tests {
         let e = Env::of(c);
         let _ = e.udev_checks.set(false);
         e
+    }
+
+    /// The C string `with_dev_path` lends for `name`, or its error.
+    fn lent_path(ctx: &Env<'_>, name: &[u8]) -> Result<Vec<u8>, i32> {
+        ctx.with_dev_path(name, |p| p.as_path().as_os_str().as_bytes().to_vec())
+    }
+
+    #[test]
+    fn node_paths_lent_as_c_strings() {
+        let t = TmpDir::new("paths");
+        let c = t.context();
+        let ctx = env(&c);
+        let dir = ctx.dm_dir().to_vec();
+        let under = |n: &[u8]| [&dir[..], b"/", n].concat();
+        // A plain name is a node of the device directory; a name with '/'
+        // is a path as it is.
+        assert_eq!(lent_path(&ctx, b"vg-lv").unwrap(), under(b"vg-lv"));
+        assert_eq!(lent_path(&ctx, b"/x/y").unwrap(), b"/x/y");
+        assert_eq!(lent_path(&ctx, b"a/b").unwrap(), b"a/b");
+        // A NUL inside names no node, with or without '/'.
+        assert_eq!(lent_path(&ctx, b"vg\0lv"), Err(libc::EINVAL));
+        assert_eq!(lent_path(&ctx, b"/x\0y"), Err(libc::EINVAL));
+        assert_eq!(lent_path(&ctx, b"\0"), Err(libc::EINVAL));
+        // Names of every length around the stack buffer's size, NULs and
+        // '/' at every place of the SWAR words included.
+        for len in [0, 1, 7, 8, 9, 15, 16, 17, 200, 300, 5000] {
+            let name = vec![b'n'; len];
+            assert_eq!(lent_path(&ctx, &name).unwrap(), under(&name));
+            for at in [0, len / 2, len.saturating_sub(1)] {
+                if at < len {
+                    let mut bad = name.clone();
+                    bad[at] = 0;
+                    assert_eq!(lent_path(&ctx, &bad), Err(libc::EINVAL), "{len} {at}");
+                    bad[at] = b'/';
+                    assert_eq!(lent_path(&ctx, &bad).unwrap(), bad, "{len} {at}");
+                }
+            }
+        }
+        // The default directory when none is set.
+        let d = Context::new();
+        assert_eq!(
+            lent_path(&Env::of(&d), b"vg-lv").unwrap(),
+            b"/dev/mapper/vg-lv"
+        );
+    }
+
+    #[test]
+    fn removal_of_a_node_that_is_a_file() {
+        // lstat and unlink only: no root needed.
+        let t = TmpDir::new("rm");
+        let c = t.context();
+        let ctx = env(&c);
+        fs::create_dir_all(OsStr::from_bytes(ctx.dm_dir())).unwrap();
+        let p = node(&ctx, "gone");
+        fs::write(&p, b"x").unwrap();
+        stack(&c, NodeOp::del("gone", true), false);
+        update_devs(&c);
+        assert!(fs::symlink_metadata(&p).is_err());
+        // Absent: nothing to do, no failure.
+        assert!(rm_dev_node(&ctx, b"gone", false));
+        assert!(rm_dev_node(&ctx, b"a\0b", false));
     }
 
     #[test]

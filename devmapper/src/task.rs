@@ -519,16 +519,25 @@ impl Task {
     /// dm name of the device node they point to. The name is mangled for
     /// the kernel in the context's mode.
     pub fn set_name(&mut self, ctx: &Context, name: &[u8]) -> Result<(), Error> {
-        self.name = None;
-        self.mangled_name = None;
-        self.name_plain = false;
         // The usual name: short, whitelisted bytes only (no '/', no NUL,
-        // the same mangled or not): what the checks below would keep as is.
+        // the same mangled or not): what the checks of `set_name_checked`
+        // would keep as is. Stored in place of the previous one.
         if name.len() < abi::DM_NAME_LEN && mangle::is_plain(name) {
+            self.mangled_name = None;
             SmallBytes::store(&mut self.name, name);
             self.name_plain = true;
             return Ok(());
         }
+        self.set_name_checked(ctx, name)
+    }
+
+    /// [`Task::set_name`] of a name that is not plain: a path, a name too
+    /// long, or one that may need mangling.
+    #[inline(never)]
+    fn set_name_checked(&mut self, ctx: &Context, name: &[u8]) -> Result<(), Error> {
+        self.name = None;
+        self.mangled_name = None;
+        self.name_plain = false;
         // The name may be of any length: no copy, and messages that quote it
         // are built fallibly, before the length check has bounded it.
         if name.contains(&b'/') {

@@ -528,7 +528,20 @@ pub fn set_cookie_for(
         *cookie = 0;
         return Ok(event_nr);
     }
+    join_cookie(ctx, cookie, flags, event_nr, task_type)
+}
 
+/// [`set_cookie_for`] when udev sync is on: the semaphore is made or
+/// found, and incremented (out of line: without sync a task's cookie costs
+/// no more than the flags).
+#[inline(never)]
+fn join_cookie(
+    ctx: &Context,
+    cookie: &mut u32,
+    flags: u16,
+    mut event_nr: u32,
+    task_type: i32,
+) -> Result<u32, Error> {
     let (semid, created) = if *cookie != 0 {
         (get_cookie_sem(*cookie)?, false)
     } else {

@@ -211,19 +211,54 @@ pub fn with_path<R>(parts: &[&[u8]], f: impl FnOnce(&CPath<'_>) -> R) -> Result<
     }
 }
 
+/// Bytes known to hold no NUL: a part of a path [`with_dir_path`] writes
+/// without scanning it again.
+#[derive(Clone, Copy, Debug)]
+pub struct NoNul<'a>(&'a [u8]);
+
+impl<'a> NoNul<'a> {
+    /// `b`, if it holds no NUL.
+    #[inline]
+    pub fn new(b: &'a [u8]) -> Option<NoNul<'a>> {
+        (!crate::kernel::codec::contains_byte(b, 0)).then_some(NoNul(b))
+    }
+
+    /// A constant checked when it is compiled (a NUL in it fails the build).
+    pub const fn from_const(b: &'static [u8]) -> NoNul<'static> {
+        let mut i = 0;
+        while i < b.len() {
+            assert!(b[i] != 0, "a NUL in a path constant");
+            i += 1;
+        }
+        NoNul(b)
+    }
+
+    /// `name` if it is a plain node name: neither '/' nor NUL in it
+    /// (both looked for in one pass).
+    #[inline]
+    pub fn plain_name(name: &'a [u8]) -> Option<NoNul<'a>> {
+        (!crate::kernel::codec::contains_either(name, b'/', 0)).then_some(NoNul(name))
+    }
+
+    /// The bytes.
+    #[inline]
+    pub fn bytes(self) -> &'a [u8] {
+        self.0
+    }
+}
+
 /// [`with_path`] for `dir/name`, the usual node path: the separator is
-/// written in place rather than copied as a part of its own.
+/// written in place rather than copied as a part of its own, and neither
+/// part is scanned for a NUL again.
 pub fn with_dir_path<R>(
-    dir: &[u8],
-    name: &[u8],
+    dir: NoNul<'_>,
+    name: NoNul<'_>,
     f: impl FnOnce(&CPath<'_>) -> R,
 ) -> Result<R, i32> {
+    let (dir, name) = (dir.0, name.0);
     let len = dir.len() + 1 + name.len();
     if len >= STACK_PATH {
         return with_path(&[dir, b"/", name], f);
-    }
-    if crate::kernel::codec::contains_byte(dir, 0) || crate::kernel::codec::contains_byte(name, 0) {
-        return Err(libc::EINVAL);
     }
     // Only the bytes written are read: no need to clear the buffer.
     let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); STACK_PATH];
@@ -236,7 +271,7 @@ pub fn with_dir_path<R>(
         std::ptr::copy_nonoverlapping(name.as_ptr(), dst.add(dir.len() + 1), name.len());
     }
     // SAFETY: the first `len` bytes (below STACK_PATH) were written just
-    // above: `dir`, '/', `name` (neither holds a NUL: checked above).
+    // above: `dir`, '/', `name` (neither holds a NUL: `NoNul`s).
     Ok(unsafe { stack_cpath(&mut buf, len, f) })
 }
 
