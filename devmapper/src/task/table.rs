@@ -77,7 +77,18 @@ impl Begun<'_> {
     /// backslash for an escape), when the record fits the storage. Answers
     /// whether the target was appended; when not, the record begun is
     /// wiped and nothing changed ([`Table::push`]'s case).
+    ///
+    /// A `rest` with a backslash breaks that contract: the table would
+    /// then hold it unescaped (wrong parameters for the kernel, never
+    /// memory unsafety). Debug builds check it; release builds trust the
+    /// caller, whose own scan found the end of `rest` (checking again here
+    /// would repeat the scan this path exists to save). A caller that has
+    /// not looked calls [`Begun::finish_escaped`].
     pub fn finish(self, rest: &[u8]) -> bool {
+        debug_assert!(
+            !rest.contains(&b'\\'),
+            "Begun::finish: parameters with a backslash (finish_escaped escapes them)"
+        );
         let kept = self.0.finish_long(rest, 0);
         // Kept, or wiped already.
         std::mem::forget(self);
