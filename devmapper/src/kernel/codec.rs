@@ -229,6 +229,23 @@ pub fn check_fixed(field_len: usize, src: &[u8], what: &'static str) -> Result<(
     Ok(())
 }
 
+/// `dst.copy_from_slice(src)` for the short strings names and paths
+/// usually are: 8 to 16 bytes are copied inline as two (overlapping)
+/// words, without the call to memcpy a copy of unknown length makes.
+#[inline(always)]
+pub fn copy_short(dst: &mut [u8], src: &[u8]) {
+    let n = src.len();
+    if (8..=16).contains(&n) && dst.len() == n {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&src[..8]);
+        dst[..8].copy_from_slice(&w);
+        w.copy_from_slice(&src[n - 8..]);
+        dst[n - 8..].copy_from_slice(&w);
+    } else {
+        dst.copy_from_slice(src);
+    }
+}
+
 /// Whether the fixed-size field holds exactly `s` and its NUL (what
 /// `fixed_str(field) == s` says for an `s` without NUL), compared eight
 /// bytes at a time without a call: the names it checks are short.
@@ -1306,6 +1323,16 @@ pub(crate) fn push_test_spec(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn copy_short_copies_every_length() {
+        for n in 0..40usize {
+            let src: Vec<u8> = (0..n).map(|i| i as u8 + 1).collect();
+            let mut dst = vec![0xffu8; n];
+            copy_short(&mut dst, &src);
+            assert_eq!(dst, src);
+        }
+    }
 
     #[test]
     fn fixed_holds_is_fixed_str_equality() {
