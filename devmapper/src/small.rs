@@ -44,7 +44,7 @@ impl SmallBytes {
                     bytes: [0; INLINE_LEN],
                 }));
                 if let Repr::Inline { bytes, .. } = &mut s.0 {
-                    bytes[..b.len()].copy_from_slice(b);
+                    crate::kernel::codec::copy_short(&mut bytes[..b.len()], b);
                 }
             }
             _ => *slot = Some(SmallBytes(Repr::Heap(b.to_vec()))),

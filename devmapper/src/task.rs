@@ -1685,10 +1685,16 @@ impl Task {
             crate::log_warn!(ctx, "WARNING: libdevmapper buffer too small for data");
         }
         self.accept_reply(ctx.mangling_mode(), ty, &mut reply)?;
+        // libdm asks dm_udev_get_sync_support() before looking at the
+        // flag; asked last here, it is skipped when the kernel raised the
+        // uevent (the usual reply). Nothing is lost: its one side effect,
+        // the first probe's log line, already happened in this run (before
+        // the ioctl without a cookie, in set_cookie with one), and the
+        // version it may check is known (`driver`).
         if ty.with_uevent()
-            && ctx.udev_sync()
             && driver[1] >= 17
             && !flags.contains(DmFlags::UEVENT_GENERATED)
+            && ctx.udev_sync()
         {
             crate::log_debug_act!(
                 ctx,
@@ -2422,8 +2428,7 @@ fn unmangle_reply(
     // Header name and uuid (not the uuid of REMOVE, like libdm).
     // Decoded in place, in the buffer C callers get pointers into.
     if let Some(h) = reply.header_mut() {
-        let echoed = sent_plain
-            .is_some_and(|n| h.name.get(..n.len()) == Some(n) && h.name.get(n.len()) == Some(&0));
+        let echoed = sent_plain.is_some_and(|n| codec::fixed_holds(&h.name, n));
         if echoed {
             // The bytes of a plain name: nothing to check or decode.
         } else if let Some(v) = mangle::unmangle_reply_field(&h.name, mode, "name").map_err(fail)? {

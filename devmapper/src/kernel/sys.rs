@@ -266,13 +266,42 @@ pub fn with_dir_path<R>(
     // SAFETY: `dir.len() + 1 + name.len()` is `len`, below STACK_PATH: the
     // bytes written are inside the buffer, which neither part overlaps.
     unsafe {
-        std::ptr::copy_nonoverlapping(dir.as_ptr(), dst, dir.len());
+        copy_part(dst, dir);
         dst.add(dir.len()).write(b'/');
-        std::ptr::copy_nonoverlapping(name.as_ptr(), dst.add(dir.len() + 1), name.len());
+        copy_part(dst.add(dir.len() + 1), name);
     }
     // SAFETY: the first `len` bytes (below STACK_PATH) were written just
     // above: `dir`, '/', `name` (neither holds a NUL: `NoNul`s).
     Ok(unsafe { stack_cpath(&mut buf, len, f) })
+}
+
+/// `copy_nonoverlapping(src, dst, src.len())` for a part of a node path:
+/// the usual lengths of a directory or a node name (8 to 16 bytes) are
+/// copied inline as two overlapping words, without a call to memcpy (as
+/// [`crate::kernel::codec::copy_short`] does between slices).
+///
+/// # Safety
+/// `dst` is valid for `src.len()` bytes of writes, none of them in `src`.
+#[inline(always)]
+unsafe fn copy_part(dst: *mut u8, src: &[u8]) {
+    let n = src.len();
+    if (8..=16).contains(&n) {
+        let word = |s: &[u8]| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(s);
+            w
+        };
+        let (head, tail) = (word(&src[..8]), word(&src[n - 8..]));
+        // SAFETY: 8 <= n: both words lie in the n bytes at `dst` the
+        // caller lends, and are written unaligned.
+        unsafe {
+            dst.cast::<[u8; 8]>().write_unaligned(head);
+            dst.add(n - 8).cast::<[u8; 8]>().write_unaligned(tail);
+        }
+    } else {
+        // SAFETY: the caller's contract.
+        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst, n) };
+    }
 }
 
 /// `f` of the C string a stack path buffer holds once its first `len`
@@ -514,6 +543,23 @@ pub fn disp(p: &std::path::Path) -> std::borrow::Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dir_paths_of_every_short_length() {
+        let bytes = |n: usize, c: u8| -> Vec<u8> { (0..n).map(|i| c + (i % 20) as u8).collect() };
+        for d in 0..24 {
+            for n in 0..24 {
+                let (dir, name) = (bytes(d, b'a'), bytes(n, b'A'));
+                let want = [&dir[..], b"/", &name[..]].concat();
+                let got =
+                    with_dir_path(NoNul::new(&dir).unwrap(), NoNul::new(&name).unwrap(), |p| {
+                        p.0.to_bytes().to_vec()
+                    })
+                    .unwrap();
+                assert_eq!(got, want);
+            }
+        }
+    }
 
     #[test]
     fn strerror_is_plain() {
