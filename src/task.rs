@@ -455,6 +455,33 @@ pub unsafe extern "C" fn dm_task_set_cookie(
     cookie: *mut u32,
     flags: u16,
 ) -> c_int {
+    // The usual cookie (no udev sync, the driver version known) is set
+    // without a call, so the export needs no frame; everything else,
+    // NULL arguments and every error path included, is the full setter's.
+    let known = guard("dm_task_set_cookie", false, || {
+        Some(
+            !dmt.is_null() && !cookie.is_null() && {
+                // SAFETY: non-NULL: a task handle and the caller's cookie
+                // variable (C contract).
+                let (t, c) = unsafe { (&mut *dmt, &mut *cookie) };
+                t.task.set_cookie_known(&CTX, c, flags)
+            },
+        )
+    });
+    if known {
+        return 1;
+    }
+    // SAFETY: the caller's arguments, under the same contract.
+    unsafe { set_cookie_full(dmt, cookie, flags) }
+}
+
+/// `dm_task_set_cookie` when its answer is not known without a call.
+///
+/// # Safety
+/// `dm_task_set_cookie`'s arguments.
+#[cold]
+#[inline(never)]
+unsafe fn set_cookie_full(dmt: *mut dm_task, cookie: *mut u32, flags: u16) -> c_int {
     guard("dm_task_set_cookie", 0, || {
         let what = "dm_task_set_cookie";
         // SAFETY: a task handle and the caller's cookie variable (C contract).

@@ -396,21 +396,25 @@ impl Context {
     /// cookies (asked lazily), udev runs, and it was not switched off.
     #[inline]
     pub fn udev_sync(&self) -> bool {
-        // The usual answer, inline: the system was probed, and sync is off
-        // whatever the driver says, which asking it again would not change
-        // (its version is latched, or its check failed for good, which
-        // logs nothing more).
-        if let Some(sys) = crate::udev::system_support_known() {
-            if sys.udev_disabled || !sys.semaphores {
-                return false;
+        !self.udev_sync_known_off() && self.udev_sync_asked()
+    }
+
+    /// The usual answer of [`Context::udev_sync`], known without a call:
+    /// the system was probed, and sync is off whatever the driver says,
+    /// which asking it again would not change (its version is latched, or
+    /// its check failed for good, which logs nothing more). `false`: ask.
+    #[inline]
+    pub(crate) fn udev_sync_known_off(&self) -> bool {
+        match crate::udev::system_support_known() {
+            Some(sys) => {
+                sys.udev_disabled
+                    || !sys.semaphores
+                    || (!(sys.udev_running && self.udev_sync.load(Ordering::Relaxed))
+                        && (self.control.version_known()
+                            || self.version_failed.load(Ordering::Relaxed)))
             }
-            if !(sys.udev_running && self.udev_sync.load(Ordering::Relaxed))
-                && (self.control.version_known() || self.version_failed.load(Ordering::Relaxed))
-            {
-                return false;
-            }
+            None => false,
         }
-        self.udev_sync_asked()
     }
 
     /// [`Context::udev_sync`] in full, as libdm's
@@ -472,12 +476,21 @@ impl Context {
     /// [`exit`](Context::exit) resets it.
     #[inline]
     pub fn check_version(&self) -> Result<[u32; 3]> {
-        if !self.version_failed.load(Ordering::Relaxed) {
-            if let Some(v) = self.control.known_version() {
-                return Ok(v);
-            }
+        match self.version_checked() {
+            Some(v) => Ok(v),
+            None => self.check_version_slow(),
         }
-        self.check_version_slow()
+    }
+
+    /// [`Context::check_version`]'s answer when it is known without a
+    /// call: the version latched and no failure recorded.
+    #[inline]
+    pub(crate) fn version_checked(&self) -> Option<[u32; 3]> {
+        if self.version_failed.load(Ordering::Relaxed) {
+            None
+        } else {
+            self.control.known_version()
+        }
     }
 
     #[cold]

@@ -832,6 +832,36 @@ impl Task {
     /// `dm_task_set_cookie`: join (or create, when `*cookie` is 0) the udev
     /// transaction `*cookie` with `flags`.
     pub fn set_cookie(&mut self, ctx: &Context, cookie: &mut u32, flags: u16) -> Result<(), Error> {
+        if self.set_cookie_known(ctx, cookie, flags) {
+            return Ok(());
+        }
+        self.set_cookie_asked(ctx, cookie, flags)
+    }
+
+    /// [`Task::set_cookie`] when its answer is known without a call (no
+    /// udev sync, the driver version latched): `true`, the cookie set;
+    /// `false`, nothing changed. A caller can keep the full setter (and
+    /// its error path) out of line.
+    #[inline]
+    pub fn set_cookie_known(&mut self, ctx: &Context, cookie: &mut u32, flags: u16) -> bool {
+        match udev::set_cookie_known(ctx, cookie, flags) {
+            Some(event_nr) => {
+                self.event_nr = event_nr;
+                self.cookie_set = true;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// [`Task::set_cookie`] in full: the version check, udev sync asked.
+    #[inline(never)]
+    fn set_cookie_asked(
+        &mut self,
+        ctx: &Context,
+        cookie: &mut u32,
+        flags: u16,
+    ) -> Result<(), Error> {
         let supported = ctx.cookies_supported();
         let sync = ctx.udev_sync();
         match udev::set_cookie_for(ctx, cookie, flags, sync, supported, self.raw_type) {

@@ -154,9 +154,11 @@ static SYSTEM: OnceLock<SystemSupport> = OnceLock::new();
 
 /// Whether `DM_DISABLE_UDEV` was set (read once, at first use).
 pub fn udev_disabled() -> bool {
-    static V: OnceLock<bool> = OnceLock::new();
-    *V.get_or_init(|| std::env::var_os("DM_DISABLE_UDEV").is_some())
+    *UDEV_DISABLED.get_or_init(|| std::env::var_os("DM_DISABLE_UDEV").is_some())
 }
+
+/// [`udev_disabled`]'s answer, once asked.
+static UDEV_DISABLED: OnceLock<bool> = OnceLock::new();
 
 /// `_check_udev_sync_requirements_once`: probe semaphores and udev once per
 /// process; the first context to ask gets libdm's lines about the result.
@@ -519,16 +521,41 @@ pub fn set_cookie_for(
     cookie_supported: bool,
     task_type: i32,
 ) -> Result<u32, Error> {
-    let mut event_nr: u32 = 0;
-    if cookie_supported {
-        event_nr = (effective_flags(flags, udev_disabled()) as u32) << DM_UDEV_FLAGS_SHIFT;
-    }
-
+    let event_nr = if cookie_supported {
+        flags_event_nr(flags, udev_disabled())
+    } else {
+        0
+    };
     if !sync {
         *cookie = 0;
         return Ok(event_nr);
     }
     join_cookie(ctx, cookie, flags, event_nr, task_type)
+}
+
+/// The udev flags part of a task's event number.
+#[inline]
+fn flags_event_nr(flags: u16, udev_disabled: bool) -> u32 {
+    (effective_flags(flags, udev_disabled) as u32) << DM_UDEV_FLAGS_SHIFT
+}
+
+/// [`set_cookie_for`] when its answer is known without a call (the usual
+/// case without udev sync): the driver version latched, sync known to be
+/// off, `DM_DISABLE_UDEV` already read. The event number, the cookie
+/// zeroed; `None` (nothing changed) otherwise.
+#[inline]
+pub fn set_cookie_known(ctx: &Context, cookie: &mut u32, flags: u16) -> Option<u32> {
+    let v = ctx.version_checked()?;
+    if !ctx.udev_sync_known_off() {
+        return None;
+    }
+    let event_nr = if crate::kernel::abi::cookies_supported(v) {
+        flags_event_nr(flags, *UDEV_DISABLED.get()?)
+    } else {
+        0
+    };
+    *cookie = 0;
+    Some(event_nr)
 }
 
 /// [`set_cookie_for`] when udev sync is on: the semaphore is made or
