@@ -372,6 +372,9 @@ pub(crate) struct Pending {
 const KEEP_OPS: usize = 64;
 const KEEP_NAMES: usize = 16 << 10;
 
+/// Names up to this length are copied into the arena inline.
+const SHORT_NAME: usize = 16;
+
 impl Pending {
     pub(crate) const fn new() -> Pending {
         Pending {
@@ -382,7 +385,16 @@ impl Pending {
 
     fn put_name(&mut self, n: &[u8]) -> Span {
         let at = self.names.len();
-        self.names.extend_from_slice(n);
+        if n.len() <= SHORT_NAME {
+            // The usual name is copied inline (no call to memcpy): a
+            // fixed-size block, of which only the name's bytes are kept.
+            let mut block = [0u8; SHORT_NAME];
+            crate::kernel::codec::copy_short(&mut block[..n.len()], n);
+            self.names.extend_from_slice(&block);
+            self.names.truncate(at + n.len());
+        } else {
+            self.names.extend_from_slice(n);
+        }
         Span { at, len: n.len() }
     }
 
