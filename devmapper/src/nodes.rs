@@ -707,19 +707,22 @@ impl<'a> Env<'a> {
         f: impl FnOnce(&sys::CPath<'_>) -> R,
     ) -> Result<R, i32> {
         // The usual name, neither '/' nor NUL in it, is scanned once; the
-        // default directory is known to hold no NUL.
-        if let Some(name) = sys::NoNul::plain_name(name) {
+        // default directory is known to hold no NUL. `f` is called in one
+        // place, whichever way the path is made, so it can be inlined.
+        let mut store = sys::PathStore::new();
+        let path = if let Some(name) = sys::NoNul::plain_name(name) {
             let dir = match self.dm_dir_set.as_deref() {
                 None => DEFAULT_DM_DIR,
                 Some(d) => sys::NoNul::new(d).ok_or(libc::EINVAL)?,
             };
-            sys::with_dir_path(dir, name, f)
+            store.dir_path(dir, name)?
         } else if crate::kernel::codec::contains_byte(name, b'/') {
-            sys::with_path(&[name], f)
+            store.path(&[name])?
         } else {
             // No '/', so a NUL is what the scan found.
-            Err(libc::EINVAL)
-        }
+            return Err(libc::EINVAL);
+        };
+        Ok(f(&path))
     }
 
     /// `_warn_if_op_needed`.

@@ -8,7 +8,7 @@
 
 #![allow(unsafe_code)]
 
-use std::ffi::{CStr, CString};
+use std::ffi::CStr;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -180,20 +180,55 @@ const STACK_PATH: usize = 256;
 pub struct CPath<'a>(&'a CStr);
 
 /// Call `f` with the path made of `parts` (concatenated) as a C string: on
-/// the stack when short, else in a `CString`. A path with a NUL inside is
+/// the stack when short, else on the heap. A path with a NUL inside is
 /// `EINVAL`, as for std's calls.
 pub fn with_path<R>(parts: &[&[u8]], f: impl FnOnce(&CPath<'_>) -> R) -> Result<R, i32> {
-    let len: usize = parts.iter().map(|p| p.len()).sum();
-    if parts
-        .iter()
-        .any(|p| crate::kernel::codec::contains_byte(p, 0))
-    {
-        return Err(libc::EINVAL);
+    let mut store = PathStore::new();
+    Ok(f(&store.path(parts)?))
+}
+
+/// Room for a path made a C string ([`CPath`]): a buffer on the stack, or
+/// a heap copy for a long path. A caller that makes its path in one of
+/// several ways can then make the calls on it in one place.
+pub struct PathStore {
+    buf: [std::mem::MaybeUninit<u8>; STACK_PATH],
+    /// A long path and its NUL. (A `Vec`, not an `Option<CString>`: the
+    /// `None` written next to the uninitialised buffer let the compiler
+    /// clear both with a memset.)
+    heap: Vec<u8>,
+}
+
+impl Default for PathStore {
+    fn default() -> Self {
+        Self::new()
     }
-    if len < STACK_PATH {
-        // Only the bytes written are read: no need to clear the buffer.
-        let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); STACK_PATH];
-        let dst = buf.as_mut_ptr().cast::<u8>();
+}
+
+impl PathStore {
+    /// Empty room (the buffer is not cleared: only the bytes written are
+    /// read).
+    #[inline]
+    pub fn new() -> PathStore {
+        PathStore {
+            buf: [std::mem::MaybeUninit::<u8>::uninit(); STACK_PATH],
+            heap: Vec::new(),
+        }
+    }
+
+    /// The path made of `parts` (concatenated), as [`with_path`] lends it:
+    /// `EINVAL` for a NUL inside.
+    pub fn path(&mut self, parts: &[&[u8]]) -> Result<CPath<'_>, i32> {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        if parts
+            .iter()
+            .any(|p| crate::kernel::codec::contains_byte(p, 0))
+        {
+            return Err(libc::EINVAL);
+        }
+        if len >= STACK_PATH {
+            return self.long(parts);
+        }
+        let dst = self.buf.as_mut_ptr().cast::<u8>();
         let mut at = 0;
         for p in parts {
             // SAFETY: `at + p.len()` is at most `len`, below STACK_PATH: the
@@ -204,10 +239,58 @@ pub fn with_path<R>(parts: &[&[u8]], f: impl FnOnce(&CPath<'_>) -> R) -> Result<
         // SAFETY: the first `len` bytes (the parts' total length, below
         // STACK_PATH) were written just above: the parts, which hold no NUL
         // (checked above).
-        Ok(unsafe { stack_cpath(&mut buf, len, f) })
-    } else {
-        let c = CString::new(parts.concat()).map_err(|_| libc::EINVAL)?;
-        Ok(f(&CPath(&c)))
+        Ok(unsafe { self.stack_cpath(len) })
+    }
+
+    /// `dir/name`, the usual node path, as [`with_dir_path`] lends it.
+    #[inline]
+    pub fn dir_path(&mut self, dir: NoNul<'_>, name: NoNul<'_>) -> Result<CPath<'_>, i32> {
+        let (dir, name) = (dir.0, name.0);
+        let len = dir.len() + 1 + name.len();
+        if len >= STACK_PATH {
+            return self.long(&[dir, b"/", name]);
+        }
+        let dst = self.buf.as_mut_ptr().cast::<u8>();
+        // SAFETY: `dir.len() + 1 + name.len()` is `len`, below STACK_PATH:
+        // the bytes written are inside the buffer, which neither part
+        // overlaps.
+        unsafe {
+            copy_part(dst, dir);
+            dst.add(dir.len()).write(b'/');
+            copy_part(dst.add(dir.len() + 1), name);
+        }
+        // SAFETY: the first `len` bytes (below STACK_PATH) were written just
+        // above: `dir`, '/', `name` (neither holds a NUL: `NoNul`s).
+        Ok(unsafe { self.stack_cpath(len) })
+    }
+
+    /// A path too long for the stack buffer, on the heap.
+    #[cold]
+    #[inline(never)]
+    fn long(&mut self, parts: &[&[u8]]) -> Result<CPath<'_>, i32> {
+        self.heap = [parts, &[b"\0"]].concat().concat();
+        CStr::from_bytes_with_nul(&self.heap)
+            .map(CPath)
+            .map_err(|_| libc::EINVAL)
+    }
+
+    /// The C string the stack buffer holds once its first `len` bytes are
+    /// written: its NUL is written here.
+    ///
+    /// # Safety
+    /// `len < STACK_PATH`, and the first `len` bytes of the buffer are
+    /// initialised, none of them NUL.
+    #[inline(always)]
+    unsafe fn stack_cpath(&mut self, len: usize) -> CPath<'_> {
+        self.buf[len].write(0);
+        // SAFETY: the caller's `len` initialised bytes without a NUL, then
+        // the NUL just written: `len + 1` initialised bytes, one C string.
+        CPath(unsafe {
+            CStr::from_bytes_with_nul_unchecked(std::slice::from_raw_parts(
+                self.buf.as_ptr().cast::<u8>(),
+                len + 1,
+            ))
+        })
     }
 }
 
@@ -255,24 +338,8 @@ pub fn with_dir_path<R>(
     name: NoNul<'_>,
     f: impl FnOnce(&CPath<'_>) -> R,
 ) -> Result<R, i32> {
-    let (dir, name) = (dir.0, name.0);
-    let len = dir.len() + 1 + name.len();
-    if len >= STACK_PATH {
-        return with_path(&[dir, b"/", name], f);
-    }
-    // Only the bytes written are read: no need to clear the buffer.
-    let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); STACK_PATH];
-    let dst = buf.as_mut_ptr().cast::<u8>();
-    // SAFETY: `dir.len() + 1 + name.len()` is `len`, below STACK_PATH: the
-    // bytes written are inside the buffer, which neither part overlaps.
-    unsafe {
-        copy_part(dst, dir);
-        dst.add(dir.len()).write(b'/');
-        copy_part(dst.add(dir.len() + 1), name);
-    }
-    // SAFETY: the first `len` bytes (below STACK_PATH) were written just
-    // above: `dir`, '/', `name` (neither holds a NUL: `NoNul`s).
-    Ok(unsafe { stack_cpath(&mut buf, len, f) })
+    let mut store = PathStore::new();
+    Ok(f(&store.dir_path(dir, name)?))
 }
 
 /// `copy_nonoverlapping(src, dst, src.len())` for a part of a node path:
@@ -302,31 +369,6 @@ unsafe fn copy_part(dst: *mut u8, src: &[u8]) {
         // SAFETY: the caller's contract.
         unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst, n) };
     }
-}
-
-/// `f` of the C string a stack path buffer holds once its first `len`
-/// bytes are written: its NUL is written here. [`with_path`] and
-/// [`with_dir_path`] end with it.
-///
-/// # Safety
-/// `len < STACK_PATH`, and the first `len` bytes of `buf` are initialised,
-/// none of them NUL.
-#[inline(always)]
-unsafe fn stack_cpath<R>(
-    buf: &mut [std::mem::MaybeUninit<u8>; STACK_PATH],
-    len: usize,
-    f: impl FnOnce(&CPath<'_>) -> R,
-) -> R {
-    buf[len].write(0);
-    // SAFETY: the caller's `len` initialised bytes without a NUL, then the
-    // NUL just written: `len + 1` initialised bytes, one C string.
-    let c = unsafe {
-        CStr::from_bytes_with_nul_unchecked(std::slice::from_raw_parts(
-            buf.as_ptr().cast::<u8>(),
-            len + 1,
-        ))
-    };
-    f(&CPath(c))
 }
 
 fn with_cpath<R>(path: &Path, f: impl FnOnce(&CPath<'_>) -> Result<R, i32>) -> Result<R, i32> {
@@ -559,6 +601,22 @@ mod tests {
                 assert_eq!(got, want);
             }
         }
+    }
+
+    #[test]
+    fn long_paths_and_nuls() {
+        let dir = vec![b'd'; 200];
+        let name = vec![b'n'; 100];
+        let want = [&dir[..], b"/", &name[..]].concat();
+        let got = with_dir_path(NoNul::new(&dir).unwrap(), NoNul::new(&name).unwrap(), |p| {
+            p.0.to_bytes().to_vec()
+        })
+        .unwrap();
+        assert_eq!(got, want);
+        let got = with_path(&[&dir, b"/", &name], |p| p.0.to_bytes().to_vec()).unwrap();
+        assert_eq!(got, want);
+        assert_eq!(with_path(&[&dir, b"/\0", &name], |_| ()), Err(libc::EINVAL));
+        assert_eq!(with_path(&[b"/a\0b"], |_| ()), Err(libc::EINVAL));
     }
 
     #[test]
