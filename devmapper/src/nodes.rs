@@ -792,7 +792,10 @@ pub fn update_devs(ctx: &Context) {
         ops.clear();
         names.clear();
         let mut st = ctx.nodes.lock();
-        if st.ops.is_empty() && st.names.is_empty() {
+        // Only in place of the vectors left by the take (nothing stacked
+        // meanwhile): they own no memory, so nothing is freed under the
+        // lock, and the compiler knows it.
+        if st.ops.capacity() == 0 && st.names.capacity() == 0 {
             st.ops = ops;
             st.names = names;
         }
