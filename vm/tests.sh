@@ -52,8 +52,15 @@ python3 -c 'import pytest' 2>/dev/null || python3 -m pip install --quiet pytest 
 status=0
 RESULTS=build/vm-results.tsv
 : >"$RESULTS"
+# The output of each suite that failed, kept for the report at the end (CI
+# may show only the last lines of a run).
+FAILED=build/vm-failed
+rm -rf "$FAILED"
 suite() { # suite NAME VM-ARGS... -- COMMAND...: a command in one VM boot,
-    # then a check that it left no device, node, semaphore or loop device
+    # then a check that it left no device, node, semaphore or loop device.
+    # A --timeout among VM-ARGS (a few times the suite's usual time) replaces
+    # the default 900 s, so that a hang costs make check minutes, not its
+    # whole budget.
     local name=$1 vmargs=(); shift
     while [ $# -gt 0 ] && [ "$1" != -- ]; do vmargs+=("$1"); shift; done
     shift
@@ -69,10 +76,23 @@ host_suite() { # host_suite NAME COMMAND...: a host command that boots VMs itsel
     else
         result=FAIL
         status=1
+        mkdir -p "$FAILED"
+        { echo "$name ($((SECONDS - t0)) s)"; cat "$log"; } >"$FAILED/$(printf '%02d' "$(wc -l <"$RESULTS")").log"
     fi
     printf '%s\t%s\t%s\t%s\n' "$name" $result $((SECONDS - t0)) "$(summary "$log")" >>"$RESULTS"
     echo "=== $name: $result ($((SECONDS - t0)) s)"
     rm -f "$log"
+}
+failure_report() { # what failed, repeated last: each failed suite's name,
+    # time and the lines of its output that say what went wrong
+    local f
+    for f in "$FAILED"/*.log; do
+        [ -e "$f" ] || continue
+        echo "=== FAILED: $(head -n1 "$f")"
+        tail -n +2 "$f" | grep -a -E 'not ok|FAIL|failed|panicked|timed out|assert|error|differ|^[-+][^-+]|left behind|vm/run.sh' |
+            grep -a -v -E '^ok |: PASS|0 failed' | tail -n 15 | cut -c1-200 | sed 's/^/    /'
+        echo "    (whole output: $f)"
+    done
 }
 summary() { # the closing count lines of a suite's output, joined
     grep -E '^(test result:|examples:|[0-9]+ passed|cryptsetup transcript:|stock: [0-9]+ steps|pass sets|dmsetup transcript:|udev transcript:|timeouts:|clean-after:)' "$1" | tr '\n' ';' | sed 's/;$//'
@@ -81,13 +101,13 @@ summary() { # the closing count lines of a suite's output, joined
 if [ $EXTRA = 0 ]; then
 host_suite "6.1: the leftover check after each suite notices devices, nodes, semaphores, loop devices" \
     vm/run.sh --timeout 300 -- vm/tests/clean-after-selftest.sh
-suite "6.1: Rust API kernel tests" -- vm/tests/rust-kernel.sh "${RUST_KERNEL_TESTS[@]}"
-suite "6.1: Rust examples (one per target family)" -- vm/tests/rust-examples.sh
+suite "6.1: Rust API kernel tests" --timeout 300 -- vm/tests/rust-kernel.sh "${RUST_KERNEL_TESTS[@]}"
+suite "6.1: Rust examples (one per target family)" --timeout 300 -- vm/tests/rust-examples.sh
 if [ -x capi-tests/run.sh ]; then
-    suite "6.1: C suite, stock vs ours" -- capi-tests/run.sh --lib both --kernel
-    suite "6.1: C suite on ours under AddressSanitizer" -- capi-tests/run.sh --lib ours --kernel --asan
+    suite "6.1: C suite, stock vs ours" --timeout 600 -- capi-tests/run.sh --lib both --kernel
+    suite "6.1: C suite on ours under AddressSanitizer" --timeout 450 -- capi-tests/run.sh --lib ours --kernel --asan
 fi
-suite "6.1: cryptsetup sequences, stock vs ours (LD_LIBRARY_PATH, LD_PRELOAD)" -- vm/tests/cryptsetup-compare.sh "$REPO"
+suite "6.1: cryptsetup sequences, stock vs ours (LD_LIBRARY_PATH, LD_PRELOAD)" --timeout 300 -- vm/tests/cryptsetup-compare.sh "$REPO"
 host_suite "6.1: cryptsetup's own tests (api-test, luks1-compat, fvault2-compat), stock vs ours" \
     vm/tests/cryptsetup-upstream.sh
 host_suite "6.1: dmsetup and dmstats transcripts (Debian's), stock vs ours" \
@@ -95,21 +115,21 @@ host_suite "6.1: dmsetup and dmstats transcripts (Debian's), stock vs ours" \
 host_suite "6.1: LVM2's own dmsetup/dmstats test scripts, stock vs ours" vm/tests/lvm2-upstream.sh
 host_suite "6.1: udev synchronisation with Debian's dm rules, stock vs ours" vm/tests/udev-sync.sh
 if [ -x python/run-tests.sh ]; then
-    suite "6.1: Python kernel tests, stock and ours" -- python/run-tests.sh --kernel
+    suite "6.1: Python kernel tests, stock and ours" --timeout 300 -- python/run-tests.sh --kernel
 fi
 suite "6.1: dm-ulogd (userspace dirty log) under real mirrors, vs the kernel's core/disk logs" \
     --env ULOGD="$ULOGD" -- vm/tests/ulog.sh
 suite "6.1: deviceless messages on a stock kernel report the missing feature" \
-    --env DM_KERNEL_TESTS=1 -- vm/tests/deviceless.sh "$REPO" "$RUST_TESTS"
+    --timeout 300 --env DM_KERNEL_TESTS=1 -- vm/tests/deviceless.sh "$REPO" "$RUST_TESTS"
 if [ $QUICK = 0 ]; then
-    suite "sid: Rust API kernel tests" --kernel sid -- vm/tests/rust-kernel.sh "${RUST_KERNEL_TESTS[@]}"
-    suite "sid: Rust examples (one per target family)" --kernel sid -- vm/tests/rust-examples.sh
+    suite "sid: Rust API kernel tests" --kernel sid --timeout 300 -- vm/tests/rust-kernel.sh "${RUST_KERNEL_TESTS[@]}"
+    suite "sid: Rust examples (one per target family)" --kernel sid --timeout 300 -- vm/tests/rust-examples.sh
     if [ -x capi-tests/run.sh ]; then
-        suite "sid: C suite, stock vs ours" --kernel sid -- capi-tests/run.sh --lib both --kernel
+        suite "sid: C suite, stock vs ours" --kernel sid --timeout 600 -- capi-tests/run.sh --lib both --kernel
     fi
     if [ -x kernel-patch/build.sh ]; then
         DM_MOD=$(kernel-patch/build.sh | tail -1)
-        suite "6.1 + patched dm-mod: deviceless messages (C, Rust, Python)" --dm-mod "$DM_MOD" \
+        suite "6.1 + patched dm-mod: deviceless messages (C, Rust, Python)" --dm-mod "$DM_MOD" --timeout 300 \
             --env DM_KERNEL_TESTS=1 --env DM_DEVICELESS=1 -- vm/tests/deviceless.sh "$REPO" "$RUST_TESTS"
     fi
 fi
@@ -129,4 +149,5 @@ fi
     awk -F'\t' '{ printf "| %s | %s | %s | %s |\n", $1, $2, $3, $4 }' "$RESULTS"
 } >"build/compatibility$([ $EXTRA = 1 ] && echo -extra).md"
 echo "wrote build/compatibility$([ $EXTRA = 1 ] && echo -extra).md"
+failure_report
 exit $status

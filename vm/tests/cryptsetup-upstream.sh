@@ -112,7 +112,7 @@ log "cryptsetup $CS_VER (source $CS_SRC_VER), stock libdevmapper $DM_VER; tests:
 # Both libraries run sequentially in one boot; the guest prints the verdict
 # and exits non-zero when the pass sets differ or api-test fails on ours.
 rc=0
-vm/run.sh --timeout "${CS_UPSTREAM_VM_TIMEOUT:-1800}" \
+vm/run.sh --timeout "${CS_UPSTREAM_VM_TIMEOUT:-1200}" \
     ${CS_UPSTREAM_SCRIPT_TIMEOUT:+--env CS_UPSTREAM_SCRIPT_TIMEOUT="$CS_UPSTREAM_SCRIPT_TIMEOUT"} \
     ${CS_UPSTREAM_DMSETUP:+--env CS_UPSTREAM_DMSETUP="$CS_UPSTREAM_DMSETUP"} \
     -- vm/tests/cryptsetup-upstream-guest.sh "$TESTDIR" "$REPO/build/lib" "${TESTS[@]}" || rc=$?

@@ -135,7 +135,7 @@ log "lvm2 $VER test scripts: ${TESTS[*]}; ours: $OURS; kernel $KERNEL"
 LOGS=$CACHE_ROOT/lvm2-upstream/$VER/logs-$KERNEL
 rm -rf "$LOGS"; mkdir -p "$LOGS"
 rc=0
-vm/run.sh --kernel "$KERNEL" --timeout "${LVM2_UPSTREAM_VM_TIMEOUT:-900}" --rw "$LOGS" \
+vm/run.sh --kernel "$KERNEL" --timeout "${LVM2_UPSTREAM_VM_TIMEOUT:-600}" --rw "$LOGS" \
     ${LVM2_UPSTREAM_SCRIPT_TIMEOUT:+--env LVM2_UPSTREAM_SCRIPT_TIMEOUT="$LVM2_UPSTREAM_SCRIPT_TIMEOUT"} \
     -- vm/tests/lvm2-upstream-guest.sh "$T" "$OURS" "$LOGS" "${TESTS[@]}" || rc=$?
 log "logs: $LOGS"

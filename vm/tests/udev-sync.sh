@@ -50,7 +50,7 @@ LOGS=$CACHE_ROOT/udev-sync/$KERNEL
 rm -rf "$LOGS"; mkdir -p "$LOGS"
 log "kernel $KERNEL; ours: $OURS; logs: $LOGS"
 rc=0
-vm/run.sh --kernel "$KERNEL" --udev --timeout "${UDEV_SYNC_VM_TIMEOUT:-600}" --rw "$LOGS" \
+vm/run.sh --kernel "$KERNEL" --udev --timeout "${UDEV_SYNC_VM_TIMEOUT:-400}" --rw "$LOGS" \
     ${UDEV_SYNC_GUARD:+--env UDEV_SYNC_GUARD="$UDEV_SYNC_GUARD"} \
     -- vm/tests/udev-sync-guest.sh "$OURS" "$LOGS" || rc=$?
 [ $rc = 0 ] || log "FAILED (exit $rc)"
