@@ -267,25 +267,75 @@ const TABLE_MAP_MIN: usize = 32 << 10;
 /// and of the block kept for the next table.
 const TABLE_FIRST: usize = 1024;
 
+/// One boxed value kept for the next user, process-wide and lock-free: a
+/// thread takes it with an atomic swap (so it alone owns it) and gives one
+/// back only into an empty slot; a value that finds the slot taken is
+/// dropped. Whoever gives a value makes it fit for any next user (the
+/// spares below hold nothing of the data they served).
+struct Spare<T>(AtomicPtr<T>);
+
+impl<T: Send> Spare<T> {
+    const fn new() -> Spare<T> {
+        Spare(AtomicPtr::new(std::ptr::null_mut()))
+    }
+
+    /// The kept value, if there is one; the slot is then empty.
+    #[inline]
+    fn take(&self) -> Option<Box<T>> {
+        let p = self.0.swap(std::ptr::null_mut(), Ordering::Acquire);
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: the slot only ever holds a pointer from Box::into_raw
+        // (`give`), and the swap made this thread its only owner.
+        Some(unsafe { Box::from_raw(p) })
+    }
+
+    /// Keep `b` for the next `take` when the slot is empty, else drop it.
+    #[inline]
+    fn give(&self, b: Box<T>) {
+        let p = Box::into_raw(b);
+        if self
+            .0
+            .compare_exchange(
+                std::ptr::null_mut(),
+                p,
+                Ordering::Release,
+                Ordering::Relaxed,
+            )
+            .is_err()
+        {
+            // SAFETY: p came from Box::into_raw just above and the failed
+            // exchange did not publish it: this thread still owns it.
+            drop(unsafe { Box::from_raw(p) });
+        }
+    }
+}
+
+impl<T> Drop for Spare<T> {
+    fn drop(&mut self) {
+        let p = *self.0.get_mut();
+        if !p.is_null() {
+            // SAFETY: as in `take`; `&mut self` makes this the only owner.
+            drop(unsafe { Box::from_raw(p) });
+        }
+    }
+}
+
 /// One heap block of [`TABLE_FIRST`] bytes, every one of them zero, kept
-/// for the next table of the process (lock-free, like the spare reply): a
-/// create builds a small table, loads it and lets it go, and the next
-/// create needs the same block again. A block enters only wiped whole
-/// ([`retire_block`]), so it holds nothing of the table it served.
-static SPARE_TABLE: AtomicPtr<u8> = AtomicPtr::new(std::ptr::null_mut());
+/// for the next table of the process: a create builds a small table, loads
+/// it and lets it go, and the next create needs the same block again. A
+/// block enters only wiped whole ([`retire_block`]), so it holds nothing of
+/// the table it served.
+static SPARE_TABLE: Spare<[u8; TABLE_FIRST]> = Spare::new();
 
 /// A zeroed heap block of `cap` bytes (its length and capacity): the spare
 /// one for [`TABLE_FIRST`] bytes when there is one, else a new one. `None`
 /// when the memory cannot be had.
 fn zeroed_block(cap: usize) -> Option<Vec<u8>> {
     if cap == TABLE_FIRST {
-        let p = SPARE_TABLE.swap(std::ptr::null_mut(), Ordering::Acquire);
-        if !p.is_null() {
-            // SAFETY: SPARE_TABLE only ever holds the pointer of a Vec<u8>
-            // of length and capacity TABLE_FIRST that retire_block gave up
-            // (every byte zero, so initialised), and the swap made this
-            // thread its only owner.
-            return Some(unsafe { Vec::from_raw_parts(p, TABLE_FIRST, TABLE_FIRST) });
+        if let Some(b) = SPARE_TABLE.take() {
+            return Some((b as Box<[u8]>).into_vec());
         }
     }
     let mut v = Vec::new();
@@ -301,21 +351,12 @@ fn zeroed_block(cap: usize) -> Option<Vec<u8>> {
 fn retire_block(mut v: Vec<u8>, used: usize) {
     if v.len() == TABLE_FIRST && v.capacity() == TABLE_FIRST {
         v.fill(0);
-        std::hint::black_box(&mut v);
-        let mut v = ManuallyDrop::new(v);
-        let p = v.as_mut_ptr();
-        if SPARE_TABLE
-            .compare_exchange(
-                std::ptr::null_mut(),
-                p,
-                Ordering::Release,
-                Ordering::Relaxed,
-            )
-            .is_err()
-        {
-            // SAFETY: p is the pointer of the Vec given up just above
-            // (length and capacity TABLE_FIRST), which nothing shares.
-            drop(unsafe { Vec::from_raw_parts(p, TABLE_FIRST, TABLE_FIRST) });
+        // (The slice, not the Vec: its length and capacity stay known, so
+        // the conversions below compile to nothing.)
+        std::hint::black_box(v.as_mut_slice());
+        // Length and capacity equal: no reallocation, no copy.
+        if let Ok(b) = Box::<[u8; TABLE_FIRST]>::try_from(v.into_boxed_slice()) {
+            SPARE_TABLE.give(b);
         }
         return;
     }
@@ -665,21 +706,18 @@ pub struct Reply(ManuallyDrop<Box<ReplyBuf>>);
 /// big buffer must not come back: only small ones are kept).
 const SPARE_MAX: usize = 16 << 10;
 
-/// One spare reply box for the next ioctl (process-wide, lock-free).
-static SPARE: AtomicPtr<ReplyBuf> = AtomicPtr::new(std::ptr::null_mut());
+/// One spare reply box for the next ioctl (its buffer released, see
+/// `Buffer::release`).
+static SPARE: Spare<ReplyBuf> = Spare::new();
 
 impl Reply {
     /// A reply box with a buffer of at least `len` bytes: the spare one if
     /// there is one, else a new one.
     #[inline]
     fn with_len(len: usize) -> Option<Reply> {
-        let p = SPARE.swap(std::ptr::null_mut(), Ordering::Acquire);
-        let mut b = if p.is_null() {
-            Reply::new_box(len)?
-        } else {
-            // SAFETY: SPARE only ever holds a pointer from Box::into_raw
-            // (see Drop), and the swap made this thread its only owner.
-            unsafe { Box::from_raw(p) }
+        let mut b = match SPARE.take() {
+            Some(b) => b,
+            None => Reply::new_box(len)?,
         };
         // Spare buffers were released when their reply was dropped.
         b.buf.fit(len)?;
@@ -739,19 +777,7 @@ impl Drop for Reply {
             return; // dropped (and wiped) here
         }
         b.buf.release();
-        let p = Box::into_raw(b);
-        if SPARE
-            .compare_exchange(
-                std::ptr::null_mut(),
-                p,
-                Ordering::Release,
-                Ordering::Relaxed,
-            )
-            .is_err()
-        {
-            // SAFETY: p came from Box::into_raw just above and was not shared.
-            drop(unsafe { Box::from_raw(p) });
-        }
+        SPARE.give(b);
     }
 }
 
@@ -1820,6 +1846,56 @@ mod tests {
         assert!(b.is_empty());
         assert!(b.try_extend_zeroed(usize::MAX).is_none());
         assert!(b.is_empty());
+    }
+
+    #[test]
+    fn a_spare_slot_keeps_one_value_and_drops_the_rest() {
+        use std::sync::atomic::AtomicUsize;
+        static DROPS: AtomicUsize = AtomicUsize::new(0);
+        struct Counted(u32);
+        impl Drop for Counted {
+            fn drop(&mut self) {
+                DROPS.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let slot = Spare::<Counted>::new();
+        assert!(slot.take().is_none());
+        slot.give(Box::new(Counted(1)));
+        // The slot is full: the second value is dropped, the first kept.
+        slot.give(Box::new(Counted(2)));
+        assert_eq!(DROPS.load(Ordering::Relaxed), 1);
+        let b = slot.take().unwrap();
+        assert_eq!(b.0, 1);
+        assert!(slot.take().is_none());
+        slot.give(b);
+        // A slot dropped with a value in it drops the value.
+        drop(slot);
+        assert_eq!(DROPS.load(Ordering::Relaxed), 2);
+        // Many threads giving and taking: every value made is either kept
+        // (at most one, in the slot) or dropped, exactly once.
+        static MADE: AtomicUsize = AtomicUsize::new(0);
+        DROPS.store(0, Ordering::Relaxed);
+        let slot = Spare::<Counted>::new();
+        std::thread::scope(|s| {
+            for t in 0..4 {
+                let slot = &slot;
+                s.spawn(move || {
+                    for i in 0..1000 {
+                        match slot.take() {
+                            Some(b) => slot.give(b),
+                            None => {
+                                MADE.fetch_add(1, Ordering::Relaxed);
+                                slot.give(Box::new(Counted(t * 1000 + i)));
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        let kept = slot.take();
+        let live = MADE.load(Ordering::Relaxed) - DROPS.load(Ordering::Relaxed);
+        assert_eq!(live, usize::from(kept.is_some()));
+        assert!(kept.is_some(), "the last give found the slot empty");
     }
 
     #[test]
