@@ -321,6 +321,9 @@ pub(crate) struct Entry {
     check_udev: bool,
     rely_on_udev: bool,
     warn_if_udev_failed: bool,
+    /// The name (`name`) is a task's name that its check found plain
+    /// (see [`Plain`]): the node path is built without a second scan.
+    plain: bool,
 }
 
 impl Entry {
@@ -399,7 +402,7 @@ impl Pending {
     }
 
     #[inline]
-    fn push(&mut self, op: OpRef<'_>, rely_on_udev: bool, warn_if_udev_failed: bool) {
+    fn push(&mut self, op: OpRef<'_>, rely_on_udev: bool, warn_if_udev_failed: bool, plain: Plain) {
         let mut e = Entry {
             kind: op.kind(),
             name: Span::default(),
@@ -414,6 +417,7 @@ impl Pending {
             check_udev: op.check_udev(),
             rely_on_udev,
             warn_if_udev_failed,
+            plain: plain.known() && matches!(op, OpRef::Add { .. } | OpRef::Del { .. }),
         };
         match op {
             OpRef::Add {
@@ -561,13 +565,46 @@ pub(crate) fn stack_ref(ctx: &Context, op: OpRef<'_>, rely_on_udev: bool) {
         op,
         rely_on_udev,
         ctx.log_enabled(crate::log::Level::Debug),
+        Plain::UNKNOWN,
     );
+}
+
+/// Whether the name of a node operation is known to be plain: neither '/'
+/// nor NUL in it, so that its node path is the device directory, '/' and
+/// the name. A task knows it of the name that `Task::set_name` found made
+/// of udev-whitelisted bytes only and sends unmangled; every other name is
+/// scanned when its node path is made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Plain(bool);
+
+impl Plain {
+    /// Not known: the name is scanned.
+    pub(crate) const UNKNOWN: Plain = Plain(false);
+
+    /// `name`, a task's name, is plain when `checked`: the task's check
+    /// found it whitelisted whole (checked again here in debug builds).
+    #[inline]
+    pub(crate) fn task_name(name: &[u8], checked: bool) -> Plain {
+        debug_assert!(!checked || crate::mangle::is_plain(name));
+        Plain(checked)
+    }
+
+    fn known(self) -> bool {
+        self.0
+    }
 }
 
 /// [`stack_ref`] with the answer of `ctx.log_enabled(Level::Debug)` given
 /// (`debug`): a task run asks it once, for its ioctl line and its node
-/// operations alike.
-pub(crate) fn stack_ref_logged(ctx: &Context, op: OpRef<'_>, rely_on_udev: bool, debug: bool) {
+/// operations alike; `plain`: what is known of the name of an add or a
+/// delete (see [`Plain`]).
+pub(crate) fn stack_ref_logged(
+    ctx: &Context,
+    op: OpRef<'_>,
+    rely_on_udev: bool,
+    debug: bool,
+    plain: Plain,
+) {
     let kind = op.kind();
     let (rely, warn) = match op {
         OpRef::ReadAhead {
@@ -583,10 +620,10 @@ pub(crate) fn stack_ref_logged(ctx: &Context, op: OpRef<'_>, rely_on_udev: bool,
     // The usual case: nothing pending (the stack ran since the last task),
     // so nothing to unstack.
     if st.ops.is_empty() {
-        st.push(op, rely, warn_if_udev_failed);
+        st.push(op, rely, warn_if_udev_failed, plain);
         drop(st);
     } else {
-        stack_after_pending(ctx, st, op, kind, rely, warn_if_udev_failed, debug);
+        stack_after_pending(ctx, st, op, kind, rely, warn_if_udev_failed, debug, plain);
     }
     if debug {
         log_op(ctx, "Stacking", op, rely, warn_if_udev_failed);
@@ -596,6 +633,7 @@ pub(crate) fn stack_ref_logged(ctx: &Context, op: OpRef<'_>, rely_on_udev: bool,
 /// [`stack_ref_logged`] when operations are pending: libdm's unstacking
 /// rules, then the push; the lock is released before the unstacked
 /// operations are logged.
+#[allow(clippy::too_many_arguments)]
 #[inline(never)]
 fn stack_after_pending(
     ctx: &Context,
@@ -605,6 +643,7 @@ fn stack_after_pending(
     rely: bool,
     warn_if_udev_failed: bool,
     debug: bool,
+    plain: Plain,
 ) {
     // Lines to log once the lock is released (made only when they will be).
     let mut unstacked: Vec<(NodeOp, bool, bool)> = Vec::new();
@@ -643,7 +682,7 @@ fn stack_after_pending(
         }
         Kind::ReadAhead | Kind::Del => {}
     }
-    st.push(op, rely, warn_if_udev_failed);
+    st.push(op, rely, warn_if_udev_failed, plain);
     drop(st);
     if debug {
         for (e, r, w) in &unstacked {
@@ -700,17 +739,24 @@ impl<'a> Env<'a> {
 
     /// [`Env::dev_path`] as a C string lent to `f` (no allocation for
     /// the usual node path); `Err(EINVAL)` for a name (or directory) with a
-    /// NUL inside.
+    /// NUL inside. `plain`: what the stack knows of the name.
     fn with_dev_path<R>(
         &self,
         name: &[u8],
+        plain: Plain,
         f: impl FnOnce(&sys::CPath<'_>) -> R,
     ) -> Result<R, i32> {
-        // The usual name, neither '/' nor NUL in it, is scanned once; the
-        // default directory is known to hold no NUL. `f` is called in one
-        // place, whichever way the path is made, so it can be inlined.
+        // The usual name, neither '/' nor NUL in it, is scanned once, or
+        // not at all when its task's check found it plain; the default
+        // directory is known to hold no NUL. `f` is called in one place,
+        // whichever way the path is made, so it can be inlined.
         let mut store = sys::PathStore::new();
-        let path = if let Some(name) = sys::NoNul::plain_name(name) {
+        let plain = if plain.known() {
+            Some(sys::NoNul::known_plain(name))
+        } else {
+            sys::NoNul::plain_name(name)
+        };
+        let path = if let Some(name) = plain {
             let dir = match self.dm_dir_set.as_deref() {
                 None => DEFAULT_DM_DIR,
                 Some(d) => sys::NoNul::new(d).ok_or(libc::EINVAL)?,
@@ -807,10 +853,13 @@ pub fn update_devs(ctx: &Context) {
 /// node made or removed, runs no code of the others.
 fn execute(ctx: &Env<'_>, e: &Entry, names: &[u8]) -> bool {
     let name = e.name.of(names);
+    let plain = Plain(e.plain);
     let warn = e.warn_if_udev_failed;
     match e.kind {
-        Kind::Add => add_dev_node(ctx, name, e.major, e.minor, e.uid, e.gid, e.mode, warn),
-        Kind::Del => rm_dev_node(ctx, name, warn),
+        Kind::Add => add_dev_node(
+            ctx, name, plain, e.major, e.minor, e.uid, e.gid, e.mode, warn,
+        ),
+        Kind::Del => rm_dev_node(ctx, name, plain, warn),
         Kind::Rename => rename_dev_node(ctx, e.old.of(names), name, warn),
         Kind::ReadAhead => {
             set_dev_node_read_ahead(ctx, name, e.major, e.minor, e.read_ahead, e.flags)
@@ -867,6 +916,7 @@ pub fn create_dir(ctx: &Context, dir: &Path, fixed_mode: Option<u32>) -> bool {
 fn add_dev_node(
     ctx: &Env<'_>,
     name: &[u8],
+    plain: Plain,
     major: u32,
     minor: u32,
     uid: u32,
@@ -875,7 +925,7 @@ fn add_dev_node(
     warn: bool,
 ) -> bool {
     let at = |p: &sys::CPath<'_>| add_dev_node_at(ctx, p, name, major, minor, uid, gid, mode, warn);
-    match ctx.with_dev_path(name, at) {
+    match ctx.with_dev_path(name, plain, at) {
         Ok(done) => done,
         Err(e) => {
             // A name the C library could not pass to mknod (a NUL inside).
@@ -986,9 +1036,9 @@ fn add_dev_node_at(
 
 /// `_rm_dev_node`.
 #[inline(never)]
-fn rm_dev_node(ctx: &Env<'_>, name: &[u8], warn: bool) -> bool {
+fn rm_dev_node(ctx: &Env<'_>, name: &[u8], plain: Plain, warn: bool) -> bool {
     // A name with a NUL inside names no node: nothing to remove.
-    ctx.with_dev_path(name, |p| rm_dev_node_at(ctx, p, name, warn))
+    ctx.with_dev_path(name, plain, |p| rm_dev_node_at(ctx, p, name, warn))
         .unwrap_or(true)
 }
 
@@ -1064,7 +1114,7 @@ fn rename_dev_node(ctx: &Env<'_>, old_name: &[u8], new_name: &[u8], warn: bool) 
                     disp(&oldpath),
                     disp(&newpath)
                 );
-                return rm_dev_node(ctx, old_name, false);
+                return rm_dev_node(ctx, old_name, Plain::UNKNOWN, false);
             }
             if let Err(err) = fs::remove_file(&newpath) {
                 if io_errno(&err) == libc::EPERM {
@@ -1388,7 +1438,9 @@ mod tests {
 
     /// The C string `with_dev_path` lends for `name`, or its error.
     fn lent_path(ctx: &Env<'_>, name: &[u8]) -> Result<Vec<u8>, i32> {
-        ctx.with_dev_path(name, |p| p.as_path().as_os_str().as_bytes().to_vec())
+        ctx.with_dev_path(name, Plain::UNKNOWN, |p| {
+            p.as_path().as_os_str().as_bytes().to_vec()
+        })
     }
 
     #[test]
@@ -1431,6 +1483,43 @@ mod tests {
     }
 
     #[test]
+    fn a_known_plain_name_makes_the_same_path_unscanned() {
+        let t = TmpDir::new("plain");
+        let c = t.context();
+        let ctx = env(&c);
+        let known = Plain::task_name(b"vg-lv", true);
+        for name in [&b"vg-lv"[..], b"x", b"a-name-of-twenty-six-bytes"] {
+            let unscanned = ctx
+                .with_dev_path(name, known, |p| p.as_path().as_os_str().as_bytes().to_vec())
+                .unwrap();
+            assert_eq!(unscanned, lent_path(&ctx, name).unwrap());
+        }
+        // Stacked: only an add or a delete keeps what is known of its name;
+        // a rename's and a read-ahead's names are always scanned.
+        assert_eq!(c.pending_node_ops(), 0);
+        let ops = [
+            NodeOp::add("a", 7, 1, 0, 0, 0o600, false),
+            NodeOp::del("d", false),
+            NodeOp::rename("r", "s", false),
+            NodeOp::read_ahead("ra", 7, 2, 256, 0),
+        ];
+        let mut st = c.nodes.lock();
+        for op in &ops {
+            st.push(op.as_ref(), false, false, known);
+            st.push(op.as_ref(), false, false, Plain::UNKNOWN);
+        }
+        let kept: Vec<bool> = st.iter().map(|e| e.plain).collect();
+        assert_eq!(kept, [true, false, true, false, false, false, false, false]);
+    }
+
+    #[cfg(debug_assertions)]
+    #[test]
+    #[should_panic]
+    fn a_name_said_plain_is_checked_in_debug_builds() {
+        let _ = Plain::task_name(b"a/b", true);
+    }
+
+    #[test]
     fn removal_of_a_node_that_is_a_file() {
         // lstat and unlink only: no root needed.
         let t = TmpDir::new("rm");
@@ -1442,9 +1531,23 @@ mod tests {
         stack(&c, NodeOp::del("gone", true), false);
         update_devs(&c);
         assert!(fs::symlink_metadata(&p).is_err());
+        // The same through a task's delete, its name known plain.
+        fs::write(&p, b"x").unwrap();
+        stack_ref_logged(
+            &c,
+            OpRef::Del {
+                name: b"gone",
+                check_udev: true,
+            },
+            false,
+            false,
+            Plain::task_name(b"gone", true),
+        );
+        update_devs(&c);
+        assert!(fs::symlink_metadata(&p).is_err());
         // Absent: nothing to do, no failure.
-        assert!(rm_dev_node(&ctx, b"gone", false));
-        assert!(rm_dev_node(&ctx, b"a\0b", false));
+        assert!(rm_dev_node(&ctx, b"gone", Plain::UNKNOWN, false));
+        assert!(rm_dev_node(&ctx, b"a\0b", Plain::UNKNOWN, false));
     }
 
     #[test]
@@ -1657,17 +1760,47 @@ mod tests {
         ));
 
         // Same rdev: left alone, mode and owner untouched.
-        assert!(add_dev_node(&ctx, b"same", 7, 210, 0, 0, 0o600, false));
+        assert!(add_dev_node(
+            &ctx,
+            b"same",
+            Plain::UNKNOWN,
+            7,
+            210,
+            0,
+            0,
+            0o600,
+            false
+        ));
         let p = node(&ctx, "same");
         fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
         let ino = fs::metadata(&p).unwrap().ino();
-        assert!(add_dev_node(&ctx, b"same", 7, 210, 0, 0, 0o600, false));
+        assert!(add_dev_node(
+            &ctx,
+            b"same",
+            Plain::UNKNOWN,
+            7,
+            210,
+            0,
+            0,
+            0o600,
+            false
+        ));
         let md = fs::metadata(&p).unwrap();
         assert_eq!(md.mode() & 0o7777, 0o644);
         assert_eq!(md.ino(), ino);
 
         // Different rdev: replaced.
-        assert!(add_dev_node(&ctx, b"same", 7, 211, 0, 0, 0o600, false));
+        assert!(add_dev_node(
+            &ctx,
+            b"same",
+            Plain::UNKNOWN,
+            7,
+            211,
+            0,
+            0,
+            0o600,
+            false
+        ));
         let md = fs::metadata(&p).unwrap();
         assert_eq!(md.rdev(), sys::makedev(7, 211));
         assert_eq!(md.mode() & 0o7777, 0o600);
@@ -1675,18 +1808,58 @@ mod tests {
         // A regular file is not replaced.
         let f = node(&ctx, "file");
         fs::write(&f, b"x").unwrap();
-        assert!(!add_dev_node(&ctx, b"file", 7, 212, 0, 0, 0o600, false));
+        assert!(!add_dev_node(
+            &ctx,
+            b"file",
+            Plain::UNKNOWN,
+            7,
+            212,
+            0,
+            0,
+            0o600,
+            false
+        ));
         assert!(fs::metadata(&f).unwrap().is_file());
 
         // Rename onto an existing block node replaces it; onto a file fails.
-        assert!(add_dev_node(&ctx, b"src", 7, 213, 0, 0, 0o600, false));
+        assert!(add_dev_node(
+            &ctx,
+            b"src",
+            Plain::UNKNOWN,
+            7,
+            213,
+            0,
+            0,
+            0o600,
+            false
+        ));
         assert!(rename_dev_node(&ctx, b"src", b"same", false));
         assert_eq!(fs::metadata(&p).unwrap().rdev(), sys::makedev(7, 213));
-        assert!(add_dev_node(&ctx, b"src2", 7, 214, 0, 0, 0o600, false));
+        assert!(add_dev_node(
+            &ctx,
+            b"src2",
+            Plain::UNKNOWN,
+            7,
+            214,
+            0,
+            0,
+            0o600,
+            false
+        ));
         assert!(!rename_dev_node(&ctx, b"src2", b"file", false));
 
         // uid/gid are applied.
-        assert!(add_dev_node(&ctx, b"owned", 7, 215, 12, 34, 0o660, false));
+        assert!(add_dev_node(
+            &ctx,
+            b"owned",
+            Plain::UNKNOWN,
+            7,
+            215,
+            12,
+            34,
+            0o660,
+            false
+        ));
         let md = fs::metadata(node(&ctx, "owned")).unwrap();
         assert_eq!((md.uid(), md.gid()), (12, 34));
 
@@ -1695,6 +1868,7 @@ mod tests {
         assert!(add_dev_node(
             &ctx,
             abs.as_os_str().as_bytes(),
+            Plain::UNKNOWN,
             7,
             216,
             0,
@@ -1703,7 +1877,12 @@ mod tests {
             false
         ));
         assert!(fs::metadata(&abs).unwrap().file_type().is_block_device());
-        assert!(rm_dev_node(&ctx, abs.as_os_str().as_bytes(), false));
+        assert!(rm_dev_node(
+            &ctx,
+            abs.as_os_str().as_bytes(),
+            Plain::UNKNOWN,
+            false
+        ));
         assert!(fs::symlink_metadata(&abs).is_err());
     }
 

@@ -20,7 +20,7 @@ use crate::kernel::control::{Head, HeadNames, IoctlError, Payload, Reply, Reques
 mod table;
 use crate::log::Level;
 use crate::mangle::{self, ManglingMode};
-use crate::nodes::{self, OpRef};
+use crate::nodes::{self, OpRef, Plain};
 use crate::secret::{self, Secret};
 use crate::small::SmallBytes;
 use crate::udev;
@@ -1966,20 +1966,22 @@ impl Task {
                 check_udev,
             }
         };
+        // The task's own name (`dev_name`): plain when set_name found it
+        // so and it is sent unmangled.
+        let checked = self.name_plain && self.mangled_name.is_none();
+        let plain = |n: &[u8]| Plain::task_name(n, checked);
+        let unknown = Plain::UNKNOWN;
         match ty {
             TaskType::Create if self.add_node == ADD_NODE_ON_CREATE && !rely_on_udev => {
                 if let Some(n) = self.dev_name().filter(|n| !n.is_empty()) {
-                    nodes::stack_ref_logged(ctx, add(n, check_udev), rely_on_udev, debug);
+                    let op = add(n, check_udev);
+                    nodes::stack_ref_logged(ctx, op, rely_on_udev, debug, plain(n));
                 }
             }
             TaskType::Remove if !rely_on_udev => {
                 if let Some(name) = self.dev_name() {
-                    nodes::stack_ref_logged(
-                        ctx,
-                        OpRef::Del { name, check_udev },
-                        rely_on_udev,
-                        debug,
-                    );
+                    let op = OpRef::Del { name, check_udev };
+                    nodes::stack_ref_logged(ctx, op, rely_on_udev, debug, plain(name));
                 }
             }
             TaskType::Rename if !self.new_uuid => {
@@ -1989,13 +1991,14 @@ impl Task {
                         new,
                         check_udev,
                     };
-                    nodes::stack_ref_logged(ctx, op, rely_on_udev, debug);
+                    nodes::stack_ref_logged(ctx, op, rely_on_udev, debug, unknown);
                 }
             }
             TaskType::Resume => {
                 if let Some(n) = self.dev_name() {
                     if self.add_node == ADD_NODE_ON_RESUME {
-                        nodes::stack_ref_logged(ctx, add(n, check_udev), rely_on_udev, debug);
+                        let op = add(n, check_udev);
+                        nodes::stack_ref_logged(ctx, op, rely_on_udev, debug, plain(n));
                     }
                     // An AUTO read-ahead is never stacked.
                     if self.read_ahead != nodes::READ_AHEAD_AUTO {
@@ -2007,7 +2010,7 @@ impl Task {
                             read_ahead: self.read_ahead,
                             flags: self.read_ahead_flags,
                         };
-                        nodes::stack_ref_logged(ctx, ra, false, debug);
+                        nodes::stack_ref_logged(ctx, ra, false, debug, unknown);
                     }
                 }
             }
@@ -2016,13 +2019,14 @@ impl Task {
                     let name = self
                         .reply_header()
                         .map_or(&[][..], |h| codec::fixed_str(&h.name));
-                    nodes::stack_ref_logged(ctx, add(name, false), false, debug);
+                    nodes::stack_ref_logged(ctx, add(name, false), false, debug, unknown);
                 } else if let Some(name) = self.dev_name() {
                     let op = OpRef::Del {
                         name,
                         check_udev: false,
                     };
-                    nodes::stack_ref_logged(ctx, op, false, debug);
+                    // A made-up reply (ENXIO): the kernel never saw the name.
+                    nodes::stack_ref_logged(ctx, op, false, debug, unknown);
                 }
             }
             _ => {}

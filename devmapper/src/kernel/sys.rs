@@ -323,6 +323,15 @@ impl<'a> NoNul<'a> {
         (!crate::kernel::codec::contains_either(name, b'/', 0)).then_some(NoNul(name))
     }
 
+    /// `name`, which the caller knows to be a plain node name (neither '/'
+    /// nor NUL in it: a task's name its check found whitelisted whole);
+    /// checked again in debug builds only.
+    #[inline]
+    pub fn known_plain(name: &'a [u8]) -> NoNul<'a> {
+        debug_assert!(!crate::kernel::codec::contains_either(name, b'/', 0));
+        NoNul(name)
+    }
+
     /// The bytes.
     #[inline]
     pub fn bytes(self) -> &'a [u8] {
