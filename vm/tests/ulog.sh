@@ -108,9 +108,15 @@ start_daemon() { # start_daemon [ARGS...]: dm-ulogd -f -d, log in $W/ulogd.log
     DAEMON_PID=$!
     wait_for "dm-ulogd to serve" 20 sh -c "[ \$(grep -c 'serving dm-log-userspace' '$W/ulogd.log') -gt ${before:-0} ]"
 }
-stop_daemon() {
+stop_daemon() { # SIGTERM, then (bounded) SIGKILL: a daemon that does not
+    # stop is a failure to report, not a wait until the VM's timeout
     [ -n "$DAEMON_PID" ] || return 0
     kill -TERM "$DAEMON_PID" 2>/dev/null
+    if ! wait_for "dm-ulogd (pid $DAEMON_PID) to exit on SIGTERM" 20 all_done "$DAEMON_PID"; then
+        bad "dm-ulogd did not exit within 20 s of SIGTERM (state $(awk '{print $3}' "/proc/$DAEMON_PID/stat" 2>/dev/null), wchan $(cat "/proc/$DAEMON_PID/wchan" 2>/dev/null)): killed"
+        kill -KILL "$DAEMON_PID" 2>/dev/null
+        wait_for "dm-ulogd (pid $DAEMON_PID) to die" 10 all_done "$DAEMON_PID" || return 1
+    fi
     wait "$DAEMON_PID" 2>/dev/null
     DAEMON_PID=
 }
