@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_TESTS 256
@@ -478,11 +479,20 @@ static void hang_report(pid_t pid)
  * killed.  Returns 1 with *status set when the child ended in time, 2 when
  * it was reaped once killed for its time, 0 when it could not be reaped even
  * after SIGKILL (stuck in the kernel): then it is left behind. */
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 static int wait_child(pid_t pid, int secs, int *status, int fd, char *buf, size_t cap)
 {
 	struct pollfd pf = { .fd = fd, .events = POLLIN };
 	size_t got = buf ? strlen(buf) : 0;
-	int ticks = secs * 10, killed = 0, reaped = 0;
+	double deadline = now_s() + secs;
+	int killed = 0, reaped = 0;
 	pid_t r;
 	ssize_t n;
 
@@ -492,7 +502,7 @@ static int wait_child(pid_t pid, int secs, int *status, int fd, char *buf, size_
 			reaped = r == pid ? 1 + killed : 0;
 			break;
 		}
-		if (ticks-- <= 0) {
+		if (now_s() > deadline) {
 			if (killed)
 				break;
 			if (fd >= 0)
@@ -500,7 +510,7 @@ static int wait_child(pid_t pid, int secs, int *status, int fd, char *buf, size_
 			kill(-pid, SIGKILL);
 			kill(pid, SIGKILL);
 			killed = 1;
-			ticks = 100; /* 10 s to die */
+			deadline = now_s() + 10; /* to die */
 		}
 		if (fd >= 0 && pf.fd >= 0) {
 			if (poll(&pf, 1, 100) > 0) {
@@ -512,7 +522,7 @@ static int wait_child(pid_t pid, int secs, int *status, int fd, char *buf, size_
 				buf[got] = '\0';
 			}
 		} else {
-			usleep(100000);
+			usleep(2000); /* (the end of file comes just before the exit) */
 		}
 	}
 	kill(-pid, SIGKILL); /* whatever it left running in its group */
