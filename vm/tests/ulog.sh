@@ -429,6 +429,13 @@ scn_several() {
     for m in s1 s2 s3; do wait_sync "$m" || bad "several: $m sync"; done
     local pids=()
     for m in s1 s2 s3; do write_mirror "$m" "$W/da" 1 16k & pids+=($!); done
+    # (bounded: a write the log server never answers waits in the kernel)
+    if ! wait_for "the writers of the 3 mirrors" 120 all_done "${pids[@]}"; then
+        bad "several: writers stuck"
+        for m in s1 s2 s3; do say "$m: $(dmsetup status "$PREFIX-$m")"; done
+        kill -KILL "${pids[@]}" 2>/dev/null
+        return
+    fi
     for p in "${pids[@]}"; do wait "$p" || bad "several: a writer failed"; done
     check "several: 3 mirrors in sync" sh -c "[ '$(sync_of s1)' = $NREG/$NREG ] && [ '$(sync_of s2)' = $NREG/$NREG ] && [ '$(sync_of s3)' = $NREG/$NREG ]"
     check "several: legs of the core mirror identical" cmp -s "$leg0_IMG" "$leg1_IMG"
