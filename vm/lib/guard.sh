@@ -29,46 +29,59 @@ guard_report() {
     return 0
 }
 
-# _guard_alive PID: the process exists and is not a zombie.
+# _guard_alive PID: the process exists and is not a zombie (builtins only).
 _guard_alive() {
     local s
-    s=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
+    { read -r s <"/proc/$1/stat"; } 2>/dev/null || return 1
+    s=${s##*) }
     case $s in Z*|X*|'') return 1 ;; esac
 }
 
 guard() {
-    local tmo=$1 label=$2 pid i rc
+    local tmo=$1 label=$2 pid wd rc fifo
     shift 2
+    # No polling (a fork every few hundred ms costs a TCG guest dearly): we
+    # sit in wait; a watchdog subshell sleeps in a builtin read on a fifo
+    # (no child process), and on expiry reports, kills the group, and if the
+    # command survives SIGKILL, interrupts our wait with SIGUSR1.
+    fifo=$(mktemp -u "${TMPDIR:-/tmp}/guard.XXXXXX") && mkfifo "$fifo" || return 125
     # A background job of a non-interactive shell is no group leader, so
     # setsid(1) does not fork: $! is the command and leads its own group.
     setsid "$@" &
     pid=$!
-    i=0
-    while _guard_alive "$pid"; do
-        if [ $i -ge $((tmo * 5)) ]; then
-            echo "# $label: still running after $tmo s: a hang; state before killing it:"
-            guard_report
-            # (stderr off from here: bash reports the killed job there,
-            # whenever it next looks at its children; that is no news)
-            {
-                kill -KILL -- "-$pid" || kill -KILL "$pid"
-                i=0
-                while _guard_alive "$pid" && [ $i -lt 50 ]; do sleep 0.2; i=$((i + 1)); done
-                if _guard_alive "$pid"; then
-                    echo "# $label: pid $pid survives SIGKILL (stuck in the kernel): left behind"
-                    disown "$pid"
-                else
-                    wait "$pid"
-                    echo "# $label: killed"
-                fi
-            } 2>/dev/null
-            return 124
+    trap ':' USR1
+    (
+        trap - USR1
+        read -r -t "$tmo" _ <>"$fifo"
+        _guard_alive "$pid" || exit 0
+        : >"$fifo.expired"
+        echo "# $label: still running after $tmo s: a hang; state before killing it:"
+        guard_report
+        kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null
+        i=0
+        while _guard_alive "$pid" && [ $i -lt 50 ]; do read -r -t 0.2 _ <>"$fifo"; i=$((i + 1)); done
+        if _guard_alive "$pid"; then
+            echo "# $label: pid $pid survives SIGKILL (stuck in the kernel): left behind"
+            kill -USR1 $$ 2>/dev/null
+        else
+            echo "# $label: killed"
         fi
-        sleep 0.2
-        i=$((i + 1))
-    done
-    wait "$pid"
+    ) &
+    wd=$!
+    # (stderr off for the wait: bash reports a killed job there; no news)
+    { wait "$pid"; } 2>/dev/null
     rc=$?
+    if [ -e "$fifo.expired" ]; then
+        # the watchdog has the last word (killed, or left behind)
+        { wait "$wd"; } 2>/dev/null
+        _guard_alive "$pid" && disown "$pid" 2>/dev/null
+        rc=124
+    else
+        kill "$wd" 2>/dev/null
+        { wait "$wd"; } 2>/dev/null
+    fi
+    trap - USR1
+    rm -f "$fifo" "$fifo.expired"
     # Whatever the command left running in its group goes with it.
     kill -KILL -- "-$pid" 2>/dev/null
     return $rc
