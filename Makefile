@@ -106,9 +106,11 @@ lint:
 test-unit:
 	$(CARGO) test --workspace
 
-# The VM harness's own logic (kernel choice, mirror lookup): no VM, no network.
+# The VM harness's own logic (kernel choice, mirror lookup, the per-step
+# guard): no VM, no network.
 test-harness:
 	bash vm/tests/harness-kernel.sh
+	bash vm/tests/harness-guard.sh
 
 test-c: build
 	@$(call run_suite,test-c,capi-tests/run.sh)

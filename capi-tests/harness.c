@@ -7,16 +7,23 @@
 #include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_TESTS 256
 #define TEST_TIMEOUT 120
+/* The runner's own limit on a test (its child's SIGALRM comes first; this
+ * one is for a child that cannot take it: stuck in the kernel, or gone while
+ * processes it forked keep the report pipe open) and on a cleanup. */
+#define PARENT_TIMEOUT (TEST_TIMEOUT + 15)
+#define CLEANUP_TIMEOUT 30
 
 struct test {
 	const char *name;
@@ -444,12 +451,95 @@ static void check_loaded_library(void)
 	}
 }
 
+/* What a hung test waits on, for its report: the devices (suspended ones
+ * have "s" in attr) and the tasks blocked in the kernel, with their wait
+ * channels.  Best effort, bounded, on stdout. */
+static void hang_report(pid_t pid)
+{
+	char cmd[512];
+
+	printf("# %s/%s: pid %d still running after %d s; devices and blocked tasks:\n",
+	       h_area, h_name, (int)pid, PARENT_TIMEOUT);
+	fflush(stdout);
+	snprintf(cmd, sizeof(cmd),
+		 "timeout 10 dmsetup info -c -o name,attr,open,segments,events 2>&1 | sed 's/^/#   /';"
+		 " ps -eo pid,ppid,pgid,stat,wchan:32,args 2>/dev/null |"
+		 " awk 'NR == 1 || $4 ~ /^[DT]/ || $3 == %d' | sed 's/^/#   /'", (int)pid);
+	if (system(cmd)) {
+		/* nothing more to say */
+	}
+	fflush(stdout);
+}
+
+/* Wait for a child of the runner (the leader of its own process group) for
+ * at most `secs` seconds, reading what it reports on `fd` (-1: none) into
+ * buf.  The report pipe's end of file is not waited for: processes the test
+ * forked (a holder of a device, a helper) may keep it open after the test
+ * is gone.  Once the child is gone, or the time is up, its whole group is
+ * killed.  Returns 1 with *status set when the child ended in time, 2 when
+ * it was reaped once killed for its time, 0 when it could not be reaped even
+ * after SIGKILL (stuck in the kernel): then it is left behind. */
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int wait_child(pid_t pid, int secs, int *status, int fd, char *buf, size_t cap)
+{
+	struct pollfd pf = { .fd = fd, .events = POLLIN };
+	size_t got = buf ? strlen(buf) : 0;
+	double deadline = now_s() + secs;
+	int killed = 0, reaped = 0;
+	pid_t r;
+	ssize_t n;
+
+	for (;;) {
+		r = waitpid(pid, status, WNOHANG);
+		if (r == pid || (r < 0 && errno != EINTR)) {
+			reaped = r == pid ? 1 + killed : 0;
+			break;
+		}
+		if (now_s() > deadline) {
+			if (killed)
+				break;
+			if (fd >= 0)
+				hang_report(pid);
+			kill(-pid, SIGKILL);
+			kill(pid, SIGKILL);
+			killed = 1;
+			deadline = now_s() + 10; /* to die */
+		}
+		if (fd >= 0 && pf.fd >= 0) {
+			if (poll(&pf, 1, 100) > 0) {
+				n = got < cap - 1 ? read(fd, buf + got, cap - 1 - got) : 0;
+				if (n > 0)
+					got += n;
+				else if (!(n < 0 && errno == EINTR))
+					pf.fd = -1; /* end of file, or full: just wait */
+				buf[got] = '\0';
+			}
+		} else {
+			usleep(2000); /* (the end of file comes just before the exit) */
+		}
+	}
+	kill(-pid, SIGKILL); /* whatever it left running in its group */
+	/* drain what is already there */
+	while (fd >= 0 && pf.fd >= 0 && got < cap - 1 && poll(&pf, 1, 0) > 0 &&
+	       (n = read(fd, buf + got, cap - 1 - got)) > 0) {
+		got += n;
+		buf[got] = '\0';
+	}
+	return reaped;
+}
+
 static void run_one(struct test *t)
 {
 	char reason[512] = "";
-	int pfd[2], status;
+	int pfd[2], status = 0, reaped;
 	pid_t pid;
-	ssize_t n;
 	const char *tmpbase = getenv("TMPDIR");
 
 	if ((t->flags & T_KERNEL) && !h_kernel) {
@@ -483,6 +573,8 @@ static void run_one(struct test *t)
 		return;
 	}
 	if (!pid) {
+		/* its own process group: the runner can kill all it forks */
+		setpgid(0, 0);
 		close(pfd[0]);
 		h_report_fd = pfd[1];
 		h_name = t->name;
@@ -494,15 +586,19 @@ static void run_one(struct test *t)
 		t->fn();
 		finish_child(h_failed ? 1 : 0);
 	}
+	setpgid(pid, pid); /* (either side may get there first) */
 	close(pfd[1]);
-	while ((n = read(pfd[0], reason, sizeof(reason) - 1)) < 0 && errno == EINTR)
-		;
-	reason[n > 0 ? n : 0] = '\0';
+	h_name = t->name;
+	reaped = wait_child(pid, PARENT_TIMEOUT, &status, pfd[0], reason, sizeof(reason));
 	close(pfd[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
 
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+	if (!reaped)
+		printf("not ok - %s/%s # timeout: pid %d survives SIGKILL (stuck in the kernel), left behind%s%s\n",
+		       h_area, t->name, (int)pid, reason[0] ? "; " : "", reason);
+	else if (reaped == 2)
+		printf("not ok - %s/%s # timeout: killed by the runner after %d s%s%s\n",
+		       h_area, t->name, PARENT_TIMEOUT, reason[0] ? "; " : "", reason);
+	else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		printf("ok - %s/%s\n", h_area, t->name);
 	else if (WIFEXITED(status) && WEXITSTATUS(status) == 77)
 		printf("ok - %s/%s # SKIP %s\n", h_area, t->name, reason);
@@ -522,12 +618,18 @@ static void run_one(struct test *t)
 		/* leave no capitest-* device behind, whatever happened */
 		pid = fork();
 		if (!pid) {
+			setpgid(0, 0);
 			raw_cleanup();
 			_exit(0);
 		}
-		if (pid > 0)
-			waitpid(pid, &status, 0);
+		if (pid > 0) {
+			setpgid(pid, pid);
+			if (!wait_child(pid, CLEANUP_TIMEOUT, &status, -1, NULL, 0))
+				printf("# %s/%s: the device cleanup is stuck (pid %d), left behind\n",
+				       h_area, t->name, (int)pid);
+		}
 	}
+	h_name = "?";
 	rm_rf(h_tmpdir);
 	h_tmpdir[0] = '\0';
 }
@@ -564,11 +666,16 @@ int main(int argc, char **argv)
 		pid_t pid = fork();
 		int st;
 		if (!pid) {
+			setpgid(0, 0);
 			raw_cleanup();
 			_exit(0);
 		}
-		if (pid > 0)
-			waitpid(pid, &st, 0);
+		if (pid > 0) {
+			setpgid(pid, pid);
+			if (!wait_child(pid, CLEANUP_TIMEOUT, &st, -1, NULL, 0))
+				printf("# %s: the device cleanup is stuck (pid %d), left behind\n",
+				       h_area, (int)pid);
+		}
 	}
 	for (i = 0; i < ntests; i++)
 		if (selected(tests[i].name, argc, argv, first))

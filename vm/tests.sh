@@ -118,7 +118,7 @@ if [ -x python/run-tests.sh ]; then
     suite "6.1: Python kernel tests, stock and ours" --timeout 300 -- python/run-tests.sh --kernel
 fi
 suite "6.1: dm-ulogd (userspace dirty log) under real mirrors, vs the kernel's core/disk logs" \
-    --env ULOGD="$ULOGD" -- vm/tests/ulog.sh
+    --timeout 600 --env ULOGD="$ULOGD" -- vm/tests/ulog.sh
 suite "6.1: deviceless messages on a stock kernel report the missing feature" \
     --timeout 300 --env DM_KERNEL_TESTS=1 -- vm/tests/deviceless.sh "$REPO" "$RUST_TESTS"
 if [ $QUICK = 0 ]; then

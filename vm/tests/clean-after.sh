@@ -42,8 +42,11 @@ if [ ${#left[@]} = 0 ]; then
 fi
 echo "clean-after: the suite left ${#left[@]} thing(s) behind:"
 printf '  %s\n' "${left[@]}"
-# Tidy up with the kernel's view only (no library involved).
-dmsetup remove_all --force >/dev/null 2>&1 || true
+# Tidy up with the kernel's view only (no library involved). Bounded: a
+# forced removal suspends each device, which waits for its in-flight I/O
+# (e.g. on a mirror whose userspace log server is gone).
+timeout -k 5 60 dmsetup remove_all --force >/dev/null 2>&1
+[ $? = 124 ] && echo "clean-after: dmsetup remove_all --force still running after 60 s: killed"
 for id in $(ipcs -s 2>/dev/null | awk '$2 ~ /^[0-9]+$/ { print $2 }'); do
     ipcrm -s "$id" 2>/dev/null || true
 done

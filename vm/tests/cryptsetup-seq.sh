@@ -11,14 +11,19 @@ MODE=$1
 REPO=$2
 LIB=$REPO/build/lib
 
+# Every command runs under a guard: each takes a second or two, so one still
+# running after CS_SEQ_GUARD seconds (default 60) hangs; it is killed and
+# its step shows rc=124 in the transcript (which then differs, naming it)
+# instead of the sequence running into the VM's timeout with no output.
+GUARD=(timeout -k 5 "${CS_SEQ_GUARD:-60}")
 run() { # run a cryptsetup-family command on the library under test
     case $MODE in
-        stock) env -u LD_LIBRARY_PATH -u LD_PRELOAD "$@" ;;
-        ours) env -u LD_PRELOAD LD_LIBRARY_PATH="$LIB" "$@" ;;
-        preload) env -u LD_LIBRARY_PATH LD_PRELOAD="$LIB/libdevmapper.so.1.02.1" "$@" ;;
+        stock) "${GUARD[@]}" env -u LD_LIBRARY_PATH -u LD_PRELOAD "$@" ;;
+        ours) "${GUARD[@]}" env -u LD_PRELOAD LD_LIBRARY_PATH="$LIB" "$@" ;;
+        preload) "${GUARD[@]}" env -u LD_LIBRARY_PATH LD_PRELOAD="$LIB/libdevmapper.so.1.02.1" "$@" ;;
     esac
 }
-observe() { env -u LD_LIBRARY_PATH -u LD_PRELOAD dmsetup "$@" 2>&1; }
+observe() { "${GUARD[@]}" env -u LD_LIBRARY_PATH -u LD_PRELOAD dmsetup "$@" 2>&1; }
 step() { # step NAME CMD...: run on the library under test, print the exit code
     local name=$1; shift
     local out rc

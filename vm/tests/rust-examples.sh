@@ -13,8 +13,13 @@
 # NAME: run only these examples (default: every devmapper/examples/*.rs).
 # The binaries are looked for in $EXAMPLES_BIN, else
 # ${CARGO_TARGET_DIR:-<repo>/target}/release/examples.
+# An example takes seconds; one still running after EXAMPLE_TIMEOUT seconds
+# (default 120) hangs: what it hangs on is printed, it is killed (with what
+# it forked) and the next example runs (vm/lib/guard.sh), so a hang fails
+# this example, not the whole VM run.
 set -u
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
+. "$REPO/vm/lib/guard.sh"
 BIN=${EXAMPLES_BIN:-${CARGO_TARGET_DIR:-$REPO/target}/release/examples}
 
 if [ $# -gt 0 ]; then
@@ -58,12 +63,17 @@ for n in "${names[@]}"; do
     fi
     snap "$work/before"
     t0=$SECONDS
-    timeout 600 "$exe" 2>&1 | tee "$out"
-    rc=${PIPESTATUS[0]}
+    # (To a file, not a pipe: a process stuck in the kernel that guard
+    # leaves behind would hold a pipe open and keep its reader waiting.)
+    guard "${EXAMPLE_TIMEOUT:-120}" "example $n" "$exe" >"$out" 2>&1
+    rc=$?
+    cat "$out"
     snap "$work/after"
     result=PASS
     why=
-    if [ $rc -ne 0 ]; then
+    if [ $rc = 124 ]; then
+        result=FAIL; why="timed out after ${EXAMPLE_TIMEOUT:-120} s (a hang)"
+    elif [ $rc -ne 0 ]; then
         result=FAIL; why="exit status $rc"
     fi
     left=

@@ -108,9 +108,15 @@ start_daemon() { # start_daemon [ARGS...]: dm-ulogd -f -d, log in $W/ulogd.log
     DAEMON_PID=$!
     wait_for "dm-ulogd to serve" 20 sh -c "[ \$(grep -c 'serving dm-log-userspace' '$W/ulogd.log') -gt ${before:-0} ]"
 }
-stop_daemon() {
+stop_daemon() { # SIGTERM, then (bounded) SIGKILL: a daemon that does not
+    # stop is a failure to report, not a wait until the VM's timeout
     [ -n "$DAEMON_PID" ] || return 0
     kill -TERM "$DAEMON_PID" 2>/dev/null
+    if ! wait_for "dm-ulogd (pid $DAEMON_PID) to exit on SIGTERM" 20 all_done "$DAEMON_PID"; then
+        bad "dm-ulogd did not exit within 20 s of SIGTERM (state $(awk '{print $3}' "/proc/$DAEMON_PID/stat" 2>/dev/null), wchan $(cat "/proc/$DAEMON_PID/wchan" 2>/dev/null)): killed"
+        kill -KILL "$DAEMON_PID" 2>/dev/null
+        wait_for "dm-ulogd (pid $DAEMON_PID) to die" 10 all_done "$DAEMON_PID" || return 1
+    fi
     wait "$DAEMON_PID" 2>/dev/null
     DAEMON_PID=
 }
@@ -423,6 +429,13 @@ scn_several() {
     for m in s1 s2 s3; do wait_sync "$m" || bad "several: $m sync"; done
     local pids=()
     for m in s1 s2 s3; do write_mirror "$m" "$W/da" 1 16k & pids+=($!); done
+    # (bounded: a write the log server never answers waits in the kernel)
+    if ! wait_for "the writers of the 3 mirrors" 120 all_done "${pids[@]}"; then
+        bad "several: writers stuck"
+        for m in s1 s2 s3; do say "$m: $(dmsetup status "$PREFIX-$m")"; done
+        kill -KILL "${pids[@]}" 2>/dev/null
+        return
+    fi
     for p in "${pids[@]}"; do wait "$p" || bad "several: a writer failed"; done
     check "several: 3 mirrors in sync" sh -c "[ '$(sync_of s1)' = $NREG/$NREG ] && [ '$(sync_of s2)' = $NREG/$NREG ] && [ '$(sync_of s3)' = $NREG/$NREG ]"
     check "several: legs of the core mirror identical" cmp -s "$leg0_IMG" "$leg1_IMG"
