@@ -117,7 +117,7 @@ test-c: build
 
 # Hardening (issue 9): faults under ASan+UBSan, allocation limits, key heap
 # scan, ThreadSanitizer, bounded fuzzing (FUZZ_TIME seconds per target).
-FUZZ_TIME ?= 10
+FUZZ_TIME ?= 5
 test-harden: build
 	@bash tools/harden.sh --fuzz-time $(FUZZ_TIME)
 
