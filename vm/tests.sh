@@ -9,9 +9,10 @@
 #   vm/tests.sh [--quick|--extra]
 #
 #   --quick   6.1 kernel only, no sid, no patched dm-mod
-#   --extra   only the slow suites kept out of `make check` for its time
-#             budget (`make test-vm-extra`): dmsetup/dmstats transcripts
-#             and dm-ulogd on sid (the 6.1 runs are in make check)
+#   --extra   only the suites kept out of `make check` for its time
+#             budget (`make test-vm-extra`), all on sid: the Rust examples,
+#             dmsetup/dmstats transcripts, cryptsetup sequences and dm-ulogd
+#             (the 6.1 runs are in make check)
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 cd "$REPO"
@@ -123,7 +124,6 @@ suite "6.1: deviceless messages on a stock kernel report the missing feature" \
     --timeout 300 --env DM_KERNEL_TESTS=1 -- vm/tests/deviceless.sh "$REPO" "$RUST_TESTS"
 if [ $QUICK = 0 ]; then
     suite "sid: Rust API kernel tests" --kernel sid --timeout 300 -- vm/tests/rust-kernel.sh "${RUST_KERNEL_TESTS[@]}"
-    suite "sid: Rust examples (one per target family)" --kernel sid --timeout 300 -- vm/tests/rust-examples.sh
     if [ -x capi-tests/run.sh ]; then
         suite "sid: C suite, stock vs ours" --kernel sid --timeout 600 -- capi-tests/run.sh --lib both --kernel
     fi
@@ -135,6 +135,7 @@ if [ $QUICK = 0 ]; then
 fi
 fi # EXTRA = 0
 if [ $EXTRA = 1 ]; then
+    suite "sid: Rust examples (one per target family)" --kernel sid --timeout 300 -- vm/tests/rust-examples.sh
     host_suite "sid: dmsetup and dmstats transcripts (Debian's and rebuilt from source), stock vs ours" \
         vm/tests/dmsetup-compare.sh --kernel sid
     suite "sid: cryptsetup sequences, stock vs ours (LD_LIBRARY_PATH, LD_PRELOAD)" --kernel sid \
