@@ -1211,6 +1211,14 @@ impl Task {
         self.mangled_name.as_deref().or(self.name.as_deref())
     }
 
+    /// Whether [`Task::dev_name`] is the name as given and `set_name`
+    /// found it plain (udev-whitelisted bytes only: no NUL, no '/', the
+    /// same mangled or not).
+    #[inline]
+    fn dev_name_plain(&self) -> bool {
+        self.name_plain && self.mangled_name.is_none()
+    }
+
     fn dev_uuid(&self) -> Option<&[u8]> {
         self.mangled_uuid.as_deref().or(self.uuid.as_deref())
     }
@@ -1327,8 +1335,7 @@ impl Task {
             let by_devno = matches!(ty, TaskType::Resume | TaskType::Reload) && self.minor >= 0;
             if !by_devno {
                 // A plain name (set_name kept it as given) holds no NUL.
-                let plain = self.name_plain && self.mangled_name.is_none();
-                h.set_name(n, plain).map_err(enc)?;
+                h.set_name(n, self.dev_name_plain()).map_err(enc)?;
             }
         }
         if let Some(u) = self.dev_uuid() {
@@ -1747,10 +1754,7 @@ impl Task {
         reply: &mut Reply,
     ) -> Result<(), Error> {
         // A reply name echoing the plain name this task sent needs no scan.
-        let sent_plain = self
-            .name
-            .as_deref()
-            .filter(|_| self.name_plain && self.mangled_name.is_none());
+        let sent_plain = self.name.as_deref().filter(|_| self.dev_name_plain());
         let walked = unmangle_reply(mode, ty, reply, sent_plain)?;
         let layout = if walked {
             None
@@ -1968,7 +1972,7 @@ impl Task {
         };
         // The task's own name (`dev_name`): plain when set_name found it
         // so and it is sent unmangled.
-        let checked = self.name_plain && self.mangled_name.is_none();
+        let checked = self.dev_name_plain();
         let plain = |n: &[u8]| Plain::task_name(n, checked);
         let unknown = Plain::UNKNOWN;
         match ty {
