@@ -1758,49 +1758,23 @@ mod tests {
             Path::new(OsStr::from_bytes(ctx.dm_dir())),
             Some(0o755)
         ));
+        // Every node here is of major 7, its name scanned, no udev warning.
+        let add = |name: &[u8], minor, uid, gid, mode| {
+            add_dev_node(&ctx, name, Plain::UNKNOWN, 7, minor, uid, gid, mode, false)
+        };
 
         // Same rdev: left alone, mode and owner untouched.
-        assert!(add_dev_node(
-            &ctx,
-            b"same",
-            Plain::UNKNOWN,
-            7,
-            210,
-            0,
-            0,
-            0o600,
-            false
-        ));
+        assert!(add(b"same", 210, 0, 0, 0o600));
         let p = node(&ctx, "same");
         fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
         let ino = fs::metadata(&p).unwrap().ino();
-        assert!(add_dev_node(
-            &ctx,
-            b"same",
-            Plain::UNKNOWN,
-            7,
-            210,
-            0,
-            0,
-            0o600,
-            false
-        ));
+        assert!(add(b"same", 210, 0, 0, 0o600));
         let md = fs::metadata(&p).unwrap();
         assert_eq!(md.mode() & 0o7777, 0o644);
         assert_eq!(md.ino(), ino);
 
         // Different rdev: replaced.
-        assert!(add_dev_node(
-            &ctx,
-            b"same",
-            Plain::UNKNOWN,
-            7,
-            211,
-            0,
-            0,
-            0o600,
-            false
-        ));
+        assert!(add(b"same", 211, 0, 0, 0o600));
         let md = fs::metadata(&p).unwrap();
         assert_eq!(md.rdev(), sys::makedev(7, 211));
         assert_eq!(md.mode() & 0o7777, 0o600);
@@ -1808,74 +1782,24 @@ mod tests {
         // A regular file is not replaced.
         let f = node(&ctx, "file");
         fs::write(&f, b"x").unwrap();
-        assert!(!add_dev_node(
-            &ctx,
-            b"file",
-            Plain::UNKNOWN,
-            7,
-            212,
-            0,
-            0,
-            0o600,
-            false
-        ));
+        assert!(!add(b"file", 212, 0, 0, 0o600));
         assert!(fs::metadata(&f).unwrap().is_file());
 
         // Rename onto an existing block node replaces it; onto a file fails.
-        assert!(add_dev_node(
-            &ctx,
-            b"src",
-            Plain::UNKNOWN,
-            7,
-            213,
-            0,
-            0,
-            0o600,
-            false
-        ));
+        assert!(add(b"src", 213, 0, 0, 0o600));
         assert!(rename_dev_node(&ctx, b"src", b"same", false));
         assert_eq!(fs::metadata(&p).unwrap().rdev(), sys::makedev(7, 213));
-        assert!(add_dev_node(
-            &ctx,
-            b"src2",
-            Plain::UNKNOWN,
-            7,
-            214,
-            0,
-            0,
-            0o600,
-            false
-        ));
+        assert!(add(b"src2", 214, 0, 0, 0o600));
         assert!(!rename_dev_node(&ctx, b"src2", b"file", false));
 
         // uid/gid are applied.
-        assert!(add_dev_node(
-            &ctx,
-            b"owned",
-            Plain::UNKNOWN,
-            7,
-            215,
-            12,
-            34,
-            0o660,
-            false
-        ));
+        assert!(add(b"owned", 215, 12, 34, 0o660));
         let md = fs::metadata(node(&ctx, "owned")).unwrap();
         assert_eq!((md.uid(), md.gid()), (12, 34));
 
         // Absolute names are used as paths.
         let abs = t.0.join("elsewhere");
-        assert!(add_dev_node(
-            &ctx,
-            abs.as_os_str().as_bytes(),
-            Plain::UNKNOWN,
-            7,
-            216,
-            0,
-            0,
-            0o600,
-            false
-        ));
+        assert!(add(abs.as_os_str().as_bytes(), 216, 0, 0, 0o600));
         assert!(fs::metadata(&abs).unwrap().file_type().is_block_device());
         assert!(rm_dev_node(
             &ctx,

@@ -10,14 +10,7 @@ REPO=$(cd "$(dirname "$0")/../.." && pwd)
 guard_report() { echo "# (report)"; } # the devices and tasks: not here
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-pass=0 fail=0
-check() { # check NAME EXPECTED ACTUAL
-    if [ "$2" = "$3" ]; then
-        pass=$((pass + 1)); echo "ok   $1"
-    else
-        fail=$((fail + 1)); echo "FAIL $1"; echo "     expected: $2"; echo "     actual:   $3"
-    fi
-}
+. "$REPO/vm/lib/check.sh"
 
 guard 5 quick sh -c 'echo out; echo err >&2; exit 3' >"$T/out" 2>"$T/err"
 check "exit status passes through" 3 $?

@@ -15,15 +15,7 @@ set -uo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-pass=0 fail=0
-
-check() { # check NAME EXPECTED ACTUAL
-    if [ "$2" = "$3" ]; then
-        pass=$((pass + 1)); echo "ok   $1"
-    else
-        fail=$((fail + 1)); echo "FAIL $1"; echo "     expected: $2"; echo "     actual:   $3"
-    fi
-}
+. "$REPO/vm/lib/check.sh"
 
 # A fake apt-cache over $FAKE_INDEX: lines "PACKAGE VERSION [DEPENDS...]".
 cat >"$T/apt-cache" <<'EOF'
