@@ -82,6 +82,10 @@ fi
 
 [ "$(id -u)" = 0 ] || die "must run as root (apt-get, mknod, depmod)"
 mkdir -p "$CACHE"
+# One setup at a time, packages and kernels both: make test-vm runs two lanes
+# of suites at once, and several suites call this script.
+exec 9>"$CACHE/.setup.lock"
+flock -w 900 9 || die "another vm/setup.sh held $CACHE/.setup.lock for 15 minutes"
 # Stale lists (a machine provisioned weeks ago) name packages the mirror has
 # dropped: refresh them first, once per APT_MAX_AGE_MIN.
 # --no-install leaves apt alone altogether.
@@ -124,10 +128,10 @@ if [ "$INSTALL" = 1 ]; then
         # The lists were refreshed above when stale; refresh once more on
         # failure (a mirror that moved on within the hour).
         # shellcheck disable=SC2086
-        if ! apt-get install -y -q --no-install-recommends $miss >/dev/null; then
-            apt-get update -q >/dev/null && touch "$APT_STAMP"
+        if ! apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends $miss >/dev/null; then
+            apt-get -o DPkg::Lock::Timeout=600 update -q >/dev/null && touch "$APT_STAMP"
             # shellcheck disable=SC2086
-            apt-get install -y -q --no-install-recommends $miss >/dev/null
+            apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends $miss >/dev/null
         fi
         if [ -n "$policy" ]; then rm -f "$policy"; trap - EXIT; fi
     fi
@@ -143,7 +147,7 @@ has_virtiofsd() {
     return 1
 }
 if ! has_virtiofsd && [ "$INSTALL" = 1 ]; then
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends virtiofsd >/dev/null || true
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends virtiofsd >/dev/null || true
 fi
 has_virtiofsd || die "virtiofsd not found (qemu-system-common or virtiofsd package)"
 # The static busybox goes into the initramfs; make sure it is the static one.
@@ -255,9 +259,6 @@ fetch_kernel() {
 }
 
 mkdir -p "$CACHE/kernels"
-# One setup at a time.
-exec 9>"$CACHE/.setup.lock"
-flock 9
 mkdir -p "$CACHE/debs" "$CACHE/tmp"
 # has_required_modules DIR: the staged kernel in DIR has every MOD_REQUIRED
 # module (staged, or builtin).

@@ -13,6 +13,12 @@
 #             budget (`make test-vm-extra`), all on sid: the Rust examples,
 #             dmsetup/dmstats transcripts, cryptsetup sequences and dm-ulogd
 #             (the 6.1 runs are in make check)
+#
+# Each VM uses one vCPU, so the suites run in two lanes at once, one per
+# core (VM_LANES=1: one lane, the suites one after another). Lane A's output
+# streams; lane B's is shown when lane A is done. The host suites that share
+# Debian sources (the dmsetup transcripts, LVM2's scripts, udev) stay in one
+# lane; apt and vm/setup.sh wait for each other's locks.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 cd "$REPO"
@@ -51,8 +57,9 @@ python3 -c 'import pytest' 2>/dev/null || python3 -m pip install --quiet pytest 
     python3 -m pip install --quiet --break-system-packages pytest
 
 status=0
-RESULTS=build/vm-results.tsv
-: >"$RESULTS"
+LANE=A
+RESULTS=build/vm-results-$LANE.tsv
+rm -f build/vm-results*.tsv
 # The output of each suite that failed, kept for the report at the end (CI
 # may show only the last lines of a run).
 FAILED=build/vm-failed
@@ -71,6 +78,7 @@ host_suite() { # host_suite NAME COMMAND...: a host command that boots VMs itsel
     local name=$1; shift
     local t0=$SECONDS log result
     log=$(mktemp)
+    touch "$RESULTS"
     echo "=== $name"
     if "$@" 2>&1 | tee "$log"; [ "${PIPESTATUS[0]}" = 0 ]; then
         result=PASS
@@ -78,7 +86,7 @@ host_suite() { # host_suite NAME COMMAND...: a host command that boots VMs itsel
         result=FAIL
         status=1
         mkdir -p "$FAILED"
-        { echo "$name ($((SECONDS - t0)) s)"; cat "$log"; } >"$FAILED/$(printf '%02d' "$(wc -l <"$RESULTS")").log"
+        { echo "$name ($((SECONDS - t0)) s)"; cat "$log"; } >"$FAILED/$LANE$(printf '%02d' "$(wc -l <"$RESULTS")").log"
     fi
     printf '%s\t%s\t%s\t%s\n' "$name" $result $((SECONDS - t0)) "$(summary "$log")" >>"$RESULTS"
     echo "=== $name: $result ($((SECONDS - t0)) s)"
@@ -99,7 +107,10 @@ summary() { # the closing count lines of a suite's output, joined
     grep -E '^(test result:|examples:|[0-9]+ passed|cryptsetup transcript:|stock: [0-9]+ steps|pass sets|dmsetup transcript:|udev transcript:|timeouts:|clean-after:)' "$1" | tr '\n' ';' | sed 's/;$//'
 }
 
-if [ $EXTRA = 0 ]; then
+# Lane A: the 6.1 suites of the library itself and cryptsetup's (about 13
+# minutes on an idle machine); lane B: the Debian-source suites, dm-ulogd,
+# sid and the patched dm-mod (about 14).
+lane_a() {
 host_suite "6.1: the leftover check after each suite notices devices, nodes, semaphores, loop devices" \
     vm/run.sh --timeout 300 -- vm/tests/clean-after-selftest.sh
 suite "6.1: Rust API kernel tests" --timeout 300 -- vm/tests/rust-kernel.sh "${RUST_KERNEL_TESTS[@]}"
@@ -111,28 +122,54 @@ fi
 suite "6.1: cryptsetup sequences, stock vs ours (LD_LIBRARY_PATH, LD_PRELOAD)" --timeout 300 -- vm/tests/cryptsetup-compare.sh "$REPO"
 host_suite "6.1: cryptsetup's own tests (api-test, luks1-compat, fvault2-compat), stock vs ours" \
     vm/tests/cryptsetup-upstream.sh
+if [ -x python/run-tests.sh ]; then
+    suite "6.1: Python kernel tests, stock and ours" --timeout 300 -- python/run-tests.sh --kernel
+fi
+suite "6.1: deviceless messages on a stock kernel report the missing feature" \
+    --timeout 300 --env DM_KERNEL_TESTS=1 -- vm/tests/deviceless.sh "$REPO" "$RUST_TESTS"
+}
+lane_b() {
 host_suite "6.1: dmsetup and dmstats transcripts (Debian's), stock vs ours" \
     vm/tests/dmsetup-compare.sh --no-built
 host_suite "6.1: LVM2's own dmsetup/dmstats test scripts, stock vs ours" vm/tests/lvm2-upstream.sh
 host_suite "6.1: udev synchronisation with Debian's dm rules, stock vs ours" vm/tests/udev-sync.sh
-if [ -x python/run-tests.sh ]; then
-    suite "6.1: Python kernel tests, stock and ours" --timeout 300 -- python/run-tests.sh --kernel
-fi
 suite "6.1: dm-ulogd (userspace dirty log) under real mirrors, vs the kernel's core/disk logs" \
     --timeout 600 --env ULOGD="$ULOGD" -- vm/tests/ulog.sh
-suite "6.1: deviceless messages on a stock kernel report the missing feature" \
-    --timeout 300 --env DM_KERNEL_TESTS=1 -- vm/tests/deviceless.sh "$REPO" "$RUST_TESTS"
 if [ $QUICK = 0 ]; then
     suite "sid: Rust API kernel tests" --kernel sid --timeout 300 -- vm/tests/rust-kernel.sh "${RUST_KERNEL_TESTS[@]}"
     if [ -x capi-tests/run.sh ]; then
         suite "sid: C suite, stock vs ours" --kernel sid --timeout 600 -- capi-tests/run.sh --lib both --kernel
     fi
     if [ -x kernel-patch/build.sh ]; then
-        DM_MOD=$(kernel-patch/build.sh | tail -1)
-        suite "6.1 + patched dm-mod: deviceless messages (C, Rust, Python)" --dm-mod "$DM_MOD" --timeout 300 \
-            --env DM_KERNEL_TESTS=1 --env DM_DEVICELESS=1 -- vm/tests/deviceless.sh "$REPO" "$RUST_TESTS"
+        local dm_mod
+        if dm_mod=$(kernel-patch/build.sh | tail -1) && [ -f "$dm_mod" ]; then
+            suite "6.1 + patched dm-mod: deviceless messages (C, Rust, Python)" --dm-mod "$dm_mod" --timeout 300 \
+                --env DM_KERNEL_TESTS=1 --env DM_DEVICELESS=1 -- vm/tests/deviceless.sh "$REPO" "$RUST_TESTS"
+        else
+            host_suite "6.1 + patched dm-mod: building the module (kernel-patch/build.sh)" false
+        fi
     fi
 fi
+return $status
+}
+if [ $EXTRA = 0 ]; then
+    if [ "${VM_LANES:-2}" = 1 ] || [ "$(nproc)" -lt 2 ]; then
+        lane_a
+        LANE=B RESULTS=build/vm-results-B.tsv
+        lane_b || true
+    else
+        # Lane B in the background, its output kept whole until lane A ends.
+        lane_log=build/vm-lane-b.log
+        (LANE=B RESULTS=build/vm-results-B.tsv; lane_b) >"$lane_log" 2>&1 &
+        lane_pid=$!
+        echo "=== lane B runs beside this one; its output follows lane A's ($lane_log)"
+        lane_a
+        lane_rc=0
+        wait "$lane_pid" || lane_rc=$?
+        echo "=== lane B"
+        cat "$lane_log"
+        [ $lane_rc = 0 ] || status=1
+    fi
 fi # EXTRA = 0
 if [ $EXTRA = 1 ]; then
     suite "sid: Rust examples (one per target family)" --kernel sid --timeout 300 -- vm/tests/rust-examples.sh
@@ -147,7 +184,7 @@ fi
 {
     echo "| Suite (real kernel under qemu) | Result | Seconds | Summary |"
     echo "|---|---|---|---|"
-    awk -F'\t' '{ printf "| %s | %s | %s | %s |\n", $1, $2, $3, $4 }' "$RESULTS"
+    cat build/vm-results*.tsv | awk -F'\t' '{ printf "| %s | %s | %s | %s |\n", $1, $2, $3, $4 }'
 } >"build/compatibility$([ $EXTRA = 1 ] && echo -extra).md"
 echo "wrote build/compatibility$([ $EXTRA = 1 ] && echo -extra).md"
 failure_report

@@ -66,7 +66,7 @@ command -v keyctl >/dev/null || need+=(keyutils)
 command -v gcore >/dev/null || need+=(gdb)
 if [ ${#need[@]} -gt 0 ]; then
     log "installing ${need[*]} (used by dmsetup-keyring and dmsecuretest)"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null ||
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${need[@]}" >/dev/null ||
         log "could not install ${need[*]}: the scripts needing them will skip"
 fi
 
