@@ -3,16 +3,17 @@
 # runs, as root inside it, the Rust kernel tests, the C suite against stock
 # and our libdevmapper, the cryptsetup/veritysetup/integritysetup sequences
 # on both libraries, dm-ulogd under real mirrors, and the Python kernel
-# tests; then the Rust tests and the C suite again on Debian sid's kernel,
-# and the deviceless-message tests on a 6.1 kernel with our patched dm-mod.
+# tests; then the Rust tests and examples, the C suite and the cryptsetup
+# sequences again on Debian sid's kernel, and the deviceless-message tests
+# on a 6.1 kernel with our patched dm-mod.
 #
 #   vm/tests.sh [--quick|--extra]
 #
 #   --quick   6.1 kernel only, no sid, no patched dm-mod
 #   --extra   only the suites kept out of `make check` for its time
-#             budget (`make test-vm-extra`), all on sid: the Rust examples,
-#             dmsetup/dmstats transcripts, cryptsetup sequences and dm-ulogd
-#             (the 6.1 runs are in make check)
+#             budget (`make test-vm-extra`), all on sid: the dmsetup/dmstats
+#             transcripts (with dmsetup.c rebuilt) and dm-ulogd (the 6.1
+#             runs are in make check)
 #
 # Each VM uses one vCPU, so the suites run in two lanes at once, one per
 # core (VM_LANES=1: one lane, the suites one after another). Lane A's output
@@ -107,9 +108,10 @@ summary() { # the closing count lines of a suite's output, joined
     grep -E '^(test result:|examples:|[0-9]+ passed|cryptsetup transcript:|stock: [0-9]+ steps|pass sets|dmsetup transcript:|udev transcript:|timeouts:|clean-after:)' "$1" | tr '\n' ';' | sed 's/;$//'
 }
 
-# Lane A: the 6.1 suites of the library itself and cryptsetup's (about 13
-# minutes on an idle machine); lane B: the Debian-source suites, dm-ulogd,
-# sid and the patched dm-mod (about 14).
+# Lane A: the 6.1 suites of the library itself and cryptsetup's, then the
+# sid examples and cryptsetup sequences (about 18 minutes on an idle
+# machine); lane B: the Debian-source suites, dm-ulogd, sid's Rust and C
+# suites and the patched dm-mod (about 18).
 lane_a() {
 host_suite "6.1: the leftover check after each suite notices devices, nodes, semaphores, loop devices" \
     vm/run.sh --timeout 300 -- vm/tests/clean-after-selftest.sh
@@ -127,6 +129,11 @@ if [ -x python/run-tests.sh ]; then
 fi
 suite "6.1: deviceless messages on a stock kernel report the missing feature" \
     --timeout 300 --env DM_KERNEL_TESTS=1 -- vm/tests/deviceless.sh "$REPO" "$RUST_TESTS"
+if [ $QUICK = 0 ]; then
+    suite "sid: Rust examples (one per target family)" --kernel sid --timeout 300 -- vm/tests/rust-examples.sh
+    suite "sid: cryptsetup sequences, stock vs ours (LD_LIBRARY_PATH, LD_PRELOAD)" --kernel sid --timeout 300 \
+        -- vm/tests/cryptsetup-compare.sh "$REPO"
+fi
 }
 lane_b() {
 host_suite "6.1: dmsetup and dmstats transcripts (Debian's), stock vs ours" \
@@ -172,11 +179,8 @@ if [ $EXTRA = 0 ]; then
     fi
 fi # EXTRA = 0
 if [ $EXTRA = 1 ]; then
-    suite "sid: Rust examples (one per target family)" --kernel sid --timeout 300 -- vm/tests/rust-examples.sh
     host_suite "sid: dmsetup and dmstats transcripts (Debian's and rebuilt from source), stock vs ours" \
         vm/tests/dmsetup-compare.sh --kernel sid
-    suite "sid: cryptsetup sequences, stock vs ours (LD_LIBRARY_PATH, LD_PRELOAD)" --kernel sid \
-        -- vm/tests/cryptsetup-compare.sh "$REPO"
     suite "sid: dm-ulogd (userspace dirty log) under real mirrors, vs the kernel's core/disk logs" --kernel sid \
         --env ULOGD="$ULOGD" -- vm/tests/ulog.sh
 fi
