@@ -2058,8 +2058,9 @@ mod tests {
         assert_eq!((h.name(), h.uuid()), (&b"vg-lv"[..], &b"LVM-x"[..]));
     }
 
-    #[test]
-    fn a_header_written_over_stale_bytes_reads_back_the_same() {
+    /// Calls `f` with a header of each name/uuid shape (short, empty,
+    /// name only, longest), and its name and uuid.
+    fn for_each_sample_head(mut f: impl FnMut(&Head<'_>, &[u8], &[u8])) {
         let longest_name = [b'n'; DM_NAME_LEN - 1];
         let longest_uuid = [b'u'; DM_UUID_LEN - 1];
         let names: [(&[u8], &[u8]); 4] = [
@@ -2078,6 +2079,13 @@ mod tests {
             };
             h.set_name(name, false).unwrap();
             h.set_uuid(uuid, false).unwrap();
+            f(&h, name, uuid);
+        }
+    }
+
+    #[test]
+    fn a_header_written_over_stale_bytes_reads_back_the_same() {
+        for_each_sample_head(|h, name, uuid| {
             // A recycled buffer: every byte stale.
             let mut stale = [0xa5u8; DATA_START + 8];
             h.write(&mut stale, [4, 47, 0], 4096);
@@ -2110,29 +2118,12 @@ mod tests {
             assert_eq!((a.open_count, a.padding), (0, 0));
             assert_eq!(codec::fixed_str(&a.name), name);
             assert_eq!(codec::fixed_str(&a.uuid), uuid);
-        }
+        });
     }
 
     #[test]
     fn a_copied_head_writes_the_same_header() {
-        let longest_name = [b'n'; DM_NAME_LEN - 1];
-        let longest_uuid = [b'u'; DM_UUID_LEN - 1];
-        let names: [(&[u8], &[u8]); 4] = [
-            (b"vg-lv", b"LVM-x"),
-            (b"", b""),
-            (b"only-a-name", b""),
-            (&longest_name, &longest_uuid),
-        ];
-        for (name, uuid) in names {
-            let mut h = Head {
-                dev: 0xfd00_0003,
-                flags: 0x4_0005,
-                event_nr: 0x0e00_0001,
-                target_count: 3,
-                ..Head::default()
-            };
-            h.set_name(name, false).unwrap();
-            h.set_uuid(uuid, false).unwrap();
+        for_each_sample_head(|h, name, uuid| {
             let mut room = HeadNames::new();
             let c = h.copied(&mut room);
             assert_eq!((c.name(), c.uuid()), (name, uuid));
@@ -2141,7 +2132,7 @@ mod tests {
             h.write(&mut a, [4, 47, 0], 512);
             c.write(&mut b, [4, 47, 0], 512);
             assert_eq!(a, b);
-        }
+        });
     }
 
     #[test]
