@@ -58,9 +58,12 @@ python3 -c 'import pytest' 2>/dev/null || python3 -m pip install --quiet pytest 
     python3 -m pip install --quiet --break-system-packages pytest
 
 status=0
+# Each lane's suite lines (lane B sets its own two).
 LANE=A
 RESULTS=build/vm-results-$LANE.tsv
 rm -f build/vm-results*.tsv
+: >build/vm-results-A.tsv
+: >build/vm-results-B.tsv
 # The output of each suite that failed, kept for the report at the end (CI
 # may show only the last lines of a run).
 FAILED=build/vm-failed
@@ -79,7 +82,6 @@ host_suite() { # host_suite NAME COMMAND...: a host command that boots VMs itsel
     local name=$1; shift
     local t0=$SECONDS log result
     log=$(mktemp)
-    touch "$RESULTS"
     echo "=== $name"
     if "$@" 2>&1 | tee "$log"; [ "${PIPESTATUS[0]}" = 0 ]; then
         result=PASS
@@ -136,6 +138,7 @@ if [ $QUICK = 0 ]; then
 fi
 }
 lane_b() {
+LANE=B RESULTS=build/vm-results-B.tsv
 host_suite "6.1: dmsetup and dmstats transcripts (Debian's), stock vs ours" \
     vm/tests/dmsetup-compare.sh --no-built
 host_suite "6.1: LVM2's own dmsetup/dmstats test scripts, stock vs ours" vm/tests/lvm2-upstream.sh
@@ -162,12 +165,11 @@ return $status
 if [ $EXTRA = 0 ]; then
     if [ "${VM_LANES:-2}" = 1 ] || [ "$(nproc)" -lt 2 ]; then
         lane_a
-        LANE=B RESULTS=build/vm-results-B.tsv
         lane_b || true
     else
         # Lane B in the background, its output kept whole until lane A ends.
         lane_log=build/vm-lane-b.log
-        (LANE=B RESULTS=build/vm-results-B.tsv; lane_b) >"$lane_log" 2>&1 &
+        lane_b >"$lane_log" 2>&1 &
         lane_pid=$!
         echo "=== lane B runs beside this one; its output follows lane A's ($lane_log)"
         lane_a
